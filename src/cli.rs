@@ -1,0 +1,309 @@
+//! The command-line surface (clap derive). Doc comments here are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Close the build → push → run loop of dbt development.
+///
+/// datachonk generates dbt staging models from real metadata, commits and pushes exactly
+/// those files, and triggers the dbt Cloud job that validates the pushed commit.
+///
+/// Quick start (no account, no network): `datachonk quickstart`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "datachonk",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Configuration file to use instead of `datachonk.yaml` at the repository root.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Run as if datachonk was started in DIR.
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+
+    /// Print one JSON document on stdout (diagnostics still go to stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Print less: only errors and the final verdict.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print more: each HTTP request and retry decision.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    /// Never prompt; fail with the list of missing flags instead.
+    #[arg(long, global = true)]
+    pub no_input: bool,
+
+    /// When to use colours (NO_COLOR is honoured with `auto`).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Trigger a dbt Cloud job run (for code already in git) and optionally wait for it.
+    ///
+    /// Examples:
+    ///   datachonk dbt-run --wait
+    ///   datachonk dbt-run --job-id 42 --git-sha "$(git rev-parse HEAD)" --wait --timeout 30m
+    ///   datachonk dbt-run --steps-override "dbt build --select state:modified+" --json
+    #[command(name = "dbt-run")]
+    DbtRun(DbtRunArgs),
+
+    /// Inspect dbt Cloud: the connection, jobs, runs and artifacts.
+    #[command(subcommand)]
+    Cloud(CloudCommand),
+
+    /// Show or check the effective configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+
+    /// Serve a local dbt Cloud v2-compatible API (for the quickstart, tests, hooks and CI).
+    ///
+    /// The first line on stdout is the base URL it listens on.
+    ///
+    /// Example:
+    ///   datachonk sandbox --addr 127.0.0.1:0 --token sandbox-token
+    Sandbox(SandboxArgs),
+
+    /// Run the whole loop on a throwaway workspace against the embedded sandbox.
+    Quickstart(QuickstartArgs),
+}
+
+/// Where to reach dbt Cloud; each flag overrides its environment variable and `datachonk.yaml`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConnectionArgs {
+    /// dbt Cloud access URL, e.g. https://cloud.getdbt.com, https://emea.dbt.com,
+    /// https://PREFIX.us1.dbt.com or a sandbox's http://127.0.0.1:PORT [env: DBT_CLOUD_ACCESS_URL]
+    #[arg(long, value_name = "URL")]
+    pub access_url: Option<String>,
+
+    /// dbt Cloud account id [env: DBT_CLOUD_ACCOUNT_ID]
+    #[arg(long, value_name = "ID")]
+    pub account_id: Option<i64>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct DbtRunArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    /// The job to trigger [env: DBT_CLOUD_JOB_ID; config: deploy.dbt_cloud.job_id]
+    #[arg(long, value_name = "ID")]
+    pub job_id: Option<i64>,
+
+    /// Why the run was triggered (at most 255 characters). Default: "Triggered by datachonk"
+    /// plus the branch and short sha when known.
+    #[arg(long, value_name = "TEXT")]
+    pub cause: Option<String>,
+
+    /// Wait for the run to finish and exit with its verdict (0 success, 1 error, 3 cancelled).
+    #[arg(long)]
+    pub wait: bool,
+
+    /// Give up waiting after this long (e.g. 90s, 30m, 2h); exit code 4.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// Commit to run (must be in the job's repository).
+    #[arg(long, value_name = "SHA")]
+    pub git_sha: Option<String>,
+
+    /// Branch to run.
+    #[arg(long, value_name = "BRANCH")]
+    pub git_branch: Option<String>,
+
+    /// Run into this schema instead of the environment's.
+    #[arg(long, value_name = "SCHEMA")]
+    pub schema_override: Option<String>,
+
+    /// Replace the job's steps (repeat for several), e.g. "dbt build --select state:modified+".
+    #[arg(long = "steps-override", value_name = "STEP")]
+    pub steps_override: Vec<String>,
+
+    /// Override `target.name`.
+    #[arg(long, value_name = "NAME")]
+    pub target_name_override: Option<String>,
+
+    /// Override the number of threads.
+    #[arg(long, value_name = "N")]
+    pub threads_override: Option<i64>,
+
+    /// Override the job's own timeout, in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout_seconds_override: Option<i64>,
+
+    /// Override the dbt version.
+    #[arg(long, value_name = "VERSION")]
+    pub dbt_version_override: Option<String>,
+
+    /// Override whether docs are generated.
+    #[arg(long, value_name = "BOOL")]
+    pub generate_docs_override: Option<bool>,
+
+    /// Cancel the run when --timeout expires (otherwise it is left running).
+    #[arg(long)]
+    pub cancel_on_timeout: bool,
+
+    /// Cancel the run on Ctrl-C (otherwise it is left running).
+    #[arg(long)]
+    pub cancel_on_interrupt: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CloudCommand {
+    /// Check the token and show the account and its projects.
+    Status(CloudStatusArgs),
+    /// List the account's jobs.
+    Jobs(CloudJobsArgs),
+    /// List, show, cancel or retry runs.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Download run artifacts.
+    #[command(subcommand)]
+    Artifacts(ArtifactsCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct CloudStatusArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CloudJobsArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Only jobs of this project [env: DBT_CLOUD_PROJECT_ID]
+    #[arg(long, value_name = "ID")]
+    pub project_id: Option<i64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List runs, newest first.
+    List(RunsListArgs),
+    /// Show a run with its steps.
+    Show(RunShowArgs),
+    /// Cancel a run.
+    Cancel(RunIdArgs),
+    /// Retry a failed run from the point of failure.
+    Retry(RunIdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunsListArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Only runs of this job.
+    #[arg(long, value_name = "ID")]
+    pub job_id: Option<i64>,
+    /// Only runs in this status (queued, starting, running, success, error, cancelled); repeatable.
+    #[arg(long, value_name = "STATUS")]
+    pub status: Vec<String>,
+    /// How many runs to show (at most 100 per page are fetched).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct RunShowArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Run id.
+    pub run_id: i64,
+    /// Print each step's logs.
+    #[arg(long)]
+    pub logs: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunIdArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Run id.
+    pub run_id: i64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArtifactsCommand {
+    /// Download one artifact of a run, e.g. run_results.json or manifest.json.
+    Get(ArtifactGetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ArtifactGetArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Run id.
+    pub run_id: i64,
+    /// Artifact path, e.g. run_results.json.
+    pub path: String,
+    /// Step index (1-based); default: the last step.
+    #[arg(long, value_name = "N")]
+    pub step: Option<i64>,
+    /// Write to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration and where each value came from (token redacted).
+    Show,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SandboxArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub addr: String,
+
+    /// Fixture file (YAML) with accounts, projects, environments, jobs, tokens and faults.
+    #[arg(long, value_name = "FILE")]
+    pub fixture: Option<PathBuf>,
+
+    /// Token the built-in fixture accepts.
+    #[arg(
+        long,
+        default_value = "sandbox-token",
+        value_name = "TOKEN",
+        hide_default_value = false
+    )]
+    pub token: String,
+
+    /// Inject faults, e.g. "503:every=3", "429:p=0.2:retry-after=1", "latency:ms=200", "drop:every=5".
+    #[arg(long = "fault", value_name = "SPEC")]
+    pub faults: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct QuickstartArgs {
+    /// Keep the workspace in DIR to explore it afterwards.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+}

@@ -1,0 +1,1 @@
+//! `datachonk.yaml`: schema, loading, environment overlay, validation and precedence.

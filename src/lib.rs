@@ -1,0 +1,14 @@
+//! datachonk: generate dbt models, push them, and run the dbt Cloud job for the pushed commit.
+//!
+//! The binary is a thin shell over this library so that tests and benchmarks can drive each
+//! module directly. Layout follows `DESIGN.md`: one module per arrow of the loop.
+
+pub mod cli;
+pub mod cloud;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod sandbox;
+pub mod ui;
+
+pub use error::{CliError, CmdResult, Exit};

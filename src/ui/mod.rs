@@ -1,0 +1,151 @@
+//! The one owner of stdout and stderr: colour, TTY detection, `--json`, `--quiet`.
+//! Commands never call `println!` themselves.
+
+use std::io::{IsTerminal, Write};
+
+use anstyle::{AnsiColor, Style};
+
+use crate::cli::{ColorChoice, GlobalArgs};
+use crate::error::CliError;
+
+#[derive(Debug, Clone)]
+pub struct Ui {
+    json: bool,
+    quiet: bool,
+    verbose: bool,
+    color: bool,
+    stderr_tty: bool,
+}
+
+impl Ui {
+    pub fn new(global: &GlobalArgs) -> Self {
+        let stderr_tty = std::io::stderr().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match global.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                stderr_tty && !no_color && std::env::var("TERM").map_or(true, |t| t != "dumb")
+            }
+        };
+        Ui {
+            json: global.json,
+            quiet: global.quiet,
+            verbose: global.verbose,
+            color,
+            stderr_tty,
+        }
+    }
+
+    /// A Ui for library callers and tests: no colour, not JSON.
+    pub fn plain() -> Self {
+        Ui {
+            json: false,
+            quiet: false,
+            verbose: false,
+            color: false,
+            stderr_tty: false,
+        }
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
+    pub fn is_verbose(&self) -> bool {
+        self.verbose
+    }
+
+    /// True when a spinner or live progress may be drawn.
+    pub fn is_interactive(&self) -> bool {
+        self.stderr_tty && !self.json && !self.quiet
+    }
+
+    /// A progress or status line on stderr (suppressed by `--quiet`).
+    pub fn status(&self, line: impl AsRef<str>) {
+        if !self.quiet {
+            let _ = writeln!(std::io::stderr().lock(), "{}", line.as_ref());
+        }
+    }
+
+    /// A diagnostic only shown with `--verbose`.
+    pub fn debug(&self, line: impl AsRef<str>) {
+        if self.verbose {
+            let _ = writeln!(std::io::stderr().lock(), "{}", self.dim(line.as_ref()));
+        }
+    }
+
+    /// A warning on stderr (shown even with `--quiet`).
+    pub fn warn(&self, line: impl AsRef<str>) {
+        let label = self.paint(
+            "warning:",
+            Style::new().bold().fg_color(Some(AnsiColor::Yellow.into())),
+        );
+        let _ = writeln!(std::io::stderr().lock(), "{label} {}", line.as_ref());
+    }
+
+    /// Human output that is the command's result: stdout, never in `--json` mode.
+    pub fn out(&self, line: impl AsRef<str>) {
+        if !self.json {
+            let _ = writeln!(std::io::stdout().lock(), "{}", line.as_ref());
+        }
+    }
+
+    /// The one JSON document of `--json` mode.
+    pub fn json(&self, value: &serde_json::Value) {
+        let mut out = std::io::stdout().lock();
+        let _ = serde_json::to_writer_pretty(&mut out, value);
+        let _ = writeln!(out);
+    }
+
+    /// Print an error with its hints on stderr.
+    pub fn error(&self, err: &CliError) {
+        let label = self.paint(
+            "error:",
+            Style::new().bold().fg_color(Some(AnsiColor::Red.into())),
+        );
+        let mut e = std::io::stderr().lock();
+        let _ = writeln!(e, "{label} {}", err.message);
+        for hint in &err.hints {
+            let _ = writeln!(e, "{} {hint}", self.paint("hint:", Style::new().bold()));
+        }
+    }
+
+    pub fn good(&self, s: &str) -> String {
+        self.paint(
+            s,
+            Style::new().bold().fg_color(Some(AnsiColor::Green.into())),
+        )
+    }
+
+    pub fn bad(&self, s: &str) -> String {
+        self.paint(s, Style::new().bold().fg_color(Some(AnsiColor::Red.into())))
+    }
+
+    pub fn warnish(&self, s: &str) -> String {
+        self.paint(
+            s,
+            Style::new().bold().fg_color(Some(AnsiColor::Yellow.into())),
+        )
+    }
+
+    pub fn bold(&self, s: &str) -> String {
+        self.paint(s, Style::new().bold())
+    }
+
+    pub fn dim(&self, s: &str) -> String {
+        self.paint(s, Style::new().dimmed())
+    }
+
+    fn paint(&self, s: &str, style: Style) -> String {
+        if self.color {
+            format!("{style}{s}{style:#}")
+        } else {
+            s.to_string()
+        }
+    }
+}
