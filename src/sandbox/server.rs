@@ -321,7 +321,7 @@ pub(crate) async fn serve(
         result = server => result,
         _ = async {
             let _ = hard_stop.wait_for(|stop| *stop).await;
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
         } => Ok(()),
     }
 }
