@@ -435,6 +435,19 @@ fn run_lists_paginate_filter_and_order() {
         .get("/api/v3/accounts/1/projects/1/environments/?deployment_type=production")
         .json();
     assert_eq!(envs["extra"]["pagination"]["total_count"], 1);
+    let envs = api
+        .get("/api/v3/accounts/1/projects/1/environments/?name__icontains=prod")
+        .json();
+    assert_eq!(envs["extra"]["pagination"]["total_count"], 1);
+    let job = api.get(&format!("/api/v2/accounts/1/jobs/{JOB_ERROR}/?include_related=%5B%27most_recent_run%27%2C%27most_recent_completed_run%27%2C%27environment%27%5D")).data();
+    assert_eq!(job["most_recent_run"]["id"], ids[4]);
+    assert_eq!(job["most_recent_completed_run"]["status"], 20);
+    assert_eq!(job["environment"]["id"], 1);
+    assert!(api
+        .get("/api/v2/accounts/1/jobs/1/")
+        .data()
+        .get("most_recent_run")
+        .is_none());
 }
 
 #[test]

@@ -250,6 +250,13 @@ fn every_json_response_validates_against_the_official_spec() {
     check(post(format!("{a}/runs/{failed}/retry/"), None), &api);
     check(post(format!("{a}/jobs/{JOB_OK}/rerun/"), None), &api);
     check(post(format!("{a}/runs/{ok}/cancel/"), None), &api);
+    check(get(format!("{a}/jobs/{JOB_OK}/?include_related=environment,most_recent_run,most_recent_completed_run")), &api);
+    check(
+        get(format!(
+            "{a}/jobs/?include_related=environment,most_recent_run"
+        )),
+        &api,
+    );
 
     // Error envelopes are not in the spec; their `status` block still is a ResponseStatus.
     let status_schema = json!({"$ref": "#/components/schemas/ResponseStatus"});

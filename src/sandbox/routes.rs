@@ -362,10 +362,12 @@ fn environments(
     let deployment_type = q.get("deployment_type").map(str::to_string);
     let env_type = q.get("type").map(str::to_string);
     let name = q.get("name").map(str::to_string);
+    let name_like = q.get("name__icontains").map(str::to_lowercase);
     for (k, v) in [
         ("deployment_type", &deployment_type),
         ("type", &env_type),
         ("name", &name),
+        ("name__icontains", &name_like),
     ] {
         if let Some(v) = v {
             filters.insert(k.into(), json!(v));
@@ -378,6 +380,11 @@ fn environments(
         .filter(|e| s.fixture.project_account(e.project_id) == Some(a))
         .filter(|e| project_id.is_none_or(|p| e.project_id == p))
         .filter(|e| name.as_ref().is_none_or(|n| &e.name == n))
+        .filter(|e| {
+            name_like
+                .as_ref()
+                .is_none_or(|n| e.name.to_lowercase().contains(n))
+        })
         .map(|e| (e, shape(e, a)))
         .filter(|(_, v)| {
             deployment_type
@@ -455,6 +462,9 @@ async fn list_jobs(
     if let Some(n) = &name {
         filters.insert("name__icontains".into(), json!(n));
     }
+    let include = q.include_related();
+    let now = Instant::now();
+    let runs = lock(&s.runs);
     let items = s
         .fixture
         .jobs
@@ -474,18 +484,70 @@ async fn list_jobs(
                 "environment_id" => json!([j.environment_id, j.id]),
                 f => sort_key(f, j.id, &j.name),
             };
-            (key, json::job(j, &s.fixture))
+            (key, job_with_related(&s, j, &include, &runs, now))
         })
         .collect();
     list_response(items, &q, &order, filters)
 }
 
-async fn get_job(State(s): Shared, Path(p): Params, headers: HeaderMap) -> ApiResult {
+async fn get_job(
+    State(s): Shared,
+    Path(p): Params,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult {
     let a = account(&s, &headers, &p, Need::Read)?;
     let jid = id(&p, "id")?;
     job_in_account(&s, a, jid)?;
     let job = s.fixture.job(jid).ok_or(ApiError::NotFound)?;
-    Ok(ok(json::job(job, &s.fixture)))
+    let include = Query::parse(raw.as_deref()).include_related();
+    let runs = lock(&s.runs);
+    Ok(ok(job_with_related(
+        &s,
+        job,
+        &include,
+        &runs,
+        Instant::now(),
+    )))
+}
+
+/// A job with the related objects asked for: `environment`, `most_recent_run`,
+/// `most_recent_completed_run` (dbt-mcp reads the last two).
+fn job_with_related(
+    s: &AppState,
+    job: &super::fixture::JobFixture,
+    include: &BTreeSet<String>,
+    runs: &super::state::RunStore,
+    now: Instant,
+) -> Value {
+    let mut v = json::job(job, &s.fixture);
+    let account_id = s
+        .fixture
+        .project_account(job.project_id)
+        .unwrap_or_default();
+    if include.contains("environment") {
+        if let Some(e) = s.fixture.environment(job.environment_id) {
+            v["environment"] = json::environment_embedded(e, account_id);
+        }
+    }
+    let none = BTreeSet::new();
+    let latest = |completed: bool| {
+        runs.runs
+            .values()
+            .rev()
+            .filter(|r| r.job_id == job.id)
+            .find(|r| !completed || r.snapshot(now).status.is_terminal())
+            .map_or(Value::Null, |r| {
+                json::run(r, &s.fixture, &none, &s.base_url, now)
+            })
+    };
+    if include.contains("most_recent_run") {
+        v["most_recent_run"] = latest(false);
+    }
+    if include.contains("most_recent_completed_run") {
+        v["most_recent_completed_run"] = latest(true);
+    }
+    v
 }
 
 fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
