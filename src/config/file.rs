@@ -227,8 +227,7 @@ fn redact_line(line: &str) -> String {
     let lower = line.to_ascii_lowercase();
     let secretish = ["token", "secret", "password"]
         .iter()
-        .any(|k| lower.contains(k))
-        && !lower.contains("token_env");
+        .any(|k| lower.contains(k));
     match line.split_once(':') {
         Some((key, value)) if secretish && !value.trim().is_empty() => format!("{key}: <redacted>"),
         _ => line.to_string(),
