@@ -296,7 +296,20 @@ pub struct SandboxArgs {
     )]
     pub token: String,
 
-    /// Inject faults, e.g. "503:every=3", "429:p=0.2:retry-after=1", "latency:ms=200", "drop:every=5".
+    /// Inject a fault (repeatable). SPEC is KIND[:OPTION]...
+    ///
+    /// KIND: 500, 502, 503, 504 (that status with a JSON error body), 429 (with Retry-After),
+    /// latency (slow answer), drop (close the connection without answering).
+    ///
+    /// OPTIONS: every=N (every Nth matching request, deterministic), p=0.2 (probability),
+    /// times=N (at most N injections), burst=N (once fired, also the next N-1), method=POST,
+    /// path=SUBSTRING (e.g. path=/run/), after (run the handler first, then answer with the
+    /// fault: the run IS created but the client sees a 502 or a dropped connection),
+    /// retry-after=SECONDS (429, default 1), ms=MILLISECONDS (latency, default 500), seed=N.
+    /// Without every/p, every matching request is hit. Only /api/ paths are affected.
+    ///
+    /// Examples: "503:every=3", "429:p=0.2:retry-after=1", "latency:ms=200:path=/runs/",
+    /// "drop:every=5", "502:method=POST:path=/run/:after:times=1".
     #[arg(long = "fault", value_name = "SPEC")]
     pub faults: Vec<String>,
 }

@@ -1,9 +1,100 @@
 //! `datachonk sandbox`: serve the local dbt Cloud v2-compatible API until interrupted.
+//!
+//! The first stdout line is the base URL (scripts read it to find a port-0 sandbox); every
+//! request is logged to stderr, without tokens.
+
+use std::net::SocketAddr;
 
 use crate::cli::SandboxArgs;
-use crate::error::{CliError, CmdResult};
+use crate::error::{CliError, CmdResult, Exit};
+use crate::sandbox::fixture::{Permission, TokenFixture};
+use crate::sandbox::{Fixture, Sandbox, SandboxOptions};
 use crate::ui::Ui;
 
-pub fn run(_args: &SandboxArgs, _ui: &Ui) -> CmdResult {
-    Err(CliError::usage("sandbox is not implemented yet"))
+pub fn run(args: &SandboxArgs, ui: &Ui) -> CmdResult {
+    let options = options(args, ui)?;
+    let sandbox = Sandbox::start(options)
+        .map_err(|e| CliError::new(Exit::Usage, format!("cannot start the sandbox: {e}")))?;
+    let url = sandbox.base_url();
+    if ui.is_json() {
+        ui.json(&serde_json::json!({ "base_url": url }));
+    } else {
+        ui.out(&url);
+    }
+    ui.status(format!(
+        "sandbox: dbt Cloud API v2 on {url} (account {}), Ctrl-C to stop",
+        sandbox
+            .fixture()
+            .accounts
+            .iter()
+            .map(|a| a.id.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    wait_for_signal()?;
+    ui.status("sandbox: stopping");
+    sandbox.shutdown();
+    Ok(Exit::Success)
+}
+
+fn options(args: &SandboxArgs, ui: &Ui) -> Result<SandboxOptions, CliError> {
+    let addr: SocketAddr = args.addr.parse().map_err(|_| {
+        CliError::usage(format!(
+            "--addr {:?} is not an address like 127.0.0.1:8080",
+            args.addr
+        ))
+    })?;
+    if !addr.ip().is_loopback() {
+        ui.warn(format!(
+            "the sandbox listens on {addr}, reachable from other machines; it has no real security"
+        ));
+    }
+    let fixture = match &args.fixture {
+        Some(path) => {
+            let mut f = Fixture::from_path(path).map_err(|e| CliError::usage(e.to_string()))?;
+            // A fixture without tokens accepts --token, as the built-in one does.
+            if f.tokens.is_empty() {
+                f.tokens.push(TokenFixture {
+                    token: args.token.clone(),
+                    permissions: Permission::AccountAdmin,
+                    accounts: None,
+                });
+            }
+            f
+        }
+        None => Fixture::builtin(&args.token),
+    };
+    let mut options = SandboxOptions::default()
+        .with_addr(addr)
+        .with_fixture(fixture);
+    for spec in &args.faults {
+        options = options
+            .with_fault(spec)
+            .map_err(|e| CliError::usage(format!("--fault {spec:?}: {e}")))?;
+    }
+    let log_ui = ui.clone();
+    Ok(options.on_request(move |r| log_ui.status(r.log_line())))
+}
+
+/// Block until SIGINT or SIGTERM (Ctrl-C on Windows).
+fn wait_for_signal() -> Result<(), CliError> {
+    let rt = super::runtime()?;
+    rt.block_on(async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let mut term = signal(SignalKind::terminate()).map_err(|e| {
+                CliError::new(Exit::Usage, format!("cannot listen for SIGTERM: {e}"))
+            })?;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        Ok(())
+    })
 }

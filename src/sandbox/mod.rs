@@ -1,1 +1,302 @@
 //! A local dbt Cloud v2-compatible server and its run executors.
+//!
+//! The sandbox speaks the dbt Cloud Administrative API v2 (and the v3 accounts, projects and
+//! environments endpoints) with dbt Cloud's paths, envelopes, status codes, pagination and
+//! error bodies, so datachonk's client *and* unmodified third-party clients (dbt-cloud-cli,
+//! Airflow's hook, dbtc, dbt-mcp) work against it. It backs the quickstart and the tests.
+//!
+//! # Library API (stable: other modules and tests rely on it)
+//!
+//! ```no_run
+//! use datachonk::sandbox::{Sandbox, SandboxOptions};
+//!
+//! let sandbox = Sandbox::start(SandboxOptions::default().with_fault("503:every=2")?)?;
+//! let url = sandbox.base_url(); // e.g. http://127.0.0.1:41234
+//! // ... drive a client against `url` with token "sandbox-token" ...
+//! assert!(sandbox.requests().iter().all(|r| r.auth_scheme.is_some()));
+//! for run in sandbox.runs() {
+//!     println!("run {} is {}", run.id, run.status_humanized);
+//! }
+//! sandbox.shutdown(); // or just drop it
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Admin endpoints (outside `/api/`, never logged, no token needed) let tests that start the
+//! binary observe it: `GET /_sandbox/requests` (the [`RequestRecord`]s), `GET /_sandbox/runs`
+//! (the [`RunSummary`]s), `POST /_sandbox/reset-log`, `POST /_sandbox/reset` (log and runs),
+//! `GET /_sandbox/health`.
+
+mod artifacts;
+mod envelope;
+pub mod executor;
+pub mod faults;
+pub mod fixture;
+mod json;
+mod query;
+mod requests;
+mod routes;
+mod server;
+mod simulate;
+mod state;
+pub mod trigger;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+pub use executor::{Executor, RunStatus};
+pub use faults::{FaultSpec, FaultSpecError};
+pub use fixture::{Fixture, FixtureError, DEFAULT_TOKEN};
+pub use requests::RequestRecord;
+pub use state::RunSummary;
+pub use trigger::TriggerRequest;
+
+use faults::FaultEngine;
+use server::{lock, AppState, RateWindow};
+use state::RunStore;
+
+/// Called with each API request's record as it completes (the binary logs it to stderr).
+pub type RequestHook = Arc<dyn Fn(&RequestRecord) + Send + Sync>;
+
+/// How to start a sandbox. `SandboxOptions::default()` is the built-in fixture on a free
+/// loopback port, accepting [`DEFAULT_TOKEN`].
+#[derive(Clone)]
+pub struct SandboxOptions {
+    /// Where to listen; port 0 picks a free port.
+    pub addr: SocketAddr,
+    pub fixture: Fixture,
+    /// Faults on top of the fixture's own `faults:`.
+    pub faults: Vec<FaultSpec>,
+    pub executor: Executor,
+    /// Id of the first run (default 1). Set it high (e.g. 70403110000001) to exercise i64 ids.
+    pub first_run_id: i64,
+    pub on_request: Option<RequestHook>,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        SandboxOptions {
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            fixture: Fixture::builtin(DEFAULT_TOKEN),
+            faults: Vec::new(),
+            executor: Executor::default(),
+            first_run_id: 1,
+            on_request: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for SandboxOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxOptions")
+            .field("addr", &self.addr)
+            .field("faults", &self.faults)
+            .field("first_run_id", &self.first_run_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SandboxOptions {
+    pub fn with_addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    pub fn with_fixture(mut self, fixture: Fixture) -> Self {
+        self.fixture = fixture;
+        self
+    }
+
+    /// Built-in fixture accepting `token` (with full access) instead of the default token.
+    pub fn with_token(mut self, token: &str) -> Self {
+        self.fixture = Fixture::builtin(token);
+        self
+    }
+
+    /// Add a fault in `--fault` syntax (see [`faults`]).
+    pub fn with_fault(mut self, spec: &str) -> Result<Self, FaultSpecError> {
+        self.faults.push(spec.parse()?);
+        Ok(self)
+    }
+
+    pub fn with_first_run_id(mut self, id: i64) -> Self {
+        self.first_run_id = id;
+        self
+    }
+
+    pub fn on_request(mut self, hook: impl Fn(&RequestRecord) + Send + Sync + 'static) -> Self {
+        self.on_request = Some(Arc::new(hook));
+        self
+    }
+}
+
+/// Why a sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the sandbox's runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("invalid fixture: {0}")]
+    Fixture(#[from] FixtureError),
+    #[error("invalid fault spec: {0}")]
+    Fault(#[from] FaultSpecError),
+}
+
+/// Entry point: `Sandbox::start(options)`.
+pub struct Sandbox;
+
+impl Sandbox {
+    /// Bind, then serve on a dedicated thread with its own tokio runtime; returns once the
+    /// port is listening, so the base URL can be used immediately.
+    pub fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxError> {
+        options.fixture.validate("fixture")?;
+        let mut specs = options
+            .fixture
+            .faults
+            .iter()
+            .map(|s| s.parse::<FaultSpec>())
+            .collect::<Result<Vec<_>, _>>()?;
+        specs.extend(options.faults.iter().cloned());
+
+        let bind_err = |source| SandboxError::Bind {
+            addr: options.addr,
+            source,
+        };
+        let listener = std::net::TcpListener::bind(options.addr).map_err(bind_err)?;
+        listener.set_nonblocking(true).map_err(bind_err)?;
+        let addr = listener.local_addr().map_err(bind_err)?;
+        let shown = if addr.ip().is_unspecified() {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
+        } else {
+            addr
+        };
+        let base_url = format!("http://{shown}");
+
+        let state = Arc::new(AppState {
+            rate: Mutex::new(RateWindow::new(options.fixture.rate_limit.clone())),
+            fixture: options.fixture,
+            executor: options.executor,
+            base_url: base_url.clone(),
+            started: Instant::now(),
+            runs: Mutex::new(RunStore::new(options.first_run_id)),
+            log: Mutex::new(Vec::new()),
+            faults: Mutex::new(FaultEngine::new(specs)),
+            on_request: options.on_request,
+            seq: AtomicU64::new(0),
+        });
+
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(SandboxError::Runtime)?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let app = routes::router(state.clone());
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("datachonk-sandbox".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let listener = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(()));
+                    let _ = server::serve(listener, app, stop_rx).await;
+                });
+            })
+            .map_err(SandboxError::Runtime)?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(SandboxError::Runtime(e)),
+            Err(_) => {
+                return Err(SandboxError::Runtime(std::io::Error::other(
+                    "sandbox thread exited during start-up",
+                )))
+            }
+        }
+        Ok(RunningSandbox {
+            state,
+            addr: shown,
+            stop: stop_tx,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// A sandbox serving on its own thread. Dropping it shuts it down.
+pub struct RunningSandbox {
+    state: Arc<AppState>,
+    addr: SocketAddr,
+    stop: tokio::sync::watch::Sender<bool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RunningSandbox {
+    /// `http://127.0.0.1:PORT` — the access URL to give a dbt Cloud client.
+    pub fn base_url(&self) -> String {
+        self.state.base_url.clone()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The fixture being served (tokens included: the caller configured them).
+    pub fn fixture(&self) -> &Fixture {
+        &self.state.fixture
+    }
+
+    /// Every `/api/` (and other non-admin) request so far, in arrival order.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        lock(&self.state.log).clone()
+    }
+
+    /// Forget the recorded requests (fault counters keep counting).
+    pub fn reset_log(&self) {
+        lock(&self.state.log).clear();
+    }
+
+    /// All runs created so far, oldest first, with their status now.
+    pub fn runs(&self) -> Vec<RunSummary> {
+        let now = Instant::now();
+        lock(&self.state.runs)
+            .runs
+            .values()
+            .map(|r| r.summary(now))
+            .collect()
+    }
+
+    /// One run, with its status now.
+    pub fn run(&self, id: i64) -> Option<RunSummary> {
+        lock(&self.state.runs)
+            .get(id)
+            .map(|r| r.summary(Instant::now()))
+    }
+
+    /// Stop serving and wait for the server thread to end.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for RunningSandbox {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}

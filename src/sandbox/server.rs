@@ -1,0 +1,327 @@
+//! The HTTP server: binding, the per-request middleware (request log, rate limit, faults),
+//! and a lifecycle that runs on its own thread and tokio runtime so synchronous callers —
+//! the quickstart, tests, benchmarks — can start and stop a sandbox with two calls.
+//!
+//! Why axum: it is hyper underneath (the same HTTP stack as our reqwest client, so one set of
+//! transitive dependencies), routing and extractors keep handlers small, and its `Listener`
+//! trait lets us wrap each TCP stream so a fault can drop a connection without answering.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::serve::{IncomingStream, Listener};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::envelope::ApiError;
+use super::executor::Executor;
+use super::faults::{FaultAction, FaultEngine};
+use super::fixture::{Fixture, RateLimitFixture, TokenFixture};
+use super::requests::{redact_query, RequestRecord};
+use super::state::RunStore;
+use super::RequestHook;
+
+/// Lock a mutex, surviving poisoning: a panicked handler must not take the sandbox down.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Everything handlers share.
+pub(crate) struct AppState {
+    pub fixture: Fixture,
+    pub executor: Executor,
+    pub base_url: String,
+    pub started: Instant,
+    pub runs: Mutex<RunStore>,
+    pub log: Mutex<Vec<RequestRecord>>,
+    pub faults: Mutex<FaultEngine>,
+    pub rate: Mutex<RateWindow>,
+    pub on_request: Option<RequestHook>,
+    pub seq: AtomicU64,
+}
+
+impl AppState {
+    pub fn token(&self, presented: &str) -> Option<&TokenFixture> {
+        self.fixture.tokens.iter().find(|t| t.token == presented)
+    }
+}
+
+/// Sliding one-minute window for the optional rate limit.
+pub(crate) struct RateWindow {
+    limit: Option<RateLimitFixture>,
+    hits: VecDeque<Instant>,
+}
+
+impl RateWindow {
+    pub fn new(limit: Option<RateLimitFixture>) -> Self {
+        RateWindow {
+            limit,
+            hits: VecDeque::new(),
+        }
+    }
+
+    /// Count a request; `Some(retry_after_seconds)` when it is over the limit.
+    fn check(&mut self, now: Instant) -> Option<u64> {
+        let limit = self.limit.as_ref()?;
+        let window = Duration::from_secs(60);
+        while self
+            .hits
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= window)
+        {
+            self.hits.pop_front();
+        }
+        if self.hits.len() >= limit.requests_per_minute as usize {
+            let oldest = self.hits.front().copied().unwrap_or(now);
+            let free_in = window.saturating_sub(now.saturating_duration_since(oldest));
+            return Some(
+                limit
+                    .retry_after_seconds
+                    .unwrap_or_else(|| free_in.as_secs() + 1),
+            );
+        }
+        self.hits.push_back(now);
+        None
+    }
+}
+
+/// A TCP stream that a fault can kill: once killed, reads and writes fail, hyper closes the
+/// connection, and the client sees it closed without an answer.
+pub(crate) struct KillableStream {
+    inner: TcpStream,
+    killed: Arc<AtomicBool>,
+}
+
+fn killed_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "connection dropped by fault",
+    )
+}
+
+impl AsyncRead for KillableStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.killed.load(Ordering::SeqCst) {
+            return Poll::Ready(Err(killed_error()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for KillableStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.killed.load(Ordering::SeqCst) {
+            return Poll::Ready(Err(killed_error()));
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.killed.load(Ordering::SeqCst) {
+            return Poll::Ready(Err(killed_error()));
+        }
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Accepts [`KillableStream`]s.
+pub(crate) struct KillableListener(pub TcpListener);
+
+impl Listener for KillableListener {
+    type Io = KillableStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.0.accept().await {
+                Ok((inner, addr)) => {
+                    let _ = inner.set_nodelay(true);
+                    let stream = KillableStream {
+                        inner,
+                        killed: Arc::new(AtomicBool::new(false)),
+                    };
+                    return (stream, addr);
+                }
+                // Out of file descriptors and the like: back off instead of spinning.
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        self.0.local_addr()
+    }
+}
+
+/// Per-connection handle given to the middleware, to drop the connection.
+#[derive(Clone)]
+pub(crate) struct ConnControl {
+    killed: Arc<AtomicBool>,
+}
+
+impl ConnControl {
+    fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+    }
+}
+
+impl axum::extract::connect_info::Connected<IncomingStream<'_, KillableListener>> for ConnControl {
+    fn connect_info(stream: IncomingStream<'_, KillableListener>) -> Self {
+        ConnControl {
+            killed: stream.io().killed.clone(),
+        }
+    }
+}
+
+/// The `Authorization` scheme, for the log (never the credentials).
+fn auth_scheme(req: &Request) -> Option<String> {
+    let value = req.headers().get(axum::http::header::AUTHORIZATION)?;
+    let text = value.to_str().unwrap_or("?");
+    Some(text.split_whitespace().next().unwrap_or("").to_string())
+}
+
+fn fault_response(action: FaultAction) -> Response {
+    match action {
+        FaultAction::Status(code) => ApiError::Injected(code).into_response(),
+        FaultAction::TooManyRequests {
+            retry_after_seconds,
+        } => ApiError::TooManyRequests {
+            retry_after_seconds,
+        }
+        .into_response(),
+        // Never sent: the connection is killed first.
+        FaultAction::Drop => axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// Log every API request, enforce the rate limit and apply injected faults. Admin endpoints
+/// (`/_sandbox/...`) pass through untouched and unlogged, so observing a test never changes it.
+pub(crate) async fn observe(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(conn): ConnectInfo<ConnControl>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path().to_string();
+    if path.starts_with("/_sandbox") {
+        return next.run(req).await;
+    }
+    let arrived = Instant::now();
+    let received_at = chrono::Utc::now();
+    let seq = state.seq.fetch_add(1, Ordering::SeqCst) + 1;
+    let method = req.method().as_str().to_string();
+    let query = req.uri().query().map(redact_query);
+    let scheme = auth_scheme(&req);
+    let is_api = path.starts_with("/api/");
+
+    let mut fired: Vec<String> = Vec::new();
+    let mut dropped = false;
+    let response = 'answer: {
+        if is_api {
+            if let Some(retry_after_seconds) = lock(&state.rate).check(arrived) {
+                fired.push("rate-limit".into());
+                break 'answer ApiError::TooManyRequests {
+                    retry_after_seconds,
+                }
+                .into_response();
+            }
+        }
+        let decision = if is_api {
+            lock(&state.faults).decide(&method, &path)
+        } else {
+            Default::default()
+        };
+        fired.extend(decision.fired.iter().cloned());
+        if !decision.latency.is_zero() {
+            tokio::time::sleep(decision.latency).await;
+        }
+        if let Some(action) = decision.before {
+            if action == FaultAction::Drop {
+                conn.kill();
+                dropped = true;
+            }
+            break 'answer fault_response(action);
+        }
+        let response = next.run(req).await;
+        match decision.after {
+            Some(FaultAction::Drop) => {
+                conn.kill();
+                dropped = true;
+                fault_response(FaultAction::Drop)
+            }
+            Some(action) => fault_response(action),
+            None => response,
+        }
+    };
+
+    let record = RequestRecord {
+        seq,
+        method,
+        path,
+        query,
+        status: if dropped {
+            0
+        } else {
+            response.status().as_u16()
+        },
+        received_at,
+        offset_ms: arrived
+            .saturating_duration_since(state.started)
+            .as_secs_f64()
+            * 1000.0,
+        latency_ms: arrived.elapsed().as_secs_f64() * 1000.0,
+        auth_scheme: scheme,
+        fault: (!fired.is_empty()).then(|| fired.join(", ")),
+    };
+    if let Some(hook) = &state.on_request {
+        hook(&record);
+    }
+    lock(&state.log).push(record);
+    response
+}
+
+/// Serve `app` on `listener` until `shutdown` flips to true; in-flight requests get a short
+/// grace period, then the server stops regardless (a stuck client must not hang shutdown).
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> io::Result<()> {
+    let mut hard_stop = shutdown.clone();
+    let graceful = async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    };
+    let server = axum::serve(
+        KillableListener(listener),
+        app.into_make_service_with_connect_info::<ConnControl>(),
+    )
+    .with_graceful_shutdown(graceful);
+    tokio::select! {
+        result = server => result,
+        _ = async {
+            let _ = hard_stop.wait_for(|stop| *stop).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        } => Ok(()),
+    }
+}

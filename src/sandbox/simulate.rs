@@ -1,0 +1,299 @@
+//! The `simulate` executor: turns a job's fixture (`run:` behaviour, models, commands) into a
+//! [`RunPlan`] with dbt Cloud's step names, plausible dbt logs and per-node results from which
+//! the artifacts are synthesised.
+
+use std::time::Duration;
+
+use super::executor::{
+    ends_early, failing_position, failure_status, NodeResult, RunPlan, RunRequest, StepEnd,
+    StepPlan,
+};
+use super::fixture::{FailureStatus, NodeFailure, Outcome};
+
+/// The dbt-core version the simulated logs and artifacts claim.
+pub const SIMULATED_DBT_VERSION: &str = "1.10.15";
+
+/// What a step is, before timings and outcome are applied.
+struct StepTemplate {
+    name: String,
+    command: Option<String>,
+}
+
+pub fn plan(req: &RunRequest<'_>) -> RunPlan {
+    let mut templates = vec![
+        StepTemplate {
+            name: "Clone Git Repository".into(),
+            command: None,
+        },
+        StepTemplate {
+            name: format!(
+                "Create Profile from Connection {}",
+                req.environment.connection
+            ),
+            command: None,
+        },
+        invoke("dbt deps"),
+    ];
+    if req.job.run_generate_sources {
+        templates.push(invoke("dbt source freshness"));
+    }
+    templates.extend(req.commands.iter().map(|c| invoke(c)));
+    if req.generate_docs {
+        templates.push(invoke("dbt docs generate"));
+    }
+
+    let behaviour = &req.behaviour;
+    let failing =
+        ends_early(behaviour.outcome).then(|| failing_position(behaviour, templates.len()));
+    let project = req.project.name.clone();
+    let mut steps = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, t) in templates.into_iter().enumerate() {
+        let duration = Duration::from_millis(
+            behaviour
+                .step_durations_ms
+                .get(&(i + 1))
+                .copied()
+                .unwrap_or(behaviour.step_ms),
+        );
+        let end = match failing {
+            Some(f) if f == i => match behaviour.outcome {
+                Outcome::Cancelled => StepEnd::Cancelled,
+                _ => StepEnd::Error,
+            },
+            _ => StepEnd::Success,
+        };
+        let failures: Vec<NodeFailure> = if end == StepEnd::Error {
+            failures_or_default(&behaviour.failures, &req.job.models)
+        } else {
+            Vec::new()
+        };
+        let nodes = match &t.command {
+            Some(c) if runs_nodes(c) => node_results(&project, &req.job.models, &failures),
+            _ => Vec::new(),
+        };
+        let artifacts = match &t.command {
+            Some(c) => artifacts_for(c, &project, &req.job.models),
+            None => Vec::new(),
+        };
+        let logs = step_logs(i, &t, req, &nodes, &end);
+        let step = StepPlan {
+            name: t.name,
+            command: t.command,
+            duration,
+            end,
+            logs,
+            artifacts,
+            nodes,
+        };
+        match failing {
+            Some(f) if i > f => skipped.push(step),
+            _ => steps.push(step),
+        }
+    }
+    RunPlan {
+        queued: Duration::from_millis(behaviour.queued_ms),
+        starting: Duration::from_millis(behaviour.starting_ms),
+        steps,
+        skipped,
+        project_name: project,
+        models: req.job.models.clone(),
+        dbt_version: req.dbt_version.clone(),
+    }
+}
+
+fn invoke(command: &str) -> StepTemplate {
+    StepTemplate {
+        name: format!("Invoke dbt with `{command}`"),
+        command: Some(command.to_string()),
+    }
+}
+
+/// Commands that execute nodes (and so write per-node results).
+fn runs_nodes(command: &str) -> bool {
+    let sub = command.split_whitespace().nth(1).unwrap_or_default();
+    matches!(
+        sub,
+        "build" | "run" | "test" | "seed" | "snapshot" | "compile" | "retry"
+    )
+}
+
+fn artifacts_for(command: &str, project: &str, models: &[String]) -> Vec<String> {
+    let sub = command.split_whitespace().nth(1).unwrap_or_default();
+    let mut paths = match sub {
+        "deps" | "clean" | "debug" | "init" => return Vec::new(),
+        "source" => vec!["sources.json".to_string()],
+        "docs" => vec!["catalog.json".to_string()],
+        _ => Vec::new(),
+    };
+    paths.push("manifest.json".into());
+    paths.push("run_results.json".into());
+    if runs_nodes(command) {
+        for m in models {
+            paths.push(format!("compiled/{project}/models/staging/{m}.sql"));
+            if sub != "compile" {
+                paths.push(format!("run/{project}/models/staging/{m}.sql"));
+            }
+        }
+    }
+    paths.sort();
+    paths
+}
+
+/// A failing step without configured failures still names a node, as dbt would.
+fn failures_or_default(failures: &[NodeFailure], models: &[String]) -> Vec<NodeFailure> {
+    if !failures.is_empty() {
+        return failures.to_vec();
+    }
+    models
+        .first()
+        .map(|m| NodeFailure {
+            node: m.clone(),
+            message: format!(
+                "Database Error in model {m} (models/staging/{m}.sql)\n  relation \"raw.{m}\" does not exist"
+            ),
+            status: FailureStatus::Error,
+        })
+        .into_iter()
+        .collect()
+}
+
+pub(crate) fn model_unique_id(project: &str, model: &str) -> String {
+    format!("model.{project}.{model}")
+}
+
+/// The unique id a failure names: full ids are kept, bare names become models (or tests
+/// for `fail`).
+fn failure_unique_id(project: &str, f: &NodeFailure) -> String {
+    if f.node.contains('.') {
+        f.node.clone()
+    } else if f.status == FailureStatus::Fail {
+        format!("test.{project}.{}", f.node)
+    } else {
+        model_unique_id(project, &f.node)
+    }
+}
+
+fn node_results(project: &str, models: &[String], failures: &[NodeFailure]) -> Vec<NodeResult> {
+    let mut out = Vec::new();
+    let mut errored = false;
+    for (i, m) in models.iter().enumerate() {
+        let uid = model_unique_id(project, m);
+        let failure = failures
+            .iter()
+            .find(|f| failure_unique_id(project, f) == uid);
+        let (status, message) = match failure {
+            Some(f) => {
+                errored = true;
+                (failure_status(f.status), Some(f.message.clone()))
+            }
+            None if errored => ("skipped", Some("SKIP".to_string())),
+            None => ("success", Some("CREATE VIEW".to_string())),
+        };
+        out.push(NodeResult {
+            unique_id: uid,
+            name: m.clone(),
+            resource_type: "model".into(),
+            status,
+            message,
+            failures: None,
+            execution_time: 0.05 + 0.01 * i as f64,
+        });
+    }
+    for f in failures {
+        let uid = failure_unique_id(project, f);
+        if out.iter().any(|n| n.unique_id == uid) {
+            continue;
+        }
+        let mut parts = uid.split('.');
+        let resource_type = parts.next().unwrap_or("model").to_string();
+        let name = parts.next_back().unwrap_or(&f.node).to_string();
+        out.push(NodeResult {
+            unique_id: uid,
+            name,
+            resource_type,
+            status: failure_status(f.status),
+            message: Some(f.message.clone()),
+            failures: (f.status == FailureStatus::Fail).then_some(1),
+            execution_time: 0.02,
+        });
+    }
+    out
+}
+
+fn step_logs(
+    position: usize,
+    t: &StepTemplate,
+    req: &RunRequest<'_>,
+    nodes: &[NodeResult],
+    end: &StepEnd,
+) -> String {
+    let mut log = String::new();
+    match (position, &t.command) {
+        (0, _) => {
+            let target = req
+                .git_sha
+                .as_deref()
+                .or(req.git_branch.as_deref())
+                .or(req.environment.custom_branch.as_deref())
+                .unwrap_or("main");
+            log.push_str("Cloning into '/tmp/jobs/target'...\n");
+            if *end == StepEnd::Error {
+                log.push_str(&format!(
+                    "fatal: reference is not a tree: {target}\nFailed to check out {target}."
+                ));
+            } else {
+                log.push_str(&format!(
+                    "Checking out to {target}...\nSuccessfully checked out."
+                ));
+            }
+        }
+        (_, None) => {
+            log.push_str(&format!(
+                "Creating profile from connection {}",
+                req.environment.connection
+            ));
+        }
+        (_, Some(cmd)) => {
+            log.push_str(&format!("Running with dbt={SIMULATED_DBT_VERSION}\n"));
+            if nodes.is_empty() {
+                log.push_str(&format!("Invoked `{cmd}`\n"));
+            } else {
+                log.push_str(&format!("Found {} models\n", req.job.models.len()));
+                let total = nodes.len();
+                for (i, n) in nodes.iter().enumerate() {
+                    let tag = match n.status {
+                        "success" | "pass" => "OK",
+                        "skipped" => "SKIP",
+                        "fail" => "FAIL",
+                        _ => "ERROR",
+                    };
+                    log.push_str(&format!(
+                        "{} of {total} {tag} {} {} [{:.2}s]\n",
+                        i + 1,
+                        n.resource_type,
+                        n.unique_id,
+                        n.execution_time
+                    ));
+                }
+                let count = |s: &str| nodes.iter().filter(|n| n.status == s).count();
+                for n in nodes
+                    .iter()
+                    .filter(|n| n.status == "error" || n.status == "fail")
+                {
+                    log.push_str(&format!("\n{}\n", n.message.as_deref().unwrap_or_default()));
+                }
+                log.push_str(&format!(
+                    "\nDone. PASS={} WARN=0 ERROR={} SKIP={} TOTAL={total}\n",
+                    count("success") + count("pass"),
+                    count("error") + count("fail"),
+                    count("skipped"),
+                ));
+            }
+        }
+    }
+    if *end == StepEnd::Cancelled {
+        log.push_str("\nCancelled.");
+    }
+    log
+}

@@ -1,0 +1,221 @@
+//! Shared helpers for the sandbox tests: a blocking HTTP client bound to a running sandbox,
+//! fast fixtures, and bounded polling (no fixed sleeps as synchronisation).
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use datachonk::sandbox::fixture::{
+    FailureStatus, NodeFailure, Outcome, Permission, RunBehaviour, TokenFixture,
+};
+use datachonk::sandbox::{Fixture, RunningSandbox, Sandbox, SandboxOptions};
+use serde_json::Value;
+
+pub const TOKEN: &str = "test-token-not-real";
+pub const READ_ONLY: &str = "read-only-token-not-real";
+pub const OTHER_ACCOUNT: &str = "other-account-token-not-real";
+pub const METADATA: &str = "metadata-token-not-real";
+
+/// Job ids of [`fixture`].
+pub const JOB_OK: i64 = 1;
+pub const JOB_ERROR: i64 = 2;
+pub const JOB_CANCELLED: i64 = 3;
+pub const JOB_SLOW: i64 = 4;
+
+/// A world with fast runs (tens of milliseconds): account 1 with four jobs (success, error,
+/// cancelled by the fixture, slow), account 2 with nothing, and tokens of each permission.
+pub fn fixture() -> Fixture {
+    let mut f = Fixture::builtin(TOKEN);
+    f.accounts
+        .push(datachonk::sandbox::fixture::AccountFixture {
+            id: 2,
+            name: "Other Account".into(),
+            plan: "team".into(),
+            identifier: None,
+        });
+    let base = f.jobs[0].clone();
+    f.jobs[0].run = RunBehaviour::uniform(15);
+    let mut error = base.clone();
+    error.id = JOB_ERROR;
+    error.name = "Fails".into();
+    error.execute_steps = vec!["dbt build".into(), "dbt test --select tag:nightly".into()];
+    error.run = RunBehaviour {
+        outcome: Outcome::Error,
+        failing_step: Some(4),
+        failures: vec![
+            NodeFailure {
+                node: "stg_orders".into(),
+                message: "Database Error in model stg_orders (models/staging/stg_orders.sql)\n  column \"amount\" does not exist".into(),
+                status: FailureStatus::Error,
+            },
+            NodeFailure {
+                node: "not_null_stg_customers_id".into(),
+                message: "Got 3 results, configured to fail if != 0".into(),
+                status: FailureStatus::Fail,
+            },
+        ],
+        ..RunBehaviour::uniform(15)
+    };
+    let mut cancelled = base.clone();
+    cancelled.id = JOB_CANCELLED;
+    cancelled.name = "Gets cancelled".into();
+    cancelled.run = RunBehaviour {
+        outcome: Outcome::Cancelled,
+        ..RunBehaviour::uniform(15)
+    };
+    let mut slow = base;
+    slow.id = JOB_SLOW;
+    slow.name = "Slow".into();
+    slow.generate_docs = true;
+    slow.run = RunBehaviour {
+        queued_ms: 30,
+        starting_ms: 30,
+        step_ms: 150,
+        ..RunBehaviour::default()
+    };
+    f.jobs.extend([error, cancelled, slow]);
+    f.tokens.extend([
+        TokenFixture {
+            token: READ_ONLY.into(),
+            permissions: Permission::ReadOnly,
+            accounts: Some(vec![1]),
+        },
+        TokenFixture {
+            token: OTHER_ACCOUNT.into(),
+            permissions: Permission::JobAdmin,
+            accounts: Some(vec![2]),
+        },
+        TokenFixture {
+            token: METADATA.into(),
+            permissions: Permission::MetadataOnly,
+            accounts: None,
+        },
+    ]);
+    f
+}
+
+pub fn start() -> RunningSandbox {
+    start_with(SandboxOptions::default().with_fixture(fixture()))
+}
+
+pub fn start_with(options: SandboxOptions) -> RunningSandbox {
+    Sandbox::start(options).expect("sandbox starts")
+}
+
+pub fn client() -> reqwest::blocking::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client builds")
+}
+
+/// A tiny blocking client for one sandbox.
+pub struct Api {
+    pub base: String,
+    pub http: reqwest::blocking::Client,
+    pub auth: Option<String>,
+}
+
+/// What came back.
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+    pub fn data(&self) -> Value {
+        self.json()["data"].clone()
+    }
+}
+
+impl Api {
+    pub fn new(base: &str) -> Api {
+        Api {
+            base: base.trim_end_matches('/').to_string(),
+            http: client(),
+            auth: Some(format!("Token {TOKEN}")),
+        }
+    }
+
+    pub fn with_auth(&self, header: Option<&str>) -> Api {
+        Api {
+            base: self.base.clone(),
+            http: self.http.clone(),
+            auth: header.map(str::to_string),
+        }
+    }
+
+    pub fn try_send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Result<Reply> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(a) = &self.auth {
+            req = req.header("Authorization", a);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send()?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text()?;
+        Ok(Reply {
+            status,
+            headers,
+            text,
+        })
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        self.try_send(reqwest::Method::GET, path, None)
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> Reply {
+        self.try_send(reqwest::Method::POST, path, Some(body))
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    pub fn post_empty(&self, path: &str) -> Reply {
+        self.try_send(reqwest::Method::POST, path, None)
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    /// Trigger a job; returns the new run's id.
+    pub fn trigger(&self, job: i64, cause: &str) -> i64 {
+        let r = self.post(
+            &format!("/api/v2/accounts/1/jobs/{job}/run/"),
+            serde_json::json!({"cause": cause}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.data()["id"].as_i64().expect("run id")
+    }
+
+    /// Poll a run until it is terminal (bounded: 10 s), returning its last body.
+    pub fn wait_terminal(&self, run: i64) -> Value {
+        self.wait_until(run, |d| d["is_complete"] == Value::Bool(true))
+    }
+
+    pub fn wait_until(&self, run: i64, mut done: impl FnMut(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let d = self
+                .get(&format!(
+                    "/api/v2/accounts/1/runs/{run}/?include_related=run_steps,trigger,job"
+                ))
+                .data();
+            if done(&d) {
+                return d;
+            }
+            assert!(Instant::now() < deadline, "run {run} stuck: {d}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
