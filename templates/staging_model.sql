@@ -1,5 +1,6 @@
 [#- datachonk built-in template: one staging model per source table (dbt Labs' source → renamed
-    pattern). Delimiters are [[ ]], [% %] and [# #], so dbt's own {{ }} passes through as text.
+    pattern). datachonk's delimiters are double square brackets for values, bracket-percent for
+    tags and bracket-hash for comments, so dbt's own curly braces pass through as text.
     Each column line ends in a block tag, which eats its newline (trim_blocks): the blank line
     after it supplies the newline. -#]
 with

@@ -42,11 +42,16 @@ pub struct Column {
 }
 
 impl Metadata {
-    /// Stable order whatever the input's order: by source, then table name. Column order is
-    /// the warehouse's and is kept.
+    /// Stable order whatever the input's order: by source, then the table's dbt name
+    /// (snake_case, as people read it in the YAML), then the raw name. Column order is the
+    /// warehouse's and is kept.
     pub fn sort(&mut self) {
-        self.tables.sort_by(|a, b| {
-            (a.source.as_str(), a.name.as_str()).cmp(&(b.source.as_str(), b.name.as_str()))
+        self.tables.sort_by_cached_key(|t| {
+            (
+                t.source.clone(),
+                super::naming::snake_case(&t.name),
+                t.name.clone(),
+            )
         });
     }
 
