@@ -14,6 +14,7 @@ pub const CONFIG_FILE_NAME: &str = "datachonk.yaml";
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     pub deploy: Option<DeploySection>,
+    pub generate: Option<super::generate::GenerateSection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -191,7 +192,7 @@ fn explain(message: &str) -> (String, Option<String>) {
     (message, None)
 }
 
-fn invalid(
+pub(super) fn invalid(
     path: &Path,
     text: &str,
     line: u64,

@@ -7,6 +7,7 @@
 mod env;
 mod error;
 mod file;
+mod generate;
 mod resolve;
 
 use std::fmt;
@@ -18,6 +19,7 @@ use secrecy::SecretString;
 pub use env::{EnvSource, ProcessEnv, ENV_VARS};
 pub use error::ConfigError;
 pub use file::{find_config_file, ConfigFile, CONFIG_FILE_NAME};
+pub use generate::{load_generate, GenerateConfig, GenerateSection, GenerateSettings};
 pub use resolve::load;
 
 /// Where a resolved value came from.
