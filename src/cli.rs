@@ -65,6 +65,20 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Render dbt staging models from warehouse metadata (catalog.json or a sources YAML).
+    ///
+    /// Writes models/staging/<source>/_<source>__sources.yml, _<source>__models.yml and one
+    /// stg_<source>__<table>.sql per table (configurable under `generate:` in datachonk.yaml).
+    /// Files a person edited are never overwritten without --force; _models.yml is merged,
+    /// keeping the descriptions and tests people added. Reruns are byte-identical.
+    ///
+    /// Examples:
+    ///   dbt docs generate && datachonk generate --from-catalog target/catalog.json
+    ///   datachonk generate shop.orders 'crm.*' --from-catalog target/catalog.json --dry-run
+    ///   datachonk generate --from-sources models/staging/shop/_shop__sources.yml --diff
+    ///   datachonk generate --from-catalog target/catalog.json --check   # CI: exit 1 when stale
+    Generate(GenerateArgs),
+
     /// Trigger a dbt Cloud job run (for code already in git) and optionally wait for it.
     ///
     /// Examples:
@@ -92,6 +106,39 @@ pub enum Command {
 
     /// Run the whole loop on a throwaway workspace against the embedded sandbox.
     Quickstart(QuickstartArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["from_catalog", "from_sources"])))]
+pub struct GenerateArgs {
+    /// What to generate: SOURCE or SOURCE.TABLE, with * and ? globs; TABLE matches the raw
+    /// or snake_case name. Default: `generate.tables`, else every table in the metadata.
+    #[arg(value_name = "SOURCE[.TABLE]")]
+    pub selection: Vec<String>,
+
+    /// Read a dbt catalog.json (what `dbt docs generate` writes): its sources and nodes.
+    #[arg(long, value_name = "PATH")]
+    pub from_catalog: Option<PathBuf>,
+
+    /// Read an existing dbt sources YAML that lists columns.
+    #[arg(long, value_name = "PATH")]
+    pub from_sources: Option<PathBuf>,
+
+    /// List each planned file as new, changed, unchanged or edited-by-hand; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print unified diffs of what would change; write nothing.
+    #[arg(long)]
+    pub diff: bool,
+
+    /// Write nothing; exit 1 when any generated file is missing or stale (for CI and hooks).
+    #[arg(long)]
+    pub check: bool,
+
+    /// Overwrite files edited by hand (and re-render _models.yml without merging).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Where to reach dbt Cloud; each flag overrides its environment variable and `datachonk.yaml`.

@@ -8,7 +8,9 @@ pub mod cloud;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod generate;
 pub mod sandbox;
+pub mod templates;
 pub mod ui;
 
 pub use error::{CliError, CmdResult, Exit};

@@ -4,6 +4,7 @@
 pub mod cloud;
 pub mod config;
 pub mod dbt_run;
+pub mod generate;
 pub mod quickstart;
 pub mod sandbox;
 
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> i32 {
         }
     }
     let result: CmdResult = match cli.command {
+        Command::Generate(args) => generate::run(&cli.global, &args, &ui),
         Command::DbtRun(args) => dbt_run::run(&cli.global, &args, &ui),
         Command::Cloud(cmd) => cloud::run(&cli.global, cmd, &ui),
         Command::Config(cmd) => config::run(&cli.global, cmd, &ui),

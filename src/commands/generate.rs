@@ -1,0 +1,166 @@
+//! `datachonk generate`: plan the staging files from metadata, then show (`--dry-run`,
+//! `--diff`, `--json`), check (`--check`) or write them.
+
+use serde_json::json;
+
+use crate::cli::{GenerateArgs, GlobalArgs};
+use crate::commands::config::load_options;
+use crate::config;
+use crate::error::{CliError, CmdResult, Exit};
+use crate::generate::plan::{self, Action, FileStatus};
+use crate::generate::{self, Input, Plan, Request};
+use crate::ui::Ui;
+
+/// `--check` found stale files. Exit 1, as `cargo fmt --check` and dbt-osmosis `--check` do:
+/// "the thing you asked me to verify is not so", distinct from 2 (could not check at all).
+/// It shares the code with "the dbt Cloud run finished with Error" because both mean "the
+/// verdict is negative"; no command reports both.
+pub const STALE: Exit = Exit::RunError;
+
+pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
+    let settings = config::load_generate(&load_options(global))?;
+    let input = match (&args.from_catalog, &args.from_sources) {
+        (Some(p), _) if p.as_os_str() == "cloud" => {
+            return Err(CliError::usage(
+                "--from-catalog cloud (fetching catalog.json from dbt Cloud) is not available yet",
+            )
+            .with_hint(
+                "download the artifact of a run and pass its path: datachonk cloud artifacts get RUN_ID catalog.json -o catalog.json",
+            ))
+        }
+        (Some(p), _) => Input::Catalog(p.clone()),
+        (None, Some(p)) => Input::SourcesYaml(p.clone()),
+        (None, None) => {
+            return Err(CliError::usage("no metadata given")
+                .with_hint("pass --from-catalog target/catalog.json or --from-sources FILE"))
+        }
+    };
+    let previous =
+        generate::state::State::load(&settings.root).map_err(generate::GenerateError::from)?;
+    let request = Request {
+        root: settings.root.clone(),
+        config: settings.config,
+        input: input.clone(),
+        selection: args.selection.clone(),
+        force: args.force,
+    };
+    let plan = generate::plan(&request)?;
+    let summary = plan::summarize(&plan.files);
+    let writes = !(args.dry_run || args.diff || args.check);
+    let stale = summary.to_write > 0;
+
+    if args.diff && !ui.is_json() {
+        print_diffs(&plan, ui);
+    }
+    let written = if writes {
+        generate::apply(&plan, &settings.root, &previous)?
+    } else {
+        0
+    };
+
+    if ui.is_json() {
+        ui.json(&json!({
+            "input": input.describe(),
+            "root": settings.root.display().to_string(),
+            "mode": if args.check { "check" } else if !writes { "dry-run" } else { "write" },
+            "sources": plan.sources,
+            "tables": plan.tables,
+            "files": plan.files,
+            "summary": summary,
+            "written": written,
+            "stale": stale,
+        }));
+    } else {
+        report(&plan, args, writes, ui);
+        let line = format!(
+            "{} table(s) in {} source(s): {} new, {} changed, {} unchanged, {} edited by hand{}",
+            plan.tables,
+            plan.sources.len(),
+            summary.new,
+            summary.changed,
+            summary.unchanged,
+            summary.edited_by_hand,
+            if writes {
+                format!("; wrote {written} file(s)")
+            } else {
+                "; nothing written".into()
+            }
+        );
+        ui.status(line);
+        if summary.skipped > 0 {
+            ui.warn(format!(
+                "{} file(s) edited by hand were left alone; `--diff` shows what regenerating would change, `--force` overwrites them",
+                summary.skipped
+            ));
+        }
+    }
+    if args.check && stale {
+        if !ui.is_json() {
+            ui.status(format!(
+                "{} generated file(s) are missing or stale: run `datachonk generate` to update them",
+                summary.to_write
+            ));
+        }
+        return Ok(STALE);
+    }
+    Ok(Exit::Success)
+}
+
+/// One line per file that is not unchanged (all files with --dry-run), plus merge notes.
+fn report(plan: &Plan, args: &GenerateArgs, writes: bool, ui: &Ui) {
+    let verbose_listing = args.dry_run || ui.is_verbose();
+    for f in &plan.files {
+        if f.status == FileStatus::Unchanged && !verbose_listing {
+            continue;
+        }
+        let note = match (f.status, f.action) {
+            (FileStatus::EditedByHand, Action::Skip) => " (left alone; --force overwrites)",
+            (FileStatus::EditedByHand, Action::Write) if f.merge.is_some() || !args.force => {
+                " (merged with your edits)"
+            }
+            (FileStatus::EditedByHand, Action::Write) => " (overwritten: --force)",
+            _ => "",
+        };
+        let label = match f.status {
+            FileStatus::New => ui.good("new"),
+            FileStatus::Changed => ui.warnish("changed"),
+            FileStatus::Unchanged => ui.dim("unchanged"),
+            FileStatus::EditedByHand => ui.bad("edited-by-hand"),
+        };
+        let pad = " ".repeat(14usize.saturating_sub(f.status.label().len()));
+        let line = format!("{label}{pad} {}{note}", f.path);
+        if writes {
+            ui.status(line);
+        } else {
+            ui.out(line);
+        }
+        if let Some(m) = &f.merge {
+            for l in m.lines() {
+                ui.status(format!("{:14}   {l}", ""));
+            }
+        }
+    }
+}
+
+fn print_diffs(plan: &Plan, ui: &Ui) {
+    for f in &plan.files {
+        if f.action == Action::None {
+            continue;
+        }
+        let old = f.existing.as_deref().unwrap_or("");
+        let diff = similar::TextDiff::from_lines(old, &f.content);
+        let from = if f.existing.is_some() {
+            format!("a/{}", f.path)
+        } else {
+            "/dev/null".to_string()
+        };
+        let text = diff
+            .unified_diff()
+            .context_radius(3)
+            .header(&from, &format!("b/{}", f.path))
+            .to_string();
+        for line in text.lines() {
+            ui.out(line);
+        }
+    }
+}

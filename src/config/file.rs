@@ -1,0 +1,236 @@
+//! Reading `datachonk.yaml`: the file's schema and its errors with file, line and column.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::error::ConfigError;
+
+pub const CONFIG_FILE_NAME: &str = "datachonk.yaml";
+
+/// The file as written. Every leaf keeps its location for provenance and errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub deploy: Option<DeploySection>,
+    pub generate: Option<super::generate::GenerateSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploySection {
+    pub dbt_cloud: Option<DbtCloudSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DbtCloudSection {
+    pub access_url: Option<Spanned<String>>,
+    pub account_id: Option<Spanned<i64>>,
+    pub project_id: Option<Spanned<i64>>,
+    pub environment_id: Option<Spanned<i64>>,
+    pub job_id: Option<Spanned<i64>>,
+    /// Name of the environment variable that holds the token (never the token itself).
+    pub token_env: Option<Spanned<String>>,
+    pub auto_trigger: Option<Spanned<bool>>,
+    pub wait: Option<Spanned<bool>>,
+    pub timeout: Option<Spanned<DurationValue>>,
+    pub cause: Option<Spanned<String>>,
+    pub schema_override: Option<Spanned<String>>,
+    pub target_name_override: Option<Spanned<String>>,
+    pub threads_override: Option<Spanned<i64>>,
+    pub steps_override: Option<Spanned<Vec<String>>>,
+    pub timeout_seconds_override: Option<Spanned<i64>>,
+    pub dbt_version_override: Option<Spanned<String>>,
+    pub generate_docs_override: Option<Spanned<bool>>,
+    // Accepted by the parser only to refuse them with a precise message.
+    #[serde(default)]
+    token: Option<Spanned<serde::de::IgnoredAny>>,
+    #[serde(default)]
+    api_token: Option<Spanned<serde::de::IgnoredAny>>,
+}
+
+/// `timeout: 30m` or `timeout: 1800` (seconds).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum DurationValue {
+    Seconds(u64),
+    Text(String),
+}
+
+/// Find `datachonk.yaml` in `start` or its ancestors, stopping at the repository root.
+pub fn find_config_file(start: &Path) -> Option<PathBuf> {
+    for dir in start.ancestors() {
+        let candidate = dir.join(CONFIG_FILE_NAME);
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        if dir.join(".git").exists() {
+            break;
+        }
+    }
+    None
+}
+
+/// Read and parse a configuration file.
+pub fn read(path: &Path) -> Result<ConfigFile, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(path, &text)
+}
+
+/// Parse configuration text; `path` is only used in messages.
+pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
+    let file: ConfigFile =
+        serde_saphyr::from_str(text).map_err(|e| syntax_error(path, text, &e))?;
+    if let Some(dbt) = file.deploy.as_ref().and_then(|d| d.dbt_cloud.as_ref()) {
+        for (key, at) in [("token", &dbt.token), ("api_token", &dbt.api_token)] {
+            if let Some(at) = at {
+                return Err(invalid(
+                    path,
+                    text,
+                    at.referenced.line(),
+                    at.referenced.column(),
+                    format!("deploy.dbt_cloud.{key}: a literal API token is not allowed in the configuration file"),
+                    Some(
+                        "remove it (and rotate it if it was committed); set DBT_CLOUD_API_TOKEN instead, \
+                         or name another variable with `token_env: MY_TOKEN_VAR`"
+                            .into(),
+                    ),
+                ));
+            }
+        }
+        if let Some(var) = &dbt.token_env {
+            if !is_env_var_name(&var.value) {
+                return Err(invalid(
+                    path,
+                    text,
+                    var.referenced.line(),
+                    var.referenced.column(),
+                    "deploy.dbt_cloud.token_env must be the NAME of an environment variable (letters, digits, _), \
+                     not the token itself"
+                        .into(),
+                    Some("e.g. `token_env: DBT_CLOUD_API_TOKEN`; if a token was written here, rotate it".into()),
+                ));
+            }
+        }
+    }
+    Ok(file)
+}
+
+fn is_env_var_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !s.starts_with("dbtc_")
+        && !s.starts_with("dbtu_")
+}
+
+fn syntax_error(path: &Path, text: &str, e: &serde_saphyr::Error) -> ConfigError {
+    let (line, column) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((0, 0));
+    let raw = e.to_string();
+    // The crate renders "error: line L column C: MESSAGE" and then its own snippet; keep only
+    // the message (we render a redacted snippet ourselves).
+    let first = raw.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let message = match first.split_once(": ") {
+        Some((prefix, rest)) if prefix.starts_with("line ") => rest,
+        _ => first,
+    };
+    let (message, hint) = explain(message);
+    invalid(path, text, line, column, message, hint)
+}
+
+/// Turn the parser's terse messages into ones that say what was expected.
+fn explain(message: &str) -> (String, Option<String>) {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        if let Some((field, tail)) = rest.split_once('`') {
+            let expected: Vec<String> = tail
+                .split_once("expected one of ")
+                .map(|(_, list)| {
+                    list.split(',')
+                        .map(|s| s.trim().trim_matches('`').to_string())
+                        .collect()
+                })
+                .or_else(|| {
+                    tail.split_once("expected ")
+                        .map(|(_, one)| vec![one.trim().trim_matches('`').to_string()])
+                })
+                .unwrap_or_default();
+            let public: Vec<&String> = expected
+                .iter()
+                .filter(|k| !matches!(k.as_str(), "token" | "api_token"))
+                .collect();
+            let suggestion = public
+                .iter()
+                .map(|k| (strsim::jaro_winkler(field, k), k))
+                .filter(|(score, _)| *score > 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, k)| format!("did you mean `{k}`?"));
+            let known = public
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let message = format!("unknown key `{field}` (expected one of: {known})");
+            return (message, suggestion);
+        }
+    }
+    let message = match message {
+        m if m.starts_with("invalid i64") || m.starts_with("invalid u64") => {
+            "expected an integer".to_string()
+        }
+        m if m.starts_with("invalid bool") => "expected true or false".to_string(),
+        m => m.to_string(),
+    };
+    (message, None)
+}
+
+pub(super) fn invalid(
+    path: &Path,
+    text: &str,
+    line: u64,
+    column: u64,
+    message: String,
+    hint: Option<String>,
+) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message,
+        snippet: snippet(text, line, column),
+        hint,
+    }
+}
+
+/// The offending line with a caret, with anything that looks like a secret blanked out.
+fn snippet(text: &str, line: u64, column: u64) -> String {
+    let Some(src) = line
+        .checked_sub(1)
+        .and_then(|i| text.lines().nth(i as usize))
+    else {
+        return String::new();
+    };
+    let src = redact_line(src);
+    let width = line.to_string().len();
+    let caret = " ".repeat(column.saturating_sub(1) as usize);
+    format!("{:width$} |\n{line} | {src}\n{:width$} | {caret}^", "", "")
+}
+
+fn redact_line(line: &str) -> String {
+    let lower = line.to_ascii_lowercase();
+    let secretish = ["token", "secret", "password"]
+        .iter()
+        .any(|k| lower.contains(k));
+    match line.split_once(':') {
+        Some((key, value)) if secretish && !value.trim().is_empty() => format!("{key}: <redacted>"),
+        _ => line.to_string(),
+    }
+}

@@ -1,0 +1,282 @@
+//! The `generate:` section of `datachonk.yaml`: what `datachonk generate` renders and how.
+//! Parsed with the rest of the file (unknown keys refused with a suggestion, errors with file,
+//! line and column), then resolved into a plain [`GenerateConfig`] with defaults applied.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+
+use super::error::ConfigError;
+use super::file::{self, find_config_file};
+use super::LoadOptions;
+
+/// `generate:` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateSection {
+    /// dbt source name for every generated table (default: the catalog's source name, or the schema).
+    pub source: Option<Spanned<String>>,
+    /// `database:` written in the sources YAML (default: omitted, i.e. the target's database).
+    pub database: Option<Spanned<String>>,
+    /// `schema:` written in the sources YAML (default: the schema the metadata reports).
+    pub schema: Option<Spanned<String>>,
+    /// Default selection when none is given on the command line: `SOURCE[.TABLE]` globs.
+    pub tables: Option<Spanned<Vec<String>>>,
+    /// Never generate these (`SOURCE[.TABLE]` globs), whatever the selection.
+    pub exclude: Option<Spanned<Vec<String>>>,
+    /// Identifier quoting rules: duckdb, postgres, redshift, snowflake, bigquery, databricks.
+    pub dialect: Option<Spanned<String>>,
+    /// Where `<source>/` folders are written, relative to the project root.
+    pub output_dir: Option<Spanned<String>>,
+    /// A folder whose files override built-in templates by file name.
+    pub templates_dir: Option<Spanned<String>>,
+    pub naming: Option<NamingSection>,
+    pub primary_key: Option<PrimaryKeySection>,
+    /// Raw warehouse type (case-insensitive) → type to cast to in the staging model.
+    pub type_map: Option<Spanned<BTreeMap<String, String>>>,
+    /// Column that says when a row was loaded; written with `freshness` in the sources YAML.
+    pub loaded_at_field: Option<Spanned<String>>,
+    pub freshness: Option<Spanned<FreshnessSection>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamingSection {
+    /// Model name pattern with `{source}` and `{table}` (default `stg_{source}__{table}`).
+    pub model: Option<Spanned<String>>,
+    /// Prefix for aliases that would start with a digit (default `_`).
+    pub digit_prefix: Option<Spanned<String>>,
+    /// Suffix for aliases that are reserved words (default `_`).
+    pub reserved_suffix: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrimaryKeySection {
+    /// Candidate key names, first match wins; `{table}` = snake_case table name, `{entity}` =
+    /// its singular (default `[id, "{entity}_id", "{table}_id"]`).
+    pub columns: Option<Spanned<Vec<String>>>,
+    /// Explicit keys: `SOURCE.TABLE` or `TABLE` → column (raw name or alias).
+    pub tables: Option<Spanned<BTreeMap<String, String>>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FreshnessSection {
+    pub warn_after: Option<FreshnessPeriod>,
+    pub error_after: Option<FreshnessPeriod>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FreshnessPeriod {
+    pub count: u32,
+    /// minute, hour or day.
+    pub period: String,
+}
+
+/// The resolved section, defaults applied; serialized as `config` into every template.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GenerateConfig {
+    pub source: Option<String>,
+    pub database: Option<String>,
+    pub schema: Option<String>,
+    pub tables: Vec<String>,
+    pub exclude: Vec<String>,
+    pub dialect: String,
+    pub output_dir: String,
+    /// Resolved against the project root.
+    pub templates_dir: Option<PathBuf>,
+    pub model_name: String,
+    pub digit_prefix: String,
+    pub reserved_suffix: String,
+    pub primary_key_columns: Vec<String>,
+    pub primary_keys: BTreeMap<String, String>,
+    pub type_map: BTreeMap<String, String>,
+    pub loaded_at_field: Option<String>,
+    pub freshness: Option<FreshnessSection>,
+}
+
+pub const DIALECTS: [&str; 6] = [
+    "duckdb",
+    "postgres",
+    "redshift",
+    "snowflake",
+    "bigquery",
+    "databricks",
+];
+
+impl Default for GenerateConfig {
+    fn default() -> Self {
+        GenerateConfig {
+            source: None,
+            database: None,
+            schema: None,
+            tables: Vec::new(),
+            exclude: Vec::new(),
+            dialect: "postgres".into(),
+            output_dir: "models/staging".into(),
+            templates_dir: None,
+            model_name: "stg_{source}__{table}".into(),
+            digit_prefix: "_".into(),
+            reserved_suffix: "_".into(),
+            primary_key_columns: vec!["id".into(), "{entity}_id".into(), "{table}_id".into()],
+            primary_keys: BTreeMap::new(),
+            type_map: BTreeMap::new(),
+            loaded_at_field: None,
+            freshness: None,
+        }
+    }
+}
+
+/// The project root (the folder of `datachonk.yaml`, else the current directory) and the
+/// resolved `generate:` section.
+#[derive(Debug, Clone)]
+pub struct GenerateSettings {
+    pub root: PathBuf,
+    pub file: Option<PathBuf>,
+    pub config: GenerateConfig,
+}
+
+/// Find and read `datachonk.yaml` (as `config::load` does) and resolve its `generate:` section.
+pub fn load_generate(options: &LoadOptions) -> Result<GenerateSettings, ConfigError> {
+    let cwd = std::env::current_dir().map_err(|source| ConfigError::Read {
+        path: ".".into(),
+        source,
+    })?;
+    let path = match &options.explicit_file {
+        Some(p) => Some(p.clone()),
+        None => find_config_file(options.start_dir.as_deref().unwrap_or(&cwd)),
+    };
+    let Some(path) = path else {
+        return Ok(GenerateSettings {
+            root: options.start_dir.clone().unwrap_or(cwd),
+            file: None,
+            config: GenerateConfig::default(),
+        });
+    };
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let parsed = file::parse(&path, &text)?;
+    let root = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => cwd,
+    };
+    let config = resolve(parsed.generate.unwrap_or_default(), &path, &text, &root)?;
+    Ok(GenerateSettings {
+        root,
+        file: Some(path),
+        config,
+    })
+}
+
+fn resolve(
+    s: GenerateSection,
+    path: &Path,
+    text: &str,
+    root: &Path,
+) -> Result<GenerateConfig, ConfigError> {
+    let mut c = GenerateConfig::default();
+    let err = |at: &serde_saphyr::Location, message: String, hint: Option<String>| {
+        file::invalid(path, text, at.line(), at.column(), message, hint)
+    };
+    if let Some(v) = s.source {
+        if !crate::generate::naming::is_plain_name(&v.value) {
+            return Err(err(
+                &v.referenced,
+                format!(
+                    "generate.source: {:?} is not a valid dbt source name",
+                    v.value
+                ),
+                Some("use letters, digits and _ (it becomes part of file and model names)".into()),
+            ));
+        }
+        c.source = Some(v.value);
+    }
+    c.database = s.database.map(|v| v.value);
+    c.schema = s.schema.map(|v| v.value);
+    c.tables = s.tables.map(|v| v.value).unwrap_or_default();
+    c.exclude = s.exclude.map(|v| v.value).unwrap_or_default();
+    if let Some(v) = s.dialect {
+        let d = v.value.to_ascii_lowercase();
+        if !DIALECTS.contains(&d.as_str()) {
+            let guess = DIALECTS
+                .iter()
+                .map(|k| (strsim::jaro_winkler(&d, k), k))
+                .filter(|(score, _)| *score > 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, k)| format!("did you mean `{k}`?"));
+            return Err(err(
+                &v.referenced,
+                format!(
+                    "generate.dialect: unknown dialect `{}` (expected one of: {})",
+                    v.value,
+                    DIALECTS.join(", ")
+                ),
+                guess,
+            ));
+        }
+        c.dialect = d;
+    }
+    if let Some(v) = s.output_dir {
+        c.output_dir = v.value.trim_end_matches('/').to_string();
+    }
+    c.templates_dir = s.templates_dir.map(|v| root.join(v.value));
+    if let Some(n) = s.naming {
+        if let Some(v) = n.model {
+            if !v.value.contains("{table}") {
+                return Err(err(
+                    &v.referenced,
+                    "generate.naming.model must contain {table} (model names must differ per table)".into(),
+                    Some("e.g. `stg_{source}__{table}`".into()),
+                ));
+            }
+            c.model_name = v.value;
+        }
+        if let Some(v) = n.digit_prefix {
+            c.digit_prefix = v.value;
+        }
+        if let Some(v) = n.reserved_suffix {
+            c.reserved_suffix = v.value;
+        }
+    }
+    if let Some(pk) = s.primary_key {
+        if let Some(v) = pk.columns {
+            c.primary_key_columns = v.value;
+        }
+        if let Some(v) = pk.tables {
+            c.primary_keys = v.value;
+        }
+    }
+    if let Some(v) = s.type_map {
+        c.type_map = v
+            .value
+            .into_iter()
+            .map(|(k, t)| (k.trim().to_ascii_lowercase(), t))
+            .collect();
+    }
+    c.loaded_at_field = s.loaded_at_field.map(|v| v.value);
+    if let Some(f) = s.freshness {
+        for p in [&f.value.warn_after, &f.value.error_after]
+            .into_iter()
+            .flatten()
+        {
+            if !matches!(p.period.as_str(), "minute" | "hour" | "day") {
+                return Err(err(
+                    &f.referenced,
+                    format!(
+                        "generate.freshness: period `{}` is not one of minute, hour, day",
+                        p.period
+                    ),
+                    None,
+                ));
+            }
+        }
+        c.freshness = Some(f.value);
+    }
+    Ok(c)
+}

@@ -1,0 +1,343 @@
+//! Precedence, written to be read top to bottom: flag, then environment, then file, then default.
+
+use std::path::Path;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde_saphyr::Spanned;
+
+use super::env::{self, EnvSource};
+use super::error::ConfigError;
+use super::file::{self, find_config_file, ConfigFile, DbtCloudSection, DurationValue};
+use super::{
+    Config, DbtCloudConfig, FlagValues, LoadOptions, Source, Sourced, TriggerOverrides,
+    DEFAULT_ACCESS_URL,
+};
+
+/// Resolve the effective configuration.
+pub fn load(
+    options: &LoadOptions,
+    flags: &FlagValues,
+    env: &dyn EnvSource,
+) -> Result<Config, ConfigError> {
+    let path = match &options.explicit_file {
+        Some(p) => Some(p.clone()),
+        None => {
+            let start = match &options.start_dir {
+                Some(d) => d.clone(),
+                None => std::env::current_dir().map_err(|source| ConfigError::Read {
+                    path: ".".into(),
+                    source,
+                })?,
+            };
+            find_config_file(&start)
+        }
+    };
+    let parsed = match &path {
+        Some(p) => file::read(p)?,
+        None => ConfigFile::default(),
+    };
+    let section = parsed.deploy.and_then(|d| d.dbt_cloud).unwrap_or_default();
+    let file_path = path.clone().unwrap_or_default();
+
+    let dbt_cloud = resolve_dbt_cloud(&section, &file_path, flags, env)?;
+    Ok(Config {
+        file: path,
+        dbt_cloud,
+    })
+}
+
+fn file_source<T>(path: &Path, s: &Spanned<T>) -> Source {
+    Source::File {
+        path: path.to_path_buf(),
+        line: s.referenced.line(),
+        column: s.referenced.column(),
+    }
+}
+
+/// flag > env > file, for one value.
+fn pick<T: Clone>(
+    flag: Option<(T, &str)>,
+    env_value: Option<(T, &str)>,
+    file_value: Option<&Spanned<T>>,
+    path: &Path,
+) -> Option<Sourced<T>> {
+    if let Some((v, name)) = flag {
+        return Some(Sourced::new(v, Source::Flag(name.to_string())));
+    }
+    if let Some((v, var)) = env_value {
+        return Some(Sourced::new(v, Source::Env(var.to_string())));
+    }
+    file_value.map(|s| Sourced::new(s.value.clone(), file_source(path, s)))
+}
+
+fn env_i64(
+    env: &dyn EnvSource,
+    var: &'static str,
+) -> Result<Option<(i64, &'static str)>, ConfigError> {
+    match env.get(var) {
+        None => Ok(None),
+        Some(raw) => raw
+            .trim()
+            .parse::<i64>()
+            .map(|v| Some((v, var)))
+            .map_err(|_| ConfigError::BadEnv {
+                var: var.into(),
+                message: format!("expected an integer id, got {raw:?}"),
+            }),
+    }
+}
+
+fn resolve_dbt_cloud(
+    s: &DbtCloudSection,
+    path: &Path,
+    flags: &FlagValues,
+    env: &dyn EnvSource,
+) -> Result<DbtCloudConfig, ConfigError> {
+    // Access URL: --access-url > DBT_CLOUD_ACCESS_URL > DBT_CLOUD_HOST > file > default.
+    let access_url = if let Some(url) = &flags.access_url {
+        Sourced::new(
+            normalize_url(url, "--access-url")?,
+            Source::Flag("--access-url".into()),
+        )
+    } else if let Some(url) = env.get(env::ACCESS_URL) {
+        Sourced::new(
+            normalize_url(&url, env::ACCESS_URL)?,
+            Source::Env(env::ACCESS_URL.into()),
+        )
+    } else if let Some(host) = env.get(env::HOST) {
+        let url = if host.contains("://") {
+            host
+        } else {
+            format!("https://{}", host.trim())
+        };
+        Sourced::new(
+            normalize_url(&url, env::HOST)?,
+            Source::Env(env::HOST.into()),
+        )
+    } else if let Some(url) = &s.access_url {
+        let normalized =
+            normalize_url(&url.value, "deploy.dbt_cloud.access_url").map_err(|e| match e {
+                ConfigError::BadFlag { message, .. } => ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    line: url.referenced.line(),
+                    column: url.referenced.column(),
+                    message: format!("deploy.dbt_cloud.access_url: {message}"),
+                    snippet: String::new(),
+                    hint: None,
+                },
+                other => other,
+            })?;
+        Sourced::new(normalized, file_source(path, url))
+    } else {
+        Sourced::new(DEFAULT_ACCESS_URL.to_string(), Source::Default)
+    };
+
+    let token_env = match &s.token_env {
+        Some(v) => Sourced::new(v.value.clone(), file_source(path, v)),
+        None => Sourced::new(env::TOKEN.to_string(), Source::Default),
+    };
+    let token = env.get(&token_env.value).map(|t| {
+        Sourced::new(
+            SecretString::from(t.trim().to_string()),
+            Source::Env(token_env.value.clone()),
+        )
+    });
+
+    let flag = |v: Option<i64>, name: &'static str| v.map(|v| (v, name));
+    let account_id = pick(
+        flag(flags.account_id, "--account-id"),
+        env_i64(env, env::ACCOUNT_ID)?,
+        s.account_id.as_ref(),
+        path,
+    );
+    let project_id = pick(
+        flag(flags.project_id, "--project-id"),
+        env_i64(env, env::PROJECT_ID)?,
+        s.project_id.as_ref(),
+        path,
+    );
+    let environment_id = pick(
+        flag(flags.environment_id, "--environment-id"),
+        env_i64(env, env::ENVIRONMENT_ID)?,
+        s.environment_id.as_ref(),
+        path,
+    );
+    let job_id = pick(
+        flag(flags.job_id, "--job-id"),
+        env_i64(env, env::JOB_ID)?,
+        s.job_id.as_ref(),
+        path,
+    );
+
+    let auto_trigger = pick(None, None, s.auto_trigger.as_ref(), path)
+        .unwrap_or(Sourced::new(false, Source::Default));
+    let wait = pick(
+        flags.wait.filter(|w| *w).map(|w| (w, "--wait")),
+        None,
+        s.wait.as_ref(),
+        path,
+    )
+    .unwrap_or(Sourced::new(false, Source::Default));
+
+    let timeout = match &flags.timeout {
+        Some(text) => Some(Sourced::new(
+            parse_duration(text).map_err(|message| ConfigError::BadFlag {
+                flag: "--timeout".into(),
+                message,
+            })?,
+            Source::Flag("--timeout".into()),
+        )),
+        None => match &s.timeout {
+            Some(v) => {
+                let d = match &v.value {
+                    DurationValue::Seconds(secs) => Ok(Duration::from_secs(*secs)),
+                    DurationValue::Text(t) => parse_duration(t),
+                }
+                .map_err(|message| ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    line: v.referenced.line(),
+                    column: v.referenced.column(),
+                    message: format!("deploy.dbt_cloud.timeout: {message}"),
+                    snippet: String::new(),
+                    hint: None,
+                })?;
+                Some(Sourced::new(d, file_source(path, v)))
+            }
+            None => None,
+        },
+    };
+
+    let text_flag = |v: &Option<String>, name: &'static str| v.clone().map(|v| (v, name));
+    let cause = pick(
+        text_flag(&flags.cause, "--cause"),
+        None,
+        s.cause.as_ref(),
+        path,
+    );
+    if let Some(c) = &cause {
+        super::validate_cause(&c.value).map_err(|message| match &c.source {
+            Source::Flag(f) => ConfigError::BadFlag {
+                flag: f.clone(),
+                message,
+            },
+            _ => ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: s.cause.as_ref().map_or(0, |v| v.referenced.line()),
+                column: s.cause.as_ref().map_or(0, |v| v.referenced.column()),
+                message: format!("deploy.dbt_cloud.cause: {message}"),
+                snippet: String::new(),
+                hint: None,
+            },
+        })?;
+    }
+
+    let overrides = TriggerOverrides {
+        schema_override: pick(
+            text_flag(&flags.schema_override, "--schema-override"),
+            None,
+            s.schema_override.as_ref(),
+            path,
+        ),
+        target_name_override: pick(
+            text_flag(&flags.target_name_override, "--target-name-override"),
+            None,
+            s.target_name_override.as_ref(),
+            path,
+        ),
+        threads_override: pick(
+            flag(flags.threads_override, "--threads-override"),
+            None,
+            s.threads_override.as_ref(),
+            path,
+        ),
+        steps_override: pick(
+            flags
+                .steps_override
+                .clone()
+                .filter(|v| !v.is_empty())
+                .map(|v| (v, "--steps-override")),
+            None,
+            s.steps_override.as_ref(),
+            path,
+        ),
+        timeout_seconds_override: pick(
+            flag(flags.timeout_seconds_override, "--timeout-seconds-override"),
+            None,
+            s.timeout_seconds_override.as_ref(),
+            path,
+        ),
+        dbt_version_override: pick(
+            text_flag(&flags.dbt_version_override, "--dbt-version-override"),
+            None,
+            s.dbt_version_override.as_ref(),
+            path,
+        ),
+        generate_docs_override: pick(
+            flags
+                .generate_docs_override
+                .map(|v| (v, "--generate-docs-override")),
+            None,
+            s.generate_docs_override.as_ref(),
+            path,
+        ),
+    };
+
+    Ok(DbtCloudConfig {
+        access_url,
+        token,
+        token_env,
+        account_id,
+        project_id,
+        environment_id,
+        job_id,
+        auto_trigger,
+        wait,
+        timeout,
+        cause,
+        overrides,
+    })
+}
+
+/// Parse `90s`, `30m`, `1h 30m` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    if let Ok(secs) = t.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(t)
+        .map_err(|e| format!("expected a duration such as 90s, 30m or 2h, got {t:?} ({e})"))
+}
+
+/// Check an access URL and drop any trailing slash: `https://host[:port]` with no path.
+fn normalize_url(raw: &str, origin: &str) -> Result<String, ConfigError> {
+    let bad = |message: String| ConfigError::BadFlag {
+        flag: origin.to_string(),
+        message,
+    };
+    let url = url::Url::parse(raw.trim()).map_err(|e| {
+        bad(format!(
+            "{raw:?} is not a URL ({e}); expected e.g. https://cloud.getdbt.com"
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad(format!(
+            "{raw:?} must start with https:// (or http:// for a local sandbox)"
+        )));
+    }
+    if url.host_str().is_none() {
+        return Err(bad(format!("{raw:?} has no host")));
+    }
+    let path = url.path().trim_end_matches('/');
+    if !path.is_empty() {
+        return Err(bad(format!(
+            "{raw:?} must be the access URL only, without a path such as {path:?} (e.g. https://emea.dbt.com)"
+        )));
+    }
+    if url.query().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err(bad(format!(
+            "{raw:?} must not carry a query string or credentials"
+        )));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}

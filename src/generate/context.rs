@@ -1,0 +1,478 @@
+//! From metadata to what templates see: per source, its tables with derived names (dbt table
+//! name, model name, column aliases), per-dialect quoting, primary keys and casts. This is
+//! where collisions are refused, before anything is rendered.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::metadata::{Column, Table};
+use super::naming::{self, column_alias, snake_case, AliasRules};
+use super::quoting::Dialect;
+use crate::config::GenerateConfig;
+
+/// One dbt source and the tables generated for it (the `source` of every template).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SourceCtx {
+    pub name: String,
+    /// Only when configured (`generate.database`): otherwise dbt uses the target's database.
+    pub database: Option<String>,
+    pub schema: String,
+    /// True when the schema name needs quoting in the dialect.
+    pub quote_schema: bool,
+    pub tables: Vec<TableCtx>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TableCtx {
+    /// The table's name in dbt (`source('shop', NAME)`): snake_case of the raw name.
+    pub name: String,
+    /// The raw relation name in the warehouse.
+    pub identifier: String,
+    /// True when the raw name differs from `name`, so the sources YAML needs `identifier:`.
+    pub has_identifier: bool,
+    /// True when the raw name needs quoting in the dialect.
+    pub quote_identifier: bool,
+    pub model_name: String,
+    /// Table comment made safe for dbt's Jinja rendering of YAML descriptions ("" when none).
+    pub description: String,
+    pub kind: Option<String>,
+    pub database: Option<String>,
+    pub schema: String,
+    /// Alias of the primary-key column, when one was detected or configured.
+    pub primary_key: Option<String>,
+    pub columns: Vec<ColumnCtx>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ColumnCtx {
+    /// Raw name, as in the warehouse.
+    pub name: String,
+    /// snake_case alias, a valid unquoted identifier.
+    pub alias: String,
+    /// The raw name, quoted for the dialect when it must be.
+    pub quoted_name: String,
+    pub needs_quoting: bool,
+    /// The warehouse's type as reported ("" when unknown).
+    pub data_type: String,
+    /// Type to cast to, from `generate.type_map`; none when no cast.
+    pub cast_type: Option<String>,
+    /// What the staging model selects: `quoted_name`, or `cast(quoted_name as cast_type)`.
+    pub expression: String,
+    /// Comment made safe for dbt's Jinja rendering ("" when none).
+    pub description: String,
+    pub is_primary_key: bool,
+    /// id, string, numeric, boolean, date, timestamp or other (for grouping in templates).
+    pub kind: &'static str,
+    /// 1-based position in the warehouse's column order.
+    pub position: usize,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ContextError {
+    #[error("columns of {table} collide after snake_casing: {list}")]
+    ColumnCollision { table: String, list: String },
+    #[error("tables collide after snake_casing: {list}")]
+    TableCollision { list: String },
+    #[error(
+        "source `{source_name}` spans several schemas ({schemas}); a dbt source has one schema"
+    )]
+    SchemaConflict {
+        source_name: String,
+        schemas: String,
+    },
+    #[error("`{name}` is not a valid dbt source name (it becomes part of file and model names)")]
+    BadSourceName { name: String },
+    #[error("generate.primary_key.tables: {table} has no column `{column}` (columns: {columns})")]
+    PrimaryKeyNotFound {
+        table: String,
+        column: String,
+        columns: String,
+    },
+}
+
+/// Build the contexts for the selected tables, grouped by source (sorted by name).
+pub fn build(tables: &[&Table], cfg: &GenerateConfig) -> Result<Vec<SourceCtx>, ContextError> {
+    let dialect = Dialect::parse(&cfg.dialect).unwrap_or(Dialect::Postgres);
+    let rules = AliasRules {
+        digit_prefix: cfg.digit_prefix.clone(),
+        reserved_suffix: cfg.reserved_suffix.clone(),
+    };
+    let mut by_source: BTreeMap<&str, Vec<&Table>> = BTreeMap::new();
+    for t in tables {
+        by_source.entry(t.source.as_str()).or_default().push(t);
+    }
+    let mut sources = Vec::with_capacity(by_source.len());
+    let mut model_names: Vec<(String, String)> = Vec::new();
+    for (name, tables) in by_source {
+        if !naming::is_plain_name(name) {
+            return Err(ContextError::BadSourceName { name: name.into() });
+        }
+        let schema = match &cfg.schema {
+            Some(s) => s.clone(),
+            None => {
+                let mut schemas: Vec<&str> = tables.iter().map(|t| t.schema.as_str()).collect();
+                schemas.sort_unstable();
+                schemas.dedup();
+                if schemas.len() > 1 {
+                    return Err(ContextError::SchemaConflict {
+                        source_name: name.into(),
+                        schemas: schemas.join(", "),
+                    });
+                }
+                schemas[0].to_string()
+            }
+        };
+        let table_names: Vec<(&str, String)> = tables
+            .iter()
+            .map(|t| (t.name.as_str(), snake_case(&t.name)))
+            .collect();
+        let clashes = naming::collisions(table_names.iter().map(|(r, s)| (*r, s.as_str())));
+        if !clashes.is_empty() {
+            return Err(ContextError::TableCollision {
+                list: describe(&clashes, &format!("{name}.")),
+            });
+        }
+        let mut out = Vec::with_capacity(tables.len());
+        for (t, (_, dbt_name)) in tables.iter().zip(table_names) {
+            let model_name = cfg
+                .model_name
+                .replace("{source}", name)
+                .replace("{table}", &dbt_name);
+            model_names.push((format!("{name}.{}", t.name), model_name.clone()));
+            out.push(table_ctx(t, dbt_name, model_name, cfg, dialect, &rules)?);
+        }
+        sources.push(SourceCtx {
+            name: name.to_string(),
+            database: cfg.database.clone(),
+            quote_schema: dialect.needs_quoting(&schema),
+            schema,
+            tables: out,
+        });
+    }
+    let clashes = naming::collisions(model_names.iter().map(|(r, m)| (r.as_str(), m.as_str())));
+    if !clashes.is_empty() {
+        return Err(ContextError::TableCollision {
+            list: describe(&clashes, ""),
+        });
+    }
+    Ok(sources)
+}
+
+fn describe(clashes: &[(String, Vec<String>)], prefix: &str) -> String {
+    clashes
+        .iter()
+        .map(|(derived, raws)| {
+            let raws: Vec<String> = raws.iter().map(|r| format!("{prefix}{r:?}")).collect();
+            format!("{} → {derived}", raws.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn table_ctx(
+    t: &Table,
+    dbt_name: String,
+    model_name: String,
+    cfg: &GenerateConfig,
+    dialect: Dialect,
+    rules: &AliasRules,
+) -> Result<TableCtx, ContextError> {
+    let mut columns: Vec<ColumnCtx> = t
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| column_ctx(c, i + 1, cfg, dialect, rules))
+        .collect();
+    let clashes = naming::collisions(columns.iter().map(|c| (c.name.as_str(), c.alias.as_str())));
+    if !clashes.is_empty() {
+        return Err(ContextError::ColumnCollision {
+            table: format!("{}.{}", t.source, t.name),
+            list: describe(&clashes, ""),
+        });
+    }
+    let pk = primary_key(t, &dbt_name, &columns, cfg)?;
+    if let Some(i) = pk {
+        columns[i].is_primary_key = true;
+        columns[i].kind = "id";
+    }
+    Ok(TableCtx {
+        has_identifier: dbt_name != t.name,
+        quote_identifier: dialect.needs_quoting(&t.name),
+        name: dbt_name,
+        identifier: t.name.clone(),
+        model_name,
+        description: t
+            .description
+            .as_deref()
+            .map(escape_jinja)
+            .unwrap_or_default(),
+        kind: t.kind.clone(),
+        database: t.database.clone(),
+        schema: t.schema.clone(),
+        primary_key: pk.map(|i| columns[i].alias.clone()),
+        columns,
+    })
+}
+
+fn column_ctx(
+    c: &Column,
+    position: usize,
+    cfg: &GenerateConfig,
+    dialect: Dialect,
+    rules: &AliasRules,
+) -> ColumnCtx {
+    let alias = column_alias(&c.name, position, rules, |a| dialect.is_reserved(a));
+    let needs_quoting = dialect.needs_quoting(&c.name);
+    let lower_type = c.data_type.trim().to_ascii_lowercase();
+    let cast_type = cfg.type_map.get(&lower_type).cloned().or_else(|| {
+        let base = lower_type.split('(').next().unwrap_or_default().trim();
+        cfg.type_map.get(base).cloned()
+    });
+    let quoted_name = if needs_quoting {
+        dialect.quote(&c.name)
+    } else {
+        c.name.clone()
+    };
+    ColumnCtx {
+        kind: kind_of(&alias, &lower_type),
+        expression: match &cast_type {
+            Some(t) => format!("cast({quoted_name} as {t})"),
+            None => quoted_name.clone(),
+        },
+        quoted_name,
+        needs_quoting,
+        name: c.name.clone(),
+        alias,
+        data_type: c.data_type.clone(),
+        cast_type,
+        description: c
+            .description
+            .as_deref()
+            .map(escape_jinja)
+            .unwrap_or_default(),
+        is_primary_key: false,
+        position,
+    }
+}
+
+/// Index of the primary-key column: configured, else what the input said, else the first
+/// candidate name (`generate.primary_key.columns`) that matches an alias.
+fn primary_key(
+    t: &Table,
+    dbt_name: &str,
+    columns: &[ColumnCtx],
+    cfg: &GenerateConfig,
+) -> Result<Option<usize>, ContextError> {
+    let keys = [
+        format!("{}.{}", t.source, t.name),
+        format!("{}.{}", t.source, dbt_name),
+        t.name.clone(),
+        dbt_name.to_string(),
+    ];
+    if let Some(col) = keys.iter().find_map(|k| cfg.primary_keys.get(k)) {
+        return match columns
+            .iter()
+            .position(|c| &c.name == col || &c.alias == col)
+        {
+            Some(i) => Ok(Some(i)),
+            None => Err(ContextError::PrimaryKeyNotFound {
+                table: format!("{}.{}", t.source, t.name),
+                column: col.clone(),
+                columns: columns
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        };
+    }
+    let declared: Vec<usize> = t
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.is_primary_key)
+        .map(|(i, _)| i)
+        .collect();
+    if declared.len() == 1 {
+        return Ok(Some(declared[0]));
+    }
+    if declared.len() > 1 {
+        // A composite key: `unique` on one column would be wrong, so no key tests.
+        return Ok(None);
+    }
+    let entity = naming::singular(dbt_name);
+    for candidate in &cfg.primary_key_columns {
+        let want = candidate
+            .replace("{table}", dbt_name)
+            .replace("{entity}", entity);
+        if let Some(i) = columns.iter().position(|c| c.alias == want) {
+            return Ok(Some(i));
+        }
+    }
+    Ok(None)
+}
+
+fn kind_of(alias: &str, lower_type: &str) -> &'static str {
+    let has = |words: &[&str]| words.iter().any(|w| lower_type.contains(w));
+    if alias == "id" || alias.ends_with("_id") {
+        "id"
+    } else if has(&["bool"]) {
+        "boolean"
+    } else if has(&["timestamp", "datetime"]) {
+        "timestamp"
+    } else if has(&["date"]) {
+        "date"
+    } else if has(&[
+        "int",
+        "numeric",
+        "decimal",
+        "float",
+        "double",
+        "real",
+        "number",
+        "bignumeric",
+        "hugeint",
+    ]) {
+        "numeric"
+    } else if has(&["char", "text", "string", "uuid"]) {
+        "string"
+    } else {
+        "other"
+    }
+}
+
+/// Text dbt will render as Jinja (YAML descriptions) with `{{`, `{%` and `{#` made literal,
+/// so a warehouse comment can never inject template code or break `dbt parse`.
+pub fn escape_jinja(s: &str) -> String {
+    if !s.contains('{') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    let mut rest = s;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let opener = ["{{", "{%", "{#"].into_iter().find(|o| tail.starts_with(o));
+        match opener {
+            Some(o) => {
+                out.push_str("{{ '");
+                out.push_str(o);
+                out.push_str("' }}");
+                rest = &tail[2..];
+            }
+            None => {
+                out.push('{');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(name: &str, ty: &str) -> Column {
+        Column {
+            name: name.into(),
+            data_type: ty.into(),
+            description: None,
+            is_primary_key: false,
+        }
+    }
+
+    fn table(name: &str, columns: Vec<Column>) -> Table {
+        Table {
+            source: "shop".into(),
+            database: Some("wh".into()),
+            schema: "raw".into(),
+            name: name.into(),
+            kind: None,
+            description: Some("Has {{ braces }} and {% tags %}".into()),
+            columns,
+        }
+    }
+
+    #[test]
+    fn derives_names_quoting_keys_and_casts() {
+        let t = table(
+            "Order Items",
+            vec![
+                col("ID", "INTEGER"),
+                col("order", "VARCHAR"),
+                col("2fa", "BOOLEAN"),
+            ],
+        );
+        let mut cfg = GenerateConfig::default();
+        cfg.type_map.insert("integer".into(), "bigint".into());
+        let s = build(&[&t], &cfg).unwrap();
+        let t = &s[0].tables[0];
+        assert_eq!(
+            (t.name.as_str(), t.model_name.as_str()),
+            ("order_items", "stg_shop__order_items")
+        );
+        assert!(t.has_identifier && t.quote_identifier);
+        let c: Vec<(&str, &str, &str)> = t
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.quoted_name.as_str(), c.alias.as_str()))
+            .collect();
+        assert_eq!(
+            c,
+            [
+                ("ID", "\"ID\"", "id"),
+                ("order", "\"order\"", "order_"),
+                ("2fa", "\"2fa\"", "_2fa")
+            ]
+        );
+        assert_eq!(t.primary_key.as_deref(), Some("id"));
+        assert_eq!(t.columns[0].cast_type.as_deref(), Some("bigint"));
+        assert_eq!(t.columns[1].cast_type, None);
+        assert_eq!(
+            t.description,
+            "Has {{ '{{' }} braces }} and {{ '{%' }} tags %}"
+        );
+    }
+
+    #[test]
+    fn refuses_colliding_columns_and_tables() {
+        let t = table(
+            "orders",
+            vec![col("OrderId", "INT"), col("order_id", "INT")],
+        );
+        let err = build(&[&t], &GenerateConfig::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "columns of shop.orders collide after snake_casing: \"OrderId\", \"order_id\" → order_id"
+        );
+        let a = table("Order Items", vec![]);
+        let b = table("order_items", vec![]);
+        let err = build(&[&a, &b], &GenerateConfig::default()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("shop.\"Order Items\", shop.\"order_items\" → order_items"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn configured_key_must_exist() {
+        let t = table("orders", vec![col("code", "INT")]);
+        let mut cfg = GenerateConfig::default();
+        cfg.primary_keys.insert("shop.orders".into(), "nope".into());
+        assert!(matches!(
+            build(&[&t], &cfg),
+            Err(ContextError::PrimaryKeyNotFound { .. })
+        ));
+        cfg.primary_keys.insert("shop.orders".into(), "code".into());
+        assert_eq!(
+            build(&[&t], &cfg).unwrap()[0].tables[0]
+                .primary_key
+                .as_deref(),
+            Some("code")
+        );
+    }
+}

@@ -1,0 +1,337 @@
+//! Regenerating `_<source>__models.yml` merges instead of replacing: what a person added to the
+//! existing file survives, and the merge says what it added and dropped.
+//!
+//! Rules, per model datachonk generates (matched by model name) and per column (by alias):
+//! - a non-empty description in the file wins over the metadata's;
+//! - tests in the file (`data_tests:`, or the old `tests:`) are kept after the generated
+//!   `unique`/`not_null`, without duplicates; `tests:` is written back as `data_tests:`;
+//! - any other key a person added (`meta`, `config`, `constraints`, ...) is kept as written;
+//! - columns no longer in the metadata are dropped (and listed), new ones added (and listed);
+//! - models datachonk does not generate this time, and other top-level keys, are kept as is.
+//!
+//! YAML comments cannot be carried through a re-render: the report says when some were lost.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::context::{ColumnCtx, SourceCtx, TableCtx};
+use super::yaml::{self, Value};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: cannot merge into this file (line {line}, column {column}): {message}")]
+pub struct MergeError {
+    pub path: PathBuf,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+/// The `models.yml` template's `source`.
+#[derive(Debug, Serialize)]
+pub struct ModelsSource<'a> {
+    pub name: &'a str,
+    pub schema: &'a str,
+    pub tables: Vec<ModelsTable<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ModelsTable<'a> {
+    pub name: &'a str,
+    pub identifier: &'a str,
+    pub model_name: &'a str,
+    pub description: String,
+    pub primary_key: Option<&'a str>,
+    /// Keys a person added to the model, as YAML text ("" when none).
+    pub extra: String,
+    pub columns: Vec<ModelsColumn<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ModelsColumn<'a> {
+    pub name: &'a str,
+    pub alias: &'a str,
+    pub quoted_name: &'a str,
+    pub data_type: &'a str,
+    pub cast_type: Option<&'a str>,
+    pub description: String,
+    pub is_primary_key: bool,
+    pub kind: &'a str,
+    pub position: usize,
+    /// Each test as YAML text: generated ones first, then a person's.
+    pub tests: Vec<String>,
+    /// Keys a person added to the column, as YAML text ("" when none).
+    pub extra: String,
+}
+
+/// What the merge kept, added and dropped (shown to the user).
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct MergeReport {
+    pub kept_descriptions: usize,
+    pub kept_tests: usize,
+    pub kept_keys: usize,
+    pub kept_models: Vec<String>,
+    pub added_columns: Vec<String>,
+    pub dropped_columns: Vec<String>,
+    pub comments_lost: bool,
+}
+
+impl MergeReport {
+    pub fn is_empty(&self) -> bool {
+        *self == MergeReport::default()
+    }
+
+    /// One line per fact, for people.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let kept: Vec<String> = [
+            (self.kept_descriptions, "description"),
+            (self.kept_tests, "test"),
+            (self.kept_keys, "other key"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}{}", if *n == 1 { "" } else { "s" }))
+        .collect();
+        if !kept.is_empty() {
+            out.push(format!("kept {} you added", kept.join(", ")));
+        }
+        if !self.kept_models.is_empty() {
+            out.push(format!(
+                "kept models not generated this time: {}",
+                self.kept_models.join(", ")
+            ));
+        }
+        if !self.added_columns.is_empty() {
+            out.push(format!("added columns: {}", self.added_columns.join(", ")));
+        }
+        if !self.dropped_columns.is_empty() {
+            out.push(format!(
+                "dropped columns no longer in the metadata: {}",
+                self.dropped_columns.join(", ")
+            ));
+        }
+        if self.comments_lost {
+            out.push("YAML comments in the file were not kept".into());
+        }
+        out
+    }
+}
+
+/// The `models.yml` context for `source`, merged with `existing` (the file's text) when given.
+/// Returns the context, extra top-level YAML to keep, and the report.
+pub fn models_context<'a>(
+    source: &'a SourceCtx,
+    existing: Option<(&Path, &str)>,
+) -> Result<(ModelsSource<'a>, Vec<String>, String, MergeReport), MergeError> {
+    let mut report = MergeReport::default();
+    let parsed = match existing {
+        Some((path, text)) => Some(parse(path, text)?),
+        None => None,
+    };
+    if let Some((_, text)) = existing {
+        report.comments_lost = text.lines().any(|l| l.trim_start().starts_with('#'));
+    }
+    let existing_models: &[Value] = parsed
+        .as_ref()
+        .and_then(|v| v.get("models"))
+        .and_then(Value::as_seq)
+        .unwrap_or(&[]);
+    let find_model = |name: &str| {
+        existing_models
+            .iter()
+            .find(|m| m.get("name").and_then(Value::as_str) == Some(name))
+    };
+    let tables = source
+        .tables
+        .iter()
+        .map(|t| table(t, find_model(&t.model_name), &mut report))
+        .collect();
+    let generated: Vec<&str> = source
+        .tables
+        .iter()
+        .map(|t| t.model_name.as_str())
+        .collect();
+    let mut kept_models = Vec::new();
+    for m in existing_models {
+        let name = m.get("name").and_then(Value::as_str).unwrap_or("(unnamed)");
+        if !generated.contains(&name) {
+            report.kept_models.push(name.to_string());
+            kept_models.push(yaml::emit(m));
+        }
+    }
+    let extra_top = match &parsed {
+        Some(Value::Map(entries)) => {
+            let rest: Vec<(String, Value)> = entries
+                .iter()
+                .filter(|(k, _)| k != "models" && k != "version")
+                .cloned()
+                .collect();
+            if rest.is_empty() {
+                String::new()
+            } else {
+                yaml::emit(&Value::Map(rest))
+            }
+        }
+        _ => String::new(),
+    };
+    Ok((
+        ModelsSource {
+            name: &source.name,
+            schema: &source.schema,
+            tables,
+        },
+        kept_models,
+        extra_top,
+        report,
+    ))
+}
+
+fn parse(path: &Path, text: &str) -> Result<Value, MergeError> {
+    let value: Value = serde_saphyr::from_str(text).map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        MergeError {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: e.to_string().lines().next().unwrap_or_default().to_string(),
+        }
+    })?;
+    match &value {
+        Value::Map(_) | Value::Null => Ok(value),
+        _ => Err(MergeError {
+            path: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: "expected a mapping with a `models:` list".into(),
+        }),
+    }
+}
+
+fn table<'a>(
+    t: &'a TableCtx,
+    existing: Option<&Value>,
+    report: &mut MergeReport,
+) -> ModelsTable<'a> {
+    let mut description = t.description.clone();
+    let mut extra = String::new();
+    let mut existing_columns: &[Value] = &[];
+    if let Some(m) = existing {
+        if let Some(d) = m.get("description").and_then(Value::as_str) {
+            if !d.trim().is_empty() && d != description {
+                description = d.to_string();
+                report.kept_descriptions += 1;
+            }
+        }
+        existing_columns = m.get("columns").and_then(Value::as_seq).unwrap_or(&[]);
+        if let Value::Map(entries) = m {
+            let rest: Vec<(String, Value)> = entries
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "name" | "description" | "columns"))
+                .cloned()
+                .collect();
+            report.kept_keys += rest.len();
+            if !rest.is_empty() {
+                extra = yaml::emit(&Value::Map(rest));
+            }
+        }
+    }
+    let find_column = |alias: &str| {
+        existing_columns
+            .iter()
+            .find(|c| c.get("name").and_then(Value::as_str) == Some(alias))
+    };
+    let columns = t
+        .columns
+        .iter()
+        .map(|c| {
+            let found = find_column(&c.alias);
+            if existing.is_some() && found.is_none() {
+                report
+                    .added_columns
+                    .push(format!("{}.{}", t.model_name, c.alias));
+            }
+            column(c, found, report)
+        })
+        .collect();
+    for c in existing_columns {
+        let name = c.get("name").and_then(Value::as_str).unwrap_or("(unnamed)");
+        if !t.columns.iter().any(|g| g.alias == name) {
+            report
+                .dropped_columns
+                .push(format!("{}.{name}", t.model_name));
+        }
+    }
+    ModelsTable {
+        name: &t.name,
+        identifier: &t.identifier,
+        model_name: &t.model_name,
+        description,
+        primary_key: t.primary_key.as_deref(),
+        extra,
+        columns,
+    }
+}
+
+fn column<'a>(
+    c: &'a ColumnCtx,
+    existing: Option<&Value>,
+    report: &mut MergeReport,
+) -> ModelsColumn<'a> {
+    let mut tests: Vec<String> = if c.is_primary_key {
+        vec!["unique".into(), "not_null".into()]
+    } else {
+        Vec::new()
+    };
+    let mut description = c.description.clone();
+    let mut extra = String::new();
+    if let Some(e) = existing {
+        if let Some(d) = e.get("description").and_then(Value::as_str) {
+            if !d.trim().is_empty() && d != description {
+                description = d.to_string();
+                report.kept_descriptions += 1;
+            }
+        }
+        for key in ["data_tests", "tests"] {
+            for test in e.get(key).and_then(Value::as_seq).unwrap_or(&[]) {
+                let text = yaml::emit(test);
+                if !tests.contains(&text) {
+                    tests.push(text);
+                    report.kept_tests += 1;
+                }
+            }
+        }
+        if let Value::Map(entries) = e {
+            let rest: Vec<(String, Value)> = entries
+                .iter()
+                .filter(|(k, _)| {
+                    !matches!(
+                        k.as_str(),
+                        "name" | "description" | "data_type" | "data_tests" | "tests"
+                    )
+                })
+                .cloned()
+                .collect();
+            report.kept_keys += rest.len();
+            if !rest.is_empty() {
+                extra = yaml::emit(&Value::Map(rest));
+            }
+        }
+    }
+    ModelsColumn {
+        name: &c.name,
+        alias: &c.alias,
+        quoted_name: &c.quoted_name,
+        data_type: &c.data_type,
+        cast_type: c.cast_type.as_deref(),
+        description,
+        is_primary_key: c.is_primary_key,
+        kind: c.kind,
+        position: c.position,
+        tests,
+        extra,
+    }
+}

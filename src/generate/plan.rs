@@ -1,0 +1,132 @@
+//! Planned files and how each compares with what is on disk: new, changed (datachonk wrote
+//! the old content), unchanged, or edited by hand (the file's checksum is not the one
+//! datachonk recorded), and what will be done about it.
+
+use serde::Serialize;
+
+use super::merge::MergeReport;
+use super::state::{sha256_hex, State};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileKind {
+    StagingModel,
+    SourcesYaml,
+    ModelsYaml,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileStatus {
+    New,
+    Changed,
+    Unchanged,
+    EditedByHand,
+}
+
+impl FileStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            FileStatus::New => "new",
+            FileStatus::Changed => "changed",
+            FileStatus::Unchanged => "unchanged",
+            FileStatus::EditedByHand => "edited-by-hand",
+        }
+    }
+}
+
+/// What applying the plan does to the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Nothing to do.
+    None,
+    Write,
+    /// Edited by hand: left alone (use `--force`).
+    Skip,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedFile {
+    /// Project-relative, forward slashes.
+    pub path: String,
+    pub kind: FileKind,
+    pub status: FileStatus,
+    pub action: Action,
+    /// What the `_models.yml` merge kept, added and dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge: Option<MergeReport>,
+    #[serde(skip)]
+    pub content: String,
+    /// The file's current content, when it exists and differs (for `--diff`).
+    #[serde(skip)]
+    pub existing: Option<String>,
+}
+
+/// Compare rendered `content` with the file on disk (`on_disk`) and the recorded checksum.
+pub fn classify(
+    path: &str,
+    kind: FileKind,
+    content: String,
+    on_disk: Option<Vec<u8>>,
+    state: &State,
+    force: bool,
+    merge: Option<MergeReport>,
+) -> PlannedFile {
+    let (status, action, existing) = match on_disk {
+        None => (FileStatus::New, Action::Write, None),
+        Some(bytes) if bytes == content.as_bytes() => (FileStatus::Unchanged, Action::None, None),
+        Some(bytes) => {
+            let ours = state.checksum_of(path) == Some(sha256_hex(&bytes).as_str());
+            let existing = Some(String::from_utf8_lossy(&bytes).into_owned());
+            if ours {
+                (FileStatus::Changed, Action::Write, existing)
+            } else if force || kind == FileKind::ModelsYaml {
+                // _models.yml was merged with the person's edits, so writing it keeps them.
+                (FileStatus::EditedByHand, Action::Write, existing)
+            } else {
+                (FileStatus::EditedByHand, Action::Skip, existing)
+            }
+        }
+    };
+    PlannedFile {
+        path: path.to_string(),
+        kind,
+        status,
+        action,
+        merge: merge.filter(|m| !m.is_empty()),
+        content,
+        existing,
+    }
+}
+
+/// Counts per status, for the summary line and `--json`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub new: usize,
+    pub changed: usize,
+    pub unchanged: usize,
+    pub edited_by_hand: usize,
+    /// Files applying the plan writes.
+    pub to_write: usize,
+    /// Edited-by-hand files left alone.
+    pub skipped: usize,
+}
+
+pub fn summarize(files: &[PlannedFile]) -> Summary {
+    let mut s = Summary::default();
+    for f in files {
+        match f.status {
+            FileStatus::New => s.new += 1,
+            FileStatus::Changed => s.changed += 1,
+            FileStatus::Unchanged => s.unchanged += 1,
+            FileStatus::EditedByHand => s.edited_by_hand += 1,
+        }
+        match f.action {
+            Action::Write => s.to_write += 1,
+            Action::Skip => s.skipped += 1,
+            Action::None => {}
+        }
+    }
+    s
+}

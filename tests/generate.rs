@@ -1,0 +1,388 @@
+//! `datachonk generate` as a user meets it: files written from a catalog.json or a sources
+//! YAML, reruns that change nothing, hand edits that are kept, and errors that say what to fix.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use assert_cmd::Command;
+use datachonk::config;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/generate")
+        .join(name)
+}
+
+/// A project folder (with `.git`, so the config search stops there) and optional datachonk.yaml.
+fn project(yaml: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    if let Some(y) = yaml {
+        std::fs::write(dir.path().join("datachonk.yaml"), y).unwrap();
+    }
+    dir
+}
+
+fn datachonk(dir: &Path) -> Command {
+    let mut cmd = cargo_bin_cmd!("datachonk");
+    cmd.current_dir(dir).env("NO_COLOR", "1");
+    for (name, _) in config::ENV_VARS {
+        cmd.env_remove(name);
+    }
+    cmd
+}
+
+fn generate(dir: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    let catalog = fixture("catalog.json");
+    let mut args = vec!["generate", "--from-catalog", catalog.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    datachonk(dir).args(&args).assert()
+}
+
+fn read(dir: &Path, rel: &str) -> String {
+    std::fs::read_to_string(dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn stdout(a: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8(a.get_output().stdout.clone()).unwrap()
+}
+
+fn stderr(a: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8(a.get_output().stderr.clone()).unwrap()
+}
+
+/// Every file under `dir` (except .git) with its bytes, sorted.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.ends_with(".git") {
+                continue;
+            }
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().display().to_string();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+const SHOP: &str = "models/staging/shop";
+
+#[test]
+fn writes_the_dbt_labs_layout_with_quoting_aliases_and_key_tests() {
+    let dir = project(Some(
+        "generate:\n  dialect: snowflake\n  type_map:\n    decimal(18,2): number(18,2)\n",
+    ));
+    generate(dir.path(), &["shop"]).success();
+    let sql = read(dir.path(), &format!("{SHOP}/stg_shop__orders.sql"));
+    assert!(
+        sql.contains("select * from {{ source('shop', 'orders') }}"),
+        "{sql}"
+    );
+    // Snowflake: upper-case ID needs no quotes, camelCase and reserved words do.
+    assert!(sql.contains("        ID as id,\n"), "{sql}");
+    assert!(
+        sql.contains("        \"customerId\" as customer_id,\n"),
+        "{sql}"
+    );
+    assert!(sql.contains("        \"order\" as order_,\n"), "{sql}");
+    assert!(
+        sql.contains("        cast(\"Total Amount\" as number(18,2)) as total_amount,\n"),
+        "{sql}"
+    );
+    assert!(sql.contains("        \"2fa\" as _2fa,\n"), "{sql}");
+    assert!(
+        sql.contains("        \"createdAt\" as created_at\n\n    from source"),
+        "{sql}"
+    );
+    assert!(sql.ends_with("select * from renamed\n"), "{sql}");
+
+    let models = read(dir.path(), &format!("{SHOP}/_shop__models.yml"));
+    assert!(
+        models.contains("  - name: stg_shop__orders\n    description: One row per order.\n"),
+        "{models}"
+    );
+    assert!(
+        models.contains("      - name: id\n        data_type: INTEGER\n        description: \"Order identifier: one per \\\"order\\\"\"\n        data_tests:\n          - unique\n          - not_null\n"),
+        "{models}"
+    );
+    assert!(models.contains("data_type: number(18,2)"), "{models}");
+    // Jinja in a warehouse comment is made literal for dbt.
+    assert!(
+        models.contains("description: \"The {{ '{{' }} order }} code\""),
+        "{models}"
+    );
+
+    let sources = read(dir.path(), &format!("{SHOP}/_shop__sources.yml"));
+    assert!(
+        sources.contains("      - name: order_items\n        identifier: Order Items\n"),
+        "{sources}"
+    );
+    assert!(
+        sources.contains("        quoting:\n          identifier: true\n"),
+        "{sources}"
+    );
+    // Tables sorted by their dbt name.
+    let c = sources.find("name: customers").unwrap();
+    let oi = sources.find("name: order_items").unwrap();
+    let o = sources.find("name: orders").unwrap();
+    assert!(c < oi && oi < o, "{sources}");
+    assert!(
+        !dir.path().join("models/staging/ref_data").exists(),
+        "selection `shop` only"
+    );
+}
+
+#[test]
+fn reruns_are_byte_identical_and_touch_nothing() {
+    let dir = project(None);
+    generate(dir.path(), &[]).success();
+    let first = snapshot(dir.path());
+    let a = generate(dir.path(), &[]).success();
+    assert_eq!(first, snapshot(dir.path()));
+    assert!(
+        stderr(&a).contains("0 new, 0 changed, 8 unchanged"),
+        "{}",
+        stderr(&a)
+    );
+    // --check on a fresh tree passes.
+    generate(dir.path(), &["--check"]).success();
+}
+
+#[test]
+fn hand_edited_sql_is_left_alone_without_force() {
+    let dir = project(None);
+    generate(dir.path(), &["shop.orders"]).success();
+    let path = dir.path().join(format!("{SHOP}/stg_shop__orders.sql"));
+    let edited = read(dir.path(), &format!("{SHOP}/stg_shop__orders.sql"))
+        .replace("as order_,", "as order_code,");
+    std::fs::write(&path, &edited).unwrap();
+
+    let dry = generate(dir.path(), &["shop.orders", "--dry-run"]).success();
+    assert!(
+        stdout(&dry).contains("edited-by-hand stg_shop__orders.sql")
+            || stdout(&dry).contains(&format!("edited-by-hand {SHOP}/stg_shop__orders.sql")),
+        "{}",
+        stdout(&dry)
+    );
+
+    let diff = generate(dir.path(), &["shop.orders", "--diff"]).success();
+    assert!(
+        stdout(&diff).contains("-        \"order\" as order_code,\n+        \"order\" as order_,"),
+        "{}",
+        stdout(&diff)
+    );
+
+    let run = generate(dir.path(), &["shop.orders"]).success();
+    assert!(stderr(&run).contains("left alone"), "{}", stderr(&run));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), edited);
+    // Not stale for --check: datachonk would not change it.
+    generate(dir.path(), &["shop.orders", "--check"]).success();
+
+    generate(dir.path(), &["shop.orders", "--force"]).success();
+    assert!(std::fs::read_to_string(&path)
+        .unwrap()
+        .contains("as order_,"));
+}
+
+#[test]
+fn models_yml_merge_keeps_what_people_added_and_reports_it() {
+    let dir = project(None);
+    generate(dir.path(), &["shop.customers"]).success();
+    let path = dir.path().join(format!("{SHOP}/_shop__models.yml"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text
+        .replace(
+            "      - name: name\n        data_type: VARCHAR\n        description: \"\"\n",
+            "      - name: name\n        data_type: VARCHAR\n        description: '{{ doc(\"customer_name\") }}'\n        meta:\n          pii: true\n        data_tests:\n          - accepted_values:\n              arguments:\n                values: [a, b]\n",
+        )
+        .replace(
+            "    description: \"\"\n    columns:",
+            "    description: One row per customer.\n    config:\n      tags: [core]\n    columns:",
+        )
+        + "\n      - name: legacy_flag\n        description: gone soon\n";
+    std::fs::write(&path, &text).unwrap();
+
+    // Adding a table to the source: the existing entry is merged, the new one added.
+    let run = generate(dir.path(), &["shop.orders"]).success();
+    let err = stderr(&run);
+    assert!(err.contains("merged with your edits"), "{err}");
+    assert!(
+        err.contains("kept 2 descriptions, 1 test, 2 other keys you added"),
+        "{err}"
+    );
+    assert!(
+        err.contains("dropped columns no longer in the metadata: stg_shop__customers.legacy_flag"),
+        "{err}"
+    );
+    let merged = std::fs::read_to_string(&path).unwrap();
+    assert!(merged.contains("  - name: stg_shop__orders\n"), "{merged}");
+    assert!(merged.contains("  - name: stg_shop__customers\n    description: One row per customer.\n    config:\n      tags:\n        - core\n    columns:"), "{merged}");
+    assert!(merged.contains("        description: \"{{ doc(\\\"customer_name\\\") }}\"\n        data_tests:\n          - accepted_values:\n              arguments:\n                values:\n                  - a\n                  - b\n        meta:\n          pii: true\n"), "{merged}");
+    assert!(!merged.contains("legacy_flag"), "{merged}");
+    // And the merge is stable: a rerun changes nothing.
+    let again = generate(dir.path(), &["shop.orders", "shop.customers"]).success();
+    assert!(
+        stderr(&again).contains("0 new, 0 changed"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(merged, std::fs::read_to_string(&path).unwrap());
+}
+
+#[test]
+fn check_exits_1_when_stale_and_json_describes_the_plan() {
+    let dir = project(None);
+    let a = generate(dir.path(), &["--check"]).code(1);
+    assert!(stderr(&a).contains("missing or stale"), "{}", stderr(&a));
+    assert!(
+        !dir.path().join("models").exists(),
+        "--check writes nothing"
+    );
+
+    let j = generate(dir.path(), &["shop.customers", "--dry-run", "--json"]).success();
+    let v: serde_json::Value = serde_json::from_str(&stdout(&j)).unwrap();
+    assert_eq!(v["mode"], "dry-run");
+    assert_eq!(v["summary"]["new"], 3);
+    assert_eq!(v["files"][0]["path"], format!("{SHOP}/_shop__sources.yml"));
+    assert_eq!(v["files"][0]["status"], "new");
+    assert_eq!(v["files"][0]["action"], "write");
+    assert_eq!(v["stale"], true);
+    assert!(
+        !dir.path().join("models").exists(),
+        "--dry-run writes nothing"
+    );
+}
+
+#[test]
+fn project_templates_override_builtins_by_file_name() {
+    let dir = project(Some(
+        "generate:\n  templates_dir: my_templates\n  output_dir: models/stg\n",
+    ));
+    std::fs::create_dir(dir.path().join("my_templates")).unwrap();
+    std::fs::write(
+        dir.path().join("my_templates/staging_model.sql"),
+        "-- [[ table.model_name ]] from {{ source([[ source.name | jinja_str ]], [[ table.name | jinja_str ]]) }}\n[% for c in table.columns %][[ c.name | quote_identifier('bigquery') ]]:[[ c.kind ]] [% endfor %]\n",
+    )
+    .unwrap();
+    generate(dir.path(), &["shop.order_items"]).success();
+    let sql = read(dir.path(), "models/stg/shop/stg_shop__order_items.sql");
+    assert_eq!(
+        sql,
+        "-- stg_shop__order_items from {{ source('shop', 'order_items') }}\norder_item_id:id `Order ID`:id `select`:string "
+    );
+
+    // A typo in a template is an error naming the template file and line.
+    std::fs::write(
+        dir.path().join("my_templates/staging_model.sql"),
+        "ok\n[[ tabel.name ]]\n",
+    )
+    .unwrap();
+    let a = generate(dir.path(), &["shop.order_items"]).code(2);
+    let err = stderr(&a);
+    assert!(err.contains("my_templates/staging_model.sql:2"), "{err}");
+    assert!(err.contains("undefined"), "{err}");
+}
+
+#[test]
+fn from_sources_yaml_reads_columns_and_declared_keys() {
+    let dir = project(None);
+    let src = fixture("sources.yml");
+    datachonk(dir.path())
+        .args(["generate", "--from-sources", src.to_str().unwrap()])
+        .assert()
+        .success();
+    let models = read(dir.path(), "models/staging/crm/_crm__models.yml");
+    assert!(models.contains("      - name: person_key\n        data_type: varchar\n        description: Natural key.\n        data_tests:\n          - unique\n          - not_null\n"), "{models}");
+    let sql = read(dir.path(), "models/staging/crm/stg_crm__people.sql");
+    assert!(sql.contains("{{ source('crm', 'people') }}"), "{sql}");
+    assert!(
+        sql.contains("        \"PersonKey\" as person_key,\n"),
+        "{sql}"
+    );
+}
+
+#[test]
+fn bad_inputs_are_usage_errors_that_say_where() {
+    let dir = project(None);
+    std::fs::write(
+        dir.path().join("catalog.json"),
+        "{\"sources\": {\"source.p.s.t\": {\"metadata\": {\"schema\": \"raw\", \"name\": \"t\"},\n \"columns\": {\"a\": {\"type\": \"INT\", \"index\": true, \"name\": \"a\"}}}}}",
+    )
+    .unwrap();
+    let a = datachonk(dir.path())
+        .args(["generate", "--from-catalog", "catalog.json"])
+        .assert()
+        .code(2);
+    let err = stderr(&a);
+    assert!(
+        err.contains("catalog.json") && err.contains("sources.source.p.s.t.columns.a.index"),
+        "{err}"
+    );
+
+    std::fs::write(
+        dir.path().join("bad.yml"),
+        "sources:\n  - name: crm\n    tables:\n      - name: [oops\n",
+    )
+    .unwrap();
+    let a = datachonk(dir.path())
+        .args(["generate", "--from-sources", "bad.yml"])
+        .assert()
+        .code(2);
+    assert!(stderr(&a).contains("bad.yml"), "{}", stderr(&a));
+
+    // Colliding columns are listed.
+    std::fs::write(
+        dir.path().join("clash.yml"),
+        "sources:\n  - name: crm\n    tables:\n      - name: t\n        columns:\n          - name: OrderId\n          - name: order_id\n          - name: Order ID\n",
+    )
+    .unwrap();
+    let a = datachonk(dir.path())
+        .args(["generate", "--from-sources", "clash.yml"])
+        .assert()
+        .code(2);
+    let err = stderr(&a);
+    assert!(
+        err.contains("\"OrderId\", \"order_id\", \"Order ID\" → order_id"),
+        "{err}"
+    );
+
+    // An empty selection says what exists.
+    let a = generate(dir.path(), &["nosuch"]).code(2);
+    let err = stderr(&a);
+    assert!(err.contains("`nosuch` matches no table"), "{err}");
+    assert!(
+        err.contains("available: ref_data (1 table: countries); shop (3 tables"),
+        "{err}"
+    );
+    let dir2 = project(Some("generate:\n  exclude: ['*']\n"));
+    let a = generate(dir2.path(), &[]).code(2);
+    assert!(
+        stderr(&a).contains("the selection is empty"),
+        "{}",
+        stderr(&a)
+    );
+
+    // Config errors point at the line.
+    let dir3 = project(Some("generate:\n  dialect: snowflak\n"));
+    let a = generate(dir3.path(), &[]).code(2);
+    let err = stderr(&a);
+    assert!(
+        err.contains("datachonk.yaml:2") && err.contains("did you mean `snowflake`"),
+        "{err}"
+    );
+    let dir4 = project(Some("generate:\n  output_dri: x\n"));
+    let a = generate(dir4.path(), &[]).code(2);
+    assert!(
+        stderr(&a).contains("did you mean `output_dir`"),
+        "{}",
+        stderr(&a)
+    );
+}
