@@ -330,11 +330,14 @@ pub struct SandboxArgs {
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     pub addr: String,
 
-    /// Fixture file (YAML) with accounts, projects, environments, jobs, tokens and faults.
+    /// Fixture file (YAML) with accounts, projects, environments, jobs (and how their runs
+    /// behave), tokens, faults and a rate limit; every key is shown in sandbox.example.yaml.
+    /// Default: account 1, project 1, environment 1 and job 1 ("CI validate").
     #[arg(long, value_name = "FILE")]
     pub fixture: Option<PathBuf>,
 
-    /// Token the built-in fixture accepts.
+    /// Token accepted with full access by the built-in fixture (and by a fixture file that
+    /// defines no tokens). Requests may send it as `Bearer TOKEN` or `Token TOKEN`.
     #[arg(
         long,
         default_value = "sandbox-token",
