@@ -45,7 +45,7 @@ impl Query {
         for (_, v) in self.pairs.iter().filter(|(k, _)| k == key) {
             for item in v.split(',') {
                 let item = item.trim_matches(|c: char| {
-                    c.is_whitespace() || matches!(c, '[' | ']' | '"' | '\'')
+                    c.is_whitespace() || matches!(c, '[' | ']' | '"' | '\'' | '\\')
                 });
                 if !item.is_empty() {
                     out.push(item.to_string());
@@ -176,6 +176,7 @@ mod tests {
             "include_related=['run_steps', 'job']",
             "include_related=run_steps&include_related=job",
             "include_related[]=run_steps&include_related[]=job",
+            r#"include_related=["[\"run_steps\", \"job\"]"]"#,
         ] {
             let parsed = Query::parse(Some(q)).include_related();
             assert!(
