@@ -386,3 +386,48 @@ fn bad_inputs_are_usage_errors_that_say_where() {
         stderr(&a)
     );
 }
+
+#[test]
+fn metadata_changes_are_picked_up_past_the_no_op_fast_path() {
+    let dir = project(None);
+    let original = std::fs::read_to_string(fixture("catalog.json")).unwrap();
+    std::fs::write(dir.path().join("catalog.json"), &original).unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["generate", "--from-catalog", "catalog.json", "shop"];
+        all.extend_from_slice(args);
+        datachonk(dir.path()).args(&all).assert().success()
+    };
+    run(&[]);
+    let again = run(&[]);
+    assert!(
+        stderr(&again).contains("0 new, 0 changed, 5 unchanged"),
+        "{}",
+        stderr(&again)
+    );
+    std::fs::write(
+        dir.path().join("catalog.json"),
+        original.replace("One row per order.", "One row per placed order."),
+    )
+    .unwrap();
+    let a = datachonk(dir.path())
+        .args([
+            "generate",
+            "--from-catalog",
+            "catalog.json",
+            "shop",
+            "--check",
+        ])
+        .assert()
+        .code(1);
+    let out = stderr(&a);
+    // sources.yml follows the warehouse; _models.yml keeps the description it already has
+    // (a non-empty description there may be a person's: README, "Regenerating").
+    assert!(out.contains("0 new, 1 changed, 4 unchanged"), "{out}");
+    run(&[]);
+    assert!(read(dir.path(), &format!("{SHOP}/_shop__sources.yml"))
+        .contains("One row per placed order."));
+    assert!(read(dir.path(), &format!("{SHOP}/_shop__models.yml")).contains("One row per order."));
+    run(&["--force"]);
+    assert!(read(dir.path(), &format!("{SHOP}/_shop__models.yml"))
+        .contains("One row per placed order."));
+}

@@ -108,20 +108,14 @@ pub fn build(tables: &[&Table], cfg: &GenerateConfig) -> Result<Vec<SourceCtx>, 
         if !naming::is_plain_name(name) {
             return Err(ContextError::BadSourceName { name: name.into() });
         }
-        let schema = match &cfg.schema {
-            Some(s) => s.clone(),
-            None => {
-                let mut schemas: Vec<&str> = tables.iter().map(|t| t.schema.as_str()).collect();
-                schemas.sort_unstable();
-                schemas.dedup();
-                if schemas.len() > 1 {
-                    return Err(ContextError::SchemaConflict {
-                        source_name: name.into(),
-                        schemas: schemas.join(", "),
-                    });
-                }
-                schemas[0].to_string()
-            }
+        let Some(schema) = source_schema(&tables, cfg) else {
+            let mut schemas: Vec<&str> = tables.iter().map(|t| t.schema.as_str()).collect();
+            schemas.sort_unstable();
+            schemas.dedup();
+            return Err(ContextError::SchemaConflict {
+                source_name: name.into(),
+                schemas: schemas.join(", "),
+            });
         };
         let table_names: Vec<(&str, String)> = tables
             .iter()
@@ -135,10 +129,7 @@ pub fn build(tables: &[&Table], cfg: &GenerateConfig) -> Result<Vec<SourceCtx>, 
         }
         let mut out = Vec::with_capacity(tables.len());
         for (t, (_, dbt_name)) in tables.iter().zip(table_names) {
-            let model_name = cfg
-                .model_name
-                .replace("{source}", name)
-                .replace("{table}", &dbt_name);
+            let model_name = model_name_for(cfg, name, &dbt_name);
             model_names.push((format!("{name}.{}", t.name), model_name.clone()));
             out.push(table_ctx(t, dbt_name, model_name, cfg, dialect, &rules)?);
         }
@@ -157,6 +148,30 @@ pub fn build(tables: &[&Table], cfg: &GenerateConfig) -> Result<Vec<SourceCtx>, 
         });
     }
     Ok(sources)
+}
+
+/// The schema a source's YAML names: configured, else the one all its tables share (`None`
+/// when they do not share one).
+pub fn source_schema(tables: &[&Table], cfg: &GenerateConfig) -> Option<String> {
+    if let Some(s) = &cfg.schema {
+        return Some(s.clone());
+    }
+    let first = tables.first()?.schema.as_str();
+    tables
+        .iter()
+        .all(|t| t.schema == first)
+        .then(|| first.to_string())
+}
+
+/// The model name for raw table `table` of `source` (`generate.naming.model`).
+pub fn model_name(cfg: &GenerateConfig, source: &str, table: &str) -> String {
+    model_name_for(cfg, source, &snake_case(table))
+}
+
+fn model_name_for(cfg: &GenerateConfig, source: &str, dbt_name: &str) -> String {
+    cfg.model_name
+        .replace("{source}", source)
+        .replace("{table}", dbt_name)
 }
 
 fn describe(clashes: &[(String, Vec<String>)], prefix: &str) -> String {

@@ -29,34 +29,34 @@ pub struct MergeError {
 
 /// The `models.yml` template's `source`.
 #[derive(Debug, Serialize)]
-pub struct ModelsSource<'a> {
-    pub name: &'a str,
-    pub schema: &'a str,
-    pub tables: Vec<ModelsTable<'a>>,
+pub struct ModelsSource {
+    pub name: String,
+    pub schema: String,
+    pub tables: Vec<ModelsTable>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct ModelsTable<'a> {
-    pub name: &'a str,
-    pub identifier: &'a str,
-    pub model_name: &'a str,
+pub struct ModelsTable {
+    pub name: String,
+    pub identifier: String,
+    pub model_name: String,
     pub description: String,
-    pub primary_key: Option<&'a str>,
+    pub primary_key: Option<String>,
     /// Keys a person added to the model, as YAML text ("" when none).
     pub extra: String,
-    pub columns: Vec<ModelsColumn<'a>>,
+    pub columns: Vec<ModelsColumn>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct ModelsColumn<'a> {
-    pub name: &'a str,
-    pub alias: &'a str,
-    pub quoted_name: &'a str,
-    pub data_type: &'a str,
-    pub cast_type: Option<&'a str>,
+pub struct ModelsColumn {
+    pub name: String,
+    pub alias: String,
+    pub quoted_name: String,
+    pub data_type: String,
+    pub cast_type: Option<String>,
     pub description: String,
     pub is_primary_key: bool,
-    pub kind: &'a str,
+    pub kind: &'static str,
     pub position: usize,
     /// Each test as YAML text: generated ones first, then a person's.
     pub tests: Vec<String>,
@@ -120,10 +120,10 @@ impl MergeReport {
 
 /// The `models.yml` context for `source`, merged with `existing` (the file's text) when given.
 /// Returns the context, extra top-level YAML to keep, and the report.
-pub fn models_context<'a>(
-    source: &'a SourceCtx,
+pub fn models_context(
+    source: &SourceCtx,
     existing: Option<(&Path, &str)>,
-) -> Result<(ModelsSource<'a>, Vec<String>, String, MergeReport), MergeError> {
+) -> Result<(ModelsSource, Vec<String>, String, MergeReport), MergeError> {
     let mut report = MergeReport::default();
     let parsed = match existing {
         Some((path, text)) => Some(parse(path, text)?),
@@ -137,11 +137,11 @@ pub fn models_context<'a>(
         .and_then(|v| v.get("models"))
         .and_then(Value::as_seq)
         .unwrap_or(&[]);
-    let find_model = |name: &str| {
-        existing_models
-            .iter()
-            .find(|m| m.get("name").and_then(Value::as_str) == Some(name))
-    };
+    let by_name: std::collections::HashMap<&str, &Value> = existing_models
+        .iter()
+        .filter_map(|m| m.get("name").and_then(Value::as_str).map(|n| (n, m)))
+        .collect();
+    let find_model = |name: &str| by_name.get(name).copied();
     let tables = source
         .tables
         .iter()
@@ -177,8 +177,8 @@ pub fn models_context<'a>(
     };
     Ok((
         ModelsSource {
-            name: &source.name,
-            schema: &source.schema,
+            name: source.name.clone(),
+            schema: source.schema.clone(),
             tables,
         },
         kept_models,
@@ -188,7 +188,10 @@ pub fn models_context<'a>(
 }
 
 fn parse(path: &Path, text: &str) -> Result<Value, MergeError> {
-    let value: Value = serde_saphyr::from_str(text).map_err(|e| {
+    // The file is local and may be large (10,000 models): no parser budget.
+    let mut options = serde_saphyr::Options::default();
+    options.budget = None;
+    let value: Value = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
         let (line, column) = e
             .location()
             .map(|l| (l.line(), l.column()))
@@ -211,11 +214,7 @@ fn parse(path: &Path, text: &str) -> Result<Value, MergeError> {
     }
 }
 
-fn table<'a>(
-    t: &'a TableCtx,
-    existing: Option<&Value>,
-    report: &mut MergeReport,
-) -> ModelsTable<'a> {
+fn table(t: &TableCtx, existing: Option<&Value>, report: &mut MergeReport) -> ModelsTable {
     let mut description = t.description.clone();
     let mut extra = String::new();
     let mut existing_columns: &[Value] = &[];
@@ -266,21 +265,17 @@ fn table<'a>(
         }
     }
     ModelsTable {
-        name: &t.name,
-        identifier: &t.identifier,
-        model_name: &t.model_name,
+        name: t.name.clone(),
+        identifier: t.identifier.clone(),
+        model_name: t.model_name.clone(),
         description,
-        primary_key: t.primary_key.as_deref(),
+        primary_key: t.primary_key.clone(),
         extra,
         columns,
     }
 }
 
-fn column<'a>(
-    c: &'a ColumnCtx,
-    existing: Option<&Value>,
-    report: &mut MergeReport,
-) -> ModelsColumn<'a> {
+fn column(c: &ColumnCtx, existing: Option<&Value>, report: &mut MergeReport) -> ModelsColumn {
     let mut tests: Vec<String> = if c.is_primary_key {
         vec!["unique".into(), "not_null".into()]
     } else {
@@ -322,11 +317,11 @@ fn column<'a>(
         }
     }
     ModelsColumn {
-        name: &c.name,
-        alias: &c.alias,
-        quoted_name: &c.quoted_name,
-        data_type: &c.data_type,
-        cast_type: c.cast_type.as_deref(),
+        name: c.name.clone(),
+        alias: c.alias.clone(),
+        quoted_name: c.quoted_name.clone(),
+        data_type: c.data_type.clone(),
+        cast_type: c.cast_type.clone(),
         description,
         is_primary_key: c.is_primary_key,
         kind: c.kind,

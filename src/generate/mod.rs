@@ -19,11 +19,14 @@ pub mod state;
 pub mod write;
 pub mod yaml;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::Value;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use crate::config::GenerateConfig;
 use crate::error::{CliError, Exit};
@@ -177,38 +180,75 @@ pub fn plan(req: &Request) -> Result<Plan, GenerateError> {
                     && !excluded.iter().any(|p| p.matches(t)))
         })
         .collect();
-    let sources = context::build(&members, &req.config)?;
-
+    let fps: HashMap<(&str, &str), [u8; 32]> = members
+        .iter()
+        .map(|t| ((t.source.as_str(), t.name.as_str()), table_fingerprint(t)))
+        .collect();
     let dialect = Dialect::parse(&req.config.dialect).unwrap_or(Dialect::Postgres);
     let templates = Templates::new(req.config.templates_dir.as_deref(), dialect)?;
+    let base = base_fingerprint(&templates, &req.config, req.force);
+
+    // No-op fast path per source: when every file of a source is exactly what datachonk last
+    // wrote from these same inputs, nothing needs deriving or rendering.
+    let mut by_source: std::collections::BTreeMap<&str, Vec<&metadata::Table>> = Default::default();
+    for t in &members {
+        by_source.entry(t.source.as_str()).or_default().push(t);
+    }
+    let mut planned: std::collections::BTreeMap<String, Vec<PlannedFile>> = Default::default();
+    let mut slow: Vec<&metadata::Table> = Vec::new();
+    for (name, tables) in &by_source {
+        match unchanged_source(
+            req,
+            dialect,
+            &base,
+            name,
+            tables,
+            &fps,
+            &selected_keys,
+            &state,
+        )? {
+            Some(files) => {
+                planned.insert(name.to_string(), files);
+                state.sources.insert(
+                    name.to_string(),
+                    tables.iter().map(|t| t.name.clone()).collect(),
+                );
+            }
+            None => slow.extend(tables.iter().copied()),
+        }
+    }
+
+    let sources: Vec<Arc<SourceCtx>> = context::build(&slow, &req.config)?
+        .into_iter()
+        .map(Arc::new)
+        .collect();
     let config = to_value(&req.config);
-    let mut files = Vec::new();
     for source in &sources {
         let dir = format!("{}/{}", req.config.output_dir, source.name);
+        let mut files = Vec::new();
         plan_source(
             req,
             &templates,
             &config,
+            &base,
             source,
+            &fps,
             &dir,
             &selected_keys,
             &state,
             &mut files,
         )?;
+        planned.insert(source.name.clone(), files);
         state.sources.insert(
             source.name.clone(),
             source.tables.iter().map(|t| t.identifier.clone()).collect(),
         );
     }
-    for f in &files {
-        if f.action == Action::Write || (f.action == Action::None && !f.content.is_empty()) {
-            state.record(&f.path, f.content.as_bytes());
-        }
-    }
+    let files: Vec<PlannedFile> = planned.into_values().flatten().collect();
     Ok(Plan {
         files,
         state,
-        sources: sources.iter().map(|s| s.name.clone()).collect(),
+        sources: by_source.keys().map(|s| s.to_string()).collect(),
         tables: selected.len(),
     })
 }
@@ -223,96 +263,370 @@ struct SourceRef<'a> {
     quote_schema: bool,
 }
 
+/// Hashes everything a rendered file depends on besides its own context: templates,
+/// datachonk's version and the resolved config. Cloned per file, then fed the context.
+fn base_fingerprint(templates: &Templates, config: &GenerateConfig, force: bool) -> Sha256 {
+    let mut h = Sha256::new();
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update(templates.fingerprint.as_bytes());
+    h.update(serde_json::to_vec(config).unwrap_or_default());
+    h.update([u8::from(force)]);
+    h
+}
+
+/// Fingerprint of one raw table (what its generated files are derived from, with the config).
+fn table_fingerprint(t: &metadata::Table) -> [u8; 32] {
+    let mut h = Sha256::new();
+    let mut field = |s: &str| {
+        h.update((s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    };
+    field(&t.source);
+    field(t.database.as_deref().unwrap_or("\0"));
+    field(&t.schema);
+    field(&t.name);
+    field(t.kind.as_deref().unwrap_or("\0"));
+    field(t.description.as_deref().unwrap_or("\0"));
+    for c in &t.columns {
+        field(&c.name);
+        field(&c.data_type);
+        field(c.description.as_deref().unwrap_or("\0"));
+        field(if c.is_primary_key { "pk" } else { "" });
+    }
+    h.finalize().into()
+}
+
+/// A file's input fingerprint: the base, the file kind, the source and the tables it covers.
+fn fingerprint<'a>(
+    base: &Sha256,
+    kind: &str,
+    tables: impl IntoIterator<Item = &'a [u8; 32]>,
+) -> String {
+    let mut h = base.clone();
+    h.update(kind.as_bytes());
+    for t in tables {
+        h.update(t);
+    }
+    templates::hex(&h.finalize())
+}
+
+/// A template sequence whose items are converted to values only when the template reaches
+/// them: a source of 10,000 tables is never converted whole (memory stays flat).
+struct LazySeq<S: Send + Sync + 'static, T> {
+    owner: Arc<S>,
+    items: fn(&S) -> &[T],
+}
+
+impl<S: Send + Sync + 'static, T> std::fmt::Debug for LazySeq<S, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} items>", (self.items)(&self.owner).len())
+    }
+}
+
+impl<S: Send + Sync + 'static, T: Serialize + Send + Sync + 'static> Object for LazySeq<S, T> {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let i = key.as_usize()?;
+        (self.items)(&self.owner).get(i).map(to_value)
+    }
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq((self.items)(&self.owner).len())
+    }
+}
+
+fn lazy<S: Send + Sync + 'static, T: Serialize + Send + Sync + 'static>(
+    owner: &Arc<S>,
+    items: fn(&S) -> &[T],
+) -> Value {
+    Value::from_object(LazySeq {
+        owner: owner.clone(),
+        items,
+    })
+}
+
+/// All of a source's files, when each is unchanged by the fast path (see
+/// [`plan::unchanged_fast`]); `None` as soon as one is not.
+#[allow(clippy::too_many_arguments)]
+fn unchanged_source(
+    req: &Request,
+    dialect: Dialect,
+    base: &Sha256,
+    name: &str,
+    tables: &[&metadata::Table],
+    fps: &HashMap<(&str, &str), [u8; 32]>,
+    selected: &BTreeSet<(&str, &str)>,
+    state: &State,
+) -> Result<Option<Vec<PlannedFile>>, GenerateError> {
+    let Some(schema) = context::source_schema(tables, &req.config) else {
+        return Ok(None);
+    };
+    let source_ref = SourceRef {
+        name,
+        database: req.config.database.as_deref(),
+        schema: &schema,
+        quote_schema: dialect.needs_quoting(&schema),
+    };
+    let mut base = base.clone();
+    let _ = serde_json::to_vec(&source_ref).map(|v| base.update(v));
+    let dir = format!("{}/{name}", req.config.output_dir);
+    let table_fps: Vec<&[u8; 32]> = tables
+        .iter()
+        .filter_map(|t| fps.get(&(name, t.name.as_str())))
+        .collect();
+    let mut wanted = vec![
+        (
+            format!("{dir}/_{name}__sources.yml"),
+            FileKind::SourcesYaml,
+            fingerprint(&base, "sources.yml", table_fps.iter().copied()),
+        ),
+        (
+            format!("{dir}/_{name}__models.yml"),
+            FileKind::ModelsYaml,
+            fingerprint(&base, "models.yml", table_fps.iter().copied()),
+        ),
+    ];
+    for t in tables
+        .iter()
+        .filter(|t| selected.contains(&(name, t.name.as_str())))
+    {
+        let model = context::model_name(&req.config, name, &t.name);
+        wanted.push((
+            format!("{dir}/{model}.sql"),
+            FileKind::StagingModel,
+            fingerprint(
+                &base,
+                "staging_model.sql",
+                fps.get(&(name, t.name.as_str())),
+            ),
+        ));
+    }
+    let mut files = Vec::with_capacity(wanted.len());
+    for (path, kind, input) in wanted {
+        // Cheap check first: no record with this input means no fast path, without reading.
+        if state.input_of(&path) != Some(input.as_str()) {
+            return Ok(None);
+        }
+        let Some(bytes) = read_optional(&req.root.join(&path))? else {
+            return Ok(None);
+        };
+        match plan::unchanged_fast(&path, kind, &input, &bytes, state) {
+            Some(f) => files.push(f),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(files))
+}
+
+/// Plans one source's files: its two YAML files and the selected tables' models.
 #[allow(clippy::too_many_arguments)]
 fn plan_source(
     req: &Request,
     templates: &Templates,
     config: &Value,
-    source: &SourceCtx,
+    base: &Sha256,
+    source: &Arc<SourceCtx>,
+    fps: &HashMap<(&str, &str), [u8; 32]>,
     dir: &str,
     selected: &BTreeSet<(&str, &str)>,
     state: &State,
     files: &mut Vec<PlannedFile>,
 ) -> Result<(), GenerateError> {
     let dialect = req.config.dialect.as_str();
-    let mut add =
-        |path: String, kind: FileKind, content: String, merge| -> Result<(), GenerateError> {
-            let on_disk = read_optional(&req.root.join(&path))?;
-            files.push(plan::classify(
-                &path, kind, content, on_disk, state, req.force, merge,
-            ));
-            Ok(())
-        };
-
-    let sources_yml = templates.render(
-        templates::SOURCES_YAML,
-        minijinja::context! { source => to_value(source), config => config.clone(), dialect => dialect },
-    )?;
-    add(
-        format!("{dir}/_{}__sources.yml", source.name),
-        FileKind::SourcesYaml,
-        sources_yml,
-        None,
-    )?;
-
-    let models_path = format!("{dir}/_{}__models.yml", source.name);
-    let existing = if req.force {
-        None
-    } else {
-        read_optional(&req.root.join(&models_path))?
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-    };
-    let full_path = req.root.join(&models_path);
-    let (models_source, kept_models, extra, report) = merge::models_context(
-        source,
-        existing.as_deref().map(|t| (full_path.as_path(), t)),
-    )?;
-    let models_yml = templates.render(
-        templates::MODELS_YAML,
-        minijinja::context! {
-            source => to_value(&models_source),
-            kept_models => kept_models,
-            extra => extra,
-            config => config.clone(),
-            dialect => dialect,
-        },
-    )?;
-    add(
-        models_path,
-        FileKind::ModelsYaml,
-        models_yml,
-        existing.map(|_| report),
-    )?;
-
-    let source_ref = to_value(SourceRef {
+    let source_ref = SourceRef {
         name: &source.name,
         database: source.database.as_deref(),
         schema: &source.schema,
         quote_schema: source.quote_schema,
-    });
+    };
+    let base = {
+        let mut b = base.clone();
+        let _ = serde_json::to_vec(&source_ref).map(|v| b.update(v));
+        b
+    };
+    let table_fps: Vec<&[u8; 32]> = source
+        .tables
+        .iter()
+        .filter_map(|t| fps.get(&(source.name.as_str(), t.identifier.as_str())))
+        .collect();
+    let source_value = minijinja::context! {
+        name => source.name.clone(),
+        database => source.database.clone(),
+        schema => source.schema.clone(),
+        quote_schema => source.quote_schema,
+        tables => lazy(source, |s: &SourceCtx| s.tables.as_slice()),
+    };
+
+    // _<source>__sources.yml
+    let path = format!("{dir}/_{}__sources.yml", source.name);
+    let input = fingerprint(&base, "sources.yml", table_fps.iter().copied());
+    let on_disk = read_optional(&req.root.join(&path))?;
+    match on_disk
+        .as_deref()
+        .and_then(|b| plan::unchanged_fast(&path, FileKind::SourcesYaml, &input, b, state))
+    {
+        Some(f) => files.push(f),
+        None => {
+            let content = templates.render(
+                templates::SOURCES_YAML,
+                minijinja::context! { source => source_value, config => config.clone(), dialect => dialect },
+            )?;
+            files.push(plan::classify(
+                &path,
+                FileKind::SourcesYaml,
+                content,
+                Some(input),
+                on_disk,
+                state,
+                req.force,
+                None,
+            ));
+        }
+    }
+
+    // _<source>__models.yml, merged with the existing file.
+    let path = format!("{dir}/_{}__models.yml", source.name);
+    let input = fingerprint(&base, "models.yml", table_fps.iter().copied());
+    let full_path = req.root.join(&path);
+    let on_disk = read_optional(&full_path)?;
+    match on_disk
+        .as_deref()
+        .and_then(|b| plan::unchanged_fast(&path, FileKind::ModelsYaml, &input, b, state))
+    {
+        Some(f) => files.push(f),
+        None => {
+            let existing = match (&on_disk, req.force) {
+                (Some(b), false) => Some(String::from_utf8_lossy(b).into_owned()),
+                _ => None,
+            };
+            let (models_source, kept_models, extra, report) = merge::models_context(
+                source,
+                existing.as_deref().map(|t| (full_path.as_path(), t)),
+            )?;
+            let models_source = Arc::new(models_source);
+            let content = templates.render(
+                templates::MODELS_YAML,
+                minijinja::context! {
+                    source => minijinja::context! {
+                        name => models_source.name.clone(),
+                        schema => models_source.schema.clone(),
+                        tables => lazy(&models_source, |s: &merge::ModelsSource| s.tables.as_slice()),
+                    },
+                    kept_models => kept_models,
+                    extra => extra,
+                    config => config.clone(),
+                    dialect => dialect,
+                },
+            )?;
+            let report = existing.map(|_| report);
+            files.push(plan::classify(
+                &path,
+                FileKind::ModelsYaml,
+                content,
+                Some(input),
+                on_disk,
+                state,
+                req.force,
+                report,
+            ));
+        }
+    }
+
+    // One staging model per selected table.
+    let source_value = to_value(&source_ref);
     let chosen: Vec<&TableCtx> = source
         .tables
         .iter()
         .filter(|t| selected.contains(&(source.name.as_str(), t.identifier.as_str())))
         .collect();
-    for t in chosen {
-        let sql = templates.render(
+    let planned = render_models(
+        req,
+        templates,
+        config,
+        &source_value,
+        &base,
+        fps,
+        source,
+        dir,
+        &chosen,
+        state,
+    )?;
+    files.extend(planned);
+    Ok(())
+}
+
+/// Staging models, rendered on every core (each file is independent; order is kept).
+#[allow(clippy::too_many_arguments)]
+fn render_models(
+    req: &Request,
+    templates: &Templates,
+    config: &Value,
+    source: &Value,
+    base: &Sha256,
+    fps: &HashMap<(&str, &str), [u8; 32]>,
+    source_ctx: &SourceCtx,
+    dir: &str,
+    tables: &[&TableCtx],
+    state: &State,
+) -> Result<Vec<PlannedFile>, GenerateError> {
+    let dialect = req.config.dialect.as_str();
+    let one = |t: &TableCtx| -> Result<PlannedFile, GenerateError> {
+        let path = format!("{dir}/{}.sql", t.model_name);
+        let input = fingerprint(
+            base,
+            "staging_model.sql",
+            fps.get(&(source_ctx.name.as_str(), t.identifier.as_str())),
+        );
+        let on_disk = read_optional(&req.root.join(&path))?;
+        if let Some(f) = on_disk
+            .as_deref()
+            .and_then(|b| plan::unchanged_fast(&path, FileKind::StagingModel, &input, b, state))
+        {
+            return Ok(f);
+        }
+        let content = templates.render(
             templates::STAGING_MODEL,
             minijinja::context! {
-                source => source_ref.clone(),
+                source => source.clone(),
                 table => to_value(t),
                 config => config.clone(),
                 dialect => dialect,
             },
         )?;
-        add(
-            format!("{dir}/{}.sql", t.model_name),
+        Ok(plan::classify(
+            &path,
             FileKind::StagingModel,
-            sql,
+            content,
+            Some(input),
+            on_disk,
+            state,
+            req.force,
             None,
-        )?;
+        ))
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads < 2 || tables.len() < 64 {
+        return tables.iter().map(|t| one(t)).collect();
     }
-    Ok(())
+    let chunk = tables.len().div_ceil(threads);
+    let results: Vec<Result<Vec<PlannedFile>, GenerateError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = tables
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(|t| one(t)).collect::<Result<Vec<_>, _>>()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(tables.len());
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
 }
 
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, GenerateError> {
@@ -337,7 +651,7 @@ pub fn apply(plan: &Plan, root: &Path, previous: &State) -> Result<usize, Genera
         match f.action {
             Action::Write => match write::write_atomic(&root.join(&f.path), f.content.as_bytes()) {
                 Ok(()) => {
-                    state.record(&f.path, f.content.as_bytes());
+                    state.record(&f.path, f.content.as_bytes(), f.input.clone());
                     written += 1;
                 }
                 Err(e) => {
@@ -345,7 +659,10 @@ pub fn apply(plan: &Plan, root: &Path, previous: &State) -> Result<usize, Genera
                     break;
                 }
             },
-            Action::None => state.record(&f.path, f.content.as_bytes()),
+            // Unchanged: record only what is not already recorded as is (the fast path
+            // leaves `content` empty because the record already matches).
+            Action::None if f.input.is_some() && state.input_of(&f.path) == f.input.as_deref() => {}
+            Action::None => state.record(&f.path, f.content.as_bytes(), f.input.clone()),
             Action::Skip => {}
         }
     }

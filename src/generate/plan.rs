@@ -58,16 +58,21 @@ pub struct PlannedFile {
     pub merge: Option<MergeReport>,
     #[serde(skip)]
     pub content: String,
+    /// Fingerprint of the inputs `content` was rendered from (recorded in the state).
+    #[serde(skip)]
+    pub input: Option<String>,
     /// The file's current content, when it exists and differs (for `--diff`).
     #[serde(skip)]
     pub existing: Option<String>,
 }
 
 /// Compare rendered `content` with the file on disk (`on_disk`) and the recorded checksum.
+#[allow(clippy::too_many_arguments)]
 pub fn classify(
     path: &str,
     kind: FileKind,
     content: String,
+    input: Option<String>,
     on_disk: Option<Vec<u8>>,
     state: &State,
     force: bool,
@@ -96,8 +101,35 @@ pub fn classify(
         action,
         merge: merge.filter(|m| !m.is_empty()),
         content,
+        input,
         existing,
     }
+}
+
+/// The no-op fast path: the file on disk is exactly what datachonk last wrote, from exactly
+/// these inputs, so rendering again would produce the same bytes.
+pub fn unchanged_fast(
+    path: &str,
+    kind: FileKind,
+    input: &str,
+    on_disk: &[u8],
+    state: &State,
+) -> Option<PlannedFile> {
+    if state.input_of(path) != Some(input)
+        || state.checksum_of(path) != Some(sha256_hex(on_disk).as_str())
+    {
+        return None;
+    }
+    Some(PlannedFile {
+        path: path.to_string(),
+        kind,
+        status: FileStatus::Unchanged,
+        action: Action::None,
+        merge: None,
+        content: String::new(),
+        input: Some(input.to_string()),
+        existing: None,
+    })
 }
 
 /// Counts per status, for the summary line and `--json`.

@@ -37,6 +37,10 @@ pub struct State {
 pub struct FileRecord {
     /// SHA-256 of the bytes written.
     pub sha256: String,
+    /// Fingerprint of everything the file was rendered from (context, templates, version):
+    /// when it and the file's checksum both match, the file is unchanged without rendering.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
 }
 
 impl State {
@@ -69,13 +73,19 @@ impl State {
         self.files.get(path).map(|r| r.sha256.as_str())
     }
 
-    pub fn record(&mut self, path: &str, content: &[u8]) {
+    pub fn record(&mut self, path: &str, content: &[u8], input: Option<String>) {
         self.files.insert(
             path.to_string(),
             FileRecord {
                 sha256: sha256_hex(content),
+                input,
             },
         );
+    }
+
+    /// The recorded input fingerprint of `path`.
+    pub fn input_of(&self, path: &str) -> Option<&str> {
+        self.files.get(path).and_then(|r| r.input.as_deref())
     }
 }
 

@@ -1,6 +1,7 @@
-//! Atomic writes: content goes to a temporary file in the target's folder, is flushed to disk,
-//! then renamed over the target. A failure midway leaves the old file (or none), never half of
-//! a new one.
+//! Atomic writes: content goes to a temporary file in the target's folder, then is renamed
+//! over the target. A failure or interruption midway leaves the old file (or none), never half
+//! of a new one. No fsync per file (as git and cargo by default): it cost ~0.5 ms per file,
+//! seconds for 10,000 models, and only guards against power loss, not against datachonk dying.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,7 +28,6 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> Result<(), WriteError> {
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(content)?;
-        f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
