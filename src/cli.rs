@@ -402,9 +402,12 @@ Pointing other tools at the sandbox:
     dbt-cloud job run --wait
     dbt-cloud run list-artifacts --run-id 1
 
-  dbtc (pip install dbtc) reads DBT_CLOUD_HOST and DBT_CLOUD_API_KEY, with the same
-  REQUESTS_CA_BUNDLE. Every request is logged on stderr (without tokens); tests can read
-  the log as JSON from GET /_sandbox/requests.";
+  dbtc (pip install dbtc): the same DBT_CLOUD_HOST and REQUESTS_CA_BUNDLE, the token in
+  DBT_CLOUD_SERVICE_TOKEN (its CLI sends that one even when DBT_CLOUD_API_KEY is set), e.g.
+    dbtc jobs trigger --account-id 1 --job-id 1 --payload '{\"cause\": \"try\"}'
+
+  Every request is logged on stderr (without tokens); tests can read the log as JSON from
+  GET /_sandbox/requests.";
 
 #[derive(Debug, Args, Clone)]
 pub struct QuickstartArgs {

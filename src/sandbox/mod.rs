@@ -21,6 +21,18 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! HTTPS, for clients that hard-code `https://` (dbt-cloud-cli, dbtc):
+//!
+//! ```no_run
+//! use datachonk::sandbox::{Sandbox, SandboxOptions, TlsMode};
+//!
+//! let sandbox = Sandbox::start(SandboxOptions::default().with_tls(TlsMode::SelfSigned))?;
+//! let url = sandbox.base_url(); // https://127.0.0.1:41234
+//! let pem = sandbox.ca_pem(); // trust this (reqwest::Certificate::from_pem) ...
+//! let file = sandbox.ca_path(); // ... or point REQUESTS_CA_BUNDLE / SSL_CERT_FILE here
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Admin endpoints (outside `/api/`, never logged, no token needed) let tests that start the
 //! binary observe it: `GET /_sandbox/requests` (the [`RequestRecord`]s), `GET /_sandbox/runs`
 //! (the [`RunSummary`]s), `POST /_sandbox/reset-log`, `POST /_sandbox/reset` (log and runs),

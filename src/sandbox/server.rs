@@ -5,6 +5,8 @@
 //! Why axum: it is hyper underneath (the same HTTP stack as our reqwest client, so one set of
 //! transitive dependencies), routing and extractors keep handlers small, and its `Listener`
 //! trait lets us wrap each TCP stream so a fault can drop a connection without answering.
+//! TLS (tokio-rustls, see `tls.rs`) lives in that same listener rather than in a separate
+//! server crate, so the kill switch wraps TLS connections too.
 
 use std::collections::VecDeque;
 use std::io;
