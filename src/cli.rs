@@ -325,6 +325,7 @@ pub enum ConfigCommand {
 }
 
 #[derive(Debug, Args, Clone)]
+#[command(after_long_help = SANDBOX_CLIENTS_HELP)]
 pub struct SandboxArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
@@ -362,7 +363,51 @@ pub struct SandboxArgs {
     /// "drop:every=5", "502:method=POST:path=/run/:after:times=1".
     #[arg(long = "fault", value_name = "SPEC")]
     pub faults: Vec<String>,
+
+    /// Serve HTTPS with a certificate generated at start (a throwaway CA and a certificate
+    /// for localhost, 127.0.0.1 and ::1), for clients that hard-code https:// such as
+    /// dbt-cloud-cli. The CA is written as PEM to --tls-cert-out and its path printed on
+    /// stderr; point clients at it with REQUESTS_CA_BUNDLE (Python requests), SSL_CERT_FILE
+    /// (OpenSSL, Go) or NODE_EXTRA_CA_CERTS (Node). The first stdout line becomes
+    /// https://127.0.0.1:PORT.
+    #[arg(long)]
+    pub tls: bool,
+
+    /// Where --tls writes the certificate clients should trust. Default:
+    /// datachonk-sandbox-PORT.pem in the system temp dir, removed when the sandbox stops.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert_out: Option<PathBuf>,
+
+    /// Serve this PEM certificate chain (leaf first) instead of generating one; implies
+    /// --tls. Needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
+
+/// `datachonk sandbox --help`: how to point other tools at the sandbox.
+const SANDBOX_CLIENTS_HELP: &str = "\
+Pointing other tools at the sandbox:
+  datachonk's own commands take the base URL as the access URL:
+    DBT_CLOUD_ACCESS_URL=http://127.0.0.1:PORT DBT_CLOUD_ACCOUNT_ID=1 datachonk dbt-run --wait
+
+  Clients that hard-code https:// need --tls and the printed certificate. dbt-cloud-cli
+  (pip install dbt-cloud-cli), unmodified:
+    datachonk sandbox --tls --addr 127.0.0.1:8443 --tls-cert-out /tmp/sandbox.pem &
+    export DBT_CLOUD_HOST=127.0.0.1:8443 DBT_CLOUD_API_TOKEN=sandbox-token
+    export DBT_CLOUD_ACCOUNT_ID=1 DBT_CLOUD_JOB_ID=1 REQUESTS_CA_BUNDLE=/tmp/sandbox.pem
+    dbt-cloud job run --wait
+    dbt-cloud run list-artifacts --run-id 1
+
+  dbtc (pip install dbtc): the same DBT_CLOUD_HOST and REQUESTS_CA_BUNDLE, the token in
+  DBT_CLOUD_SERVICE_TOKEN (its CLI sends that one even when DBT_CLOUD_API_KEY is set), e.g.
+    dbtc jobs trigger --account-id 1 --job-id 1 --payload '{\"cause\": \"try\"}'
+
+  Every request is logged on stderr (without tokens); tests can read the log as JSON from
+  GET /_sandbox/requests.";
 
 #[derive(Debug, Args, Clone)]
 pub struct QuickstartArgs {

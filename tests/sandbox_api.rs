@@ -173,6 +173,28 @@ fn auth_schemes_and_error_bodies() {
 }
 
 #[test]
+fn whoami_names_the_tokens_user_and_its_accounts() {
+    let sb = start();
+    let api = Api::new(&sb.base_url());
+    for path in ["/api/v2/whoami/", "/api/v2/whoami"] {
+        let r = api.get(path);
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+        assert_eq!(r.json()["status"]["is_success"], true);
+        let d = r.data();
+        assert_eq!(d["user"]["id"], 1, "the first fixture token's user");
+        assert_eq!(d["accounts"].as_array().map(Vec::len), Some(2));
+    }
+    let other = api
+        .with_auth(Some(&format!("Bearer {OTHER_ACCOUNT}")))
+        .get("/api/v2/whoami/")
+        .data();
+    assert_ne!(other["user"]["id"], 1, "another token, another user");
+    assert_eq!(other["accounts"][0]["id"], 2);
+    assert_eq!(other["accounts"].as_array().map(Vec::len), Some(1));
+    assert_eq!(api.with_auth(None).get("/api/v2/whoami/").status, 401);
+}
+
+#[test]
 fn every_endpoint_answers_with_and_without_the_trailing_slash() {
     let sb = start();
     let api = Api::new(&sb.base_url());

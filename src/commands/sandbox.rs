@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use crate::cli::SandboxArgs;
 use crate::error::{CliError, CmdResult, Exit};
 use crate::sandbox::fixture::{Permission, TokenFixture};
-use crate::sandbox::{Fixture, Sandbox, SandboxOptions};
+use crate::sandbox::{Fixture, Sandbox, SandboxOptions, TlsMode};
 use crate::ui::Ui;
 
 pub fn run(args: &SandboxArgs, ui: &Ui) -> CmdResult {
@@ -20,6 +20,14 @@ pub fn run(args: &SandboxArgs, ui: &Ui) -> CmdResult {
         ui.json(&serde_json::json!({ "base_url": url }));
     } else {
         ui.out(&url);
+    }
+    if let Some(cert) = sandbox.ca_path() {
+        let cert = cert.display();
+        ui.status(format!(
+            "sandbox: TLS certificate to trust: {cert}\n  \
+             e.g. REQUESTS_CA_BUNDLE={cert} (Python requests), SSL_CERT_FILE={cert} \
+             (OpenSSL, Go), NODE_EXTRA_CA_CERTS={cert} (Node)"
+        ));
     }
     ui.status(format!(
         "sandbox: dbt Cloud API v2 on {url} (account {}), Ctrl-C to stop",
@@ -72,8 +80,28 @@ fn options(args: &SandboxArgs, ui: &Ui) -> Result<SandboxOptions, CliError> {
             .with_fault(spec)
             .map_err(|e| CliError::usage(format!("--fault {spec:?}: {e}")))?;
     }
+    options = with_tls(options, args);
     let log_ui = ui.clone();
     Ok(options.on_request(move |r| log_ui.status(r.log_line())))
+}
+
+/// `--tls`, `--tls-cert/--tls-key` (which imply `--tls`) and `--tls-cert-out`.
+fn with_tls(mut options: SandboxOptions, args: &SandboxArgs) -> SandboxOptions {
+    let mode = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsMode::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        _ if args.tls => Some(TlsMode::SelfSigned),
+        _ => None,
+    };
+    if let Some(mode) = mode {
+        options = options.with_tls(mode);
+        if let Some(out) = &args.tls_cert_out {
+            options = options.with_tls_cert_out(out.clone());
+        }
+    }
+    options
 }
 
 /// Block until SIGINT or SIGTERM (Ctrl-C on Windows).

@@ -93,6 +93,24 @@ fn deployment_type(e: &EnvironmentFixture) -> Option<&'static str> {
 }
 
 /// `AccountResponse`
+/// `GET /api/v2/whoami/`: the token's user and the accounts it covers (REFERENCE §4 gives
+/// only `{user: {id, ...}, ...}`; the user fields follow the v2 user object).
+pub fn whoami(user_id: i64, accounts: &[&AccountFixture]) -> Value {
+    json!({
+        "user": {
+            "id": user_id,
+            "first_name": "Sandbox",
+            "last_name": format!("User {user_id}"),
+            "fullname": format!("Sandbox User {user_id}"),
+            "email": format!("user{user_id}@sandbox.invalid"),
+            "is_active": true,
+            "is_staff": false,
+            "created_at": "2026-01-05T09:00:00.000000+00:00",
+        },
+        "accounts": accounts.iter().map(|a| account(a)).collect::<Vec<_>>(),
+    })
+}
+
 pub fn account(a: &AccountFixture) -> Value {
     json!({
         "id": a.id,

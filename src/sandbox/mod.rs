@@ -21,6 +21,18 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! HTTPS, for clients that hard-code `https://` (dbt-cloud-cli, dbtc):
+//!
+//! ```no_run
+//! use datachonk::sandbox::{Sandbox, SandboxOptions, TlsMode};
+//!
+//! let sandbox = Sandbox::start(SandboxOptions::default().with_tls(TlsMode::SelfSigned))?;
+//! let url = sandbox.base_url(); // https://127.0.0.1:41234
+//! let pem = sandbox.ca_pem(); // trust this (reqwest::Certificate::from_pem) ...
+//! let file = sandbox.ca_path(); // ... or point REQUESTS_CA_BUNDLE / SSL_CERT_FILE here
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Admin endpoints (outside `/api/`, never logged, no token needed) let tests that start the
 //! binary observe it: `GET /_sandbox/requests` (the [`RequestRecord`]s), `GET /_sandbox/runs`
 //! (the [`RunSummary`]s), `POST /_sandbox/reset-log`, `POST /_sandbox/reset` (log and runs),
@@ -38,9 +50,11 @@ mod routes;
 mod server;
 mod simulate;
 mod state;
+mod tls;
 pub mod trigger;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -51,6 +65,7 @@ pub use faults::{FaultSpec, FaultSpecError};
 pub use fixture::{Fixture, FixtureError, DEFAULT_TOKEN};
 pub use requests::RequestRecord;
 pub use state::RunSummary;
+pub use tls::{default_cert_path, TlsError, TlsMode};
 pub use trigger::TriggerRequest;
 
 use faults::FaultEngine;
@@ -73,6 +88,11 @@ pub struct SandboxOptions {
     /// Id of the first run (default 1). Set it high (e.g. 70403110000001) to exercise i64 ids.
     pub first_run_id: i64,
     pub on_request: Option<RequestHook>,
+    /// Serve HTTPS instead of HTTP (`None`: plain HTTP).
+    pub tls: Option<TlsMode>,
+    /// Where to write the PEM clients should trust; `None`: [`default_cert_path`] for the
+    /// port, removed again at shutdown. Ignored without TLS.
+    pub tls_cert_out: Option<PathBuf>,
 }
 
 impl Default for SandboxOptions {
@@ -84,6 +104,8 @@ impl Default for SandboxOptions {
             executor: Executor::default(),
             first_run_id: 1,
             on_request: None,
+            tls: None,
+            tls_cert_out: None,
         }
     }
 }
@@ -94,6 +116,7 @@ impl std::fmt::Debug for SandboxOptions {
             .field("addr", &self.addr)
             .field("faults", &self.faults)
             .field("first_run_id", &self.first_run_id)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -126,6 +149,18 @@ impl SandboxOptions {
         self
     }
 
+    /// Serve HTTPS; see [`TlsMode`]. [`RunningSandbox::ca_pem`] is what clients trust.
+    pub fn with_tls(mut self, mode: TlsMode) -> Self {
+        self.tls = Some(mode);
+        self
+    }
+
+    /// Write the PEM clients should trust to `path` (kept after shutdown).
+    pub fn with_tls_cert_out(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls_cert_out = Some(path.into());
+        self
+    }
+
     pub fn on_request(mut self, hook: impl Fn(&RequestRecord) + Send + Sync + 'static) -> Self {
         self.on_request = Some(Arc::new(hook));
         self
@@ -146,6 +181,8 @@ pub enum SandboxError {
     Fixture(#[from] FixtureError),
     #[error("invalid fault spec: {0}")]
     Fault(#[from] FaultSpecError),
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// Entry point: `Sandbox::start(options)`.
@@ -176,7 +213,12 @@ impl Sandbox {
         } else {
             addr
         };
-        let base_url = format!("http://{shown}");
+        let tls = match &options.tls {
+            Some(mode) => Some(TlsTrust::set_up(mode, &options, addr)?),
+            None => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base_url = format!("{scheme}://{shown}");
 
         let state = Arc::new(AppState {
             rate: Mutex::new(RateWindow::new(options.fixture.rate_limit.clone())),
@@ -198,6 +240,7 @@ impl Sandbox {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let app = routes::router(state.clone());
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
         let thread = std::thread::Builder::new()
             .name("datachonk-sandbox".into())
             .spawn(move || {
@@ -210,6 +253,7 @@ impl Sandbox {
                         }
                     };
                     let _ = ready_tx.send(Ok(()));
+                    let listener = server::KillableListener::new(listener, acceptor);
                     let _ = server::serve(listener, app, stop_rx).await;
                 });
             })
@@ -228,6 +272,7 @@ impl Sandbox {
             addr: shown,
             stop: stop_tx,
             thread: Some(thread),
+            tls: tls.map(|t| t.trust),
         })
     }
 }
@@ -238,16 +283,81 @@ pub struct RunningSandbox {
     addr: SocketAddr,
     stop: tokio::sync::watch::Sender<bool>,
     thread: Option<JoinHandle<()>>,
+    tls: Option<Trust>,
+}
+
+/// What a TLS sandbox tells clients to trust, and whether its file is ours to remove.
+struct Trust {
+    pem: String,
+    path: PathBuf,
+    remove_at_shutdown: bool,
+}
+
+/// TLS set-up done before the server thread starts, so errors surface from `start`.
+struct TlsTrust {
+    acceptor: tokio_rustls::TlsAcceptor,
+    trust: Trust,
+}
+
+impl TlsTrust {
+    fn set_up(
+        mode: &TlsMode,
+        options: &SandboxOptions,
+        addr: SocketAddr,
+    ) -> Result<Self, TlsError> {
+        let setup = tls::TlsSetup::new(mode, addr.ip())?;
+        let trust = match (&options.tls_cert_out, mode) {
+            (Some(path), _) => {
+                tls::write_pem(path, &setup.trust_pem)?;
+                Trust {
+                    pem: setup.trust_pem,
+                    path: path.clone(),
+                    remove_at_shutdown: false,
+                }
+            }
+            // The user's own certificate file is already the thing to trust.
+            (None, TlsMode::Files { cert, .. }) => Trust {
+                pem: setup.trust_pem,
+                path: cert.clone(),
+                remove_at_shutdown: false,
+            },
+            (None, TlsMode::SelfSigned) => {
+                let path = default_cert_path(addr.port());
+                tls::write_pem(&path, &setup.trust_pem)?;
+                Trust {
+                    pem: setup.trust_pem,
+                    path,
+                    remove_at_shutdown: true,
+                }
+            }
+        };
+        Ok(TlsTrust {
+            acceptor: setup.acceptor,
+            trust,
+        })
+    }
 }
 
 impl RunningSandbox {
-    /// `http://127.0.0.1:PORT` — the access URL to give a dbt Cloud client.
+    /// `http://127.0.0.1:PORT` (`https://` with TLS) — the access URL to give a client.
     pub fn base_url(&self) -> String {
         self.state.base_url.clone()
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// With TLS, the PEM certificate clients must trust (the generated CA, or the chain
+    /// given with [`TlsMode::Files`]); e.g. `reqwest::Certificate::from_pem`.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.pem.as_str())
+    }
+
+    /// With TLS, a file holding [`ca_pem`](Self::ca_pem), for out-of-process clients
+    /// (`REQUESTS_CA_BUNDLE`, `SSL_CERT_FILE`, `NODE_EXTRA_CA_CERTS`).
+    pub fn ca_path(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|t| t.path.as_path())
     }
 
     /// The fixture being served (tokens included: the caller configured them).
@@ -291,6 +401,11 @@ impl RunningSandbox {
         let _ = self.stop.send(true);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+        if let Some(trust) = self.tls.take() {
+            if trust.remove_at_shutdown {
+                let _ = std::fs::remove_file(&trust.path);
+            }
         }
     }
 }

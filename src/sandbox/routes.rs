@@ -46,6 +46,7 @@ fn both(
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     const A: &str = "/api/v2/accounts/{account_id}";
     let mut r: Router<Arc<AppState>> = Router::new();
+    r = both(r, "/api/v2/whoami", get(whoami));
     r = both(r, "/api/v2/accounts", get(list_accounts));
     r = both(r, "/api/v3/accounts", get(list_accounts));
     r = both(r, A, get(get_account));
@@ -268,6 +269,26 @@ fn sort_key(field: &str, id: i64, name: &str) -> Value {
         "name" => json!([name, id]),
         _ => json!(id),
     }
+}
+
+/// Undocumented `GET /api/v2/whoami/`, which some clients (dbt-mcp) call first to learn the
+/// token's user and accounts. Any valid token may ask; the user is the token's (one per
+/// fixture token, ids from 1 in fixture order).
+async fn whoami(State(s): Shared, headers: HeaderMap) -> ApiResult {
+    let token = authenticate(&s, &headers)?;
+    let user_id = s
+        .fixture
+        .tokens
+        .iter()
+        .position(|t| std::ptr::eq(t, token))
+        .map_or(1, |i| i as i64 + 1);
+    let accounts = s
+        .fixture
+        .accounts
+        .iter()
+        .filter(|a| token.covers(a.id))
+        .collect::<Vec<_>>();
+    Ok(ok(json::whoami(user_id, &accounts)))
 }
 
 async fn get_account(State(s): Shared, Path(p): Params, headers: HeaderMap) -> ApiResult {

@@ -5,6 +5,8 @@
 //! Why axum: it is hyper underneath (the same HTTP stack as our reqwest client, so one set of
 //! transitive dependencies), routing and extractors keep handlers small, and its `Listener`
 //! trait lets us wrap each TCP stream so a fault can drop a connection without answering.
+//! TLS (tokio-rustls, see `tls.rs`) lives in that same listener rather than in a separate
+//! server crate, so the kill switch wraps TLS connections too.
 
 use std::collections::VecDeque;
 use std::io;
@@ -94,11 +96,67 @@ impl RateWindow {
     }
 }
 
-/// A TCP stream that a fault can kill: once killed, reads and writes fail, hyper closes the
-/// connection, and the client sees it closed without an answer.
+/// One accepted connection: plain TCP, or TLS over TCP once its handshake is done.
+pub(crate) enum Conn {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// A connection that a fault can kill: once killed, reads and writes fail, hyper closes the
+/// connection, and the client sees it closed without an answer. It wraps the TLS layer, not
+/// the socket under it, so under TLS too the socket just closes (no TLS alert, no response).
 pub(crate) struct KillableStream {
-    inner: TcpStream,
+    inner: Conn,
     killed: Arc<AtomicBool>,
+}
+
+impl KillableStream {
+    fn new(inner: Conn) -> Self {
+        KillableStream {
+            inner,
+            killed: Arc::new(AtomicBool::new(false)),
+        }
+    }
 }
 
 fn killed_error() -> io::Error {
@@ -141,12 +199,36 @@ impl AsyncWrite for KillableStream {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.killed.load(Ordering::SeqCst) {
+            // No close_notify: a dropped connection must look dropped.
+            return Poll::Ready(Err(killed_error()));
+        }
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
-/// Accepts [`KillableStream`]s.
-pub(crate) struct KillableListener(pub TcpListener);
+/// How long a client gets to finish the TLS handshake before its socket is closed.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Handshake = io::Result<(tokio_rustls::server::TlsStream<TcpStream>, SocketAddr)>;
+
+/// Accepts [`KillableStream`]s. With TLS, handshakes run in their own tasks (a JoinSet), so
+/// one slow or silent client never holds up the accept loop.
+pub(crate) struct KillableListener {
+    tcp: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    handshakes: tokio::task::JoinSet<Handshake>,
+}
+
+impl KillableListener {
+    pub fn new(tcp: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
+        KillableListener {
+            tcp,
+            tls,
+            handshakes: tokio::task::JoinSet::new(),
+        }
+    }
+}
 
 impl Listener for KillableListener {
     type Io = KillableStream;
@@ -154,23 +236,37 @@ impl Listener for KillableListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
-            match self.0.accept().await {
-                Ok((inner, addr)) => {
-                    let _ = inner.set_nodelay(true);
-                    let stream = KillableStream {
-                        inner,
-                        killed: Arc::new(AtomicBool::new(false)),
-                    };
-                    return (stream, addr);
+            tokio::select! {
+                // Both branches are cancel-safe: axum may drop this future at shutdown.
+                Some(done) = self.handshakes.join_next(), if !self.handshakes.is_empty() => {
+                    // A failed handshake (wrong CA, plain HTTP on the TLS port, time-out)
+                    // only concerns that client.
+                    if let Ok(Ok((tls, addr))) = done {
+                        return (KillableStream::new(Conn::Tls(Box::new(tls))), addr);
+                    }
                 }
-                // Out of file descriptors and the like: back off instead of spinning.
-                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                accepted = self.tcp.accept() => match accepted {
+                    Ok((inner, addr)) => {
+                        let _ = inner.set_nodelay(true);
+                        let Some(acceptor) = self.tls.clone() else {
+                            return (KillableStream::new(Conn::Plain(inner)), addr);
+                        };
+                        self.handshakes.spawn(async move {
+                            let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(inner))
+                                .await
+                                .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+                            Ok((tls, addr))
+                        });
+                    }
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                },
             }
         }
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr()
+        self.tcp.local_addr()
     }
 }
 
@@ -304,7 +400,7 @@ pub(crate) async fn observe(
 /// Serve `app` on `listener` until `shutdown` flips to true; in-flight requests get a short
 /// grace period, then the server stops regardless (a stuck client must not hang shutdown).
 pub(crate) async fn serve(
-    listener: TcpListener,
+    listener: KillableListener,
     app: axum::Router,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> io::Result<()> {
@@ -313,7 +409,7 @@ pub(crate) async fn serve(
         let _ = shutdown.wait_for(|stop| *stop).await;
     };
     let server = axum::serve(
-        KillableListener(listener),
+        listener,
         app.into_make_service_with_connect_info::<ConnControl>(),
     )
     .with_graceful_shutdown(graceful);
