@@ -1,1 +1,15 @@
-//! dbt Cloud API v2 client: types, HTTP policy (timeouts, retries, rate limits), run waiting.
+//! dbt Cloud API v2 client: types, HTTP policy (timeouts, retries, rate limits), at-most-once
+//! triggering and run waiting. Knows nothing of clap or terminals.
+
+pub mod client;
+pub mod errors;
+pub mod failure;
+pub mod retry;
+pub mod trigger;
+pub mod types;
+pub mod wait;
+
+pub use client::{Client, ClientOptions, RunQuery};
+pub use errors::ApiError;
+pub use trigger::{trigger_run, Triggered};
+pub use types::{Run, RunStatus, RunStep, TriggerRequest};

@@ -1,0 +1,128 @@
+//! API failures in the user's terms. Every one maps to exit code 6 and says what to do next;
+//! none ever contains the token (only the name of the variable it came from).
+
+use crate::error::{CliError, Exit};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("dbt Cloud rejected the API token (401 Unauthorized) at {url}")]
+    Unauthorized {
+        url: String,
+        /// Where the token came from, e.g. "env DBT_CLOUD_API_TOKEN".
+        token_source: String,
+        /// The host is a legacy `getdbt.com` one.
+        legacy_host: bool,
+    },
+
+    #[error("the API token is not allowed to {action} (403 Forbidden){}", detail(.user_message))]
+    Forbidden {
+        action: String,
+        user_message: Option<String>,
+    },
+
+    #[error("{what} was not found (404){}", detail(.user_message))]
+    NotFound {
+        what: String,
+        user_message: Option<String>,
+    },
+
+    #[error("dbt Cloud refused the request (400): {user_message}{}", fields_text(.fields))]
+    BadRequest {
+        user_message: String,
+        fields: Vec<(String, String)>,
+    },
+
+    #[error(
+        "dbt Cloud kept answering {status} to {what} after {attempts} attempts over {seconds:.0}s"
+    )]
+    GaveUp {
+        what: String,
+        status: u16,
+        attempts: u32,
+        seconds: f64,
+    },
+
+    #[error("cannot reach dbt Cloud at {url} after {attempts} attempts: {detail}")]
+    Unreachable {
+        url: String,
+        attempts: u32,
+        detail: String,
+    },
+
+    #[error("unexpected answer from dbt Cloud for {what}: HTTP {status}{}", detail(.user_message))]
+    Unexpected {
+        what: String,
+        status: u16,
+        user_message: Option<String>,
+    },
+
+    #[error("cannot read dbt Cloud's answer for {what}: {detail}")]
+    Decode { what: String, detail: String },
+
+    #[error("cannot start the HTTP client: {0}")]
+    Client(String),
+}
+
+fn detail(m: &Option<String>) -> String {
+    match m {
+        Some(m) if !m.trim().is_empty() => format!(": {}", m.trim()),
+        _ => String::new(),
+    }
+}
+
+fn fields_text(fields: &[(String, String)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("\n  {k}: {v}"))
+        .collect()
+}
+
+impl ApiError {
+    /// What a person can do about it.
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            ApiError::Unauthorized { token_source, legacy_host, .. } => {
+                let mut h = vec![format!(
+                    "the token came from {token_source}: check that it is current (tokens can expire or be revoked) \
+                     and belongs to this account"
+                )];
+                if *legacy_host {
+                    h.push(
+                        "accounts moved to per-account access URLs (e.g. https://PREFIX.us1.dbt.com): the legacy \
+                         getdbt.com host answers 401 even for a valid token. Copy the access URL from Account \
+                         settings and set DBT_CLOUD_ACCESS_URL or deploy.dbt_cloud.access_url"
+                            .into(),
+                    );
+                }
+                h
+            }
+            ApiError::Forbidden { .. } => vec![
+                "use a service token with the Job Admin (or Job Runner, to trigger) permission, or a personal \
+                 access token of a user with access; IP allowlists also answer 403"
+                    .into(),
+            ],
+            ApiError::NotFound { .. } => vec![
+                "check the ids (datachonk cloud jobs lists what the token can see); dbt Cloud also answers 404 \
+                 when the token lacks access to the object"
+                    .into(),
+            ],
+            ApiError::Unreachable { .. } => vec![
+                "check the access URL (datachonk config show) and your network; the request was retried with backoff"
+                    .into(),
+            ],
+            ApiError::GaveUp { status: 429, .. } => {
+                vec!["dbt Cloud limits the Admin API to 5,000 requests a minute per account; try again later".into()]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl From<ApiError> for CliError {
+    fn from(e: ApiError) -> Self {
+        let hints = e.hints();
+        let mut err = CliError::new(Exit::Api, e.to_string());
+        err.hints = hints;
+        err
+    }
+}
