@@ -81,6 +81,18 @@ pub enum Command {
 
     /// Trigger a dbt Cloud job run (for code already in git) and optionally wait for it.
     ///
+    /// Progress goes to stderr, one line per status or step change; the verdict to stdout.
+    /// With --json, stdout carries exactly one JSON document:
+    ///   {"outcome": "success|error|cancelled|timeout|triggered|interrupted",
+    ///    "run": {"id", "status", "status_humanized", "href", "job_id", "git_sha", "git_branch",
+    ///            "duration_seconds", "steps": [{"index", "name", "status"}]},
+    ///    "failure": {"step_index", "step_name", "nodes": [{"unique_id", "status", "message"}],
+    ///                "log_tail": [..]} | null,
+    ///    "cancelled_by_datachonk": bool}
+    ///
+    /// Exit codes: 0 success (or triggered without --wait), 1 run Error, 2 usage/config,
+    /// 3 run Cancelled, 4 --timeout reached, 6 API failure, 130 interrupted.
+    ///
     /// Examples:
     ///   datachonk dbt-run --wait
     ///   datachonk dbt-run --job-id 42 --git-sha "$(git rev-parse HEAD)" --wait --timeout 30m
@@ -169,8 +181,13 @@ pub struct DbtRunArgs {
     pub cause: Option<String>,
 
     /// Wait for the run to finish and exit with its verdict (0 success, 1 error, 3 cancelled).
-    #[arg(long)]
+    /// Default: `deploy.dbt_cloud.wait` from datachonk.yaml.
+    #[arg(long, conflicts_with = "no_wait")]
     pub wait: bool,
+
+    /// Do not wait, even when `deploy.dbt_cloud.wait` is true.
+    #[arg(long)]
+    pub no_wait: bool,
 
     /// Give up waiting after this long (e.g. 90s, 30m, 2h); exit code 4.
     #[arg(long, value_name = "DURATION")]

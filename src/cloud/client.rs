@@ -198,14 +198,20 @@ impl Client {
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
-                let outcome = classify(&e);
+                let detail = describe(&e);
                 self.debug(&format!(
-                    "{} {url} -> {} ({:?})",
+                    "{} {url} -> {detail} ({:?})",
                     call.method,
-                    describe(&e),
                     started.elapsed()
                 ));
-                return Ok(Err(outcome));
+                // A certificate problem will not go away by retrying.
+                if detail.contains("certificate") || detail.contains("UnknownIssuer") {
+                    return Err(ApiError::Tls {
+                        url: self.base.clone(),
+                        detail,
+                    });
+                }
+                return Ok(Err(classify(&e)));
             }
         };
         let status = resp.status();

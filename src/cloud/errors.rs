@@ -59,6 +59,9 @@ pub enum ApiError {
     #[error("cannot read dbt Cloud's answer for {what}: {detail}")]
     Decode { what: String, detail: String },
 
+    #[error("the TLS certificate of {url} is not trusted: {detail}")]
+    Tls { url: String, detail: String },
+
     #[error("cannot start the HTTP client: {0}")]
     Client(String),
 }
@@ -108,6 +111,11 @@ impl ApiError {
             ],
             ApiError::Unreachable { .. } => vec![
                 "check the access URL (datachonk config show) and your network; the request was retried with backoff"
+                    .into(),
+            ],
+            ApiError::Tls { .. } => vec![
+                "for a private CA or a `datachonk sandbox --tls`, point DATACHONK_CA_CERT (or SSL_CERT_FILE) at its \
+                 PEM file"
                     .into(),
             ],
             ApiError::GaveUp { status: 429, .. } => {

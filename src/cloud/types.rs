@@ -251,6 +251,23 @@ impl RunStep {
     pub fn run_status(&self) -> RunStatus {
         self.status.map_or(RunStatus::Unknown, RunStatus::from_code)
     }
+
+    /// Seconds from start to finish, from the timestamps or the `HH:MM:SS` duration.
+    pub fn elapsed_seconds(&self) -> Option<f64> {
+        match (self.started_at, self.finished_at) {
+            (Some(s), Some(f)) => Some((f.0 - s.0).num_milliseconds() as f64 / 1000.0),
+            _ => self.duration.as_deref().and_then(parse_hms),
+        }
+    }
+}
+
+/// `"HH:MM:SS"` to seconds.
+fn parse_hms(s: &str) -> Option<f64> {
+    let mut total = 0.0;
+    for part in s.split(':') {
+        total = total * 60.0 + part.trim().parse::<f64>().ok()?;
+    }
+    Some(total)
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

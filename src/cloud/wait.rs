@@ -155,10 +155,15 @@ pub async fn wait_for_run(
             Err(e) => return Err(e),
         };
         let status = run.run_status();
-        if last_status != Some(status) {
+        let status_changed = last_status != Some(status);
+        // A finished run's last step changes are reported before the verdict; otherwise the
+        // new status comes first ("Running", then its steps).
+        if status_changed && !status.is_terminal() {
+            on_event(WaitEvent::Status(&run));
+        }
+        if status_changed {
             last_status = Some(status);
             state_since = Instant::now();
-            on_event(WaitEvent::Status(&run));
         }
         for step in run.steps() {
             let key = (step.index.unwrap_or(0), step.status);
@@ -176,6 +181,7 @@ pub async fn wait_for_run(
             }
         }
         if status.is_terminal() {
+            on_event(WaitEvent::Status(&run));
             return Ok(WaitEnd::Finished(run));
         }
         // Time in the current phase, by the server's clock when it tells us, else ours.

@@ -1,9 +1,329 @@
 //! `datachonk cloud …`: look at the connection, jobs, runs and artifacts.
 
-use crate::cli::{CloudCommand, GlobalArgs};
-use crate::error::{CliError, CmdResult};
+use std::io::Write;
+
+use serde_json::{json, Value};
+
+use crate::cli::{ArtifactsCommand, CloudCommand, ConnectionArgs, GlobalArgs, RunsCommand};
+use crate::cloud::{Client, Run, RunQuery, RunStatus};
+use crate::config::{Config, FlagValues};
+use crate::error::{CliError, CmdResult, Exit};
+use crate::generate::write::write_atomic;
 use crate::ui::Ui;
 
-pub fn run(_global: &GlobalArgs, _cmd: CloudCommand, _ui: &Ui) -> CmdResult {
-    Err(CliError::usage("cloud is not implemented yet"))
+use super::connect;
+
+pub fn run(global: &GlobalArgs, cmd: CloudCommand, ui: &Ui) -> CmdResult {
+    let (connection, extra) = match &cmd {
+        CloudCommand::Status(a) => (&a.connection, FlagValues::default()),
+        CloudCommand::Jobs(a) => (
+            &a.connection,
+            FlagValues {
+                project_id: a.project_id,
+                ..FlagValues::default()
+            },
+        ),
+        CloudCommand::Runs(RunsCommand::List(a)) => (
+            &a.connection,
+            FlagValues {
+                job_id: a.job_id,
+                ..FlagValues::default()
+            },
+        ),
+        CloudCommand::Runs(RunsCommand::Show(a)) => (&a.connection, FlagValues::default()),
+        CloudCommand::Runs(RunsCommand::Cancel(a) | RunsCommand::Retry(a)) => {
+            (&a.connection, FlagValues::default())
+        }
+        CloudCommand::Artifacts(ArtifactsCommand::Get(a)) => (&a.connection, FlagValues::default()),
+    };
+    let cfg = load(global, connection, extra)?;
+    let client = connect::client(&cfg, ui)?;
+    let rt = super::runtime()?;
+    let result = rt.block_on(async {
+        match cmd {
+            CloudCommand::Status(_) => status(&client, &cfg, ui).await,
+            CloudCommand::Jobs(_) => jobs(&client, &cfg, ui).await,
+            CloudCommand::Runs(RunsCommand::List(a)) => {
+                let mut status_in = Vec::new();
+                for s in &a.status {
+                    for part in s.split(',') {
+                        status_in.push(RunStatus::parse(part.trim()).ok_or_else(|| {
+                            CliError::usage(format!(
+                                "--status {part}: expected queued, starting, running, success, error or cancelled"
+                            ))
+                        })?);
+                    }
+                }
+                let query = RunQuery {
+                    job_id: a.job_id,
+                    status_in,
+                    order_by: Some("-id".into()),
+                    limit: a.limit.max(1),
+                    include_related: vec!["trigger".into()],
+                    ..RunQuery::default()
+                };
+                runs_list(&client, &query, ui).await
+            }
+            CloudCommand::Runs(RunsCommand::Show(a)) => run_show(&client, a.run_id, a.logs, ui).await,
+            CloudCommand::Runs(RunsCommand::Cancel(a)) => {
+                let run = client.cancel_run(a.run_id).await?;
+                print_run_line(ui, &run, "cancel requested");
+                Ok(Exit::Success)
+            }
+            CloudCommand::Runs(RunsCommand::Retry(a)) => {
+                let run = client.retry_run(a.run_id).await?;
+                print_run_line(ui, &run, &format!("retry of run {}", a.run_id));
+                Ok(Exit::Success)
+            }
+            CloudCommand::Artifacts(ArtifactsCommand::Get(a)) => {
+                let bytes = client.get_artifact(a.run_id, &a.path, a.step).await?;
+                match &a.output {
+                    Some(path) => {
+                        write_atomic(path, &bytes).map_err(|e| CliError::usage(e.to_string()))?;
+                        ui.status(format!("wrote {} ({} bytes)", path.display(), bytes.len()));
+                    }
+                    None => {
+                        let mut out = std::io::stdout().lock();
+                        out.write_all(&bytes)
+                            .and_then(|_| out.flush())
+                            .map_err(|e| CliError::new(Exit::Api, format!("cannot write to stdout: {e}")))?;
+                    }
+                }
+                Ok(Exit::Success)
+            }
+        }
+    });
+    rt.shutdown_background();
+    result
+}
+
+fn load(
+    global: &GlobalArgs,
+    connection: &ConnectionArgs,
+    extra: FlagValues,
+) -> Result<Config, CliError> {
+    let base = connect::connection_flags(connection);
+    connect::load(
+        global,
+        &FlagValues {
+            project_id: extra.project_id,
+            job_id: extra.job_id,
+            ..base
+        },
+    )
+}
+
+async fn status(client: &Client, cfg: &Config, ui: &Ui) -> CmdResult {
+    let account = client.get_account().await?;
+    let projects = client.list_projects().await?;
+    if ui.is_json() {
+        ui.json(&json!({
+            "access_url": client.base_url(),
+            "token_valid": true,
+            "account": { "id": account.id, "name": account.name, "plan": account.plan },
+            "projects": projects.iter().map(|p| json!({"id": p.id, "name": p.name})).collect::<Vec<_>>(),
+        }));
+        return Ok(Exit::Success);
+    }
+    let token_from = cfg
+        .dbt_cloud
+        .token
+        .as_ref()
+        .map(|t| t.source.to_string())
+        .unwrap_or_default();
+    ui.out(format!(
+        "{} connected to {} (token from {token_from})",
+        ui.good("ok"),
+        client.base_url()
+    ));
+    ui.out(format!(
+        "account {}: {}{}",
+        account.id.unwrap_or(client.account_id()),
+        account.name.as_deref().unwrap_or("(unnamed)"),
+        account
+            .plan
+            .as_deref()
+            .map(|p| format!(" ({p} plan)"))
+            .unwrap_or_default()
+    ));
+    ui.out(format!("projects ({}):", projects.len()));
+    for p in &projects {
+        ui.out(format!(
+            "  {:>14}  {}",
+            p.id.unwrap_or_default(),
+            p.name.as_deref().unwrap_or("")
+        ));
+    }
+    Ok(Exit::Success)
+}
+
+async fn jobs(client: &Client, cfg: &Config, ui: &Ui) -> CmdResult {
+    let project = cfg.dbt_cloud.project_id.as_ref().map(|p| p.value);
+    let jobs = client.list_jobs(project, None).await?;
+    if ui.is_json() {
+        let list: Vec<Value> = jobs
+            .iter()
+            .map(|j| {
+                json!({"id": j.id, "name": j.name, "project_id": j.project_id, "environment_id": j.environment_id,
+                       "job_type": j.job_type, "execute_steps": j.execute_steps})
+            })
+            .collect();
+        ui.json(&json!({ "jobs": list }));
+        return Ok(Exit::Success);
+    }
+    if jobs.is_empty() {
+        ui.out("no jobs");
+    }
+    for j in &jobs {
+        ui.out(format!(
+            "{:>14}  {}  {}",
+            j.id.unwrap_or_default(),
+            ui.bold(j.name.as_deref().unwrap_or("(unnamed)")),
+            ui.dim(&format!(
+                "project {} · environment {}",
+                j.project_id.unwrap_or_default(),
+                j.environment_id.unwrap_or_default()
+            ))
+        ));
+        for step in j.execute_steps.as_deref().unwrap_or_default() {
+            ui.out(format!("{:>14}  $ {step}", ""));
+        }
+    }
+    Ok(Exit::Success)
+}
+
+async fn runs_list(client: &Client, query: &RunQuery, ui: &Ui) -> CmdResult {
+    let runs = client.list_runs(query).await?;
+    if ui.is_json() {
+        let list: Vec<Value> = runs.iter().map(run_json).collect();
+        ui.json(&json!({ "runs": list }));
+        return Ok(Exit::Success);
+    }
+    if runs.is_empty() {
+        ui.out("no runs");
+    }
+    for r in &runs {
+        let cause = r
+            .trigger
+            .as_ref()
+            .and_then(|t| t.cause.clone())
+            .unwrap_or_default();
+        ui.out(format!(
+            "{:>14}  {:<9}  job {:<6}  {}  {}",
+            r.id,
+            status_word(ui, r.run_status()),
+            r.job().unwrap_or_default(),
+            r.created_at
+                .map(|t| t.0.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_default(),
+            ui.dim(&cause)
+        ));
+    }
+    Ok(Exit::Success)
+}
+
+async fn run_show(client: &Client, run_id: i64, logs: bool, ui: &Ui) -> CmdResult {
+    let run = client
+        .get_run(run_id, &["run_steps", "job", "trigger"])
+        .await?;
+    if ui.is_json() {
+        let mut v = run_json(&run);
+        v["steps"] = run
+            .steps()
+            .iter()
+            .map(|s| {
+                json!({"index": s.index, "name": s.name, "status": s.run_status(),
+                       "duration_seconds": s.elapsed_seconds(), "logs": if logs { s.logs.clone() } else { None }})
+            })
+            .collect();
+        ui.json(&v);
+        return Ok(Exit::Success);
+    }
+    ui.out(format!(
+        "run {}  {}",
+        run.id,
+        status_word(ui, run.run_status())
+    ));
+    if let Some(href) = &run.href {
+        ui.out(format!("  {href}"));
+    }
+    let job_name = run
+        .job
+        .as_ref()
+        .and_then(|j| j.name.clone())
+        .unwrap_or_default();
+    ui.out(format!(
+        "  job       {} {job_name}",
+        run.job().unwrap_or_default()
+    ));
+    if let Some(cause) = run.trigger.as_ref().and_then(|t| t.cause.as_deref()) {
+        ui.out(format!("  cause     {cause}"));
+    }
+    if run.git_sha.is_some() || run.git_branch.is_some() {
+        ui.out(format!(
+            "  git       {} {}",
+            run.git_branch.as_deref().unwrap_or(""),
+            run.git_sha.as_deref().unwrap_or("")
+        ));
+    }
+    if let Some(d) = run.elapsed_seconds() {
+        ui.out(format!("  duration  {d:.1}s"));
+    }
+    if let Some(m) = run.status_message.as_deref().filter(|m| !m.is_empty()) {
+        ui.out(format!("  message   {m}"));
+    }
+    for s in run.steps() {
+        ui.out(format!(
+            "  step {:<2} {:<9} {}{}",
+            s.index.unwrap_or_default(),
+            status_word(ui, s.run_status()),
+            s.name.as_deref().unwrap_or(""),
+            s.elapsed_seconds()
+                .map(|d| format!(" ({d:.1}s)"))
+                .unwrap_or_default()
+        ));
+        if logs {
+            for line in s.logs.as_deref().unwrap_or_default().lines() {
+                ui.out(format!("      | {line}"));
+            }
+        }
+    }
+    Ok(Exit::Success)
+}
+
+fn run_json(r: &Run) -> Value {
+    json!({
+        "id": r.id, "status": r.status, "status_humanized": r.run_status().label(), "job_id": r.job(),
+        "href": r.href, "git_sha": r.git_sha, "git_branch": r.git_branch,
+        "cause": r.trigger.as_ref().and_then(|t| t.cause.clone()),
+        "created_at": r.created_at.map(|t| t.0.to_rfc3339()), "finished_at": r.finished_at.map(|t| t.0.to_rfc3339()),
+        "duration_seconds": r.elapsed_seconds(),
+    })
+}
+
+fn print_run_line(ui: &Ui, run: &Run, what: &str) {
+    if ui.is_json() {
+        ui.json(&run_json(run));
+    } else {
+        ui.out(format!(
+            "run {} {}: {}{}",
+            run.id,
+            what,
+            status_word(ui, run.run_status()),
+            run.href
+                .as_deref()
+                .map(|h| format!("  {h}"))
+                .unwrap_or_default()
+        ));
+    }
+}
+
+fn status_word(ui: &Ui, s: RunStatus) -> String {
+    let word = format!("{:<9}", s.label());
+    match s {
+        RunStatus::Success => ui.good(&word),
+        RunStatus::Error => ui.bad(&word),
+        RunStatus::Cancelled => ui.warnish(&word),
+        _ => word,
+    }
 }

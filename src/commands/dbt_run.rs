@@ -1,9 +1,371 @@
 //! `datachonk dbt-run`: trigger the configured job and optionally wait for its verdict.
+//! The trigger-and-wait part is shared with `push --trigger-dbt-run` and `quickstart`.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
 
 use crate::cli::{DbtRunArgs, GlobalArgs};
-use crate::error::{CliError, CmdResult};
+use crate::cloud::failure::{self, FailureReport};
+use crate::cloud::wait::{self, WaitEnd, WaitEvent, WaitOptions, WaitStats};
+use crate::cloud::{trigger_run, Client, Run, RunStatus, TriggerRequest};
+use crate::config::{self, DbtCloudConfig, FlagValues, MAX_CAUSE_LEN};
+use crate::error::{CliError, CmdResult, Exit};
 use crate::ui::Ui;
 
-pub fn run(_global: &GlobalArgs, _args: &DbtRunArgs, _ui: &Ui) -> CmdResult {
-    Err(CliError::usage("dbt-run is not implemented yet"))
+use super::connect;
+
+pub fn run(global: &GlobalArgs, args: &DbtRunArgs, ui: &Ui) -> CmdResult {
+    let flags = FlagValues {
+        job_id: args.job_id,
+        wait: Some(args.wait),
+        timeout: args.timeout.clone(),
+        cause: args.cause.clone(),
+        schema_override: args.schema_override.clone(),
+        target_name_override: args.target_name_override.clone(),
+        threads_override: args.threads_override,
+        steps_override: Some(args.steps_override.clone()),
+        timeout_seconds_override: args.timeout_seconds_override,
+        dbt_version_override: args.dbt_version_override.clone(),
+        generate_docs_override: args.generate_docs_override,
+        ..connect::connection_flags(&args.connection)
+    };
+    let cfg = connect::load(global, &flags)?;
+    let d = &cfg.dbt_cloud;
+    let job_id = d.require_job_id()?;
+    let request = trigger_request(d, args.git_sha.as_deref(), args.git_branch.as_deref())?;
+    let client = connect::client(&cfg, ui)?;
+    let plan = RunPlan {
+        job_id,
+        request,
+        wait: !args.no_wait && d.wait.value,
+        timeout: d.timeout.as_ref().map(|t| t.value),
+        cancel_on_timeout: args.cancel_on_timeout,
+        cancel_on_interrupt: args.cancel_on_interrupt,
+    };
+    let rt = super::runtime()?;
+    let result = rt.block_on(trigger_and_report(&client, &plan, ui));
+    // Never let an idle keep-alive connection delay the exit.
+    rt.shutdown_background();
+    result
+}
+
+/// What to trigger and how to wait.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    pub job_id: i64,
+    pub request: TriggerRequest,
+    pub wait: bool,
+    pub timeout: Option<Duration>,
+    pub cancel_on_timeout: bool,
+    pub cancel_on_interrupt: bool,
+}
+
+/// The trigger body from the configuration, the commit and branch. dbt Cloud reportedly
+/// refuses a trigger carrying both `git_sha` and `git_branch`; when both are known, the sha is
+/// sent (it is what validates the commit) and the branch goes into the cause.
+pub fn trigger_request(
+    d: &DbtCloudConfig,
+    git_sha: Option<&str>,
+    git_branch: Option<&str>,
+) -> Result<TriggerRequest, CliError> {
+    let git_sha = git_sha.map(str::trim).filter(|s| !s.is_empty());
+    let git_branch = git_branch.map(str::trim).filter(|s| !s.is_empty());
+    let cause = match &d.cause {
+        Some(c) => c.value.clone(),
+        None => default_cause(git_branch, git_sha),
+    };
+    config::validate_cause(&cause).map_err(|m| CliError::usage(format!("--cause: {m}")))?;
+    let o = &d.overrides;
+    Ok(TriggerRequest {
+        cause,
+        git_sha: git_sha.map(str::to_string),
+        git_branch: if git_sha.is_some() {
+            None
+        } else {
+            git_branch.map(str::to_string)
+        },
+        schema_override: o.schema_override.as_ref().map(|v| v.value.clone()),
+        target_name_override: o.target_name_override.as_ref().map(|v| v.value.clone()),
+        threads_override: o.threads_override.as_ref().map(|v| v.value),
+        steps_override: o.steps_override.as_ref().map(|v| v.value.clone()),
+        timeout_seconds_override: o.timeout_seconds_override.as_ref().map(|v| v.value),
+        dbt_version_override: o.dbt_version_override.as_ref().map(|v| v.value.clone()),
+        generate_docs_override: o.generate_docs_override.as_ref().map(|v| v.value),
+        ..TriggerRequest::default()
+    })
+}
+
+/// `Triggered by datachonk` plus the branch and short sha when known, within 255 characters.
+pub fn default_cause(branch: Option<&str>, sha: Option<&str>) -> String {
+    let short = sha.map(|s| &s[..s.len().min(12)]);
+    let mut cause = match (branch, short) {
+        (Some(b), Some(s)) => format!("Triggered by datachonk for {b} @ {s}"),
+        (Some(b), None) => format!("Triggered by datachonk for {b}"),
+        (None, Some(s)) => format!("Triggered by datachonk @ {s}"),
+        (None, None) => "Triggered by datachonk".to_string(),
+    };
+    if cause.chars().count() > MAX_CAUSE_LEN {
+        cause = cause.chars().take(MAX_CAUSE_LEN - 1).collect::<String>() + "…";
+    }
+    cause
+}
+
+/// Trigger, optionally wait, print the verdict; the exit status follows DESIGN.md.
+pub async fn trigger_and_report(client: &Client, plan: &RunPlan, ui: &Ui) -> CmdResult {
+    let triggered = trigger_run(client, plan.job_id, &plan.request).await?;
+    let run = triggered.run;
+    let url = run
+        .href
+        .clone()
+        .unwrap_or_else(|| format!("{}/ (run {})", client.base_url(), run.id));
+    let adopted = if triggered.adopted {
+        " (found after a lost response; not triggered twice)"
+    } else {
+        ""
+    };
+    ui.status(format!(
+        "Triggered job {} → run {}{adopted}",
+        plan.job_id, run.id
+    ));
+    ui.status(format!("  {url}"));
+    if !plan.wait {
+        if ui.is_json() {
+            ui.json(&report_json("triggered", &run, None, false));
+        } else {
+            ui.out(format!("run {} triggered: {url}", run.id));
+        }
+        return Ok(Exit::Success);
+    }
+
+    let expected = wait::expected_running_time(client, plan.job_id).await;
+    let options = WaitOptions {
+        timeout: plan.timeout,
+        expected_running: expected,
+        ..WaitOptions::default()
+    };
+    let mut stats = WaitStats::default();
+    let mut on_event = |event: WaitEvent<'_>| print_event(ui, event);
+    let waited = tokio::select! {
+        r = wait::wait_for_run(client, run.id, &options, &mut stats, &mut on_event) => Some(r),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    let end = match waited {
+        Some(r) => r?,
+        None => {
+            let mut cancelled = false;
+            if plan.cancel_on_interrupt {
+                ui.status(format!("Interrupted: cancelling run {}…", run.id));
+                cancelled = client.cancel_run(run.id).await.is_ok();
+            } else {
+                ui.status(format!("Interrupted: run {} keeps running ({url})", run.id));
+            }
+            if ui.is_json() {
+                ui.json(&report_json("interrupted", &run, None, cancelled));
+            }
+            return Ok(Exit::Interrupted);
+        }
+    };
+    match end {
+        WaitEnd::TimedOut(last) => {
+            let mut cancelled = false;
+            let limit = plan
+                .timeout
+                .map(|t| humantime::format_duration(t).to_string())
+                .unwrap_or_default();
+            if plan.cancel_on_timeout {
+                match client.cancel_run(last.id).await {
+                    Ok(_) => {
+                        cancelled = true;
+                        ui.status(format!("Gave up after {limit}: cancelled run {}", last.id));
+                    }
+                    Err(e) => ui.warn(format!(
+                        "gave up after {limit}, and cancelling run {} failed: {e}",
+                        last.id
+                    )),
+                }
+            } else {
+                ui.status(format!(
+                    "Gave up waiting after {limit}; run {} is still {} (left running: {url})",
+                    last.id,
+                    last.run_status().label()
+                ));
+            }
+            if ui.is_json() {
+                ui.json(&report_json("timeout", &last, None, cancelled));
+            } else {
+                ui.out(format!(
+                    "{} run {} still {} after {limit}",
+                    ui.warnish("TIMEOUT"),
+                    last.id,
+                    last.run_status().label()
+                ));
+            }
+            Ok(Exit::Timeout)
+        }
+        WaitEnd::Finished(done) => {
+            let status = done.run_status();
+            let failure = if status == RunStatus::Error {
+                Some(failure::explain(client, &done).await)
+            } else {
+                None
+            };
+            if ui.is_json() {
+                let outcome = match status {
+                    RunStatus::Success => "success",
+                    RunStatus::Error => "error",
+                    _ => "cancelled",
+                };
+                ui.json(&report_json(outcome, &done, failure.as_ref(), false));
+            } else {
+                print_verdict(ui, &done, failure.as_ref());
+            }
+            Ok(match status {
+                RunStatus::Success => Exit::Success,
+                RunStatus::Error => Exit::RunError,
+                _ => Exit::Cancelled,
+            })
+        }
+    }
+}
+
+fn print_event(ui: &Ui, event: WaitEvent<'_>) {
+    match event {
+        WaitEvent::Status(run) => {
+            ui.status(format!("run {}: {}", run.id, run.run_status().label()))
+        }
+        WaitEvent::Step(step) => {
+            let status = step.run_status();
+            let name = step.name.as_deref().unwrap_or("step");
+            let index = step.index.unwrap_or(0);
+            let took = match step.elapsed_seconds() {
+                Some(secs) if status.is_terminal() => format!(" ({})", seconds_text(secs)),
+                _ => String::new(),
+            };
+            let label = match status {
+                RunStatus::Success => ui.good("ok"),
+                RunStatus::Error => ui.bad("error"),
+                RunStatus::Cancelled => ui.warnish("cancelled"),
+                other => other.label().to_ascii_lowercase(),
+            };
+            ui.status(format!("  step {index} {name}: {label}{took}"));
+        }
+    }
+}
+
+fn duration_text(run: &Run) -> String {
+    run.elapsed_seconds()
+        .map(seconds_text)
+        .or_else(|| run.duration_humanized.clone())
+        .unwrap_or_else(|| "?".into())
+}
+
+/// `0.4s`, `12s`, `3m 05s`, `1h 02m`.
+fn seconds_text(secs: f64) -> String {
+    let s = secs.max(0.0);
+    if s < 10.0 {
+        format!("{s:.1}s")
+    } else if s < 60.0 {
+        format!("{s:.0}s")
+    } else if s < 3600.0 {
+        format!("{}m {:02}s", (s / 60.0) as u64, (s as u64) % 60)
+    } else {
+        format!("{}h {:02}m", (s / 3600.0) as u64, ((s as u64) % 3600) / 60)
+    }
+}
+
+fn print_verdict(ui: &Ui, run: &Run, failure: Option<&FailureReport>) {
+    let status = run.run_status();
+    let word = match status {
+        RunStatus::Success => ui.good("SUCCESS"),
+        RunStatus::Error => ui.bad("ERROR"),
+        _ => ui.warnish("CANCELLED"),
+    };
+    ui.out(format!("{word} run {} in {}", run.id, duration_text(run)));
+    if let Some(href) = &run.href {
+        ui.out(format!("  {href}"));
+    }
+    if let Some(msg) = run.status_message.as_deref().filter(|m| !m.is_empty()) {
+        if status != RunStatus::Success {
+            ui.out(format!("  {msg}"));
+        }
+    }
+    if let Some(f) = failure {
+        if let Some(name) = &f.step_name {
+            ui.out(format!(
+                "  failing step {}: {name}",
+                f.step_index.unwrap_or(0)
+            ));
+        }
+        if !f.nodes.is_empty() {
+            ui.out(format!("  failing nodes ({}):", f.nodes.len()));
+            for node in &f.nodes {
+                ui.out(format!(
+                    "    {} [{}]",
+                    ui.bold(&node.unique_id),
+                    node.status
+                ));
+                for line in node.message.as_deref().unwrap_or_default().lines() {
+                    ui.out(format!("      {line}"));
+                }
+            }
+        } else if let Some(why) = &f.nodes_unavailable {
+            ui.out(format!("  ({why})"));
+        }
+        if !f.log_tail.is_empty() {
+            ui.out("  log tail:");
+            for line in &f.log_tail {
+                ui.out(format!("    | {line}"));
+            }
+        }
+    }
+}
+
+/// The `--json` document (schema in `dbt-run --help`).
+pub fn report_json(
+    outcome: &str,
+    run: &Run,
+    failure: Option<&FailureReport>,
+    cancelled_by_us: bool,
+) -> Value {
+    let steps: Vec<Value> = run
+        .steps()
+        .iter()
+        .map(|s| json!({ "index": s.index, "name": s.name, "status": s.run_status() }))
+        .collect();
+    json!({
+        "outcome": outcome,
+        "run": {
+            "id": run.id,
+            "status": run.status,
+            "status_humanized": run.status_humanized.clone().unwrap_or_else(|| run.run_status().label().into()),
+            "href": run.href,
+            "job_id": run.job(),
+            "git_sha": run.git_sha,
+            "git_branch": run.git_branch,
+            "duration_seconds": run.elapsed_seconds(),
+            "steps": steps,
+        },
+        "failure": failure,
+        "cancelled_by_datachonk": cancelled_by_us,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_cause_names_branch_and_short_sha_within_the_limit() {
+        assert_eq!(default_cause(None, None), "Triggered by datachonk");
+        assert_eq!(
+            default_cause(Some("feature/x"), Some("0123456789abcdef0123")),
+            "Triggered by datachonk for feature/x @ 0123456789ab"
+        );
+        let long = "b".repeat(400);
+        assert_eq!(
+            default_cause(Some(&long), None).chars().count(),
+            MAX_CAUSE_LEN
+        );
+    }
 }

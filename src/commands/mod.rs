@@ -3,6 +3,7 @@
 
 pub mod cloud;
 pub mod config;
+pub mod connect;
 pub mod dbt_run;
 pub mod generate;
 pub mod quickstart;

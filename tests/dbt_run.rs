@@ -1,0 +1,409 @@
+//! `datachonk dbt-run` as a user, a hook or CI meets it: the real binary against a real
+//! sandbox on 127.0.0.1, exit codes as documented, and the token never shown.
+
+mod support;
+
+use std::process::Stdio;
+
+use datachonk::sandbox::RunStatus;
+use support::*;
+
+#[test]
+fn a_successful_run_exits_0_with_status_steps_and_url() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let r = datachonk(
+        &sb,
+        dir.path(),
+        &[
+            "dbt-run",
+            "--job-id",
+            "1",
+            "--wait",
+            "--git-sha",
+            "abc1234def",
+            "--git-branch",
+            "feature/x",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("SUCCESS run 1"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("/deploy/1/projects/1/runs/1/"),
+        "{}",
+        r.stdout
+    );
+    for status in ["run 1: Queued", "run 1: Running", "run 1: Success"] {
+        assert!(
+            r.stderr.contains(status),
+            "missing {status:?} in:\n{}",
+            r.stderr
+        );
+    }
+    assert!(
+        r.stderr
+            .contains("step 4 Invoke dbt with `dbt build --select state:modified+"),
+        "{}",
+        r.stderr
+    );
+    // Each status change is printed once.
+    assert_eq!(
+        r.stderr.matches("run 1: Running").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    let runs = sb.runs();
+    assert_eq!(runs.len(), 1);
+    // Only the sha is sent (it validates the commit); the branch is named in the cause.
+    assert_eq!(runs[0].trigger.git_sha.as_deref(), Some("abc1234def"));
+    assert_eq!(runs[0].trigger.git_branch, None);
+    assert_eq!(
+        runs[0].trigger.cause,
+        "Triggered by datachonk for feature/x @ abc1234def"
+    );
+}
+
+#[test]
+fn an_errored_run_exits_1_and_names_the_failing_nodes() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "2", "--wait"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("ERROR run 1"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("failing step 4: Invoke dbt with `dbt build`"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("model.analytics.stg_orders"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("column \"amount\" does not exist"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("log tail:"), "{}", r.stdout);
+}
+
+#[test]
+fn json_mode_prints_exactly_one_document_on_stdout() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let r = datachonk(
+        &sb,
+        dir.path(),
+        &["dbt-run", "--job-id", "2", "--wait", "--json"],
+    );
+    assert_eq!(r.code, 1);
+    let v: serde_json::Value =
+        serde_json::from_str(&r.stdout).expect("stdout is one JSON document");
+    assert_eq!(v["outcome"], "error");
+    assert_eq!(v["run"]["status"], 20);
+    assert_eq!(
+        v["failure"]["nodes"][0]["unique_id"],
+        "model.analytics.stg_orders"
+    );
+    assert_eq!(v["failure"]["step_index"], 4);
+
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "1", "--json"]);
+    assert_eq!(r.code, 0);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON document");
+    assert_eq!(v["outcome"], "triggered");
+    assert_eq!(v["run"]["id"], 2);
+}
+
+#[test]
+fn a_cancelled_run_exits_3() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "4", "--wait"]);
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("CANCELLED run 1"), "{}", r.stdout);
+}
+
+#[test]
+fn a_run_cancelled_by_someone_else_while_waiting_exits_3() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_datachonk"));
+    cmd.current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("DBT_CLOUD_ACCESS_URL", sb.base_url())
+        .env("DBT_CLOUD_API_TOKEN", TOKEN)
+        .env("DBT_CLOUD_ACCOUNT_ID", "1")
+        .env_remove("DBT_CLOUD_JOB_ID")
+        .args(["dbt-run", "--job-id", "3", "--wait"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().expect("spawn");
+    wait_for_runs(&sb, "the slow run to start", |runs| {
+        runs.iter().any(|r| r.status == RunStatus::Running)
+    });
+    let cancel = datachonk(&sb, dir.path(), &["cloud", "runs", "cancel", "1"]);
+    assert_eq!(cancel.code, 0, "{}", cancel.stderr);
+    let out = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("CANCELLED"), "{stdout}");
+    assert!(!stdout.contains(TOKEN) && !String::from_utf8_lossy(&out.stderr).contains(TOKEN));
+}
+
+#[test]
+fn timeout_leaves_the_run_running_and_exits_4() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let r = datachonk(
+        &sb,
+        dir.path(),
+        &["dbt-run", "--job-id", "3", "--wait", "--timeout", "1s"],
+    );
+    assert_eq!(r.code, 4, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("left running"), "{}", r.stderr);
+    let run = &sb.runs()[0];
+    assert!(
+        !run.status.is_terminal(),
+        "the run should still be going: {:?}",
+        run.status
+    );
+}
+
+#[test]
+fn timeout_with_cancel_on_timeout_cancels_the_run_and_exits_4() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let r = datachonk(
+        &sb,
+        dir.path(),
+        &[
+            "dbt-run",
+            "--job-id",
+            "3",
+            "--wait",
+            "--timeout",
+            "1s",
+            "--cancel-on-timeout",
+            "--json",
+        ],
+    );
+    assert_eq!(r.code, 4, "{}\n{}", r.stdout, r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON document");
+    assert_eq!(v["outcome"], "timeout");
+    assert_eq!(v["cancelled_by_datachonk"], true);
+    assert_eq!(sb.runs()[0].status, RunStatus::Cancelled);
+}
+
+#[test]
+fn a_rejected_token_exits_6_naming_the_variable_not_the_token() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let wrong = "fake-wrong-token-e3aa10";
+    let r = datachonk_with(&sb, dir.path(), wrong, &["dbt-run", "--job-id", "1"], &[]);
+    assert_eq!(r.code, 6);
+    assert!(r.stderr.contains("401"), "{}", r.stderr);
+    assert!(r.stderr.contains("DBT_CLOUD_API_TOKEN"), "{}", r.stderr);
+    assert!(sb.runs().is_empty());
+}
+
+#[test]
+fn a_legacy_getdbt_host_401_hints_at_the_access_url() {
+    // The hint depends only on the host name; 127.0.0.1 must not get it.
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let r = datachonk_with(
+        &sb,
+        dir.path(),
+        "fake-wrong-token-77",
+        &["cloud", "status"],
+        &[],
+    );
+    assert_eq!(r.code, 6);
+    assert!(
+        !r.stderr.contains("per-account access URLs"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_token_without_permission_exits_6_with_a_403_explanation() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let r = datachonk_with(
+        &sb,
+        dir.path(),
+        READ_ONLY_TOKEN,
+        &["dbt-run", "--job-id", "1"],
+        &[],
+    );
+    assert_eq!(r.code, 6);
+    assert!(
+        r.stderr.contains("403") && r.stderr.contains("trigger job 1"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("Job Admin"), "{}", r.stderr);
+    assert!(sb.runs().is_empty());
+}
+
+#[test]
+fn an_unknown_job_exits_6_naming_it() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "99"]);
+    assert_eq!(r.code, 6);
+    assert!(
+        r.stderr.contains("job 99 in account 1 was not found (404)"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_400_shows_dbt_clouds_message() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    assert_eq!(
+        datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "1", "--wait"]).code,
+        0
+    );
+    // Retrying a successful run is refused by the API with a 400.
+    let r = datachonk(&sb, dir.path(), &["cloud", "runs", "retry", "1"]);
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    assert!(r.stderr.contains("(400)"), "{}", r.stderr);
+}
+
+#[test]
+fn retry_after_is_honoured_on_429() {
+    let sb = sandbox(&["429:times=1:retry-after=1:method=POST:path=/run/"]);
+    let dir = workdir();
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "1"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let posts: Vec<_> = sb
+        .requests()
+        .into_iter()
+        .filter(|q| q.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert_eq!(posts[0].status, 429);
+    assert_eq!(posts[1].status, 200);
+    let gap_ms = posts[1].offset_ms - posts[0].offset_ms;
+    assert!(
+        gap_ms >= 1000.0,
+        "retried after {gap_ms} ms, before Retry-After: 1"
+    );
+    assert_eq!(sb.runs().len(), 1);
+}
+
+#[test]
+fn a_503_burst_on_the_trigger_creates_exactly_one_run() {
+    let sb = sandbox(&["503:times=3:method=POST:path=/run/"]);
+    let dir = workdir();
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "1", "--wait"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(sb.runs().len(), 1, "{:?}", sb.runs());
+    let statuses: Vec<u16> = sb
+        .requests()
+        .iter()
+        .filter(|q| q.method == "POST")
+        .map(|q| q.status)
+        .collect();
+    assert_eq!(statuses, vec![503, 503, 503, 200]);
+}
+
+#[test]
+fn a_lost_trigger_response_adopts_the_run_instead_of_triggering_twice() {
+    let sb = sandbox(&["502:times=1:method=POST:path=/run/:after"]);
+    let dir = workdir();
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "1", "--wait"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(sb.runs().len(), 1, "{:?}", sb.runs());
+    assert!(r.stderr.contains("not triggered twice"), "{}", r.stderr);
+    assert_eq!(
+        sb.requests().iter().filter(|q| q.method == "POST").count(),
+        1
+    );
+}
+
+#[test]
+fn dropped_connections_while_waiting_are_survived() {
+    let sb = sandbox(&["drop:every=2:method=GET:path=/runs/1/"]);
+    let dir = workdir();
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "1", "--wait"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        sb.requests().iter().any(|q| q.status == 0),
+        "no connection was dropped"
+    );
+}
+
+#[test]
+fn missing_settings_exit_2_saying_how_to_provide_them() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let r = datachonk(&sb, dir.path(), &["dbt-run"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("--job-id") && r.stderr.contains("DBT_CLOUD_JOB_ID"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("deploy.dbt_cloud.job_id"), "{}", r.stderr);
+    let r = datachonk_with(&sb, dir.path(), "", &["dbt-run", "--job-id", "1"], &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("DBT_CLOUD_API_TOKEN"), "{}", r.stderr);
+    assert!(sb.requests().is_empty());
+}
+
+#[test]
+fn a_cause_over_255_characters_is_refused_before_anything_is_sent() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let cause = "x".repeat(256);
+    let r = datachonk(
+        &sb,
+        dir.path(),
+        &["dbt-run", "--job-id", "1", "--cause", &cause],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("255"), "{}", r.stderr);
+    assert!(sb.requests().is_empty(), "{:?}", sb.requests());
+}
+
+#[test]
+fn configuration_file_values_are_used_and_flags_override_them() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    std::fs::write(
+        dir.path().join("datachonk.yaml"),
+        "deploy:\n  dbt_cloud:\n    job_id: 2\n    cause: From the file\n    schema_override: dbt_ci\n    steps_override: [dbt build --select stg_orders]\n",
+    )
+    .unwrap();
+    let r = datachonk(&sb, dir.path(), &["dbt-run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = datachonk(
+        &sb,
+        dir.path(),
+        &["dbt-run", "--job-id", "1", "--cause", "From the flag"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let runs = sb.runs();
+    assert_eq!(runs[0].job_id, 2);
+    assert_eq!(runs[0].trigger.cause, "From the file");
+    assert_eq!(runs[0].trigger.schema_override.as_deref(), Some("dbt_ci"));
+    assert_eq!(
+        runs[0].trigger.steps_override.as_deref(),
+        Some(&["dbt build --select stg_orders".to_string()][..])
+    );
+    assert_eq!(runs[1].job_id, 1);
+    assert_eq!(runs[1].trigger.cause, "From the flag");
+}
