@@ -116,7 +116,10 @@ pub enum Command {
     ///   datachonk sandbox --addr 127.0.0.1:0 --token sandbox-token
     Sandbox(SandboxArgs),
 
-    /// Run the whole loop on a throwaway workspace against the embedded sandbox.
+    /// See the loop work with no account and no network: start the embedded sandbox (a local
+    /// dbt Cloud), trigger its validation job, wait and print the verdict.
+    ///
+    /// Exit code: 0 when the run succeeded (as dbt-run --wait).
     Quickstart(QuickstartArgs),
 }
 
@@ -427,8 +430,4 @@ Pointing other tools at the sandbox:
   GET /_sandbox/requests.";
 
 #[derive(Debug, Args, Clone)]
-pub struct QuickstartArgs {
-    /// Keep the workspace in DIR to explore it afterwards.
-    #[arg(long, value_name = "DIR")]
-    pub keep: Option<PathBuf>,
-}
+pub struct QuickstartArgs {}

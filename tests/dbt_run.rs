@@ -407,3 +407,47 @@ fn configuration_file_values_are_used_and_flags_override_them() {
     assert_eq!(runs[1].job_id, 1);
     assert_eq!(runs[1].trigger.cause, "From the flag");
 }
+
+fn interrupt_while_waiting(
+    extra: &[&str],
+) -> (Option<i32>, String, datachonk::sandbox::RunningSandbox) {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let mut args = vec!["dbt-run", "--job-id", "3", "--wait"];
+    args.extend_from_slice(extra);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_datachonk"))
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("DBT_CLOUD_ACCESS_URL", sb.base_url())
+        .env("DBT_CLOUD_API_TOKEN", TOKEN)
+        .env("DBT_CLOUD_ACCOUNT_ID", "1")
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_for_runs(&sb, "the slow run to start", |runs| {
+        runs.iter().any(|r| r.status == RunStatus::Running)
+    });
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains(TOKEN));
+    (out.status.code(), stderr, sb)
+}
+
+#[test]
+fn ctrl_c_exits_130_and_leaves_the_run_unless_asked_to_cancel() {
+    let (code, stderr, sb) = interrupt_while_waiting(&[]);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("keeps running"), "{stderr}");
+    assert!(!sb.runs()[0].status.is_terminal());
+
+    let (code, stderr, sb) = interrupt_while_waiting(&["--cancel-on-interrupt"]);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert_eq!(sb.runs()[0].status, RunStatus::Cancelled, "{stderr}");
+}

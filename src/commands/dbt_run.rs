@@ -113,6 +113,9 @@ pub fn default_cause(branch: Option<&str>, sha: Option<&str>) -> String {
 
 /// Trigger, optionally wait, print the verdict; the exit status follows DESIGN.md.
 pub async fn trigger_and_report(client: &Client, plan: &RunPlan, ui: &Ui) -> CmdResult {
+    // Listen for Ctrl-C from the start, so one arriving during the trigger is not fatal and
+    // is acted upon (cancel or leave) as soon as the run is known.
+    let mut interrupt = Interrupt::listen()?;
     let triggered = trigger_run(client, plan.job_id, &plan.request).await?;
     let run = triggered.run;
     let url = run
@@ -148,7 +151,7 @@ pub async fn trigger_and_report(client: &Client, plan: &RunPlan, ui: &Ui) -> Cmd
     let mut on_event = |event: WaitEvent<'_>| print_event(ui, event);
     let waited = tokio::select! {
         r = wait::wait_for_run(client, run.id, &options, &mut stats, &mut on_event) => Some(r),
-        _ = tokio::signal::ctrl_c() => None,
+        _ = interrupt.recv() => None,
     };
     let end = match waited {
         Some(r) => r?,
@@ -226,6 +229,33 @@ pub async fn trigger_and_report(client: &Client, plan: &RunPlan, ui: &Ui) -> Cmd
                 _ => Exit::Cancelled,
             })
         }
+    }
+}
+
+/// SIGINT (Ctrl-C), registered when created (tokio's `ctrl_c()` only registers when first
+/// polled, which would leave a window where Ctrl-C kills the process mid-request).
+struct Interrupt {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Interrupt {
+    fn listen() -> Result<Self, CliError> {
+        #[cfg(unix)]
+        {
+            let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .map_err(|e| CliError::new(Exit::Api, format!("cannot listen for Ctrl-C: {e}")))?;
+            Ok(Interrupt { signal })
+        }
+        #[cfg(not(unix))]
+        Ok(Interrupt {})
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        self.signal.recv().await;
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
