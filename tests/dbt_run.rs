@@ -451,3 +451,13 @@ fn ctrl_c_exits_130_and_leaves_the_run_unless_asked_to_cancel() {
     assert_eq!(code, Some(130), "{stderr}");
     assert_eq!(sb.runs()[0].status, RunStatus::Cancelled, "{stderr}");
 }
+
+#[test]
+fn server_errors_while_waiting_are_survived() {
+    let sb = sandbox(&["503:burst=3:every=4:method=GET:path=/runs/1/"]);
+    let dir = workdir();
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "1", "--wait"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(sb.requests().iter().any(|q| q.status == 503), "no 503 was injected");
+    assert_eq!(sb.runs().len(), 1);
+}

@@ -61,29 +61,32 @@ pub async fn trigger_run(
             client.debug(&format!(
                 "trigger response lost ({outcome:?}); looking for the run before re-sending"
             ));
-            for look in 0..2 {
+            for look in 0..LOOKS {
                 if look > 0 {
-                    tokio::time::sleep(Duration::from_millis(750)).await;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
-                let found = find_run(client, job_id, request, since).await.map_err(|e| ApiError::Unexpected {
-                    what: format!(
-                        "job {job_id}: the trigger's response was lost and the look-up for the run failed ({e}); \
-                         a run may have been created — check `datachonk cloud runs list --job-id {job_id}` before \
-                         triggering again"
-                    ),
-                    status: 0,
-                    user_message: None,
-                })?;
-                if let Some(run) = found {
-                    client.debug(&format!(
-                        "found run {} created by the lost trigger; adopting it",
-                        run.id
-                    ));
-                    return Ok(Triggered {
-                        run,
-                        adopted: true,
-                        posts: attempt,
-                    });
+                let lookup = find_run(client, job_id, request, since)
+                    .await
+                    .map_err(|e| unsure(job_id, &e.to_string()))?;
+                match lookup {
+                    Lookup::Found(run) => {
+                        client.debug(&format!(
+                            "found run {} created by the lost trigger; adopting it",
+                            run.id
+                        ));
+                        return Ok(Triggered {
+                            run: *run,
+                            adopted: true,
+                            posts: attempt,
+                        });
+                    }
+                    Lookup::Unsure(id) => {
+                        return Err(unsure(
+                            job_id,
+                            &format!("run {id} is new but the API did not say what triggered it"),
+                        ))
+                    }
+                    Lookup::Absent => {}
                 }
             }
         }
@@ -106,13 +109,34 @@ pub async fn trigger_run(
     }
 }
 
+/// How many times to look for the run (1 s apart) before concluding it was not created.
+const LOOKS: u32 = 3;
+
+enum Lookup {
+    Found(Box<Run>),
+    Absent,
+    /// A recent run exists whose trigger the API did not return: cannot tell.
+    Unsure(i64),
+}
+
+fn unsure(job_id: i64, why: &str) -> ApiError {
+    ApiError::Unexpected {
+        what: format!(
+            "job {job_id}: the trigger's response was lost and it cannot be confirmed whether a run was created \
+             ({why}); check `datachonk cloud runs list --job-id {job_id}` before triggering again"
+        ),
+        status: 0,
+        user_message: None,
+    }
+}
+
 /// The newest run of the job whose trigger matches ours, created since `since`.
 async fn find_run(
     client: &Client,
     job_id: i64,
     request: &TriggerRequest,
     since: chrono::DateTime<chrono::Utc>,
-) -> Result<Option<Run>, ApiError> {
+) -> Result<Lookup, ApiError> {
     let runs = client
         .list_runs(&RunQuery {
             job_id: Some(job_id),
@@ -122,14 +146,27 @@ async fn find_run(
             ..RunQuery::default()
         })
         .await?;
-    Ok(runs.into_iter().find(|run| is_ours(run, request, since)))
+    if let Some(unclear) = runs
+        .iter()
+        .find(|r| r.trigger.is_none() && is_recent(r, since))
+    {
+        return Ok(Lookup::Unsure(unclear.id));
+    }
+    Ok(runs
+        .into_iter()
+        .find(|run| is_ours(run, request, since))
+        .map_or(Lookup::Absent, |r| Lookup::Found(Box::new(r))))
+}
+
+fn is_recent(run: &Run, since: chrono::DateTime<chrono::Utc>) -> bool {
+    run.created_at.is_none_or(|t: Timestamp| t.0 >= since)
 }
 
 fn is_ours(run: &Run, request: &TriggerRequest, since: chrono::DateTime<chrono::Utc>) -> bool {
     let Some(trigger) = &run.trigger else {
         return false;
     };
-    let recent = run.created_at.is_none_or(|t: Timestamp| t.0 >= since);
+    let recent = is_recent(run, since);
     let same_sha = match &request.git_sha {
         Some(sha) => {
             trigger.git_sha.as_deref() == Some(sha.as_str())

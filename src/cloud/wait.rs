@@ -62,6 +62,16 @@ pub struct WaitStats {
 }
 
 const FAST: Duration = Duration::from_millis(500);
+/// How long the API may be unreachable (or answer 5xx/429) while a run is awaited.
+const OUTAGE_TOLERANCE: Duration = Duration::from_secs(300);
+
+fn is_outage(e: &ApiError) -> bool {
+    match e {
+        ApiError::Unreachable { .. } => true,
+        ApiError::GaveUp { status, .. } => *status == 429 || *status >= 500,
+        _ => false,
+    }
+}
 const SLOWEST: Duration = Duration::from_secs(15);
 
 /// The delay before the next poll. `in_state` is how long the run has been in its current
@@ -71,7 +81,7 @@ pub fn next_poll(
     in_state: Duration,
     expected_running: Option<Duration>,
 ) -> Duration {
-    let proportional = (in_state / 8).clamp(FAST, SLOWEST);
+    let proportional = (in_state / 10).clamp(FAST, SLOWEST);
     match status {
         RunStatus::Queued | RunStatus::Starting => proportional.min(Duration::from_secs(5)),
         _ => match expected_running {
@@ -132,6 +142,7 @@ pub async fn wait_for_run(
     let mut seen_steps: Vec<(i64, Option<i64>)> = Vec::new();
     let mut state_since = Instant::now();
     let mut last_run: Option<Run> = None;
+    let mut outage_since: Option<Instant> = None;
     loop {
         stats.polls += 1;
         let run = match client
@@ -152,8 +163,27 @@ pub async fn wait_for_run(
                 }
                 continue;
             }
+            // The API being down for a while must not fail a healthy run: keep waiting
+            // through an outage of up to OUTAGE_TOLERANCE (each request already retried).
+            Err(e)
+                if is_outage(&e)
+                    && outage_since.get_or_insert_with(Instant::now).elapsed()
+                        < OUTAGE_TOLERANCE =>
+            {
+                client.debug(&format!(
+                    "dbt Cloud unavailable while waiting ({e}); still waiting"
+                ));
+                sleep_until_next(Duration::from_secs(5), deadline).await;
+                if let (Some(d), Some(run)) = (deadline, &last_run) {
+                    if Instant::now() >= d {
+                        return Ok(WaitEnd::TimedOut(run.clone()));
+                    }
+                }
+                continue;
+            }
             Err(e) => return Err(e),
         };
+        outage_since = None;
         let status = run.run_status();
         let status_changed = last_status != Some(status);
         // A finished run's last step changes are reported before the verdict; otherwise the
@@ -231,7 +261,7 @@ mod tests {
     fn polls_fast_at_first_and_backs_off_to_a_cap() {
         assert_eq!(next_poll(RunStatus::Queued, secs(0.0), None), FAST);
         assert_eq!(next_poll(RunStatus::Running, secs(1.0), None), FAST);
-        assert_eq!(next_poll(RunStatus::Running, secs(40.0), None), secs(5.0));
+        assert_eq!(next_poll(RunStatus::Running, secs(40.0), None), secs(4.0));
         assert_eq!(next_poll(RunStatus::Running, secs(3600.0), None), SLOWEST);
         assert!(next_poll(RunStatus::Queued, secs(3600.0), None) <= secs(5.0));
     }
@@ -242,7 +272,7 @@ mod tests {
         // Long before the end: proportional, but never past the window's start (98 s).
         assert_eq!(
             next_poll(RunStatus::Running, secs(50.0), expected),
-            secs(6.25)
+            secs(5.0)
         );
         assert_eq!(
             next_poll(RunStatus::Running, secs(95.0), expected),
