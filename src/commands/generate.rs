@@ -44,19 +44,22 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
         selection: args.selection.clone(),
         force: args.force,
     };
-    let plan = generate::plan(&request)?;
-    let summary = plan::summarize(&plan.files);
     let writes = !(args.dry_run || args.diff || args.check);
+    // Writing streams each file to disk as it is rendered; the other modes keep contents.
+    let (plan, written) = if writes {
+        generate::generate(&request, &previous)?
+    } else {
+        (generate::plan(&request)?, 0)
+    };
+    for line in plan.timings.lines() {
+        ui.debug(format!("generate: {line}"));
+    }
+    let summary = plan::summarize(&plan.files);
     let stale = summary.to_write > 0;
 
     if args.diff && !ui.is_json() {
         print_diffs(&plan, ui);
     }
-    let written = if writes {
-        generate::apply(&plan, &settings.root, &previous)?
-    } else {
-        0
-    };
 
     if ui.is_json() {
         ui.json(&json!({
