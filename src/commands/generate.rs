@@ -30,10 +30,14 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
         }
         (Some(p), _) => Input::Catalog(p.clone()),
         (None, Some(p)) => Input::SourcesYaml(p.clone()),
-        (None, None) => {
-            return Err(CliError::usage("no metadata given")
-                .with_hint("pass --from-catalog target/catalog.json or --from-sources FILE"))
-        }
+        (None, None) => match &args.from_postgres {
+            Some(url) => Input::Postgres(generate::postgres::PgUrl::new(url.clone())),
+            None => {
+                return Err(CliError::usage("no metadata given").with_hint(
+                    "pass --from-catalog target/catalog.json, --from-sources FILE or --from-postgres URL",
+                ))
+            }
+        },
     };
     let previous =
         generate::state::State::load(&settings.root).map_err(generate::GenerateError::from)?;

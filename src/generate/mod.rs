@@ -12,6 +12,7 @@ pub mod merge;
 pub mod metadata;
 pub mod naming;
 pub mod plan;
+pub mod postgres;
 pub mod quoting;
 pub mod select;
 pub mod sources_yaml;
@@ -45,6 +46,8 @@ use timings::Timings;
 pub enum Input {
     Catalog(PathBuf),
     SourcesYaml(PathBuf),
+    /// A live database (the URL's password never shows: see [`postgres::PgUrl`]).
+    Postgres(postgres::PgUrl),
 }
 
 impl Input {
@@ -52,6 +55,7 @@ impl Input {
         match self {
             Input::Catalog(p) => p.display().to_string(),
             Input::SourcesYaml(p) => p.display().to_string(),
+            Input::Postgres(url) => url.redacted(),
         }
     }
 }
@@ -73,6 +77,8 @@ pub enum GenerateError {
     Catalog(#[from] catalog::CatalogError),
     #[error(transparent)]
     SourcesYaml(#[from] sources_yaml::SourcesYamlError),
+    #[error(transparent)]
+    Postgres(#[from] postgres::PostgresError),
     #[error(transparent)]
     Select(#[from] select::SelectError),
     #[error(transparent)]
@@ -108,6 +114,9 @@ impl From<GenerateError> for CliError {
                 .with_hint(
                     "rename or exclude one of them (generate.exclude), or change generate.naming",
                 ),
+            GenerateError::Postgres(postgres::PostgresError::Connect { .. }) => err.with_hint(
+                "check host, port, user and database; for a local server: postgres://USER@127.0.0.1:5432/DB",
+            ),
             GenerateError::Template(_) => err.with_hint(
                 "templates use [[ ]] for values and [% %] for tags (README, \"Generate\")",
             ),
@@ -130,11 +139,12 @@ pub struct Plan {
     pub timings: Timings,
 }
 
-/// Read the metadata an input describes.
-pub fn load_metadata(input: &Input) -> Result<Metadata, GenerateError> {
+/// Read the metadata an input describes (`config.schema` narrows a database's schemas).
+pub fn load_metadata(input: &Input, config: &GenerateConfig) -> Result<Metadata, GenerateError> {
     Ok(match input {
         Input::Catalog(p) => catalog::read(p)?,
         Input::SourcesYaml(p) => sources_yaml::read(p)?,
+        Input::Postgres(url) => postgres::read(url, config.schema.as_slice())?,
     })
 }
 
@@ -278,7 +288,7 @@ fn record(state: &mut State, f: &PlannedFile) {
 
 fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
     let mut timings = Timings::default();
-    let mut metadata = load_metadata(&req.input)?;
+    let mut metadata = load_metadata(&req.input, &req.config)?;
     timings.mark("read metadata");
     if let Some(source) = &req.config.source {
         for t in &mut metadata.tables {
