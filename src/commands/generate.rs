@@ -30,10 +30,14 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
         }
         (Some(p), _) => Input::Catalog(p.clone()),
         (None, Some(p)) => Input::SourcesYaml(p.clone()),
-        (None, None) => {
-            return Err(CliError::usage("no metadata given")
-                .with_hint("pass --from-catalog target/catalog.json or --from-sources FILE"))
-        }
+        (None, None) => match &args.from_postgres {
+            Some(url) => Input::Postgres(generate::postgres::PgUrl::new(url.clone())),
+            None => {
+                return Err(CliError::usage("no metadata given").with_hint(
+                    "pass --from-catalog target/catalog.json, --from-sources FILE or --from-postgres URL",
+                ))
+            }
+        },
     };
     let previous =
         generate::state::State::load(&settings.root).map_err(generate::GenerateError::from)?;
@@ -44,19 +48,22 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
         selection: args.selection.clone(),
         force: args.force,
     };
-    let plan = generate::plan(&request)?;
-    let summary = plan::summarize(&plan.files);
     let writes = !(args.dry_run || args.diff || args.check);
+    // Writing streams each file to disk as it is rendered; the other modes keep contents.
+    let (plan, written) = if writes {
+        generate::generate(&request, &previous)?
+    } else {
+        (generate::plan(&request)?, 0)
+    };
+    for line in plan.timings.lines() {
+        ui.debug(format!("generate: {line}"));
+    }
+    let summary = plan::summarize(&plan.files);
     let stale = summary.to_write > 0;
 
     if args.diff && !ui.is_json() {
         print_diffs(&plan, ui);
     }
-    let written = if writes {
-        generate::apply(&plan, &settings.root, &previous)?
-    } else {
-        0
-    };
 
     if ui.is_json() {
         ui.json(&json!({
