@@ -132,7 +132,9 @@ pub struct GenerateArgs {
     pub selection: Vec<String>,
 
     /// Read a dbt catalog.json (what `dbt docs generate` writes): its sources and nodes.
-    #[arg(long, value_name = "PATH")]
+    /// `cloud`: the catalog.json of the latest successful run of `generate.catalog_job_id`
+    /// (default `deploy.dbt_cloud.job_id`), fetched through the dbt Cloud API.
+    #[arg(long, value_name = "PATH|cloud")]
     pub from_catalog: Option<PathBuf>,
 
     /// Read an existing dbt sources YAML that lists columns.

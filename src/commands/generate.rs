@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use crate::cli::{GenerateArgs, GlobalArgs};
+use crate::commands::cloud_catalog;
 use crate::commands::config::load_options;
 use crate::config;
 use crate::error::{CliError, CmdResult, Exit};
@@ -21,12 +22,7 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
     let settings = config::load_generate(&load_options(global))?;
     let input = match (&args.from_catalog, &args.from_sources) {
         (Some(p), _) if p.as_os_str() == "cloud" => {
-            return Err(CliError::usage(
-                "--from-catalog cloud (fetching catalog.json from dbt Cloud) is not available yet",
-            )
-            .with_hint(
-                "download the artifact of a run and pass its path: datachonk cloud artifacts get RUN_ID catalog.json -o catalog.json",
-            ))
+            Input::Catalog(cloud_catalog::fetch(global, &settings.root, settings.config.catalog_job_id, ui)?)
         }
         (Some(p), _) => Input::Catalog(p.clone()),
         (None, Some(p)) => Input::SourcesYaml(p.clone()),
