@@ -328,6 +328,9 @@ pub struct RunIdArgs {
 #[derive(Debug, Subcommand)]
 pub enum ArtifactsCommand {
     /// Download one artifact of a run, e.g. run_results.json or manifest.json.
+    ///
+    /// The raw file goes to stdout, or to FILE with -o (written atomically; with --json a
+    /// JSON summary of what was written is printed).
     Get(ArtifactGetArgs),
 }
 
