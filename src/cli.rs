@@ -156,7 +156,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args, Clone)]
-#[command(group(clap::ArgGroup::new("input").required(true).args(["from_catalog", "from_sources"])))]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["from_catalog", "from_sources", "from_postgres"])))]
 pub struct GenerateArgs {
     /// What to generate: SOURCE or SOURCE.TABLE, with * and ? globs; TABLE matches the raw
     /// or snake_case name. Default: `generate.tables`, else every table in the metadata.
@@ -164,12 +164,21 @@ pub struct GenerateArgs {
     pub selection: Vec<String>,
 
     /// Read a dbt catalog.json (what `dbt docs generate` writes): its sources and nodes.
-    #[arg(long, value_name = "PATH")]
+    /// `cloud`: the catalog.json of the latest successful run of `generate.catalog_job_id`
+    /// (default `deploy.dbt_cloud.job_id`), fetched through the dbt Cloud API.
+    #[arg(long, value_name = "PATH|cloud")]
     pub from_catalog: Option<PathBuf>,
 
     /// Read an existing dbt sources YAML that lists columns.
     #[arg(long, value_name = "PATH")]
     pub from_sources: Option<PathBuf>,
+
+    /// Introspect a live PostgreSQL database (information_schema: tables, columns, types,
+    /// primary keys, comments), e.g. postgres://user@127.0.0.1:5432/db?schema=raw. `schema`
+    /// (comma-separated) picks schemas, else `generate.schema`, else all user schemas. The
+    /// password, if any, is never printed.
+    #[arg(long, value_name = "URL")]
+    pub from_postgres: Option<String>,
 
     /// List each planned file as new, changed, unchanged or edited-by-hand; write nothing.
     #[arg(long)]

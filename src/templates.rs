@@ -142,6 +142,24 @@ impl Templates {
         tmpl.render(ctx).map_err(|e| render_error(&e, origin))
     }
 
+    /// Render template `name` with `ctx` straight into `out` (a large file need not be held in
+    /// memory). An I/O error of `out` is reported as a render error of the template.
+    pub fn render_to(
+        &self,
+        name: &str,
+        ctx: Value,
+        out: &mut dyn std::io::Write,
+    ) -> Result<(), TemplateError> {
+        let origin = self.origin(name);
+        let tmpl = self
+            .env
+            .get_template(name)
+            .map_err(|e| render_error(&e, origin))?;
+        tmpl.render_captured_to(ctx, out)
+            .map(|_| ())
+            .map_err(|e| render_error(&e, origin))
+    }
+
     fn origin<'a>(&'a self, name: &'a str) -> &'a str {
         self.origins
             .iter()

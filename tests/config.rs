@@ -250,6 +250,15 @@ fn the_example_file_is_valid_and_complete() {
     };
     let cfg = config::load(&opts, &FlagValues::default(), &|_: &str| None).unwrap();
     assert_eq!(cfg.dbt_cloud.job_id.unwrap().value, 11111);
+    let generate = config::load_generate(&opts).unwrap().config;
+    assert_eq!(generate.source.as_deref(), Some("shop"));
+    assert_eq!(
+        generate
+            .primary_keys
+            .get("shop.order_lines")
+            .map(String::as_str),
+        Some("line_id")
+    );
     // Every key of deploy.dbt_cloud appears in the example, set or commented.
     let text = std::fs::read_to_string(example).unwrap();
     for key in [

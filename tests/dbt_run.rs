@@ -458,6 +458,9 @@ fn server_errors_while_waiting_are_survived() {
     let dir = workdir();
     let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "1", "--wait"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(sb.requests().iter().any(|q| q.status == 503), "no 503 was injected");
+    assert!(
+        sb.requests().iter().any(|q| q.status == 503),
+        "no 503 was injected"
+    );
     assert_eq!(sb.runs().len(), 1);
 }

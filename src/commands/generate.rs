@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use crate::cli::{GenerateArgs, GlobalArgs};
+use crate::commands::cloud_catalog;
 use crate::commands::config::load_options;
 use crate::config;
 use crate::error::{CliError, CmdResult, Exit};
@@ -21,19 +22,18 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
     let settings = config::load_generate(&load_options(global))?;
     let input = match (&args.from_catalog, &args.from_sources) {
         (Some(p), _) if p.as_os_str() == "cloud" => {
-            return Err(CliError::usage(
-                "--from-catalog cloud (fetching catalog.json from dbt Cloud) is not available yet",
-            )
-            .with_hint(
-                "download the artifact of a run and pass its path: datachonk cloud artifacts get RUN_ID catalog.json -o catalog.json",
-            ))
+            Input::Catalog(cloud_catalog::fetch(global, &settings.root, settings.config.catalog_job_id, ui)?)
         }
         (Some(p), _) => Input::Catalog(p.clone()),
         (None, Some(p)) => Input::SourcesYaml(p.clone()),
-        (None, None) => {
-            return Err(CliError::usage("no metadata given")
-                .with_hint("pass --from-catalog target/catalog.json or --from-sources FILE"))
-        }
+        (None, None) => match &args.from_postgres {
+            Some(url) => Input::Postgres(generate::postgres::PgUrl::new(url.clone())),
+            None => {
+                return Err(CliError::usage("no metadata given").with_hint(
+                    "pass --from-catalog target/catalog.json, --from-sources FILE or --from-postgres URL",
+                ))
+            }
+        },
     };
     let previous =
         generate::state::State::load(&settings.root).map_err(generate::GenerateError::from)?;
@@ -44,19 +44,22 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
         selection: args.selection.clone(),
         force: args.force,
     };
-    let plan = generate::plan(&request)?;
-    let summary = plan::summarize(&plan.files);
     let writes = !(args.dry_run || args.diff || args.check);
+    // Writing streams each file to disk as it is rendered; the other modes keep contents.
+    let (plan, written) = if writes {
+        generate::generate(&request, &previous)?
+    } else {
+        (generate::plan(&request)?, 0)
+    };
+    for line in plan.timings.lines() {
+        ui.debug(format!("generate: {line}"));
+    }
+    let summary = plan::summarize(&plan.files);
     let stale = summary.to_write > 0;
 
     if args.diff && !ui.is_json() {
         print_diffs(&plan, ui);
     }
-    let written = if writes {
-        generate::apply(&plan, &settings.root, &previous)?
-    } else {
-        0
-    };
 
     if ui.is_json() {
         ui.json(&json!({

@@ -2,6 +2,7 @@
 //! in the loop's modules (`config`, `cloud`, `sandbox`, ...); this layer only composes them.
 
 pub mod cloud;
+pub mod cloud_catalog;
 pub mod config;
 pub mod connect;
 pub mod dbt_run;

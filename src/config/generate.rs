@@ -39,6 +39,9 @@ pub struct GenerateSection {
     /// Column that says when a row was loaded; written with `freshness` in the sources YAML.
     pub loaded_at_field: Option<Spanned<String>>,
     pub freshness: Option<Spanned<FreshnessSection>>,
+    /// dbt Cloud job whose latest successful run's catalog.json `--from-catalog cloud` reads
+    /// (default: `deploy.dbt_cloud.job_id`).
+    pub catalog_job_id: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,6 +100,7 @@ pub struct GenerateConfig {
     pub type_map: BTreeMap<String, String>,
     pub loaded_at_field: Option<String>,
     pub freshness: Option<FreshnessSection>,
+    pub catalog_job_id: Option<i64>,
 }
 
 pub const DIALECTS: [&str; 6] = [
@@ -127,6 +131,7 @@ impl Default for GenerateConfig {
             type_map: BTreeMap::new(),
             loaded_at_field: None,
             freshness: None,
+            catalog_job_id: None,
         }
     }
 }
@@ -260,6 +265,7 @@ fn resolve(
             .collect();
     }
     c.loaded_at_field = s.loaded_at_field.map(|v| v.value);
+    c.catalog_job_id = s.catalog_job_id.map(|v| v.value);
     if let Some(f) = s.freshness {
         for p in [&f.value.warn_after, &f.value.error_after]
             .into_iter()

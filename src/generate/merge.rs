@@ -27,37 +27,27 @@ pub struct MergeError {
     pub message: String,
 }
 
-/// The `models.yml` template's `source`.
-#[derive(Debug, Serialize)]
+/// What the merge decided for the `models.yml` template, table by table in the source's order
+/// (the rest of each table and column is read from the [`SourceCtx`] itself, see
+/// [`super::values`]: a full copy of 200,000 columns cost more memory than anything else).
+#[derive(Debug, Default)]
 pub struct ModelsSource {
-    pub name: String,
-    pub schema: String,
     pub tables: Vec<ModelsTable>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct ModelsTable {
-    pub name: String,
-    pub identifier: String,
-    pub model_name: String,
+    /// The file's description when a person wrote one, else the metadata's.
     pub description: String,
-    pub primary_key: Option<String>,
     /// Keys a person added to the model, as YAML text ("" when none).
     pub extra: String,
     pub columns: Vec<ModelsColumn>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct ModelsColumn {
-    pub name: String,
-    pub alias: String,
-    pub quoted_name: String,
-    pub data_type: String,
-    pub cast_type: Option<String>,
-    pub description: String,
-    pub is_primary_key: bool,
-    pub kind: &'static str,
-    pub position: usize,
+    /// The file's description when a person wrote one (else the metadata's is used).
+    pub description: Option<String>,
     /// Each test as YAML text: generated ones first, then a person's.
     pub tests: Vec<String>,
     /// Keys a person added to the column, as YAML text ("" when none).
@@ -175,16 +165,7 @@ pub fn models_context(
         }
         _ => String::new(),
     };
-    Ok((
-        ModelsSource {
-            name: source.name.clone(),
-            schema: source.schema.clone(),
-            tables,
-        },
-        kept_models,
-        extra_top,
-        report,
-    ))
+    Ok((ModelsSource { tables }, kept_models, extra_top, report))
 }
 
 fn parse(path: &Path, text: &str) -> Result<Value, MergeError> {
@@ -265,11 +246,7 @@ fn table(t: &TableCtx, existing: Option<&Value>, report: &mut MergeReport) -> Mo
         }
     }
     ModelsTable {
-        name: t.name.clone(),
-        identifier: t.identifier.clone(),
-        model_name: t.model_name.clone(),
         description,
-        primary_key: t.primary_key.clone(),
         extra,
         columns,
     }
@@ -281,12 +258,12 @@ fn column(c: &ColumnCtx, existing: Option<&Value>, report: &mut MergeReport) -> 
     } else {
         Vec::new()
     };
-    let mut description = c.description.clone();
+    let mut description = None;
     let mut extra = String::new();
     if let Some(e) = existing {
         if let Some(d) = e.get("description").and_then(Value::as_str) {
-            if !d.trim().is_empty() && d != description {
-                description = d.to_string();
+            if !d.trim().is_empty() && d != c.description {
+                description = Some(d.to_string());
                 report.kept_descriptions += 1;
             }
         }
@@ -317,15 +294,7 @@ fn column(c: &ColumnCtx, existing: Option<&Value>, report: &mut MergeReport) -> 
         }
     }
     ModelsColumn {
-        name: c.name.clone(),
-        alias: c.alias.clone(),
-        quoted_name: c.quoted_name.clone(),
-        data_type: c.data_type.clone(),
-        cast_type: c.cast_type.clone(),
         description,
-        is_primary_key: c.is_primary_key,
-        kind: c.kind,
-        position: c.position,
         tests,
         extra,
     }

@@ -12,18 +12,21 @@ pub mod merge;
 pub mod metadata;
 pub mod naming;
 pub mod plan;
+pub mod postgres;
 pub mod quoting;
 pub mod select;
 pub mod sources_yaml;
 pub mod state;
+pub mod timings;
+pub mod values;
 pub mod write;
 pub mod yaml;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
-use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::Value;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -31,17 +34,20 @@ use sha2::{Digest, Sha256};
 use crate::config::GenerateConfig;
 use crate::error::{CliError, Exit};
 use crate::templates::{self, TemplateError, Templates};
-use context::{SourceCtx, TableCtx};
+use context::SourceCtx;
 use metadata::Metadata;
 use plan::{Action, FileKind, PlannedFile};
 use quoting::Dialect;
 use state::State;
+use timings::Timings;
 
 /// Where the metadata comes from.
 #[derive(Debug, Clone)]
 pub enum Input {
     Catalog(PathBuf),
     SourcesYaml(PathBuf),
+    /// A live database (the URL's password never shows: see [`postgres::PgUrl`]).
+    Postgres(postgres::PgUrl),
 }
 
 impl Input {
@@ -49,6 +55,7 @@ impl Input {
         match self {
             Input::Catalog(p) => p.display().to_string(),
             Input::SourcesYaml(p) => p.display().to_string(),
+            Input::Postgres(url) => url.redacted(),
         }
     }
 }
@@ -70,6 +77,8 @@ pub enum GenerateError {
     Catalog(#[from] catalog::CatalogError),
     #[error(transparent)]
     SourcesYaml(#[from] sources_yaml::SourcesYamlError),
+    #[error(transparent)]
+    Postgres(#[from] postgres::PostgresError),
     #[error(transparent)]
     Select(#[from] select::SelectError),
     #[error(transparent)]
@@ -105,6 +114,9 @@ impl From<GenerateError> for CliError {
                 .with_hint(
                     "rename or exclude one of them (generate.exclude), or change generate.naming",
                 ),
+            GenerateError::Postgres(postgres::PostgresError::Connect { .. }) => err.with_hint(
+                "check host, port, user and database; for a local server: postgres://USER@127.0.0.1:5432/DB",
+            ),
             GenerateError::Template(_) => err.with_hint(
                 "templates use [[ ]] for values and [% %] for tags (README, \"Generate\")",
             ),
@@ -123,19 +135,161 @@ pub struct Plan {
     pub sources: Vec<String>,
     /// Tables selected.
     pub tables: usize,
+    /// Where the time went (`generate -v`).
+    pub timings: Timings,
 }
 
-/// Read the metadata an input describes.
-pub fn load_metadata(input: &Input) -> Result<Metadata, GenerateError> {
+/// Read the metadata an input describes (`config.schema` narrows a database's schemas).
+pub fn load_metadata(input: &Input, config: &GenerateConfig) -> Result<Metadata, GenerateError> {
     Ok(match input {
         Input::Catalog(p) => catalog::read(p)?,
         Input::SourcesYaml(p) => sources_yaml::read(p)?,
+        Input::Postgres(url) => postgres::read(url, config.schema.as_slice())?,
     })
 }
 
-/// Plan the files for `req` (reads the disk, writes nothing).
+/// Plan the files for `req` (reads the disk, writes nothing). Every planned file keeps its
+/// content (for `--diff`, or for [`apply`] later).
 pub fn plan(req: &Request) -> Result<Plan, GenerateError> {
-    let mut metadata = load_metadata(&req.input)?;
+    plan_with(req, &Sink::Keep)
+}
+
+/// Plan and write in one pass (what `datachonk generate` does without `--dry-run`, `--diff`
+/// or `--check`): each file is written as soon as it is rendered and only its status is kept,
+/// so memory does not grow with the number of files. `previous` is the state on disk before
+/// the run. Files written before a failure are recorded in the state, as with [`apply`].
+/// Returns the plan (file contents empty) and the number of files written.
+pub fn generate(req: &Request, previous: &State) -> Result<(Plan, usize), GenerateError> {
+    let mut state = previous.clone();
+    state.version = 1;
+    let writer = Writer {
+        root: req.root.clone(),
+        state: Mutex::new(state),
+        written: AtomicUsize::new(0),
+    };
+    let result = plan_with(req, &Sink::Write(&writer));
+    let mut state = writer
+        .state
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Ok(plan) = &result {
+        state.sources = plan.state.sources.clone();
+    }
+    if state != *previous {
+        write::write_atomic(&req.root.join(state::STATE_FILE), &state.to_bytes())?;
+    }
+    let mut plan = result?;
+    plan.timings.mark("write state");
+    Ok((plan, writer.written.into_inner()))
+}
+
+/// What happens to each planned file as soon as it is known.
+enum Sink<'a> {
+    /// Keep it whole in the plan.
+    Keep,
+    /// Write it now (when the plan says so), record it, and keep only its status.
+    Write(&'a Writer),
+}
+
+struct Writer {
+    root: PathBuf,
+    /// The state being recorded (shared by the threads that render models).
+    state: Mutex<State>,
+    written: AtomicUsize,
+}
+
+impl Sink<'_> {
+    fn accept(&self, mut f: PlannedFile) -> Result<PlannedFile, GenerateError> {
+        let Sink::Write(w) = self else {
+            return Ok(f);
+        };
+        if f.action == Action::Write {
+            write::write_atomic(&w.root.join(&f.path), f.content.as_bytes())?;
+            w.written.fetch_add(1, Ordering::Relaxed);
+        }
+        {
+            let mut state = w.state.lock().unwrap_or_else(|p| p.into_inner());
+            record(&mut state, &f);
+        }
+        f.content = String::new();
+        f.existing = None;
+        Ok(f)
+    }
+}
+
+impl Sink<'_> {
+    /// In write mode, a file that does not exist yet is rendered straight to disk (through a
+    /// temporary file, hashed on the way for the state): a source's YAML files run to tens of
+    /// megabytes for 10,000 tables. `None` when not writing (the caller renders to memory).
+    fn stream_new(
+        &self,
+        path: &str,
+        kind: FileKind,
+        input: String,
+        render: impl FnOnce(&mut dyn std::io::Write) -> Result<(), GenerateError>,
+    ) -> Result<Option<PlannedFile>, GenerateError> {
+        let Sink::Write(w) = self else {
+            return Ok(None);
+        };
+        let mut file = write::AtomicFile::create(&w.root.join(path))?;
+        let mut out = HashingWriter {
+            inner: &mut file,
+            hasher: Sha256::new(),
+        };
+        render(&mut out)?;
+        let sha256 = templates::hex(&out.hasher.finalize());
+        file.commit()?;
+        w.written.fetch_add(1, Ordering::Relaxed);
+        w.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record_sha256(path, sha256, Some(input.clone()));
+        Ok(Some(PlannedFile {
+            path: path.to_string(),
+            kind,
+            status: plan::FileStatus::New,
+            action: Action::Write,
+            merge: None,
+            content: String::new(),
+            input: Some(input),
+            existing: None,
+        }))
+    }
+}
+
+/// Passes bytes on and hashes them.
+struct HashingWriter<'a> {
+    inner: &'a mut dyn std::io::Write,
+    hasher: Sha256,
+}
+
+impl std::io::Write for HashingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Record in `state` what applying `f` leaves on disk.
+fn record(state: &mut State, f: &PlannedFile) {
+    match f.action {
+        Action::Write => state.record(&f.path, f.content.as_bytes(), f.input.clone()),
+        // Unchanged: record only what is not already recorded as is (the fast path leaves
+        // `content` empty because the record already matches).
+        Action::None if f.input.is_some() && state.input_of(&f.path) == f.input.as_deref() => {}
+        Action::None => state.record(&f.path, f.content.as_bytes(), f.input.clone()),
+        Action::Skip => {}
+    }
+}
+
+fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
+    let mut timings = Timings::default();
+    let mut metadata = load_metadata(&req.input, &req.config)?;
+    timings.mark("read metadata");
     if let Some(source) = &req.config.source {
         for t in &mut metadata.tables {
             t.source = source.clone();
@@ -149,6 +303,7 @@ pub fn plan(req: &Request) -> Result<Plan, GenerateError> {
     };
     let selected = select::select(&metadata.tables, patterns, &req.config.exclude)?;
     let mut state = State::load(&req.root)?;
+    timings.mark("select, read state");
 
     // A source's YAML files cover the tables selected now plus those generated before.
     let selected_keys: BTreeSet<(&str, &str)> = selected
@@ -187,6 +342,7 @@ pub fn plan(req: &Request) -> Result<Plan, GenerateError> {
     let dialect = Dialect::parse(&req.config.dialect).unwrap_or(Dialect::Postgres);
     let templates = Templates::new(req.config.templates_dir.as_deref(), dialect)?;
     let base = base_fingerprint(&templates, &req.config, req.force);
+    timings.mark("fingerprint inputs");
 
     // No-op fast path per source: when every file of a source is exactly what datachonk last
     // wrote from these same inputs, nothing needs deriving or rendering.
@@ -217,11 +373,13 @@ pub fn plan(req: &Request) -> Result<Plan, GenerateError> {
             None => slow.extend(tables.iter().copied()),
         }
     }
+    timings.mark("check unchanged files");
 
     let sources: Vec<Arc<SourceCtx>> = context::build(&slow, &req.config)?
         .into_iter()
         .map(Arc::new)
         .collect();
+    timings.mark("derive names, keys");
     let config = to_value(&req.config);
     for source in &sources {
         let dir = format!("{}/{}", req.config.output_dir, source.name);
@@ -236,6 +394,7 @@ pub fn plan(req: &Request) -> Result<Plan, GenerateError> {
             &dir,
             &selected_keys,
             &state,
+            sink,
             &mut files,
         )?;
         planned.insert(source.name.clone(), files);
@@ -244,12 +403,15 @@ pub fn plan(req: &Request) -> Result<Plan, GenerateError> {
             source.tables.iter().map(|t| t.identifier.clone()).collect(),
         );
     }
+    timings.mark("render, write files");
+    // Fast-path files need no recording: their record already matches.
     let files: Vec<PlannedFile> = planned.into_values().flatten().collect();
     Ok(Plan {
         files,
         state,
         sources: by_source.keys().map(|s| s.to_string()).collect(),
         tables: selected.len(),
+        timings,
     })
 }
 
@@ -308,42 +470,6 @@ fn fingerprint<'a>(
         h.update(t);
     }
     templates::hex(&h.finalize())
-}
-
-/// A template sequence whose items are converted to values only when the template reaches
-/// them: a source of 10,000 tables is never converted whole (memory stays flat).
-struct LazySeq<S: Send + Sync + 'static, T> {
-    owner: Arc<S>,
-    items: fn(&S) -> &[T],
-}
-
-impl<S: Send + Sync + 'static, T> std::fmt::Debug for LazySeq<S, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "<{} items>", (self.items)(&self.owner).len())
-    }
-}
-
-impl<S: Send + Sync + 'static, T: Serialize + Send + Sync + 'static> Object for LazySeq<S, T> {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Seq
-    }
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let i = key.as_usize()?;
-        (self.items)(&self.owner).get(i).map(to_value)
-    }
-    fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Seq((self.items)(&self.owner).len())
-    }
-}
-
-fn lazy<S: Send + Sync + 'static, T: Serialize + Send + Sync + 'static>(
-    owner: &Arc<S>,
-    items: fn(&S) -> &[T],
-) -> Value {
-    Value::from_object(LazySeq {
-        owner: owner.clone(),
-        items,
-    })
 }
 
 /// All of a source's files, when each is unchanged by the fast path (see
@@ -419,7 +545,9 @@ fn unchanged_source(
     Ok(Some(files))
 }
 
-/// Plans one source's files: its two YAML files and the selected tables' models.
+/// Plans one source's files: its two YAML files and the selected tables' models. The YAML
+/// files (one long render each) are rendered on their own thread while the models are
+/// rendered on the others.
 #[allow(clippy::too_many_arguments)]
 fn plan_source(
     req: &Request,
@@ -431,9 +559,9 @@ fn plan_source(
     dir: &str,
     selected: &BTreeSet<(&str, &str)>,
     state: &State,
+    sink: &Sink,
     files: &mut Vec<PlannedFile>,
 ) -> Result<(), GenerateError> {
-    let dialect = req.config.dialect.as_str();
     let source_ref = SourceRef {
         name: &source.name,
         database: source.database.as_deref(),
@@ -450,17 +578,58 @@ fn plan_source(
         .iter()
         .filter_map(|t| fps.get(&(source.name.as_str(), t.identifier.as_str())))
         .collect();
-    let source_value = minijinja::context! {
-        name => source.name.clone(),
-        database => source.database.clone(),
-        schema => source.schema.clone(),
-        quote_schema => source.quote_schema,
-        tables => lazy(source, |s: &SourceCtx| s.tables.as_slice()),
+    let chosen: Vec<usize> = (0..source.tables.len())
+        .filter(|&i| {
+            selected.contains(&(source.name.as_str(), source.tables[i].identifier.as_str()))
+        })
+        .collect();
+    let source_value = to_value(&source_ref);
+    let shared = Shared {
+        req,
+        templates,
+        config,
+        base: &base,
+        fps,
+        dir,
+        state,
+        sink,
     };
+    let (yaml, models) = std::thread::scope(|scope| {
+        let yaml = scope.spawn(|| plan_yaml(&shared, source, &table_fps));
+        let models = render_models(&shared, &source_value, source, &chosen);
+        let yaml = yaml.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (yaml, models)
+    });
+    files.extend(yaml?);
+    files.extend(models?);
+    Ok(())
+}
 
-    // _<source>__sources.yml
+/// What every file of a source is planned with.
+struct Shared<'a> {
+    req: &'a Request,
+    templates: &'a Templates,
+    config: &'a Value,
+    /// Fingerprint of the inputs common to the source's files.
+    base: &'a Sha256,
+    fps: &'a HashMap<(&'a str, &'a str), [u8; 32]>,
+    dir: &'a str,
+    state: &'a State,
+    sink: &'a Sink<'a>,
+}
+
+/// `_<source>__sources.yml` and `_<source>__models.yml` (merged with the existing file).
+fn plan_yaml(
+    sh: &Shared,
+    source: &Arc<SourceCtx>,
+    table_fps: &[&[u8; 32]],
+) -> Result<Vec<PlannedFile>, GenerateError> {
+    let (req, state, dir) = (sh.req, sh.state, sh.dir);
+    let dialect = req.config.dialect.as_str();
+    let mut files = Vec::with_capacity(2);
+
     let path = format!("{dir}/_{}__sources.yml", source.name);
-    let input = fingerprint(&base, "sources.yml", table_fps.iter().copied());
+    let input = fingerprint(sh.base, "sources.yml", table_fps.iter().copied());
     let on_disk = read_optional(&req.root.join(&path))?;
     match on_disk
         .as_deref()
@@ -468,26 +637,44 @@ fn plan_source(
     {
         Some(f) => files.push(f),
         None => {
-            let content = templates.render(
-                templates::SOURCES_YAML,
-                minijinja::context! { source => source_value, config => config.clone(), dialect => dialect },
-            )?;
-            files.push(plan::classify(
-                &path,
-                FileKind::SourcesYaml,
-                content,
-                Some(input),
-                on_disk,
-                state,
-                req.force,
-                None,
-            ));
+            let source_value = minijinja::context! {
+                name => source.name.clone(),
+                database => source.database.clone(),
+                schema => source.schema.clone(),
+                quote_schema => source.quote_schema,
+                tables => values::tables(source),
+            };
+            let ctx = minijinja::context! { source => source_value, config => sh.config.clone(), dialect => dialect };
+            let streamed = match on_disk {
+                None => sh
+                    .sink
+                    .stream_new(&path, FileKind::SourcesYaml, input.clone(), |out| {
+                        Ok(sh
+                            .templates
+                            .render_to(templates::SOURCES_YAML, ctx.clone(), out)?)
+                    })?,
+                Some(_) => None,
+            };
+            if let Some(f) = streamed {
+                files.push(f);
+            } else {
+                let content = sh.templates.render(templates::SOURCES_YAML, ctx)?;
+                files.push(sh.sink.accept(plan::classify(
+                    &path,
+                    FileKind::SourcesYaml,
+                    content,
+                    Some(input),
+                    on_disk,
+                    state,
+                    req.force,
+                    None,
+                ))?);
+            }
         }
     }
 
-    // _<source>__models.yml, merged with the existing file.
     let path = format!("{dir}/_{}__models.yml", source.name);
-    let input = fingerprint(&base, "models.yml", table_fps.iter().copied());
+    let input = fingerprint(sh.base, "models.yml", table_fps.iter().copied());
     let full_path = req.root.join(&path);
     let on_disk = read_optional(&full_path)?;
     match on_disk
@@ -500,83 +687,70 @@ fn plan_source(
                 (Some(b), false) => Some(String::from_utf8_lossy(b).into_owned()),
                 _ => None,
             };
-            let (models_source, kept_models, extra, report) = merge::models_context(
+            let (merged, kept_models, extra, report) = merge::models_context(
                 source,
                 existing.as_deref().map(|t| (full_path.as_path(), t)),
             )?;
-            let models_source = Arc::new(models_source);
-            let content = templates.render(
-                templates::MODELS_YAML,
-                minijinja::context! {
+            let merged = Arc::new(merged);
+            let ctx = minijinja::context! {
                     source => minijinja::context! {
-                        name => models_source.name.clone(),
-                        schema => models_source.schema.clone(),
-                        tables => lazy(&models_source, |s: &merge::ModelsSource| s.tables.as_slice()),
+                        name => source.name.clone(),
+                        schema => source.schema.clone(),
+                        tables => values::models_tables(source, &merged),
                     },
                     kept_models => kept_models,
                     extra => extra,
-                    config => config.clone(),
+                    config => sh.config.clone(),
                     dialect => dialect,
-                },
-            )?;
-            let report = existing.map(|_| report);
-            files.push(plan::classify(
-                &path,
-                FileKind::ModelsYaml,
-                content,
-                Some(input),
-                on_disk,
-                state,
-                req.force,
-                report,
-            ));
+            };
+            let streamed = match on_disk {
+                None => sh
+                    .sink
+                    .stream_new(&path, FileKind::ModelsYaml, input.clone(), |out| {
+                        Ok(sh
+                            .templates
+                            .render_to(templates::MODELS_YAML, ctx.clone(), out)?)
+                    })?,
+                Some(_) => None,
+            };
+            if let Some(f) = streamed {
+                files.push(f);
+            } else {
+                let content = sh.templates.render(templates::MODELS_YAML, ctx)?;
+                let report = existing.map(|_| report);
+                files.push(sh.sink.accept(plan::classify(
+                    &path,
+                    FileKind::ModelsYaml,
+                    content,
+                    Some(input),
+                    on_disk,
+                    state,
+                    req.force,
+                    report,
+                ))?);
+            }
         }
     }
-
-    // One staging model per selected table.
-    let source_value = to_value(&source_ref);
-    let chosen: Vec<&TableCtx> = source
-        .tables
-        .iter()
-        .filter(|t| selected.contains(&(source.name.as_str(), t.identifier.as_str())))
-        .collect();
-    let planned = render_models(
-        req,
-        templates,
-        config,
-        &source_value,
-        &base,
-        fps,
-        source,
-        dir,
-        &chosen,
-        state,
-    )?;
-    files.extend(planned);
-    Ok(())
+    Ok(files)
 }
 
-/// Staging models, rendered on every core (each file is independent; order is kept).
-#[allow(clippy::too_many_arguments)]
+/// Staging models of the tables at `chosen` (indexes into `source.tables`), rendered on every
+/// core (each file is independent; order is kept).
 fn render_models(
-    req: &Request,
-    templates: &Templates,
-    config: &Value,
-    source: &Value,
-    base: &Sha256,
-    fps: &HashMap<(&str, &str), [u8; 32]>,
-    source_ctx: &SourceCtx,
-    dir: &str,
-    tables: &[&TableCtx],
-    state: &State,
+    sh: &Shared,
+    source_value: &Value,
+    source: &Arc<SourceCtx>,
+    chosen: &[usize],
 ) -> Result<Vec<PlannedFile>, GenerateError> {
+    let (req, state) = (sh.req, sh.state);
     let dialect = req.config.dialect.as_str();
-    let one = |t: &TableCtx| -> Result<PlannedFile, GenerateError> {
-        let path = format!("{dir}/{}.sql", t.model_name);
+    let one = |i: usize| -> Result<PlannedFile, GenerateError> {
+        let t = &source.tables[i];
+        let path = format!("{}/{}.sql", sh.dir, t.model_name);
         let input = fingerprint(
-            base,
+            sh.base,
             "staging_model.sql",
-            fps.get(&(source_ctx.name.as_str(), t.identifier.as_str())),
+            sh.fps.get(&(source.name.as_str(), t.identifier.as_str())),
         );
         let on_disk = read_optional(&req.root.join(&path))?;
         if let Some(f) = on_disk
@@ -585,16 +759,16 @@ fn render_models(
         {
             return Ok(f);
         }
-        let content = templates.render(
+        let content = sh.templates.render(
             templates::STAGING_MODEL,
             minijinja::context! {
-                source => source.clone(),
-                table => to_value(t),
-                config => config.clone(),
+                source => source_value.clone(),
+                table => values::table(source, i),
+                config => sh.config.clone(),
                 dialect => dialect,
             },
         )?;
-        Ok(plan::classify(
+        sh.sink.accept(plan::classify(
             &path,
             FileKind::StagingModel,
             content,
@@ -608,21 +782,21 @@ fn render_models(
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    if threads < 2 || tables.len() < 64 {
-        return tables.iter().map(|t| one(t)).collect();
+    if threads < 2 || chosen.len() < 64 {
+        return chosen.iter().map(|&i| one(i)).collect();
     }
-    let chunk = tables.len().div_ceil(threads);
+    let chunk = chosen.len().div_ceil(threads);
     let results: Vec<Result<Vec<PlannedFile>, GenerateError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = tables
+        let handles: Vec<_> = chosen
             .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(|t| one(t)).collect::<Result<Vec<_>, _>>()))
+            .map(|part| scope.spawn(|| part.iter().map(|&i| one(i)).collect::<Result<Vec<_>, _>>()))
             .collect();
         handles
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     });
-    let mut out = Vec::with_capacity(tables.len());
+    let mut out = Vec::with_capacity(chosen.len());
     for r in results {
         out.extend(r?);
     }
@@ -648,23 +822,14 @@ pub fn apply(plan: &Plan, root: &Path, previous: &State) -> Result<usize, Genera
     state.version = 1;
     let mut result = Ok(());
     for f in &plan.files {
-        match f.action {
-            Action::Write => match write::write_atomic(&root.join(&f.path), f.content.as_bytes()) {
-                Ok(()) => {
-                    state.record(&f.path, f.content.as_bytes(), f.input.clone());
-                    written += 1;
-                }
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            },
-            // Unchanged: record only what is not already recorded as is (the fast path
-            // leaves `content` empty because the record already matches).
-            Action::None if f.input.is_some() && state.input_of(&f.path) == f.input.as_deref() => {}
-            Action::None => state.record(&f.path, f.content.as_bytes(), f.input.clone()),
-            Action::Skip => {}
+        if f.action == Action::Write {
+            if let Err(e) = write::write_atomic(&root.join(&f.path), f.content.as_bytes()) {
+                result = Err(e);
+                break;
+            }
+            written += 1;
         }
+        record(&mut state, f);
     }
     if result.is_ok() {
         state.sources = plan.state.sources.clone();

@@ -83,6 +83,12 @@ impl State {
         );
     }
 
+    /// Like [`State::record`], for content already hashed (`sha256` in lowercase hex).
+    pub fn record_sha256(&mut self, path: &str, sha256: String, input: Option<String>) {
+        self.files
+            .insert(path.to_string(), FileRecord { sha256, input });
+    }
+
     /// The recorded input fingerprint of `path`.
     pub fn input_of(&self, path: &str) -> Option<&str> {
         self.files.get(path).and_then(|r| r.input.as_deref())

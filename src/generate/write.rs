@@ -14,26 +14,85 @@ pub struct WriteError {
 }
 
 pub fn write_atomic(path: &Path, content: &[u8]) -> Result<(), WriteError> {
-    let err = |source| WriteError {
+    let mut file = AtomicFile::create(path)?;
+    file.write_all(content).map_err(|source| WriteError {
         path: path.to_path_buf(),
         source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.datachonk-{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(content)?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    })?;
+    file.commit()
+}
+
+/// A file being written atomically: bytes go to a temporary file beside `path`, which
+/// [`AtomicFile::commit`] renames over `path`. Dropped without a commit, the temporary file is
+/// removed and `path` is untouched. Lets a large file be streamed to disk as it is rendered
+/// instead of being held in memory whole.
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path) -> Result<AtomicFile, WriteError> {
+        let err = |source| WriteError {
+            path: path.to_path_buf(),
+            source,
+        };
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(err)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{name}.datachonk-{}.tmp", std::process::id()));
+        let file = std::fs::File::create(&tmp).map_err(err)?;
+        Ok(AtomicFile {
+            path: path.to_path_buf(),
+            tmp,
+            file: Some(std::io::BufWriter::with_capacity(64 * 1024, file)),
+        })
     }
-    result.map_err(err)
+
+    /// Flush and rename over the target.
+    pub fn commit(mut self) -> Result<(), WriteError> {
+        let result = match self.file.take() {
+            Some(f) => f
+                .into_inner()
+                .map_err(|e| e.into_error())
+                .and_then(|_| std::fs::rename(&self.tmp, &self.path)),
+            None => Ok(()),
+        };
+        if result.is_err() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+        result.map_err(|source| WriteError {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.file {
+            Some(f) => f.write(buf),
+            None => Err(std::io::Error::other("file already committed")),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -63,5 +122,21 @@ mod tests {
         std::fs::create_dir(&tmp).unwrap();
         assert!(write_atomic(&p, b"new").is_err());
         assert_eq!(std::fs::read(&p).unwrap(), b"old");
+    }
+
+    #[test]
+    fn an_uncommitted_stream_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("file.yml");
+        {
+            let mut f = AtomicFile::create(&p).unwrap();
+            f.write_all(b"half of a ").unwrap();
+        }
+        assert!(!p.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let mut f = AtomicFile::create(&p).unwrap();
+        f.write_all(b"whole").unwrap();
+        f.commit().unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"whole");
     }
 }

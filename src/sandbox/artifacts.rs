@@ -332,7 +332,13 @@ impl Ctx<'_> {
                     uid.clone(),
                     json!({
                         "metadata": {"type": "VIEW", "schema": SCHEMA, "name": m, "database": DATABASE, "comment": null, "owner": "sandbox"},
-                        "columns": {},
+                        // Plausible columns so a catalog consumer (generate --from-catalog
+                        // cloud) has something to read.
+                        "columns": {
+                            "id": {"type": "INTEGER", "index": 1, "name": "id", "comment": null},
+                            "name": {"type": "VARCHAR", "index": 2, "name": "name", "comment": null},
+                            "updated_at": {"type": "TIMESTAMP", "index": 3, "name": "updated_at", "comment": null},
+                        },
                         "stats": {"has_stats": {"id": "has_stats", "label": "Has Stats?", "value": false, "include": false, "description": "Indicates whether there are statistics for this table"}},
                         "unique_id": uid,
                     }),

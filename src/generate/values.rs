@@ -1,0 +1,360 @@
+//! What templates see, read in place. Each table and column is a minijinja object that looks
+//! its fields up in the shared contexts when a template asks for them, instead of a copy
+//! converted through serde: 10,000 tables × 20 columns rendered into three files each made
+//! that conversion (~40 values per column) the largest cost of `generate`, in time and memory.
+//!
+//! The fields and their names are the documented template context (README, "Generate"); the
+//! tests check they match the contexts' serde form, so `tojson` and iteration see the same.
+
+use std::sync::Arc;
+
+use minijinja::value::{Enumerator, Object, ObjectRepr};
+use minijinja::Value;
+
+use super::context::{ColumnCtx, SourceCtx, TableCtx};
+use super::merge::{ModelsColumn, ModelsSource, ModelsTable};
+
+const TABLE_FIELDS: &[&str] = &[
+    "name",
+    "identifier",
+    "has_identifier",
+    "quote_identifier",
+    "model_name",
+    "description",
+    "kind",
+    "database",
+    "schema",
+    "primary_key",
+    "columns",
+];
+
+const COLUMN_FIELDS: &[&str] = &[
+    "name",
+    "alias",
+    "quoted_name",
+    "needs_quoting",
+    "data_type",
+    "cast_type",
+    "expression",
+    "description",
+    "is_primary_key",
+    "kind",
+    "position",
+];
+
+const MODELS_TABLE_FIELDS: &[&str] = &[
+    "name",
+    "identifier",
+    "model_name",
+    "description",
+    "primary_key",
+    "extra",
+    "columns",
+];
+
+const MODELS_COLUMN_FIELDS: &[&str] = &[
+    "name",
+    "alias",
+    "quoted_name",
+    "data_type",
+    "cast_type",
+    "description",
+    "is_primary_key",
+    "kind",
+    "position",
+    "tests",
+    "extra",
+];
+
+/// `source.tables` of the sources YAML: every table of `source`, each read in place.
+pub fn tables(source: &Arc<SourceCtx>) -> Value {
+    let source = source.clone();
+    seq(source.tables.len(), move |t| table(&source, t))
+}
+
+/// Table `t` of `source` (`table` of a staging model, items of `source.tables`).
+pub fn table(source: &Arc<SourceCtx>, t: usize) -> Value {
+    Value::from_object(TableView {
+        source: source.clone(),
+        t,
+    })
+}
+
+/// `source.tables` of the models YAML: `merged` holds what the merge with the existing file
+/// changed, table by table in `source`'s order.
+pub fn models_tables(source: &Arc<SourceCtx>, merged: &Arc<ModelsSource>) -> Value {
+    let (source, merged) = (source.clone(), merged.clone());
+    let len = source.tables.len().min(merged.tables.len());
+    seq(len, move |t| {
+        Value::from_object(ModelsTableView {
+            source: source.clone(),
+            merged: merged.clone(),
+            t,
+        })
+    })
+}
+
+fn string(s: &str) -> Value {
+    Value::from(s)
+}
+
+fn opt(s: &Option<String>) -> Value {
+    s.as_deref().map_or(Value::from(()), Value::from)
+}
+
+fn table_field(t: &TableCtx, key: &str) -> Option<Value> {
+    Some(match key {
+        "name" => string(&t.name),
+        "identifier" => string(&t.identifier),
+        "has_identifier" => Value::from(t.has_identifier),
+        "quote_identifier" => Value::from(t.quote_identifier),
+        "model_name" => string(&t.model_name),
+        "description" => string(&t.description),
+        "kind" => opt(&t.kind),
+        "database" => opt(&t.database),
+        "schema" => string(&t.schema),
+        "primary_key" => opt(&t.primary_key),
+        _ => return None,
+    })
+}
+
+fn column_field(c: &ColumnCtx, key: &str) -> Option<Value> {
+    Some(match key {
+        "name" => string(&c.name),
+        "alias" => string(&c.alias),
+        "quoted_name" => string(&c.quoted_name),
+        "needs_quoting" => Value::from(c.needs_quoting),
+        "data_type" => string(&c.data_type),
+        "cast_type" => opt(&c.cast_type),
+        "expression" => string(&c.expression),
+        "description" => string(&c.description),
+        "is_primary_key" => Value::from(c.is_primary_key),
+        "kind" => Value::from(c.kind),
+        "position" => Value::from(c.position),
+        _ => return None,
+    })
+}
+
+#[derive(Debug)]
+struct TableView {
+    source: Arc<SourceCtx>,
+    t: usize,
+}
+
+impl Object for TableView {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let key = key.as_str()?;
+        let table = self.source.tables.get(self.t)?;
+        if key == "columns" {
+            let view = self.clone();
+            return Some(seq(table.columns.len(), move |c| {
+                Value::from_object(ColumnView {
+                    table: view.clone(),
+                    c,
+                })
+            }));
+        }
+        table_field(table, key)
+    }
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(TABLE_FIELDS)
+    }
+}
+
+#[derive(Debug)]
+struct ColumnView {
+    table: Arc<TableView>,
+    c: usize,
+}
+
+impl Object for ColumnView {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let table = self.table.source.tables.get(self.table.t)?;
+        column_field(table.columns.get(self.c)?, key.as_str()?)
+    }
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(COLUMN_FIELDS)
+    }
+}
+
+#[derive(Debug)]
+struct ModelsTableView {
+    source: Arc<SourceCtx>,
+    merged: Arc<ModelsSource>,
+    t: usize,
+}
+
+impl ModelsTableView {
+    fn parts(&self) -> Option<(&TableCtx, &ModelsTable)> {
+        Some((
+            self.source.tables.get(self.t)?,
+            self.merged.tables.get(self.t)?,
+        ))
+    }
+}
+
+impl Object for ModelsTableView {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let (table, merged) = self.parts()?;
+        Some(match key.as_str()? {
+            "description" => string(&merged.description),
+            "extra" => string(&merged.extra),
+            "columns" => {
+                let view = self.clone();
+                seq(table.columns.len().min(merged.columns.len()), move |c| {
+                    Value::from_object(ModelsColumnView {
+                        table: view.clone(),
+                        c,
+                    })
+                })
+            }
+            key @ ("name" | "identifier" | "model_name" | "primary_key") => {
+                table_field(table, key)?
+            }
+            _ => return None,
+        })
+    }
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(MODELS_TABLE_FIELDS)
+    }
+}
+
+#[derive(Debug)]
+struct ModelsColumnView {
+    table: Arc<ModelsTableView>,
+    c: usize,
+}
+
+impl ModelsColumnView {
+    fn parts(&self) -> Option<(&ColumnCtx, &ModelsColumn)> {
+        let (table, merged) = self.table.parts()?;
+        Some((table.columns.get(self.c)?, merged.columns.get(self.c)?))
+    }
+}
+
+impl Object for ModelsColumnView {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let (column, merged) = self.parts()?;
+        Some(match key.as_str()? {
+            "description" => string(merged.description.as_deref().unwrap_or(&column.description)),
+            "tests" => Value::from_iter(merged.tests.iter().map(|t| string(t))),
+            "extra" => string(&merged.extra),
+            key @ ("name" | "alias" | "quoted_name" | "data_type" | "cast_type"
+            | "is_primary_key" | "kind" | "position") => column_field(column, key)?,
+            _ => return None,
+        })
+    }
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(MODELS_COLUMN_FIELDS)
+    }
+}
+
+/// A sequence whose items are made only when a template reaches them.
+fn seq<F>(len: usize, item: F) -> Value
+where
+    F: Fn(usize) -> Value + Send + Sync + 'static,
+{
+    Value::from_object(Seq { len, item })
+}
+
+struct Seq<F> {
+    len: usize,
+    item: F,
+}
+
+impl<F> std::fmt::Debug for Seq<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} items>", self.len)
+    }
+}
+
+impl<F> Object for Seq<F>
+where
+    F: Fn(usize) -> Value + Send + Sync + 'static,
+{
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let i = key.as_usize()?;
+        (i < self.len).then(|| (self.item)(i))
+    }
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::GenerateConfig;
+    use crate::generate::context;
+    use crate::generate::metadata::{Column, Table};
+
+    fn source() -> Arc<SourceCtx> {
+        let col = |name: &str, ty: &str, pk: bool| Column {
+            name: name.into(),
+            data_type: ty.into(),
+            description: Some(format!("{name} here")),
+            is_primary_key: pk,
+        };
+        let t = Table {
+            source: "shop".into(),
+            database: Some("wh".into()),
+            schema: "raw".into(),
+            name: "Order Items".into(),
+            kind: Some("BASE TABLE".into()),
+            description: None,
+            columns: vec![col("ID", "INTEGER", true), col("select", "VARCHAR", false)],
+        };
+        let mut cfg = GenerateConfig::default();
+        cfg.type_map.insert("integer".into(), "bigint".into());
+        Arc::new(context::build(&[&t], &cfg).unwrap().remove(0))
+    }
+
+    #[test]
+    fn views_show_exactly_the_serde_form_of_the_contexts() {
+        let s = source();
+        let view = serde_json::to_value(tables(&s)).unwrap();
+        let serde = serde_json::to_value(&s.tables).unwrap();
+        assert_eq!(view, serde);
+    }
+
+    #[test]
+    fn models_views_combine_the_context_with_the_merge() {
+        let s = source();
+        let (mut merged, ..) = crate::generate::merge::models_context(&s, None).unwrap();
+        merged.tables[0].columns[1].description = Some("kept from the file".into());
+        let merged = Arc::new(merged);
+        let view = serde_json::to_value(models_tables(&s, &merged)).unwrap();
+        let t = &view[0];
+        let keys: Vec<&str> = t.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        let mut want = MODELS_TABLE_FIELDS.to_vec();
+        let mut got = keys.clone();
+        want.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(got, want);
+        assert_eq!(t["model_name"], "stg_shop__order_items");
+        assert_eq!(t["primary_key"], "id");
+        let c = &t["columns"];
+        assert_eq!(c[0]["tests"], serde_json::json!(["unique", "not_null"]));
+        assert_eq!(c[0]["cast_type"], "bigint");
+        assert_eq!(c[0]["description"], "ID here");
+        assert_eq!(c[1]["description"], "kept from the file");
+        assert_eq!(c[1]["alias"], "select_");
+        assert_eq!(c[1]["tests"], serde_json::json!([]));
+        assert_eq!(c[1].as_object().unwrap().len(), MODELS_COLUMN_FIELDS.len());
+    }
+}

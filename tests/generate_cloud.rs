@@ -1,0 +1,65 @@
+//! `generate --from-catalog cloud`: catalog.json of the job's latest successful run, fetched
+//! from a real sandbox over HTTP, turned into the staging layer.
+
+mod support;
+
+use datachonk::sandbox::{Fixture, Sandbox, SandboxOptions};
+use support::*;
+
+const DOCS_FIXTURE: &str = r#"
+accounts: [{id: 1, name: Docs}]
+projects: [{id: 1, account_id: 1, name: shop}]
+environments: [{id: 1, project_id: 1, name: Production}]
+jobs:
+  - id: 7
+    project_id: 1
+    environment_id: 1
+    name: Docs
+    execute_steps: ["dbt build"]
+    generate_docs: true
+    models: [orders, customers]
+    run: {queued_ms: 10, starting_ms: 10, step_ms: 10}
+tokens: [{token: fake-admin-token-5b2e91, permissions: account_admin}]
+"#;
+
+#[test]
+fn from_catalog_cloud_reads_the_latest_successful_runs_catalog() {
+    let fixture = Fixture::from_yaml_str(DOCS_FIXTURE, "docs fixture").unwrap();
+    let sb = Sandbox::start(SandboxOptions::default().with_fixture(fixture)).unwrap();
+    let dir = workdir();
+    std::fs::write(
+        dir.path().join("datachonk.yaml"),
+        "generate:\n  catalog_job_id: 7\n  source: shop\n",
+    )
+    .unwrap();
+
+    // No successful run yet: a clear usage error.
+    let r = datachonk(&sb, dir.path(), &["generate", "--from-catalog", "cloud"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("job 7 has no successful run"),
+        "{}",
+        r.stderr
+    );
+
+    assert_eq!(
+        datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "7", "--wait"]).code,
+        0
+    );
+    let r = datachonk(&sb, dir.path(), &["generate", "--from-catalog", "cloud"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("catalog.json of job 7, run 1"),
+        "{}",
+        r.stderr
+    );
+    let model =
+        std::fs::read_to_string(dir.path().join("models/staging/shop/stg_shop__orders.sql"))
+            .unwrap();
+    assert!(model.contains("{{ source('shop', 'orders') }}"), "{model}");
+    assert!(model.contains("updated_at"), "{model}");
+    assert!(dir
+        .path()
+        .join("models/staging/shop/_shop__models.yml")
+        .exists());
+}

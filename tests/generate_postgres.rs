@@ -1,0 +1,415 @@
+//! `generate --from-postgres` against a real PostgreSQL server: a throwaway cluster on
+//! loopback (initdb + pg_ctl from the system's packages, as the `postgres` user when the tests
+//! run as root, which initdb refuses), tables with awkward names, keys and comments, then
+//! `dbt parse --warn-error` and `dbt build` through dbt-postgres against the same server.
+//!
+//! PostgreSQL and dbt-postgres come from `bash scripts/setup-test-deps`. Without them these
+//! tests FAIL with that instruction: they never pass silently.
+
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+
+use assert_cmd::cargo::cargo_bin_cmd;
+
+/// The server's programs: `$DATACHONK_TEST_PG_BIN`, else Debian's newest
+/// `/usr/lib/postgresql/*/bin`, else `initdb` on PATH.
+fn pg_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("DATACHONK_TEST_PG_BIN") {
+        return PathBuf::from(p);
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+                .filter(|b| b.join("initdb").is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort_by_key(|p| {
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    if let Some(b) = found.pop() {
+        return b;
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file())
+    });
+    on_path.unwrap_or_else(|| {
+        panic!("PostgreSQL (initdb, pg_ctl) is not installed: run `bash scripts/setup-test-deps`")
+    })
+}
+
+fn is_root() -> bool {
+    Process::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// `program args…`, as the `postgres` user when we are root.
+fn pg_command(program: &Path, args: &[&str]) -> Process {
+    if is_root() {
+        let mut cmd = Process::new("runuser");
+        cmd.args(["-u", "postgres", "--"]).arg(program).args(args);
+        cmd
+    } else {
+        let mut cmd = Process::new(program);
+        cmd.args(args);
+        cmd
+    }
+}
+
+fn run(cmd: &mut Process, what: &str) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{text}",
+        out.status
+    );
+    text
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A running throwaway cluster; stopped (immediately) when dropped, even when a test fails.
+struct Server {
+    bin: PathBuf,
+    data: PathBuf,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let bin = pg_bin();
+        let dir = tempfile::tempdir().unwrap();
+        if is_root() {
+            let uid = Process::new("id").args(["-u", "postgres"]).output();
+            let gid = Process::new("id").args(["-g", "postgres"]).output();
+            let num = |o: std::io::Result<std::process::Output>| -> u32 {
+                o.ok()
+                    .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+                    .expect("root runs the tests but there is no `postgres` user: run `bash scripts/setup-test-deps`")
+            };
+            std::os::unix::fs::chown(dir.path(), Some(num(uid)), Some(num(gid))).unwrap();
+        }
+        let data = dir.path().join("data");
+        let data_s = data.to_str().unwrap().to_string();
+        let data_s = data_s.as_str();
+        run(
+            &mut pg_command(
+                &bin.join("initdb"),
+                &[
+                    "-D",
+                    data_s,
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ],
+            ),
+            "initdb",
+        );
+        let port = free_port();
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off",
+            dir.path().display()
+        );
+        let log = dir.path().join("server.log");
+        let server = Server {
+            bin,
+            data,
+            port,
+            _dir: dir,
+        };
+        run(
+            &mut pg_command(
+                &server.bin.join("pg_ctl"),
+                &[
+                    "-D",
+                    data_s,
+                    "-l",
+                    log.to_str().unwrap(),
+                    "-o",
+                    &options,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ],
+            ),
+            "pg_ctl start",
+        );
+        server
+    }
+
+    fn url(&self, user_info: &str, query: &str) -> String {
+        format!(
+            "postgres://{user_info}@127.0.0.1:{}/postgres{query}",
+            self.port
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = pg_command(
+            &self.bin.join("pg_ctl"),
+            &[
+                "-D",
+                self.data.to_str().unwrap_or_default(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        )
+        .output();
+    }
+}
+
+const SETUP_SQL: &str = r#"
+create role ada login superuser password 's3cret-pw';
+create schema shop;
+create table shop."Order Items" (order_id integer, "Line No" integer, "SKU" text,
+                                 primary key (order_id, "Line No"));
+comment on table shop."Order Items" is 'One row per order line';
+insert into shop."Order Items" values (1, 1, 'A'), (1, 2, 'B'), (2, 1, 'A');
+create table shop.customers ("CustomerID" integer primary key, "First Name" varchar(40),
+                             "select" text, "createdAt" timestamptz);
+comment on column shop.customers."CustomerID" is 'The customer''s id';
+comment on column shop.customers."First Name" is 'Given name, {{ not jinja }}';
+insert into shop.customers values (10, 'Ada', 'x', now()), (11, 'Grace', 'y', now());
+create table shop."Group" (id bigint primary key, "order" numeric(18,2), "Note" text);
+alter table shop."Group" drop column "Note";
+insert into shop."Group" values (1, 1.50), (2, 2.25);
+create schema other;
+create table other.not_selected (x integer);
+"#;
+
+fn dbt_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("DATACHONK_TEST_DBT") {
+        return PathBuf::from(p);
+    }
+    let venv = std::env::var_os("DATACHONK_TEST_VENV")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/datachonk/dbt-venv"))
+        })
+        .expect("HOME is not set");
+    let dbt = venv.join("bin/dbt");
+    assert!(
+        dbt.is_file(),
+        "dbt is not installed at {}: run `bash scripts/setup-test-deps`",
+        dbt.display()
+    );
+    let probe = Process::new(dbt.with_file_name("python"))
+        .args(["-c", "import dbt.adapters.postgres"])
+        .output();
+    assert!(
+        probe.is_ok_and(|o| o.status.success()),
+        "dbt-postgres is not installed in {}: run `bash scripts/setup-test-deps`",
+        venv.display()
+    );
+    dbt
+}
+
+fn dbt(dbt: &Path, project: &Path, args: &[&str]) -> String {
+    let mut cmd = Process::new(dbt);
+    cmd.args(args)
+        .current_dir(project)
+        .env("DBT_PROFILES_DIR", project)
+        .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+        .env("DBT_USE_COLORS", "false")
+        .env_remove("DBT_TARGET_PATH");
+    run(&mut cmd, &format!("dbt {}", args.join(" ")))
+}
+
+fn read(dir: &Path, rel: &str) -> String {
+    std::fs::read_to_string(dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+#[test]
+fn from_postgres_detects_keys_comments_quoting_and_dbt_builds_it() {
+    let dbt_bin = dbt_path();
+    let server = Server::start();
+    let mut client = postgres::Client::connect(&server.url("postgres", ""), postgres::NoTls)
+        .expect("connect to the test server");
+    client.batch_execute(SETUP_SQL).expect("create the tables");
+
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir(p.join(".git")).unwrap();
+    std::fs::write(p.join("datachonk.yaml"), "generate:\n  dialect: postgres\n").unwrap();
+    // The password is in the URL; it must never be printed.
+    let url = server.url("ada:s3cret-pw", "?schema=shop");
+    let out = cargo_bin_cmd!("datachonk")
+        .current_dir(p)
+        .env("NO_COLOR", "1")
+        .args(["-v", "generate", "--from-postgres", &url])
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("3 table(s) in 1 source(s): 5 new"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+
+    let dir_s = "models/staging/shop";
+    let customers = read(p, &format!("{dir_s}/stg_shop__customers.sql"));
+    for line in [
+        "\"CustomerID\" as customer_id,",
+        "\"First Name\" as first_name,",
+        "\"select\" as select_,",
+        "\"createdAt\" as created_at",
+    ] {
+        assert!(customers.contains(line), "{line} not in:\n{customers}");
+    }
+    // Dropped column gone, order kept.
+    let group = read(p, &format!("{dir_s}/stg_shop__group.sql"));
+    assert!(
+        group.contains("id,\n        \"order\" as order_\n"),
+        "{group}"
+    );
+    let sources = read(p, &format!("{dir_s}/_shop__sources.yml"));
+    assert!(sources.contains("identifier: Order Items"), "{sources}");
+    assert!(sources.contains("identifier: Group"), "{sources}");
+    assert!(
+        sources.contains("data_type: character varying(40)"),
+        "{sources}"
+    );
+    assert!(sources.contains("data_type: numeric(18,2)"), "{sources}");
+    assert!(
+        sources.contains("description: One row per order line"),
+        "{sources}"
+    );
+    assert!(!sources.contains("not_selected"), "{sources}");
+    let models = read(p, &format!("{dir_s}/_shop__models.yml"));
+    assert!(
+        models.contains("- name: customer_id\n        data_type: integer\n        description: \"The customer's id\"\n        data_tests:\n          - unique\n          - not_null"),
+        "{models}"
+    );
+    assert!(models.contains("{{ '{{' }} not jinja }}"), "{models}");
+    // A composite key gets no single-column unique test.
+    let order_items = models
+        .split("- name: stg_shop__order_items")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(!order_items.contains("unique"), "{models}");
+
+    // --json names the input without the password.
+    let out = cargo_bin_cmd!("datachonk")
+        .current_dir(p)
+        .args(["--json", "generate", "--dry-run", "--from-postgres", &url])
+        .assert()
+        .success();
+    let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(
+        json["input"],
+        format!(
+            "postgres://ada:***@127.0.0.1:{}/postgres?schema=shop",
+            server.port
+        )
+    );
+    assert_eq!(json["summary"]["unchanged"], 5, "{json}");
+    assert!(!String::from_utf8_lossy(&out.get_output().stdout).contains("s3cret"));
+
+    // Real dbt against the same server: every model builds, every generated test passes.
+    std::fs::write(
+        p.join("dbt_project.yml"),
+        "name: chonk\nversion: '1.0.0'\nconfig-version: 2\nprofile: chonk\nmodel-paths: [models]\nmodels:\n  chonk:\n    staging:\n      +materialized: view\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("profiles.yml"),
+        format!(
+            "chonk:\n  target: ci\n  outputs:\n    ci:\n      type: postgres\n      host: 127.0.0.1\n      port: {}\n      user: postgres\n      password: ''\n      dbname: postgres\n      schema: analytics\n      threads: 2\n",
+            server.port
+        ),
+    )
+    .unwrap();
+    let parse = dbt(
+        &dbt_bin,
+        p,
+        &["parse", "--warn-error", "--no-partial-parse"],
+    );
+    assert!(
+        !parse.to_lowercase().contains("deprecat"),
+        "dbt parse reported deprecations:\n{parse}"
+    );
+    let build = dbt(&dbt_bin, p, &["build"]);
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.join("target/run_results.json")).unwrap()).unwrap();
+    let nodes = results["results"].as_array().unwrap();
+    let count = |prefix: &str| {
+        nodes
+            .iter()
+            .filter(|r| {
+                r["unique_id"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with(prefix))
+            })
+            .count()
+    };
+    assert_eq!(count("model."), 3, "{build}");
+    // unique + not_null on customers.customer_id and group.id.
+    assert_eq!(count("test."), 4, "{build}");
+    for r in nodes {
+        assert!(
+            matches!(r["status"].as_str(), Some("success" | "pass")),
+            "{} ended {}:\n{build}",
+            r["unique_id"],
+            r["status"]
+        );
+    }
+}
+
+#[test]
+fn connection_errors_name_the_url_without_its_password() {
+    let port = free_port();
+    let url = format!("postgres://ada:s3cret-pw@127.0.0.1:{port}/shop");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    for json in [false, true] {
+        let mut cmd = cargo_bin_cmd!("datachonk");
+        cmd.current_dir(dir.path()).env("NO_COLOR", "1");
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd
+            .args(["generate", "--from-postgres", &url])
+            .assert()
+            .code(2);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.get_output().stdout),
+            String::from_utf8_lossy(&out.get_output().stderr)
+        );
+        assert!(text.contains("cannot connect to PostgreSQL"), "{text}");
+        assert!(
+            text.contains(&format!("postgres://ada:***@127.0.0.1:{port}/shop")),
+            "{text}"
+        );
+        assert!(!text.contains("s3cret"), "{text}");
+    }
+}
