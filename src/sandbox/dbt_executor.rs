@@ -210,12 +210,13 @@ impl Invocation<'_> {
             }
         };
         let started = SystemTime::now();
-        let _ = std::fs::create_dir_all(&log_dir);
+        let home = w.run_dir.join("home");
+        let _ = std::fs::create_dir_all(&log_dir).and_then(|_| std::fs::create_dir_all(&home));
         let mut cmd = Command::new(self.dbt);
         cmd.args(&args[1..])
             .current_dir(self.project_dir)
             .env_clear()
-            .env("HOME", w.run_dir.join("home"))
+            .env("HOME", &home)
             .env("DBT_PROFILES_DIR", self.profiles_dir)
             .env("DBT_LOG_PATH", &log_dir)
             .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
