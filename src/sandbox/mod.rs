@@ -199,8 +199,8 @@ impl SandboxOptions {
     }
 
     /// Point job `job_id`'s runs at a git repository (URL or path); see
-    /// [`fixture::JobFixture::repository`]. An unknown job is caught by [`Sandbox::start`]'s
-    /// fixture check only if it matters: the repository is simply not set.
+    /// [`fixture::JobFixture::repository`]. Does nothing when the fixture has no such job
+    /// (set the fixture first: [`with_fixture`](Self::with_fixture) replaces it).
     pub fn with_repository(mut self, job_id: i64, repository: impl Into<String>) -> Self {
         self.fixture.set_repository(job_id, repository);
         self
