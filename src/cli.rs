@@ -79,6 +79,38 @@ pub enum Command {
     ///   datachonk generate --from-catalog target/catalog.json --check   # CI: exit 1 when stale
     Generate(GenerateArgs),
 
+    /// Commit exactly the generated files that changed and push the branch; then (with
+    /// --trigger-dbt-run or `deploy.dbt_cloud.auto_trigger`) run the dbt Cloud job for the
+    /// pushed commit.
+    ///
+    /// What is committed: the files `datachonk generate` wrote (recorded in
+    /// .datachonk/state.json, committed with them) whose content differs from HEAD. Other
+    /// modified, staged or untracked files are left exactly as they are; a generated file
+    /// edited by hand since is left out (commit it yourself). Author and committer come from
+    /// git config (user.name, user.email); the message from the commit_message.txt template.
+    ///
+    /// Where it goes: the branch's upstream, else <remote>/<branch> (default origin and the
+    /// same name), which then becomes the upstream. Never forced. Protected branches
+    /// (git.protected_branches, default [main, master]), a detached HEAD and a merge or
+    /// rebase in progress are refused. Credentials: ssh-agent, ~/.ssh/id_ed25519, id_ecdsa,
+    /// id_rsa, then git credential helpers (HTTPS), each tried once.
+    ///
+    /// A rejected push (e.g. the remote has new commits) keeps the commit, triggers nothing
+    /// and exits 5: pull --rebase and rerun. Nothing to commit and nothing to push exits 0
+    /// (and still triggers for HEAD with --trigger-dbt-run). With --wait the output and exit
+    /// codes are those of `dbt-run --wait`.
+    ///
+    /// Exit codes: 0 pushed (and the run succeeded with --wait), 1 run Error, 2 usage or
+    /// configuration, 3 run Cancelled, 4 timeout, 5 git failure (rejected, auth, protected
+    /// branch, detached HEAD, no identity), 6 dbt Cloud API failure.
+    ///
+    /// Examples:
+    ///   datachonk push --dry-run
+    ///   datachonk push
+    ///   datachonk push --trigger-dbt-run --wait
+    ///   datachonk push --remote origin --branch dbt/staging-models --message "Add shop models"
+    Push(PushArgs),
+
     /// Trigger a dbt Cloud job run (for code already in git) and optionally wait for it.
     ///
     /// Progress goes to stderr, one line per status or step change; the verdict to stdout.
@@ -163,6 +195,43 @@ pub struct GenerateArgs {
     /// Overwrite files edited by hand (and re-render _models.yml without merging).
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct PushArgs {
+    /// After pushing, trigger the configured dbt Cloud job for the pushed commit (also
+    /// when `deploy.dbt_cloud.auto_trigger` is true).
+    #[arg(long)]
+    pub trigger_dbt_run: bool,
+
+    /// Wait for the triggered run and exit with its verdict, exactly as `dbt-run --wait`.
+    #[arg(long)]
+    pub wait: bool,
+
+    /// Why the run was triggered (at most 255 characters). Default: the commit's subject,
+    /// short sha and branch.
+    #[arg(long, value_name = "TEXT")]
+    pub cause: Option<String>,
+
+    /// Commit message to use instead of the commit_message.txt template.
+    #[arg(short, long, value_name = "MESSAGE")]
+    pub message: Option<String>,
+
+    /// Remote to push to (default: the branch's upstream remote, else origin).
+    #[arg(long, value_name = "REMOTE")]
+    pub remote: Option<String>,
+
+    /// Branch to push to on the remote (default: the upstream branch, else the same name).
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Option<String>,
+
+    /// Show what would be committed and pushed and the run that would be triggered; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Allow committing on and pushing to a protected branch (git.protected_branches).
+    #[arg(long)]
+    pub allow_protected: bool,
 }
 
 /// Where to reach dbt Cloud; each flag overrides its environment variable and `datachonk.yaml`.
@@ -328,6 +397,9 @@ pub struct RunIdArgs {
 #[derive(Debug, Subcommand)]
 pub enum ArtifactsCommand {
     /// Download one artifact of a run, e.g. run_results.json or manifest.json.
+    ///
+    /// The raw file goes to stdout, or to FILE with -o (written atomically; with --json a
+    /// JSON summary of what was written is printed).
     Get(ArtifactGetArgs),
 }
 

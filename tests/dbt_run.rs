@@ -464,3 +464,23 @@ fn server_errors_while_waiting_are_survived() {
     );
     assert_eq!(sb.runs().len(), 1);
 }
+
+#[test]
+fn a_read_timeout_while_polling_is_transient() {
+    // Every other poll answers after 1.5 s; with a 1 s request timeout those time out.
+    let sb = sandbox(&["latency:ms=1500:every=2:method=GET:path=/runs/1/"]);
+    let dir = workdir();
+    let r = datachonk_with(
+        &sb,
+        dir.path(),
+        TOKEN,
+        &["dbt-run", "--job-id", "1", "--wait", "-v"],
+        &[("DATACHONK_REQUEST_TIMEOUT", "1")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("retrying"),
+        "no request timed out:\n{}",
+        r.stderr
+    );
+}

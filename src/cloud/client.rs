@@ -43,9 +43,17 @@ impl Default for ClientOptions {
 }
 
 impl ClientOptions {
-    /// Defaults plus any CA file named by `DATACHONK_CA_CERT` or `SSL_CERT_FILE`.
+    /// Defaults plus any CA file named by `DATACHONK_CA_CERT` or `SSL_CERT_FILE`, and a
+    /// per-request timeout from `DATACHONK_REQUEST_TIMEOUT` (seconds; for slow proxies).
     pub fn from_env() -> Self {
         let mut o = ClientOptions::default();
+        if let Some(secs) = std::env::var("DATACHONK_REQUEST_TIMEOUT")
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+        {
+            o.request_timeout = Duration::from_secs_f64(secs);
+        }
         for var in ["DATACHONK_CA_CERT", "SSL_CERT_FILE"] {
             if let Some(path) = std::env::var_os(var) {
                 if let Ok(pem) = std::fs::read(&path) {

@@ -80,7 +80,12 @@ pub fn run(global: &GlobalArgs, cmd: CloudCommand, ui: &Ui) -> CmdResult {
                 match &a.output {
                     Some(path) => {
                         write_atomic(path, &bytes).map_err(|e| CliError::usage(e.to_string()))?;
-                        ui.status(format!("wrote {} ({} bytes)", path.display(), bytes.len()));
+                        if ui.is_json() {
+                            ui.json(&json!({"run_id": a.run_id, "path": a.path, "step": a.step,
+                                            "file": path.display().to_string(), "bytes": bytes.len()}));
+                        } else {
+                            ui.status(format!("wrote {} ({} bytes)", path.display(), bytes.len()));
+                        }
                     }
                     None => {
                         let mut out = std::io::stdout().lock();

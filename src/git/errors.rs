@@ -1,0 +1,161 @@
+//! Everything `git/` can fail with, in the user's terms, and the one place those failures
+//! become a [`CliError`] with exit code 5 (DESIGN.md, "Exit codes").
+
+use std::path::PathBuf;
+
+use crate::error::{CliError, Exit};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("{path} is not inside a git repository ({message})")]
+    NotARepository { path: PathBuf, message: String },
+
+    #[error("the repository at {path} is bare: there is no working tree to commit from")]
+    Bare { path: PathBuf },
+
+    #[error("HEAD is detached (at {at}): datachonk pushes a branch, not a bare commit")]
+    DetachedHead { at: String },
+
+    #[error("a {operation} is in progress in this repository")]
+    OperationInProgress { operation: String },
+
+    #[error("branch `{branch}` is protected (git.protected_branches: {list})")]
+    ProtectedBranch { branch: String, list: String },
+
+    #[error("no git identity for the commit: {detail}")]
+    NoIdentity { detail: String },
+
+    #[error("cannot tell where to push branch `{branch}`: {detail}")]
+    NoRemote { branch: String, detail: String },
+
+    #[error("{path} is outside the repository's working tree {workdir}")]
+    OutsideWorkdir { path: PathBuf, workdir: PathBuf },
+
+    #[error("the remote rejected {refname} ({url}): non-fast-forward, the remote has commits this branch does not have")]
+    NonFastForward { url: String, refname: String },
+
+    #[error("the remote rejected {refname} ({url}): {reason}")]
+    Rejected {
+        url: String,
+        refname: String,
+        reason: String,
+    },
+
+    #[error("authentication to {url} failed; tried: {}", tried_text(.tried))]
+    Auth {
+        url: String,
+        tried: Vec<String>,
+        detail: String,
+        /// `GIT_SSH_COMMAND` or `core.sshCommand`, when set: the git CLI would use it, libgit2 does not.
+        ssh_command: Option<String>,
+        is_ssh: bool,
+    },
+
+    #[error("push to {url} failed: {detail}")]
+    Transport {
+        url: String,
+        detail: String,
+        ssh_command: Option<String>,
+        is_ssh: bool,
+    },
+
+    #[error("cannot read {path}: {source}")]
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("{what}: {source}")]
+    Git {
+        what: String,
+        #[source]
+        source: git2::Error,
+    },
+}
+
+fn tried_text(tried: &[String]) -> String {
+    if tried.is_empty() {
+        "nothing (the remote asked for no credential datachonk can provide)".into()
+    } else {
+        tried.join(", ")
+    }
+}
+
+impl GitError {
+    /// Wrap a libgit2 error with what datachonk was doing.
+    pub fn git(what: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
+        let what = what.into();
+        move |source| GitError::Git { what, source }
+    }
+}
+
+/// The hint for SSH users whose set-up only OpenSSH understands.
+fn ssh_hints(ssh_command: &Option<String>, is_ssh: bool) -> Vec<String> {
+    let mut hints = Vec::new();
+    if let Some(cmd) = ssh_command {
+        hints.push(format!(
+            "your git is configured to push over `{cmd}` (GIT_SSH_COMMAND or core.sshCommand); the git CLI uses it, \
+             but datachonk pushes with libgit2/libssh2, which does not"
+        ));
+    }
+    if is_ssh {
+        hints.push(
+            "datachonk's SSH does not read ~/.ssh/config (Host aliases, IdentityFile, ProxyJump): load the key \
+             into ssh-agent (`ssh-add KEY`), or use the real host name in the remote URL"
+                .into(),
+        );
+    }
+    hints
+}
+
+impl From<GitError> for CliError {
+    fn from(e: GitError) -> Self {
+        let err = CliError::new(Exit::Git, e.to_string());
+        match e {
+            GitError::DetachedHead { .. } => err
+                .with_hint("check out a branch first: git switch -c my-branch"),
+            GitError::OperationInProgress { .. } => {
+                err.with_hint("finish or abort it first (git status says how), then rerun")
+            }
+            GitError::ProtectedBranch { .. } => err
+                .with_hint("work on a feature branch (git switch -c my-branch), or pass --allow-protected"),
+            GitError::NoIdentity { .. } => err
+                .with_hint("git config --global user.name \"Your Name\"")
+                .with_hint("git config --global user.email you@example.com"),
+            GitError::NoRemote { .. } => err.with_hint(
+                "pass --remote NAME (and --branch NAME), or set an upstream: git branch --set-upstream-to REMOTE/BRANCH",
+            ),
+            GitError::NonFastForward { .. } => err
+                .with_hint("pull and rebase (git pull --rebase), then rerun datachonk push"),
+            GitError::Auth {
+                ssh_command,
+                is_ssh,
+                detail,
+                ..
+            } => {
+                let mut err = err.with_hint(format!("libgit2 said: {detail}"));
+                if !is_ssh {
+                    err = err.with_hint(
+                        "for HTTPS, configure a git credential helper (git config credential.helper ...) that knows this host",
+                    );
+                }
+                for h in ssh_hints(&ssh_command, is_ssh) {
+                    err = err.with_hint(h);
+                }
+                err
+            }
+            GitError::Transport {
+                ssh_command,
+                is_ssh,
+                ..
+            } => {
+                let mut err = err;
+                for h in ssh_hints(&ssh_command, is_ssh) {
+                    err = err.with_hint(h);
+                }
+                err
+            }
+            _ => err,
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! Pushing the current branch: where to (its upstream, or `<remote>/<branch>` given or
+//! defaulted, then recorded as the upstream), never forced, with every ref update the
+//! remote reports checked — `Remote::push` returns Ok even when the server rejected the
+//! ref, which only `push_update_reference` tells.
+
+use std::cell::RefCell;
+
+use git2::{Oid, PushOptions, RemoteCallbacks, Repository};
+
+use super::credentials::Attempts;
+use super::errors::GitError;
+use super::repo::CurrentBranch;
+
+/// Where the branch goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushTarget {
+    /// Remote name, e.g. `origin`.
+    pub remote: String,
+    /// Its push URL (for messages).
+    pub url: String,
+    /// Branch name on the remote.
+    pub branch: String,
+    /// Record `remote`/`branch` as the upstream after a successful push.
+    pub set_upstream: bool,
+}
+
+impl PushTarget {
+    /// `refs/heads/<branch>` on the remote.
+    pub fn refname(&self) -> String {
+        format!("refs/heads/{}", self.branch)
+    }
+
+    /// `local:remote` without a leading `+`: the remote refuses anything but a fast-forward.
+    pub fn refspec(&self, local_refname: &str) -> String {
+        format!("{local_refname}:{}", self.refname())
+    }
+
+    pub fn is_ssh(&self) -> bool {
+        is_ssh_url(&self.url)
+    }
+}
+
+/// The branch's upstream, unless `--remote`/`--branch` say otherwise; without an upstream,
+/// `origin` (or the only remote) and the same branch name.
+pub fn resolve_target(
+    repo: &Repository,
+    current: &CurrentBranch,
+    remote_flag: Option<&str>,
+    branch_flag: Option<&str>,
+) -> Result<PushTarget, GitError> {
+    let upstream = upstream_of(repo, &current.refname);
+    let (remote, branch) = match (remote_flag, branch_flag, &upstream) {
+        (None, None, Some((r, b))) => (r.clone(), b.clone()),
+        _ => {
+            let remote = match remote_flag {
+                Some(r) => r.to_string(),
+                None => match &upstream {
+                    Some((r, _)) => r.clone(),
+                    None => default_remote(repo, &current.name)?,
+                },
+            };
+            let branch = branch_flag.unwrap_or(&current.name).to_string();
+            (remote, branch)
+        }
+    };
+    let found = repo.find_remote(&remote).map_err(|_| GitError::NoRemote {
+        branch: current.name.clone(),
+        detail: format!(
+            "there is no remote named `{remote}` ({})",
+            remotes_text(repo)
+        ),
+    })?;
+    let url = match found.pushurl() {
+        Ok(Some(u)) => u.to_string(),
+        _ => found.url().unwrap_or_default().to_string(),
+    };
+    let set_upstream = upstream.as_ref() != Some(&(remote.clone(), branch.clone()));
+    Ok(PushTarget {
+        remote,
+        url,
+        branch,
+        set_upstream,
+    })
+}
+
+/// (remote, branch) of `branch.<name>.remote`/`.merge`, when set to a real remote.
+fn upstream_of(repo: &Repository, refname: &str) -> Option<(String, String)> {
+    let remote = repo.branch_upstream_remote(refname).ok()?;
+    let remote = remote.as_str().ok()?.to_string();
+    let merge = repo.branch_upstream_merge(refname).ok()?;
+    let branch = merge
+        .as_str()
+        .ok()?
+        .strip_prefix("refs/heads/")?
+        .to_string();
+    (remote != ".").then_some((remote, branch))
+}
+
+fn default_remote(repo: &Repository, branch: &str) -> Result<String, GitError> {
+    let names = remote_names(repo);
+    if names.iter().any(|n| n == "origin") {
+        return Ok("origin".into());
+    }
+    match names.as_slice() {
+        [only] => Ok(only.clone()),
+        [] => Err(GitError::NoRemote {
+            branch: branch.into(),
+            detail: "the repository has no remote (git remote add origin URL)".into(),
+        }),
+        _ => Err(GitError::NoRemote {
+            branch: branch.into(),
+            detail: format!(
+                "it has no upstream and there is no `origin` among the remotes ({})",
+                names.join(", ")
+            ),
+        }),
+    }
+}
+
+fn remote_names(repo: &Repository) -> Vec<String> {
+    repo.remotes()
+        .map(|a| a.iter().flatten().flatten().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+fn remotes_text(repo: &Repository) -> String {
+    let names = remote_names(repo);
+    if names.is_empty() {
+        "the repository has no remotes".into()
+    } else {
+        format!("remotes: {}", names.join(", "))
+    }
+}
+
+/// What a successful push did.
+#[derive(Debug, Clone)]
+pub struct PushOutcome {
+    /// The remote ref moved (false: it already pointed at the commit).
+    pub updated: bool,
+    /// The remote ref before the push, when it existed.
+    pub old: Option<Oid>,
+}
+
+/// Push `local_refname` to `target`. Auth, transport and per-ref rejections are errors.
+pub fn push(
+    repo: &Repository,
+    target: &PushTarget,
+    local_refname: &str,
+    local_head: Oid,
+) -> Result<PushOutcome, GitError> {
+    let config = repo
+        .config()
+        .map_err(GitError::git("cannot read git config"))?;
+    let attempts = RefCell::new(Attempts::new(config));
+    let statuses: RefCell<Vec<(String, Option<String>)>> = RefCell::new(Vec::new());
+    let updates: RefCell<Vec<(Oid, Oid)>> = RefCell::new(Vec::new());
+
+    let mut callbacks = RemoteCallbacks::new();
+    callbacks.credentials(|url, user, allowed| attempts.borrow_mut().next(url, user, allowed));
+    callbacks.push_update_reference(|refname, status| {
+        statuses
+            .borrow_mut()
+            .push((refname.to_string(), status.map(str::to_string)));
+        Ok(())
+    });
+    callbacks.push_negotiation(|list| {
+        updates
+            .borrow_mut()
+            .extend(list.iter().map(|u| (u.src(), u.dst())));
+        Ok(())
+    });
+    let mut options = PushOptions::new();
+    options.remote_callbacks(callbacks);
+    // 0 = one pack-building thread per core (10,000 new files are 10,000 objects to deltify).
+    options.packbuilder_parallelism(0);
+
+    let mut remote = repo
+        .find_remote(&target.remote)
+        .map_err(GitError::git(format!(
+            "cannot read remote `{}`",
+            target.remote
+        )))?;
+    let refspec = target.refspec(local_refname);
+    let result = remote.push(&[refspec.as_str()], Some(&mut options));
+    drop(options);
+    let attempts = attempts.into_inner();
+    if let Err(e) = result {
+        return Err(classify(e, target, &attempts));
+    }
+    // A rejected ref is a failure even though the transport succeeded.
+    for (name, status) in statuses.into_inner() {
+        if let Some(reason) = status {
+            return Err(rejection(target, &name, &reason));
+        }
+    }
+    let updates = updates.into_inner();
+    let old = updates
+        .first()
+        .map(|(src, _)| *src)
+        .filter(|o| !o.is_zero());
+    let updated = updates.iter().any(|(src, dst)| src != dst) && old != Some(local_head);
+    if target.set_upstream {
+        set_upstream(repo, local_refname, target)?;
+    }
+    Ok(PushOutcome { updated, old })
+}
+
+/// `branch.<name>.remote` and `.merge`, as `git push -u` writes them.
+fn set_upstream(
+    repo: &Repository,
+    local_refname: &str,
+    target: &PushTarget,
+) -> Result<(), GitError> {
+    let name = local_refname
+        .strip_prefix("refs/heads/")
+        .unwrap_or(local_refname);
+    let mut config = repo
+        .config()
+        .map_err(GitError::git("cannot read git config"))?;
+    config
+        .set_str(&format!("branch.{name}.remote"), &target.remote)
+        .and_then(|_| config.set_str(&format!("branch.{name}.merge"), &target.refname()))
+        .map_err(GitError::git(format!(
+            "pushed, but cannot record the upstream of {name}"
+        )))
+}
+
+/// A per-ref rejection reported by the remote (`! [remote rejected]` in git's words).
+fn rejection(target: &PushTarget, refname: &str, reason: &str) -> GitError {
+    let r = reason.to_ascii_lowercase();
+    if r.contains("non-fast-forward")
+        || r.contains("fetch first")
+        || r.contains("not present locally")
+    {
+        GitError::NonFastForward {
+            url: target.url.clone(),
+            refname: refname.to_string(),
+        }
+    } else {
+        GitError::Rejected {
+            url: target.url.clone(),
+            refname: refname.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Turn libgit2's push error into what happened: a non-fast-forward libgit2 detected
+/// itself, an authentication failure, or a transport failure.
+fn classify(e: git2::Error, target: &PushTarget, attempts: &Attempts) -> GitError {
+    let message = e.message().to_string();
+    let lower = message.to_ascii_lowercase();
+    if e.code() == git2::ErrorCode::NotFastForward
+        || lower.contains("not present locally")
+        || lower.contains("non-fast-forward")
+        || lower.contains("non-fastforward")
+    {
+        return GitError::NonFastForward {
+            url: target.url.clone(),
+            refname: target.refname(),
+        };
+    }
+    let auth = e.code() == git2::ErrorCode::Auth
+        || lower.contains("authentication")
+        || lower.contains("no more credentials")
+        || lower.contains("too many redirects or authentication replays")
+        || (e.class() == git2::ErrorClass::Ssh && lower.contains("publickey"));
+    if auth {
+        return GitError::Auth {
+            url: target.url.clone(),
+            tried: attempts.tried.clone(),
+            detail: message,
+            ssh_command: ssh_command(),
+            is_ssh: target.is_ssh(),
+        };
+    }
+    GitError::Transport {
+        url: target.url.clone(),
+        detail: message,
+        ssh_command: if target.is_ssh() { ssh_command() } else { None },
+        is_ssh: target.is_ssh(),
+    }
+}
+
+/// `GIT_SSH_COMMAND`, `GIT_SSH` or `core.sshCommand`, as the git CLI would use them.
+fn ssh_command() -> Option<String> {
+    for var in ["GIT_SSH_COMMAND", "GIT_SSH"] {
+        if let Some(v) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) {
+            return Some(format!("{var}={v}"));
+        }
+    }
+    git2::Config::open_default()
+        .and_then(|c| c.get_string("core.sshCommand"))
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| format!("core.sshCommand={v}"))
+}
+
+/// `ssh://…` or scp-like `user@host:path`.
+pub fn is_ssh_url(url: &str) -> bool {
+    if let Some((scheme, _)) = url.split_once("://") {
+        return matches!(scheme, "ssh" | "git+ssh" | "ssh+git");
+    }
+    // scp-like: a colon before any slash, and not a Windows drive letter.
+    match (url.find(':'), url.find('/')) {
+        (Some(c), Some(s)) => c < s && c > 1,
+        (Some(c), None) => c > 1,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssh_urls_are_recognised() {
+        assert!(is_ssh_url("ssh://git@github.com/a/b.git"));
+        assert!(is_ssh_url("git@github.com:a/b.git"));
+        assert!(!is_ssh_url("https://github.com/a/b.git"));
+        assert!(!is_ssh_url("file:///tmp/r.git"));
+        assert!(!is_ssh_url("/tmp/r.git"));
+        assert!(!is_ssh_url("git://127.0.0.1:9418/r.git"));
+    }
+}
