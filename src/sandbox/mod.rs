@@ -286,10 +286,14 @@ impl Sandbox {
                 true,
             ),
         };
-        std::fs::create_dir_all(&workdir).map_err(|source| SandboxError::Workdir {
-            path: workdir.clone(),
-            source,
-        })?;
+        // The caller's directory is checked now; the temporary one is only created when a
+        // live run needs it, so a simulated-only sandbox leaves nothing behind even if killed.
+        if !remove_workdir {
+            std::fs::create_dir_all(&workdir).map_err(|source| SandboxError::Workdir {
+                path: workdir.clone(),
+                source,
+            })?;
+        }
 
         let state = Arc::new(AppState {
             rate: Mutex::new(RateWindow::new(options.fixture.rate_limit.clone())),
