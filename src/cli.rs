@@ -487,6 +487,30 @@ pub struct SandboxArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// What runs do. `simulate`: fixture timings and outcomes; a job with `repository:`
+    /// clones the requested sha and its artifacts name the models found there. `dbt`: clone
+    /// the sha and run the job's steps with real dbt-core (dbt-duckdb), one DuckDB file per
+    /// environment; logs, statuses and artifacts are dbt's own.
+    #[arg(long, value_enum, default_value = "simulate", value_name = "EXECUTOR")]
+    pub executor: SandboxExecutor,
+
+    /// The dbt executable for `--executor dbt` (e.g. a virtualenv's bin/dbt). Default: `dbt`
+    /// on PATH.
+    #[arg(long, value_name = "PATH", default_value = "dbt")]
+    pub dbt: PathBuf,
+
+    /// Keep live runs' checkouts, artifacts and DuckDB warehouses here (so the warehouse
+    /// survives a restart). Default: a temporary directory removed when the sandbox stops.
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+}
+
+/// `datachonk sandbox --executor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SandboxExecutor {
+    Simulate,
+    Dbt,
 }
 
 /// `datachonk sandbox --help`: how to point other tools at the sandbox.

@@ -5,10 +5,10 @@
 
 use std::net::SocketAddr;
 
-use crate::cli::SandboxArgs;
+use crate::cli::{SandboxArgs, SandboxExecutor};
 use crate::error::{CliError, CmdResult, Exit};
 use crate::sandbox::fixture::{Permission, TokenFixture};
-use crate::sandbox::{Fixture, Sandbox, SandboxOptions, TlsMode};
+use crate::sandbox::{Executor, Fixture, Sandbox, SandboxOptions, TlsMode};
 use crate::ui::Ui;
 
 pub fn run(args: &SandboxArgs, ui: &Ui) -> CmdResult {
@@ -81,6 +81,14 @@ fn options(args: &SandboxArgs, ui: &Ui) -> Result<SandboxOptions, CliError> {
             .map_err(|e| CliError::usage(format!("--fault {spec:?}: {e}")))?;
     }
     options = with_tls(options, args);
+    if args.executor == SandboxExecutor::Dbt {
+        options = options.with_executor(Executor::Dbt {
+            dbt: args.dbt.clone(),
+        });
+    }
+    if let Some(dir) = &args.workdir {
+        options = options.with_workdir(dir);
+    }
     let log_ui = ui.clone();
     Ok(options.on_request(move |r| log_ui.status(r.log_line())))
 }

@@ -3,6 +3,9 @@
 //! dbt's own so clients that parse them (failing nodes, timings) work unchanged.
 //!
 //! Artifacts are rendered on request from the run's plan, so they cost nothing until asked for.
+//! Steps that ran real dbt (`StepPlan::files`) serve the files dbt wrote instead.
+
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -33,8 +36,20 @@ pub fn render(
     finished_at: DateTime<Utc>,
 ) -> Option<Artifact> {
     let step = run.plan.steps.get(position)?;
+    // Only listed paths are served: a request can never name a file outside the step's copy.
     if !step.artifacts.iter().any(|p| p == path) {
         return None;
+    }
+    if let Some(dir) = &step.files {
+        let bytes = std::fs::read(dir.join(path)).ok()?;
+        return Some(Artifact {
+            content_type: if path.ends_with(".json") {
+                "application/json"
+            } else {
+                "text/plain; charset=utf-8"
+            },
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        });
     }
     let ctx = Ctx {
         run,
@@ -56,6 +71,35 @@ pub fn render(
             body: ctx.sql(other),
         },
     })
+}
+
+/// Artifact `path` from step `index` (1-based; default the run's last step), if that step has
+/// finished and wrote it.
+pub(crate) fn at_step(
+    run: &Run,
+    step: Option<usize>,
+    path: &str,
+    now: Instant,
+) -> Option<Artifact> {
+    let snap = run.snapshot(now);
+    let index = step.or_else(|| snap.steps.last().map(|s| s.position + 1))?;
+    if !snap.step_wrote_artifacts(&run.plan, index) {
+        return None;
+    }
+    let finished = snap
+        .steps
+        .iter()
+        .find(|s| s.position + 1 == index)?
+        .finished?;
+    render(run, index - 1, path, run.at(finished))
+}
+
+/// The last version of `path` the run wrote, searching its steps from the last (what the
+/// job-artifact endpoint serves, and what deferral compares against).
+pub(crate) fn latest(run: &Run, path: &str, now: Instant) -> Option<Artifact> {
+    (1..=run.plan.steps.len())
+        .rev()
+        .find_map(|i| at_step(run, Some(i), path, now))
 }
 
 struct Ctx<'a> {

@@ -7,11 +7,15 @@
 //! lag behind a poll, a cancel takes effect at the exact instant it arrives, and tests see the
 //! same sequence of states every time.
 //!
-//! Executors: [`Executor::Simulate`] builds the plan from the job's fixture. A later executor
-//! that checks out a git sha and runs real dbt will add a variant whose progress is reported
-//! by a task rather than planned up front; [`RunPlan`] stays the shape the API layer reads.
+//! Executors: [`Executor::Simulate`] builds the plan from the job's fixture. Runs that check
+//! out a repository (a job with `repository:`, or any run of [`Executor::Dbt`]) are *live*:
+//! a worker thread (see `worker`) writes their plan as things happen and records the instants
+//! in a [`LiveClock`]; [`RunPlan`] stays the shape the API layer reads either way.
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+pub use super::live::LiveClock;
 
 use super::fixture::{
     EnvironmentFixture, FailureStatus, JobFixture, Outcome, ProjectFixture, RunBehaviour,
@@ -123,6 +127,11 @@ pub struct StepPlan {
     /// Artifact paths this step writes when it finishes (success or error).
     pub artifacts: Vec<String>,
     pub nodes: Vec<NodeResult>,
+    /// dbt's debug log for the step (`debug_logs`); `None`: the same as `logs`.
+    pub debug_logs: Option<String>,
+    /// Directory holding the real files named by `artifacts` (the step's copy of dbt's
+    /// `target/`); `None`: the artifacts are synthesised from the plan.
+    pub files: Option<PathBuf>,
 }
 
 /// Everything decided when a run is created.
@@ -138,6 +147,21 @@ pub struct RunPlan {
     pub project_name: String,
     pub models: Vec<String>,
     pub dbt_version: String,
+    /// Set for live runs: the recorded instants (see [`LiveClock`]).
+    pub live: Option<LiveClock>,
+    /// What was checked out (live runs with a repository); `None`: the trigger's values.
+    pub checked_out: Option<CheckedOut>,
+    /// Why the run failed, in the user's terms (`status_message`).
+    pub status_message: Option<String>,
+    /// The run whose manifest `--defer --state` compared against.
+    pub deferring_run_id: Option<i64>,
+}
+
+/// The commit a live run checked out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedOut {
+    pub sha: String,
+    pub branch: Option<String>,
 }
 
 /// A step as it stands at some instant.
@@ -197,6 +221,9 @@ impl RunPlan {
 
     /// The run's state `now` after creation, given an optional user cancellation instant.
     pub fn snapshot(&self, now: Duration, cancelled_at: Option<Duration>) -> RunSnapshot {
+        if let Some(clock) = &self.live {
+            return clock.snapshot(&self.steps, now, cancelled_at);
+        }
         let bounds = self.step_bounds();
         let dq = self.queued;
         let st = self.queued + self.starting;
@@ -301,19 +328,42 @@ pub struct RunRequest<'a> {
 }
 
 /// Which executor runs the sandbox's runs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub enum Executor {
-    /// Timings and outcomes from the fixture; artifacts synthesised from the job's models.
+    /// Timings and outcomes from the fixture; artifacts synthesised from the job's models, or
+    /// from the model files at the requested sha when the job names a `repository`.
     #[default]
     Simulate,
+    /// Clone the job's repository at the requested sha and run its steps with real dbt-core
+    /// (`dbt` is the executable, e.g. a virtualenv's `bin/dbt` with dbt-duckdb installed).
+    Dbt { dbt: PathBuf },
 }
 
 impl Executor {
-    /// Decide how a new run unfolds.
+    /// Decide how a new run unfolds: a full plan for simulated runs without a repository, an
+    /// empty live plan (filled in by a worker) otherwise.
     pub fn plan(&self, request: &RunRequest<'_>) -> RunPlan {
-        match self {
-            Executor::Simulate => simulate::plan(request),
+        if self.is_live_for(request.job) {
+            return RunPlan {
+                queued: Duration::ZERO,
+                starting: Duration::ZERO,
+                steps: Vec::new(),
+                skipped: Vec::new(),
+                project_name: request.project.name.clone(),
+                models: Vec::new(),
+                dbt_version: request.dbt_version.clone(),
+                live: Some(LiveClock::default()),
+                checked_out: None,
+                status_message: None,
+                deferring_run_id: None,
+            };
         }
+        simulate::plan(request)
+    }
+
+    /// Whether runs of `job` are driven by a worker rather than planned up front.
+    pub fn is_live_for(&self, job: &JobFixture) -> bool {
+        matches!(self, Executor::Dbt { .. }) || job.repository.is_some()
     }
 }
 
@@ -356,12 +406,18 @@ mod tests {
                     logs: String::new(),
                     artifacts: vec![],
                     nodes: vec![],
+                    debug_logs: None,
+                    files: None,
                 })
                 .collect(),
             skipped: vec![],
             project_name: "p".into(),
             models: vec![],
             dbt_version: "latest".into(),
+            live: None,
+            checked_out: None,
+            status_message: None,
+            deferring_run_id: None,
         }
     }
 

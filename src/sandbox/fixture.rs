@@ -135,6 +135,11 @@ pub struct JobFixture {
     pub deferring_job_definition_id: Option<i64>,
     #[serde(default = "default_cron")]
     pub cron: String,
+    /// The git repository runs check out (a URL such as `file:///srv/git/analytics.git`, or a
+    /// path): the requested `git_sha`, else `git_branch`'s head, else the environment's
+    /// `custom_branch`, else the remote's HEAD. `None`: nothing is cloned (simulate only).
+    #[serde(default)]
+    pub repository: Option<String>,
     /// How this job's runs behave in the `simulate` executor.
     #[serde(default)]
     pub run: RunBehaviour,
@@ -389,6 +394,7 @@ impl Fixture {
                 deferring_environment_id: None,
                 deferring_job_definition_id: None,
                 cron: default_cron(),
+                repository: None,
                 run: RunBehaviour::default(),
             }],
             tokens: vec![TokenFixture {
@@ -519,6 +525,17 @@ impl Fixture {
     }
     pub fn job_mut(&mut self, id: i64) -> Option<&mut JobFixture> {
         self.jobs.iter_mut().find(|j| j.id == id)
+    }
+    /// Point job `job_id`'s runs at a git repository (see [`JobFixture::repository`]);
+    /// `false` when there is no such job.
+    pub fn set_repository(&mut self, job_id: i64, repository: impl Into<String>) -> bool {
+        match self.job_mut(job_id) {
+            Some(job) => {
+                job.repository = Some(repository.into());
+                true
+            }
+            None => false,
+        }
     }
     /// The account a project, environment or job lives in.
     pub fn project_account(&self, project_id: i64) -> Option<i64> {

@@ -392,7 +392,11 @@ pub fn step(run: &Run, snap: &RunSnapshot, position: usize, now: Instant, debug:
         "status_humanized": s.status.humanized(),
         "status_color": s.status.color(),
         "logs": logs,
-        "debug_logs": if debug { json!(logs) } else { Value::Null },
+        "debug_logs": match (&plan.debug_logs, s.finished) {
+            _ if !debug => Value::Null,
+            (Some(d), Some(_)) => json!(d),
+            _ => json!(logs),
+        },
         "log_path": null,
         "debug_log_path": null,
         "truncated_debug_logs": "",
@@ -441,6 +445,19 @@ pub fn run(
         _ => Value::Null,
     };
     let job = fixture.job(run.job_id);
+    // A live run reports what it checked out (null until cloned); others echo the trigger.
+    let (git_sha, git_branch) = match (&run.plan.live, &run.plan.checked_out) {
+        (_, Some(c)) => (Some(c.sha.clone()), c.branch.clone()),
+        (Some(_), None) => (None, None),
+        (None, None) => (run.trigger.git_sha.clone(), run.trigger.git_branch.clone()),
+    };
+    let status_message = if snap.cancelled {
+        Some("Cancelled by user.".to_string())
+    } else if status == RunStatus::Error {
+        run.plan.status_message.clone()
+    } else {
+        None
+    };
     let debug = include.contains("debug_logs");
     let steps: Vec<Value> = if include.contains("run_steps") {
         snap.steps
@@ -459,12 +476,12 @@ pub fn run(
         "job_definition_id": run.job_id,
         "status": status.code(),
         "dbt_version": run.plan.dbt_version,
-        "git_branch": run.trigger.git_branch,
-        "git_sha": run.trigger.git_sha,
-        "status_message": snap.cancelled.then_some("Cancelled by user."),
+        "git_branch": git_branch,
+        "git_sha": git_sha,
+        "status_message": status_message,
         "owner_thread_id": null,
         "executed_by_thread_id": snap.dequeued.map(|_| format!("dbt-run-{}-sandbox", run.id)),
-        "deferring_run_id": null,
+        "deferring_run_id": run.plan.deferring_run_id,
         "artifacts_saved": artifacts_saved,
         "artifact_s3_path": artifacts_saved.then(|| format!("sandbox/runs/{}/artifacts/target", run.id)),
         "has_docs_generated": finished_docs("dbt docs generate"),

@@ -33,17 +33,43 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Real runs: give a job a git repository and pick an executor. With `simulate` the run
+//! clones the requested sha and its artifacts name the models found there; with
+//! [`Executor::Dbt`] it runs the job's steps with real dbt-core against a DuckDB file per
+//! environment, serving dbt's own logs and artifacts (deferral included).
+//!
+//! ```no_run
+//! use std::path::PathBuf;
+//! use datachonk::sandbox::{Executor, Sandbox, SandboxOptions};
+//!
+//! let sandbox = Sandbox::start(
+//!     SandboxOptions::default()
+//!         .with_repository(1, "file:///srv/git/analytics.git")
+//!         .with_executor(Executor::Dbt { dbt: PathBuf::from("dbt") }),
+//! )?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Such runs are *live*: a thread per run records what happens (see `worker`), the state
+//! machine is the same (Queued → Starting → Running → Success/Error/Cancelled), and a cancel
+//! kills the running `git` or `dbt`. An unknown sha or branch fails step 1 like dbt Cloud.
+//!
 //! Admin endpoints (outside `/api/`, never logged, no token needed) let tests that start the
 //! binary observe it: `GET /_sandbox/requests` (the [`RequestRecord`]s), `GET /_sandbox/runs`
 //! (the [`RunSummary`]s), `POST /_sandbox/reset-log`, `POST /_sandbox/reset` (log and runs),
 //! `GET /_sandbox/health`.
 
 mod artifacts;
+mod checkout;
+mod dbt_executor;
 mod envelope;
 pub mod executor;
 pub mod faults;
 pub mod fixture;
 mod json;
+mod live;
+mod manifest_from_checkout;
+mod process;
 mod query;
 mod requests;
 mod routes;
@@ -52,10 +78,11 @@ mod simulate;
 mod state;
 mod tls;
 pub mod trigger;
+mod worker;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -93,6 +120,9 @@ pub struct SandboxOptions {
     /// Where to write the PEM clients should trust; `None`: [`default_cert_path`] for the
     /// port, removed again at shutdown. Ignored without TLS.
     pub tls_cert_out: Option<PathBuf>,
+    /// Where live runs keep checkouts, artifacts and DuckDB warehouses (kept after shutdown);
+    /// `None`: a fresh temporary directory, removed at shutdown.
+    pub workdir: Option<PathBuf>,
 }
 
 impl Default for SandboxOptions {
@@ -106,6 +136,7 @@ impl Default for SandboxOptions {
             on_request: None,
             tls: None,
             tls_cert_out: None,
+            workdir: None,
         }
     }
 }
@@ -161,6 +192,26 @@ impl SandboxOptions {
         self
     }
 
+    /// Run with `executor` (default [`Executor::Simulate`]).
+    pub fn with_executor(mut self, executor: Executor) -> Self {
+        self.executor = executor;
+        self
+    }
+
+    /// Point job `job_id`'s runs at a git repository (URL or path); see
+    /// [`fixture::JobFixture::repository`]. Does nothing when the fixture has no such job
+    /// (set the fixture first: [`with_fixture`](Self::with_fixture) replaces it).
+    pub fn with_repository(mut self, job_id: i64, repository: impl Into<String>) -> Self {
+        self.fixture.set_repository(job_id, repository);
+        self
+    }
+
+    /// Keep live runs' files (and the DuckDB warehouses, so they survive restarts) in `dir`.
+    pub fn with_workdir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.workdir = Some(dir.into());
+        self
+    }
+
     pub fn on_request(mut self, hook: impl Fn(&RequestRecord) + Send + Sync + 'static) -> Self {
         self.on_request = Some(Arc::new(hook));
         self
@@ -183,6 +234,11 @@ pub enum SandboxError {
     Fault(#[from] FaultSpecError),
     #[error("TLS: {0}")]
     Tls(#[from] TlsError),
+    #[error("cannot create the sandbox's work directory {}: {source}", path.display())]
+    Workdir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Entry point: `Sandbox::start(options)`.
@@ -219,6 +275,25 @@ impl Sandbox {
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
         let base_url = format!("{scheme}://{shown}");
+        let (workdir, remove_workdir) = match &options.workdir {
+            Some(dir) => (dir.clone(), false),
+            None => (
+                std::env::temp_dir().join(format!(
+                    "datachonk-sandbox-{}-{}",
+                    std::process::id(),
+                    addr.port()
+                )),
+                true,
+            ),
+        };
+        // The caller's directory is checked now; the temporary one is only created when a
+        // live run needs it, so a simulated-only sandbox leaves nothing behind even if killed.
+        if !remove_workdir {
+            std::fs::create_dir_all(&workdir).map_err(|source| SandboxError::Workdir {
+                path: workdir.clone(),
+                source,
+            })?;
+        }
 
         let state = Arc::new(AppState {
             rate: Mutex::new(RateWindow::new(options.fixture.rate_limit.clone())),
@@ -231,6 +306,10 @@ impl Sandbox {
             faults: Mutex::new(FaultEngine::new(specs)),
             on_request: options.on_request,
             seq: AtomicU64::new(0),
+            workdir: workdir.clone(),
+            stopping: AtomicBool::new(false),
+            workers: Mutex::new(Vec::new()),
+            slots: Mutex::new(Default::default()),
         });
 
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -273,6 +352,7 @@ impl Sandbox {
             stop: stop_tx,
             thread: Some(thread),
             tls: tls.map(|t| t.trust),
+            remove_workdir: remove_workdir.then_some(workdir),
         })
     }
 }
@@ -284,6 +364,8 @@ pub struct RunningSandbox {
     stop: tokio::sync::watch::Sender<bool>,
     thread: Option<JoinHandle<()>>,
     tls: Option<Trust>,
+    /// The temporary work directory to remove at shutdown (`None`: the caller's, kept).
+    remove_workdir: Option<PathBuf>,
 }
 
 /// What a TLS sandbox tells clients to trust, and whether its file is ours to remove.
@@ -397,10 +479,24 @@ impl RunningSandbox {
         self.stop_and_join();
     }
 
+    /// Where live runs keep their files (see [`SandboxOptions::with_workdir`]).
+    pub fn workdir(&self) -> &Path {
+        &self.state.workdir
+    }
+
     fn stop_and_join(&mut self) {
         let _ = self.stop.send(true);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+        // Live runs see this as a cancel: their subprocesses are killed within a poll.
+        self.state.stopping.store(true, Ordering::Relaxed);
+        let workers = std::mem::take(&mut *lock(&self.state.workers));
+        for w in workers {
+            let _ = w.join();
+        }
+        if let Some(dir) = self.remove_workdir.take() {
+            let _ = std::fs::remove_dir_all(dir);
         }
         if let Some(trust) = self.tls.take() {
             if trust.remove_at_shutdown {

@@ -26,6 +26,7 @@ use super::query::{OrderBy, Query};
 use super::server::{lock, observe, AppState};
 use super::state::{can_retry, Run};
 use super::trigger::{self, BodyFormat, TriggerRequest};
+use super::worker;
 
 type Shared = State<Arc<AppState>>;
 type Params = Path<HashMap<String, String>>;
@@ -592,6 +593,14 @@ fn created_run_response(s: &AppState, run: &Run, now: Instant) -> Response {
     ok(json::run(run, &s.fixture, &include, &s.base_url, now))
 }
 
+/// Start a live run's worker (after the store's lock is released), then answer.
+fn created_and_launched(s: &Arc<AppState>, id: i64, now: Instant) -> ApiResult {
+    worker::launch(s, id);
+    let runs = lock(&s.runs);
+    let run = runs.get(id).ok_or(ApiError::NotFound)?;
+    Ok(created_run_response(s, run, now))
+}
+
 async fn trigger_run(
     State(s): Shared,
     Path(p): Params,
@@ -603,10 +612,12 @@ async fn trigger_run(
     job_in_account(&s, a, jid)?;
     let request = trigger::parse(&body, body_format(&headers)?).map_err(ApiError::BadRequest)?;
     let mut runs = lock(&s.runs);
-    let run = runs
+    let id = runs
         .create(&s.fixture, &s.executor, jid, request, None)
-        .map_err(|_| ApiError::NotFound)?;
-    Ok(created_run_response(&s, run, Instant::now()))
+        .map_err(|_| ApiError::NotFound)?
+        .id;
+    drop(runs);
+    created_and_launched(&s, id, Instant::now())
 }
 
 /// Retry the job's latest run if it failed, otherwise trigger a new run.
@@ -617,7 +628,7 @@ async fn rerun_job(State(s): Shared, Path(p): Params, headers: HeaderMap) -> Api
     let now = Instant::now();
     let mut runs = lock(&s.runs);
     let latest = runs.runs.values().rev().find(|r| r.job_id == jid);
-    let run = match latest {
+    let id = match latest {
         Some(old) if can_retry(old, &old.snapshot(now)) => {
             let (old_id, trigger) = (old.id, old.trigger.clone());
             runs.create(&s.fixture, &s.executor, jid, trigger, Some(old_id))
@@ -630,8 +641,10 @@ async fn rerun_job(State(s): Shared, Path(p): Params, headers: HeaderMap) -> Api
             None,
         ),
     }
-    .map_err(|_| ApiError::NotFound)?;
-    Ok(created_run_response(&s, run, now))
+    .map_err(|_| ApiError::NotFound)?
+    .id;
+    drop(runs);
+    created_and_launched(&s, id, now)
 }
 
 // ---------------------------------------------------------------- runs
@@ -787,10 +800,12 @@ async fn retry_run(State(s): Shared, Path(p): Params, headers: HeaderMap) -> Api
         return Err(not_retryable(old, snap.status));
     }
     let (job_id, trigger) = (old.job_id, old.trigger.clone());
-    let run = runs
+    let id = runs
         .create(&s.fixture, &s.executor, job_id, trigger, Some(rid))
-        .map_err(|_| ApiError::NotFound)?;
-    Ok(created_run_response(&s, run, now))
+        .map_err(|_| ApiError::NotFound)?
+        .id;
+    drop(runs);
+    created_and_launched(&s, id, now)
 }
 
 async fn get_step(
@@ -863,26 +878,6 @@ fn artifact_response(a: artifacts::Artifact) -> Response {
         .into_response()
 }
 
-/// Render `path` from the given (or last) step, if that step has written it.
-fn run_artifact_at(
-    run: &Run,
-    step: Option<usize>,
-    path: &str,
-    now: Instant,
-) -> Option<artifacts::Artifact> {
-    let snap = run.snapshot(now);
-    let index = step.or_else(|| snap.steps.last().map(|s| s.position + 1))?;
-    if !snap.step_wrote_artifacts(&run.plan, index) {
-        return None;
-    }
-    let finished = snap
-        .steps
-        .iter()
-        .find(|s| s.position + 1 == index)?
-        .finished?;
-    artifacts::render(run, index - 1, path, run.at(finished))
-}
-
 async fn run_artifact(
     State(s): Shared,
     Path(p): Params,
@@ -895,7 +890,7 @@ async fn run_artifact(
     let step = step_param(&Query::parse(raw.as_deref()))?;
     let runs = lock(&s.runs);
     let run = run_in_account(runs.get(rid), a)?;
-    run_artifact_at(run, step, &path, Instant::now())
+    artifacts::at_step(run, step, &path, Instant::now())
         .map(artifact_response)
         .ok_or(ApiError::NotFound)
 }
@@ -914,9 +909,7 @@ async fn job_artifact(State(s): Shared, Path(p): Params, headers: HeaderMap) -> 
         .rev()
         .find(|r| r.job_id == jid && r.snapshot(now).status == RunStatus::Success)
         .ok_or(ApiError::NotFound)?;
-    (1..=latest.plan.steps.len())
-        .rev()
-        .find_map(|i| run_artifact_at(latest, Some(i), &path, now))
+    artifacts::latest(latest, &path, now)
         .map(artifact_response)
         .ok_or(ApiError::NotFound)
 }

@@ -49,9 +49,22 @@ pub(crate) struct AppState {
     pub rate: Mutex<RateWindow>,
     pub on_request: Option<RequestHook>,
     pub seq: AtomicU64,
+    /// Where live runs keep checkouts, profiles, artifacts and the DuckDB warehouses.
+    pub workdir: std::path::PathBuf,
+    /// Set at shutdown: live runs stop (and kill their subprocesses) as if cancelled.
+    pub stopping: AtomicBool,
+    /// Live runs' threads, joined at shutdown.
+    pub workers: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// One slot per project: runs that share a warehouse take turns.
+    pub slots: Mutex<std::collections::HashMap<i64, Arc<Mutex<()>>>>,
 }
 
 impl AppState {
+    /// The slot live runs of project `project_id` take turns on.
+    pub fn warehouse_slot(&self, project_id: i64) -> Arc<Mutex<()>> {
+        lock(&self.slots).entry(project_id).or_default().clone()
+    }
+
     pub fn token(&self, presented: &str) -> Option<&TokenFixture> {
         self.fixture.tokens.iter().find(|t| t.token == presented)
     }

@@ -85,6 +85,8 @@ pub fn plan(req: &RunRequest<'_>) -> RunPlan {
             logs,
             artifacts,
             nodes,
+            debug_logs: None,
+            files: None,
         };
         match failing {
             Some(f) if i > f => skipped.push(step),
@@ -99,6 +101,10 @@ pub fn plan(req: &RunRequest<'_>) -> RunPlan {
         project_name: project,
         models: req.job.models.clone(),
         dbt_version: req.dbt_version.clone(),
+        live: None,
+        checked_out: None,
+        status_message: None,
+        deferring_run_id: None,
     }
 }
 

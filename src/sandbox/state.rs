@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::executor::{Executor, RunPlan, RunRequest, RunSnapshot, RunStatus};
 use super::fixture::{Fixture, RunBehaviour};
 use super::trigger::TriggerRequest;
+use super::worker::WorkOrder;
 
 /// One run: what was asked, the executor's plan, and what users did to it since.
 #[derive(Debug, Clone)]
@@ -34,6 +35,8 @@ pub struct Run {
     pub retrying_run_id: Option<i64>,
     /// The run this one retries.
     pub retry_of: Option<i64>,
+    /// A live run's instructions, until its worker takes them (see `worker::launch`).
+    pub work: Option<Box<WorkOrder>>,
 }
 
 impl Run {
@@ -178,7 +181,41 @@ impl RunStore {
         let id = self.next_run_id;
         self.next_run_id += 1;
         let first_step_id = self.next_step_id;
-        self.next_step_id += i64::try_from(plan.steps.len()).unwrap_or(0) + 1;
+        let work = plan.live.is_some().then(|| {
+            Box::new(WorkOrder {
+                run_id: id,
+                executor: executor.clone(),
+                job: job.clone(),
+                project: project.clone(),
+                environment: environment.clone(),
+                commands: request.commands.clone(),
+                git_sha: request.git_sha.clone(),
+                git_branch: request.git_branch.clone(),
+                generate_docs: request.generate_docs,
+                behaviour: request.behaviour.clone(),
+                dbt_version: request.dbt_version.clone(),
+                threads: trigger.threads_override.unwrap_or(job.threads),
+                target_name: trigger
+                    .target_name_override
+                    .clone()
+                    .unwrap_or_else(|| job.target_name.clone()),
+                schema: trigger.schema_override.clone(),
+                timeout: Some(
+                    trigger
+                        .timeout_seconds_override
+                        .unwrap_or(job.timeout_seconds),
+                )
+                .filter(|s| *s > 0)
+                .map(|s| Duration::from_secs(s.unsigned_abs())),
+            })
+        });
+        // A live run's steps are not known yet: reserve ids for every step it can have
+        // (clone, profile, deps, freshness, the commands, docs).
+        let steps = match &work {
+            Some(w) => w.commands.len() + 5,
+            None => plan.steps.len(),
+        };
+        self.next_step_id += i64::try_from(steps).unwrap_or(0) + 1;
         let run = Run {
             id,
             trigger_id: id,
@@ -195,6 +232,7 @@ impl RunStore {
             cancelled_after: None,
             retrying_run_id: None,
             retry_of,
+            work,
         };
         if let Some(old) = retry_of.and_then(|old| self.runs.get_mut(&old)) {
             old.retrying_run_id = Some(id);

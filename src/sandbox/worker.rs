@@ -1,0 +1,451 @@
+//! The thread behind each live run: waits for a warehouse slot, clones the job's repository
+//! (step 1), then either replays the fixture's simulated steps against the models found at that
+//! sha, or runs the job's steps with real dbt (see `dbt_executor`).
+//!
+//! Work happens here, never on the request path: a trigger returns as soon as the run exists
+//! (Queued), and every API read sees what the worker recorded so far. The worker checks for a
+//! cancel between steps and while waiting on a subprocess, and kills the subprocess when one
+//! arrives; a sandbox shutdown counts as a cancel, so no dbt outlives its sandbox.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::time::{Duration, Instant};
+
+use super::checkout::{self, CheckoutError, CheckoutRequest};
+use super::dbt_executor;
+use super::executor::{CheckedOut, Executor, RunRequest, StepEnd, StepPlan};
+use super::fixture::{EnvironmentFixture, JobFixture, ProjectFixture, RunBehaviour};
+use super::manifest_from_checkout;
+use super::process::POLL;
+use super::server::{lock, AppState};
+use super::simulate;
+use super::state::Run;
+
+/// Everything a worker needs, copied out of the fixture and trigger when the run is created
+/// (the worker never holds the run store's lock while it works).
+#[derive(Debug, Clone)]
+pub struct WorkOrder {
+    pub run_id: i64,
+    pub executor: Executor,
+    pub job: JobFixture,
+    pub project: ProjectFixture,
+    pub environment: EnvironmentFixture,
+    pub commands: Vec<String>,
+    pub git_sha: Option<String>,
+    pub git_branch: Option<String>,
+    pub generate_docs: bool,
+    pub behaviour: RunBehaviour,
+    pub dbt_version: String,
+    pub threads: i64,
+    pub target_name: String,
+    pub schema: Option<String>,
+    /// `timeout_seconds_override`, else the job's `timeout_seconds` (0: none).
+    pub timeout: Option<Duration>,
+}
+
+/// Start the worker for a freshly created live run (no-op for planned runs).
+pub(crate) fn launch(state: &Arc<AppState>, run_id: i64) {
+    let order = {
+        let mut runs = lock(&state.runs);
+        match runs.runs.get_mut(&run_id) {
+            Some(run) => run.work.take(),
+            None => None,
+        }
+    };
+    let Some(order) = order else { return };
+    let worker = Worker {
+        state: state.clone(),
+        run_dir: state.workdir.join("runs").join(run_id.to_string()),
+        created: lock(&state.runs)
+            .get(run_id)
+            .map_or_else(Instant::now, |r| r.created),
+        order: *order,
+    };
+    let spawned = std::thread::Builder::new()
+        .name(format!("datachonk-run-{run_id}"))
+        .spawn(move || worker.work());
+    match spawned {
+        Ok(handle) => lock(&state.workers).push(handle),
+        Err(e) => {
+            // No thread, no run: record it as an error the user can read.
+            let mut runs = lock(&state.runs);
+            if let Some(run) = runs.runs.get_mut(&run_id) {
+                run.plan.status_message = Some(format!("The sandbox could not start the run: {e}"));
+                if let Some(clock) = run.plan.live.as_mut() {
+                    clock.finished = Some(run.created.elapsed());
+                }
+            }
+        }
+    }
+}
+
+/// One live run's thread.
+pub(crate) struct Worker {
+    pub state: Arc<AppState>,
+    pub order: WorkOrder,
+    /// `<workdir>/runs/<id>`: the checkout, the profile and each step's artifacts.
+    pub run_dir: PathBuf,
+    created: Instant,
+}
+
+impl Worker {
+    /// Offset from the run's creation, the unit of every recorded instant.
+    pub fn now(&self) -> Duration {
+        self.created.elapsed()
+    }
+
+    /// A user cancelled the run, or the sandbox is shutting down.
+    pub fn cancelled(&self) -> bool {
+        self.state.stopping.load(Ordering::Relaxed)
+            || lock(&self.state.runs)
+                .get(self.order.run_id)
+                .is_none_or(|r| r.cancelled_after.is_some())
+    }
+
+    /// The job's deadline for anything started now.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.order.timeout.map(|t| self.created + t)
+    }
+
+    pub fn record(&self, f: impl FnOnce(&mut Run)) {
+        let mut runs = lock(&self.state.runs);
+        if let Some(run) = runs.runs.get_mut(&self.order.run_id) {
+            f(run);
+        }
+    }
+
+    fn clock(&self, f: impl FnOnce(&mut super::executor::LiveClock, Duration)) {
+        let now = self.now();
+        self.record(|run| {
+            if let Some(clock) = run.plan.live.as_mut() {
+                f(clock, now);
+            }
+        });
+    }
+
+    /// Show a new running step; returns its position.
+    pub fn begin_step(&self, name: &str, command: Option<&str>) -> usize {
+        let now = self.now();
+        let mut position = 0;
+        self.record(|run| {
+            position = run.plan.steps.len();
+            run.plan.steps.push(StepPlan {
+                name: name.to_string(),
+                command: command.map(str::to_string),
+                duration: Duration::ZERO,
+                // Not read until the step has an end time.
+                end: StepEnd::Success,
+                logs: String::new(),
+                artifacts: Vec::new(),
+                nodes: Vec::new(),
+                debug_logs: None,
+                files: None,
+            });
+            if let Some(clock) = run.plan.live.as_mut() {
+                clock.step_times.push((now, None));
+            }
+        });
+        position
+    }
+
+    /// Close step `position` with what it produced.
+    pub fn end_step(&self, position: usize, done: StepPlan) {
+        let now = self.now();
+        self.record(|run| {
+            let start = run
+                .plan
+                .live
+                .as_ref()
+                .and_then(|c| c.step_times.get(position))
+                .map_or(now, |t| t.0);
+            if let Some(step) = run.plan.steps.get_mut(position) {
+                *step = StepPlan {
+                    name: step.name.clone(),
+                    command: step.command.clone(),
+                    duration: now.saturating_sub(start),
+                    ..done
+                };
+            }
+            if let Some(t) = run
+                .plan
+                .live
+                .as_mut()
+                .and_then(|c| c.step_times.get_mut(position))
+            {
+                t.1 = Some(now);
+            }
+        });
+    }
+
+    /// A step that ran in-process: begin, end at once with `end` and `logs`.
+    pub fn instant_step(&self, name: &str, end: StepEnd, logs: String) {
+        let p = self.begin_step(name, None);
+        self.end_step(p, plain_step(end, logs));
+    }
+
+    /// The run is over; `message` becomes `status_message`.
+    pub fn finish(&self, message: Option<String>, skipped: Vec<StepPlan>) {
+        let now = self.now();
+        self.record(|run| {
+            if message.is_some() {
+                run.plan.status_message = message;
+            }
+            run.plan.skipped = skipped;
+            if let Some(clock) = run.plan.live.as_mut() {
+                clock.finished = Some(now);
+            }
+        });
+    }
+
+    /// Wait `d` unless cancelled first; `false` when cancelled. Fixture timings only: real
+    /// work never waits on a clock.
+    fn pause(&self, d: Duration) -> bool {
+        let until = Instant::now() + d;
+        loop {
+            if self.cancelled() {
+                return false;
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            std::thread::sleep(left.min(POLL));
+        }
+    }
+
+    fn work(self) {
+        self.execute();
+        // The checkout is scratch space; artifacts and the profile stay for the API.
+        let _ = std::fs::remove_dir_all(self.run_dir.join("checkout"));
+    }
+
+    fn execute(&self) {
+        let real_dbt = matches!(self.order.executor, Executor::Dbt { .. });
+        // Runs sharing a warehouse (one DuckDB file per environment, attached across a
+        // project) take turns, as dbt Cloud queues runs: the run stays Queued meanwhile.
+        let slot = self.state.warehouse_slot(self.order.project.id);
+        let _guard = if real_dbt {
+            match self.wait_for(&slot) {
+                Some(g) => Some(g),
+                None => return self.finish(None, Vec::new()),
+            }
+        } else {
+            if !self.pause(Duration::from_millis(self.order.behaviour.queued_ms)) {
+                return self.finish(None, Vec::new());
+            }
+            None
+        };
+        self.clock(|c, now| c.dequeued = Some(now));
+        if !real_dbt && !self.pause(Duration::from_millis(self.order.behaviour.starting_ms)) {
+            return self.finish(None, Vec::new());
+        }
+        if let Err(e) = std::fs::create_dir_all(&self.run_dir) {
+            return self.finish(
+                Some(format!(
+                    "The sandbox cannot create {}: {e}",
+                    self.run_dir.display()
+                )),
+                Vec::new(),
+            );
+        }
+        self.clock(|c, now| c.started = Some(now));
+
+        let Some(project_dir) = self.clone_step() else {
+            return;
+        };
+        match &self.order.executor {
+            Executor::Simulate => self.replay_simulation(&project_dir),
+            Executor::Dbt { dbt } => dbt_executor::run_steps(self, dbt, &project_dir),
+        }
+    }
+
+    fn wait_for<'a>(&self, slot: &'a Mutex<()>) -> Option<MutexGuard<'a, ()>> {
+        loop {
+            if self.cancelled() {
+                return None;
+            }
+            match slot.try_lock() {
+                Ok(g) => return Some(g),
+                Err(TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+                Err(TryLockError::WouldBlock) => std::thread::sleep(POLL),
+            }
+        }
+    }
+
+    /// Step 1. `None` when the run ended there (the run is finished).
+    fn clone_step(&self) -> Option<PathBuf> {
+        let position = self.begin_step("Clone Git Repository", None);
+        let Some(repository) = self.order.job.repository.clone() else {
+            let message = format!(
+                "Job {} has no repository to clone: set `repository:` on the job in the sandbox fixture.",
+                self.order.job.id
+            );
+            self.end_step(position, plain_step(StepEnd::Error, format!("{message}\n")));
+            self.finish(Some(message), Vec::new());
+            return None;
+        };
+        let dest = self.run_dir.join("checkout");
+        let branch = self.order.git_branch.as_deref().or(self
+            .order
+            .environment
+            .custom_branch
+            .as_deref());
+        let request = CheckoutRequest {
+            repository: &repository,
+            dest: &dest,
+            sha: self.order.git_sha.as_deref(),
+            branch,
+        };
+        match checkout::checkout(&request, &|| self.cancelled(), self.deadline()) {
+            Ok(done) => {
+                self.record(|run| {
+                    run.plan.checked_out = Some(CheckedOut {
+                        sha: done.sha.clone(),
+                        branch: done.branch.clone(),
+                    });
+                });
+                let dir = self.order.project.dbt_project_subdirectory.as_deref();
+                match project_subdirectory(&dest, dir) {
+                    Ok(dir) => {
+                        self.end_step(position, plain_step(StepEnd::Success, done.log));
+                        Some(dir)
+                    }
+                    Err(message) => {
+                        let log = format!("{}{message}\n", done.log);
+                        self.end_step(position, plain_step(StepEnd::Error, log));
+                        self.finish(Some(message), Vec::new());
+                        None
+                    }
+                }
+            }
+            Err(CheckoutError::Stopped { log, ending }) => {
+                let timed_out = ending == super::process::Ending::TimedOut;
+                let end = if timed_out {
+                    StepEnd::Error
+                } else {
+                    StepEnd::Cancelled
+                };
+                self.end_step(position, plain_step(end, log));
+                self.finish(timed_out.then(|| self.timeout_message()), Vec::new());
+                None
+            }
+            Err(e) => {
+                self.end_step(position, plain_step(StepEnd::Error, e.log().to_string()));
+                self.finish(Some(e.to_string()), Vec::new());
+                None
+            }
+        }
+    }
+
+    /// dbt Cloud's words for a run that hit its timeout.
+    pub fn timeout_message(&self) -> String {
+        format!(
+            "This run timed out after running for {} seconds.",
+            self.order.timeout.map_or(0, |t| t.as_secs())
+        )
+    }
+
+    /// `simulate` with a repository: the fixture's plan, built from the models at this sha,
+    /// played out step by step after the real clone.
+    fn replay_simulation(&self, project_dir: &Path) {
+        let scanned = match manifest_from_checkout::scan(project_dir) {
+            Ok(p) => p,
+            Err(e) => {
+                self.instant_step(
+                    &format!(
+                        "Create Profile from Connection {}",
+                        self.order.environment.connection
+                    ),
+                    StepEnd::Success,
+                    format!(
+                        "Creating profile from connection {}",
+                        self.order.environment.connection
+                    ),
+                );
+                self.instant_step(
+                    "Invoke dbt with `dbt deps`",
+                    StepEnd::Error,
+                    format!("{e}\n"),
+                );
+                return self.finish(Some(e.to_string()), Vec::new());
+            }
+        };
+        let job = JobFixture {
+            models: scanned.models.clone(),
+            ..self.order.job.clone()
+        };
+        let project = ProjectFixture {
+            name: scanned.name.clone(),
+            ..self.order.project.clone()
+        };
+        let plan = simulate::plan(&RunRequest {
+            job: &job,
+            project: &project,
+            environment: &self.order.environment,
+            commands: self.order.commands.clone(),
+            git_sha: self.order.git_sha.clone(),
+            git_branch: self.order.git_branch.clone(),
+            generate_docs: self.order.generate_docs,
+            dbt_version: self.order.dbt_version.clone(),
+            behaviour: self.order.behaviour.clone(),
+        });
+        self.record(|run| {
+            run.plan.project_name = plan.project_name.clone();
+            run.plan.models = plan.models.clone();
+        });
+        // Step 1 was the real clone; the plan's own clone step is dropped.
+        for step in plan.steps.iter().skip(1) {
+            let position = self.begin_step(&step.name, step.command.as_deref());
+            if !self.pause(step.duration) {
+                self.end_step(
+                    position,
+                    StepPlan {
+                        end: StepEnd::Cancelled,
+                        logs: format!(
+                            "{}\nCancelled.",
+                            step.logs.lines().next().unwrap_or_default()
+                        ),
+                        ..plain_step(StepEnd::Cancelled, String::new())
+                    },
+                );
+                return self.finish(None, Vec::new());
+            }
+            self.end_step(position, step.clone());
+        }
+        self.finish(None, plan.skipped);
+    }
+}
+
+/// A step without artifacts.
+pub(crate) fn plain_step(end: StepEnd, logs: String) -> StepPlan {
+    StepPlan {
+        name: String::new(),
+        command: None,
+        duration: Duration::ZERO,
+        end,
+        logs,
+        artifacts: Vec::new(),
+        nodes: Vec::new(),
+        debug_logs: None,
+        files: None,
+    }
+}
+
+/// The dbt project inside the checkout (`dbt_project_subdirectory`), refusing paths that
+/// would leave it.
+fn project_subdirectory(checkout: &Path, sub: Option<&str>) -> Result<PathBuf, String> {
+    let Some(sub) = sub.map(|s| s.trim_matches('/')).filter(|s| !s.is_empty()) else {
+        return Ok(checkout.to_path_buf());
+    };
+    let rel = Path::new(sub);
+    if rel
+        .components()
+        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(format!(
+            "dbt_project_subdirectory {sub:?} must be a relative path inside the repository."
+        ));
+    }
+    Ok(checkout.join(rel))
+}
