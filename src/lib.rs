@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod generate;
+pub mod init;
 pub mod sandbox;
 pub mod templates;
 pub mod ui;

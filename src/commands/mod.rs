@@ -7,6 +7,7 @@ pub mod config;
 pub mod connect;
 pub mod dbt_run;
 pub mod generate;
+pub mod init;
 pub mod quickstart;
 pub mod sandbox;
 
@@ -27,6 +28,7 @@ pub fn run(cli: Cli) -> i32 {
         }
     }
     let result: CmdResult = match cli.command {
+        Command::Init(args) => init::run(&cli.global, &args, &ui),
         Command::Generate(args) => generate::run(&cli.global, &args, &ui),
         Command::DbtRun(args) => dbt_run::run(&cli.global, &args, &ui),
         Command::Cloud(cmd) => cloud::run(&cli.global, cmd, &ui),
