@@ -15,6 +15,7 @@ pub const CONFIG_FILE_NAME: &str = "datachonk.yaml";
 pub struct ConfigFile {
     pub deploy: Option<DeploySection>,
     pub generate: Option<super::generate::GenerateSection>,
+    pub git: Option<super::git::GitSection>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -8,6 +8,7 @@ mod env;
 mod error;
 mod file;
 mod generate;
+mod git;
 mod resolve;
 
 use std::fmt;
@@ -20,6 +21,7 @@ pub use env::{EnvSource, ProcessEnv, ENV_VARS};
 pub use error::ConfigError;
 pub use file::{find_config_file, ConfigFile, CONFIG_FILE_NAME};
 pub use generate::{load_generate, GenerateConfig, GenerateSection, GenerateSettings};
+pub use git::{load_git, GitConfig, GitSection};
 pub use resolve::load;
 
 /// Where a resolved value came from.
