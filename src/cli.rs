@@ -88,7 +88,8 @@ pub enum Command {
     ///   datachonk init
     ///   datachonk init --access-url https://emea.dbt.com
     ///   DBT_CLOUD_API_TOKEN=... datachonk init --no-input --access-url https://emea.dbt.com \
-    ///       --account-id 1 --project-id 2 --environment-id 3 --job-id 4 --auto-trigger
+    ///       --account-id 1 --project-id 2 --environment-id 3 --job-id 4 --auto-trigger \
+    ///       --protected-branches main,release/*
     Init(InitArgs),
 
     /// Render dbt staging models from warehouse metadata (catalog.json or a sources YAML).
@@ -504,6 +505,12 @@ pub struct InitArgs {
     /// Default without prompts: the existing file's, else true.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub wait: Option<bool>,
+
+    /// Branches `datachonk push` refuses to commit on or push to (git.protected_branches),
+    /// comma-separated, `*` globs; `none` for none. Default without prompts: the existing
+    /// file's, else main,master.
+    #[arg(long, value_name = "BRANCHES")]
+    pub protected_branches: Option<String>,
 
     /// Record which git hook to install; init prints the `datachonk hook install` command
     /// to run. Without prompts and without this flag: none.

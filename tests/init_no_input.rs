@@ -29,7 +29,13 @@ fn no_input_with_every_flag_checks_the_ids_and_writes_a_file_config_show_accepts
     let dir = repo();
     let url = sb.base_url().trim_end_matches('/').to_string();
     let mut args = ids(&url, "160");
-    args.extend(["--auto-trigger", "--install-hook", "pre-merge-commit"]);
+    args.extend([
+        "--auto-trigger",
+        "--install-hook",
+        "pre-merge-commit",
+        "--protected-branches",
+        "main,release/*",
+    ]);
     let r = datachonk(dir.path(), Some(GOOD_TOKEN), &args);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("Git repository: "), "{}", r.stderr);
@@ -59,6 +65,10 @@ fn no_input_with_every_flag_checks_the_ids_and_writes_a_file_config_show_accepts
     assert!(yaml.contains("    job_id: 160\n"), "{yaml}");
     assert!(yaml.contains("    auto_trigger: true\n"), "{yaml}");
     assert!(yaml.contains("token_env: DBT_CLOUD_API_TOKEN"), "{yaml}");
+    assert!(
+        yaml.contains("  protected_branches: [main, \"release/*\"]\n"),
+        "{yaml}"
+    );
     assert_eq!(read(dir.path(), ".gitignore"), ".datachonk/\n");
 
     // The file is valid: `config show` reads it back, value by value.

@@ -126,6 +126,8 @@ fn the_wizard_end_to_end_arrows_filter_wrong_then_right_token() {
     send(&mut p, "y");
     wait_for(&mut p, "(wait)?");
     send(&mut p, ENTER); // default: yes
+    wait_for(&mut p, "Protected branches");
+    send(&mut p, ENTER); // default: main, master
     wait_for(&mut p, "Install a git hook?");
     send(&mut p, ENTER); // pre-merge-commit
     wait_for(&mut p, "Wrote ");
@@ -146,6 +148,7 @@ fn the_wizard_end_to_end_arrows_filter_wrong_then_right_token() {
         "job_id: 160\n",
         "auto_trigger: true\n",
         "wait: true\n",
+        "protected_branches: [main, master]\n",
     ] {
         assert!(yaml.contains(line), "{line:?} missing from\n{yaml}");
     }
@@ -241,6 +244,8 @@ fn a_rerun_is_an_edit_defaults_offered_untouched_values_kept() {
     send(&mut p, "y");
     wait_for(&mut p, "(wait)?");
     send(&mut p, ENTER);
+    wait_for(&mut p, "Protected branches");
+    send(&mut p, ENTER); // the default (main, master): nothing to write
     wait_for(&mut p, "Install a git hook?");
     send(&mut p, &DOWN.repeat(2)); // no hook
     send(&mut p, ENTER);

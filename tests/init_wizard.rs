@@ -56,6 +56,7 @@ fn first_run_wrong_token_then_right_one_and_a_job_that_needs_advice_is_declined(
         Containing("PR validation".into()),
         Yes,     // auto_trigger
         Default, // wait
+        Text("main, release/*".into()),
         Default, // hook: pre-merge-commit
     ]);
     let out = run(&mut p, ExistingValues::default(), None, Presets::default()).unwrap();
@@ -67,6 +68,7 @@ fn first_run_wrong_token_then_right_one_and_a_job_that_needs_advice_is_declined(
         (7, 10, 21, 160)
     );
     assert!(s.auto_trigger && s.wait);
+    assert_eq!(s.protected_branches, ["main", "release/*"]);
     assert_eq!(out.hook, HookChoice::PreMergeCommit);
     assert_eq!(out.account_name, "Init Analytics");
     assert!(out.job_advice.is_empty());
@@ -107,6 +109,7 @@ fn a_rerun_offers_the_files_values_as_defaults() {
         Default, // job
         Default, // auto_trigger
         Default, // wait
+        Default, // protected branches
         Index(2),
     ]);
     let out = run(
@@ -126,6 +129,7 @@ fn a_rerun_offers_the_files_values_as_defaults() {
             Some("PR validation (id 160)"),
             Some("yes"),
             Some("no"), // wait is unset in the file: its effective value, false
+            Some("main, master"),
             Some("pre-merge-commit — validate a branch with the job before merging it"),
         ]
     );
@@ -147,6 +151,7 @@ fn presets_skip_their_questions_and_a_wrong_preset_is_refused() {
         job_id: Some(150),
         auto_trigger: Some(false),
         wait: Some(true),
+        protected_branches: Some(vec![]),
         install_hook: Some(HookChoice::PrePush),
     };
     let mut p = ScriptedPrompter::new([]);

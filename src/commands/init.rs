@@ -49,7 +49,7 @@ pub fn run(global: &GlobalArgs, args: &InitArgs, ui: &Ui) -> CmdResult {
     }
     let token_var = values.token_env.clone();
     let token = ProcessEnv.get(&token_var).map(SecretString::from);
-    let presets = presets(args);
+    let presets = presets(args)?;
 
     let interactive =
         !global.no_input && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
@@ -105,8 +105,14 @@ struct Decided {
     checked: Vec<String>,
 }
 
-fn presets(args: &InitArgs) -> Presets {
-    Presets {
+fn presets(args: &InitArgs) -> Result<Presets, CliError> {
+    let protected_branches = args
+        .protected_branches
+        .as_deref()
+        .map(wizard::parse_branches)
+        .transpose()
+        .map_err(|e| CliError::usage(format!("--protected-branches: {e}")))?;
+    Ok(Presets {
         access_url: args.access_url.clone(),
         account_id: args.account_id,
         project_id: args.project_id,
@@ -114,8 +120,9 @@ fn presets(args: &InitArgs) -> Presets {
         job_id: args.job_id,
         auto_trigger: args.auto_trigger,
         wait: args.wait,
+        protected_branches,
         install_hook: args.install_hook,
-    }
+    })
 }
 
 /// A person is waiting: give up on an unreachable URL after a few seconds, not minutes.
@@ -292,6 +299,7 @@ fn report_result(
                 "auto_trigger": d.settings.auto_trigger,
                 "wait": d.settings.wait,
             }},
+            "git": { "protected_branches": d.settings.protected_branches },
             "account_name": d.account_name,
             "job_name": d.job_name,
             "job_warnings": d.job_advice.iter().map(|a| a.message()).collect::<Vec<_>>(),

@@ -50,6 +50,7 @@ pub struct Presets {
     pub job_id: Option<i64>,
     pub auto_trigger: Option<bool>,
     pub wait: Option<bool>,
+    pub protected_branches: Option<Vec<String>>,
     pub install_hook: Option<HookChoice>,
 }
 
@@ -242,6 +243,19 @@ impl Wizard<'_> {
                 self.existing.wait.as_ref().is_none_or(|l| l.value),
             )?,
         };
+        let protected_branches = match self.presets.protected_branches.clone() {
+            Some(v) => v,
+            None => {
+                let current = self.existing.effective_protected_branches();
+                let text = self.prompter.input(
+                    "Protected branches: `datachonk push` refuses to commit on or push to them \
+                     (comma-separated, * globs, `none` for none)",
+                    Some(&show_branches(&current)),
+                    &|s| parse_branches(s).map(|_| ()),
+                )?;
+                parse_branches(&text).map_err(WizardError::Invalid)?
+            }
+        };
         let hook = match self.presets.install_hook {
             Some(h) => h,
             None => {
@@ -267,6 +281,7 @@ impl Wizard<'_> {
                 job_id: job.id.unwrap_or_default(),
                 auto_trigger,
                 wait,
+                protected_branches,
             },
             hook,
             account_name,
@@ -560,6 +575,10 @@ pub fn settings_without_prompts(
             .wait
             .or(existing.wait.as_ref().map(|l| l.value))
             .unwrap_or(true),
+        protected_branches: presets
+            .protected_branches
+            .clone()
+            .unwrap_or_else(|| existing.effective_protected_branches()),
     })
 }
 
@@ -651,4 +670,54 @@ pub fn verify(
         job_advice,
         checked,
     })
+}
+
+/// `main, release/*` as typed; `none` (or nothing) for no protected branch.
+pub fn parse_branches(s: &str) -> Result<Vec<String>, String> {
+    let s = s.trim();
+    if s.is_empty() || s.eq_ignore_ascii_case("none") {
+        return Ok(Vec::new());
+    }
+    let branches: Vec<String> = s.split(',').map(|b| b.trim().to_string()).collect();
+    match branches
+        .iter()
+        .find(|b| b.is_empty() || b.chars().any(|c| c.is_whitespace() || c == '#'))
+    {
+        Some(bad) => Err(format!("{bad:?} is not a branch name")),
+        None => Ok(branches),
+    }
+}
+
+fn show_branches(b: &[String]) -> String {
+    if b.is_empty() {
+        "none".into()
+    } else {
+        b.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branches_parse_from_a_comma_list_or_none() {
+        assert_eq!(
+            parse_branches(" main, release/* ").unwrap(),
+            ["main", "release/*"]
+        );
+        assert!(parse_branches("none").unwrap().is_empty());
+        assert!(parse_branches("main,,dev").is_err());
+        assert!(parse_branches("a b").is_err());
+        assert_eq!(show_branches(&[]), "none");
+    }
+
+    #[test]
+    fn urls_are_checked() {
+        assert!(check_url("https://emea.dbt.com").is_ok());
+        assert!(check_url("http://127.0.0.1:8080").is_ok());
+        assert!(check_url("emea.dbt.com").is_err());
+        assert!(check_url("https://emea.dbt.com/api").is_err());
+        assert!(check_url("ftp://x").is_err());
+    }
 }

@@ -24,6 +24,13 @@ pub struct InitSettings {
     pub job_id: i64,
     pub auto_trigger: bool,
     pub wait: bool,
+    /// `git.protected_branches`: branches `datachonk push` refuses (empty: none).
+    pub protected_branches: Vec<String>,
+}
+
+/// `git.protected_branches` when the file does not set it (as `config::GitConfig`).
+pub fn default_protected_branches() -> Vec<String> {
+    crate::config::GitConfig::default().protected_branches
 }
 
 /// The keys the wizard owns, in the example file's order.
@@ -94,11 +101,21 @@ pub struct ExistingValues {
     /// Effective values (the built-in default when the file does not set them).
     pub auto_trigger: Option<Located<bool>>,
     pub wait: Option<Located<bool>>,
+    /// `git.protected_branches` as the file writes it (None: not in the file).
+    pub protected_branches: Option<Located<Vec<String>>>,
     /// The variable the token is read from (`token_env`, default `DBT_CLOUD_API_TOKEN`).
     pub token_env: String,
 }
 
 impl ExistingValues {
+    /// The protected branches in effect (the file's, else the default).
+    pub fn effective_protected_branches(&self) -> Vec<String> {
+        self.protected_branches
+            .as_ref()
+            .map(|l| l.value.clone())
+            .unwrap_or_else(default_protected_branches)
+    }
+
     fn at(&self, key: Key) -> Option<(u64, u64)> {
         match key {
             Key::AccessUrl => self.access_url.as_ref().and_then(|l| l.at),
@@ -162,6 +179,16 @@ pub fn read_existing(path: &Path) -> Result<Option<ExistingFile>, ConfigError> {
         Located { value: s.value, at }
     }
     let in_file = |s: &Sourced<String>| matches!(s.source, Source::File { .. });
+    // `config::load` resolves only deploy.dbt_cloud; the git section's location comes from the
+    // file's own parse (already validated by the load above).
+    let protected_branches = serde_saphyr::from_str::<ConfigFile>(&text)
+        .ok()
+        .and_then(|f| f.git)
+        .and_then(|g| g.protected_branches)
+        .map(|v| Located {
+            value: v.value,
+            at: Some((v.referenced.line(), v.referenced.column())),
+        });
     let values = ExistingValues {
         access_url: in_file(&d.access_url).then(|| located(d.access_url.clone())),
         account_id: d.account_id.map(located),
@@ -170,6 +197,7 @@ pub fn read_existing(path: &Path) -> Result<Option<ExistingFile>, ConfigError> {
         job_id: d.job_id.map(located),
         auto_trigger: Some(located(d.auto_trigger)),
         wait: Some(located(d.wait)),
+        protected_branches,
         token_env: d.token_env.value,
     };
     Ok(Some(ExistingFile {
@@ -204,9 +232,20 @@ pub fn render_new(s: &InitSettings, token_env: &str) -> String {
 # `datachonk config show` prints the effective values and where each one came from.
 
 deploy:
-{block}",
-        block = render_dbt_cloud_block(s, token_env, "  ")
+{block}
+git:
+  # Branches `datachonk push` refuses to commit on or push to (exact names, * globs; [] for none).
+  protected_branches: {branches}
+",
+        block = render_dbt_cloud_block(s, token_env, "  "),
+        branches = render_branches(&s.protected_branches),
     )
+}
+
+/// A flow sequence: `[main, master, \"release/*\"]`.
+fn render_branches(branches: &[String]) -> String {
+    let items: Vec<String> = branches.iter().map(|b| yaml_string(b)).collect();
+    format!("[{}]", items.join(", "))
 }
 
 /// The `dbt_cloud:` block, each line prefixed with `indent` (the block's own indentation).
@@ -289,7 +328,8 @@ pub fn edit_existing(existing: &ExistingFile, s: &InitSettings) -> Result<Edit, 
             render_dbt_cloud_block(s, &existing.values.token_env, "  ")
         ),
     };
-    if changed.is_empty() {
+    let branches_change = existing.values.effective_protected_branches() != s.protected_branches;
+    if changed.is_empty() && !branches_change {
         return Ok(Edit {
             text: existing.text.clone(),
             changed: Vec::new(),
@@ -306,8 +346,33 @@ pub fn edit_existing(existing: &ExistingFile, s: &InitSettings) -> Result<Edit, 
             None => inserts.push(*key),
         }
     }
+    let branches = render_branches(&s.protected_branches);
+    let branches_at = existing
+        .values
+        .protected_branches
+        .as_ref()
+        .and_then(|l| l.at);
+    if let (true, Some((line, column))) = (branches_change, branches_at) {
+        replace_value(&mut lines, line, column, &branches).ok_or_else(fail)?;
+    }
     if !inserts.is_empty() {
         insert_keys(&mut lines, &existing.values, &inserts, s).ok_or_else(fail)?;
+    }
+    if branches_change && branches_at.is_none() {
+        // After the dbt_cloud insertions: found by its header, not by a line number.
+        match lines
+            .iter()
+            .position(|l| is_header(l, "git") && indentation(l).is_empty())
+        {
+            Some(h) => lines.insert(h + 1, format!("  protected_branches: {branches}")),
+            None => {
+                if lines.last().is_some_and(|l| !l.trim().is_empty()) {
+                    lines.push(String::new());
+                }
+                lines.push("git:".into());
+                lines.push(format!("  protected_branches: {branches}"));
+            }
+        }
     }
     let mut text = lines.join("\n");
     if existing.text.ends_with('\n') || existing.text.is_empty() {
@@ -316,9 +381,13 @@ pub fn edit_existing(existing: &ExistingFile, s: &InitSettings) -> Result<Edit, 
     if !holds_exactly(&text, s) {
         return Err(fail());
     }
+    let mut names: Vec<&'static str> = changed.iter().map(|k| k.name()).collect();
+    if branches_change {
+        names.push("protected_branches");
+    }
     Ok(Edit {
         text,
-        changed: changed.iter().map(|k| k.name()).collect(),
+        changed: names,
     })
 }
 
@@ -333,6 +402,8 @@ fn replace_value(lines: &mut [String], line: u64, column: u64, new: &str) -> Opt
     let len = match rest.chars().next()? {
         // A quoted scalar: up to the closing quote (escapes are not expected in ids/URLs).
         q @ ('"' | '\'') => rest[1..].find(q)? + 2,
+        // A flow sequence on one line (protected_branches); a block sequence is refused.
+        '[' => rest.find(']')? + 1,
         _ => {
             let end = rest.find(" #").unwrap_or(rest.len());
             rest[..end].trim_end().len()
@@ -445,6 +516,14 @@ fn holds_exactly(text: &str, s: &InitSettings) -> bool {
     let Ok(file) = serde_saphyr::from_str::<ConfigFile>(text) else {
         return false;
     };
+    let branches = file
+        .git
+        .and_then(|g| g.protected_branches)
+        .map(|b| b.value)
+        .unwrap_or_else(default_protected_branches);
+    if branches != s.protected_branches {
+        return false;
+    }
     let Some(d) = file.deploy.and_then(|d| d.dbt_cloud) else {
         return false;
     };
@@ -476,6 +555,7 @@ mod tests {
             job_id: 4,
             auto_trigger: true,
             wait: true,
+            protected_branches: default_protected_branches(),
         }
     }
 
@@ -571,6 +651,38 @@ generate:
         let e = existing("deploy: {dbt_cloud: {job_id: 9, timeout: 5m}}\n");
         let err = edit_existing(&e, &settings()).unwrap_err();
         assert!(err.block.contains("job_id: 4"));
+    }
+
+    #[test]
+    fn protected_branches_are_replaced_in_place_appended_or_refused_when_multiline() {
+        let mut s = settings();
+        s.protected_branches = vec!["main".into(), "release/*".into()];
+        let base = "deploy:\n  dbt_cloud:\n    access_url: https://emea.dbt.com\n    account_id: 1\n    project_id: 2\n    environment_id: 3\n    job_id: 4\n    auto_trigger: true\n    wait: true\n";
+        let e = existing(&format!(
+            "{base}git:\n  protected_branches: [main]  # ours\n"
+        ));
+        let edit = edit_existing(&e, &s).unwrap();
+        assert_eq!(edit.changed, ["protected_branches"]);
+        assert!(edit
+            .text
+            .ends_with("git:\n  protected_branches: [main, \"release/*\"]  # ours\n"));
+
+        let edit = edit_existing(&existing(base), &s).unwrap();
+        assert!(edit
+            .text
+            .ends_with("wait: true\n\ngit:\n  protected_branches: [main, \"release/*\"]\n"));
+        // The default needs no git section.
+        assert!(edit_existing(&existing(base), &settings())
+            .unwrap()
+            .changed
+            .is_empty());
+
+        // A block sequence over several lines cannot be edited on one line: refused whole.
+        let e = existing(&format!(
+            "{base}git:\n  protected_branches:\n    - main\n    - dev\n"
+        ));
+        let r = edit_existing(&e, &s);
+        assert!(r.is_err(), "{:?}", r.map(|e| e.text));
     }
 
     #[test]
