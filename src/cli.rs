@@ -70,9 +70,9 @@ pub enum Command {
     /// Finds the git repository and the dbt project, asks for the dbt Cloud access URL, checks
     /// the API token against it (DBT_CLOUD_API_TOKEN when set, else a hidden prompt), lets you
     /// pick the project, environment and job from live lists, warns when the job is not a
-    /// state-aware validation job, asks about auto_trigger and wait, offers a git hook, then
-    /// writes datachonk.yaml atomically and adds .datachonk/ to .gitignore. The token is never
-    /// written to any file.
+    /// state-aware validation job, asks about auto_trigger, wait and the protected branches,
+    /// offers a git hook, then writes datachonk.yaml atomically and adds .datachonk/ to
+    /// .gitignore. The token is never written to any file.
     ///
     /// Re-running it on an existing datachonk.yaml offers the file's values as defaults and
     /// rewrites only the values you change (comments and other keys are kept).
@@ -83,13 +83,6 @@ pub enum Command {
     ///
     /// Exit codes: 0 written (or already up to date), 2 missing/invalid settings, 6 API
     /// failure, 130 interrupted (nothing written).
-    ///
-    /// Examples:
-    ///   datachonk init
-    ///   datachonk init --access-url https://emea.dbt.com
-    ///   DBT_CLOUD_API_TOKEN=... datachonk init --no-input --access-url https://emea.dbt.com \
-    ///       --account-id 1 --project-id 2 --environment-id 3 --job-id 4 --auto-trigger \
-    ///       --protected-branches main,release/*
     Init(InitArgs),
 
     /// Render dbt staging models from warehouse metadata (catalog.json or a sources YAML).
@@ -471,8 +464,18 @@ Pointing other tools at the sandbox:
 #[derive(Debug, Args, Clone)]
 pub struct QuickstartArgs {}
 
+/// `datachonk init --help` examples, kept verbatim (doc comments are re-wrapped by clap).
+const INIT_EXAMPLES: &str = "\
+Examples:
+  datachonk init
+  datachonk init --access-url https://emea.dbt.com
+  DBT_CLOUD_API_TOKEN=... datachonk init --no-input --access-url https://emea.dbt.com \\
+      --account-id 1 --project-id 2 --environment-id 3 --job-id 4 --auto-trigger \\
+      --protected-branches 'main,release/*' --install-hook pre-merge-commit";
+
 /// `datachonk init`: each flag answers one question of the wizard (which is then not asked).
 #[derive(Debug, Args, Clone, Default)]
+#[command(after_long_help = INIT_EXAMPLES)]
 pub struct InitArgs {
     /// dbt Cloud access URL, e.g. https://cloud.getdbt.com, https://PREFIX.us1.dbt.com,
     /// https://emea.dbt.com, https://au.dbt.com or a sandbox's http://127.0.0.1:PORT.
