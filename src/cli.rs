@@ -65,6 +65,26 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Set up datachonk in this repository: a wizard that writes datachonk.yaml.
+    ///
+    /// Finds the git repository and the dbt project, asks for the dbt Cloud access URL, checks
+    /// the API token against it (DBT_CLOUD_API_TOKEN when set, else a hidden prompt), lets you
+    /// pick the project, environment and job from live lists, warns when the job is not a
+    /// state-aware validation job, asks about auto_trigger, wait and the protected branches,
+    /// offers a git hook, then writes datachonk.yaml atomically and adds .datachonk/ to
+    /// .gitignore. The token is never written to any file.
+    ///
+    /// Re-running it on an existing datachonk.yaml offers the file's values as defaults and
+    /// rewrites only the values you change (comments and other keys are kept).
+    ///
+    /// Without a terminal, or with --no-input, nothing is asked: the flags below (or the
+    /// existing file) must give every id, or init lists the missing flags and exits 2. The ids
+    /// are checked against the API when a token is available.
+    ///
+    /// Exit codes: 0 written (or already up to date), 2 missing/invalid settings, 6 API
+    /// failure, 130 interrupted (nothing written).
+    Init(InitArgs),
+
     /// Render dbt staging models from warehouse metadata (catalog.json or a sources YAML).
     ///
     /// Writes models/staging/<source>/_<source>__sources.yml, _<source>__models.yml and one
@@ -536,3 +556,66 @@ Pointing other tools at the sandbox:
 
 #[derive(Debug, Args, Clone)]
 pub struct QuickstartArgs {}
+
+/// `datachonk init --help` examples, kept verbatim (doc comments are re-wrapped by clap).
+const INIT_EXAMPLES: &str = "\
+Examples:
+  datachonk init
+  datachonk init --access-url https://emea.dbt.com
+  DBT_CLOUD_API_TOKEN=... datachonk init --no-input --access-url https://emea.dbt.com \\
+      --account-id 1 --project-id 2 --environment-id 3 --job-id 4 --auto-trigger \\
+      --protected-branches 'main,release/*' --install-hook pre-merge-commit";
+
+/// `datachonk init`: each flag answers one question of the wizard (which is then not asked).
+#[derive(Debug, Args, Clone, Default)]
+#[command(after_long_help = INIT_EXAMPLES)]
+pub struct InitArgs {
+    /// dbt Cloud access URL, e.g. https://cloud.getdbt.com, https://PREFIX.us1.dbt.com,
+    /// https://emea.dbt.com, https://au.dbt.com or a sandbox's http://127.0.0.1:PORT.
+    /// Default without prompts: the existing file's, else https://cloud.getdbt.com.
+    #[arg(long, value_name = "URL", value_parser = parse_access_url)]
+    pub access_url: Option<String>,
+
+    /// dbt Cloud account id.
+    #[arg(long, value_name = "ID")]
+    pub account_id: Option<i64>,
+
+    /// dbt Cloud project id.
+    #[arg(long, value_name = "ID")]
+    pub project_id: Option<i64>,
+
+    /// dbt Cloud environment id (the job's environment).
+    #[arg(long, value_name = "ID")]
+    pub environment_id: Option<i64>,
+
+    /// The job that validates a pushed commit.
+    #[arg(long, value_name = "ID")]
+    pub job_id: Option<i64>,
+
+    /// Trigger the job after every `datachonk push` (auto_trigger); `--auto-trigger=false` to
+    /// turn it off. Default without prompts: the existing file's, else false.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub auto_trigger: Option<bool>,
+
+    /// Wait for the run's verdict after triggering (wait); `--wait=false` to turn it off.
+    /// Default without prompts: the existing file's, else true.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub wait: Option<bool>,
+
+    /// Branches `datachonk push` refuses to commit on or push to (git.protected_branches),
+    /// comma-separated, `*` globs; `none` for none. Default without prompts: the existing
+    /// file's, else main,master.
+    #[arg(long, value_name = "BRANCHES")]
+    pub protected_branches: Option<String>,
+
+    /// Record which git hook to install; init prints the `datachonk hook install` command
+    /// to run. Without prompts and without this flag: none.
+    #[arg(long, value_name = "KIND", value_enum)]
+    pub install_hook: Option<crate::init::wizard::HookChoice>,
+}
+
+fn parse_access_url(s: &str) -> Result<String, String> {
+    let s = s.trim().trim_end_matches('/');
+    crate::init::wizard::check_url(s)?;
+    Ok(s.to_string())
+}

@@ -418,6 +418,17 @@ impl Client {
         Ok(out)
     }
 
+    /// `GET /api/v2/accounts/`: the accounts this token can see. The only call that needs no
+    /// account id, so `init` can learn it (and check the token) before anything else; the
+    /// client's own `account_id` is ignored here.
+    pub async fn list_accounts(&self) -> Result<Vec<Account>, ApiError> {
+        self.list_all(Call::get(
+            "v2/accounts/".to_string(),
+            "the accounts of this token",
+        ))
+        .await
+    }
+
     pub async fn get_account(&self) -> Result<Account, ApiError> {
         self.get(Call::get(
             self.account_path(""),

@@ -8,6 +8,7 @@ pub mod connect;
 pub mod dbt_run;
 pub mod generate;
 pub mod push;
+pub mod init;
 pub mod quickstart;
 pub mod sandbox;
 
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> i32 {
         }
     }
     let result: CmdResult = match cli.command {
+        Command::Init(args) => init::run(&cli.global, &args, &ui),
         Command::Generate(args) => generate::run(&cli.global, &args, &ui),
         Command::Push(args) => push::run(&cli.global, &args, &ui),
         Command::DbtRun(args) => dbt_run::run(&cli.global, &args, &ui),

@@ -1,0 +1,350 @@
+//! `datachonk init`: compose the init modules — find the workspace, ask (or take flags),
+//! write `datachonk.yaml` and `.gitignore`, and say how to provide the token.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde_json::json;
+
+use crate::cli::{ColorChoice, GlobalArgs, InitArgs};
+use crate::cloud::ClientOptions;
+use crate::config::{EnvSource, ProcessEnv, CONFIG_FILE_NAME};
+use crate::error::{CliError, CmdResult, Exit};
+use crate::init::gitignore::{self, GitignoreChange};
+use crate::init::project::Workspace;
+use crate::init::prompter::TerminalPrompter;
+use crate::init::wizard::{self, HookChoice, Presets, TokenSource, Wizard, WizardError};
+use crate::init::writer::{self, ExistingValues, InitSettings};
+use crate::init::{interrupt, job_check};
+use crate::ui::Ui;
+
+const DEFAULT_TOKEN_ENV: &str = "DBT_CLOUD_API_TOKEN";
+
+pub fn run(global: &GlobalArgs, args: &InitArgs, ui: &Ui) -> CmdResult {
+    let cwd = std::env::current_dir()
+        .map_err(|e| CliError::usage(format!("cannot read the current directory: {e}")))?;
+    let ws = Workspace::discover(&cwd);
+    report_workspace(&ws, &cwd, ui);
+    let root = ws.root(&cwd).to_path_buf();
+    let path = global
+        .config
+        .clone()
+        .unwrap_or_else(|| root.join(CONFIG_FILE_NAME));
+
+    let existing = writer::read_existing(&path)?;
+    let mut values = existing
+        .as_ref()
+        .map(|e| e.values.clone())
+        .unwrap_or_default();
+    if values.token_env.is_empty() {
+        values.token_env = DEFAULT_TOKEN_ENV.to_string();
+    }
+    if existing.is_some() {
+        ui.status(format!(
+            "Found {}: its values are the defaults; only what you change is rewritten.",
+            path.display()
+        ));
+    }
+    let token_var = values.token_env.clone();
+    let token = ProcessEnv.get(&token_var).map(SecretString::from);
+    let presets = presets(args)?;
+
+    let interactive =
+        !global.no_input && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let decided = if interactive {
+        interactive_wizard(global, ui, presets, values.clone(), &token_var, token)?
+    } else {
+        without_prompts(global, ui, &presets, &values, &token_var, token)?
+    };
+
+    // Write: a new file, or a minimal edit of the existing one. Ctrl-C waits for the rename.
+    let changed: Vec<&'static str> = match &existing {
+        Some(file) => {
+            let edit = writer::edit_existing(file, &decided.settings).map_err(|e| {
+                CliError::usage(format!("{e}; nothing was written")).with_hint(format!(
+                    "set these values in {} by hand:\n{}",
+                    e.path.display(),
+                    e.block
+                ))
+            })?;
+            if !edit.changed.is_empty() {
+                write(&path, &edit.text)?;
+            }
+            edit.changed
+        }
+        None => {
+            write(&path, &writer::render_new(&decided.settings, &token_var))?;
+            writer::Key::ALL.iter().map(|k| k.name()).collect()
+        }
+    };
+    let gitignore = interrupt::while_writing(|| gitignore::ensure_ignored(&root))
+        .map_err(|e| CliError::usage(e.to_string()))?;
+
+    report_result(
+        ui,
+        &path,
+        existing.is_some(),
+        &changed,
+        gitignore,
+        &decided,
+        &token_var,
+    );
+    Ok(Exit::Success)
+}
+
+/// What the wizard or the flags decided, and what the API said about it.
+struct Decided {
+    settings: InitSettings,
+    hook: HookChoice,
+    account_name: Option<String>,
+    job_name: Option<String>,
+    job_advice: Vec<job_check::JobAdvice>,
+    /// What was checked against the API; empty when nothing was.
+    checked: Vec<String>,
+}
+
+fn presets(args: &InitArgs) -> Result<Presets, CliError> {
+    let protected_branches = args
+        .protected_branches
+        .as_deref()
+        .map(wizard::parse_branches)
+        .transpose()
+        .map_err(|e| CliError::usage(format!("--protected-branches: {e}")))?;
+    Ok(Presets {
+        access_url: args.access_url.clone(),
+        account_id: args.account_id,
+        project_id: args.project_id,
+        environment_id: args.environment_id,
+        job_id: args.job_id,
+        auto_trigger: args.auto_trigger,
+        wait: args.wait,
+        protected_branches,
+        install_hook: args.install_hook,
+    })
+}
+
+/// A person is waiting: give up on an unreachable URL after a few seconds, not minutes.
+fn client_options(ui: &Ui) -> ClientOptions {
+    let mut o = ClientOptions::from_env();
+    o.connect_timeout = Duration::from_secs(5);
+    o.request_timeout = Duration::from_secs(20);
+    o.retry.max_attempts = 3;
+    o.retry.budget = Duration::from_secs(10);
+    if ui.is_verbose() {
+        let ui = ui.clone();
+        o.debug = Some(std::sync::Arc::new(move |line: &str| ui.debug(line)));
+    }
+    o
+}
+
+fn interactive_wizard(
+    global: &GlobalArgs,
+    ui: &Ui,
+    presets: Presets,
+    existing: ExistingValues,
+    token_var: &str,
+    token: Option<SecretString>,
+) -> Result<Decided, CliError> {
+    interrupt::install();
+    let color = global.color == ColorChoice::Always
+        || (global.color == ColorChoice::Auto && std::env::var_os("NO_COLOR").is_none());
+    let mut prompter = TerminalPrompter::new(color);
+    let outcome = Wizard {
+        prompter: &mut prompter,
+        ui,
+        presets,
+        existing,
+        token: TokenSource {
+            var: token_var.to_string(),
+            value: token,
+        },
+        client_options: client_options(ui),
+    }
+    .run()
+    .map_err(wizard_error)?;
+    Ok(Decided {
+        settings: outcome.settings,
+        hook: outcome.hook,
+        account_name: Some(outcome.account_name),
+        job_name: Some(outcome.job_name),
+        job_advice: outcome.job_advice,
+        checked: outcome.checked,
+    })
+}
+
+fn without_prompts(
+    global: &GlobalArgs,
+    ui: &Ui,
+    presets: &Presets,
+    existing: &ExistingValues,
+    token_var: &str,
+    token: Option<SecretString>,
+) -> Result<Decided, CliError> {
+    let settings = wizard::settings_without_prompts(presets, existing).map_err(|missing| {
+        let why = if global.no_input {
+            "--no-input"
+        } else {
+            "no terminal to ask on (stdin is not a terminal)"
+        };
+        CliError::usage(format!("{why}: missing {}", missing.join(", ")))
+            .with_hint(format!(
+                "pass them, e.g. datachonk init --no-input --access-url URL {}",
+                missing
+                    .iter()
+                    .map(|f| format!("{f} ID"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ))
+            .with_hint("or run `datachonk init` in a terminal to pick them from dbt Cloud")
+    })?;
+    let hook = presets.install_hook.unwrap_or(HookChoice::None);
+    let Some(token) = token else {
+        ui.warn(format!(
+            "not checked against dbt Cloud: ${token_var} is not set (the ids are written as given)"
+        ));
+        return Ok(Decided {
+            settings,
+            hook,
+            account_name: None,
+            job_name: None,
+            job_advice: Vec::new(),
+            checked: Vec::new(),
+        });
+    };
+    ui.status(format!(
+        "Checking the ids at {} with the token from ${token_var} …",
+        settings.access_url
+    ));
+    let v = wizard::verify(
+        ui,
+        &settings,
+        &token,
+        &format!("env {token_var}"),
+        client_options(ui),
+    )
+    .map_err(wizard_error)?;
+    Ok(Decided {
+        settings,
+        hook,
+        account_name: Some(v.account_name),
+        job_name: Some(v.job_name),
+        job_advice: v.job_advice,
+        checked: v.checked,
+    })
+}
+
+fn wizard_error(e: WizardError) -> CliError {
+    match e {
+        WizardError::Interrupted => {
+            CliError::new(Exit::Interrupted, "interrupted: nothing was written")
+        }
+        WizardError::Api(api) => api.into(),
+        WizardError::Prompt(m) => CliError::usage(m),
+        WizardError::Invalid(m) => CliError::usage(m),
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), CliError> {
+    interrupt::while_writing(|| crate::generate::write::write_atomic(path, text.as_bytes()))
+        .map_err(|e| CliError::usage(e.to_string()))
+}
+
+fn report_workspace(ws: &Workspace, cwd: &Path, ui: &Ui) {
+    match &ws.repo_root {
+        Some(root) => ui.status(format!("Git repository: {}", root.display())),
+        None => ui.warn(format!(
+            "not inside a git repository; datachonk.yaml goes to {}",
+            cwd.display()
+        )),
+    }
+    let root = ws.root(cwd);
+    let show = |p: &Path| match p.strip_prefix(root) {
+        Ok(rel) if rel.as_os_str().is_empty() => "./dbt_project.yml".to_string(),
+        Ok(rel) => format!("{}/dbt_project.yml", rel.display()),
+        Err(_) => p.join("dbt_project.yml").display().to_string(),
+    };
+    match ws.dbt_projects.as_slice() {
+        [] => ui.warn("no dbt_project.yml found here or below; datachonk expects a dbt project"),
+        [one] => ui.status(format!("dbt project: {}", show(one))),
+        many => ui.status(format!(
+            "dbt projects: {}",
+            many.iter().map(|p| show(p)).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+fn report_result(
+    ui: &Ui,
+    path: &Path,
+    existed: bool,
+    changed: &[&str],
+    gitignore: GitignoreChange,
+    d: &Decided,
+    token_var: &str,
+) {
+    if ui.is_json() {
+        ui.json(&json!({
+            "file": path.display().to_string(),
+            "written": !changed.is_empty(),
+            "created": !existed,
+            "changed": changed,
+            "deploy": { "dbt_cloud": {
+                "access_url": d.settings.access_url,
+                "account_id": d.settings.account_id,
+                "project_id": d.settings.project_id,
+                "environment_id": d.settings.environment_id,
+                "job_id": d.settings.job_id,
+                "auto_trigger": d.settings.auto_trigger,
+                "wait": d.settings.wait,
+            }},
+            "git": { "protected_branches": d.settings.protected_branches },
+            "account_name": d.account_name,
+            "job_name": d.job_name,
+            "job_warnings": d.job_advice.iter().map(|a| a.message()).collect::<Vec<_>>(),
+            "checked": d.checked,
+            "gitignore": match gitignore {
+                GitignoreChange::Created => "created",
+                GitignoreChange::Appended => "appended",
+                GitignoreChange::AlreadyIgnored => "unchanged",
+            },
+            "install_hook": d.hook.kind(),
+            "hook_command": d.hook.install_command(),
+            "token_env": token_var,
+        }));
+        return;
+    }
+    if !d.checked.is_empty() {
+        ui.out(format!(
+            "Checked against dbt Cloud: {}.",
+            d.checked.join("; ")
+        ));
+    }
+    match (existed, changed.is_empty()) {
+        (true, true) => ui.out(format!(
+            "{} already says this; nothing was written.",
+            path.display()
+        )),
+        (true, false) => ui.out(format!(
+            "Updated {} ({}).",
+            path.display(),
+            changed.join(", ")
+        )),
+        (false, _) => ui.out(format!("Wrote {}.", path.display())),
+    }
+    match gitignore {
+        GitignoreChange::Created => ui.out("Created .gitignore with .datachonk/."),
+        GitignoreChange::Appended => ui.out("Added .datachonk/ to .gitignore."),
+        GitignoreChange::AlreadyIgnored => {}
+    }
+    ui.out("");
+    ui.out("Next:");
+    ui.out(format!(
+        "  - Provide the API token (it is never stored in a file): add\n      export {token_var}=<your token>\n    to your shell profile (~/.bashrc, ~/.zshrc) or load it from a secret manager; in CI,\n    store it as a secret named {token_var} exposed as that environment variable."
+    ));
+    if let Some(cmd) = d.hook.install_command() {
+        ui.out(format!("  - Install the git hook you chose: {cmd}"));
+    }
+    ui.out("  - Check the setup: datachonk config show && datachonk cloud status");
+}

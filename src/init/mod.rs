@@ -1,0 +1,21 @@
+//! `datachonk init`: find the repository and dbt project, ask (or take from flags) where dbt
+//! Cloud is and which job validates a push, check it all against the API, and write
+//! `datachonk.yaml` — never the token.
+//!
+//! - [`project`]: the git repository and the dbt project around the current directory.
+//! - [`prompter`]: the questions, behind a trait (dialoguer, or a script in tests).
+//! - [`wizard`]: the flow, knowing nothing of terminals; also the `--no-input` resolution.
+//! - [`api`]: the few blocking dbt Cloud calls the flow makes.
+//! - [`job_check`]: is the chosen job a state-aware validation job?
+//! - [`writer`]: render a new `datachonk.yaml`, or edit an existing one keeping its comments.
+//! - [`gitignore`]: add `.datachonk/` to `.gitignore` once.
+//! - [`interrupt`]: Ctrl-C restores the terminal and exits 130, never mid-write.
+
+pub mod api;
+pub mod gitignore;
+pub mod interrupt;
+pub mod job_check;
+pub mod project;
+pub mod prompter;
+pub mod wizard;
+pub mod writer;
