@@ -7,8 +7,8 @@ pub mod config;
 pub mod connect;
 pub mod dbt_run;
 pub mod generate;
-pub mod push;
 pub mod init;
+pub mod push;
 pub mod quickstart;
 pub mod sandbox;
 
