@@ -168,10 +168,14 @@ pub enum Command {
     ///   datachonk sandbox --addr 127.0.0.1:0 --token sandbox-token
     Sandbox(SandboxArgs),
 
-    /// See the loop work with no account and no network: start the embedded sandbox (a local
-    /// dbt Cloud), trigger its validation job, wait and print the verdict.
+    /// See the whole loop work with no account and no network.
     ///
-    /// Exit code: 0 when the run succeeded (as dbt-run --wait).
+    /// Creates a throwaway workspace — a sample dbt project (DuckDB), a bare git remote and
+    /// the embedded sandbox standing in for dbt Cloud (running real dbt when `dbt` is on PATH,
+    /// simulating runs otherwise) — then generates staging models, pushes them on a branch,
+    /// triggers the validation job for the pushed commit, waits and prints the verdict.
+    ///
+    /// Exit code: as `push --trigger-dbt-run --wait` (0 when the run succeeded).
     Quickstart(QuickstartArgs),
 }
 
@@ -555,7 +559,11 @@ Pointing other tools at the sandbox:
   GET /_sandbox/requests.";
 
 #[derive(Debug, Args, Clone)]
-pub struct QuickstartArgs {}
+pub struct QuickstartArgs {
+    /// Keep the workspace (sample project, bare remote, sandbox files) in DIR to explore it.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+}
 
 /// `datachonk init --help` examples, kept verbatim (doc comments are re-wrapped by clap).
 const INIT_EXAMPLES: &str = "\

@@ -11,6 +11,7 @@ pub mod error;
 pub mod generate;
 pub mod git;
 pub mod init;
+pub mod quickstart;
 pub mod sandbox;
 pub mod templates;
 pub mod ui;

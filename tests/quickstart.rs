@@ -1,24 +1,120 @@
-//! The README's first command works on a fresh machine with no account and no network.
+//! The README's first command works on a fresh machine with no account and no network: the
+//! whole loop (generate → push → trigger → wait) over a sample project, a bare remote and
+//! the embedded sandbox — simulated without dbt on PATH, with real dbt when it is.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 
-#[test]
-fn quickstart_runs_the_loop_against_the_embedded_sandbox() {
-    let dir = tempfile::tempdir().unwrap();
+fn quickstart(keep: &Path, path: Option<String>) -> (i32, String, String) {
     let mut cmd = cargo_bin_cmd!("datachonk");
-    cmd.current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .arg("quickstart");
+    cmd.env("NO_COLOR", "1")
+        .args(["quickstart", "--keep", keep.to_str().unwrap()]);
     for (name, _) in datachonk::config::ENV_VARS {
         cmd.env_remove(name);
     }
+    // No global git identity: the quickstart must not need one.
+    cmd.env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1");
+    if let Some(p) = path {
+        cmd.env("PATH", p);
+    }
     let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("SUCCESS run 1"), "{stdout}");
-    for stage in ["1/3", "2/3", "3/3", "run 1: Running", "run 1: Success"] {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stdout.contains("sandbox-token") && !stderr.contains("sandbox-token"));
+    (out.status.code().unwrap_or(-1), stdout, stderr)
+}
+
+fn remote_log(remote: &Path) -> String {
+    let out = Command::new("git")
+        .args(["log", "--all", "--format=%s"])
+        .env("GIT_DIR", remote)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn quickstart_runs_the_whole_loop_with_a_simulated_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let keep = dir.path().join("ws");
+    // PATH without dbt: the sandbox simulates the run.
+    let path = std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .filter(|d| !Path::new(d).join("dbt").exists())
+        .collect::<Vec<_>>()
+        .join(":");
+    let (code, stdout, stderr) = quickstart(&keep, Some(path));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stderr.contains("runs are simulated"), "{stderr}");
+    for stage in ["1/4", "2/4", "3/4", "4/4", "pushed ", "run 1: Success"] {
         assert!(stderr.contains(stage), "missing {stage:?}:\n{stderr}");
     }
-    assert!(!stderr.contains("sandbox-token") && !stdout.contains("sandbox-token"));
+    assert!(stdout.contains("SUCCESS run 1"), "{stdout}");
+    assert!(keep
+        .join("shop/models/staging/shop/stg_shop__raw_orders.sql")
+        .exists());
+    let log = remote_log(&keep.join("remote.git"));
+    assert!(
+        log.contains("Generate staging models") && log.contains("Sample dbt project"),
+        "{log}"
+    );
+}
+
+fn dbt() -> PathBuf {
+    let p = std::env::var_os("DATACHONK_TEST_DBT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                .join(".cache/datachonk/dbt-venv/bin/dbt")
+        });
+    assert!(
+        p.exists(),
+        "dbt not found at {}: run `bash scripts/setup-test-deps`",
+        p.display()
+    );
+    p
+}
+
+#[test]
+fn quickstart_runs_real_dbt_when_dbt_is_on_path() {
+    let dbt = dbt();
+    let dir = tempfile::tempdir().unwrap();
+    let keep = dir.path().join("ws");
+    let path = format!(
+        "{}:{}",
+        dbt.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let (code, stdout, stderr) = quickstart(&keep, Some(path));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stderr.contains("runs execute real dbt"), "{stderr}");
+    // The run's dbt build step built and tested the generated models.
+    let results =
+        std::fs::read_to_string(keep.join("sandbox/runs/1/steps/5/run_results.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&results).unwrap();
+    let built: Vec<(&str, &str)> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["unique_id"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        built.contains(&("model.shop.stg_shop__raw_orders", "success")),
+        "{built:?}"
+    );
+    assert!(
+        built.iter().any(
+            |(id, s)| id.starts_with("test.shop.not_null_stg_shop__raw_orders_id") && *s == "pass"
+        ),
+        "{built:?}"
+    );
 }

@@ -1,59 +1,200 @@
 //! `datachonk quickstart`: the README's first command. With no account and no network it
-//! starts the embedded sandbox (a local dbt Cloud), triggers its validation job, waits and
-//! prints the verdict, stage by stage. (The generate → push stages join when they land.)
+//! builds a throwaway world — a sample dbt project (DuckDB seeds), a bare git remote and the
+//! embedded sandbox standing in for dbt Cloud — and runs the loop over it: generate the
+//! staging models, push them, trigger the validation job for the pushed commit, wait, verdict.
+//! The sandbox runs real dbt when `dbt` is on PATH, and simulates the run otherwise.
 
-use secrecy::SecretString;
+use std::path::{Path, PathBuf};
 
-use crate::cli::{GlobalArgs, QuickstartArgs};
-use crate::cloud::{Client, ClientOptions};
+use clap::Parser;
+
+use crate::cli::{Cli, GlobalArgs, QuickstartArgs};
 use crate::error::{CliError, CmdResult, Exit};
-use crate::sandbox::{Sandbox, SandboxOptions, DEFAULT_TOKEN};
+use crate::quickstart::{self, BRANCH};
+use crate::sandbox::{Executor, Fixture, Sandbox, SandboxOptions, DEFAULT_TOKEN};
 use crate::ui::Ui;
 
-use super::dbt_run::{self, RunPlan};
+pub fn run(global: &GlobalArgs, args: &QuickstartArgs, ui: &Ui) -> CmdResult {
+    let (root, keep) = match &args.keep {
+        Some(dir) => (dir.clone(), true),
+        None => (scratch_dir(), false),
+    };
+    if root.exists()
+        && std::fs::read_dir(&root)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false)
+    {
+        return Err(CliError::usage(format!(
+            "{} is not empty; pick a new folder for --keep",
+            root.display()
+        )));
+    }
+    std::fs::create_dir_all(&root)
+        .map_err(|e| CliError::usage(format!("cannot create {}: {e}", root.display())))?;
+    let result = run_in(global, &root, ui);
+    if keep {
+        ui.status(format!(
+            "The workspace is kept in {} (project: shop/, remote: remote.git/)",
+            root.display()
+        ));
+    } else {
+        let _ = std::fs::remove_dir_all(&root);
+    }
+    result
+}
 
-pub fn run(_global: &GlobalArgs, _args: &QuickstartArgs, ui: &Ui) -> CmdResult {
-    ui.status(ui.bold("1/3 start a local dbt Cloud (the embedded sandbox)"));
-    let sandbox = Sandbox::start(SandboxOptions::default())
-        .map_err(|e| CliError::new(Exit::Api, format!("cannot start the sandbox: {e}")))?;
-    let url = sandbox.base_url();
+fn run_in(global: &GlobalArgs, root: &Path, ui: &Ui) -> CmdResult {
+    ui.status(ui.bold("1/4 create a sample dbt project and a bare git remote"));
+    let ws = quickstart::create(root).map_err(|e| CliError::new(Exit::Git, e))?;
     ui.status(format!(
-        "  listening on {url} (account 1, project 1, job 1: a state-aware validation job)"
+        "  {} (branch {BRANCH}), remote {}",
+        ws.project.display(),
+        ws.remote.display()
     ));
 
-    ui.status(ui.bold("2/3 trigger job 1 through the dbt Cloud API v2"));
-    let token = SecretString::from(DEFAULT_TOKEN.to_string());
-    let client = Client::new(
-        &url,
-        1,
-        &token,
-        "the embedded sandbox",
-        ClientOptions::default(),
-    )?;
-    let plan = RunPlan {
-        job_id: 1,
-        request: crate::cloud::TriggerRequest {
-            cause: "datachonk quickstart".into(),
-            ..Default::default()
-        },
-        wait: true,
-        timeout: Some(std::time::Duration::from_secs(120)),
-        cancel_on_timeout: true,
-        cancel_on_interrupt: true,
+    ui.status(ui.bold("2/4 start a local dbt Cloud (the embedded sandbox)"));
+    let executor = match find_on_path("dbt") {
+        Some(dbt) => {
+            ui.status(format!("  runs execute real dbt ({})", dbt.display()));
+            Executor::Dbt { dbt }
+        }
+        None => {
+            ui.status(
+                "  `dbt` is not on PATH: runs are simulated from the models at the pushed commit",
+            );
+            Executor::Simulate
+        }
     };
-    let rt = super::runtime()?;
-    ui.status(ui.bold("3/3 wait for the verdict"));
-    let result = rt.block_on(dbt_run::trigger_and_report(&client, &plan, ui));
-    rt.shutdown_background();
-    if let Ok(Exit::Success) = result {
-        ui.status("");
-        ui.status("Next: point datachonk at your own dbt Cloud account:");
-        ui.status(
-            "  export DBT_CLOUD_ACCESS_URL=https://YOUR_PREFIX.us1.dbt.com DBT_CLOUD_API_TOKEN=…",
-        );
-        ui.status("  export DBT_CLOUD_ACCOUNT_ID=… DBT_CLOUD_JOB_ID=…");
-        ui.status("  datachonk cloud status && datachonk dbt-run --wait");
+    let mut fixture = Fixture::builtin(DEFAULT_TOKEN);
+    for job in fixture.jobs.iter_mut().filter(|j| j.id == 1) {
+        // Load the raw data, then validate what changed (everything, on a first run).
+        job.execute_steps.insert(0, "dbt seed".into());
     }
+    let sandbox = Sandbox::start(
+        SandboxOptions::default()
+            .with_fixture(fixture)
+            .with_repository(1, format!("file://{}", ws.remote.display()))
+            .with_executor(executor)
+            .with_workdir(root.join("sandbox")),
+    )
+    .map_err(|e| CliError::new(Exit::Api, format!("cannot start the sandbox: {e}")))?;
+    let url = sandbox.base_url();
+    ui.status(format!("  {url}: account 1, job 1 runs `dbt build --select state:modified+ --defer --state ./prod-manifest`"));
+    // The loop below reads its settings like any user's shell would provide them.
+    std::env::set_var("DBT_CLOUD_ACCESS_URL", &url);
+    std::env::set_var("DBT_CLOUD_API_TOKEN", DEFAULT_TOKEN);
+    std::env::set_var("DBT_CLOUD_ACCOUNT_ID", "1");
+    std::env::set_var("DBT_CLOUD_JOB_ID", "1");
+    for var in [
+        "DBT_CLOUD_HOST",
+        "DBT_CLOUD_PROJECT_ID",
+        "DBT_CLOUD_ENVIRONMENT_ID",
+    ] {
+        std::env::remove_var(var);
+    }
+
+    let project = ws.project.display().to_string();
+    let catalog = ws.root.join("catalog.json").display().to_string();
+    ui.status(ui.bold("3/4 datachonk generate --from-catalog catalog.json"));
+    let code = sub(
+        global,
+        &["-C", &project, "generate", "--from-catalog", &catalog],
+    );
+    if code != 0 {
+        return Err(CliError::new(
+            exit_from(code),
+            "quickstart: generate failed (see above)",
+        ));
+    }
+    ui.status(ui.bold(
+        "4/4 datachonk push --trigger-dbt-run --wait (commit, push, run the job for that commit)",
+    ));
+    let code = sub(
+        global,
+        &["-C", &project, "push", "--trigger-dbt-run", "--wait"],
+    );
     sandbox.shutdown();
-    result
+    if code == 0 {
+        ui.status("");
+        ui.status("Next: the same loop on your project and your dbt Cloud account:");
+        ui.status("  datachonk init            # writes datachonk.yaml (access URL, account, job)");
+        ui.status("  datachonk generate --from-catalog target/catalog.json");
+        ui.status("  datachonk push --trigger-dbt-run --wait");
+        Ok(Exit::Success)
+    } else {
+        Ok(exit_from(code))
+    }
+}
+
+/// Run a datachonk command line in this process, with the same output settings.
+fn sub(global: &GlobalArgs, args: &[&str]) -> i32 {
+    let mut argv = vec!["datachonk".to_string()];
+    if global.json {
+        argv.push("--json".into());
+    }
+    if global.quiet {
+        argv.push("--quiet".into());
+    }
+    if global.verbose {
+        argv.push("--verbose".into());
+    }
+    argv.push(format!(
+        "--color={}",
+        match global.color {
+            crate::cli::ColorChoice::Auto => "auto",
+            crate::cli::ColorChoice::Always => "always",
+            crate::cli::ColorChoice::Never => "never",
+        }
+    ));
+    argv.extend(args.iter().map(|s| s.to_string()));
+    match Cli::try_parse_from(&argv) {
+        Ok(cli) => super::run(cli),
+        Err(e) => {
+            let _ = e.print();
+            Exit::Usage.code()
+        }
+    }
+}
+
+fn exit_from(code: i32) -> Exit {
+    match code {
+        0 => Exit::Success,
+        1 => Exit::RunError,
+        3 => Exit::Cancelled,
+        4 => Exit::Timeout,
+        5 => Exit::Git,
+        6 => Exit::Api,
+        130 => Exit::Interrupted,
+        _ => Exit::Usage,
+    }
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        p.metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    }
+    #[cfg(not(unix))]
+    p.is_file()
+}
+
+fn scratch_dir() -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    std::env::temp_dir().join(format!(
+        "datachonk-quickstart-{}-{nanos}",
+        std::process::id()
+    ))
 }
