@@ -248,7 +248,7 @@ fn generated_files_are_committed_and_pushed_and_nothing_else() {
     // Identity from git config; message from the template.
     assert_eq!(
         world.git_ok(&work, &["log", "-1", "--format=%an <%ae>|%cn <%ce>|%s"]),
-        "Dana Tester <dana@example.com>|Dana Tester <dana@example.com>|Generate staging models for 2 sources"
+        "Dana Tester <dana@example.com>|Dana Tester <dana@example.com>|datachonk: generate 4 staging models (stg_ref_data__countries, stg_shop__customers, stg_shop__order_items, …)"
     );
     // The remote has the commit, intact; the branch now tracks it.
     assert_eq!(world.remote_tip(BRANCH).as_deref(), Some(head.as_str()));
@@ -372,7 +372,7 @@ fn remote_ahead_is_rejected_the_commit_is_kept_and_nothing_is_triggered() {
     // The commit stays local, the remote is untouched, nothing was triggered.
     assert_eq!(
         world.git_ok(&world.work(), &["log", "-1", "--format=%s"]),
-        "Generate staging models for 2 sources"
+        "datachonk: generate 4 staging models (stg_ref_data__countries, stg_shop__customers, stg_shop__order_items, …)"
     );
     assert_eq!(world.remote_tip(BRANCH).as_deref(), Some(theirs.as_str()));
     assert!(sandbox.runs().is_empty(), "runs: {:?}", sandbox.runs());
@@ -484,7 +484,7 @@ fn push_trigger_wait_runs_the_job_for_the_pushed_sha() {
     assert_eq!(runs[0].trigger.git_sha.as_deref(), Some(head.as_str()));
     let cause = runs[0].trigger.cause.clone();
     assert!(
-        cause.contains("Generate staging models for 2 sources"),
+        cause.starts_with("datachonk: generate 4 staging models ("),
         "{cause}"
     );
     assert!(

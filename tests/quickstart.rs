@@ -59,7 +59,7 @@ fn quickstart_runs_the_whole_loop_with_a_simulated_run() {
         .exists());
     let log = remote_log(&keep.join("remote.git"));
     assert!(
-        log.contains("Generate staging models") && log.contains("Sample dbt project"),
+        log.contains("datachonk: generate 2 staging models") && log.contains("Sample dbt project"),
         "{log}"
     );
 }

@@ -269,7 +269,12 @@ impl Trigger {
 
 /// `datachonk push: SUBJECT (SHORT on BRANCH)`, the subject shortened to fit 255 characters.
 pub fn default_cause(subject: &str, sha: &str, branch: &str) -> String {
-    let head = "datachonk push: ";
+    // The built-in subject already starts with "datachonk:"; a person's own does not.
+    let head = if subject.starts_with("datachonk") {
+        ""
+    } else {
+        "datachonk push: "
+    };
     let tail = format!(" ({} on {branch})", &sha[..sha.len().min(7)]);
     let room = MAX_CAUSE_LEN.saturating_sub(head.chars().count() + tail.chars().count());
     let subject = if subject.chars().count() > room {
@@ -447,6 +452,14 @@ mod tests {
                 "feature/x"
             ),
             "datachonk push: Generate staging models for shop (0123456 on feature/x)"
+        );
+        assert_eq!(
+            default_cause(
+                "datachonk: generate 1 staging model (stg_a)",
+                "0123456789abcdef",
+                "x"
+            ),
+            "datachonk: generate 1 staging model (stg_a) (0123456 on x)"
         );
         let long = "s".repeat(400);
         let c = default_cause(&long, "0123456789abcdef", "feature/x");
