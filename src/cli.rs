@@ -97,6 +97,7 @@ pub enum Command {
     ///   datachonk generate shop.orders 'crm.*' --from-catalog target/catalog.json --dry-run
     ///   datachonk generate --from-sources models/staging/shop/_shop__sources.yml --diff
     ///   datachonk generate --from-catalog target/catalog.json --check   # CI: exit 1 when stale
+    #[command(verbatim_doc_comment)]
     Generate(GenerateArgs),
 
     /// Commit exactly the generated files that changed and push the branch; then (with
@@ -129,6 +130,7 @@ pub enum Command {
     ///   datachonk push
     ///   datachonk push --trigger-dbt-run --wait
     ///   datachonk push --remote origin --branch dbt/staging-models --message "Add shop models"
+    #[command(verbatim_doc_comment)]
     Push(PushArgs),
 
     /// Trigger a dbt Cloud job run (for code already in git) and optionally wait for it.
@@ -149,7 +151,7 @@ pub enum Command {
     ///   datachonk dbt-run --wait
     ///   datachonk dbt-run --job-id 42 --git-sha "$(git rev-parse HEAD)" --wait --timeout 30m
     ///   datachonk dbt-run --steps-override "dbt build --select state:modified+" --json
-    #[command(name = "dbt-run")]
+    #[command(name = "dbt-run", verbatim_doc_comment)]
     DbtRun(DbtRunArgs),
 
     /// Inspect dbt Cloud: the connection, jobs, runs and artifacts.
@@ -166,6 +168,7 @@ pub enum Command {
     ///
     /// Example:
     ///   datachonk sandbox --addr 127.0.0.1:0 --token sandbox-token
+    #[command(verbatim_doc_comment)]
     Sandbox(SandboxArgs),
 
     /// See the whole loop work with no account and no network.
