@@ -85,7 +85,8 @@ pub enum Command {
     /// failure, 130 interrupted (nothing written).
     Init(InitArgs),
 
-    /// Render dbt staging models from warehouse metadata (catalog.json or a sources YAML).
+    /// Render dbt staging models from warehouse metadata (catalog.json, a sources YAML, a live
+    /// PostgreSQL database, or a dbt Cloud job's catalog).
     ///
     /// Writes models/staging/<source>/_<source>__sources.yml, _<source>__models.yml and one
     /// stg_<source>__<table>.sql per table (configurable under `generate:` in datachonk.yaml).
