@@ -350,7 +350,7 @@ fn dbt_cloud_cli_reads_everything_and_cancels() {
 }
 
 #[test]
-fn dbtc_triggers_polls_and_reads() {
+fn python_dbtc_works() {
     let dbtc = client("dbtc");
     let sandbox = tls_sandbox();
     let env = ClientEnv::for_sandbox(&sandbox);
