@@ -478,8 +478,9 @@ pub struct SandboxArgs {
 
     /// Inject a fault (repeatable). SPEC is KIND[:OPTION]...
     ///
-    /// KIND: 500, 502, 503, 504 (that status with a JSON error body), 429 (with Retry-After),
-    /// latency (slow answer), drop (close the connection without answering).
+    /// KIND: 500, 502, 503, 504 (that status with a JSON error body), 404 (dbt Cloud's
+    /// not-found body: a new run not visible yet), 429 (with Retry-After), latency (slow
+    /// answer), drop (close the connection without answering).
     ///
     /// OPTIONS: every=N (every Nth matching request, deterministic), p=0.2 (probability),
     /// times=N (at most N injections), burst=N (once fired, also the next N-1), method=POST,

@@ -484,3 +484,17 @@ fn a_read_timeout_while_polling_is_transient() {
         r.stderr
     );
 }
+
+#[test]
+fn a_run_not_yet_visible_after_the_trigger_is_waited_for() {
+    // The first two looks at the new run answer 404, as dbt Cloud sometimes does.
+    let sb = sandbox(&["404:times=2:method=GET:path=/runs/1/"]);
+    let dir = workdir();
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "1", "--wait"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let not_found = sb.requests().iter().filter(|q| q.status == 404).count();
+    assert_eq!(not_found, 2);
+    // A run that never appears is still an error once the grace period is over.
+    let r = datachonk(&sb, dir.path(), &["cloud", "runs", "show", "99"]);
+    assert_eq!(r.code, 6);
+}

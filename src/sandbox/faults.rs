@@ -7,6 +7,7 @@
 //! | KIND | effect |
 //! |---|---|
 //! | `500`, `502`, `503`, `504` | answer with that status and a JSON error envelope |
+//! | `404` | answer dbt Cloud's 404 envelope (a run just triggered can be invisible for a moment) |
 //! | `429` | answer 429 with `Retry-After` (option `retry-after=SECONDS`, default 1) |
 //! | `latency` | delay the response by `ms=MILLISECONDS` (default 500) |
 //! | `drop` | close the TCP connection without answering |
@@ -25,7 +26,7 @@ use std::time::Duration;
 /// What a fault does to a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultKind {
-    /// Answer with this 5xx status.
+    /// Answer with this error status (5xx, or 404 with dbt Cloud's not-found envelope).
     ServerError(u16),
     /// Answer 429 with `Retry-After: seconds`.
     TooManyRequests { retry_after_seconds: u64 },
@@ -89,7 +90,7 @@ impl FromStr for FaultSpec {
             return Err(FaultSpecError::Empty);
         }
         let mut kind = match kind_text.to_ascii_lowercase().as_str() {
-            "500" | "502" | "503" | "504" => {
+            "500" | "502" | "503" | "504" | "404" => {
                 let code = kind_text.parse::<u16>().unwrap_or(500);
                 FaultKind::ServerError(code)
             }

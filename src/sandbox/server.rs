@@ -312,6 +312,7 @@ fn auth_scheme(req: &Request) -> Option<String> {
 
 fn fault_response(action: FaultAction) -> Response {
     match action {
+        FaultAction::Status(404) => ApiError::NotFound.into_response(),
         FaultAction::Status(code) => ApiError::Injected(code).into_response(),
         FaultAction::TooManyRequests {
             retry_after_seconds,
