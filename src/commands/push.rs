@@ -73,7 +73,10 @@ pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
         None => None,
     };
     let workdir = repo::workdir(&repository)?;
+    let started = std::time::Instant::now();
+    let phase = |name: &str| ui.debug(format!("{name}: {:.3}s", started.elapsed().as_secs_f64()));
     let plan = stage::plan(&repository, &workdir, &prefix, &state, head_tree.as_ref())?;
+    phase("planned the commit");
     for left in &plan.left_out {
         ui.warn(format!("left out {}: {}", left.path, left.reason.label()));
     }
@@ -122,11 +125,13 @@ pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
             &author,
             &committer,
         )?;
+        phase("committed");
         if let Err(e) = stage::update_index(&repository, &plan.files) {
             ui.warn(format!(
                 "committed, but the index was not updated ({e}); `git status` may show the files as changed until `git reset -q`"
             ));
         }
+        phase("updated the index");
         ui.status(format!(
             "Committed {} on {}: {} ({} file{})",
             short_sha(&id.to_string()),
@@ -135,9 +140,7 @@ pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
             plan.files.len(),
             plural(plan.files.len())
         ));
-        for f in &plan.files {
-            ui.status(format!("  {:<8} {}", f.change.label(), f.path));
-        }
+        list_files(ui, &plan, |line| ui.status(line));
         committed = Some(id);
     }
     let Some(head) = committed.or(current.head) else {
@@ -166,6 +169,7 @@ pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
         }
         err
     })?;
+    phase("pushed");
     let sha = head.to_string();
     let subject = commit_subject(&repository, head);
     let summary = if outcome.updated {
@@ -320,6 +324,22 @@ fn commit_subject(repository: &Repository, id: Oid) -> String {
         .unwrap_or_default()
 }
 
+/// The committed files, at most [`LISTED`] of them unless `-v` (10,000 lines help nobody).
+fn list_files(ui: &Ui, plan: &StagePlan, mut print: impl FnMut(String)) {
+    let limit = if ui.is_verbose() { usize::MAX } else { LISTED };
+    for f in plan.files.iter().take(limit) {
+        print(format!("  {:<8} {}", f.change.label(), f.path));
+    }
+    if plan.files.len() > limit {
+        print(format!(
+            "  … and {} more (-v or --json lists them all)",
+            plan.files.len() - limit
+        ));
+    }
+}
+
+const LISTED: usize = 20;
+
 fn plural(n: usize) -> &'static str {
     if n == 1 {
         ""
@@ -399,9 +419,7 @@ fn dry_run(
                 plural(plan.files.len()),
                 current.name
             ));
-            for f in &plan.files {
-                ui.out(format!("  {:<8} {}", f.change.label(), f.path));
-            }
+            list_files(ui, plan, |line| ui.out(line));
             ui.out("with the message:");
             for line in m.lines() {
                 ui.out(format!("  | {line}"));
