@@ -172,6 +172,18 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Sandbox(SandboxArgs),
 
+    /// Print shell completions for SHELL (bash, zsh, fish, elvish, powershell).
+    ///
+    /// Examples:
+    ///   datachonk completions bash > ~/.local/share/bash-completion/completions/datachonk
+    ///   datachonk completions zsh > "${fpath[1]}/_datachonk"
+    ///   datachonk completions fish > ~/.config/fish/completions/datachonk.fish
+    #[command(verbatim_doc_comment)]
+    Completions {
+        /// The shell to generate completions for.
+        shell: clap_complete::Shell,
+    },
+
     /// See the whole loop work with no account and no network.
     ///
     /// Creates a throwaway workspace — a sample dbt project (DuckDB), a bare git remote and

@@ -22,3 +22,28 @@ fn dbt_run_help_teaches_the_flags() {
             predicate::str::contains("--wait").and(predicate::str::contains("--cancel-on-timeout")),
         );
 }
+
+#[test]
+fn completions_cover_every_command() {
+    let out = cargo_bin_cmd!("datachonk")
+        .args(["completions", "bash"])
+        .assert()
+        .success();
+    let script = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    for cmd in [
+        "dbt-run",
+        "generate",
+        "push",
+        "init",
+        "sandbox",
+        "quickstart",
+        "cloud",
+        "config",
+    ] {
+        assert!(script.contains(cmd), "completion script lacks {cmd}");
+    }
+    cargo_bin_cmd!("datachonk")
+        .args(["completions", "tcsh"])
+        .assert()
+        .code(2);
+}

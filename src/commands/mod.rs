@@ -37,6 +37,11 @@ pub fn run(cli: Cli) -> i32 {
         Command::Config(cmd) => config::run(&cli.global, cmd, &ui),
         Command::Sandbox(args) => sandbox::run(&args, &ui),
         Command::Quickstart(args) => quickstart::run(&cli.global, &args, &ui),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "datachonk", &mut std::io::stdout());
+            Ok(Exit::Success)
+        }
     };
     match result {
         Ok(exit) => exit.code(),
