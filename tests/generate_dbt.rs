@@ -6,29 +6,13 @@
 //! `~/.cache/datachonk/dbt-venv`) or `$DATACHONK_TEST_DBT`. Without it this test FAILS: it
 //! never passes silently. One test function: dbt starts in ~2.5 s each time.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command as Process;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 
-fn dbt_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("DATACHONK_TEST_DBT") {
-        return PathBuf::from(p);
-    }
-    let venv = std::env::var_os("DATACHONK_TEST_VENV")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/datachonk/dbt-venv"))
-        })
-        .expect("HOME is not set");
-    let dbt = venv.join("bin/dbt");
-    assert!(
-        dbt.is_file(),
-        "dbt is not installed at {} (nor given by DATACHONK_TEST_DBT): run `bash scripts/setup-test-deps`",
-        dbt.display()
-    );
-    dbt
-}
+mod real_dbt;
+use real_dbt::dbt_path;
 
 fn run(cmd: &mut Process, what: &str) -> String {
     let out = cmd

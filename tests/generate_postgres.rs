@@ -11,6 +11,8 @@ use std::process::Command as Process;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 
+mod real_dbt;
+
 /// The server's programs: `$DATACHONK_TEST_PG_BIN`, else Debian's newest
 /// `/usr/lib/postgresql/*/bin`, else `initdb` on PATH.
 fn pg_bin() -> PathBuf {
@@ -207,21 +209,12 @@ create table other.not_selected (x integer);
 "#;
 
 fn dbt_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("DATACHONK_TEST_DBT") {
-        return PathBuf::from(p);
-    }
-    let venv = std::env::var_os("DATACHONK_TEST_VENV")
+    let dbt = real_dbt::dbt_path();
+    let venv = dbt
+        .parent()
+        .and_then(|b| b.parent())
         .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/datachonk/dbt-venv"))
-        })
-        .expect("HOME is not set");
-    let dbt = venv.join("bin/dbt");
-    assert!(
-        dbt.is_file(),
-        "dbt is not installed at {}: run `bash scripts/setup-test-deps`",
-        dbt.display()
-    );
+        .unwrap_or_default();
     let probe = Process::new(dbt.with_file_name("python"))
         .args(["-c", "import dbt.adapters.postgres"])
         .output();

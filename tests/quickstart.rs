@@ -2,10 +2,12 @@
 //! whole loop (generate → push → trigger → wait) over a sample project, a bare remote and
 //! the embedded sandbox — simulated without dbt on PATH, with real dbt when it is.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use assert_cmd::cargo::cargo_bin_cmd;
+
+mod real_dbt;
 
 fn quickstart(keep: &Path, path: Option<String>) -> (i32, String, String) {
     let mut cmd = cargo_bin_cmd!("datachonk");
@@ -64,24 +66,9 @@ fn quickstart_runs_the_whole_loop_with_a_simulated_run() {
     );
 }
 
-fn dbt() -> PathBuf {
-    let p = std::env::var_os("DATACHONK_TEST_DBT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/datachonk/dbt-venv/bin/dbt")
-        });
-    assert!(
-        p.exists(),
-        "dbt not found at {}: run `bash scripts/setup-test-deps`",
-        p.display()
-    );
-    p
-}
-
 #[test]
 fn quickstart_runs_real_dbt_when_dbt_is_on_path() {
-    let dbt = dbt();
+    let dbt = real_dbt::dbt_path();
     let dir = tempfile::tempdir().unwrap();
     let keep = dir.path().join("ws");
     let path = format!(

@@ -11,7 +11,6 @@
 mod sandbox_repo;
 mod sandbox_support;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use datachonk::sandbox::{Executor, RunStatus, SandboxOptions};
@@ -19,25 +18,13 @@ use sandbox_repo::{wait_terminal, wait_until, Repo, PROJECT};
 use sandbox_support::{fixture, start_with, Api};
 use serde_json::{json, Value};
 
+mod real_dbt;
+use real_dbt::dbt_path;
+
 const LIMIT: Duration = Duration::from_secs(120);
 /// The builtin validation job: `dbt build --select state:modified+ --defer --state ./prod-manifest`.
 const CI_JOB: i64 = 1;
 const PROD_JOB: i64 = 10;
-
-fn dbt_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("DATACHONK_TEST_DBT") {
-        return PathBuf::from(p);
-    }
-    let dbt = std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".cache/datachonk/dbt-venv/bin/dbt"))
-        .unwrap_or_default();
-    assert!(
-        dbt.is_file(),
-        "dbt is not installed at {} (nor given by DATACHONK_TEST_DBT): run `bash scripts/setup-test-deps`",
-        dbt.display()
-    );
-    dbt
-}
 
 fn trigger(api: &Api, job: i64, body: Value) -> i64 {
     let r = api.post(&format!("/api/v2/accounts/1/jobs/{job}/run/"), body);
