@@ -155,6 +155,20 @@ pub enum Command {
     #[command(name = "dbt-run", verbatim_doc_comment)]
     DbtRun(DbtRunArgs),
 
+    /// Git hooks: validate a branch with the dbt Cloud job before it is merged
+    /// (pre-merge-commit), check configuration and generated files before a push (pre-push).
+    ///
+    /// Also usable from the pre-commit framework: this repository's .pre-commit-hooks.yaml
+    /// defines datachonk-pre-merge-commit and datachonk-pre-push (README, "Hooks").
+    ///
+    /// Examples:
+    ///   datachonk hook install                       # pre-merge-commit
+    ///   datachonk hook install --kind pre-push --chain
+    ///   datachonk hook status --json
+    ///   DATACHONK_SKIP_HOOK=1 git merge --no-ff feature/x   # skip once (or --no-verify)
+    #[command(subcommand, verbatim_doc_comment)]
+    Hook(HookCommand),
+
     /// Inspect dbt Cloud: the connection, jobs, runs and artifacts.
     #[command(subcommand)]
     Cloud(CloudCommand),
@@ -643,4 +657,102 @@ fn parse_access_url(s: &str) -> Result<String, String> {
     let s = s.trim().trim_end_matches('/');
     crate::init::wizard::check_url(s)?;
     Ok(s.to_string())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Install datachonk's hook script where git looks for hooks (core.hooksPath, else
+    /// .git/hooks, shared by all worktrees).
+    ///
+    /// The script calls the datachonk binary that installed it (absolute path), falling back
+    /// to `datachonk` on PATH. A hook that datachonk did not write is never lost: install
+    /// refuses (exit 2) unless --chain (it is renamed KIND.datachonk-chained and runs first;
+    /// its failure stops the hook) or --force (replaced; a copy is kept as
+    /// KIND.datachonk-backup). Re-installing is harmless.
+    ///
+    /// Examples:
+    ///   datachonk hook install
+    ///   datachonk hook install --kind pre-push --chain
+    #[command(verbatim_doc_comment)]
+    Install(HookInstallArgs),
+
+    /// Remove datachonk's hook (all kinds, or --kind); a chained hook is put back in its place.
+    /// Hooks datachonk did not write are left alone.
+    ///
+    /// Example:
+    ///   datachonk hook uninstall --kind pre-push
+    #[command(verbatim_doc_comment)]
+    Uninstall(HookKindArg),
+
+    /// Say, for each kind, what is installed: ours, foreign or none, its path and whether a
+    /// previous hook is chained. With --json, one document: {"hooks_dir", "hooks": [{"kind",
+    /// "path", "installed", "chained"}]}.
+    ///
+    /// Example:
+    ///   datachonk hook status --json
+    #[command(verbatim_doc_comment)]
+    Status,
+
+    /// Run a hook's check (what the installed script calls). Never prompts.
+    ///
+    /// pre-merge-commit: the commit being merged must be on the remote (else exit 5: push it
+    /// first). When the configured job already has a successful run for that exact sha, it
+    /// passes at once and names the run; otherwise it triggers the job for the sha and waits,
+    /// with the output and exit codes of `dbt-run --wait` (timeout: deploy.dbt_cloud.timeout).
+    /// Without a merge in progress there is nothing to validate (exit 0).
+    ///
+    /// pre-push (no network): datachonk.yaml must be valid and the generated files up to
+    /// date, re-checked from the input `datachonk generate` last read (as `generate --check`)
+    /// when it is a local file; after a database or dbt Cloud input, the files are compared
+    /// with the checksums in .datachonk/state.json. Stale: exit 1, naming the files and the
+    /// command that updates them.
+    ///
+    /// DATACHONK_SKIP_HOOK=1 skips either with a one-line notice (exit 0).
+    ///
+    /// Exit codes: 0 ok, 1 run Error / stale files, 2 configuration, 3 run Cancelled,
+    /// 4 timeout, 5 git (not pushed), 6 API failure, 130 interrupted.
+    ///
+    /// Examples:
+    ///   datachonk hook run pre-push
+    ///   datachonk hook run pre-merge-commit
+    #[command(verbatim_doc_comment)]
+    Run(HookRunArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct HookInstallArgs {
+    /// Which hook to install.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "pre-merge-commit",
+        value_name = "KIND"
+    )]
+    pub kind: crate::hook::HookKind,
+
+    /// Keep an existing hook that datachonk did not write: run it first, then ours.
+    #[arg(long, conflicts_with = "force")]
+    pub chain: bool,
+
+    /// Replace an existing hook that datachonk did not write (a copy is kept).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct HookKindArg {
+    /// Only this kind (default: every kind datachonk installed).
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub kind: Option<crate::hook::HookKind>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct HookRunArgs {
+    /// The hook to run.
+    #[arg(value_enum, value_name = "KIND")]
+    pub kind: crate::hook::HookKind,
+
+    /// Arguments git passes to the hook (pre-push: remote name and URL); unused.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub git_args: Vec<String>,
 }

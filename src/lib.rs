@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod generate;
 pub mod git;
+pub mod hook;
 pub mod init;
 pub mod quickstart;
 pub mod sandbox;

@@ -51,6 +51,9 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
     } else {
         (generate::plan(&request)?, 0)
     };
+    if writes {
+        remember_input(&request.root, args, ui);
+    }
     for line in plan.timings.lines() {
         ui.debug(format!("generate: {line}"));
     }
@@ -107,6 +110,30 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
         return Ok(STALE);
     }
     Ok(Exit::Success)
+}
+
+/// Record the input in state.json so `hook run pre-push` can re-check without being told it;
+/// a failure to record only weakens that check, so it is a warning.
+fn remember_input(root: &std::path::Path, args: &GenerateArgs, ui: &Ui) {
+    use crate::generate::state::{InputKind, LastRun};
+    use crate::hook::prepush;
+    let input = match (&args.from_catalog, &args.from_sources) {
+        (Some(p), _) if p.as_os_str() == "cloud" => {
+            prepush::record_input(root, InputKind::Cloud, None)
+        }
+        (Some(p), _) => prepush::record_input(root, InputKind::Catalog, Some(p)),
+        (None, Some(p)) => prepush::record_input(root, InputKind::Sources, Some(p)),
+        (None, None) => prepush::record_input(root, InputKind::Postgres, None),
+    };
+    let run = LastRun {
+        input,
+        selection: args.selection.clone(),
+    };
+    if let Err(e) = prepush::save_last_run(root, run) {
+        ui.warn(format!(
+            "could not record the input for `datachonk hook run pre-push`: {e}"
+        ));
+    }
 }
 
 /// One line per file that is not unchanged (all files with --dry-run), plus merge notes.

@@ -7,6 +7,7 @@ pub mod config;
 pub mod connect;
 pub mod dbt_run;
 pub mod generate;
+pub mod hook;
 pub mod init;
 pub mod push;
 pub mod quickstart;
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Push(args) => push::run(&cli.global, &args, &ui),
         Command::DbtRun(args) => dbt_run::run(&cli.global, &args, &ui),
         Command::Cloud(cmd) => cloud::run(&cli.global, cmd, &ui),
+        Command::Hook(cmd) => hook::run(&cli.global, cmd, &ui),
         Command::Config(cmd) => config::run(&cli.global, cmd, &ui),
         Command::Sandbox(args) => sandbox::run(&args, &ui),
         Command::Quickstart(args) => quickstart::run(&cli.global, &args, &ui),

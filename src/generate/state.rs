@@ -31,6 +31,40 @@ pub struct State {
     /// Source name → raw table names its YAML files cover.
     #[serde(default)]
     pub sources: BTreeMap<String, BTreeSet<String>>,
+    /// The input and selection of the last `datachonk generate` that wrote files, so
+    /// `hook run pre-push` can check staleness without being told again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<LastRun>,
+}
+
+/// What the last writing `datachonk generate` was given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastRun {
+    pub input: RecordedInput,
+    #[serde(default)]
+    pub selection: Vec<String>,
+}
+
+/// A metadata input as recorded: local files by path (relative to the project root when
+/// inside it); network inputs only by kind (a database URL may hold a password).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedInput {
+    pub kind: InputKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputKind {
+    /// `--from-catalog PATH`
+    Catalog,
+    /// `--from-sources PATH`
+    Sources,
+    /// `--from-postgres URL`
+    Postgres,
+    /// `--from-catalog cloud`
+    Cloud,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,241 @@
+//! `hook run pre-push`, the offline half: are the generated files what `datachonk generate`
+//! would write now? With a recorded local input (catalog.json, sources YAML) this is exactly
+//! `generate --check` (same planning code, and the per-file input fingerprints in
+//! `.datachonk/state.json` let unchanged files skip rendering). With a network input (a
+//! database, dbt Cloud) nothing is re-read: each recorded file must still exist with the
+//! checksum datachonk wrote.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::config::GenerateConfig;
+use crate::generate::plan::{self, Action};
+use crate::generate::state::{sha256_hex, InputKind, LastRun, RecordedInput, State};
+use crate::generate::{self, GenerateError, Input, Request};
+
+/// How the files were checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Method {
+    /// Re-planned from the recorded input, as `generate --check`.
+    Regenerated { input: String },
+    /// Compared with the checksums in state.json only; `why` says why not regenerated.
+    Checksums { why: String },
+    /// datachonk has generated nothing here.
+    NothingGenerated,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StaleFile {
+    pub path: String,
+    /// `new`, `changed`, `edited-by-hand`, `missing`, `modified`.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PrePushReport {
+    #[serde(flatten)]
+    pub method: Method,
+    pub checked: usize,
+    pub stale: Vec<StaleFile>,
+    /// The command that brings the files up to date.
+    pub fix: Option<String>,
+}
+
+/// Check the generated files under `root` against `state` (read by the caller).
+pub fn check(
+    root: &Path,
+    config: &GenerateConfig,
+    state: &State,
+) -> Result<PrePushReport, GenerateError> {
+    let local = state
+        .last_run
+        .as_ref()
+        .and_then(|run| local_input(root, run).map(|input| (run, input)));
+    if let Some((run, input)) = local {
+        if input_path(&input).exists() {
+            return regenerate(root, config, run, input);
+        }
+    }
+    if state.files.is_empty() {
+        return Ok(PrePushReport {
+            method: Method::NothingGenerated,
+            checked: 0,
+            stale: Vec::new(),
+            fix: None,
+        });
+    }
+    let why = match &state.last_run {
+        None => "state.json does not say which input generate last read (run `datachonk generate` once to record it)".to_string(),
+        Some(run) => match (run.input.kind, &run.input.path) {
+            (InputKind::Postgres, _) => "the last input was a database: the warehouse was not re-read".into(),
+            (InputKind::Cloud, _) => "the last input was a dbt Cloud catalog: it was not fetched again".into(),
+            (_, Some(p)) => format!("the last input, {p}, is gone"),
+            (_, None) => "the last input is not recorded".into(),
+        },
+    };
+    let fix = state.last_run.as_ref().map(fix_command);
+    Ok(checksums(root, state, why, fix))
+}
+
+fn input_path(input: &Input) -> &Path {
+    match input {
+        Input::Catalog(p) | Input::SourcesYaml(p) => p,
+        Input::Postgres(_) => Path::new(""),
+    }
+}
+
+fn local_input(root: &Path, run: &LastRun) -> Option<Input> {
+    let path = run.input.path.as_deref()?;
+    let path = root.join(path);
+    match run.input.kind {
+        InputKind::Catalog => Some(Input::Catalog(path)),
+        InputKind::Sources => Some(Input::SourcesYaml(path)),
+        InputKind::Postgres | InputKind::Cloud => None,
+    }
+}
+
+fn regenerate(
+    root: &Path,
+    config: &GenerateConfig,
+    run: &LastRun,
+    input: Input,
+) -> Result<PrePushReport, GenerateError> {
+    let request = Request {
+        root: root.to_path_buf(),
+        config: config.clone(),
+        input,
+        selection: run.selection.clone(),
+        force: false,
+    };
+    let planned = generate::plan(&request)?;
+    let stale = planned
+        .files
+        .iter()
+        .filter(|f| f.action == Action::Write)
+        .map(|f| StaleFile {
+            path: f.path.clone(),
+            reason: f.status.label().to_string(),
+        })
+        .collect();
+    let summary = plan::summarize(&planned.files);
+    Ok(PrePushReport {
+        method: Method::Regenerated {
+            input: run.input.path.clone().unwrap_or_default(),
+        },
+        checked: planned.files.len() - summary.skipped,
+        stale,
+        fix: Some(fix_command(run)),
+    })
+}
+
+fn checksums(root: &Path, state: &State, why: String, fix: Option<String>) -> PrePushReport {
+    let mut stale = Vec::new();
+    for (path, record) in &state.files {
+        let reason = match std::fs::read(root.join(path)) {
+            Ok(bytes) if sha256_hex(&bytes) == record.sha256 => continue,
+            Ok(_) => "modified",
+            Err(_) => "missing",
+        };
+        stale.push(StaleFile {
+            path: path.clone(),
+            reason: reason.into(),
+        });
+    }
+    PrePushReport {
+        method: Method::Checksums { why },
+        checked: state.files.len(),
+        stale,
+        fix,
+    }
+}
+
+/// The `datachonk generate` command line that would bring the files up to date.
+pub fn fix_command(run: &LastRun) -> String {
+    let input = match (run.input.kind, run.input.path.as_deref()) {
+        (InputKind::Catalog, Some(p)) => format!("--from-catalog {}", shell_word(p)),
+        (InputKind::Sources, Some(p)) => format!("--from-sources {}", shell_word(p)),
+        (InputKind::Cloud, _) => "--from-catalog cloud".into(),
+        (InputKind::Postgres, _) => "--from-postgres URL".into(),
+        (_, None) => "--from-catalog PATH".into(),
+    };
+    let mut cmd = "datachonk generate".to_string();
+    for s in &run.selection {
+        cmd.push(' ');
+        cmd.push_str(&shell_word(s));
+    }
+    cmd.push(' ');
+    cmd.push_str(&input);
+    cmd
+}
+
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@+,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// What `datachonk generate` records about its input: a local path relative to `root` when it
+/// is inside (so the record holds in every clone), else absolute; network inputs by kind only.
+pub fn record_input(root: &Path, kind: InputKind, path: Option<&Path>) -> RecordedInput {
+    let path = path.map(|p| {
+        let absolute = std::env::current_dir()
+            .map(|cwd| cwd.join(p))
+            .unwrap_or_else(|_| p.to_path_buf());
+        let absolute = absolute.canonicalize().unwrap_or(absolute);
+        let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        match absolute.strip_prefix(&root) {
+            Ok(rel) => slash_path(rel),
+            Err(_) => absolute.to_string_lossy().into_owned(),
+        }
+    });
+    RecordedInput { kind, path }
+}
+
+fn slash_path(p: &Path) -> String {
+    p.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Record `run` as the last generate run in root's state.json (only when it changed: the
+/// state was just written by generate, so this is one small read and at most one write).
+pub fn save_last_run(root: &Path, run: LastRun) -> Result<(), GenerateError> {
+    let mut state = State::load(root)?;
+    if state.last_run.as_ref() == Some(&run) {
+        return Ok(());
+    }
+    state.last_run = Some(run);
+    crate::generate::write::write_atomic(
+        &root.join(crate::generate::state::STATE_FILE),
+        &state.to_bytes(),
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fix_command_quotes_globs_and_names_the_input() {
+        let run = LastRun {
+            input: RecordedInput {
+                kind: InputKind::Catalog,
+                path: Some("target/catalog.json".into()),
+            },
+            selection: vec!["shop.*".into(), "crm".into()],
+        };
+        assert_eq!(
+            fix_command(&run),
+            "datachonk generate 'shop.*' crm --from-catalog target/catalog.json"
+        );
+    }
+}
