@@ -647,8 +647,8 @@ pub struct InitArgs {
     #[arg(long, value_name = "BRANCHES")]
     pub protected_branches: Option<String>,
 
-    /// Record which git hook to install; init prints the `datachonk hook install` command
-    /// to run. Without prompts and without this flag: none.
+    /// Install this git hook, as `datachonk hook install --kind KIND` does (a hook that is not
+    /// datachonk's is left alone, with a warning). Without prompts and without this flag: none.
     #[arg(long, value_name = "KIND", value_enum)]
     pub install_hook: Option<crate::init::wizard::HookChoice>,
 }

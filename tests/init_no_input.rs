@@ -57,9 +57,16 @@ fn no_input_with_every_flag_checks_the_ids_and_writes_a_file_config_show_accepts
         r.stdout
     );
     assert!(r.stdout.contains("secret named DBT_CLOUD_API_TOKEN"));
-    assert!(r
-        .stdout
-        .contains("datachonk hook install --kind pre-merge-commit"));
+    // The chosen hook is installed (the same script `datachonk hook install` writes).
+    assert!(
+        r.stdout
+            .contains("Installed the pre-merge-commit git hook: "),
+        "{}",
+        r.stdout
+    );
+    let hook = read(dir.path(), ".git/hooks/pre-merge-commit");
+    assert!(hook.contains("# datachonk-hook:"), "{hook}");
+    assert!(hook.contains("hook run pre-merge-commit"), "{hook}");
 
     let yaml = read(dir.path(), "datachonk.yaml");
     assert!(yaml.contains("    job_id: 160\n"), "{yaml}");
@@ -215,4 +222,31 @@ fn json_output_is_one_document() {
     assert_eq!(v["gitignore"], "created");
     // The advice is on stderr for people too.
     assert!(r.stderr.contains("state:modified"), "{}", r.stderr);
+}
+
+#[test]
+fn a_foreign_hook_is_left_alone_with_a_warning_and_the_file_is_still_written() {
+    let sb = sandbox();
+    let dir = repo();
+    let foreign = "#!/bin/sh\nexit 0\n";
+    std::fs::create_dir_all(dir.path().join(".git/hooks")).unwrap();
+    std::fs::write(dir.path().join(".git/hooks/pre-push"), foreign).unwrap();
+    let url = sb.base_url().trim_end_matches('/').to_string();
+    let mut args = ids(&url, "160");
+    args.extend(["--install-hook", "pre-push"]);
+    let r = datachonk(dir.path(), Some(GOOD_TOKEN), &args);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("the git hook was not installed") && r.stderr.contains("did not install"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout
+            .contains("datachonk hook install --kind pre-push [--chain|--force]"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(read(dir.path(), ".git/hooks/pre-push"), foreign);
+    assert!(read(dir.path(), "datachonk.yaml").contains("job_id: 160"));
 }

@@ -134,9 +134,10 @@ fn the_wizard_end_to_end_arrows_filter_wrong_then_right_token() {
     let (code, rest) = finish(p);
     assert_eq!(code, 0, "{rest}");
     assert!(
-        rest.contains("datachonk hook install --kind pre-merge-commit"),
+        rest.contains("Installed the pre-merge-commit git hook: "),
         "{rest}"
     );
+    assert!(read(dir.path(), ".git/hooks/pre-merge-commit").contains("# datachonk-hook:"));
     assert!(!rest.contains(GOOD_TOKEN) && !rest.contains(BAD_TOKEN));
 
     let yaml = read(dir.path(), "datachonk.yaml");

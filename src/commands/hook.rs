@@ -48,15 +48,9 @@ fn run_install(args: &HookInstallArgs, ui: &Ui) -> CmdResult {
     Ok(Exit::Success)
 }
 
-/// Install one hook kind in the current repository (also what `datachonk init` calls).
-pub fn install_kind(kind: HookKind, existing: Existing, ui: &Ui) -> Result<(), CliError> {
-    let dir = hooks_dir()?;
-    // The binary running now; the script falls back to PATH if it moves.
-    let exe = std::env::current_exe()
-        .ok()
-        .map(|p| p.canonicalize().unwrap_or(p));
-    let outcome = install::install(&dir, kind, exe.as_deref(), existing)?;
-    let path = install::hook_path(&dir, kind);
+/// Install one hook kind in the current repository and say what was done.
+fn install_kind(kind: HookKind, existing: Existing, ui: &Ui) -> Result<(), CliError> {
+    let (path, outcome) = install_here(kind, existing)?;
     let name = kind.name();
     let line = match &outcome {
         InstallOutcome::Installed => format!("Installed the {name} hook: {}", path.display()),
@@ -91,6 +85,21 @@ pub fn install_kind(kind: HookKind, existing: Existing, ui: &Ui) -> Result<(), C
         ui.out(line);
     }
     Ok(())
+}
+
+/// Install one hook kind in the repository around the current directory (also what
+/// `datachonk init` calls); returns the hook's path and what was done.
+pub fn install_here(
+    kind: HookKind,
+    existing: Existing,
+) -> Result<(PathBuf, InstallOutcome), CliError> {
+    let dir = hooks_dir()?;
+    // The binary running now; the script falls back to PATH if it moves.
+    let exe = std::env::current_exe()
+        .ok()
+        .map(|p| p.canonicalize().unwrap_or(p));
+    let outcome = install::install(&dir, kind, exe.as_deref(), existing)?;
+    Ok((install::hook_path(&dir, kind), outcome))
 }
 
 fn run_uninstall(args: &HookKindArg, ui: &Ui) -> CmdResult {

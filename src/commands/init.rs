@@ -82,12 +82,20 @@ pub fn run(global: &GlobalArgs, args: &InitArgs, ui: &Ui) -> CmdResult {
     let gitignore = interrupt::while_writing(|| gitignore::ensure_ignored(&root))
         .map_err(|e| CliError::usage(e.to_string()))?;
 
+    // Installed with the same code as `datachonk hook install`; a problem (e.g. someone
+    // else's hook is there) leaves the written configuration in place.
+    let hook = decided
+        .hook
+        .hook_kind()
+        .map(|kind| super::hook::install_here(kind, crate::hook::install::Existing::Refuse));
+
     report_result(
         ui,
         &path,
         existing.is_some(),
         &changed,
         gitignore,
+        hook,
         &decided,
         &token_var,
     );
@@ -275,12 +283,14 @@ fn report_workspace(ws: &Workspace, cwd: &Path, ui: &Ui) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn report_result(
     ui: &Ui,
     path: &Path,
     existed: bool,
     changed: &[&str],
     gitignore: GitignoreChange,
+    hook: Option<Result<(std::path::PathBuf, crate::hook::install::InstallOutcome), CliError>>,
     d: &Decided,
     token_var: &str,
 ) {
@@ -311,6 +321,14 @@ fn report_result(
             },
             "install_hook": d.hook.kind(),
             "hook_command": d.hook.install_command(),
+            "hook_installed": match &hook {
+                Some(Ok((p, _))) => json!(p.display().to_string()),
+                _ => serde_json::Value::Null,
+            },
+            "hook_error": match &hook {
+                Some(Err(e)) => json!(e.message),
+                _ => serde_json::Value::Null,
+            },
             "token_env": token_var,
         }));
         return;
@@ -338,13 +356,26 @@ fn report_result(
         GitignoreChange::Appended => ui.out("Added .datachonk/ to .gitignore."),
         GitignoreChange::AlreadyIgnored => {}
     }
+    if let Some(Ok((p, _))) = &hook {
+        ui.out(format!(
+            "Installed the {} git hook: {}.",
+            d.hook.kind().unwrap_or_default(),
+            p.display()
+        ));
+    }
     ui.out("");
     ui.out("Next:");
     ui.out(format!(
         "  - Provide the API token (it is never stored in a file): add\n      export {token_var}=<your token>\n    to your shell profile (~/.bashrc, ~/.zshrc) or load it from a secret manager; in CI,\n    store it as a secret named {token_var} exposed as that environment variable."
     ));
-    if let Some(cmd) = d.hook.install_command() {
-        ui.out(format!("  - Install the git hook you chose: {cmd}"));
+    if let (Some(Err(e)), Some(cmd)) = (&hook, d.hook.install_command()) {
+        ui.warn(format!("the git hook was not installed: {}", e.message));
+        for hint in &e.hints {
+            ui.warn(hint);
+        }
+        ui.out(format!(
+            "  - Install the git hook you chose: {cmd} [--chain|--force]"
+        ));
     }
     ui.out("  - Check the setup: datachonk config show && datachonk cloud status");
 }

@@ -33,7 +33,16 @@ impl HookChoice {
         }
     }
 
-    /// The command that installs it (`datachonk hook` owns hooks; init only records the wish).
+    /// The hook kind `datachonk hook install` takes.
+    pub fn hook_kind(self) -> Option<crate::hook::HookKind> {
+        match self {
+            HookChoice::PreMergeCommit => Some(crate::hook::HookKind::PreMergeCommit),
+            HookChoice::PrePush => Some(crate::hook::HookKind::PrePush),
+            HookChoice::None => None,
+        }
+    }
+
+    /// The command that installs it by hand (what init runs for you).
     pub fn install_command(self) -> Option<String> {
         self.kind()
             .map(|k| format!("datachonk hook install --kind {k}"))

@@ -56,7 +56,15 @@ pub fn sandbox() -> RunningSandbox {
 /// `transform/`.
 pub fn repo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir(dir.path().join(".git")).expect(".git");
+    // A real repository: init installs the chosen git hook into it.
+    let git = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(dir.path())
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .status()
+        .expect("git runs");
+    assert!(git.success(), "git init");
     std::fs::create_dir(dir.path().join("transform")).expect("transform");
     std::fs::write(
         dir.path().join("transform/dbt_project.yml"),
