@@ -314,7 +314,7 @@ mod tests {
             "{s}"
         );
         let chain = s.find("pre-push.datachonk-chained").unwrap();
-        let ours = s.find("hook run pre-push").unwrap();
+        let ours = s.find("exec \"$DATACHONK\" hook run pre-push").unwrap();
         assert!(chain < ours, "{s}");
         assert!(is_ours(&s));
         assert!(!is_ours("#!/bin/sh\nexit 0\n"));
