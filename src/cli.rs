@@ -661,10 +661,10 @@ fn parse_access_url(s: &str) -> Result<String, String> {
 
 #[derive(Debug, Subcommand)]
 pub enum HookCommand {
-    /// Install datachonk's hook script where git looks for hooks (core.hooksPath, else
-    /// .git/hooks, shared by all worktrees).
+    /// Install datachonk's hook script where git looks for hooks.
     ///
-    /// The script calls the datachonk binary that installed it (absolute path), falling back
+    /// Where: core.hooksPath (relative to the worktree root), else .git/hooks (shared by all
+    /// worktrees). The script calls the datachonk binary that installed it (absolute path), falling back
     /// to `datachonk` on PATH. A hook that datachonk did not write is never lost: install
     /// refuses (exit 2) unless --chain (it is renamed KIND.datachonk-chained and runs first;
     /// its failure stops the hook) or --force (replaced; a copy is kept as
@@ -676,17 +676,19 @@ pub enum HookCommand {
     #[command(verbatim_doc_comment)]
     Install(HookInstallArgs),
 
-    /// Remove datachonk's hook (all kinds, or --kind); a chained hook is put back in its place.
-    /// Hooks datachonk did not write are left alone.
+    /// Remove datachonk's hook (all kinds, or --kind).
+    ///
+    /// A chained hook is put back in its place. Hooks datachonk did not write are left alone.
     ///
     /// Example:
     ///   datachonk hook uninstall --kind pre-push
     #[command(verbatim_doc_comment)]
     Uninstall(HookKindArg),
 
-    /// Say, for each kind, what is installed: ours, foreign or none, its path and whether a
-    /// previous hook is chained. With --json, one document: {"hooks_dir", "hooks": [{"kind",
-    /// "path", "installed", "chained"}]}.
+    /// Say, for each kind, what is installed: ours, foreign or none.
+    ///
+    /// Also its path and whether a previous hook is chained. With --json, one document:
+    ///   {"hooks_dir", "hooks": [{"kind", "path", "installed", "chained"}]}
     ///
     /// Example:
     ///   datachonk hook status --json

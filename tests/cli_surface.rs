@@ -39,6 +39,7 @@ fn completions_cover_every_command() {
         "quickstart",
         "cloud",
         "config",
+        "hook",
     ] {
         assert!(script.contains(cmd), "completion script lacks {cmd}");
     }

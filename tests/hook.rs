@@ -416,3 +416,25 @@ fn pre_push_after_a_network_input_compares_checksums_without_reading_the_warehou
         stale.stderr
     );
 }
+
+#[test]
+fn the_wait_honours_the_configured_timeout() {
+    let sb = sandbox(&[]);
+    let (w, _sha) = merge_world(true);
+    std::fs::write(
+        w.work.join("datachonk.yaml"),
+        "deploy:\n  dbt_cloud:\n    timeout: 1\n",
+    )
+    .unwrap();
+    let head = w.git(&["rev-parse", "HEAD"]);
+    // Job 3 runs for 20 s a step.
+    let merge = w.git_with(
+        &sb,
+        &["merge", "--no-ff", "feature"],
+        &[("DBT_CLOUD_JOB_ID", "3")],
+    );
+    assert_ne!(merge.code, 0, "{}", merge.stderr);
+    assert!(merge.stderr.contains("TIMEOUT run 1"), "{}", merge.stderr);
+    assert!(merge.stderr.contains("left running"), "{}", merge.stderr);
+    assert_eq!(w.git(&["rev-parse", "HEAD"]), head);
+}
