@@ -44,7 +44,9 @@ pub fn merge_heads(
         if Oid::from_str(sha).is_err() || sha.len() < 40 {
             continue;
         }
-        let given = (!value.is_empty() && value != sha).then_some(value);
+        // `git pull` labels heads "branch 'x' of URL": not a name to show or push.
+        let given = (!value.is_empty() && value != sha && !value.contains(char::is_whitespace))
+            .then_some(value);
         heads.push(MergeHead {
             sha: sha.to_ascii_lowercase(),
             given_name: given,
