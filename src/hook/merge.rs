@@ -158,6 +158,48 @@ mod tests {
     use super::*;
 
     #[test]
+    fn githead_variables_name_the_merged_heads_when_merge_head_is_not_written_yet() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let a = "a".repeat(40);
+        let b = "b".repeat(40);
+        let env = vec![
+            ("PATH".to_string(), "/bin".to_string()),
+            (format!("GITHEAD_{b}"), "origin/feature/x".to_string()),
+            (format!("GITHEAD_{a}"), a.clone()),
+            ("GITHEAD_nothex".to_string(), "y".to_string()),
+            (
+                format!("GITHEAD_{}", "c".repeat(40)),
+                "branch 'main' of /srv/r".to_string(),
+            ),
+        ];
+        let heads = merge_heads(&repo, env).unwrap();
+        let names: Vec<_> = heads
+            .iter()
+            .map(|h| (h.sha.chars().next().unwrap(), h.given_name.clone()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ('a', None),
+                ('b', Some("origin/feature/x".into())),
+                ('c', None)
+            ]
+        );
+        // MERGE_HEAD, when present, wins.
+        std::fs::write(repo.path().join("MERGE_HEAD"), format!("{a}\n")).unwrap();
+        std::fs::write(repo.path().join("MERGE_MSG"), "Merge branch 'topic'\n").unwrap();
+        let heads = merge_heads(&repo, Vec::new()).unwrap();
+        assert_eq!(
+            heads,
+            vec![MergeHead {
+                sha: a,
+                given_name: Some("topic".into())
+            }]
+        );
+    }
+
+    #[test]
     fn merge_msg_names_the_branch() {
         assert_eq!(
             branch_from_merge_msg("Merge branch 'feature/x'\n\n# comment"),
