@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 
-use git2::{Oid, PushOptions, RemoteCallbacks, Repository};
+use git2::{CertificateCheckStatus, Oid, PushOptions, RemoteCallbacks, Repository};
 
 use super::credentials::Attempts;
 use super::errors::GitError;
@@ -154,9 +154,18 @@ pub fn push(
     let attempts = RefCell::new(Attempts::new(config));
     let statuses: RefCell<Vec<(String, Option<String>)>> = RefCell::new(Vec::new());
     let updates: RefCell<Vec<(Oid, Oid)>> = RefCell::new(Vec::new());
+    let host_key: RefCell<Option<String>> = RefCell::new(None);
 
     let mut callbacks = RemoteCallbacks::new();
     callbacks.credentials(|url, user, allowed| attempts.borrow_mut().next(url, user, allowed));
+    // libgit2 checks SSH host keys against ~/.ssh/known_hosts itself and refuses unknown or
+    // changed ones; the callback only notes the key's fingerprint for that error message.
+    callbacks.certificate_check(|cert, _host| {
+        if let Some(sha) = cert.as_hostkey().and_then(|k| k.hash_sha256()) {
+            *host_key.borrow_mut() = Some(format!("SHA256:{}", base64_unpadded(sha)));
+        }
+        Ok(CertificateCheckStatus::CertificatePassthrough)
+    });
     callbacks.push_update_reference(|refname, status| {
         statuses
             .borrow_mut()
@@ -185,7 +194,7 @@ pub fn push(
     drop(options);
     let attempts = attempts.into_inner();
     if let Err(e) = result {
-        return Err(classify(e, target, &attempts));
+        return Err(classify(e, target, &attempts, host_key.into_inner()));
     }
     // A rejected ref is a failure even though the transport succeeded.
     for (name, status) in statuses.into_inner() {
@@ -247,9 +256,21 @@ fn rejection(target: &PushTarget, refname: &str, reason: &str) -> GitError {
 
 /// Turn libgit2's push error into what happened: a non-fast-forward libgit2 detected
 /// itself, an authentication failure, or a transport failure.
-fn classify(e: git2::Error, target: &PushTarget, attempts: &Attempts) -> GitError {
+fn classify(
+    e: git2::Error,
+    target: &PushTarget,
+    attempts: &Attempts,
+    host_key: Option<String>,
+) -> GitError {
     let message = e.message().to_string();
     let lower = message.to_ascii_lowercase();
+    if lower.contains("hostkey") || lower.contains("host key") {
+        return GitError::UntrustedHostKey {
+            url: target.url.clone(),
+            fingerprint: host_key,
+            detail: message,
+        };
+    }
     if e.code() == git2::ErrorCode::NotFastForward
         || lower.contains("not present locally")
         || lower.contains("non-fast-forward")
@@ -296,6 +317,22 @@ fn ssh_command() -> Option<String> {
         .map(|v| format!("core.sshCommand={v}"))
 }
 
+/// Base64 without padding, as OpenSSH prints key fingerprints (`SHA256:…`).
+fn base64_unpadded(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
 /// `ssh://…` or scp-like `user@host:path`.
 pub fn is_ssh_url(url: &str) -> bool {
     if let Some((scheme, _)) = url.split_once("://") {
@@ -321,5 +358,12 @@ mod tests {
         assert!(!is_ssh_url("file:///tmp/r.git"));
         assert!(!is_ssh_url("/tmp/r.git"));
         assert!(!is_ssh_url("git://127.0.0.1:9418/r.git"));
+    }
+
+    #[test]
+    fn fingerprints_are_unpadded_base64() {
+        assert_eq!(base64_unpadded(b"Man"), "TWFu");
+        assert_eq!(base64_unpadded(b"Ma"), "TWE");
+        assert_eq!(base64_unpadded(b"M"), "TQ");
     }
 }
