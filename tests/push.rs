@@ -330,3 +330,55 @@ fn push_over_git_daemon() {
         format!("daemon/{BRANCH}")
     );
 }
+
+#[test]
+fn push_json_is_one_document_with_the_push_and_the_run() {
+    let world = World::new();
+    let sandbox = support::sandbox(&[]);
+    let run = world.datachonk_in(
+        &world.work(),
+        &["--json", "push", "--trigger-dbt-run", "--wait"],
+        Some(&sandbox),
+    );
+    assert_eq!(
+        run.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("one JSON document on stdout ({e}):\n{}", run.stdout));
+    let head = world.head();
+    let push = &doc["push"];
+    assert_eq!(push["outcome"], "pushed", "{doc:#}");
+    assert_eq!(push["pushed"], true);
+    assert_eq!(push["branch"], BRANCH);
+    assert_eq!(push["remote"]["name"], "origin");
+    assert_eq!(push["remote"]["branch"], BRANCH);
+    assert_eq!(push["remote"]["url"], world.remote_url());
+    assert_eq!(push["head"], head.as_str());
+    assert_eq!(push["commit"]["sha"], head.as_str());
+    let files = push["commit"]["files"].as_array().unwrap();
+    assert_eq!(files.len(), 9, "{files:?}");
+    assert!(files
+        .iter()
+        .any(|f| f["path"] == "models/staging/shop/stg_shop__orders.sql" && f["status"] == "new"));
+    // The run: the same fields as `dbt-run --json`, for the pushed sha.
+    assert_eq!(doc["outcome"], "success", "{doc:#}");
+    assert_eq!(doc["run"]["git_sha"], head.as_str());
+    assert_eq!(doc["run"]["job_id"], 1);
+    let id = doc["run"]["id"].as_i64().unwrap();
+    assert_eq!(
+        sandbox.runs().iter().map(|r| r.id).collect::<Vec<_>>(),
+        [id]
+    );
+
+    // Without a trigger: the push part alone, in the same shape; nothing new to push.
+    let run = world.datachonk(&["--json", "push"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["push"]["outcome"], "up-to-date", "{doc:#}");
+    assert_eq!(doc["push"]["pushed"], false);
+    assert_eq!(doc["push"]["commit"], serde_json::Value::Null);
+    assert_eq!(doc["push"]["head"], head.as_str());
+    assert!(doc.get("run").is_none(), "{doc:#}");
+}
