@@ -382,3 +382,32 @@ fn push_json_is_one_document_with_the_push_and_the_run() {
     assert_eq!(doc["push"]["head"], head.as_str());
     assert!(doc.get("run").is_none(), "{doc:#}");
 }
+
+/// Deltas only save bytes on a wire; a local remote gets whole objects (src/git/local_remote.rs),
+/// which is most of why a 10,000-file push is quick. This notices if libgit2 stops honouring it.
+#[test]
+fn a_local_remote_receives_whole_objects() {
+    let world = World::new();
+    let run = world.datachonk(&["push"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let packs: Vec<_> = std::fs::read_dir(world.remote().join("objects/pack"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "idx"))
+        .collect();
+    assert!(!packs.is_empty(), "the push wrote no pack");
+    for idx in packs {
+        let listing = world.git_ok(
+            &world.remote(),
+            &["verify-pack", "-v", idx.to_str().unwrap()],
+        );
+        assert!(listing.contains(" blob "), "{listing}");
+        assert!(listing.contains("non delta:"), "{listing}");
+        assert!(
+            !listing.contains("chain length"),
+            "deltas in the pack:\n{listing}"
+        );
+    }
+    world.git_ok(&world.remote(), &["fsck", "--strict", "--no-dangling"]);
+}

@@ -169,6 +169,9 @@ pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
         }
         err
     })?;
+    for (stage, at) in &outcome.stages {
+        ui.debug(format!("  push {stage}: +{:.3}s", at.as_secs_f64()));
+    }
     phase("pushed");
     let sha = head.to_string();
     let subject = commit_subject(&repository, head);

@@ -4,11 +4,15 @@
 //! ref, which only `push_update_reference` tells.
 
 use std::cell::RefCell;
+use std::time::{Duration, Instant};
 
-use git2::{CertificateCheckStatus, Oid, PushOptions, RemoteCallbacks, Repository};
+use git2::{
+    CertificateCheckStatus, Oid, PackBuilderStage, PushOptions, RemoteCallbacks, Repository,
+};
 
 use super::credentials::Attempts;
 use super::errors::GitError;
+use super::local_remote;
 use super::repo::CurrentBranch;
 
 /// Where the branch goes.
@@ -139,6 +143,16 @@ pub struct PushOutcome {
     pub updated: bool,
     /// The remote ref before the push, when it existed.
     pub old: Option<Oid>,
+    /// When each stage of the push was first seen, from the start (for `-v`).
+    pub stages: Vec<(&'static str, Duration)>,
+}
+
+/// Record the first time each stage shows up.
+fn mark(stages: &RefCell<Vec<(&'static str, Duration)>>, started: Instant, name: &'static str) {
+    let mut stages = stages.borrow_mut();
+    if stages.last().map(|(n, _)| *n) != Some(name) {
+        stages.push((name, started.elapsed()));
+    }
 }
 
 /// Push `local_refname` to `target`. Auth, transport and per-ref rejections are errors.
@@ -155,6 +169,8 @@ pub fn push(
     let statuses: RefCell<Vec<(String, Option<String>)>> = RefCell::new(Vec::new());
     let updates: RefCell<Vec<(Oid, Oid)>> = RefCell::new(Vec::new());
     let host_key: RefCell<Option<String>> = RefCell::new(None);
+    let started = Instant::now();
+    let stages: RefCell<Vec<(&'static str, Duration)>> = RefCell::new(Vec::new());
 
     let mut callbacks = RemoteCallbacks::new();
     callbacks.credentials(|url, user, allowed| attempts.borrow_mut().next(url, user, allowed));
@@ -172,7 +188,16 @@ pub fn push(
             .push((refname.to_string(), status.map(str::to_string)));
         Ok(())
     });
+    callbacks.pack_progress(|stage, _, _| {
+        let name = match stage {
+            PackBuilderStage::AddingObjects => "pack: counting objects",
+            PackBuilderStage::Deltafication => "pack: finding deltas",
+        };
+        mark(&stages, started, name);
+    });
+    callbacks.push_transfer_progress(|_, _, _| mark(&stages, started, "sending the pack"));
     callbacks.push_negotiation(|list| {
+        mark(&stages, started, "negotiated");
         updates
             .borrow_mut()
             .extend(list.iter().map(|u| (u.src(), u.dst())));
@@ -180,10 +205,17 @@ pub fn push(
     });
     let mut options = PushOptions::new();
     options.remote_callbacks(callbacks);
-    // 0 = one pack-building thread per core (10,000 new files are 10,000 objects to deltify).
+    // 0 = one pack-building thread per core (10,000 new files are 10,000 objects to deltify
+    // for a network remote; a local one gets whole objects, see `local_remote`).
     options.packbuilder_parallelism(0);
 
-    let mut remote = repo
+    let whole_objects = if local_remote::is_local_url(&target.url) {
+        Some(local_remote::open(repo)?)
+    } else {
+        None
+    };
+    let push_repo = whole_objects.as_ref().map_or(repo, |w| &w.repo);
+    let mut remote = push_repo
         .find_remote(&target.remote)
         .map_err(GitError::git(format!(
             "cannot read remote `{}`",
@@ -192,6 +224,7 @@ pub fn push(
     let refspec = target.refspec(local_refname);
     let result = remote.push(&[refspec.as_str()], Some(&mut options));
     drop(options);
+    mark(&stages, started, "done");
     let attempts = attempts.into_inner();
     if let Err(e) = result {
         return Err(classify(e, target, &attempts, host_key.into_inner()));
@@ -211,7 +244,11 @@ pub fn push(
     if target.set_upstream {
         set_upstream(repo, local_refname, target)?;
     }
-    Ok(PushOutcome { updated, old })
+    Ok(PushOutcome {
+        updated,
+        old,
+        stages: stages.into_inner(),
+    })
 }
 
 /// `branch.<name>.remote` and `.merge`, as `git push -u` writes them.
