@@ -411,3 +411,33 @@ fn a_local_remote_receives_whole_objects() {
     }
     world.git_ok(&world.remote(), &["fsck", "--strict", "--no-dangling"]);
 }
+
+/// The commit's objects are written as one pack (not thousands of loose files), the branch
+/// moves only after they are on disk, and the reflog reads as git's own.
+#[test]
+fn the_commit_is_one_pack_with_a_reflog_entry() {
+    let world = World::new();
+    let count = |w: &World| {
+        w.git_ok(&w.work(), &["count-objects", "-v"])
+            .lines()
+            .find_map(|l| l.strip_prefix("count: ").map(str::to_string))
+            .unwrap()
+    };
+    let loose_before = count(&world);
+    let run = world.datachonk(&["push"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        count(&world),
+        loose_before,
+        "the commit wrote loose objects"
+    );
+    world.git_ok(&world.work(), &["fsck", "--strict", "--no-dangling"]);
+    assert_eq!(
+        world.git_ok(&world.work(), &["reflog", "-1", "--format=%gs", BRANCH]),
+        "commit: datachonk: generate 4 staging models (stg_ref_data__countries, stg_shop__customers, stg_shop__order_items, …)"
+    );
+    assert_eq!(
+        world.git_ok(&world.work(), &["rev-parse", "HEAD"]),
+        world.git_ok(&world.work(), &["rev-parse", BRANCH])
+    );
+}

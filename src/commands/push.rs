@@ -118,12 +118,12 @@ pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
         }
         let id = commit::create(
             &repository,
+            &current.refname,
             &plan,
             head_tree.as_ref(),
             current.head,
             message,
-            &author,
-            &committer,
+            (&author, &committer),
         )?;
         phase("committed");
         if let Err(e) = stage::update_index(&repository, &plan.files) {

@@ -8,15 +8,15 @@
 //! - [`commit`]: identity, message (template), the commit itself
 //! - [`push`]: target (upstream or `<remote>/<branch>`), the push, per-ref results
 //! - [`credentials`]: the bounded credential callback
-//! - [`local_remote`]: local remotes get whole objects (no delta search)
+//! - [`whole_objects`]: local remotes get whole objects (no delta search)
 //! - [`errors`]: [`GitError`] and its mapping to exit code 5
 
 pub mod commit;
 pub mod credentials;
 pub mod errors;
-pub mod local_remote;
 pub mod push;
 pub mod repo;
 pub mod stage;
+pub mod whole_objects;
 
 pub use errors::GitError;

@@ -12,8 +12,8 @@ use git2::{
 
 use super::credentials::Attempts;
 use super::errors::GitError;
-use super::local_remote;
 use super::repo::CurrentBranch;
+use super::whole_objects;
 
 /// Where the branch goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,15 +206,15 @@ pub fn push(
     let mut options = PushOptions::new();
     options.remote_callbacks(callbacks);
     // 0 = one pack-building thread per core (10,000 new files are 10,000 objects to deltify
-    // for a network remote; a local one gets whole objects, see `local_remote`).
+    // for a network remote; a local one gets whole objects, see `whole_objects`).
     options.packbuilder_parallelism(0);
 
-    let whole_objects = if local_remote::is_local_url(&target.url) {
-        Some(local_remote::open(repo)?)
+    let undeltified = if whole_objects::is_local_url(&target.url) {
+        Some(whole_objects::open(repo)?)
     } else {
         None
     };
-    let push_repo = whole_objects.as_ref().map_or(repo, |w| &w.repo);
+    let push_repo = undeltified.as_ref().map_or(repo, |w| &w.repo);
     let mut remote = push_repo
         .find_remote(&target.remote)
         .map_err(GitError::git(format!(

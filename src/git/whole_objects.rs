@@ -1,4 +1,5 @@
-//! Pushing to a local remote (a path or `file://`) without delta compression.
+//! Packs without delta compression: for pushes to a local remote (a path or `file://`), and
+//! for the one pack a commit's new objects are written to (`commit::create`).
 //!
 //! libgit2 deltifies every new object before sending it, and its delta search is several
 //! times slower than git's: for 10,000 new generated files it took ~1.5–2 s of a ~2.5 s push
@@ -28,8 +29,8 @@ pub fn is_local_url(url: &str) -> bool {
     !super::push::is_ssh_url(url)
 }
 
-/// A handle on `repo` that pushes without deltas, and the config file it reads (removed on
-/// drop).
+/// A handle on `repo` whose pack building does not deltify, and the config file it reads
+/// (removed on drop).
 pub struct WholeObjects {
     pub repo: Repository,
     file: PathBuf,
