@@ -33,16 +33,22 @@ pub fn is_local_url(url: &str) -> bool {
 /// (removed on drop).
 pub struct WholeObjects {
     pub repo: Repository,
-    file: PathBuf,
+    file: Option<PathBuf>,
 }
 
 impl Drop for WholeObjects {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.file);
+        if let Some(file) = &self.file {
+            let _ = std::fs::remove_file(file);
+        }
     }
 }
 
+/// The handle; when the temporary config file cannot be written (a read-only temp dir), a
+/// plain second handle: packs then carry deltas, slower but just as correct.
 pub fn open(repo: &Repository) -> Result<WholeObjects, GitError> {
+    let handle = Repository::open(repo.path())
+        .map_err(GitError::git("cannot open the repository a second time"))?;
     let file = std::env::temp_dir().join(format!(
         "datachonk-push-{}-{}.gitconfig",
         std::process::id(),
@@ -51,21 +57,27 @@ pub fn open(repo: &Repository) -> Result<WholeObjects, GitError> {
             .map(|d| d.as_nanos())
             .unwrap_or_default()
     ));
-    std::fs::write(&file, "[pack]\n\tdeltaCacheSize = 1\n").map_err(|source| {
-        GitError::ReadFile {
-            path: file.clone(),
-            source,
-        }
-    })?;
+    if std::fs::write(&file, "[pack]\n\tdeltaCacheSize = 1\n").is_err() {
+        return Ok(WholeObjects {
+            repo: handle,
+            file: None,
+        });
+    }
     let guard = Cleanup(&file);
-    let handle = Repository::open(repo.path())
-        .map_err(GitError::git("cannot open the repository for the push"))?;
-    handle
+    let added = handle
         .config()
-        .and_then(|mut c| c.add_file(Path::new(&file), ConfigLevel::App, true))
-        .map_err(GitError::git("cannot configure the push"))?;
+        .and_then(|mut c| c.add_file(Path::new(&file), ConfigLevel::App, true));
+    if added.is_err() {
+        return Ok(WholeObjects {
+            repo: handle,
+            file: None,
+        });
+    }
     std::mem::forget(guard);
-    Ok(WholeObjects { repo: handle, file })
+    Ok(WholeObjects {
+        repo: handle,
+        file: Some(file),
+    })
 }
 
 /// Removes the file if `open` fails half-way.
