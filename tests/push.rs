@@ -1,207 +1,12 @@
 //! `datachonk push` with real git: a temporary repository holding a generated project, a bare
-//! remote reached over file:// and `git daemon`, and the in-process sandbox for the trigger.
-//! Every git command (ours and the git CLI that checks the result) runs hermetically: a temp
-//! HOME, `GIT_CONFIG_GLOBAL` pointing at a temp file with the identity, no system config, and
-//! no `GIT_*` variable inherited from the parent.
+//! remote reached over file:// and `git daemon`, and the in-process sandbox for the trigger
+//! (the world is built by `tests/git_servers`; smart HTTP and SSH are in
+//! `tests/push_transports.rs`).
 
+mod git_servers;
 mod support;
 
-use std::ffi::OsStr;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use assert_cmd::cargo::cargo_bin_cmd;
-use datachonk::sandbox::RunningSandbox;
-use support::{assert_no_token, Run, TOKEN};
-
-const BRANCH: &str = "feature/shop";
-const IDENTITY: &str = "[user]\n\tname = Dana Tester\n\temail = dana@example.com\n";
-
-/// A developer's machine: HOME, git config, a bare remote and a clone with a generated project.
-struct World {
-    dir: tempfile::TempDir,
-}
-
-impl World {
-    /// A clone of a bare remote, `main` pushed, on a new branch `feature/shop` (no upstream),
-    /// with `datachonk generate` run on the test catalog.
-    fn new() -> World {
-        let world = World::bare();
-        world.git_ok(&world.work(), &["switch", "-q", "-c", BRANCH]);
-        world.generate();
-        world
-    }
-
-    /// Like `new`, without generating.
-    fn bare() -> World {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let world = World { dir };
-        std::fs::create_dir(world.home()).unwrap();
-        std::fs::write(
-            world.gitconfig(),
-            format!("{IDENTITY}[init]\n\tdefaultBranch = main\n"),
-        )
-        .unwrap();
-        let root = world.dir.path().to_path_buf();
-        world.git_ok(&root, &["init", "-q", "--bare", "remote.git"]);
-        world.git_ok(&root, &["init", "-q", "work"]);
-        let url = world.remote_url();
-        world.git_ok(&world.work(), &["remote", "add", "origin", &url]);
-        std::fs::write(world.work().join("README.md"), "# analytics\n").unwrap();
-        world.git_ok(&world.work(), &["add", "README.md"]);
-        world.git_ok(&world.work(), &["commit", "-q", "-m", "initial"]);
-        world.git_ok(&world.work(), &["push", "-q", "-u", "origin", "main"]);
-        world
-    }
-
-    fn home(&self) -> PathBuf {
-        self.dir.path().join("home")
-    }
-    fn gitconfig(&self) -> PathBuf {
-        self.dir.path().join("gitconfig")
-    }
-    fn work(&self) -> PathBuf {
-        self.dir.path().join("work")
-    }
-    fn remote(&self) -> PathBuf {
-        self.dir.path().join("remote.git")
-    }
-    fn remote_url(&self) -> String {
-        format!("file://{}", self.remote().display())
-    }
-
-    /// The hermetic environment, applied to any command.
-    fn env(&self, cmd: &mut impl EnvCmd) {
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("GIT_") || key == "SSH_AUTH_SOCK" {
-                cmd.remove(&key);
-            }
-        }
-        let home = self.home();
-        cmd.set("HOME", home.as_os_str());
-        cmd.set("XDG_CONFIG_HOME", home.join(".config").as_os_str());
-        cmd.set("GIT_CONFIG_GLOBAL", self.gitconfig().as_os_str());
-        cmd.set("GIT_CONFIG_NOSYSTEM", OsStr::new("1"));
-        cmd.set("GIT_TERMINAL_PROMPT", OsStr::new("0"));
-        cmd.set("NO_COLOR", OsStr::new("1"));
-    }
-
-    fn git(&self, dir: &Path, args: &[&str]) -> std::process::Output {
-        let mut cmd = Command::new("git");
-        self.env(&mut cmd);
-        cmd.current_dir(dir).args(args).output().expect("git runs")
-    }
-
-    /// Run git; panic with its stderr when it fails; return stdout.
-    fn git_ok(&self, dir: &Path, args: &[&str]) -> String {
-        let out = self.git(dir, args);
-        assert!(
-            out.status.success(),
-            "git {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim_end().to_string()
-    }
-
-    fn head(&self) -> String {
-        self.git_ok(&self.work(), &["rev-parse", "HEAD"])
-    }
-
-    /// The remote's tip of `branch`, if it has one.
-    fn remote_tip(&self, branch: &str) -> Option<String> {
-        let out = self.git(
-            &self.remote(),
-            &[
-                "rev-parse",
-                "--verify",
-                "-q",
-                &format!("refs/heads/{branch}"),
-            ],
-        );
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-    }
-
-    fn generate(&self) {
-        let catalog =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/generate/catalog.json");
-        let run = self.datachonk(&["generate", "--from-catalog", catalog.to_str().unwrap()]);
-        assert_eq!(run.code, 0, "generate failed: {}", run.stderr);
-    }
-
-    /// datachonk in the work tree, hermetic, no dbt Cloud settings.
-    fn datachonk(&self, args: &[&str]) -> Run {
-        self.datachonk_in(&self.work(), args, None)
-    }
-
-    /// datachonk with the sandbox's URL, account and token (the token must never appear).
-    fn datachonk_in(&self, dir: &Path, args: &[&str], sandbox: Option<&RunningSandbox>) -> Run {
-        let mut cmd = cargo_bin_cmd!("datachonk");
-        for (name, _) in datachonk::config::ENV_VARS {
-            cmd.env_remove(name);
-        }
-        self.env(&mut cmd);
-        if let Some(s) = sandbox {
-            cmd.env("DBT_CLOUD_ACCESS_URL", s.base_url())
-                .env("DBT_CLOUD_API_TOKEN", TOKEN)
-                .env("DBT_CLOUD_ACCOUNT_ID", "1")
-                .env("DBT_CLOUD_JOB_ID", "1");
-        }
-        cmd.current_dir(dir)
-            .args(args)
-            .timeout(Duration::from_secs(120));
-        let out = cmd.output().expect("datachonk runs");
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        assert_no_token(&run, TOKEN);
-        run
-    }
-
-    /// Files in HEAD's commit (names only).
-    fn committed_files(&self) -> Vec<String> {
-        self.git_ok(&self.work(), &["show", "--name-only", "--format=", "HEAD"])
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-}
-
-/// Environment edits on either kind of command (std's and assert_cmd's).
-trait EnvCmd {
-    fn remove(&mut self, key: &OsStr);
-    fn set(&mut self, key: &str, value: &OsStr);
-}
-
-impl EnvCmd for Command {
-    fn remove(&mut self, key: &OsStr) {
-        self.env_remove(key);
-    }
-    fn set(&mut self, key: &str, value: &OsStr) {
-        self.env(key, value);
-    }
-}
-
-impl EnvCmd for assert_cmd::Command {
-    fn remove(&mut self, key: &OsStr) {
-        self.env_remove(key);
-    }
-    fn set(&mut self, key: &str, value: &OsStr) {
-        self.env(key, value);
-    }
-}
-
-fn status(world: &World) -> String {
-    world.git_ok(
-        &world.work(),
-        &["status", "--porcelain", "--untracked-files=all"],
-    )
-}
+use git_servers::{status, World, BRANCH};
 
 #[test]
 fn generated_files_are_committed_and_pushed_and_nothing_else() {
@@ -505,60 +310,11 @@ fn push_trigger_wait_runs_the_job_for_the_pushed_sha() {
     assert_eq!(runs[1].trigger.cause, "recheck");
 }
 
-/// `git daemon` on 127.0.0.1, killed when dropped.
-struct Daemon {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn git_daemon(world: &World) -> Daemon {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut cmd = Command::new("git");
-    world.env(&mut cmd);
-    let child = cmd
-        .args([
-            "daemon",
-            "--reuseaddr",
-            "--listen=127.0.0.1",
-            &format!("--port={port}"),
-            "--enable=receive-pack",
-            "--export-all",
-            &format!("--base-path={}", world.dir.path().display()),
-        ])
-        .arg(world.dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("git daemon starts (scripts/setup-test-deps installs it)");
-    let daemon = Daemon { child, port };
-    // Bounded poll until it accepts connections.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "git daemon did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    daemon
-}
-
 #[test]
 fn push_over_git_daemon() {
     let world = World::new();
-    let daemon = git_daemon(&world);
-    let url = format!("git://127.0.0.1:{}/remote.git", daemon.port);
+    let daemon = git_servers::daemon::start(&world);
+    let url = daemon.url();
     world.git_ok(&world.work(), &["remote", "add", "daemon", &url]);
     let run = world.datachonk(&["push", "--remote", "daemon"]);
     assert_eq!(
@@ -572,5 +328,116 @@ fn push_over_git_daemon() {
     assert_eq!(
         world.git_ok(&world.work(), &["rev-parse", "--abbrev-ref", "@{upstream}"]),
         format!("daemon/{BRANCH}")
+    );
+}
+
+#[test]
+fn push_json_is_one_document_with_the_push_and_the_run() {
+    let world = World::new();
+    let sandbox = support::sandbox(&[]);
+    let run = world.datachonk_in(
+        &world.work(),
+        &["--json", "push", "--trigger-dbt-run", "--wait"],
+        Some(&sandbox),
+    );
+    assert_eq!(
+        run.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("one JSON document on stdout ({e}):\n{}", run.stdout));
+    let head = world.head();
+    let push = &doc["push"];
+    assert_eq!(push["outcome"], "pushed", "{doc:#}");
+    assert_eq!(push["pushed"], true);
+    assert_eq!(push["branch"], BRANCH);
+    assert_eq!(push["remote"]["name"], "origin");
+    assert_eq!(push["remote"]["branch"], BRANCH);
+    assert_eq!(push["remote"]["url"], world.remote_url());
+    assert_eq!(push["head"], head.as_str());
+    assert_eq!(push["commit"]["sha"], head.as_str());
+    let files = push["commit"]["files"].as_array().unwrap();
+    assert_eq!(files.len(), 9, "{files:?}");
+    assert!(files
+        .iter()
+        .any(|f| f["path"] == "models/staging/shop/stg_shop__orders.sql" && f["status"] == "new"));
+    // The run: the same fields as `dbt-run --json`, for the pushed sha.
+    assert_eq!(doc["outcome"], "success", "{doc:#}");
+    assert_eq!(doc["run"]["git_sha"], head.as_str());
+    assert_eq!(doc["run"]["job_id"], 1);
+    let id = doc["run"]["id"].as_i64().unwrap();
+    assert_eq!(
+        sandbox.runs().iter().map(|r| r.id).collect::<Vec<_>>(),
+        [id]
+    );
+
+    // Without a trigger: the push part alone, in the same shape; nothing new to push.
+    let run = world.datachonk(&["--json", "push"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["push"]["outcome"], "up-to-date", "{doc:#}");
+    assert_eq!(doc["push"]["pushed"], false);
+    assert_eq!(doc["push"]["commit"], serde_json::Value::Null);
+    assert_eq!(doc["push"]["head"], head.as_str());
+    assert!(doc.get("run").is_none(), "{doc:#}");
+}
+
+/// Deltas only save bytes on a wire; a local remote gets whole objects (src/git/local_remote.rs),
+/// which is most of why a 10,000-file push is quick. This notices if libgit2 stops honouring it.
+#[test]
+fn a_local_remote_receives_whole_objects() {
+    let world = World::new();
+    let run = world.datachonk(&["push"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let packs: Vec<_> = std::fs::read_dir(world.remote().join("objects/pack"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "idx"))
+        .collect();
+    assert!(!packs.is_empty(), "the push wrote no pack");
+    for idx in packs {
+        let listing = world.git_ok(
+            &world.remote(),
+            &["verify-pack", "-v", idx.to_str().unwrap()],
+        );
+        assert!(listing.contains(" blob "), "{listing}");
+        assert!(listing.contains("non delta:"), "{listing}");
+        assert!(
+            !listing.contains("chain length"),
+            "deltas in the pack:\n{listing}"
+        );
+    }
+    world.git_ok(&world.remote(), &["fsck", "--strict", "--no-dangling"]);
+}
+
+/// The commit's objects are written as one pack (not thousands of loose files), the branch
+/// moves only after they are on disk, and the reflog reads as git's own.
+#[test]
+fn the_commit_is_one_pack_with_a_reflog_entry() {
+    let world = World::new();
+    let count = |w: &World| {
+        w.git_ok(&w.work(), &["count-objects", "-v"])
+            .lines()
+            .find_map(|l| l.strip_prefix("count: ").map(str::to_string))
+            .unwrap()
+    };
+    let loose_before = count(&world);
+    let run = world.datachonk(&["push"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        count(&world),
+        loose_before,
+        "the commit wrote loose objects"
+    );
+    world.git_ok(&world.work(), &["fsck", "--strict", "--no-dangling"]);
+    assert_eq!(
+        world.git_ok(&world.work(), &["reflog", "-1", "--format=%gs", BRANCH]),
+        "commit: datachonk: generate 4 staging models (stg_ref_data__countries, stg_shop__customers, stg_shop__order_items, …)"
+    );
+    assert_eq!(
+        world.git_ok(&world.work(), &["rev-parse", "HEAD"]),
+        world.git_ok(&world.work(), &["rev-parse", BRANCH])
     );
 }

@@ -118,12 +118,12 @@ pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
         }
         let id = commit::create(
             &repository,
+            &current.refname,
             &plan,
             head_tree.as_ref(),
             current.head,
             message,
-            &author,
-            &committer,
+            (&author, &committer),
         )?;
         phase("committed");
         if let Err(e) = stage::update_index(&repository, &plan.files) {
@@ -146,7 +146,7 @@ pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
     let Some(head) = committed.or(current.head) else {
         ui.out("Nothing to commit and nothing to push: the branch has no commits yet.");
         if ui.is_json() {
-            ui.json(&json!({ "outcome": "nothing", "branch": current.name, "commit": null, "pushed": false }));
+            ui.json(&json!({ "push": { "outcome": "nothing", "branch": current.name, "commit": null, "pushed": false } }));
         }
         return Ok(Exit::Success);
     };
@@ -169,6 +169,9 @@ pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
         }
         err
     })?;
+    for (stage, at) in &outcome.stages {
+        ui.debug(format!("  push {stage}: +{:.3}s", at.as_secs_f64()));
+    }
     phase("pushed");
     let sha = head.to_string();
     let subject = commit_subject(&repository, head);
@@ -201,25 +204,29 @@ pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
         ));
     }
 
+    let report = report(
+        &current,
+        &target,
+        &plan,
+        committed,
+        &sha,
+        &subject,
+        outcome.updated,
+    );
     let Some(trigger) = trigger else {
         if ui.is_json() {
-            ui.json(&report(
-                &current,
-                &target,
-                &plan,
-                committed,
-                &sha,
-                &subject,
-                outcome.updated,
-            ));
+            ui.json(&json!({ "push": report }));
         } else {
             ui.out(summary);
         }
         return Ok(Exit::Success);
     };
-    // With a trigger, stdout belongs to the run's verdict (the same as dbt-run's).
+    // With a trigger, stdout belongs to the run's verdict (the same as dbt-run's); with
+    // --json that document carries the push's details under `push`.
     ui.status(summary);
-    trigger.run(&sha, &target.branch, &subject, ui)
+    let mut fields = serde_json::Map::new();
+    fields.insert("push".into(), report);
+    trigger.run(&sha, &target.branch, &subject, &ui.with_json_fields(fields))
 }
 
 /// The trigger, checked before any git work: missing job id or token fails first (exit 2).
@@ -355,7 +362,7 @@ fn files_json(plan: &StagePlan) -> Value {
         .collect()
 }
 
-/// The `--json` document of a push without a trigger (schema in the README, "Push").
+/// The `push` part of the `--json` document (schema in the README, "Push").
 fn report(
     current: &CurrentBranch,
     target: &PushTarget,
@@ -400,13 +407,16 @@ fn dry_run(
     });
     if ui.is_json() {
         ui.json(&json!({
-            "outcome": "dry-run",
-            "branch": current.name,
-            "remote": { "name": target.remote, "url": target.url, "branch": target.branch },
-            "set_upstream": target.set_upstream,
-            "commit": message.map(|m| json!({ "message": m, "subject": commit::subject(m), "files": files_json(plan) })),
-            "head": head,
-            "left_out": plan.left_out,
+            "push": {
+                "outcome": "dry-run",
+                "branch": current.name,
+                "remote": { "name": target.remote, "url": target.url, "branch": target.branch },
+                "set_upstream": target.set_upstream,
+                "commit": message.map(|m| json!({ "message": m, "subject": commit::subject(m), "files": files_json(plan) })),
+                "head": head,
+                "pushed": false,
+                "left_out": plan.left_out,
+            },
             "trigger": trigger_json,
         }));
         return Ok(Exit::Success);

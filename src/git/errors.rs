@@ -51,6 +51,13 @@ pub enum GitError {
         is_ssh: bool,
     },
 
+    #[error("push to {url} refused: the server's SSH host key{} is not in ~/.ssh/known_hosts or does not match the key recorded there", .fingerprint.as_ref().map(|f| format!(" ({f})")).unwrap_or_default())]
+    UntrustedHostKey {
+        url: String,
+        fingerprint: Option<String>,
+        detail: String,
+    },
+
     #[error("push to {url} failed: {detail}")]
     Transport {
         url: String,
@@ -144,6 +151,12 @@ impl From<GitError> for CliError {
                 }
                 err
             }
+            GitError::UntrustedHostKey { detail, .. } => err
+                .with_hint(format!("libgit2 said: {detail}"))
+                .with_hint(
+                    "datachonk never accepts an unknown host key: check the fingerprint with the server's owner, \
+                     then connect once with `ssh` and accept it (that records it in ~/.ssh/known_hosts)",
+                ),
             GitError::Transport {
                 ssh_command,
                 is_ssh,

@@ -8,6 +8,7 @@
 //! - [`commit`]: identity, message (template), the commit itself
 //! - [`push`]: target (upstream or `<remote>/<branch>`), the push, per-ref results
 //! - [`credentials`]: the bounded credential callback
+//! - [`whole_objects`]: local remotes get whole objects (no delta search)
 //! - [`errors`]: [`GitError`] and its mapping to exit code 5
 
 pub mod commit;
@@ -16,5 +17,6 @@ pub mod errors;
 pub mod push;
 pub mod repo;
 pub mod stage;
+pub mod whole_objects;
 
 pub use errors::GitError;

@@ -4,12 +4,16 @@
 //! ref, which only `push_update_reference` tells.
 
 use std::cell::RefCell;
+use std::time::{Duration, Instant};
 
-use git2::{Oid, PushOptions, RemoteCallbacks, Repository};
+use git2::{
+    CertificateCheckStatus, Oid, PackBuilderStage, PushOptions, RemoteCallbacks, Repository,
+};
 
 use super::credentials::Attempts;
 use super::errors::GitError;
 use super::repo::CurrentBranch;
+use super::whole_objects;
 
 /// Where the branch goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +143,16 @@ pub struct PushOutcome {
     pub updated: bool,
     /// The remote ref before the push, when it existed.
     pub old: Option<Oid>,
+    /// When each stage of the push was first seen, from the start (for `-v`).
+    pub stages: Vec<(&'static str, Duration)>,
+}
+
+/// Record the first time each stage shows up.
+fn mark(stages: &RefCell<Vec<(&'static str, Duration)>>, started: Instant, name: &'static str) {
+    let mut stages = stages.borrow_mut();
+    if stages.last().map(|(n, _)| *n) != Some(name) {
+        stages.push((name, started.elapsed()));
+    }
 }
 
 /// Push `local_refname` to `target`. Auth, transport and per-ref rejections are errors.
@@ -154,16 +168,36 @@ pub fn push(
     let attempts = RefCell::new(Attempts::new(config));
     let statuses: RefCell<Vec<(String, Option<String>)>> = RefCell::new(Vec::new());
     let updates: RefCell<Vec<(Oid, Oid)>> = RefCell::new(Vec::new());
+    let host_key: RefCell<Option<String>> = RefCell::new(None);
+    let started = Instant::now();
+    let stages: RefCell<Vec<(&'static str, Duration)>> = RefCell::new(Vec::new());
 
     let mut callbacks = RemoteCallbacks::new();
     callbacks.credentials(|url, user, allowed| attempts.borrow_mut().next(url, user, allowed));
+    // libgit2 checks SSH host keys against ~/.ssh/known_hosts itself and refuses unknown or
+    // changed ones; the callback only notes the key's fingerprint for that error message.
+    callbacks.certificate_check(|cert, _host| {
+        if let Some(sha) = cert.as_hostkey().and_then(|k| k.hash_sha256()) {
+            *host_key.borrow_mut() = Some(format!("SHA256:{}", base64_unpadded(sha)));
+        }
+        Ok(CertificateCheckStatus::CertificatePassthrough)
+    });
     callbacks.push_update_reference(|refname, status| {
         statuses
             .borrow_mut()
             .push((refname.to_string(), status.map(str::to_string)));
         Ok(())
     });
+    callbacks.pack_progress(|stage, _, _| {
+        let name = match stage {
+            PackBuilderStage::AddingObjects => "pack: counting objects",
+            PackBuilderStage::Deltafication => "pack: finding deltas",
+        };
+        mark(&stages, started, name);
+    });
+    callbacks.push_transfer_progress(|_, _, _| mark(&stages, started, "sending the pack"));
     callbacks.push_negotiation(|list| {
+        mark(&stages, started, "negotiated");
         updates
             .borrow_mut()
             .extend(list.iter().map(|u| (u.src(), u.dst())));
@@ -171,10 +205,17 @@ pub fn push(
     });
     let mut options = PushOptions::new();
     options.remote_callbacks(callbacks);
-    // 0 = one pack-building thread per core (10,000 new files are 10,000 objects to deltify).
+    // 0 = one pack-building thread per core (10,000 new files are 10,000 objects to deltify
+    // for a network remote; a local one gets whole objects, see `whole_objects`).
     options.packbuilder_parallelism(0);
 
-    let mut remote = repo
+    let undeltified = if whole_objects::is_local_url(&target.url) {
+        Some(whole_objects::open(repo)?)
+    } else {
+        None
+    };
+    let push_repo = undeltified.as_ref().map_or(repo, |w| &w.repo);
+    let mut remote = push_repo
         .find_remote(&target.remote)
         .map_err(GitError::git(format!(
             "cannot read remote `{}`",
@@ -183,9 +224,10 @@ pub fn push(
     let refspec = target.refspec(local_refname);
     let result = remote.push(&[refspec.as_str()], Some(&mut options));
     drop(options);
+    mark(&stages, started, "done");
     let attempts = attempts.into_inner();
     if let Err(e) = result {
-        return Err(classify(e, target, &attempts));
+        return Err(classify(e, target, &attempts, host_key.into_inner()));
     }
     // A rejected ref is a failure even though the transport succeeded.
     for (name, status) in statuses.into_inner() {
@@ -202,7 +244,11 @@ pub fn push(
     if target.set_upstream {
         set_upstream(repo, local_refname, target)?;
     }
-    Ok(PushOutcome { updated, old })
+    Ok(PushOutcome {
+        updated,
+        old,
+        stages: stages.into_inner(),
+    })
 }
 
 /// `branch.<name>.remote` and `.merge`, as `git push -u` writes them.
@@ -247,9 +293,21 @@ fn rejection(target: &PushTarget, refname: &str, reason: &str) -> GitError {
 
 /// Turn libgit2's push error into what happened: a non-fast-forward libgit2 detected
 /// itself, an authentication failure, or a transport failure.
-fn classify(e: git2::Error, target: &PushTarget, attempts: &Attempts) -> GitError {
+fn classify(
+    e: git2::Error,
+    target: &PushTarget,
+    attempts: &Attempts,
+    host_key: Option<String>,
+) -> GitError {
     let message = e.message().to_string();
     let lower = message.to_ascii_lowercase();
+    if lower.contains("hostkey") || lower.contains("host key") {
+        return GitError::UntrustedHostKey {
+            url: target.url.clone(),
+            fingerprint: host_key,
+            detail: message,
+        };
+    }
     if e.code() == git2::ErrorCode::NotFastForward
         || lower.contains("not present locally")
         || lower.contains("non-fast-forward")
@@ -296,6 +354,22 @@ fn ssh_command() -> Option<String> {
         .map(|v| format!("core.sshCommand={v}"))
 }
 
+/// Base64 without padding, as OpenSSH prints key fingerprints (`SHA256:…`).
+fn base64_unpadded(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
 /// `ssh://…` or scp-like `user@host:path`.
 pub fn is_ssh_url(url: &str) -> bool {
     if let Some((scheme, _)) = url.split_once("://") {
@@ -321,5 +395,12 @@ mod tests {
         assert!(!is_ssh_url("file:///tmp/r.git"));
         assert!(!is_ssh_url("/tmp/r.git"));
         assert!(!is_ssh_url("git://127.0.0.1:9418/r.git"));
+    }
+
+    #[test]
+    fn fingerprints_are_unpadded_base64() {
+        assert_eq!(base64_unpadded(b"Man"), "TWFu");
+        assert_eq!(base64_unpadded(b"Ma"), "TWE");
+        assert_eq!(base64_unpadded(b"M"), "TQ");
     }
 }

@@ -11,8 +11,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
 use super::executor::{NodeResult, StepPlan};
+use super::manifest_from_checkout::model_file;
 use super::simulate::{model_unique_id, SIMULATED_DBT_VERSION};
 use super::state::Run;
+use crate::generate::state::sha256_hex;
 
 const MANIFEST_SCHEMA: &str = "https://schemas.getdbt.com/dbt/manifest/v12.json";
 const RUN_RESULTS_SCHEMA: &str = "https://schemas.getdbt.com/dbt/run-results/v6.json";
@@ -136,6 +138,32 @@ fn raw_code(model: &str) -> String {
     format!("select * from {{{{ source('raw', '{table}') }}}}\n")
 }
 
+/// The quoted arguments of each `{{ name(...) }}` call in `raw` (e.g. `source('a', 'b')`),
+/// read without rendering Jinja: enough for the manifest's `sources` and `refs`.
+fn jinja_calls(raw: &str, name: &str) -> Vec<Vec<String>> {
+    let mut calls = Vec::new();
+    let needle = format!("{name}(");
+    let mut rest = raw;
+    while let Some(i) = rest.find(&needle) {
+        let before = rest[..i].chars().next_back();
+        let after = &rest[i + needle.len()..];
+        rest = after;
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
+            continue;
+        }
+        let Some(end) = after.find(')') else { break };
+        let args: Vec<String> = after[..end]
+            .split(',')
+            .map(|a| a.trim().trim_matches(|c| c == '\'' || c == '"').to_string())
+            .filter(|a| !a.is_empty() && !a.contains('='))
+            .collect();
+        if !args.is_empty() {
+            calls.push(args);
+        }
+    }
+    calls
+}
+
 fn compiled_code(model: &str) -> String {
     let table = model.trim_start_matches("stg_");
     format!("select * from \"{DATABASE}\".\"raw\".\"{table}\"\n")
@@ -171,19 +199,61 @@ impl Ctx<'_> {
 
     fn model_node(&self, model: &str) -> Value {
         let project = self.project();
-        let raw = raw_code(model);
+        // A model read from a checkout is described by its real file; a fixture's model by
+        // a made-up staging file.
+        let (path, original_file_path, raw, checksum, sources, refs) =
+            match model_file(&self.run.plan.model_files, model) {
+                Some(f) => (
+                    f.path.clone(),
+                    f.original_file_path.clone(),
+                    f.raw_code.clone(),
+                    sha256_hex(f.raw_code.as_bytes()),
+                    jinja_calls(&f.raw_code, "source"),
+                    jinja_calls(&f.raw_code, "ref")
+                        .into_iter()
+                        .filter_map(|args| args.last().cloned())
+                        .map(|name| json!({"name": name, "package": null, "version": null}))
+                        .collect(),
+                ),
+                None => {
+                    let raw = raw_code(model);
+                    let checksum = digest(&raw);
+                    (
+                        format!("staging/{model}.sql"),
+                        format!("models/staging/{model}.sql"),
+                        raw,
+                        checksum,
+                        vec![vec![
+                            "raw".to_string(),
+                            model.trim_start_matches("stg_").to_string(),
+                        ]],
+                        Vec::new(),
+                    )
+                }
+            };
+        let mut fqn = vec![project.to_string()];
+        fqn.extend(
+            path.split('/')
+                .rev()
+                .skip(1)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .map(str::to_string),
+        );
+        fqn.push(model.to_string());
         json!({
             "database": DATABASE,
             "schema": SCHEMA,
             "name": model,
             "resource_type": "model",
             "package_name": project,
-            "path": format!("staging/{model}.sql"),
-            "original_file_path": format!("models/staging/{model}.sql"),
+            "path": path,
+            "original_file_path": original_file_path,
             "unique_id": model_unique_id(project, model),
-            "fqn": [project, "staging", model],
+            "fqn": fqn,
             "alias": model,
-            "checksum": {"name": "sha256", "checksum": digest(&raw)},
+            "checksum": {"name": "sha256", "checksum": checksum},
             "config": {
                 "enabled": true, "alias": null, "schema": null, "database": null,
                 "tags": [], "meta": {}, "group": null, "materialized": "view",
@@ -208,11 +278,11 @@ impl Ctx<'_> {
             "relation_name": relation(model),
             "raw_code": raw,
             "language": "sql",
-            "refs": [],
-            "sources": [["raw", model.trim_start_matches("stg_")]],
+            "refs": refs,
+            "sources": sources,
             "metrics": [],
             "depends_on": {"macros": [], "nodes": []},
-            "compiled_path": format!("target/compiled/{project}/models/staging/{model}.sql"),
+            "compiled_path": format!("target/compiled/{project}/{original_file_path}"),
             "contract": {"enforced": false, "alias_types": true, "checksum": null},
             "access": "protected",
             "constraints": [],
@@ -412,5 +482,17 @@ impl Ctx<'_> {
         } else {
             compiled
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jinja_calls_reads_sources_and_refs() {
+        let raw = "select * from {{ source('shop', 'orders') }} join {{ ref(\"stg_x\") }} -- my_ref('no')";
+        assert_eq!(jinja_calls(raw, "source"), vec![vec!["shop", "orders"]]);
+        assert_eq!(jinja_calls(raw, "ref"), vec![vec!["stg_x"]]);
     }
 }

@@ -22,6 +22,8 @@ use super::fixture::{
 };
 use super::simulate;
 
+pub use super::manifest_from_checkout::ModelFile;
+
 /// Run status codes (the spec's `RunResponse.status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(into = "i64", try_from = "i64")]
@@ -146,6 +148,9 @@ pub struct RunPlan {
     /// dbt project name and models (for the artifacts).
     pub project_name: String,
     pub models: Vec<String>,
+    /// The models' files when they were read from a checkout (empty: fixture models, whose
+    /// paths the artifacts make up).
+    pub model_files: Vec<ModelFile>,
     pub dbt_version: String,
     /// Set for live runs: the recorded instants (see [`LiveClock`]).
     pub live: Option<LiveClock>,
@@ -323,6 +328,8 @@ pub struct RunRequest<'a> {
     pub git_branch: Option<String>,
     pub generate_docs: bool,
     pub dbt_version: String,
+    /// The model files at the requested sha (empty: the job's fixture `models`).
+    pub model_files: &'a [ModelFile],
     /// The behaviour to simulate (the job's, or its retry behaviour).
     pub behaviour: RunBehaviour,
 }
@@ -351,6 +358,7 @@ impl Executor {
                 skipped: Vec::new(),
                 project_name: request.project.name.clone(),
                 models: Vec::new(),
+                model_files: Vec::new(),
                 dbt_version: request.dbt_version.clone(),
                 live: Some(LiveClock::default()),
                 checked_out: None,
@@ -413,6 +421,7 @@ mod tests {
             skipped: vec![],
             project_name: "p".into(),
             models: vec![],
+            model_files: vec![],
             dbt_version: "latest".into(),
             live: None,
             checked_out: None,

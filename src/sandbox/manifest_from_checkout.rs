@@ -26,6 +26,34 @@ pub struct ScannedProject {
     pub profile: String,
     /// Model names (file stems), sorted.
     pub models: Vec<String>,
+    /// The models' files, in the order of `models`.
+    pub model_files: Vec<ModelFile>,
+}
+
+/// One model's file in a checkout: what dbt's manifest says about where it lives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelFile {
+    /// File stem: the model's name.
+    pub name: String,
+    /// From the project root, forward slashes (dbt's `original_file_path`).
+    pub original_file_path: String,
+    /// Inside its model path (dbt's `path`).
+    pub path: String,
+    /// The file's content (dbt's `raw_code`).
+    pub raw_code: String,
+}
+
+/// `model`'s file among `files`, when the run's models were read from a checkout.
+pub fn model_file<'a>(files: &'a [ModelFile], model: &str) -> Option<&'a ModelFile> {
+    files.iter().find(|f| f.name == model)
+}
+
+/// dbt's `original_file_path` of `model`: its real file, else where the fixture-only
+/// simulation pretends staging models live.
+pub fn original_file_path(files: &[ModelFile], model: &str) -> String {
+    model_file(files, model)
+        .map(|f| f.original_file_path.clone())
+        .unwrap_or_else(|| format!("models/staging/{model}.sql"))
 }
 
 /// Why a checkout is not a dbt project the sandbox can read.
@@ -47,22 +75,27 @@ pub fn scan(dir: &Path) -> Result<ScannedProject, ScanError> {
         message: e.to_string().lines().next().unwrap_or_default().to_string(),
     })?;
     let model_paths = file.model_paths.unwrap_or_else(|| vec!["models".into()]);
-    let mut models = Vec::new();
+    let mut model_files = Vec::new();
     for rel in &model_paths {
-        collect_sql(&dir.join(rel), &mut models);
+        let rel = rel.trim_end_matches('/');
+        collect_sql(&dir.join(rel), rel, "", &mut model_files);
     }
-    models.sort();
-    models.dedup();
+    // dbt refuses two models of one name; the first path wins here.
+    model_files
+        .sort_by(|a, b| (&a.name, &a.original_file_path).cmp(&(&b.name, &b.original_file_path)));
+    model_files.dedup_by(|b, a| a.name == b.name);
     Ok(ScannedProject {
         profile: file.profile.unwrap_or_else(|| file.name.clone()),
         name: file.name,
-        models,
+        models: model_files.iter().map(|f| f.name.clone()).collect(),
+        model_files,
     })
 }
 
-/// File stems of `*.sql` files under `dir`, recursively (unreadable directories are skipped,
-/// as dbt skips what it cannot read; symlinked directories are not followed).
-fn collect_sql(dir: &Path, out: &mut Vec<String>) {
+/// `*.sql` files under `dir` (model path `model_path`, `sub` inside it), recursively
+/// (unreadable directories and files are skipped, as dbt skips what it cannot read; symlinked
+/// directories are not followed).
+fn collect_sql(dir: &Path, model_path: &str, sub: &str, out: &mut Vec<ModelFile>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -71,12 +104,29 @@ fn collect_sql(dir: &Path, out: &mut Vec<String>) {
         let Ok(kind) = entry.file_type() else {
             continue;
         };
+        let Some(file_name) = path.file_name().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        let inner = if sub.is_empty() {
+            file_name.to_string()
+        } else {
+            format!("{sub}/{file_name}")
+        };
         if kind.is_dir() {
-            collect_sql(&path, out);
+            collect_sql(&path, model_path, &inner, out);
         } else if path.extension().is_some_and(|e| e == "sql") {
-            if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
-                out.push(stem.to_string());
-            }
+            let (Some(stem), Ok(raw_code)) = (
+                path.file_stem().and_then(|s| s.to_str()),
+                std::fs::read_to_string(&path),
+            ) else {
+                continue;
+            };
+            out.push(ModelFile {
+                name: stem.to_string(),
+                original_file_path: format!("{model_path}/{inner}"),
+                path: inner,
+                raw_code,
+            });
         }
     }
 }
@@ -102,6 +152,12 @@ mod tests {
         assert_eq!(p.name, "shop");
         assert_eq!(p.profile, "shop");
         assert_eq!(p.models, vec!["one", "stg_orders"]);
+        let orders = model_file(&p.model_files, "stg_orders").unwrap();
+        assert_eq!(orders.original_file_path, "models/staging/stg_orders.sql");
+        assert_eq!(orders.path, "staging/stg_orders.sql");
+        assert_eq!(orders.raw_code, "select 1");
+        assert_eq!(original_file_path(&p.model_files, "one"), "models/one.sql");
+        assert_eq!(original_file_path(&[], "stg_x"), "models/staging/stg_x.sql");
         assert!(matches!(
             scan(&dir.join("models")),
             Err(ScanError::NotAProject)

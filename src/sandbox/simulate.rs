@@ -9,6 +9,7 @@ use super::executor::{
     StepPlan,
 };
 use super::fixture::{FailureStatus, NodeFailure, Outcome};
+use super::manifest_from_checkout::{original_file_path, ModelFile};
 
 /// The dbt-core version the simulated logs and artifacts claim.
 pub const SIMULATED_DBT_VERSION: &str = "1.10.15";
@@ -64,7 +65,7 @@ pub fn plan(req: &RunRequest<'_>) -> RunPlan {
             _ => StepEnd::Success,
         };
         let failures: Vec<NodeFailure> = if end == StepEnd::Error {
-            failures_or_default(&behaviour.failures, &req.job.models)
+            failures_or_default(&behaviour.failures, &req.job.models, req.model_files)
         } else {
             Vec::new()
         };
@@ -73,7 +74,7 @@ pub fn plan(req: &RunRequest<'_>) -> RunPlan {
             _ => Vec::new(),
         };
         let artifacts = match &t.command {
-            Some(c) => artifacts_for(c, &project, &req.job.models),
+            Some(c) => artifacts_for(c, &project, &req.job.models, req.model_files),
             None => Vec::new(),
         };
         let logs = step_logs(i, &t, req, &nodes, &end);
@@ -100,6 +101,7 @@ pub fn plan(req: &RunRequest<'_>) -> RunPlan {
         skipped,
         project_name: project,
         models: req.job.models.clone(),
+        model_files: req.model_files.to_vec(),
         dbt_version: req.dbt_version.clone(),
         live: None,
         checked_out: None,
@@ -124,7 +126,12 @@ fn runs_nodes(command: &str) -> bool {
     )
 }
 
-fn artifacts_for(command: &str, project: &str, models: &[String]) -> Vec<String> {
+fn artifacts_for(
+    command: &str,
+    project: &str,
+    models: &[String],
+    files: &[ModelFile],
+) -> Vec<String> {
     let sub = command.split_whitespace().nth(1).unwrap_or_default();
     let mut paths = match sub {
         "deps" | "clean" | "debug" | "init" => return Vec::new(),
@@ -136,9 +143,10 @@ fn artifacts_for(command: &str, project: &str, models: &[String]) -> Vec<String>
     paths.push("run_results.json".into());
     if runs_nodes(command) {
         for m in models {
-            paths.push(format!("compiled/{project}/models/staging/{m}.sql"));
+            let file = original_file_path(files, m);
+            paths.push(format!("compiled/{project}/{file}"));
             if sub != "compile" {
-                paths.push(format!("run/{project}/models/staging/{m}.sql"));
+                paths.push(format!("run/{project}/{file}"));
             }
         }
     }
@@ -147,7 +155,11 @@ fn artifacts_for(command: &str, project: &str, models: &[String]) -> Vec<String>
 }
 
 /// A failing step without configured failures still names a node, as dbt would.
-fn failures_or_default(failures: &[NodeFailure], models: &[String]) -> Vec<NodeFailure> {
+fn failures_or_default(
+    failures: &[NodeFailure],
+    models: &[String],
+    files: &[ModelFile],
+) -> Vec<NodeFailure> {
     if !failures.is_empty() {
         return failures.to_vec();
     }
@@ -156,7 +168,8 @@ fn failures_or_default(failures: &[NodeFailure], models: &[String]) -> Vec<NodeF
         .map(|m| NodeFailure {
             node: m.clone(),
             message: format!(
-                "Database Error in model {m} (models/staging/{m}.sql)\n  relation \"raw.{m}\" does not exist"
+                "Database Error in model {m} ({})\n  relation \"raw.{m}\" does not exist",
+                original_file_path(files, m)
             ),
             status: FailureStatus::Error,
         })

@@ -174,6 +174,7 @@ impl RunStore {
             git_branch: trigger.git_branch.clone(),
             generate_docs: trigger.generate_docs_override.unwrap_or(job.generate_docs),
             dbt_version,
+            model_files: &[],
             behaviour,
         };
         let plan = executor.plan(&request);

@@ -388,11 +388,13 @@ impl Worker {
             git_branch: self.order.git_branch.clone(),
             generate_docs: self.order.generate_docs,
             dbt_version: self.order.dbt_version.clone(),
+            model_files: &scanned.model_files,
             behaviour: self.order.behaviour.clone(),
         });
         self.record(|run| {
             run.plan.project_name = plan.project_name.clone();
             run.plan.models = plan.models.clone();
+            run.plan.model_files = plan.model_files.clone();
         });
         // Step 1 was the real clone; the plan's own clone step is dropped.
         for step in plan.steps.iter().skip(1) {

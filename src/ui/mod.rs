@@ -15,6 +15,8 @@ pub struct Ui {
     verbose: bool,
     color: bool,
     stderr_tty: bool,
+    /// Top-level fields added to the JSON document (see [`Ui::with_json_fields`]).
+    json_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Ui {
@@ -34,6 +36,7 @@ impl Ui {
             verbose: global.verbose,
             color,
             stderr_tty,
+            json_fields: None,
         }
     }
 
@@ -45,6 +48,7 @@ impl Ui {
             verbose: false,
             color: false,
             stderr_tty: false,
+            json_fields: None,
         }
     }
 
@@ -95,10 +99,27 @@ impl Ui {
         }
     }
 
+    /// A Ui whose JSON document also carries `fields` at the top level: a command that ends
+    /// in another's output (push, then the run) still prints one document.
+    pub fn with_json_fields(&self, fields: serde_json::Map<String, serde_json::Value>) -> Ui {
+        Ui {
+            json_fields: Some(fields),
+            ..self.clone()
+        }
+    }
+
     /// The one JSON document of `--json` mode.
     pub fn json(&self, value: &serde_json::Value) {
         let mut out = std::io::stdout().lock();
-        let _ = serde_json::to_writer_pretty(&mut out, value);
+        let value = match (&self.json_fields, value) {
+            (Some(fields), serde_json::Value::Object(doc)) => {
+                let mut merged = fields.clone();
+                merged.extend(doc.clone());
+                std::borrow::Cow::Owned(serde_json::Value::Object(merged))
+            }
+            _ => std::borrow::Cow::Borrowed(value),
+        };
+        let _ = serde_json::to_writer_pretty(&mut out, value.as_ref());
         let _ = writeln!(out);
     }
 
