@@ -441,3 +441,22 @@ fn the_commit_is_one_pack_with_a_reflog_entry() {
         world.git_ok(&world.work(), &["rev-parse", BRANCH])
     );
 }
+
+#[test]
+fn commit_gpgsign_is_named_and_the_commit_is_made_unsigned() {
+    let world = World::new();
+    let work = world.work();
+    world.git_ok(&work, &["config", "commit.gpgsign", "true"]);
+    let run = world.datachonk(&["push"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("commit.gpgsign is set") && run.stderr.contains("unsigned"),
+        "{}",
+        run.stderr
+    );
+    // Made and pushed, without a signature (datachonk does not sign).
+    let head = world.head();
+    assert_eq!(world.remote_tip(BRANCH).as_deref(), Some(head.as_str()));
+    let raw = world.git_ok(&work, &["cat-file", "-p", &head]);
+    assert!(!raw.contains("gpgsig"), "{raw}");
+}
