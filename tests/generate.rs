@@ -404,11 +404,27 @@ fn metadata_changes_are_picked_up_past_the_no_op_fast_path() {
         "{}",
         stderr(&again)
     );
-    std::fs::write(
-        dir.path().join("catalog.json"),
-        original.replace("One row per order.", "One row per placed order."),
-    )
-    .unwrap();
+    // A person rewrites one column's description; then both the table comment (whose
+    // description datachonk wrote) and that column's comment change in the warehouse.
+    let models_path = format!("{SHOP}/_shop__models.yml");
+    let generated = read(dir.path(), &models_path);
+    let edited = generated.replace(
+        r#"description: "Order identifier: one per \"order\"""#,
+        "description: Written by a person.",
+    );
+    assert_ne!(edited, generated);
+    std::fs::write(dir.path().join(&models_path), &edited).unwrap();
+    // The warehouse's new comments: the table's (`table_comment`) and the id column's.
+    let comments_now = |table_comment: &str| {
+        let catalog = original
+            .replace("One row per order.", table_comment)
+            .replace(
+                r#"Order identifier: one per \"order\""#,
+                "Order identifier, unique",
+            );
+        std::fs::write(dir.path().join("catalog.json"), catalog).unwrap();
+    };
+    comments_now("One row per placed order.");
     let a = datachonk(dir.path())
         .args([
             "generate",
@@ -420,14 +436,65 @@ fn metadata_changes_are_picked_up_past_the_no_op_fast_path() {
         .assert()
         .code(1);
     let out = stderr(&a);
-    // sources.yml follows the warehouse; _models.yml keeps the description it already has
-    // (a non-empty description there may be a person's: README, "Regenerating").
-    assert!(out.contains("0 new, 1 changed, 4 unchanged"), "{out}");
-    run(&[]);
+    assert!(
+        out.contains("0 new, 1 changed, 3 unchanged, 1 edited by hand"),
+        "{out}"
+    );
+    let a = run(&[]);
+    let out = stderr(&a);
+    assert!(
+        out.contains("updated descriptions from changed warehouse comments: stg_shop__orders\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "kept your edited descriptions although the warehouse comment changed: stg_shop__orders.id\n"
+        ),
+        "{out}"
+    );
     assert!(read(dir.path(), &format!("{SHOP}/_shop__sources.yml"))
         .contains("One row per placed order."));
-    assert!(read(dir.path(), &format!("{SHOP}/_shop__models.yml")).contains("One row per order."));
+    let models = read(dir.path(), &models_path);
+    assert!(
+        models.contains("description: One row per placed order."),
+        "{models}"
+    );
+    assert!(!models.contains("One row per order."), "{models}");
+    assert!(
+        models.contains("description: Written by a person."),
+        "{models}"
+    );
+    assert!(!models.contains("Order identifier, unique"), "{models}");
+    // The next change follows the warehouse again where datachonk wrote the description.
+    comments_now("One row per order, placed or not.");
+    let out = stderr(&run(&[]));
+    assert!(out.contains("stg_shop__orders\n"), "{out}");
+    assert!(!out.contains("kept your edited descriptions"), "{out}");
+    let models = read(dir.path(), &models_path);
+    assert!(
+        models.contains("One row per order, placed or not."),
+        "{models}"
+    );
+    assert!(
+        models.contains("description: Written by a person."),
+        "{models}"
+    );
     run(&["--force"]);
-    assert!(read(dir.path(), &format!("{SHOP}/_shop__models.yml"))
-        .contains("One row per placed order."));
+    assert!(read(dir.path(), &models_path).contains("Order identifier, unique"));
+}
+
+#[test]
+fn a_hand_edit_of_the_same_size_is_caught_past_the_size_and_mtime_check() {
+    let dir = project(None);
+    generate(dir.path(), &[]).success();
+    let path = format!("{SHOP}/stg_shop__orders.sql");
+    let generated = read(dir.path(), &path);
+    let edited = generated.replace("renamed", "RENAMED");
+    assert_eq!(edited.len(), generated.len());
+    assert_ne!(edited, generated);
+    std::fs::write(dir.path().join(&path), &edited).unwrap();
+    let a = generate(dir.path(), &[]).success();
+    let out = stderr(&a);
+    assert!(out.contains("1 edited by hand"), "{out}");
+    assert_eq!(read(dir.path(), &path), edited);
 }

@@ -91,24 +91,28 @@ pub enum ContextError {
     },
 }
 
-/// Build the contexts for the selected tables, grouped by source (sorted by name).
-pub fn build(tables: &[&Table], cfg: &GenerateConfig) -> Result<Vec<SourceCtx>, ContextError> {
+/// Build the contexts for the selected tables, grouped by source (sorted by name; tables keep
+/// their order within a source). The tables are taken, not copied: their strings move into
+/// the contexts (200,000 columns copied once more were the largest part of peak memory).
+pub fn build(tables: Vec<Table>, cfg: &GenerateConfig) -> Result<Vec<SourceCtx>, ContextError> {
     let dialect = Dialect::parse(&cfg.dialect).unwrap_or(Dialect::Postgres);
     let rules = AliasRules {
         digit_prefix: cfg.digit_prefix.clone(),
         reserved_suffix: cfg.reserved_suffix.clone(),
     };
-    let mut by_source: BTreeMap<&str, Vec<&Table>> = BTreeMap::new();
+    let mut by_source: BTreeMap<String, Vec<Table>> = BTreeMap::new();
     for t in tables {
-        by_source.entry(t.source.as_str()).or_default().push(t);
+        by_source.entry(t.source.clone()).or_default().push(t);
     }
     let mut sources = Vec::with_capacity(by_source.len());
     let mut model_names: Vec<(String, String)> = Vec::new();
     for (name, tables) in by_source {
+        let name = name.as_str();
         if !naming::is_plain_name(name) {
             return Err(ContextError::BadSourceName { name: name.into() });
         }
-        let Some(schema) = source_schema(&tables, cfg) else {
+        let refs: Vec<&Table> = tables.iter().collect();
+        let Some(schema) = source_schema(&refs, cfg) else {
             let mut schemas: Vec<&str> = tables.iter().map(|t| t.schema.as_str()).collect();
             schemas.sort_unstable();
             schemas.dedup();
@@ -117,18 +121,21 @@ pub fn build(tables: &[&Table], cfg: &GenerateConfig) -> Result<Vec<SourceCtx>, 
                 schemas: schemas.join(", "),
             });
         };
-        let table_names: Vec<(&str, String)> = tables
-            .iter()
-            .map(|t| (t.name.as_str(), snake_case(&t.name)))
-            .collect();
-        let clashes = naming::collisions(table_names.iter().map(|(r, s)| (*r, s.as_str())));
+        let table_names: Vec<String> = tables.iter().map(|t| snake_case(&t.name)).collect();
+        let clashes = naming::collisions(
+            tables
+                .iter()
+                .zip(&table_names)
+                .map(|(t, s)| (t.name.as_str(), s.as_str())),
+        );
         if !clashes.is_empty() {
             return Err(ContextError::TableCollision {
                 list: describe(&clashes, &format!("{name}.")),
             });
         }
+        drop(refs);
         let mut out = Vec::with_capacity(tables.len());
-        for (t, (_, dbt_name)) in tables.iter().zip(table_names) {
+        for (t, dbt_name) in tables.into_iter().zip(table_names) {
             let model_name = model_name_for(cfg, name, &dbt_name);
             model_names.push((format!("{name}.{}", t.name), model_name.clone()));
             out.push(table_ctx(t, dbt_name, model_name, cfg, dialect, &rules)?);
@@ -186,16 +193,23 @@ fn describe(clashes: &[(String, Vec<String>)], prefix: &str) -> String {
 }
 
 fn table_ctx(
-    t: &Table,
+    mut t: Table,
     dbt_name: String,
     model_name: String,
     cfg: &GenerateConfig,
     dialect: Dialect,
     rules: &AliasRules,
 ) -> Result<TableCtx, ContextError> {
-    let mut columns: Vec<ColumnCtx> = t
+    // Only whether the input declared keys is needed later, not the columns themselves.
+    let declared: Vec<usize> = t
         .columns
         .iter()
+        .enumerate()
+        .filter(|(_, c)| c.is_primary_key)
+        .map(|(i, _)| i)
+        .collect();
+    let mut columns: Vec<ColumnCtx> = std::mem::take(&mut t.columns)
+        .into_iter()
         .enumerate()
         .map(|(i, c)| column_ctx(c, i + 1, cfg, dialect, rules))
         .collect();
@@ -206,7 +220,7 @@ fn table_ctx(
             list: describe(&clashes, ""),
         });
     }
-    let pk = primary_key(t, &dbt_name, &columns, cfg)?;
+    let pk = primary_key(&t, &dbt_name, &declared, &columns, cfg)?;
     if let Some(i) = pk {
         columns[i].is_primary_key = true;
         columns[i].kind = "id";
@@ -215,23 +229,19 @@ fn table_ctx(
         has_identifier: dbt_name != t.name,
         quote_identifier: dialect.needs_quoting(&t.name),
         name: dbt_name,
-        identifier: t.name.clone(),
+        identifier: t.name,
         model_name,
-        description: t
-            .description
-            .as_deref()
-            .map(escape_jinja)
-            .unwrap_or_default(),
-        kind: t.kind.clone(),
-        database: t.database.clone(),
-        schema: t.schema.clone(),
+        description: t.description.map(escape_jinja_owned).unwrap_or_default(),
+        kind: t.kind,
+        database: t.database,
+        schema: t.schema,
         primary_key: pk.map(|i| columns[i].alias.clone()),
         columns,
     })
 }
 
 fn column_ctx(
-    c: &Column,
+    c: Column,
     position: usize,
     cfg: &GenerateConfig,
     dialect: Dialect,
@@ -257,15 +267,11 @@ fn column_ctx(
         },
         quoted_name,
         needs_quoting,
-        name: c.name.clone(),
+        name: c.name,
         alias,
-        data_type: c.data_type.clone(),
+        data_type: c.data_type,
         cast_type,
-        description: c
-            .description
-            .as_deref()
-            .map(escape_jinja)
-            .unwrap_or_default(),
+        description: c.description.map(escape_jinja_owned).unwrap_or_default(),
         is_primary_key: false,
         position,
     }
@@ -276,6 +282,7 @@ fn column_ctx(
 fn primary_key(
     t: &Table,
     dbt_name: &str,
+    declared: &[usize],
     columns: &[ColumnCtx],
     cfg: &GenerateConfig,
 ) -> Result<Option<usize>, ContextError> {
@@ -302,13 +309,6 @@ fn primary_key(
             }),
         };
     }
-    let declared: Vec<usize> = t
-        .columns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.is_primary_key)
-        .map(|(i, _)| i)
-        .collect();
     if declared.len() == 1 {
         return Ok(Some(declared[0]));
     }
@@ -354,6 +354,15 @@ fn kind_of(alias: &str, lower_type: &str) -> &'static str {
         "string"
     } else {
         "other"
+    }
+}
+
+/// [`escape_jinja`] that keeps the string (no copy) when there is nothing to escape.
+fn escape_jinja_owned(s: String) -> String {
+    if s.contains('{') {
+        escape_jinja(&s)
+    } else {
+        s
     }
 }
 
@@ -423,7 +432,7 @@ mod tests {
         );
         let mut cfg = GenerateConfig::default();
         cfg.type_map.insert("integer".into(), "bigint".into());
-        let s = build(&[&t], &cfg).unwrap();
+        let s = build(vec![t.clone()], &cfg).unwrap();
         let t = &s[0].tables[0];
         assert_eq!(
             (t.name.as_str(), t.model_name.as_str()),
@@ -458,14 +467,14 @@ mod tests {
             "orders",
             vec![col("OrderId", "INT"), col("order_id", "INT")],
         );
-        let err = build(&[&t], &GenerateConfig::default()).unwrap_err();
+        let err = build(vec![t], &GenerateConfig::default()).unwrap_err();
         assert_eq!(
             err.to_string(),
             "columns of shop.orders collide after snake_casing: \"OrderId\", \"order_id\" → order_id"
         );
         let a = table("Order Items", vec![]);
         let b = table("order_items", vec![]);
-        let err = build(&[&a, &b], &GenerateConfig::default()).unwrap_err();
+        let err = build(vec![a, b], &GenerateConfig::default()).unwrap_err();
         assert!(
             err.to_string()
                 .contains("shop.\"Order Items\", shop.\"order_items\" → order_items"),
@@ -479,12 +488,12 @@ mod tests {
         let mut cfg = GenerateConfig::default();
         cfg.primary_keys.insert("shop.orders".into(), "nope".into());
         assert!(matches!(
-            build(&[&t], &cfg),
+            build(vec![t.clone()], &cfg),
             Err(ContextError::PrimaryKeyNotFound { .. })
         ));
         cfg.primary_keys.insert("shop.orders".into(), "code".into());
         assert_eq!(
-            build(&[&t], &cfg).unwrap()[0].tables[0]
+            build(vec![t.clone()], &cfg).unwrap()[0].tables[0]
                 .primary_key
                 .as_deref(),
             Some("code")

@@ -41,6 +41,44 @@ pub struct FileRecord {
     /// when it and the file's checksum both match, the file is unchanged without rendering.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<String>,
+    /// Size and modification time of the file as written: when both still match (and the
+    /// write was not in the same clock tick as the state's, see [`FileStat::trusted`]), the
+    /// file is taken as unchanged without reading and hashing it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stat: Option<FileStat>,
+    /// `_models.yml` only: hashes of the descriptions datachonk took from the metadata, so a
+    /// description still equal to one of them is datachonk's and follows the warehouse
+    /// comment, while one a person changed is kept (see [`super::merge`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub descriptions: Option<String>,
+}
+
+/// What `stat` says about a file: enough to notice any edit short of one that restores the
+/// exact size and nanosecond modification time (as git's index does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStat {
+    pub size: u64,
+    /// Nanoseconds since the Unix epoch.
+    pub mtime_ns: u64,
+}
+
+impl FileStat {
+    pub fn of(meta: &std::fs::Metadata) -> Option<FileStat> {
+        let mtime = meta.modified().ok()?;
+        let ns = mtime.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos();
+        Some(FileStat {
+            size: meta.len(),
+            mtime_ns: u64::try_from(ns).ok()?,
+        })
+    }
+
+    /// True when `now` (the file's stat) matches this record and the file was last modified
+    /// strictly before the state file was written (`state_mtime_ns`): a file modified in the
+    /// same clock tick as the state could have been edited again without its mtime moving
+    /// (git's "racy clean" case), so it is hashed instead.
+    pub fn trusted(&self, now: &FileStat, state_mtime_ns: Option<u64>) -> bool {
+        self == now && state_mtime_ns.is_some_and(|s| now.mtime_ns < s)
+    }
 }
 
 impl State {
@@ -74,19 +112,40 @@ impl State {
     }
 
     pub fn record(&mut self, path: &str, content: &[u8], input: Option<String>) {
-        self.files.insert(
-            path.to_string(),
-            FileRecord {
-                sha256: sha256_hex(content),
-                input,
-            },
-        );
+        self.record_sha256(path, sha256_hex(content), input);
     }
 
     /// Like [`State::record`], for content already hashed (`sha256` in lowercase hex).
     pub fn record_sha256(&mut self, path: &str, sha256: String, input: Option<String>) {
-        self.files
-            .insert(path.to_string(), FileRecord { sha256, input });
+        self.files.insert(
+            path.to_string(),
+            FileRecord {
+                sha256,
+                input,
+                stat: None,
+                descriptions: None,
+            },
+        );
+    }
+
+    /// The record of `path`, to add a stat or descriptions to.
+    pub fn record_mut(&mut self, path: &str) -> Option<&mut FileRecord> {
+        self.files.get_mut(path)
+    }
+
+    pub fn stat_of(&self, path: &str) -> Option<&FileStat> {
+        self.files.get(path).and_then(|r| r.stat.as_ref())
+    }
+
+    /// The recorded description hashes of a `_models.yml`.
+    pub fn descriptions_of(&self, path: &str) -> Option<&str> {
+        self.files.get(path).and_then(|r| r.descriptions.as_deref())
+    }
+
+    /// Modification time of the state file in `root` (nanoseconds), for [`FileStat::trusted`].
+    pub fn written_at(root: &Path) -> Option<u64> {
+        let meta = std::fs::metadata(root.join(STATE_FILE)).ok()?;
+        FileStat::of(&meta).map(|s| s.mtime_ns)
     }
 
     /// The recorded input fingerprint of `path`.

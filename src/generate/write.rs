@@ -6,6 +6,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::state::FileStat;
+
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write {path}: {source}")]
 pub struct WriteError {
@@ -14,6 +16,11 @@ pub struct WriteError {
 }
 
 pub fn write_atomic(path: &Path, content: &[u8]) -> Result<(), WriteError> {
+    write_atomic_stat(path, content).map(|_| ())
+}
+
+/// [`write_atomic`], returning the written file's size and mtime (for the state).
+pub fn write_atomic_stat(path: &Path, content: &[u8]) -> Result<Option<FileStat>, WriteError> {
     let mut file = AtomicFile::create(path)?;
     file.write_all(content).map_err(|source| WriteError {
         path: path.to_path_buf(),
@@ -53,14 +60,15 @@ impl AtomicFile {
         })
     }
 
-    /// Flush and rename over the target.
-    pub fn commit(mut self) -> Result<(), WriteError> {
+    /// Flush and rename over the target. Returns the file's size and mtime as written (read
+    /// from the open file: the rename does not change them).
+    pub fn commit(mut self) -> Result<Option<FileStat>, WriteError> {
         let result = match self.file.take() {
-            Some(f) => f
-                .into_inner()
-                .map_err(|e| e.into_error())
-                .and_then(|_| std::fs::rename(&self.tmp, &self.path)),
-            None => Ok(()),
+            Some(f) => f.into_inner().map_err(|e| e.into_error()).and_then(|f| {
+                let stat = f.metadata().ok().and_then(|m| FileStat::of(&m));
+                std::fs::rename(&self.tmp, &self.path).map(|()| stat)
+            }),
+            None => Ok(None),
         };
         if result.is_err() {
             let _ = std::fs::remove_file(&self.tmp);
