@@ -54,8 +54,8 @@ impl GeneratedDescriptions {
                 set.insert(description_hash(&t.model_name, "", &t.description));
             }
             for c in &t.columns {
-                if !c.description.is_empty() {
-                    set.insert(description_hash(&t.model_name, &c.alias, &c.description));
+                if !c.description().is_empty() {
+                    set.insert(description_hash(&t.model_name, c.alias(), c.description()));
                 }
             }
         }
@@ -352,18 +352,18 @@ fn table(
         .columns
         .iter()
         .map(|c| {
-            let found = find_column(&c.alias);
+            let found = find_column(c.alias());
             if existing.is_some() && found.is_none() {
                 report
                     .added_columns
-                    .push(format!("{}.{}", t.model_name, c.alias));
+                    .push(format!("{}.{}", t.model_name, c.alias()));
             }
             column(&t.model_name, c, found, generated, report)
         })
         .collect();
     for c in existing_columns {
         let name = c.get("name").and_then(Value::as_str).unwrap_or("(unnamed)");
-        if !t.columns.iter().any(|g| g.alias == name) {
+        if !t.columns.iter().any(|g| g.alias() == name) {
             report
                 .dropped_columns
                 .push(format!("{}.{name}", t.model_name));
@@ -392,7 +392,7 @@ fn column(
     let mut extra = String::new();
     if let Some(e) = existing {
         let d = e.get("description").and_then(Value::as_str);
-        description = self::description(model, &c.alias, d, &c.description, generated, report);
+        description = self::description(model, c.alias(), d, c.description(), generated, report);
         for key in ["data_tests", "tests"] {
             for test in e.get(key).and_then(Value::as_seq).unwrap_or(&[]) {
                 let text = yaml::emit(test);

@@ -11,6 +11,7 @@ pub mod context;
 pub mod merge;
 pub mod metadata;
 pub mod naming;
+pub mod parallel;
 pub mod plan;
 pub mod postgres;
 pub mod quoting;
@@ -236,9 +237,13 @@ impl Sink<'_> {
         let mut out = HashingWriter {
             inner: &mut file,
             hasher: Sha256::new(),
+            buf: Vec::with_capacity(HashingWriter::BLOCK),
         };
         render(&mut out)?;
-        let sha256 = templates::hex(&out.hasher.finalize());
+        let sha256 = out.finish().map_err(|source| write::WriteError {
+            path: w.root.join(path),
+            source,
+        })?;
         let stat = file.commit()?;
         w.written.fetch_add(1, Ordering::Relaxed);
         {
@@ -264,19 +269,43 @@ impl Sink<'_> {
     }
 }
 
-/// Passes bytes on and hashes them.
+/// Hashes bytes and passes them on in blocks: a template writes every literal and value on
+/// its own, millions of tiny writes for a large YAML file, each of which would otherwise go
+/// through the hasher and the file's writer separately.
 struct HashingWriter<'a> {
     inner: &'a mut dyn std::io::Write,
     hasher: Sha256,
+    buf: Vec<u8>,
+}
+
+impl HashingWriter<'_> {
+    const BLOCK: usize = 64 * 1024;
+
+    fn drain(&mut self) -> std::io::Result<()> {
+        self.hasher.update(&self.buf);
+        self.inner.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Writes what is left; returns the SHA-256 (hex) of everything written.
+    fn finish(mut self) -> std::io::Result<String> {
+        self.drain()?;
+        self.inner.flush()?;
+        Ok(templates::hex(&self.hasher.finalize()))
+    }
 }
 
 impl std::io::Write for HashingWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
+        self.buf.extend_from_slice(buf);
+        if self.buf.len() >= Self::BLOCK {
+            self.drain()?;
+        }
+        Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
+        self.drain()?;
         self.inner.flush()
     }
 }
@@ -729,67 +758,80 @@ fn plan_yaml(
     table_fps: &[&[u8; 32]],
 ) -> Result<Vec<PlannedFile>, GenerateError> {
     let dialect = sh.req.config.dialect.as_str();
-    let sources = yaml_file(
-        sh,
-        format!("{}/_{}__sources.yml", sh.dir, source.name),
-        FileKind::SourcesYaml,
-        fingerprint(sh.base, "sources.yml", table_fps.iter().copied()),
-        |_| {
-            let source_value = minijinja::context! {
-                name => source.name.clone(),
-                database => source.database.clone(),
-                schema => source.schema.clone(),
-                quote_schema => source.quote_schema,
-                tables => values::tables(source),
-            };
-            let ctx = minijinja::context! { source => source_value, config => sh.config.clone(), dialect => dialect };
-            Ok(YamlRender {
-                ctx,
-                report: None,
-                descriptions: None,
-            })
-        },
-    )?;
-    let models = yaml_file(
-        sh,
-        format!("{}/_{}__models.yml", sh.dir, source.name),
-        FileKind::ModelsYaml,
-        fingerprint(sh.base, "models.yml", table_fps.iter().copied()),
-        |(path, on_disk)| {
-            let existing = match (on_disk, sh.req.force) {
-                (Some(b), false) => Some(String::from_utf8_lossy(b).into_owned()),
-                _ => None,
-            };
-            let generated = sh
-                .state
-                .descriptions_of(path)
-                .and_then(merge::GeneratedDescriptions::parse);
-            let full_path = sh.req.root.join(path);
-            let (merged, kept_models, extra, report) = merge::models_context(
-                source,
-                existing.as_deref().map(|t| (full_path.as_path(), t)),
-                generated.as_ref(),
-            )?;
-            let merged = Arc::new(merged);
-            let ctx = minijinja::context! {
-                    source => minijinja::context! {
-                        name => source.name.clone(),
-                        schema => source.schema.clone(),
-                        tables => values::models_tables(source, &merged),
-                    },
-                    kept_models => kept_models,
-                    extra => extra,
-                    config => sh.config.clone(),
-                    dialect => dialect,
-            };
-            Ok(YamlRender {
-                ctx,
-                report: existing.map(|_| report),
-                descriptions: Some(merge::GeneratedDescriptions::of(source).to_text()),
-            })
-        },
-    )?;
-    Ok(vec![sources, models])
+    let sources = || {
+        yaml_file(
+            sh,
+            format!("{}/_{}__sources.yml", sh.dir, source.name),
+            FileKind::SourcesYaml,
+            fingerprint(sh.base, "sources.yml", table_fps.iter().copied()),
+            |_| {
+                let source_value = minijinja::context! {
+                    name => source.name.clone(),
+                    database => source.database.clone(),
+                    schema => source.schema.clone(),
+                    quote_schema => source.quote_schema,
+                    tables => values::tables(source),
+                };
+                let ctx = minijinja::context! { source => source_value, config => sh.config.clone(), dialect => dialect };
+                Ok(YamlRender {
+                    ctx,
+                    report: None,
+                    descriptions: None,
+                })
+            },
+        )
+    };
+    let models = || {
+        yaml_file(
+            sh,
+            format!("{}/_{}__models.yml", sh.dir, source.name),
+            FileKind::ModelsYaml,
+            fingerprint(sh.base, "models.yml", table_fps.iter().copied()),
+            |(path, on_disk)| {
+                let existing = match (on_disk, sh.req.force) {
+                    (Some(b), false) => Some(String::from_utf8_lossy(b).into_owned()),
+                    _ => None,
+                };
+                let generated = sh
+                    .state
+                    .descriptions_of(path)
+                    .and_then(merge::GeneratedDescriptions::parse);
+                let full_path = sh.req.root.join(path);
+                let (merged, kept_models, extra, report) = merge::models_context(
+                    source,
+                    existing.as_deref().map(|t| (full_path.as_path(), t)),
+                    generated.as_ref(),
+                )?;
+                let merged = Arc::new(merged);
+                let ctx = minijinja::context! {
+                        source => minijinja::context! {
+                            name => source.name.clone(),
+                            schema => source.schema.clone(),
+                            tables => values::models_tables(source, &merged),
+                        },
+                        kept_models => kept_models,
+                        extra => extra,
+                        config => sh.config.clone(),
+                        dialect => dialect,
+                };
+                Ok(YamlRender {
+                    ctx,
+                    report: existing.map(|_| report),
+                    descriptions: Some(merge::GeneratedDescriptions::of(source).to_text()),
+                })
+            },
+        )
+    };
+    // Two long renders: one each on its own thread.
+    let (sources, models) = std::thread::scope(|scope| {
+        let sources = scope.spawn(sources);
+        let models = models();
+        let sources = sources
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (sources, models)
+    });
+    Ok(vec![sources?, models?])
 }
 
 /// One YAML file of a source: unchanged by the fast path, else rendered from the context
@@ -881,28 +923,7 @@ fn render_models(
             None,
         ))
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    if threads < 2 || chosen.len() < 64 {
-        return chosen.iter().map(one).collect();
-    }
-    let chunk = chosen.len().div_ceil(threads);
-    let results: Vec<Result<Vec<PlannedFile>, GenerateError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = chosen
-            .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(one).collect::<Result<Vec<_>, _>>()))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    });
-    let mut out = Vec::with_capacity(chosen.len());
-    for r in results {
-        out.extend(r?);
-    }
-    Ok(out)
+    parallel::map(chosen.to_vec(), |item| one(&item))
 }
 
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, GenerateError> {

@@ -124,14 +124,14 @@ fn table_field(t: &TableCtx, key: &str) -> Option<Value> {
 
 fn column_field(c: &ColumnCtx, key: &str) -> Option<Value> {
     Some(match key {
-        "name" => string(&c.name),
-        "alias" => string(&c.alias),
-        "quoted_name" => string(&c.quoted_name),
+        "name" => string(c.name()),
+        "alias" => string(c.alias()),
+        "quoted_name" => string(c.quoted_name()),
         "needs_quoting" => Value::from(c.needs_quoting),
-        "data_type" => string(&c.data_type),
+        "data_type" => string(c.data_type()),
         "cast_type" => opt(&c.cast_type),
-        "expression" => string(&c.expression),
-        "description" => string(&c.description),
+        "expression" => string(&c.expression()),
+        "description" => string(c.description()),
         "is_primary_key" => Value::from(c.is_primary_key),
         "kind" => Value::from(c.kind),
         "position" => Value::from(c.position),
@@ -268,7 +268,7 @@ impl Object for ModelsColumnView {
             "description" => string(
                 merged
                     .and_then(|m| m.description.as_deref())
-                    .unwrap_or(&column.description),
+                    .unwrap_or(column.description()),
             ),
             "tests" => match merged {
                 Some(m) => Value::from_iter(m.tests.iter().map(|t| string(t))),

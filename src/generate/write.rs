@@ -46,17 +46,26 @@ impl AtomicFile {
             source,
         };
         let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(err)?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let tmp = dir.join(format!(".{name}.datachonk-{}.tmp", std::process::id()));
-        let file = std::fs::File::create(&tmp).map_err(err)?;
+        // The folder usually exists: make it only when creating the file says it is missing
+        // (two syscalls saved per file, 20,000 for a large source).
+        let file = match std::fs::File::create(&tmp) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(dir).map_err(err)?;
+                std::fs::File::create(&tmp)
+            }
+            other => other,
+        }
+        .map_err(err)?;
         Ok(AtomicFile {
             path: path.to_path_buf(),
             tmp,
-            file: Some(std::io::BufWriter::with_capacity(64 * 1024, file)),
+            // No buffer of its own: callers write whole contents or large blocks.
+            file: Some(std::io::BufWriter::with_capacity(0, file)),
         })
     }
 
