@@ -498,3 +498,15 @@ fn a_hand_edit_of_the_same_size_is_caught_past_the_size_and_mtime_check() {
     assert!(out.contains("1 edited by hand"), "{out}");
     assert_eq!(read(dir.path(), &path), edited);
 }
+
+#[test]
+fn a_file_already_there_before_the_first_run_is_not_overwritten() {
+    let dir = project(None);
+    let path = format!("{SHOP}/stg_shop__orders.sql");
+    std::fs::create_dir_all(dir.path().join(SHOP)).unwrap();
+    std::fs::write(dir.path().join(&path), "select 1 -- mine\n").unwrap();
+    let out = stderr(&generate(dir.path(), &[]).success());
+    assert!(out.contains("1 edited by hand"), "{out}");
+    assert_eq!(read(dir.path(), &path), "select 1 -- mine\n");
+    assert!(dir.path().join(format!("{SHOP}/stg_shop__customers.sql")).exists());
+}

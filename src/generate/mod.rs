@@ -351,6 +351,7 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
     let disk = DiskCheck {
         root: &req.root,
         state_mtime_ns: State::written_at(&req.root),
+        listings: Mutex::default(),
     };
     timings.mark("select, read state");
 
@@ -605,6 +606,37 @@ struct DiskCheck<'a> {
     root: &'a Path,
     /// When the state file was written (see [`state::FileStat::trusted`]).
     state_mtime_ns: Option<u64>,
+    /// Names in each output folder, read once: a file that is not there is known to be new
+    /// without trying to open it (10,000 failed opens on a first run otherwise).
+    listings: Mutex<HashMap<PathBuf, Arc<BTreeSet<std::ffi::OsString>>>>,
+}
+
+impl DiskCheck<'_> {
+    /// Whether `full` is in its folder's listing (`true` when the folder cannot be listed:
+    /// then reading the file decides).
+    fn listed(&self, full: &Path) -> bool {
+        let (Some(dir), Some(name)) = (full.parent(), full.file_name()) else {
+            return true;
+        };
+        let mut listings = self.listings.lock().unwrap_or_else(|p| p.into_inner());
+        let names = match listings.get(dir) {
+            Some(names) => names.clone(),
+            None => {
+                let names = match std::fs::read_dir(dir) {
+                    Ok(entries) => entries
+                        .filter_map(|e| e.ok().map(|e| e.file_name()))
+                        .collect(),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeSet::new(),
+                    Err(_) => return true,
+                };
+                let names = Arc::new(names);
+                listings.insert(dir.to_path_buf(), names.clone());
+                names
+            }
+        };
+        drop(listings);
+        names.contains(name)
+    }
 }
 
 /// A file on disk, as far as planning is concerned.
@@ -627,6 +659,10 @@ impl DiskCheck<'_> {
         state: &State,
     ) -> Result<OnDisk, GenerateError> {
         let full = self.root.join(path);
+        // Never written by datachonk: most likely a new file, known without opening it.
+        if state.checksum_of(path).is_none() && !self.listed(&full) {
+            return Ok(OnDisk::Other(None));
+        }
         let ours = state.input_of(path) == Some(input);
         let mut now = None;
         if ours {
