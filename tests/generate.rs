@@ -508,5 +508,39 @@ fn a_file_already_there_before_the_first_run_is_not_overwritten() {
     let out = stderr(&generate(dir.path(), &[]).success());
     assert!(out.contains("1 edited by hand"), "{out}");
     assert_eq!(read(dir.path(), &path), "select 1 -- mine\n");
-    assert!(dir.path().join(format!("{SHOP}/stg_shop__customers.sql")).exists());
+    assert!(dir
+        .path()
+        .join(format!("{SHOP}/stg_shop__customers.sql"))
+        .exists());
+}
+
+#[test]
+fn sizes_and_times_stay_out_of_the_committed_state() {
+    let dir = project(None);
+    generate(dir.path(), &[]).success();
+    let state = read(dir.path(), ".datachonk/state.json");
+    assert!(!state.contains("mtime"), "{state}");
+    assert!(read(dir.path(), ".datachonk/stat-cache.json").contains("mtime_ns"));
+    assert!(read(dir.path(), ".datachonk/.gitignore").contains("stat-cache.json"));
+    // As in a fresh clone: every file gets a new mtime, nothing else changes.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    for entry in std::fs::read_dir(dir.path().join(SHOP)).unwrap() {
+        let file = std::fs::File::options()
+            .append(true)
+            .open(entry.unwrap().path())
+            .unwrap();
+        file.set_modified(later).unwrap();
+    }
+    let out = stderr(&generate(dir.path(), &[]).success());
+    assert!(out.contains("0 new, 0 changed, 8 unchanged"), "{out}");
+    assert_eq!(read(dir.path(), ".datachonk/state.json"), state);
+    assert!(
+        read(dir.path(), ".datachonk/stat-cache.json").contains(&format!(
+            "{}",
+            later
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ))
+    );
 }

@@ -175,10 +175,16 @@ pub fn generate(req: &Request, previous: &State) -> Result<(Plan, usize), Genera
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Ok(plan) = &result {
         state.sources = plan.state.sources.clone();
+        // Files the fast path found unchanged by hashing: their new size and mtime.
+        for f in plan
+            .files
+            .iter()
+            .filter(|f| f.action == Action::None && f.stat.is_some())
+        {
+            record(&mut state, f);
+        }
     }
-    if state != *previous {
-        write::write_atomic(&req.root.join(state::STATE_FILE), &state.to_bytes())?;
-    }
+    state.save(&req.root, previous)?;
     let mut plan = result?;
     plan.timings.mark("write state");
     Ok((plan, writer.written.into_inner()))
@@ -350,7 +356,7 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
     let mut state = State::load(&req.root)?;
     let disk = DiskCheck {
         root: &req.root,
-        state_mtime_ns: State::written_at(&req.root),
+        state_mtime_ns: State::stats_written_at(&req.root),
         listings: Mutex::default(),
     };
     timings.mark("select, read state");
@@ -604,7 +610,7 @@ fn unchanged_source(
 /// Compares planned files with the disk and the state.
 struct DiskCheck<'a> {
     root: &'a Path,
-    /// When the state file was written (see [`state::FileStat::trusted`]).
+    /// When the stat cache was written (see [`state::FileStat::trusted`]).
     state_mtime_ns: Option<u64>,
     /// Names in each output folder, read once: a file that is not there is known to be new
     /// without trying to open it (10,000 failed opens on a first run otherwise).
@@ -1000,9 +1006,7 @@ pub fn apply(plan: &Plan, root: &Path, previous: &State) -> Result<usize, Genera
     if result.is_ok() {
         state.sources = plan.state.sources.clone();
     }
-    if state != *previous {
-        write::write_atomic(&root.join(state::STATE_FILE), &state.to_bytes())?;
-    }
+    state.save(root, previous)?;
     result?;
     Ok(written)
 }
