@@ -207,7 +207,7 @@ fn render_error(e: &minijinja::Error, origin: &str) -> TemplateError {
 
 /// `yaml_str`: a YAML scalar (plain when safe, else double-quoted). Numbers and booleans are
 /// written as strings too: this filter is for text.
-fn yaml_str(v: &Value) -> Result<String, minijinja::Error> {
+fn yaml_str(v: &Value) -> Result<Value, minijinja::Error> {
     if v.is_undefined() {
         return Err(minijinja::Error::new(
             minijinja::ErrorKind::UndefinedError,
@@ -215,11 +215,13 @@ fn yaml_str(v: &Value) -> Result<String, minijinja::Error> {
         ));
     }
     if v.is_none() {
-        return Ok("\"\"".into());
+        return Ok(Value::from("\"\""));
     }
     match v.as_str() {
-        Some(s) => Ok(crate::generate::yaml::scalar(s)),
-        None => Ok(crate::generate::yaml::scalar(&v.to_string())),
+        // A plain scalar is the value itself: no copy (most names and descriptions).
+        Some(s) if crate::generate::yaml::is_plain(s) => Ok(v.clone()),
+        Some(s) => Ok(Value::from(crate::generate::yaml::scalar(s))),
+        None => Ok(Value::from(crate::generate::yaml::scalar(&v.to_string()))),
     }
 }
 
@@ -246,10 +248,12 @@ fn sha2_hex_init() -> sha2::Sha256 {
 
 /// Lowercase hex of a digest.
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
+    // By table, not `write!` per byte: `generate` formats tens of thousands of digests.
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(s, "{b:02x}");
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }
     s
 }

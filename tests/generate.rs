@@ -404,11 +404,27 @@ fn metadata_changes_are_picked_up_past_the_no_op_fast_path() {
         "{}",
         stderr(&again)
     );
-    std::fs::write(
-        dir.path().join("catalog.json"),
-        original.replace("One row per order.", "One row per placed order."),
-    )
-    .unwrap();
+    // A person rewrites one column's description; then both the table comment (whose
+    // description datachonk wrote) and that column's comment change in the warehouse.
+    let models_path = format!("{SHOP}/_shop__models.yml");
+    let generated = read(dir.path(), &models_path);
+    let edited = generated.replace(
+        r#"description: "Order identifier: one per \"order\"""#,
+        "description: Written by a person.",
+    );
+    assert_ne!(edited, generated);
+    std::fs::write(dir.path().join(&models_path), &edited).unwrap();
+    // The warehouse's new comments: the table's (`table_comment`) and the id column's.
+    let comments_now = |table_comment: &str| {
+        let catalog = original
+            .replace("One row per order.", table_comment)
+            .replace(
+                r#"Order identifier: one per \"order\""#,
+                "Order identifier, unique",
+            );
+        std::fs::write(dir.path().join("catalog.json"), catalog).unwrap();
+    };
+    comments_now("One row per placed order.");
     let a = datachonk(dir.path())
         .args([
             "generate",
@@ -420,14 +436,111 @@ fn metadata_changes_are_picked_up_past_the_no_op_fast_path() {
         .assert()
         .code(1);
     let out = stderr(&a);
-    // sources.yml follows the warehouse; _models.yml keeps the description it already has
-    // (a non-empty description there may be a person's: README, "Regenerating").
-    assert!(out.contains("0 new, 1 changed, 4 unchanged"), "{out}");
-    run(&[]);
+    assert!(
+        out.contains("0 new, 1 changed, 3 unchanged, 1 edited by hand"),
+        "{out}"
+    );
+    let a = run(&[]);
+    let out = stderr(&a);
+    assert!(
+        out.contains("updated descriptions from changed warehouse comments: stg_shop__orders\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "kept your edited descriptions although the warehouse comment changed: stg_shop__orders.id\n"
+        ),
+        "{out}"
+    );
     assert!(read(dir.path(), &format!("{SHOP}/_shop__sources.yml"))
         .contains("One row per placed order."));
-    assert!(read(dir.path(), &format!("{SHOP}/_shop__models.yml")).contains("One row per order."));
+    let models = read(dir.path(), &models_path);
+    assert!(
+        models.contains("description: One row per placed order."),
+        "{models}"
+    );
+    assert!(!models.contains("One row per order."), "{models}");
+    assert!(
+        models.contains("description: Written by a person."),
+        "{models}"
+    );
+    assert!(!models.contains("Order identifier, unique"), "{models}");
+    // The next change follows the warehouse again where datachonk wrote the description.
+    comments_now("One row per order, placed or not.");
+    let out = stderr(&run(&[]));
+    assert!(out.contains("stg_shop__orders\n"), "{out}");
+    assert!(!out.contains("kept your edited descriptions"), "{out}");
+    let models = read(dir.path(), &models_path);
+    assert!(
+        models.contains("One row per order, placed or not."),
+        "{models}"
+    );
+    assert!(
+        models.contains("description: Written by a person."),
+        "{models}"
+    );
     run(&["--force"]);
-    assert!(read(dir.path(), &format!("{SHOP}/_shop__models.yml"))
-        .contains("One row per placed order."));
+    assert!(read(dir.path(), &models_path).contains("Order identifier, unique"));
+}
+
+#[test]
+fn a_hand_edit_of_the_same_size_is_caught_past_the_size_and_mtime_check() {
+    let dir = project(None);
+    generate(dir.path(), &[]).success();
+    let path = format!("{SHOP}/stg_shop__orders.sql");
+    let generated = read(dir.path(), &path);
+    let edited = generated.replace("renamed", "RENAMED");
+    assert_eq!(edited.len(), generated.len());
+    assert_ne!(edited, generated);
+    std::fs::write(dir.path().join(&path), &edited).unwrap();
+    let a = generate(dir.path(), &[]).success();
+    let out = stderr(&a);
+    assert!(out.contains("1 edited by hand"), "{out}");
+    assert_eq!(read(dir.path(), &path), edited);
+}
+
+#[test]
+fn a_file_already_there_before_the_first_run_is_not_overwritten() {
+    let dir = project(None);
+    let path = format!("{SHOP}/stg_shop__orders.sql");
+    std::fs::create_dir_all(dir.path().join(SHOP)).unwrap();
+    std::fs::write(dir.path().join(&path), "select 1 -- mine\n").unwrap();
+    let out = stderr(&generate(dir.path(), &[]).success());
+    assert!(out.contains("1 edited by hand"), "{out}");
+    assert_eq!(read(dir.path(), &path), "select 1 -- mine\n");
+    assert!(dir
+        .path()
+        .join(format!("{SHOP}/stg_shop__customers.sql"))
+        .exists());
+}
+
+#[test]
+fn sizes_and_times_stay_out_of_the_committed_state() {
+    let dir = project(None);
+    generate(dir.path(), &[]).success();
+    let state = read(dir.path(), ".datachonk/state.json");
+    assert!(!state.contains("mtime"), "{state}");
+    assert!(read(dir.path(), ".datachonk/stat-cache.json").contains("mtime_ns"));
+    assert!(read(dir.path(), ".datachonk/.gitignore").contains("stat-cache.json"));
+    // As in a fresh clone: every file gets a new mtime, nothing else changes.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    for entry in std::fs::read_dir(dir.path().join(SHOP)).unwrap() {
+        let file = std::fs::File::options()
+            .append(true)
+            .open(entry.unwrap().path())
+            .unwrap();
+        file.set_modified(later).unwrap();
+    }
+    let out = stderr(&generate(dir.path(), &[]).success());
+    assert!(out.contains("0 new, 0 changed, 8 unchanged"), "{out}");
+    assert_eq!(read(dir.path(), ".datachonk/state.json"), state);
+    assert!(
+        read(dir.path(), ".datachonk/stat-cache.json").contains(&format!(
+            "{}",
+            later
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ))
+    );
 }

@@ -44,28 +44,127 @@ pub struct TableCtx {
     pub columns: Vec<ColumnCtx>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// One column as templates see it (the serde form is the documented context: `name`,
+/// `alias`, `quoted_name`, `needs_quoting`, `data_type`, `cast_type`, `expression`,
+/// `description`, `is_primary_key`, `kind`, `position`). Its five strings share one
+/// allocation and `expression` is made when asked for: 200,000 columns with seven strings
+/// each were most of the peak memory of a large `generate`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ColumnCtx {
-    /// Raw name, as in the warehouse.
-    pub name: String,
-    /// snake_case alias, a valid unquoted identifier.
-    pub alias: String,
-    /// The raw name, quoted for the dialect when it must be.
-    pub quoted_name: String,
-    pub needs_quoting: bool,
-    /// The warehouse's type as reported ("" when unknown).
-    pub data_type: String,
+    /// Raw name, alias, quoted name, data type and description, one after the other.
+    text: Box<str>,
+    /// Where the first four end in `text` (the description runs to the end).
+    ends: [u32; 4],
     /// Type to cast to, from `generate.type_map`; none when no cast.
     pub cast_type: Option<String>,
-    /// What the staging model selects: `quoted_name`, or `cast(quoted_name as cast_type)`.
-    pub expression: String,
-    /// Comment made safe for dbt's Jinja rendering ("" when none).
-    pub description: String,
+    pub needs_quoting: bool,
     pub is_primary_key: bool,
     /// id, string, numeric, boolean, date, timestamp or other (for grouping in templates).
     pub kind: &'static str,
     /// 1-based position in the warehouse's column order.
     pub position: usize,
+}
+
+impl ColumnCtx {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        name: &str,
+        alias: &str,
+        quoted_name: &str,
+        data_type: &str,
+        description: &str,
+        cast_type: Option<String>,
+        needs_quoting: bool,
+        kind: &'static str,
+        position: usize,
+    ) -> ColumnCtx {
+        let parts = [name, alias, quoted_name, data_type, description];
+        let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+        let mut ends = [0u32; 4];
+        for (i, part) in parts.iter().enumerate() {
+            text.push_str(part);
+            if let Some(end) = ends.get_mut(i) {
+                // A column's texts beyond 4 GiB cannot come from any warehouse.
+                *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            }
+        }
+        ColumnCtx {
+            text: text.into_boxed_str(),
+            ends,
+            cast_type,
+            needs_quoting,
+            is_primary_key: false,
+            kind,
+            position,
+        }
+    }
+
+    fn part(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        let end = self.ends.get(i).map_or(self.text.len(), |&e| e as usize);
+        self.text.get(start..end).unwrap_or_default()
+    }
+
+    /// Raw name, as in the warehouse.
+    pub fn name(&self) -> &str {
+        self.part(0)
+    }
+    /// snake_case alias, a valid unquoted identifier.
+    pub fn alias(&self) -> &str {
+        self.part(1)
+    }
+    /// The raw name, quoted for the dialect when it must be.
+    pub fn quoted_name(&self) -> &str {
+        self.part(2)
+    }
+    /// The warehouse's type as reported ("" when unknown).
+    pub fn data_type(&self) -> &str {
+        self.part(3)
+    }
+    /// Comment made safe for dbt's Jinja rendering ("" when none).
+    pub fn description(&self) -> &str {
+        self.part(4)
+    }
+    /// What the staging model selects: `quoted_name`, or `cast(quoted_name as cast_type)`.
+    pub fn expression(&self) -> std::borrow::Cow<'_, str> {
+        match &self.cast_type {
+            Some(t) => format!("cast({} as {t})", self.quoted_name()).into(),
+            None => self.quoted_name().into(),
+        }
+    }
+}
+
+impl Serialize for ColumnCtx {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Form<'a> {
+            name: &'a str,
+            alias: &'a str,
+            quoted_name: &'a str,
+            needs_quoting: bool,
+            data_type: &'a str,
+            cast_type: Option<&'a str>,
+            expression: &'a str,
+            description: &'a str,
+            is_primary_key: bool,
+            kind: &'static str,
+            position: usize,
+        }
+        Form {
+            name: self.name(),
+            alias: self.alias(),
+            quoted_name: self.quoted_name(),
+            needs_quoting: self.needs_quoting,
+            data_type: self.data_type(),
+            cast_type: self.cast_type.as_deref(),
+            expression: &self.expression(),
+            description: self.description(),
+            is_primary_key: self.is_primary_key,
+            kind: self.kind,
+            position: self.position,
+        }
+        .serialize(s)
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -91,24 +190,28 @@ pub enum ContextError {
     },
 }
 
-/// Build the contexts for the selected tables, grouped by source (sorted by name).
-pub fn build(tables: &[&Table], cfg: &GenerateConfig) -> Result<Vec<SourceCtx>, ContextError> {
+/// Build the contexts for the selected tables, grouped by source (sorted by name; tables keep
+/// their order within a source). The tables are taken, not copied: their strings move into
+/// the contexts (200,000 columns copied once more were the largest part of peak memory).
+pub fn build(tables: Vec<Table>, cfg: &GenerateConfig) -> Result<Vec<SourceCtx>, ContextError> {
     let dialect = Dialect::parse(&cfg.dialect).unwrap_or(Dialect::Postgres);
     let rules = AliasRules {
         digit_prefix: cfg.digit_prefix.clone(),
         reserved_suffix: cfg.reserved_suffix.clone(),
     };
-    let mut by_source: BTreeMap<&str, Vec<&Table>> = BTreeMap::new();
+    let mut by_source: BTreeMap<String, Vec<Table>> = BTreeMap::new();
     for t in tables {
-        by_source.entry(t.source.as_str()).or_default().push(t);
+        by_source.entry(t.source.clone()).or_default().push(t);
     }
     let mut sources = Vec::with_capacity(by_source.len());
     let mut model_names: Vec<(String, String)> = Vec::new();
     for (name, tables) in by_source {
+        let name = name.as_str();
         if !naming::is_plain_name(name) {
             return Err(ContextError::BadSourceName { name: name.into() });
         }
-        let Some(schema) = source_schema(&tables, cfg) else {
+        let refs: Vec<&Table> = tables.iter().collect();
+        let Some(schema) = source_schema(&refs, cfg) else {
             let mut schemas: Vec<&str> = tables.iter().map(|t| t.schema.as_str()).collect();
             schemas.sort_unstable();
             schemas.dedup();
@@ -117,22 +220,33 @@ pub fn build(tables: &[&Table], cfg: &GenerateConfig) -> Result<Vec<SourceCtx>, 
                 schemas: schemas.join(", "),
             });
         };
-        let table_names: Vec<(&str, String)> = tables
-            .iter()
-            .map(|t| (t.name.as_str(), snake_case(&t.name)))
-            .collect();
-        let clashes = naming::collisions(table_names.iter().map(|(r, s)| (*r, s.as_str())));
+        let table_names: Vec<String> = tables.iter().map(|t| snake_case(&t.name)).collect();
+        let clashes = naming::collisions(
+            tables
+                .iter()
+                .zip(&table_names)
+                .map(|(t, s)| (t.name.as_str(), s.as_str())),
+        );
         if !clashes.is_empty() {
             return Err(ContextError::TableCollision {
                 list: describe(&clashes, &format!("{name}.")),
             });
         }
-        let mut out = Vec::with_capacity(tables.len());
-        for (t, (_, dbt_name)) in tables.iter().zip(table_names) {
+        drop(refs);
+        let mut work = Vec::with_capacity(tables.len());
+        for (t, dbt_name) in tables.into_iter().zip(table_names) {
             let model_name = model_name_for(cfg, name, &dbt_name);
             model_names.push((format!("{name}.{}", t.name), model_name.clone()));
-            out.push(table_ctx(t, dbt_name, model_name, cfg, dialect, &rules)?);
+            work.push((t, dbt_name, model_name));
         }
+        // One thread: the metadata freed table by table is reused for the contexts (threads
+        // would allocate from their own arenas and raise the peak memory by ~15 MB).
+        let out = work
+            .into_iter()
+            .map(|(t, dbt_name, model_name)| {
+                table_ctx(t, dbt_name, model_name, cfg, dialect, &rules)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         sources.push(SourceCtx {
             name: name.to_string(),
             database: cfg.database.clone(),
@@ -186,27 +300,34 @@ fn describe(clashes: &[(String, Vec<String>)], prefix: &str) -> String {
 }
 
 fn table_ctx(
-    t: &Table,
+    mut t: Table,
     dbt_name: String,
     model_name: String,
     cfg: &GenerateConfig,
     dialect: Dialect,
     rules: &AliasRules,
 ) -> Result<TableCtx, ContextError> {
-    let mut columns: Vec<ColumnCtx> = t
+    // Only whether the input declared keys is needed later, not the columns themselves.
+    let declared: Vec<usize> = t
         .columns
         .iter()
         .enumerate()
+        .filter(|(_, c)| c.is_primary_key)
+        .map(|(i, _)| i)
+        .collect();
+    let mut columns: Vec<ColumnCtx> = std::mem::take(&mut t.columns)
+        .into_iter()
+        .enumerate()
         .map(|(i, c)| column_ctx(c, i + 1, cfg, dialect, rules))
         .collect();
-    let clashes = naming::collisions(columns.iter().map(|c| (c.name.as_str(), c.alias.as_str())));
+    let clashes = naming::collisions(columns.iter().map(|c| (c.name(), c.alias())));
     if !clashes.is_empty() {
         return Err(ContextError::ColumnCollision {
             table: format!("{}.{}", t.source, t.name),
             list: describe(&clashes, ""),
         });
     }
-    let pk = primary_key(t, &dbt_name, &columns, cfg)?;
+    let pk = primary_key(&t, &dbt_name, &declared, &columns, cfg)?;
     if let Some(i) = pk {
         columns[i].is_primary_key = true;
         columns[i].kind = "id";
@@ -215,23 +336,19 @@ fn table_ctx(
         has_identifier: dbt_name != t.name,
         quote_identifier: dialect.needs_quoting(&t.name),
         name: dbt_name,
-        identifier: t.name.clone(),
+        identifier: t.name,
         model_name,
-        description: t
-            .description
-            .as_deref()
-            .map(escape_jinja)
-            .unwrap_or_default(),
-        kind: t.kind.clone(),
-        database: t.database.clone(),
-        schema: t.schema.clone(),
-        primary_key: pk.map(|i| columns[i].alias.clone()),
+        description: t.description.map(escape_jinja_owned).unwrap_or_default(),
+        kind: t.kind,
+        database: t.database,
+        schema: t.schema,
+        primary_key: pk.map(|i| columns[i].alias().to_string()),
         columns,
     })
 }
 
 fn column_ctx(
-    c: &Column,
+    c: Column,
     position: usize,
     cfg: &GenerateConfig,
     dialect: Dialect,
@@ -249,26 +366,18 @@ fn column_ctx(
     } else {
         c.name.clone()
     };
-    ColumnCtx {
-        kind: kind_of(&alias, &lower_type),
-        expression: match &cast_type {
-            Some(t) => format!("cast({quoted_name} as {t})"),
-            None => quoted_name.clone(),
-        },
-        quoted_name,
-        needs_quoting,
-        name: c.name.clone(),
-        alias,
-        data_type: c.data_type.clone(),
+    let description = c.description.map(escape_jinja_owned).unwrap_or_default();
+    ColumnCtx::new(
+        &c.name,
+        &alias,
+        &quoted_name,
+        &c.data_type,
+        &description,
         cast_type,
-        description: c
-            .description
-            .as_deref()
-            .map(escape_jinja)
-            .unwrap_or_default(),
-        is_primary_key: false,
+        needs_quoting,
+        kind_of(&alias, &lower_type),
         position,
-    }
+    )
 }
 
 /// Index of the primary-key column: configured, else what the input said, else the first
@@ -276,6 +385,7 @@ fn column_ctx(
 fn primary_key(
     t: &Table,
     dbt_name: &str,
+    declared: &[usize],
     columns: &[ColumnCtx],
     cfg: &GenerateConfig,
 ) -> Result<Option<usize>, ContextError> {
@@ -288,7 +398,7 @@ fn primary_key(
     if let Some(col) = keys.iter().find_map(|k| cfg.primary_keys.get(k)) {
         return match columns
             .iter()
-            .position(|c| &c.name == col || &c.alias == col)
+            .position(|c| c.name() == col || c.alias() == col)
         {
             Some(i) => Ok(Some(i)),
             None => Err(ContextError::PrimaryKeyNotFound {
@@ -296,19 +406,12 @@ fn primary_key(
                 column: col.clone(),
                 columns: columns
                     .iter()
-                    .map(|c| c.name.as_str())
+                    .map(|c| c.name())
                     .collect::<Vec<_>>()
                     .join(", "),
             }),
         };
     }
-    let declared: Vec<usize> = t
-        .columns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.is_primary_key)
-        .map(|(i, _)| i)
-        .collect();
     if declared.len() == 1 {
         return Ok(Some(declared[0]));
     }
@@ -321,7 +424,7 @@ fn primary_key(
         let want = candidate
             .replace("{table}", dbt_name)
             .replace("{entity}", entity);
-        if let Some(i) = columns.iter().position(|c| c.alias == want) {
+        if let Some(i) = columns.iter().position(|c| c.alias() == want) {
             return Ok(Some(i));
         }
     }
@@ -354,6 +457,15 @@ fn kind_of(alias: &str, lower_type: &str) -> &'static str {
         "string"
     } else {
         "other"
+    }
+}
+
+/// [`escape_jinja`] that keeps the string (no copy) when there is nothing to escape.
+fn escape_jinja_owned(s: String) -> String {
+    if s.contains('{') {
+        escape_jinja(&s)
+    } else {
+        s
     }
 }
 
@@ -423,7 +535,7 @@ mod tests {
         );
         let mut cfg = GenerateConfig::default();
         cfg.type_map.insert("integer".into(), "bigint".into());
-        let s = build(&[&t], &cfg).unwrap();
+        let s = build(vec![t.clone()], &cfg).unwrap();
         let t = &s[0].tables[0];
         assert_eq!(
             (t.name.as_str(), t.model_name.as_str()),
@@ -433,7 +545,7 @@ mod tests {
         let c: Vec<(&str, &str, &str)> = t
             .columns
             .iter()
-            .map(|c| (c.name.as_str(), c.quoted_name.as_str(), c.alias.as_str()))
+            .map(|c| (c.name(), c.quoted_name(), c.alias()))
             .collect();
         assert_eq!(
             c,
@@ -458,14 +570,14 @@ mod tests {
             "orders",
             vec![col("OrderId", "INT"), col("order_id", "INT")],
         );
-        let err = build(&[&t], &GenerateConfig::default()).unwrap_err();
+        let err = build(vec![t], &GenerateConfig::default()).unwrap_err();
         assert_eq!(
             err.to_string(),
             "columns of shop.orders collide after snake_casing: \"OrderId\", \"order_id\" → order_id"
         );
         let a = table("Order Items", vec![]);
         let b = table("order_items", vec![]);
-        let err = build(&[&a, &b], &GenerateConfig::default()).unwrap_err();
+        let err = build(vec![a, b], &GenerateConfig::default()).unwrap_err();
         assert!(
             err.to_string()
                 .contains("shop.\"Order Items\", shop.\"order_items\" → order_items"),
@@ -479,12 +591,12 @@ mod tests {
         let mut cfg = GenerateConfig::default();
         cfg.primary_keys.insert("shop.orders".into(), "nope".into());
         assert!(matches!(
-            build(&[&t], &cfg),
+            build(vec![t.clone()], &cfg),
             Err(ContextError::PrimaryKeyNotFound { .. })
         ));
         cfg.primary_keys.insert("shop.orders".into(), "code".into());
         assert_eq!(
-            build(&[&t], &cfg).unwrap()[0].tables[0]
+            build(vec![t.clone()], &cfg).unwrap()[0].tables[0]
                 .primary_key
                 .as_deref(),
             Some("code")

@@ -2,7 +2,9 @@
 //! existing file survives, and the merge says what it added and dropped.
 //!
 //! Rules, per model datachonk generates (matched by model name) and per column (by alias):
-//! - a non-empty description in the file wins over the metadata's;
+//! - a non-empty description in the file wins over the metadata's, unless it is one datachonk
+//!   itself took from the metadata last time (recorded as [`GeneratedDescriptions`] in the
+//!   state): then the warehouse comment changed and the new one replaces it;
 //! - tests in the file (`data_tests:`, or the old `tests:`) are kept after the generated
 //!   `unique`/`not_null`, without duplicates; `tests:` is written back as `data_tests:`;
 //! - any other key a person added (`meta`, `config`, `constraints`, ...) is kept as written;
@@ -30,9 +32,70 @@ pub struct MergeError {
 /// What the merge decided for the `models.yml` template, table by table in the source's order
 /// (the rest of each table and column is read from the [`SourceCtx`] itself, see
 /// [`super::values`]: a full copy of 200,000 columns cost more memory than anything else).
+/// Empty when there was no file to merge with: every table is then the metadata's as is.
 #[derive(Debug, Default)]
 pub struct ModelsSource {
     pub tables: Vec<ModelsTable>,
+}
+
+/// The descriptions datachonk took from the metadata for a `_models.yml`, as a set of 64-bit
+/// hashes of (model, column alias or "" for the model itself, text). Stored in the state as
+/// sorted 16-digit hex numbers: 50,000 descriptions stay under a megabyte and cost nothing to
+/// load when no merge is needed.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct GeneratedDescriptions(std::collections::HashSet<u64>);
+
+impl GeneratedDescriptions {
+    /// Every non-empty description `source`'s metadata gives its models.
+    pub fn of(source: &SourceCtx) -> Self {
+        let mut set = std::collections::HashSet::new();
+        for t in &source.tables {
+            if !t.description.is_empty() {
+                set.insert(description_hash(&t.model_name, "", &t.description));
+            }
+            for c in &t.columns {
+                if !c.description().is_empty() {
+                    set.insert(description_hash(&t.model_name, c.alias(), c.description()));
+                }
+            }
+        }
+        GeneratedDescriptions(set)
+    }
+
+    /// From the state's text; `None` when it is not ours (then nothing counts as generated).
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.len() % 16 != 0 || !text.is_ascii() {
+            return None;
+        }
+        let mut set = std::collections::HashSet::with_capacity(text.len() / 16);
+        for i in (0..text.len()).step_by(16) {
+            set.insert(u64::from_str_radix(&text[i..i + 16], 16).ok()?);
+        }
+        Some(GeneratedDescriptions(set))
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut all: Vec<u64> = self.0.iter().copied().collect();
+        all.sort_unstable();
+        all.iter().map(|h| format!("{h:016x}")).collect()
+    }
+
+    fn contains(&self, model: &str, column: &str, text: &str) -> bool {
+        self.0.contains(&description_hash(model, column, text))
+    }
+}
+
+/// FNV-1a over the parts, each followed by a 0 byte: stable across Rust versions (unlike
+/// `DefaultHasher`), and collisions only matter per model and column.
+fn description_hash(model: &str, column: &str, text: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in [model, column, text] {
+        for &b in part.as_bytes().iter().chain(&[0u8]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
 }
 
 #[derive(Debug)]
@@ -61,6 +124,12 @@ pub struct MergeReport {
     pub kept_tests: usize,
     pub kept_keys: usize,
     pub kept_models: Vec<String>,
+    /// `model.column` (or `model`) whose description datachonk had taken from the warehouse
+    /// and now replaced with the changed comment.
+    pub updated_descriptions: Vec<String>,
+    /// `model.column` (or `model`) whose warehouse comment changed but whose description a
+    /// person had edited: theirs was kept.
+    pub kept_edited_descriptions: Vec<String>,
     pub added_columns: Vec<String>,
     pub dropped_columns: Vec<String>,
     pub comments_lost: bool,
@@ -92,6 +161,18 @@ impl MergeReport {
                 self.kept_models.join(", ")
             ));
         }
+        if !self.updated_descriptions.is_empty() {
+            out.push(format!(
+                "updated descriptions from changed warehouse comments: {}",
+                self.updated_descriptions.join(", ")
+            ));
+        }
+        if !self.kept_edited_descriptions.is_empty() {
+            out.push(format!(
+                "kept your edited descriptions although the warehouse comment changed: {}",
+                self.kept_edited_descriptions.join(", ")
+            ));
+        }
         if !self.added_columns.is_empty() {
             out.push(format!("added columns: {}", self.added_columns.join(", ")));
         }
@@ -108,13 +189,18 @@ impl MergeReport {
     }
 }
 
-/// The `models.yml` context for `source`, merged with `existing` (the file's text) when given.
+/// The `models.yml` context for `source`, merged with `existing` (the file's text) when given;
+/// `generated` is what datachonk last took from the metadata for that file, when recorded.
 /// Returns the context, extra top-level YAML to keep, and the report.
 pub fn models_context(
     source: &SourceCtx,
     existing: Option<(&Path, &str)>,
+    generated: Option<&GeneratedDescriptions>,
 ) -> Result<(ModelsSource, Vec<String>, String, MergeReport), MergeError> {
     let mut report = MergeReport::default();
+    if existing.is_none() {
+        return Ok((ModelsSource::default(), Vec::new(), String::new(), report));
+    }
     let parsed = match existing {
         Some((path, text)) => Some(parse(path, text)?),
         None => None,
@@ -135,7 +221,7 @@ pub fn models_context(
     let tables = source
         .tables
         .iter()
-        .map(|t| table(t, find_model(&t.model_name), &mut report))
+        .map(|t| table(t, find_model(&t.model_name), generated, &mut report))
         .collect();
     let generated: Vec<&str> = source
         .tables
@@ -195,16 +281,54 @@ fn parse(path: &Path, text: &str) -> Result<Value, MergeError> {
     }
 }
 
-fn table(t: &TableCtx, existing: Option<&Value>, report: &mut MergeReport) -> ModelsTable {
+/// Which description wins for `model.column` (`column` "" for the model itself): the file's
+/// `existing` one when a person wrote it, else `None` (the metadata's, `generated_now`).
+fn description(
+    model: &str,
+    column: &str,
+    existing: Option<&str>,
+    generated_now: &str,
+    generated: Option<&GeneratedDescriptions>,
+    report: &mut MergeReport,
+) -> Option<String> {
+    let d = existing.filter(|d| !d.trim().is_empty() && *d != generated_now)?;
+    let name = if column.is_empty() {
+        model.to_string()
+    } else {
+        format!("{model}.{column}")
+    };
+    match generated {
+        Some(g) if g.contains(model, column, d) => {
+            report.updated_descriptions.push(name);
+            None
+        }
+        _ => {
+            report.kept_descriptions += 1;
+            let comment_changed = generated.is_some_and(|g| {
+                !generated_now.is_empty() && !g.contains(model, column, generated_now)
+            });
+            if comment_changed {
+                report.kept_edited_descriptions.push(name);
+            }
+            Some(d.to_string())
+        }
+    }
+}
+
+fn table(
+    t: &TableCtx,
+    existing: Option<&Value>,
+    generated: Option<&GeneratedDescriptions>,
+    report: &mut MergeReport,
+) -> ModelsTable {
     let mut description = t.description.clone();
     let mut extra = String::new();
     let mut existing_columns: &[Value] = &[];
     if let Some(m) = existing {
-        if let Some(d) = m.get("description").and_then(Value::as_str) {
-            if !d.trim().is_empty() && d != description {
-                description = d.to_string();
-                report.kept_descriptions += 1;
-            }
+        let d = m.get("description").and_then(Value::as_str);
+        if let Some(d) = self::description(&t.model_name, "", d, &t.description, generated, report)
+        {
+            description = d;
         }
         existing_columns = m.get("columns").and_then(Value::as_seq).unwrap_or(&[]);
         if let Value::Map(entries) = m {
@@ -228,18 +352,18 @@ fn table(t: &TableCtx, existing: Option<&Value>, report: &mut MergeReport) -> Mo
         .columns
         .iter()
         .map(|c| {
-            let found = find_column(&c.alias);
+            let found = find_column(c.alias());
             if existing.is_some() && found.is_none() {
                 report
                     .added_columns
-                    .push(format!("{}.{}", t.model_name, c.alias));
+                    .push(format!("{}.{}", t.model_name, c.alias()));
             }
-            column(c, found, report)
+            column(&t.model_name, c, found, generated, report)
         })
         .collect();
     for c in existing_columns {
         let name = c.get("name").and_then(Value::as_str).unwrap_or("(unnamed)");
-        if !t.columns.iter().any(|g| g.alias == name) {
+        if !t.columns.iter().any(|g| g.alias() == name) {
             report
                 .dropped_columns
                 .push(format!("{}.{name}", t.model_name));
@@ -252,7 +376,13 @@ fn table(t: &TableCtx, existing: Option<&Value>, report: &mut MergeReport) -> Mo
     }
 }
 
-fn column(c: &ColumnCtx, existing: Option<&Value>, report: &mut MergeReport) -> ModelsColumn {
+fn column(
+    model: &str,
+    c: &ColumnCtx,
+    existing: Option<&Value>,
+    generated: Option<&GeneratedDescriptions>,
+    report: &mut MergeReport,
+) -> ModelsColumn {
     let mut tests: Vec<String> = if c.is_primary_key {
         vec!["unique".into(), "not_null".into()]
     } else {
@@ -261,12 +391,8 @@ fn column(c: &ColumnCtx, existing: Option<&Value>, report: &mut MergeReport) -> 
     let mut description = None;
     let mut extra = String::new();
     if let Some(e) = existing {
-        if let Some(d) = e.get("description").and_then(Value::as_str) {
-            if !d.trim().is_empty() && d != c.description {
-                description = Some(d.to_string());
-                report.kept_descriptions += 1;
-            }
-        }
+        let d = e.get("description").and_then(Value::as_str);
+        description = self::description(model, c.alias(), d, c.description(), generated, report);
         for key in ["data_tests", "tests"] {
             for test in e.get(key).and_then(Value::as_seq).unwrap_or(&[]) {
                 let text = yaml::emit(test);

@@ -9,7 +9,7 @@ pub struct Metadata {
 }
 
 /// One warehouse relation, as the warehouse names it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Table {
     /// The dbt source this table belongs to (e.g. `shop`). Inputs that know it (a catalog's
     /// `sources`, a sources YAML) set it; otherwise the schema name is used.

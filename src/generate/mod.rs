@@ -11,6 +11,7 @@ pub mod context;
 pub mod merge;
 pub mod metadata;
 pub mod naming;
+pub mod parallel;
 pub mod plan;
 pub mod postgres;
 pub mod quoting;
@@ -22,7 +23,7 @@ pub mod values;
 pub mod write;
 pub mod yaml;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -174,10 +175,16 @@ pub fn generate(req: &Request, previous: &State) -> Result<(Plan, usize), Genera
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Ok(plan) = &result {
         state.sources = plan.state.sources.clone();
+        // Files the fast path found unchanged by hashing: their new size and mtime.
+        for f in plan
+            .files
+            .iter()
+            .filter(|f| f.action == Action::None && f.stat.is_some())
+        {
+            record(&mut state, f);
+        }
     }
-    if state != *previous {
-        write::write_atomic(&req.root.join(state::STATE_FILE), &state.to_bytes())?;
-    }
+    state.save(&req.root, previous)?;
     let mut plan = result?;
     plan.timings.mark("write state");
     Ok((plan, writer.written.into_inner()))
@@ -204,7 +211,7 @@ impl Sink<'_> {
             return Ok(f);
         };
         if f.action == Action::Write {
-            write::write_atomic(&w.root.join(&f.path), f.content.as_bytes())?;
+            f.stat = write::write_atomic_stat(&w.root.join(&f.path), f.content.as_bytes())?;
             w.written.fetch_add(1, Ordering::Relaxed);
         }
         {
@@ -226,6 +233,7 @@ impl Sink<'_> {
         path: &str,
         kind: FileKind,
         input: String,
+        descriptions: Option<String>,
         render: impl FnOnce(&mut dyn std::io::Write) -> Result<(), GenerateError>,
     ) -> Result<Option<PlannedFile>, GenerateError> {
         let Sink::Write(w) = self else {
@@ -235,15 +243,23 @@ impl Sink<'_> {
         let mut out = HashingWriter {
             inner: &mut file,
             hasher: Sha256::new(),
+            buf: Vec::with_capacity(HashingWriter::BLOCK),
         };
         render(&mut out)?;
-        let sha256 = templates::hex(&out.hasher.finalize());
-        file.commit()?;
+        let sha256 = out.finish().map_err(|source| write::WriteError {
+            path: w.root.join(path),
+            source,
+        })?;
+        let stat = file.commit()?;
         w.written.fetch_add(1, Ordering::Relaxed);
-        w.state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .record_sha256(path, sha256, Some(input.clone()));
+        {
+            let mut state = w.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.record_sha256(path, sha256, Some(input.clone()));
+            if let Some(r) = state.record_mut(path) {
+                r.stat = stat;
+                r.descriptions = descriptions;
+            }
+        }
         Ok(Some(PlannedFile {
             path: path.to_string(),
             kind,
@@ -253,23 +269,49 @@ impl Sink<'_> {
             content: String::new(),
             input: Some(input),
             existing: None,
+            stat,
+            descriptions: None,
         }))
     }
 }
 
-/// Passes bytes on and hashes them.
+/// Hashes bytes and passes them on in blocks: a template writes every literal and value on
+/// its own, millions of tiny writes for a large YAML file, each of which would otherwise go
+/// through the hasher and the file's writer separately.
 struct HashingWriter<'a> {
     inner: &'a mut dyn std::io::Write,
     hasher: Sha256,
+    buf: Vec<u8>,
+}
+
+impl HashingWriter<'_> {
+    const BLOCK: usize = 64 * 1024;
+
+    fn drain(&mut self) -> std::io::Result<()> {
+        self.hasher.update(&self.buf);
+        self.inner.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Writes what is left; returns the SHA-256 (hex) of everything written.
+    fn finish(mut self) -> std::io::Result<String> {
+        self.drain()?;
+        self.inner.flush()?;
+        Ok(templates::hex(&self.hasher.finalize()))
+    }
 }
 
 impl std::io::Write for HashingWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
+        self.buf.extend_from_slice(buf);
+        if self.buf.len() >= Self::BLOCK {
+            self.drain()?;
+        }
+        Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
+        self.drain()?;
         self.inner.flush()
     }
 }
@@ -279,10 +321,19 @@ fn record(state: &mut State, f: &PlannedFile) {
     match f.action {
         Action::Write => state.record(&f.path, f.content.as_bytes(), f.input.clone()),
         // Unchanged: record only what is not already recorded as is (the fast path leaves
-        // `content` empty because the record already matches).
-        Action::None if f.input.is_some() && state.input_of(&f.path) == f.input.as_deref() => {}
+        // `content` empty because the record already matches), adding a missing stat.
+        Action::None if f.input.is_some() && state.input_of(&f.path) == f.input.as_deref() => {
+            if let (Some(r), Some(stat)) = (state.record_mut(&f.path), f.stat) {
+                r.stat = Some(stat);
+            }
+            return;
+        }
         Action::None => state.record(&f.path, f.content.as_bytes(), f.input.clone()),
-        Action::Skip => {}
+        Action::Skip => return,
+    }
+    if let Some(r) = state.record_mut(&f.path) {
+        r.stat = f.stat;
+        r.descriptions = f.descriptions.clone();
     }
 }
 
@@ -303,42 +354,50 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
     };
     let selected = select::select(&metadata.tables, patterns, &req.config.exclude)?;
     let mut state = State::load(&req.root)?;
+    let disk = DiskCheck {
+        root: &req.root,
+        state_mtime_ns: State::stats_written_at(&req.root),
+        listings: Mutex::default(),
+    };
     timings.mark("select, read state");
 
     // A source's YAML files cover the tables selected now plus those generated before.
-    let selected_keys: BTreeSet<(&str, &str)> = selected
+    let mut is_selected = vec![false; metadata.tables.len()];
+    for &i in &selected {
+        is_selected[i] = true;
+    }
+    let touched: BTreeSet<&str> = selected
         .iter()
-        .map(|&i| {
-            (
-                metadata.tables[i].source.as_str(),
-                metadata.tables[i].name.as_str(),
-            )
-        })
+        .map(|&i| metadata.tables[i].source.as_str())
         .collect();
-    let touched: BTreeSet<&str> = selected_keys.iter().map(|(s, _)| *s).collect();
     let excluded: Vec<select::Pattern> = req
         .config
         .exclude
         .iter()
         .map(|p| select::Pattern::parse(p))
         .collect();
-    let members: Vec<&metadata::Table> = metadata
-        .tables
-        .iter()
-        .filter(|t| {
-            selected_keys.contains(&(t.source.as_str(), t.name.as_str()))
-                || (touched.contains(t.source.as_str())
-                    && state
-                        .sources
-                        .get(&t.source)
-                        .is_some_and(|names| names.contains(&t.name))
-                    && !excluded.iter().any(|p| p.matches(t)))
-        })
-        .collect();
-    let fps: HashMap<(&str, &str), [u8; 32]> = members
-        .iter()
-        .map(|t| ((t.source.as_str(), t.name.as_str()), table_fingerprint(t)))
-        .collect();
+    // Members of the touched sources (indexes into `metadata.tables`), with their input
+    // fingerprints and whether they are selected.
+    let mut by_source: BTreeMap<&str, Vec<Member>> = BTreeMap::new();
+    for (i, t) in metadata.tables.iter().enumerate() {
+        let member = is_selected[i]
+            || (touched.contains(t.source.as_str())
+                && state
+                    .sources
+                    .get(&t.source)
+                    .is_some_and(|names| names.contains(&t.name))
+                && !excluded.iter().any(|p| p.matches(t)));
+        if member {
+            by_source
+                .entry(t.source.as_str())
+                .or_default()
+                .push(Member {
+                    index: i,
+                    fingerprint: table_fingerprint(t),
+                    selected: is_selected[i],
+                });
+        }
+    }
     let dialect = Dialect::parse(&req.config.dialect).unwrap_or(Dialect::Postgres);
     let templates = Templates::new(req.config.templates_dir.as_deref(), dialect)?;
     let base = base_fingerprint(&templates, &req.config, req.force);
@@ -346,36 +405,45 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
 
     // No-op fast path per source: when every file of a source is exactly what datachonk last
     // wrote from these same inputs, nothing needs deriving or rendering.
-    let mut by_source: std::collections::BTreeMap<&str, Vec<&metadata::Table>> = Default::default();
-    for t in &members {
-        by_source.entry(t.source.as_str()).or_default().push(t);
-    }
-    let mut planned: std::collections::BTreeMap<String, Vec<PlannedFile>> = Default::default();
-    let mut slow: Vec<&metadata::Table> = Vec::new();
-    for (name, tables) in &by_source {
-        match unchanged_source(
-            req,
-            dialect,
-            &base,
-            name,
-            tables,
-            &fps,
-            &selected_keys,
-            &state,
-        )? {
+    let mut planned: BTreeMap<String, Vec<PlannedFile>> = Default::default();
+    let mut slow: Vec<&Member> = Vec::new();
+    for (name, members) in &by_source {
+        let tables: Vec<(&metadata::Table, &Member)> = members
+            .iter()
+            .map(|m| (&metadata.tables[m.index], m))
+            .collect();
+        match unchanged_source(req, dialect, &base, name, &tables, &state, &disk)? {
             Some(files) => {
                 planned.insert(name.to_string(), files);
                 state.sources.insert(
                     name.to_string(),
-                    tables.iter().map(|t| t.name.clone()).collect(),
+                    tables.iter().map(|(t, _)| t.name.clone()).collect(),
                 );
             }
-            None => slow.extend(tables.iter().copied()),
+            None => slow.extend(members),
         }
     }
     timings.mark("check unchanged files");
 
-    let sources: Vec<Arc<SourceCtx>> = context::build(&slow, &req.config)?
+    // The tables to render move out of the metadata into the contexts; the rest is freed.
+    let source_names: Vec<String> = by_source.keys().map(|s| s.to_string()).collect();
+    let inputs: HashMap<String, TableInput> = slow
+        .iter()
+        .map(|m| {
+            let t = &metadata.tables[m.index];
+            let input = TableInput {
+                fingerprint: m.fingerprint,
+                selected: m.selected,
+            };
+            (table_key(&t.source, &t.name), input)
+        })
+        .collect();
+    let slow: Vec<usize> = slow.iter().map(|m| m.index).collect();
+    drop(by_source);
+    let mut all = std::mem::take(&mut metadata.tables);
+    let slow: Vec<metadata::Table> = slow.iter().map(|&i| std::mem::take(&mut all[i])).collect();
+    drop(all);
+    let sources: Vec<Arc<SourceCtx>> = context::build(slow, &req.config)?
         .into_iter()
         .map(Arc::new)
         .collect();
@@ -385,17 +453,7 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
         let dir = format!("{}/{}", req.config.output_dir, source.name);
         let mut files = Vec::new();
         plan_source(
-            req,
-            &templates,
-            &config,
-            &base,
-            source,
-            &fps,
-            &dir,
-            &selected_keys,
-            &state,
-            sink,
-            &mut files,
+            req, &templates, &config, &base, source, &inputs, &dir, &state, &disk, sink, &mut files,
         )?;
         planned.insert(source.name.clone(), files);
         state.sources.insert(
@@ -409,10 +467,28 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
     Ok(Plan {
         files,
         state,
-        sources: by_source.keys().map(|s| s.to_string()).collect(),
+        sources: source_names,
         tables: selected.len(),
         timings,
     })
+}
+
+/// A table of a touched source: where it is in the metadata and what its files derive from.
+struct Member {
+    index: usize,
+    fingerprint: [u8; 32],
+    selected: bool,
+}
+
+/// What planning needs of a table once it has moved into its context.
+struct TableInput {
+    fingerprint: [u8; 32],
+    selected: bool,
+}
+
+/// Key of [`TableInput`]s: source and raw table name.
+fn table_key(source: &str, table: &str) -> String {
+    format!("{source}\0{table}")
 }
 
 /// The parts of a source a staging model sees (no `tables`: rendering 10,000 models must not
@@ -473,19 +549,18 @@ fn fingerprint<'a>(
 }
 
 /// All of a source's files, when each is unchanged by the fast path (see
-/// [`plan::unchanged_fast`]); `None` as soon as one is not.
-#[allow(clippy::too_many_arguments)]
+/// [`DiskCheck::unchanged`]); `None` as soon as one is not.
 fn unchanged_source(
     req: &Request,
     dialect: Dialect,
     base: &Sha256,
     name: &str,
-    tables: &[&metadata::Table],
-    fps: &HashMap<(&str, &str), [u8; 32]>,
-    selected: &BTreeSet<(&str, &str)>,
+    tables: &[(&metadata::Table, &Member)],
     state: &State,
+    disk: &DiskCheck,
 ) -> Result<Option<Vec<PlannedFile>>, GenerateError> {
-    let Some(schema) = context::source_schema(tables, &req.config) else {
+    let refs: Vec<&metadata::Table> = tables.iter().map(|(t, _)| *t).collect();
+    let Some(schema) = context::source_schema(&refs, &req.config) else {
         return Ok(None);
     };
     let source_ref = SourceRef {
@@ -497,10 +572,7 @@ fn unchanged_source(
     let mut base = base.clone();
     let _ = serde_json::to_vec(&source_ref).map(|v| base.update(v));
     let dir = format!("{}/{name}", req.config.output_dir);
-    let table_fps: Vec<&[u8; 32]> = tables
-        .iter()
-        .filter_map(|t| fps.get(&(name, t.name.as_str())))
-        .collect();
+    let table_fps: Vec<&[u8; 32]> = tables.iter().map(|(_, m)| &m.fingerprint).collect();
     let mut wanted = vec![
         (
             format!("{dir}/_{name}__sources.yml"),
@@ -513,19 +585,12 @@ fn unchanged_source(
             fingerprint(&base, "models.yml", table_fps.iter().copied()),
         ),
     ];
-    for t in tables
-        .iter()
-        .filter(|t| selected.contains(&(name, t.name.as_str())))
-    {
+    for (t, m) in tables.iter().filter(|(_, m)| m.selected) {
         let model = context::model_name(&req.config, name, &t.name);
         wanted.push((
             format!("{dir}/{model}.sql"),
             FileKind::StagingModel,
-            fingerprint(
-                &base,
-                "staging_model.sql",
-                fps.get(&(name, t.name.as_str())),
-            ),
+            fingerprint(&base, "staging_model.sql", [&m.fingerprint]),
         ));
     }
     let mut files = Vec::with_capacity(wanted.len());
@@ -534,15 +599,113 @@ fn unchanged_source(
         if state.input_of(&path) != Some(input.as_str()) {
             return Ok(None);
         }
-        let Some(bytes) = read_optional(&req.root.join(&path))? else {
-            return Ok(None);
-        };
-        match plan::unchanged_fast(&path, kind, &input, &bytes, state) {
-            Some(f) => files.push(f),
-            None => return Ok(None),
+        match disk.check(&path, kind, &input, state)? {
+            OnDisk::Unchanged(f) => files.push(*f),
+            OnDisk::Other(_) => return Ok(None),
         }
     }
     Ok(Some(files))
+}
+
+/// Compares planned files with the disk and the state.
+struct DiskCheck<'a> {
+    root: &'a Path,
+    /// When the stat cache was written (see [`state::FileStat::trusted`]).
+    state_mtime_ns: Option<u64>,
+    /// Names in each output folder, read once: a file that is not there is known to be new
+    /// without trying to open it (10,000 failed opens on a first run otherwise).
+    listings: Mutex<HashMap<PathBuf, Arc<BTreeSet<std::ffi::OsString>>>>,
+}
+
+impl DiskCheck<'_> {
+    /// Whether `full` is in its folder's listing (`true` when the folder cannot be listed:
+    /// then reading the file decides).
+    fn listed(&self, full: &Path) -> bool {
+        let (Some(dir), Some(name)) = (full.parent(), full.file_name()) else {
+            return true;
+        };
+        let mut listings = self.listings.lock().unwrap_or_else(|p| p.into_inner());
+        let names = match listings.get(dir) {
+            Some(names) => names.clone(),
+            None => {
+                let names = match std::fs::read_dir(dir) {
+                    Ok(entries) => entries
+                        .filter_map(|e| e.ok().map(|e| e.file_name()))
+                        .collect(),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeSet::new(),
+                    Err(_) => return true,
+                };
+                let names = Arc::new(names);
+                listings.insert(dir.to_path_buf(), names.clone());
+                names
+            }
+        };
+        drop(listings);
+        names.contains(name)
+    }
+}
+
+/// A file on disk, as far as planning is concerned.
+enum OnDisk {
+    /// Exactly what datachonk last wrote from these inputs: nothing to render.
+    Unchanged(Box<PlannedFile>),
+    /// Anything else: its bytes, or `None` when there is no file.
+    Other(Option<Vec<u8>>),
+}
+
+impl DiskCheck<'_> {
+    /// The no-op fast path for `path`: unchanged when its recorded input is `input` and the
+    /// file is what was recorded, by size and mtime when those match the record (no read),
+    /// else by checksum. A file edited by hand changes its mtime even at the same size.
+    fn check(
+        &self,
+        path: &str,
+        kind: FileKind,
+        input: &str,
+        state: &State,
+    ) -> Result<OnDisk, GenerateError> {
+        let full = self.root.join(path);
+        // Never written by datachonk: most likely a new file, known without opening it.
+        if state.checksum_of(path).is_none() && !self.listed(&full) {
+            return Ok(OnDisk::Other(None));
+        }
+        let ours = state.input_of(path) == Some(input);
+        let mut now = None;
+        if ours {
+            if let Some(recorded) = state.stat_of(path) {
+                match std::fs::metadata(&full) {
+                    Ok(meta) => {
+                        now = state::FileStat::of(&meta);
+                        if now.is_some_and(|n| recorded.trusted(&n, self.state_mtime_ns)) {
+                            return Ok(OnDisk::Unchanged(Box::new(plan::unchanged(
+                                path, kind, input,
+                            ))));
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        return Ok(OnDisk::Other(None))
+                    }
+                    Err(source) => return Err(GenerateError::Read { path: full, source }),
+                }
+            }
+        }
+        let Some(bytes) = read_optional(&full)? else {
+            return Ok(OnDisk::Other(None));
+        };
+        if ours {
+            if let Some(mut f) = plan::unchanged_fast(path, kind, input, &bytes, state) {
+                // Recorded so that the next run can trust size and mtime.
+                f.stat = match now {
+                    Some(n) => Some(n),
+                    None => std::fs::metadata(&full)
+                        .ok()
+                        .and_then(|m| state::FileStat::of(&m)),
+                };
+                return Ok(OnDisk::Unchanged(Box::new(f)));
+            }
+        }
+        Ok(OnDisk::Other(Some(bytes)))
+    }
 }
 
 /// Plans one source's files: its two YAML files and the selected tables' models. The YAML
@@ -555,10 +718,10 @@ fn plan_source(
     config: &Value,
     base: &Sha256,
     source: &Arc<SourceCtx>,
-    fps: &HashMap<(&str, &str), [u8; 32]>,
+    inputs: &HashMap<String, TableInput>,
     dir: &str,
-    selected: &BTreeSet<(&str, &str)>,
     state: &State,
+    disk: &DiskCheck,
     sink: &Sink,
     files: &mut Vec<PlannedFile>,
 ) -> Result<(), GenerateError> {
@@ -573,15 +736,19 @@ fn plan_source(
         let _ = serde_json::to_vec(&source_ref).map(|v| b.update(v));
         b
     };
-    let table_fps: Vec<&[u8; 32]> = source
+    let table_inputs: Vec<Option<&TableInput>> = source
         .tables
         .iter()
-        .filter_map(|t| fps.get(&(source.name.as_str(), t.identifier.as_str())))
+        .map(|t| inputs.get(&table_key(&source.name, &t.identifier)))
         .collect();
-    let chosen: Vec<usize> = (0..source.tables.len())
-        .filter(|&i| {
-            selected.contains(&(source.name.as_str(), source.tables[i].identifier.as_str()))
-        })
+    let table_fps: Vec<&[u8; 32]> = table_inputs
+        .iter()
+        .filter_map(|i| i.map(|i| &i.fingerprint))
+        .collect();
+    let chosen: Vec<(usize, &[u8; 32])> = table_inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, input)| input.filter(|t| t.selected).map(|t| (i, &t.fingerprint)))
         .collect();
     let source_value = to_value(&source_ref);
     let shared = Shared {
@@ -589,9 +756,9 @@ fn plan_source(
         templates,
         config,
         base: &base,
-        fps,
         dir,
         state,
+        disk,
         sink,
     };
     let (yaml, models) = std::thread::scope(|scope| {
@@ -612,10 +779,18 @@ struct Shared<'a> {
     config: &'a Value,
     /// Fingerprint of the inputs common to the source's files.
     base: &'a Sha256,
-    fps: &'a HashMap<(&'a str, &'a str), [u8; 32]>,
     dir: &'a str,
     state: &'a State,
+    disk: &'a DiskCheck<'a>,
     sink: &'a Sink<'a>,
+}
+
+/// How to render one of a source's YAML files, once the fast path has failed.
+struct YamlRender {
+    ctx: Value,
+    report: Option<merge::MergeReport>,
+    /// What to record as the file's generated descriptions (`_models.yml`).
+    descriptions: Option<String>,
 }
 
 /// `_<source>__sources.yml` and `_<source>__models.yml` (merged with the existing file).
@@ -624,141 +799,152 @@ fn plan_yaml(
     source: &Arc<SourceCtx>,
     table_fps: &[&[u8; 32]],
 ) -> Result<Vec<PlannedFile>, GenerateError> {
-    let (req, state, dir) = (sh.req, sh.state, sh.dir);
-    let dialect = req.config.dialect.as_str();
-    let mut files = Vec::with_capacity(2);
-
-    let path = format!("{dir}/_{}__sources.yml", source.name);
-    let input = fingerprint(sh.base, "sources.yml", table_fps.iter().copied());
-    let on_disk = read_optional(&req.root.join(&path))?;
-    match on_disk
-        .as_deref()
-        .and_then(|b| plan::unchanged_fast(&path, FileKind::SourcesYaml, &input, b, state))
-    {
-        Some(f) => files.push(f),
-        None => {
-            let source_value = minijinja::context! {
-                name => source.name.clone(),
-                database => source.database.clone(),
-                schema => source.schema.clone(),
-                quote_schema => source.quote_schema,
-                tables => values::tables(source),
-            };
-            let ctx = minijinja::context! { source => source_value, config => sh.config.clone(), dialect => dialect };
-            let streamed = match on_disk {
-                None => sh
-                    .sink
-                    .stream_new(&path, FileKind::SourcesYaml, input.clone(), |out| {
-                        Ok(sh
-                            .templates
-                            .render_to(templates::SOURCES_YAML, ctx.clone(), out)?)
-                    })?,
-                Some(_) => None,
-            };
-            if let Some(f) = streamed {
-                files.push(f);
-            } else {
-                let content = sh.templates.render(templates::SOURCES_YAML, ctx)?;
-                files.push(sh.sink.accept(plan::classify(
-                    &path,
-                    FileKind::SourcesYaml,
-                    content,
-                    Some(input),
-                    on_disk,
-                    state,
-                    req.force,
-                    None,
-                ))?);
-            }
-        }
-    }
-
-    let path = format!("{dir}/_{}__models.yml", source.name);
-    let input = fingerprint(sh.base, "models.yml", table_fps.iter().copied());
-    let full_path = req.root.join(&path);
-    let on_disk = read_optional(&full_path)?;
-    match on_disk
-        .as_deref()
-        .and_then(|b| plan::unchanged_fast(&path, FileKind::ModelsYaml, &input, b, state))
-    {
-        Some(f) => files.push(f),
-        None => {
-            let existing = match (&on_disk, req.force) {
-                (Some(b), false) => Some(String::from_utf8_lossy(b).into_owned()),
-                _ => None,
-            };
-            let (merged, kept_models, extra, report) = merge::models_context(
-                source,
-                existing.as_deref().map(|t| (full_path.as_path(), t)),
-            )?;
-            let merged = Arc::new(merged);
-            let ctx = minijinja::context! {
-                    source => minijinja::context! {
-                        name => source.name.clone(),
-                        schema => source.schema.clone(),
-                        tables => values::models_tables(source, &merged),
-                    },
-                    kept_models => kept_models,
-                    extra => extra,
-                    config => sh.config.clone(),
-                    dialect => dialect,
-            };
-            let streamed = match on_disk {
-                None => sh
-                    .sink
-                    .stream_new(&path, FileKind::ModelsYaml, input.clone(), |out| {
-                        Ok(sh
-                            .templates
-                            .render_to(templates::MODELS_YAML, ctx.clone(), out)?)
-                    })?,
-                Some(_) => None,
-            };
-            if let Some(f) = streamed {
-                files.push(f);
-            } else {
-                let content = sh.templates.render(templates::MODELS_YAML, ctx)?;
-                let report = existing.map(|_| report);
-                files.push(sh.sink.accept(plan::classify(
-                    &path,
-                    FileKind::ModelsYaml,
-                    content,
-                    Some(input),
-                    on_disk,
-                    state,
-                    req.force,
-                    report,
-                ))?);
-            }
-        }
-    }
-    Ok(files)
+    let dialect = sh.req.config.dialect.as_str();
+    let sources = || {
+        yaml_file(
+            sh,
+            format!("{}/_{}__sources.yml", sh.dir, source.name),
+            FileKind::SourcesYaml,
+            fingerprint(sh.base, "sources.yml", table_fps.iter().copied()),
+            |_| {
+                let source_value = minijinja::context! {
+                    name => source.name.clone(),
+                    database => source.database.clone(),
+                    schema => source.schema.clone(),
+                    quote_schema => source.quote_schema,
+                    tables => values::tables(source),
+                };
+                let ctx = minijinja::context! { source => source_value, config => sh.config.clone(), dialect => dialect };
+                Ok(YamlRender {
+                    ctx,
+                    report: None,
+                    descriptions: None,
+                })
+            },
+        )
+    };
+    let models = || {
+        yaml_file(
+            sh,
+            format!("{}/_{}__models.yml", sh.dir, source.name),
+            FileKind::ModelsYaml,
+            fingerprint(sh.base, "models.yml", table_fps.iter().copied()),
+            |(path, on_disk)| {
+                let existing = match (on_disk, sh.req.force) {
+                    (Some(b), false) => Some(String::from_utf8_lossy(b).into_owned()),
+                    _ => None,
+                };
+                let generated = sh
+                    .state
+                    .descriptions_of(path)
+                    .and_then(merge::GeneratedDescriptions::parse);
+                let full_path = sh.req.root.join(path);
+                let (merged, kept_models, extra, report) = merge::models_context(
+                    source,
+                    existing.as_deref().map(|t| (full_path.as_path(), t)),
+                    generated.as_ref(),
+                )?;
+                let merged = Arc::new(merged);
+                let ctx = minijinja::context! {
+                        source => minijinja::context! {
+                            name => source.name.clone(),
+                            schema => source.schema.clone(),
+                            tables => values::models_tables(source, &merged),
+                        },
+                        kept_models => kept_models,
+                        extra => extra,
+                        config => sh.config.clone(),
+                        dialect => dialect,
+                };
+                Ok(YamlRender {
+                    ctx,
+                    report: existing.map(|_| report),
+                    descriptions: Some(merge::GeneratedDescriptions::of(source).to_text()),
+                })
+            },
+        )
+    };
+    // Two long renders: one each on its own thread.
+    let (sources, models) = std::thread::scope(|scope| {
+        let sources = scope.spawn(sources);
+        let models = models();
+        let sources = sources
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (sources, models)
+    });
+    Ok(vec![sources?, models?])
 }
 
-/// Staging models of the tables at `chosen` (indexes into `source.tables`), rendered on every
-/// core (each file is independent; order is kept).
+/// One YAML file of a source: unchanged by the fast path, else rendered from the context
+/// `prepare` makes (given the path and the file's bytes, when it exists) — straight to disk
+/// when the file is new and the plan writes, else to memory and compared with the disk.
+fn yaml_file(
+    sh: &Shared,
+    path: String,
+    kind: FileKind,
+    input: String,
+    prepare: impl FnOnce((&str, Option<&[u8]>)) -> Result<YamlRender, GenerateError>,
+) -> Result<PlannedFile, GenerateError> {
+    let on_disk = match sh.disk.check(&path, kind, &input, sh.state)? {
+        OnDisk::Unchanged(f) => return Ok(*f),
+        OnDisk::Other(bytes) => bytes,
+    };
+    let YamlRender {
+        ctx,
+        report,
+        descriptions,
+    } = prepare((&path, on_disk.as_deref()))?;
+    let template = match kind {
+        FileKind::SourcesYaml => templates::SOURCES_YAML,
+        _ => templates::MODELS_YAML,
+    };
+    if on_disk.is_none() {
+        let streamed =
+            sh.sink
+                .stream_new(&path, kind, input.clone(), descriptions.clone(), |out| {
+                    Ok(sh.templates.render_to(template, ctx.clone(), out)?)
+                })?;
+        if let Some(f) = streamed {
+            return Ok(f);
+        }
+    }
+    let content = sh.templates.render(template, ctx)?;
+    let mut f = plan::classify(
+        &path,
+        kind,
+        content,
+        Some(input),
+        on_disk,
+        sh.state,
+        sh.req.force,
+        report,
+    );
+    f.descriptions = descriptions;
+    sh.sink.accept(f)
+}
+
+/// Staging models of the tables at `chosen` (indexes into `source.tables`, with their input
+/// fingerprints), rendered on every core (each file is independent; order is kept).
 fn render_models(
     sh: &Shared,
     source_value: &Value,
     source: &Arc<SourceCtx>,
-    chosen: &[usize],
+    chosen: &[(usize, &[u8; 32])],
 ) -> Result<Vec<PlannedFile>, GenerateError> {
     let (req, state) = (sh.req, sh.state);
     let dialect = req.config.dialect.as_str();
-    let one = |i: usize| -> Result<PlannedFile, GenerateError> {
+    let one = |&(i, fp): &(usize, &[u8; 32])| -> Result<PlannedFile, GenerateError> {
         let t = &source.tables[i];
         let path = format!("{}/{}.sql", sh.dir, t.model_name);
-        let input = fingerprint(
-            sh.base,
-            "staging_model.sql",
-            sh.fps.get(&(source.name.as_str(), t.identifier.as_str())),
-        );
-        let on_disk = read_optional(&req.root.join(&path))?;
-        if let Some(f) = on_disk
-            .as_deref()
-            .and_then(|b| plan::unchanged_fast(&path, FileKind::StagingModel, &input, b, state))
+        let input = fingerprint(sh.base, "staging_model.sql", [fp]);
+        let on_disk = match sh
+            .disk
+            .check(&path, FileKind::StagingModel, &input, state)?
         {
-            return Ok(f);
-        }
+            OnDisk::Unchanged(f) => return Ok(*f),
+            OnDisk::Other(bytes) => bytes,
+        };
         let content = sh.templates.render(
             templates::STAGING_MODEL,
             minijinja::context! {
@@ -779,28 +965,7 @@ fn render_models(
             None,
         ))
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    if threads < 2 || chosen.len() < 64 {
-        return chosen.iter().map(|&i| one(i)).collect();
-    }
-    let chunk = chosen.len().div_ceil(threads);
-    let results: Vec<Result<Vec<PlannedFile>, GenerateError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = chosen
-            .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(|&i| one(i)).collect::<Result<Vec<_>, _>>()))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    });
-    let mut out = Vec::with_capacity(chosen.len());
-    for r in results {
-        out.extend(r?);
-    }
-    Ok(out)
+    parallel::map(chosen.to_vec(), |item| one(&item))
 }
 
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, GenerateError> {
@@ -822,21 +987,26 @@ pub fn apply(plan: &Plan, root: &Path, previous: &State) -> Result<usize, Genera
     state.version = 1;
     let mut result = Ok(());
     for f in &plan.files {
+        let mut stat = None;
         if f.action == Action::Write {
-            if let Err(e) = write::write_atomic(&root.join(&f.path), f.content.as_bytes()) {
-                result = Err(e);
-                break;
+            match write::write_atomic_stat(&root.join(&f.path), f.content.as_bytes()) {
+                Ok(s) => stat = s,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
             }
             written += 1;
         }
         record(&mut state, f);
+        if let (Some(r), Some(stat)) = (state.record_mut(&f.path), stat) {
+            r.stat = Some(stat);
+        }
     }
     if result.is_ok() {
         state.sources = plan.state.sources.clone();
     }
-    if state != *previous {
-        write::write_atomic(&root.join(state::STATE_FILE), &state.to_bytes())?;
-    }
+    state.save(root, previous)?;
     result?;
     Ok(written)
 }

@@ -10,7 +10,18 @@
 /// trailing underscores from punctuation are dropped, but a leading `_` in the raw name is
 /// kept (`_loaded_at` stays `_loaded_at`: dbt projects use it for loader metadata).
 pub fn snake_case(raw: &str) -> String {
-    let chars: Vec<char> = raw.chars().collect();
+    // Short ASCII names (nearly all) are read from the stack: this runs for every column.
+    let mut stack = ['\0'; 64];
+    let heap: Vec<char>;
+    let chars: &[char] = if raw.len() <= stack.len() && raw.is_ascii() {
+        for (slot, b) in stack.iter_mut().zip(raw.bytes()) {
+            *slot = char::from(b);
+        }
+        &stack[..raw.len()]
+    } else {
+        heap = raw.chars().collect();
+        &heap
+    };
     let mut out = String::with_capacity(raw.len() + 4);
     let mut pending_sep = false;
     for (i, &c) in chars.iter().enumerate() {
@@ -81,19 +92,22 @@ pub fn column_alias(
 pub fn collisions<'a>(
     pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Vec<(String, Vec<String>)> {
-    let mut seen: Vec<(String, Vec<String>)> = Vec::new();
+    // Borrowed while looking: only clashes (rare) are copied.
+    let mut seen: Vec<(&str, Vec<&str>)> = Vec::new();
     let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for (raw, derived) in pairs {
         match index.get(derived) {
-            Some(&i) => seen[i].1.push(raw.to_string()),
+            Some(&i) => seen[i].1.push(raw),
             None => {
                 index.insert(derived, seen.len());
-                seen.push((derived.to_string(), vec![raw.to_string()]));
+                seen.push((derived, vec![raw]));
             }
         }
     }
-    seen.retain(|(_, raws)| raws.len() > 1);
-    seen
+    seen.into_iter()
+        .filter(|(_, raws)| raws.len() > 1)
+        .map(|(d, raws)| (d.to_string(), raws.into_iter().map(String::from).collect()))
+        .collect()
 }
 
 /// True for names dbt accepts unquoted in `source('NAME', ...)` and file names alike.

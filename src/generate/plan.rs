@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::merge::MergeReport;
-use super::state::{sha256_hex, State};
+use super::state::{sha256_hex, FileStat, State};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -64,6 +64,12 @@ pub struct PlannedFile {
     /// The file's current content, when it exists and differs (for `--diff`).
     #[serde(skip)]
     pub existing: Option<String>,
+    /// Size and mtime of the file on disk when it is unchanged (recorded in the state).
+    #[serde(skip)]
+    pub stat: Option<FileStat>,
+    /// `_models.yml`: hashes of the descriptions taken from the metadata (for the state).
+    #[serde(skip)]
+    pub descriptions: Option<String>,
 }
 
 /// Compare rendered `content` with the file on disk (`on_disk`) and the recorded checksum.
@@ -103,6 +109,8 @@ pub fn classify(
         content,
         input,
         existing,
+        stat: None,
+        descriptions: None,
     }
 }
 
@@ -120,7 +128,12 @@ pub fn unchanged_fast(
     {
         return None;
     }
-    Some(PlannedFile {
+    Some(unchanged(path, kind, input))
+}
+
+/// A file the fast path found unchanged.
+pub fn unchanged(path: &str, kind: FileKind, input: &str) -> PlannedFile {
+    PlannedFile {
         path: path.to_string(),
         kind,
         status: FileStatus::Unchanged,
@@ -129,7 +142,9 @@ pub fn unchanged_fast(
         content: String::new(),
         input: Some(input.to_string()),
         existing: None,
-    })
+        stat: None,
+        descriptions: None,
+    }
 }
 
 /// Counts per status, for the summary line and `--json`.

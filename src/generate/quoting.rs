@@ -56,7 +56,18 @@ impl Dialect {
 
     /// Is `word` reserved (cannot be used as an unquoted identifier)? Case-insensitive.
     pub fn is_reserved(self, word: &str) -> bool {
-        let lower = word.to_ascii_lowercase();
+        // Lower-cased on the stack: this runs twice for every column. No reserved word is
+        // longer than the buffer.
+        let mut buf = [0u8; 32];
+        if word.len() > buf.len() {
+            return false;
+        }
+        let buf = &mut buf[..word.len()];
+        buf.copy_from_slice(word.as_bytes());
+        buf.make_ascii_lowercase();
+        let Ok(lower) = std::str::from_utf8(buf) else {
+            return false;
+        };
         let list: &[&str] = match self {
             Dialect::Duckdb => DUCKDB_RESERVED,
             Dialect::Postgres | Dialect::Redshift => POSTGRES_RESERVED,
@@ -64,7 +75,7 @@ impl Dialect {
             Dialect::Bigquery => BIGQUERY_RESERVED,
             Dialect::Databricks => ANSI_RESERVED,
         };
-        list.binary_search(&lower.as_str()).is_ok()
+        list.binary_search(&lower).is_ok()
     }
 
     /// Does `raw` need quoting to be referenced exactly in this dialect?
@@ -663,6 +674,8 @@ mod tests {
             ANSI_RESERVED,
         ] {
             assert!(list.windows(2).all(|w| w[0] < w[1]), "{:?}", list);
+            // is_reserved lower-cases into a 32-byte buffer.
+            assert!(list.iter().all(|w| w.len() <= 32));
         }
     }
 

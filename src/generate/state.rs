@@ -9,7 +9,18 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
+use super::write::{write_atomic, WriteError};
+
 pub const STATE_FILE: &str = ".datachonk/state.json";
+
+/// Sizes and mtimes of the files datachonk wrote, beside the state but not in it: they are
+/// true of this checkout only, and the state is committed with the models (mtimes in it
+/// would change it on every run and in every clone). Ignored by git through
+/// [`LOCAL_GITIGNORE`].
+pub const STAT_CACHE_FILE: &str = ".datachonk/stat-cache.json";
+
+/// Keeps the stat cache out of commits made with `git add -A`.
+pub const LOCAL_GITIGNORE: &str = ".datachonk/.gitignore";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -67,7 +78,7 @@ pub enum InputKind {
     Cloud,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileRecord {
     /// SHA-256 of the bytes written.
     pub sha256: String,
@@ -75,6 +86,54 @@ pub struct FileRecord {
     /// when it and the file's checksum both match, the file is unchanged without rendering.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<String>,
+    /// Size and modification time of the file as written: when both still match (and the
+    /// write was not in the same clock tick as the cache's, see [`FileStat::trusted`]), the
+    /// file is taken as unchanged without reading and hashing it. Kept in
+    /// [`STAT_CACHE_FILE`], not in the state.
+    #[serde(skip)]
+    pub stat: Option<FileStat>,
+    /// `_models.yml` only: hashes of the descriptions datachonk took from the metadata, so a
+    /// description still equal to one of them is datachonk's and follows the warehouse
+    /// comment, while one a person changed is kept (see [`super::merge`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub descriptions: Option<String>,
+}
+
+/// Equal when the committed parts are: the local [`FileRecord::stat`] does not count.
+impl PartialEq for FileRecord {
+    fn eq(&self, other: &Self) -> bool {
+        self.sha256 == other.sha256
+            && self.input == other.input
+            && self.descriptions == other.descriptions
+    }
+}
+
+/// What `stat` says about a file: enough to notice any edit short of one that restores the
+/// exact size and nanosecond modification time (as git's index does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStat {
+    pub size: u64,
+    /// Nanoseconds since the Unix epoch.
+    pub mtime_ns: u64,
+}
+
+impl FileStat {
+    pub fn of(meta: &std::fs::Metadata) -> Option<FileStat> {
+        let mtime = meta.modified().ok()?;
+        let ns = mtime.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos();
+        Some(FileStat {
+            size: meta.len(),
+            mtime_ns: u64::try_from(ns).ok()?,
+        })
+    }
+
+    /// True when `now` (the file's stat) matches this record and the file was last modified
+    /// strictly before the stat cache was written (`state_mtime_ns`): a file modified in the
+    /// same clock tick as the cache could have been edited again without its mtime moving
+    /// (git's "racy clean" case), so it is hashed instead.
+    pub fn trusted(&self, now: &FileStat, state_mtime_ns: Option<u64>) -> bool {
+        self == now && state_mtime_ns.is_some_and(|s| now.mtime_ns < s)
+    }
 }
 
 impl State {
@@ -90,10 +149,54 @@ impl State {
             }
             Err(source) => return Err(StateError::Read { path, source }),
         };
-        serde_json::from_slice(&bytes).map_err(|e| StateError::Malformed {
-            path,
-            message: e.to_string(),
-        })
+        let mut state: State =
+            serde_json::from_slice(&bytes).map_err(|e| StateError::Malformed {
+                path,
+                message: e.to_string(),
+            })?;
+        // A missing or unreadable cache only means files are hashed once more.
+        let cache: BTreeMap<String, FileStat> = std::fs::read(root.join(STAT_CACHE_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        for (path, stat) in cache {
+            if let Some(r) = state.files.get_mut(&path) {
+                r.stat = Some(stat);
+            }
+        }
+        Ok(state)
+    }
+
+    /// Write the state (when its committed parts changed from `previous`) and the stat cache
+    /// (when the stats changed), each atomically.
+    pub fn save(&self, root: &Path, previous: &State) -> Result<(), WriteError> {
+        if self != previous {
+            write_atomic(&root.join(STATE_FILE), &self.to_bytes())?;
+        }
+        let stats = |s: &State| -> Vec<Option<FileStat>> {
+            s.files.values().map(|r| r.stat).collect::<Vec<_>>()
+        };
+        let same_paths = self.files.keys().eq(previous.files.keys());
+        if same_paths && stats(self) == stats(previous) {
+            return Ok(());
+        }
+        let cache: BTreeMap<&str, FileStat> = self
+            .files
+            .iter()
+            .filter_map(|(p, r)| r.stat.map(|s| (p.as_str(), s)))
+            .collect();
+        let gitignore = root.join(LOCAL_GITIGNORE);
+        if !gitignore.exists() {
+            write_atomic(
+                &gitignore,
+                b"# datachonk's record of file sizes and times in this checkout only; this file\n\
+                  # ignores itself too, so that neither shows up in `git status`\n\
+                  stat-cache.json\n.gitignore\n",
+            )?;
+        }
+        let mut bytes = serde_json::to_vec(&cache).unwrap_or_default();
+        bytes.push(b'\n');
+        write_atomic(&root.join(STAT_CACHE_FILE), &bytes)
     }
 
     /// Deterministic JSON (sorted maps, trailing newline).
@@ -108,19 +211,40 @@ impl State {
     }
 
     pub fn record(&mut self, path: &str, content: &[u8], input: Option<String>) {
-        self.files.insert(
-            path.to_string(),
-            FileRecord {
-                sha256: sha256_hex(content),
-                input,
-            },
-        );
+        self.record_sha256(path, sha256_hex(content), input);
     }
 
     /// Like [`State::record`], for content already hashed (`sha256` in lowercase hex).
     pub fn record_sha256(&mut self, path: &str, sha256: String, input: Option<String>) {
-        self.files
-            .insert(path.to_string(), FileRecord { sha256, input });
+        self.files.insert(
+            path.to_string(),
+            FileRecord {
+                sha256,
+                input,
+                stat: None,
+                descriptions: None,
+            },
+        );
+    }
+
+    /// The record of `path`, to add a stat or descriptions to.
+    pub fn record_mut(&mut self, path: &str) -> Option<&mut FileRecord> {
+        self.files.get_mut(path)
+    }
+
+    pub fn stat_of(&self, path: &str) -> Option<&FileStat> {
+        self.files.get(path).and_then(|r| r.stat.as_ref())
+    }
+
+    /// The recorded description hashes of a `_models.yml`.
+    pub fn descriptions_of(&self, path: &str) -> Option<&str> {
+        self.files.get(path).and_then(|r| r.descriptions.as_deref())
+    }
+
+    /// Modification time of the stat cache in `root` (nanoseconds), for [`FileStat::trusted`].
+    pub fn stats_written_at(root: &Path) -> Option<u64> {
+        let meta = std::fs::metadata(root.join(STAT_CACHE_FILE)).ok()?;
+        FileStat::of(&meta).map(|s| s.mtime_ns)
     }
 
     /// The recorded input fingerprint of `path`.

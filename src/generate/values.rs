@@ -81,10 +81,14 @@ pub fn table(source: &Arc<SourceCtx>, t: usize) -> Value {
 }
 
 /// `source.tables` of the models YAML: `merged` holds what the merge with the existing file
-/// changed, table by table in `source`'s order.
+/// changed, table by table in `source`'s order (empty: no file, the metadata as is).
 pub fn models_tables(source: &Arc<SourceCtx>, merged: &Arc<ModelsSource>) -> Value {
     let (source, merged) = (source.clone(), merged.clone());
-    let len = source.tables.len().min(merged.tables.len());
+    let len = if merged.tables.is_empty() {
+        source.tables.len()
+    } else {
+        source.tables.len().min(merged.tables.len())
+    };
     seq(len, move |t| {
         Value::from_object(ModelsTableView {
             source: source.clone(),
@@ -120,14 +124,14 @@ fn table_field(t: &TableCtx, key: &str) -> Option<Value> {
 
 fn column_field(c: &ColumnCtx, key: &str) -> Option<Value> {
     Some(match key {
-        "name" => string(&c.name),
-        "alias" => string(&c.alias),
-        "quoted_name" => string(&c.quoted_name),
+        "name" => string(c.name()),
+        "alias" => string(c.alias()),
+        "quoted_name" => string(c.quoted_name()),
         "needs_quoting" => Value::from(c.needs_quoting),
-        "data_type" => string(&c.data_type),
+        "data_type" => string(c.data_type()),
         "cast_type" => opt(&c.cast_type),
-        "expression" => string(&c.expression),
-        "description" => string(&c.description),
+        "expression" => string(&c.expression()),
+        "description" => string(c.description()),
         "is_primary_key" => Value::from(c.is_primary_key),
         "kind" => Value::from(c.kind),
         "position" => Value::from(c.position),
@@ -191,11 +195,14 @@ struct ModelsTableView {
 }
 
 impl ModelsTableView {
-    fn parts(&self) -> Option<(&TableCtx, &ModelsTable)> {
-        Some((
-            self.source.tables.get(self.t)?,
-            self.merged.tables.get(self.t)?,
-        ))
+    /// The table, and what the merge decided for it (`None`: nothing to merge with).
+    fn parts(&self) -> Option<(&TableCtx, Option<&ModelsTable>)> {
+        let merged = if self.merged.tables.is_empty() {
+            None
+        } else {
+            Some(self.merged.tables.get(self.t)?)
+        };
+        Some((self.source.tables.get(self.t)?, merged))
     }
 }
 
@@ -206,11 +213,14 @@ impl Object for ModelsTableView {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let (table, merged) = self.parts()?;
         Some(match key.as_str()? {
-            "description" => string(&merged.description),
-            "extra" => string(&merged.extra),
+            "description" => string(merged.map_or(&table.description, |m| &m.description)),
+            "extra" => string(merged.map_or("", |m| &m.extra)),
             "columns" => {
+                let len = merged.map_or(table.columns.len(), |m| {
+                    table.columns.len().min(m.columns.len())
+                });
                 let view = self.clone();
-                seq(table.columns.len().min(merged.columns.len()), move |c| {
+                seq(len, move |c| {
                     Value::from_object(ModelsColumnView {
                         table: view.clone(),
                         c,
@@ -235,11 +245,18 @@ struct ModelsColumnView {
 }
 
 impl ModelsColumnView {
-    fn parts(&self) -> Option<(&ColumnCtx, &ModelsColumn)> {
+    fn parts(&self) -> Option<(&ColumnCtx, Option<&ModelsColumn>)> {
         let (table, merged) = self.table.parts()?;
-        Some((table.columns.get(self.c)?, merged.columns.get(self.c)?))
+        let merged = match merged {
+            Some(m) => Some(m.columns.get(self.c)?),
+            None => None,
+        };
+        Some((table.columns.get(self.c)?, merged))
     }
 }
+
+/// The tests a column gets when nothing was merged: `unique` and `not_null` on the key.
+const KEY_TESTS: &[&str] = &["unique", "not_null"];
 
 impl Object for ModelsColumnView {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
@@ -248,9 +265,17 @@ impl Object for ModelsColumnView {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let (column, merged) = self.parts()?;
         Some(match key.as_str()? {
-            "description" => string(merged.description.as_deref().unwrap_or(&column.description)),
-            "tests" => Value::from_iter(merged.tests.iter().map(|t| string(t))),
-            "extra" => string(&merged.extra),
+            "description" => string(
+                merged
+                    .and_then(|m| m.description.as_deref())
+                    .unwrap_or(column.description()),
+            ),
+            "tests" => match merged {
+                Some(m) => Value::from_iter(m.tests.iter().map(|t| string(t))),
+                None if column.is_primary_key => Value::from_iter(KEY_TESTS.iter().copied()),
+                None => Value::from_iter(std::iter::empty::<Value>()),
+            },
+            "extra" => string(merged.map_or("", |m| &m.extra)),
             key @ ("name" | "alias" | "quoted_name" | "data_type" | "cast_type"
             | "is_primary_key" | "kind" | "position") => column_field(column, key)?,
             _ => return None,
@@ -321,7 +346,7 @@ mod tests {
         };
         let mut cfg = GenerateConfig::default();
         cfg.type_map.insert("integer".into(), "bigint".into());
-        Arc::new(context::build(&[&t], &cfg).unwrap().remove(0))
+        Arc::new(context::build(vec![t], &cfg).unwrap().remove(0))
     }
 
     #[test]
@@ -335,7 +360,13 @@ mod tests {
     #[test]
     fn models_views_combine_the_context_with_the_merge() {
         let s = source();
-        let (mut merged, ..) = crate::generate::merge::models_context(&s, None).unwrap();
+        let empty = "models: []\n";
+        let (mut merged, ..) = crate::generate::merge::models_context(
+            &s,
+            Some((std::path::Path::new("m.yml"), empty)),
+            None,
+        )
+        .unwrap();
         merged.tables[0].columns[1].description = Some("kept from the file".into());
         let merged = Arc::new(merged);
         let view = serde_json::to_value(models_tables(&s, &merged)).unwrap();
@@ -356,5 +387,15 @@ mod tests {
         assert_eq!(c[1]["alias"], "select_");
         assert_eq!(c[1]["tests"], serde_json::json!([]));
         assert_eq!(c[1].as_object().unwrap().len(), MODELS_COLUMN_FIELDS.len());
+        // With no file to merge with, the same view reads the metadata alone.
+        let none = Arc::new(
+            crate::generate::merge::models_context(&s, None, None)
+                .unwrap()
+                .0,
+        );
+        let plain = serde_json::to_value(models_tables(&s, &none)).unwrap();
+        assert_eq!(plain[0]["columns"][0]["tests"], c[0]["tests"]);
+        assert_eq!(plain[0]["columns"][1]["description"], "select here");
+        assert_eq!(plain[0]["extra"], "");
     }
 }

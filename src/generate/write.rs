@@ -6,6 +6,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::state::FileStat;
+
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write {path}: {source}")]
 pub struct WriteError {
@@ -14,6 +16,11 @@ pub struct WriteError {
 }
 
 pub fn write_atomic(path: &Path, content: &[u8]) -> Result<(), WriteError> {
+    write_atomic_stat(path, content).map(|_| ())
+}
+
+/// [`write_atomic`], returning the written file's size and mtime (for the state).
+pub fn write_atomic_stat(path: &Path, content: &[u8]) -> Result<Option<FileStat>, WriteError> {
     let mut file = AtomicFile::create(path)?;
     file.write_all(content).map_err(|source| WriteError {
         path: path.to_path_buf(),
@@ -39,28 +46,38 @@ impl AtomicFile {
             source,
         };
         let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(err)?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let tmp = dir.join(format!(".{name}.datachonk-{}.tmp", std::process::id()));
-        let file = std::fs::File::create(&tmp).map_err(err)?;
+        // The folder usually exists: make it only when creating the file says it is missing
+        // (two syscalls saved per file, 20,000 for a large source).
+        let file = match std::fs::File::create(&tmp) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(dir).map_err(err)?;
+                std::fs::File::create(&tmp)
+            }
+            other => other,
+        }
+        .map_err(err)?;
         Ok(AtomicFile {
             path: path.to_path_buf(),
             tmp,
-            file: Some(std::io::BufWriter::with_capacity(64 * 1024, file)),
+            // No buffer of its own: callers write whole contents or large blocks.
+            file: Some(std::io::BufWriter::with_capacity(0, file)),
         })
     }
 
-    /// Flush and rename over the target.
-    pub fn commit(mut self) -> Result<(), WriteError> {
+    /// Flush and rename over the target. Returns the file's size and mtime as written (read
+    /// from the open file: the rename does not change them).
+    pub fn commit(mut self) -> Result<Option<FileStat>, WriteError> {
         let result = match self.file.take() {
-            Some(f) => f
-                .into_inner()
-                .map_err(|e| e.into_error())
-                .and_then(|_| std::fs::rename(&self.tmp, &self.path)),
-            None => Ok(()),
+            Some(f) => f.into_inner().map_err(|e| e.into_error()).and_then(|f| {
+                let stat = f.metadata().ok().and_then(|m| FileStat::of(&m));
+                std::fs::rename(&self.tmp, &self.path).map(|()| stat)
+            }),
+            None => Ok(None),
         };
         if result.is_err() {
             let _ = std::fs::remove_file(&self.tmp);

@@ -132,7 +132,7 @@ impl<'de> Deserialize<'de> for KeyString {
 /// A YAML scalar for `s`: plain when that reads back as the same string, double-quoted
 /// (JSON-style escapes, which YAML accepts) otherwise.
 pub fn scalar(s: &str) -> String {
-    if is_plain_safe(s) {
+    if is_plain(s) {
         s.to_string()
     } else {
         // JSON strings are valid YAML double-quoted scalars.
@@ -142,7 +142,7 @@ pub fn scalar(s: &str) -> String {
 
 /// Conservative: letters, digits, `_`, and inner spaces and `.,/()-` only; never a word YAML
 /// 1.1 or 1.2 would read as a bool/null, never anything number-like.
-fn is_plain_safe(s: &str) -> bool {
+pub fn is_plain(s: &str) -> bool {
     let Some(first) = s.chars().next() else {
         return false;
     };
@@ -158,11 +158,12 @@ fn is_plain_safe(s: &str) -> bool {
     if s.contains("  ") {
         return false;
     }
-    let lower = s.to_ascii_lowercase();
-    !matches!(
-        lower.as_str(),
-        "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null" | "nan" | "inf"
-    )
+    // No allocation: this runs for most names and descriptions of a large YAML file.
+    ![
+        "y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf",
+    ]
+    .iter()
+    .any(|w| w.eq_ignore_ascii_case(s))
 }
 
 /// Emit `value` as block YAML lines (no trailing newline), 2-space indent, for embedding under
