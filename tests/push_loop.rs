@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use datachonk::sandbox::{Executor, Fixture, RunStatus, Sandbox, SandboxOptions};
-use support::{assert_no_token, Run, TOKEN};
+use support::{Run, TOKEN};
 
 struct Loop {
     _dir: tempfile::TempDir,
@@ -75,14 +75,7 @@ impl Loop {
             .current_dir(&self.project)
             .args(args)
             .timeout(Duration::from_secs(300));
-        let out = cmd.output().expect("datachonk runs");
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        assert_no_token(&run, TOKEN);
-        run
+        Run::checked(cmd.output().expect("datachonk runs"), TOKEN)
     }
 
     fn head(&self) -> String {

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::cargo::cargo_bin_cmd;
 use datachonk::sandbox::RunningSandbox;
 
-use crate::support::{assert_no_token, Run, TOKEN};
+use crate::support::{Run, TOKEN};
 
 pub const BRANCH: &str = "feature/shop";
 pub const IDENTITY: &str = "[user]\n\tname = Dana Tester\n\temail = dana@example.com\n";
@@ -173,14 +173,7 @@ impl World {
         cmd.current_dir(dir)
             .args(args)
             .timeout(Duration::from_secs(120));
-        let out = cmd.output().expect("datachonk runs");
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        assert_no_token(&run, TOKEN);
-        run
+        Run::checked(cmd.output().expect("datachonk runs"), TOKEN)
     }
 
     /// Files in HEAD's commit (names only).

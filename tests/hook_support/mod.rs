@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 use datachonk::sandbox::RunningSandbox;
 
-use crate::support::{assert_no_token, Run, TOKEN};
+use crate::support::{Run, TOKEN};
 
 /// A clone of a bare remote, with one commit on main pushed.
 pub struct World {
@@ -84,14 +84,7 @@ impl World {
         for (k, v) in extra {
             cmd.env(k, v);
         }
-        let out = cmd.output().expect("runs");
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        assert_no_token(&run, TOKEN);
-        run
+        Run::checked(cmd.output().expect("datachonk runs"), TOKEN)
     }
 
     pub fn git_in(&self, dir: &Path, args: &[&str], extra: &[(&str, &str)]) -> Run {

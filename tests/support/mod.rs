@@ -76,6 +76,19 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl Run {
+    /// The outcome of a finished datachonk, after asserting `token` appears nowhere in it.
+    pub fn checked(out: Output, token: &str) -> Run {
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert_no_token(&run, token);
+        run
+    }
+}
+
 /// Run datachonk against `sandbox` in `dir` with `token`, hermetically (no inherited
 /// DBT_CLOUD_* variables, no colour), and assert the token appears nowhere in its output.
 pub fn datachonk_with(
@@ -100,14 +113,7 @@ pub fn datachonk_with(
         cmd.env(k, v);
     }
     cmd.args(args).timeout(Duration::from_secs(120));
-    let out: Output = cmd.output().expect("datachonk runs");
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert_no_token(&run, token);
-    run
+    Run::checked(cmd.output().expect("datachonk runs"), token)
 }
 
 pub fn datachonk(sandbox: &RunningSandbox, dir: &Path, args: &[&str]) -> Run {
