@@ -115,7 +115,8 @@ pub enum Command {
     /// same name), which then becomes the upstream. Never forced. Protected branches
     /// (git.protected_branches, default [main, master]), a detached HEAD and a merge or
     /// rebase in progress are refused. Credentials: ssh-agent, ~/.ssh/id_ed25519, id_ecdsa,
-    /// id_rsa, then git credential helpers (HTTPS), each tried once.
+    /// id_rsa, then (HTTPS) a token in the remote URL, git credential helpers and git's askpass
+    /// program (GIT_ASKPASS, core.askPass), each tried once.
     ///
     /// A rejected push (e.g. the remote has new commits) keeps the commit, triggers nothing
     /// and exits 5: pull --rebase and rerun. Nothing to commit and nothing to push exits 0

@@ -257,3 +257,95 @@ fn ssh_to_an_unknown_or_changed_host_key_is_refused_with_its_fingerprint() {
         assert_eq!(world.remote_tip(BRANCH), None);
     }
 }
+
+#[test]
+fn a_token_in_the_remote_url_is_used_and_never_shown() {
+    let world = World::new();
+    let server = http::start(&world, "ci", "tok-in-url-4417");
+    let url = server
+        .url()
+        .replace("http://", "http://ci:tok-in-url-4417@");
+    world.git_ok(&world.work(), &["remote", "add", "web", &url]);
+
+    for args in [&["push", "--remote", "web"][..], &["push", "--json"][..]] {
+        let run = world.datachonk(args);
+        assert_eq!(
+            run.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            run.stdout, run.stderr
+        );
+        assert!(
+            !run.stdout.contains("tok-in-url-4417") && !run.stderr.contains("tok-in-url-4417"),
+            "the token leaked:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    assert_landed(&world, "web");
+    assert!(server.seen.users.lock().unwrap().iter().all(|u| u == "ci"));
+}
+
+#[test]
+fn a_wrong_token_in_the_remote_url_is_exit_5_with_the_url_redacted() {
+    let world = World::new();
+    let server = http::start(&world, "ci", "right-token");
+    let url = server.url().replace("http://", "http://ci:stale-token-9@");
+    world.git_ok(&world.work(), &["remote", "add", "web", &url]);
+
+    let run = world.datachonk(&["push", "--remote", "web"]);
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    let shown = server.url().replace("http://", "http://ci:***@");
+    assert!(
+        run.stderr
+            .contains(&format!("authentication to {shown} failed")),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("stale-token-9") && !run.stdout.contains("stale-token-9"));
+}
+
+#[test]
+fn git_askpass_answers_when_no_credential_helper_does() {
+    let world = World::new();
+    let server = http::start(&world, "tester", "from-askpass-77");
+    world.git_ok(&world.work(), &["remote", "add", "web", &server.url()]);
+    // An askpass program as editors install it: prints the answer to the prompt it is given
+    // and records the prompts, to compare with git's wording.
+    let prompts = world.dir.path().join("prompts.log");
+    let program = world.dir.path().join("askpass.sh");
+    std::fs::write(
+        &program,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\ncase \"$1\" in\n  Username*) echo tester ;;\n  Password*) echo from-askpass-77 ;;\nesac\n",
+            prompts.display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&program)
+        .status()
+        .unwrap();
+
+    let run = world.datachonk_env(
+        &world.work(),
+        &["push", "--remote", "web"],
+        None,
+        &[("GIT_ASKPASS", program.as_os_str())],
+    );
+    assert_eq!(
+        run.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    assert_landed(&world, "web");
+    let site = format!("http://127.0.0.1:{}", server.port);
+    assert_eq!(
+        std::fs::read_to_string(&prompts).unwrap(),
+        format!(
+            "Username for '{site}': \nPassword for 'http://tester@127.0.0.1:{}': \n",
+            server.port
+        )
+    );
+    assert!(!run.stderr.contains("from-askpass-77") && !run.stdout.contains("from-askpass-77"));
+}

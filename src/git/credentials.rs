@@ -5,7 +5,8 @@
 //! does so forever as long as a credential is returned (libgit2#3471, git2-rs#347), and over
 //! HTTPS up to 15 times (enough to lock an account). Modelled on cargo's
 //! `with_authentication` (`src/cargo/sources/git/utils.rs`): ssh-agent once, then each
-//! default key file once, then git's credential helpers once, then the default (NTLM /
+//! default key file once, then git's credential helpers once, then git's askpass program
+//! once (`askpass`), then the default (NTLM /
 //! Negotiate) credential once.
 
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ pub struct Attempts {
     keys_tried: usize,
     keys_reported: bool,
     helper_tried: bool,
+    askpass_tried: bool,
     default_tried: bool,
     /// What was offered, in order, in words (for the error message).
     pub tried: Vec<String>,
@@ -42,6 +44,7 @@ impl Attempts {
             keys_tried: 0,
             keys_reported: false,
             helper_tried: false,
+            askpass_tried: false,
             default_tried: false,
             tried: Vec::new(),
         }
@@ -105,6 +108,19 @@ impl Attempts {
                     .push("git credential helper (none configured or it had no answer)".into()),
             }
         }
+        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) && !self.askpass_tried {
+            self.askpass_tried = true;
+            if let Some(program) = super::askpass::program(&self.config) {
+                let name = program.display().to_string();
+                match super::askpass::ask(&program, url, username_from_url) {
+                    Ok((user, password)) => {
+                        self.tried.push(format!("askpass program {name}"));
+                        return Cred::userpass_plaintext(&user, &password);
+                    }
+                    Err(why) => self.tried.push(format!("askpass program {name} ({why})")),
+                }
+            }
+        }
         if allowed.contains(CredentialType::DEFAULT) && !self.default_tried {
             self.default_tried = true;
             self.tried
@@ -120,7 +136,11 @@ impl Attempts {
 
     /// True when at least one credential was actually offered to the server.
     pub fn offered_any(&self) -> bool {
-        self.username_given || self.agent_tried || self.helper_tried || self.default_tried
+        self.username_given
+            || self.agent_tried
+            || self.helper_tried
+            || self.askpass_tried
+            || self.default_tried
     }
 }
 
@@ -155,7 +175,7 @@ mod tests {
                 }
             }
         }
-        assert!(answered <= 4, "answered {answered} times");
+        assert!(answered <= 5, "answered {answered} times");
         assert!(
             a.tried.iter().any(|t| t.starts_with("ssh-agent")),
             "{:?}",

@@ -7,10 +7,11 @@
 //! - [`stage`]: which generated files differ from HEAD; the tree and index updates
 //! - [`commit`]: identity, message (template), the commit itself
 //! - [`push`]: target (upstream or `<remote>/<branch>`), the push, per-ref results
-//! - [`credentials`]: the bounded credential callback
+//! - [`credentials`]: the bounded credential callback; [`askpass`]: git's askpass protocol
 //! - [`whole_objects`]: local remotes get whole objects (no delta search)
 //! - [`errors`]: [`GitError`] and its mapping to exit code 5
 
+pub mod askpass;
 pub mod commit;
 pub mod credentials;
 pub mod errors;

@@ -20,7 +20,7 @@ use super::whole_objects;
 pub struct PushTarget {
     /// Remote name, e.g. `origin`.
     pub remote: String,
-    /// Its push URL (for messages).
+    /// Its push URL, for messages: a password or token in it is replaced by `***`.
     pub url: String,
     /// Branch name on the remote.
     pub branch: String,
@@ -74,10 +74,10 @@ pub fn resolve_target(
             remotes_text(repo)
         ),
     })?;
-    let url = match found.pushurl() {
-        Ok(Some(u)) => u.to_string(),
-        _ => found.url().unwrap_or_default().to_string(),
-    };
+    let url = redact_url(match found.pushurl() {
+        Ok(Some(u)) => u,
+        _ => found.url().unwrap_or_default(),
+    });
     let set_upstream = upstream.as_ref() != Some(&(remote.clone(), branch.clone()));
     Ok(PushTarget {
         remote,
@@ -371,6 +371,22 @@ fn base64_unpadded(bytes: &[u8]) -> String {
 }
 
 /// `ssh://…` or scp-like `user@host:path`.
+/// `url` with the password of its userinfo (`https://user:TOKEN@host/…`, a common way to
+/// hand a token to git in CI) replaced by `***`, so messages and JSON never carry it.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_string();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _secret)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
 pub fn is_ssh_url(url: &str) -> bool {
     if let Some((scheme, _)) = url.split_once("://") {
         return matches!(scheme, "ssh" | "git+ssh" | "ssh+git");
@@ -386,6 +402,27 @@ pub fn is_ssh_url(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(
+            redact_url("https://ci:tok3n-value@git.example.com/a/b.git"),
+            "https://ci:***@git.example.com/a/b.git"
+        );
+        assert_eq!(
+            redact_url("http://u:p%40ss@127.0.0.1:8080/r.git"),
+            "http://u:***@127.0.0.1:8080/r.git"
+        );
+        for kept in [
+            "https://git.example.com/a/b.git",
+            "ssh://git@github.com/a/b.git",
+            "git@github.com:a/b.git",
+            "/tmp/r.git",
+            "https://host/path/with@sign.git",
+        ] {
+            assert_eq!(redact_url(kept), kept);
+        }
+    }
 
     #[test]
     fn ssh_urls_are_recognised() {
