@@ -460,3 +460,36 @@ fn commit_gpgsign_is_named_and_the_commit_is_made_unsigned() {
     let raw = world.git_ok(&work, &["cat-file", "-p", &head]);
     assert!(!raw.contains("gpgsig"), "{raw}");
 }
+
+#[test]
+fn push_json_still_reports_the_push_when_the_trigger_fails() {
+    let world = World::new();
+    let sandbox = support::sandbox(&[]);
+    let run = world.datachonk_env(
+        &world.work(),
+        &["--json", "push", "--trigger-dbt-run", "--wait"],
+        Some(&sandbox),
+        &[(
+            "DBT_CLOUD_API_TOKEN",
+            std::ffi::OsStr::new("not-the-right-token"),
+        )],
+    );
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("one JSON document on stdout ({e}):\n{}", run.stdout));
+    assert_eq!(doc["outcome"], "trigger_failed", "{doc:#}");
+    assert_eq!(doc["push"]["outcome"], "pushed", "{doc:#}");
+    assert_eq!(
+        doc["push"]["commit"]["sha"],
+        world.head().as_str(),
+        "{doc:#}"
+    );
+    assert_eq!(doc["error"]["exit"], 6, "{doc:#}");
+    assert!(!run.stdout.contains("not-the-right-token"));
+    // Pushed all the same; nothing ran.
+    assert_eq!(
+        world.remote_tip(BRANCH).as_deref(),
+        Some(world.head().as_str())
+    );
+    assert!(sandbox.runs().is_empty());
+}

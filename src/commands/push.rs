@@ -225,8 +225,18 @@ pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
     // --json that document carries the push's details under `push`.
     ui.status(summary);
     let mut fields = serde_json::Map::new();
-    fields.insert("push".into(), report);
-    trigger.run(&sha, &target.branch, &subject, &ui.with_json_fields(fields))
+    fields.insert("push".into(), report.clone());
+    let result = trigger.run(&sha, &target.branch, &subject, &ui.with_json_fields(fields));
+    // The trigger failed before any verdict was printed: the push still happened, and a
+    // script reading --json must learn that from stdout, not only from stderr's prose.
+    if let (Err(e), true) = (&result, ui.is_json()) {
+        ui.json(&json!({
+            "push": report,
+            "outcome": "trigger_failed",
+            "error": { "exit": e.exit.code(), "message": e.message, "hints": e.hints },
+        }));
+    }
+    result
 }
 
 /// The trigger, checked before any git work: missing job id or token fails first (exit 2).
