@@ -277,10 +277,25 @@ fn airflow_dbt_cloud_hook_triggers_waits_reads_artifacts_retries_and_cancels() {
     // retry_from_failure went through /rerun/ and retried the failed run.
     let retried = o("retried")["id"].as_i64().expect("rerun id");
     assert_eq!(sandbox.run(retried).and_then(|r| r.retry_of), Some(failed));
+    assert_eq!(o("retried")["trigger"]["cause_category"], "rerun");
+    let failing_trigger = sandbox.run(failed).expect("failing run").trigger;
+    assert_eq!(
+        failing_trigger.schema_override.as_deref(),
+        Some("dbt_cloud_pr_2_7")
+    );
+    assert_eq!(failing_trigger.threads_override, Some(2));
+    assert_eq!(failing_trigger.target_name_override.as_deref(), Some("ci"));
 
     // reuse_existing_run found the long run in flight; its href is the operator's run link.
     let cancelled = o("cancelled_id").as_i64().expect("cancelled id");
     assert_eq!(ids(&o("in_flight")), vec![cancelled]);
+    let long_cause = sandbox.run(cancelled).expect("long run").trigger.cause;
+    assert_eq!(
+        long_cause.chars().count(),
+        255,
+        "the hook's cut is accepted"
+    );
+    assert!(long_cause.starts_with(CAUSE), "{long_cause}");
     let port = sandbox.addr().port();
     assert_eq!(
         o("in_flight")[0]["href"],
@@ -400,6 +415,38 @@ fn airflow_dbt_cloud_hook_pages_through_jobs_and_runs() {
         offsets,
         vec![None, Some("offset=100".into()), Some("offset=200".into())]
     );
+}
+
+/// Injected 503s on run reads: the deferrable trigger (aiohttp; its retry predicate accepts
+/// 5xx) rides them out. The sync hook (provider 4.11) does not retry them even with
+/// `retry_limit=3`: HttpHook turns the HTTPError into an AirflowException, which the hook's
+/// retry predicate rejects, so its read fails on the first 503 (recorded, not asserted).
+#[test]
+fn airflow_dbt_cloud_trigger_retries_through_injected_503s() {
+    let sandbox = start_with(
+        SandboxOptions::default()
+            .with_fixture(fixture())
+            .with_tls(TlsMode::SelfSigned)
+            .with_fault("503:method=GET:path=/runs/:times=2")
+            .expect("fault spec"),
+    );
+    let out = drive(&sandbox, &["--flaky".to_string(), JOB_OK.to_string()]).out;
+    assert_eq!(out["event"]["status"], "success", "{out}");
+    let run = out["run_id"].as_i64().expect("run id");
+    let path = format!("/api/v2/accounts/1/runs/{run}/");
+    let reads: Vec<(u16, bool)> = sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.path == path)
+        .map(|r| (r.status, r.was_faulted()))
+        .collect();
+    assert_eq!(
+        reads.iter().filter(|(s, f)| *s == 503 && *f).count(),
+        2,
+        "both faults delivered: {reads:?}"
+    );
+    assert_eq!(reads.last(), Some(&(200, false)), "{reads:?}");
+    eprintln!("sync hook under a 503: {}", out["sync_status"]);
 }
 
 /// A reqwest client trusting the sandbox's certificate, for the test's own set-up calls.

@@ -6,6 +6,7 @@ always speaks https) and the CA from REQUESTS_CA_BUNDLE, so no Airflow metadata 
 
     python airflow_dbt_cloud.py JOB_OK JOB_ERROR JOB_LONG CAUSE OUT.json
     python airflow_dbt_cloud.py --paginate OUT.json
+    python airflow_dbt_cloud.py --flaky JOB OUT.json
 
 The deferrable operator's trigger polls with aiohttp, which trusts SSL_CERT_FILE instead.
 
@@ -32,7 +33,7 @@ def flatten(responses):
     return [item for r in responses for item in r.json()["data"]]
 
 
-def trigger_events(run_id):
+def trigger_events(run_id, hook_params=None):
     """The deferrable operator's path: the triggerer runs this trigger until its first event."""
 
     async def first():
@@ -42,6 +43,7 @@ def trigger_events(run_id):
             end_time=time.time() + 60,
             poll_interval=1,
             account_id=None,
+            hook_params=hook_params,
         )
         async for event in trigger.run():
             return event.payload
@@ -64,9 +66,27 @@ def paginate(out_path):
         json.dump(out, f)
 
 
+def flaky(job, out_path):
+    """Against injected 5xx on run reads: one sync status read, then the deferrable trigger,
+    both with the hook's retries raised to 3 (the default is one attempt)."""
+    retries = {"retry_limit": 3, "retry_delay": 0.1}
+    hook = DbtCloudHook(**retries)
+    run = hook.trigger_job_run(job, "flaky network").json()["data"]
+    out = {"run_id": run["id"]}
+    try:
+        out["sync_status"] = hook.get_job_run_status(run["id"])
+    except Exception as e:  # noqa: BLE001 - recorded for the caller to judge
+        out["sync_status"] = str(e)
+    out["event"] = trigger_events(run["id"], retries)
+    with open(out_path, "w", encoding="utf-8") as f:
+        json.dump(out, f)
+
+
 def main():
     if sys.argv[1] == "--paginate":
         return paginate(sys.argv[2])
+    if sys.argv[1] == "--flaky":
+        return flaky(int(sys.argv[2]), sys.argv[3])
     job_ok, job_error, job_long = (int(a) for a in sys.argv[1:4])
     cause, out_path = sys.argv[4], sys.argv[5]
     steps = ["dbt seed", "dbt build --select stg_orders+"]
@@ -113,7 +133,13 @@ def main():
     )
 
     # A failing run: the hook raises and logs the failed steps.
-    failing = hook.trigger_job_run(job_error, cause).json()["data"]
+    # schema_override and additional_run_config (merged into the body as they are).
+    failing = hook.trigger_job_run(
+        job_error,
+        cause,
+        schema_override="dbt_cloud_pr_2_7",
+        additional_run_config={"threads_override": 2, "target_name_override": "ci"},
+    ).json()["data"]
     try:
         hook.wait_for_job_run_status(failing["id"], check_interval=1, timeout=60)
         out["failing_raised"] = None
@@ -127,7 +153,8 @@ def main():
     out["retried"] = hook.trigger_job_run(job_error, cause, retry_from_failure=True).json()["data"]
 
     # Cancel, as the operator's on_kill does, then wait for Cancelled.
-    long_run = hook.trigger_job_run(job_long, cause).json()["data"]
+    # A cause over dbt Cloud's 255 characters: the hook warns and cuts it to exactly 255.
+    long_run = hook.trigger_job_run(job_long, (cause + " ") * 20).json()["data"]
     # The operator's reuse_existing_run: adopt the newest in-flight run of the job.
     out["in_flight"] = hook.get_job_runs(
         payload={
