@@ -269,9 +269,11 @@ fn airflow_dbt_cloud_hook_triggers_waits_reads_artifacts_retries_and_cancels() {
             .is_some_and(|s| s.iter().any(|s| s["status"] == RunStatus::Error.code())),
         "an errored step for the hook's failure log"
     );
+    // The hook's failure log (provider PR #70171) names the errored step from run_steps.
+    let logs = format!("{stdout}{stderr}");
     assert!(
-        stderr.contains("dbt Cloud failed step") || stdout.contains("dbt Cloud failed step"),
-        "the hook logged the failed step"
+        logs.contains("dbt Cloud failed step — step 4: Invoke dbt with `dbt build` | status=Error"),
+        "the hook logged the failed step:\n{logs}"
     );
 
     // retry_from_failure went through /rerun/ and retried the failed run.
