@@ -2,17 +2,16 @@
 
 Used by tests/sandbox_airflow.rs against `datachonk sandbox --tls`. The connection comes from
 AIRFLOW_CONN_DBT_CLOUD_DEFAULT (login = account id, password = token, host = tenant; the hook
-always speaks https) and the CA from REQUESTS_CA_BUNDLE, so no Airflow metadata DB is needed.
+always speaks https) and the CA from REQUESTS_CA_BUNDLE (the deferrable trigger's aiohttp
+reads SSL_CERT_FILE), so no Airflow metadata DB is needed.
 
     python airflow_dbt_cloud.py JOB_OK JOB_ERROR JOB_LONG CAUSE OUT.json
     python airflow_dbt_cloud.py --paginate OUT.json
     python airflow_dbt_cloud.py --flaky JOB OUT.json
 
-The deferrable operator's trigger polls with aiohttp, which trusts SSL_CERT_FILE instead.
-
 Writes one JSON object to OUT.json (Airflow's own logging owns stdout): what each hook call
-returned. Any unexpected exception
-propagates (non-zero exit, traceback on stderr) so the caller sees where the API diverged.
+returned. Any unexpected exception propagates (non-zero exit, traceback on stderr) so the
+caller sees where the API diverged.
 """
 
 import asyncio
