@@ -1027,3 +1027,56 @@ fn large_run_ids_stay_exact() {
         id
     );
 }
+
+#[test]
+fn the_web_pages_the_api_links_to_exist() {
+    let sb = start();
+    let api = Api::new(&sb.base_url());
+    let page = |url: &str| {
+        let r = client().get(url).send().expect("page");
+        let ctype = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        (r.status().as_u16(), ctype, r.text().unwrap_or_default())
+    };
+    let (status, ctype, root) = page(&format!("{}/", sb.base_url()));
+    assert_eq!(status, 200);
+    assert!(ctype.starts_with("text/html"), "{ctype}");
+    assert!(root.contains("No runs yet"), "{root}");
+
+    let id = api.trigger(1, "web <page> & \"links\"");
+    let run = api.wait_terminal(id);
+    let href = run["href"].as_str().expect("href").to_string();
+    // The run's page: status, cause (escaped), every step; no token needed, as in a browser.
+    let (status, _, html) = page(&href);
+    assert_eq!(status, 200, "{href}");
+    assert!(html.contains(&format!("Run #{id} — Success")), "{html}");
+    assert!(
+        html.contains("web &lt;page&gt; &amp; &quot;links&quot;"),
+        "{html}"
+    );
+    let steps = api.get(&format!(
+        "/api/v2/accounts/1/runs/{id}/?include_related=run_steps"
+    ));
+    for step in steps.data()["run_steps"].as_array().expect("steps") {
+        let name = step["name"].as_str().unwrap();
+        assert!(html.contains(name), "step {name} missing:\n{html}");
+    }
+    // The index lists it, linked.
+    let (_, _, root) = page(&format!("{}/", sb.base_url()));
+    assert!(root.contains(&format!("href=\"{href}\"")), "{root}");
+    // Another account's path, or a run that does not exist: 404.
+    let wrong = href.replace("/deploy/1/", "/deploy/2/");
+    assert_eq!(page(&wrong).0, 404);
+    assert_eq!(
+        page(&format!(
+            "{}/deploy/1/projects/1/runs/99999/",
+            sb.base_url()
+        ))
+        .0,
+        404
+    );
+}

@@ -78,6 +78,7 @@ mod simulate;
 mod state;
 mod tls;
 pub mod trigger;
+mod web;
 mod worker;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -93,6 +93,14 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     );
     r = both(r, &format!("{A}/steps/{{id}}"), get(get_step));
 
+    // The web app's pages the API links to (see `web`).
+    r = r.route("/", get(super::web::index));
+    r = both(
+        r,
+        "/deploy/{account_id}/projects/{project_id}/runs/{id}",
+        get(super::web::run_page),
+    );
+
     r = r
         .route("/_sandbox/health", get(admin_health))
         .route("/_sandbox/requests", get(admin_requests))
