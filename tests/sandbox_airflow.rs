@@ -24,9 +24,6 @@ use serde_json::{json, Value};
 /// The driver polls every second; a run takes well under that, the cancelled one a poll.
 const DRIVER_DEADLINE: Duration = Duration::from_secs(120);
 
-/// A job whose runs stay running for a minute, for the hook to cancel.
-const JOB_LONG: i64 = 5;
-
 const CAUSE: &str = "Triggered by Airflow against the sandbox";
 
 fn airflow_python() -> PathBuf {
@@ -50,25 +47,6 @@ fn airflow_python() -> PathBuf {
         venv.display()
     );
     python
-}
-
-fn tls_sandbox() -> RunningSandbox {
-    let mut f = fixture();
-    let mut long = f
-        .jobs
-        .iter()
-        .find(|j| j.id == JOB_SLOW)
-        .cloned()
-        .expect("the support fixture has a slow job");
-    long.id = JOB_LONG;
-    long.name = "Long".into();
-    long.run.step_ms = 60_000;
-    f.jobs.push(long);
-    start_with(
-        SandboxOptions::default()
-            .with_fixture(f)
-            .with_tls(TlsMode::SelfSigned),
-    )
 }
 
 struct Driven {

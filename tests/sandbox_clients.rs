@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use datachonk::sandbox::{RequestRecord, RunStatus, RunningSandbox, SandboxOptions, TlsMode};
+use datachonk::sandbox::{RequestRecord, RunStatus, RunningSandbox};
 use sandbox_support::*;
 use serde_json::Value;
 
@@ -164,29 +164,6 @@ impl ClientEnv {
         );
         body["data"].clone()
     }
-}
-
-/// A job whose runs stay running for a minute: something for `run cancel` to cancel however
-/// slowly the clients start.
-const JOB_LONG: i64 = 5;
-
-fn tls_sandbox() -> RunningSandbox {
-    let mut f = fixture();
-    let mut long = f
-        .jobs
-        .iter()
-        .find(|j| j.id == JOB_SLOW)
-        .cloned()
-        .expect("the support fixture has a slow job");
-    long.id = JOB_LONG;
-    long.name = "Long".into();
-    long.run.step_ms = 60_000;
-    f.jobs.push(long);
-    start_with(
-        SandboxOptions::default()
-            .with_fixture(f)
-            .with_tls(TlsMode::SelfSigned),
-    )
 }
 
 /// Every logged request answered 200 and carried `scheme` credentials.

@@ -219,3 +219,28 @@ impl Api {
         }
     }
 }
+
+/// A job whose runs stay running for a minute: something for third-party clients to cancel
+/// however slowly they start.
+pub const JOB_LONG: i64 = 5;
+
+/// The support fixture plus [`JOB_LONG`], served over HTTPS with a throwaway CA (clients that
+/// hard-code `https://` work unmodified).
+pub fn tls_sandbox() -> RunningSandbox {
+    let mut f = fixture();
+    let mut long = f
+        .jobs
+        .iter()
+        .find(|j| j.id == JOB_SLOW)
+        .cloned()
+        .expect("the support fixture has a slow job");
+    long.id = JOB_LONG;
+    long.name = "Long".into();
+    long.run.step_ms = 60_000;
+    f.jobs.push(long);
+    start_with(
+        SandboxOptions::default()
+            .with_fixture(f)
+            .with_tls(datachonk::sandbox::TlsMode::SelfSigned),
+    )
+}
