@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use assert_cmd::cargo::cargo_bin_cmd;
 use datachonk::sandbox::{Executor, Fixture, RunStatus, Sandbox, SandboxOptions};
 use support::{Run, TOKEN};
 
@@ -55,20 +54,13 @@ impl Loop {
     }
 
     fn datachonk(&self, sandbox: &datachonk::sandbox::RunningSandbox, args: &[&str]) -> Run {
-        let mut cmd = cargo_bin_cmd!("datachonk");
+        let mut hermetic = Command::new(env!("CARGO_BIN_EXE_datachonk"));
+        self.env(&mut hermetic);
         for (name, _) in datachonk::config::ENV_VARS {
-            cmd.env_remove(name);
+            hermetic.env_remove(name);
         }
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("GIT_") {
-                cmd.env_remove(&key);
-            }
-        }
-        cmd.env("HOME", self.root.join("home"))
-            .env("GIT_CONFIG_GLOBAL", self.root.join("gitconfig"))
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("NO_COLOR", "1")
-            .env("DBT_CLOUD_ACCESS_URL", sandbox.base_url())
+        let mut cmd = assert_cmd::Command::from_std(hermetic);
+        cmd.env("DBT_CLOUD_ACCESS_URL", sandbox.base_url())
             .env("DBT_CLOUD_API_TOKEN", TOKEN)
             .env("DBT_CLOUD_ACCOUNT_ID", "1")
             .env("DBT_CLOUD_JOB_ID", "1")
