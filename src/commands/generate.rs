@@ -43,6 +43,7 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
         input: input.clone(),
         selection: args.selection.clone(),
         force: args.force,
+        last_run: Some(last_run(&settings.root, args)),
     };
     let writes = !(args.dry_run || args.diff || args.check);
     // Writing streams each file to disk as it is rendered; the other modes keep contents.
@@ -51,9 +52,6 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
     } else {
         (generate::plan(&request)?, 0)
     };
-    if writes {
-        remember_input(&request.root, args, ui);
-    }
     for line in plan.timings.lines() {
         ui.debug(format!("generate: {line}"));
     }
@@ -112,9 +110,9 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
     Ok(Exit::Success)
 }
 
-/// Record the input in state.json so `hook run pre-push` can re-check without being told it;
-/// a failure to record only weakens that check, so it is a warning.
-fn remember_input(root: &std::path::Path, args: &GenerateArgs, ui: &Ui) {
+/// What this run read, recorded in state.json with the files so `hook run pre-push` can
+/// re-check without being told (one state write, not two).
+fn last_run(root: &std::path::Path, args: &GenerateArgs) -> crate::generate::state::LastRun {
     use crate::generate::state::{InputKind, LastRun};
     use crate::hook::prepush;
     let input = match (&args.from_catalog, &args.from_sources) {
@@ -125,14 +123,9 @@ fn remember_input(root: &std::path::Path, args: &GenerateArgs, ui: &Ui) {
         (None, Some(p)) => prepush::record_input(root, InputKind::Sources, Some(p)),
         (None, None) => prepush::record_input(root, InputKind::Postgres, None),
     };
-    let run = LastRun {
+    LastRun {
         input,
         selection: args.selection.clone(),
-    };
-    if let Err(e) = prepush::save_last_run(root, run) {
-        ui.warn(format!(
-            "could not record the input for `datachonk hook run pre-push`: {e}"
-        ));
     }
 }
 

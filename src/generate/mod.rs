@@ -70,6 +70,8 @@ pub struct Request {
     /// `SOURCE[.TABLE]` globs; empty = `generate.tables`, else everything.
     pub selection: Vec<String>,
     pub force: bool,
+    /// Recorded in the state when the files are written (`hook run pre-push` re-checks from it).
+    pub last_run: Option<state::LastRun>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -158,7 +160,8 @@ pub fn plan(req: &Request) -> Result<Plan, GenerateError> {
 /// Plan and write in one pass (what `datachonk generate` does without `--dry-run`, `--diff`
 /// or `--check`): each file is written as soon as it is rendered and only its status is kept,
 /// so memory does not grow with the number of files. `previous` is the state on disk before
-/// the run. Files written before a failure are recorded in the state, as with [`apply`].
+/// the run. Files written before a failure are recorded in the state, so a rerun does not
+/// mistake them for hand edits.
 /// Returns the plan (file contents empty) and the number of files written.
 pub fn generate(req: &Request, previous: &State) -> Result<(Plan, usize), GenerateError> {
     let mut state = previous.clone();
@@ -175,6 +178,9 @@ pub fn generate(req: &Request, previous: &State) -> Result<(Plan, usize), Genera
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Ok(plan) = &result {
         state.sources = plan.state.sources.clone();
+        if let Some(run) = &req.last_run {
+            state.last_run = Some(run.clone());
+        }
         // Files the fast path found unchanged by hashing: their new size and mtime.
         for f in plan
             .files
@@ -977,38 +983,6 @@ fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, GenerateError> {
             source,
         }),
     }
-}
-
-/// Write every file the plan says to write, then the state. Files written before a failure
-/// are recorded, so a rerun does not mistake them for hand edits.
-pub fn apply(plan: &Plan, root: &Path, previous: &State) -> Result<usize, GenerateError> {
-    let mut written = 0;
-    let mut state = previous.clone();
-    state.version = 1;
-    let mut result = Ok(());
-    for f in &plan.files {
-        let mut stat = None;
-        if f.action == Action::Write {
-            match write::write_atomic_stat(&root.join(&f.path), f.content.as_bytes()) {
-                Ok(s) => stat = s,
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            }
-            written += 1;
-        }
-        record(&mut state, f);
-        if let (Some(r), Some(stat)) = (state.record_mut(&f.path), stat) {
-            r.stat = Some(stat);
-        }
-    }
-    if result.is_ok() {
-        state.sources = plan.state.sources.clone();
-    }
-    state.save(root, previous)?;
-    result?;
-    Ok(written)
 }
 
 /// Render the commit message `push` uses for these planned files.

@@ -108,6 +108,7 @@ fn regenerate(
         input,
         selection: run.selection.clone(),
         force: false,
+        last_run: None,
     };
     let planned = generate::plan(&request)?;
     let stale = planned
@@ -203,21 +204,6 @@ fn slash_path(p: &Path) -> String {
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect::<Vec<_>>()
         .join("/")
-}
-
-/// Record `run` as the last generate run in root's state.json (only when it changed: the
-/// state was just written by generate, so this is one small read and at most one write).
-pub fn save_last_run(root: &Path, run: LastRun) -> Result<(), GenerateError> {
-    let mut state = State::load(root)?;
-    if state.last_run.as_ref() == Some(&run) {
-        return Ok(());
-    }
-    state.last_run = Some(run);
-    crate::generate::write::write_atomic(
-        &root.join(crate::generate::state::STATE_FILE),
-        &state.to_bytes(),
-    )?;
-    Ok(())
 }
 
 #[cfg(test)]
