@@ -126,12 +126,6 @@ fn drive(sandbox: &RunningSandbox, args: &[String]) -> Driven {
     }
 }
 
-fn ids(list: &Value) -> Vec<i64> {
-    list.as_array()
-        .map(|a| a.iter().filter_map(|x| x["id"].as_i64()).collect())
-        .unwrap_or_default()
-}
-
 #[test]
 fn airflow_dbt_cloud_hook_triggers_waits_reads_artifacts_retries_and_cancels() {
     let sandbox = tls_sandbox();
@@ -427,15 +421,4 @@ fn airflow_dbt_cloud_trigger_retries_through_injected_503s() {
     );
     assert_eq!(reads.last(), Some(&(200, false)), "{reads:?}");
     eprintln!("sync hook under a 503: {}", out["sync_status"]);
-}
-
-/// A reqwest client trusting the sandbox's certificate, for the test's own set-up calls.
-fn trusting_client(sandbox: &RunningSandbox) -> reqwest::blocking::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let pem = sandbox.ca_pem().expect("TLS sandbox");
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .tls_certs_merge([reqwest::Certificate::from_pem(pem.as_bytes()).expect("PEM")])
-        .build()
-        .expect("client builds")
 }

@@ -175,12 +175,6 @@ fn assert_clean_log(log: &[RequestRecord], scheme: &str) {
     }
 }
 
-fn ids(list: &Value) -> Vec<i64> {
-    list.as_array()
-        .map(|a| a.iter().filter_map(|x| x["id"].as_i64()).collect())
-        .unwrap_or_default()
-}
-
 #[test]
 fn dbt_cloud_cli_job_run_wait_succeeds_against_the_binary() {
     let dbt_cloud = client("dbt-cloud");
@@ -383,15 +377,4 @@ fn python_dbtc_works() {
     assert!(results["results"].is_array(), "raw run_results.json");
 
     assert_clean_log(&sandbox.requests(), "Bearer");
-}
-
-/// A reqwest client trusting the sandbox's certificate, for the tests' own set-up calls.
-fn trusting_client(sandbox: &RunningSandbox) -> reqwest::blocking::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let pem = sandbox.ca_pem().expect("TLS sandbox");
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .tls_certs_merge([reqwest::Certificate::from_pem(pem.as_bytes()).expect("PEM")])
-        .build()
-        .expect("client builds")
 }

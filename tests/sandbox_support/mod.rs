@@ -244,3 +244,21 @@ pub fn tls_sandbox() -> RunningSandbox {
             .with_tls(datachonk::sandbox::TlsMode::SelfSigned),
     )
 }
+
+/// The `id`s of a list of objects, in order.
+pub fn ids(list: &Value) -> Vec<i64> {
+    list.as_array()
+        .map(|a| a.iter().filter_map(|x| x["id"].as_i64()).collect())
+        .unwrap_or_default()
+}
+
+/// A client that trusts the TLS sandbox's throwaway CA (and nothing else added).
+pub fn trusting_client(sandbox: &RunningSandbox) -> reqwest::blocking::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let pem = sandbox.ca_pem().expect("TLS sandbox");
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .tls_certs_merge([reqwest::Certificate::from_pem(pem.as_bytes()).expect("PEM")])
+        .build()
+        .expect("client builds")
+}
