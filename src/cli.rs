@@ -477,7 +477,16 @@ pub struct ArtifactGetArgs {
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Print the effective configuration and where each value came from (token redacted).
+    ///
+    /// Every section of the file is validated first: a value `generate` or `push` would refuse
+    /// is refused here too (exit 2).
     Show,
+    /// Validate datachonk.yaml and the DBT_CLOUD_* / DATACHONK_* environment without printing
+    /// the configuration: exit 0 when valid, 2 with file, line and column when not.
+    ///
+    /// Example (in CI, before anything else):
+    ///   datachonk config check
+    Check,
 }
 
 #[derive(Debug, Args, Clone)]

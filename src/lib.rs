@@ -13,6 +13,7 @@ pub mod git;
 pub mod hook;
 pub mod init;
 pub mod quickstart;
+pub mod redact;
 pub mod sandbox;
 pub mod templates;
 pub mod ui;

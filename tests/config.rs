@@ -286,3 +286,179 @@ fn the_example_file_is_valid_and_complete() {
         );
     }
 }
+
+/// Run `config show` in `dir` with `env`; (exit code, stderr).
+fn show_with_env(dir: &Path, env: &[(&str, &str)]) -> (i32, String) {
+    let mut cmd = datachonk(dir);
+    cmd.args(["config", "show"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        !stdout.contains("SECRET") && !stderr.contains("SECRET"),
+        "{stdout}{stderr}"
+    );
+    (out.status.code().unwrap(), stderr)
+}
+
+#[test]
+fn a_secret_inside_an_access_url_is_never_echoed() {
+    let dir = project("deploy:\n  dbt_cloud:\n    job_id: 1\n");
+    for (var, value) in [
+        ("DBT_CLOUD_ACCESS_URL", "http://user:SECRET@host"),
+        ("DBT_CLOUD_ACCESS_URL", "https://SECRET@host"),
+        ("DBT_CLOUD_ACCESS_URL", "https://host/?token=SECRET"),
+        ("DBT_CLOUD_ACCESS_URL", "not a url SECRET"),
+        ("DBT_CLOUD_HOST", "user:SECRET@host"),
+    ] {
+        let (code, stderr) = show_with_env(dir.path(), &[(var, value)]);
+        assert_eq!(code, 2, "{var}={value}: {stderr}");
+        assert!(stderr.contains(var), "{stderr}");
+    }
+    let (code, stderr) = show_with_env(
+        dir.path(),
+        &[("DBT_CLOUD_ACCESS_URL", "http://user:SECRET@host")],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("http://***:***@host"),
+        "says which URL: {stderr}"
+    );
+    let dir = project(
+        "deploy:\n  dbt_cloud:\n    access_url: \"https://ci:SECRET@emea.dbt.com/?key=SECRET\"\n",
+    );
+    let (code, stderr) = show_with_env(dir.path(), &[]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("datachonk.yaml:3:17"), "{stderr}");
+}
+
+#[test]
+fn ids_counts_and_durations_out_of_range_are_refused_where_they_were_set() {
+    for (yaml, at, says) in [
+        (
+            "    job_id: 0\n",
+            "datachonk.yaml:3:13",
+            "deploy.dbt_cloud.job_id: must be 1 or more, got 0",
+        ),
+        (
+            "    account_id: -4\n",
+            "datachonk.yaml:3:17",
+            "account_id: must be 1 or more",
+        ),
+        (
+            "    threads_override: -2\n",
+            "datachonk.yaml:3:23",
+            "threads_override: must be 1 or more",
+        ),
+        (
+            "    timeout_seconds_override: -1\n",
+            "datachonk.yaml:3:31",
+            "must be 0 or more",
+        ),
+        (
+            "    timeout: 0s\n",
+            "datachonk.yaml:3:14",
+            "timeout: must be longer than 0s",
+        ),
+        (
+            "    timeout: forever\n",
+            "datachonk.yaml:3:14",
+            "expected a duration such as 90s",
+        ),
+    ] {
+        let dir = project(&format!("deploy:\n  dbt_cloud:\n{yaml}"));
+        let (code, stderr) = show_with_env(dir.path(), &[]);
+        assert_eq!(code, 2, "{yaml}: {stderr}");
+        assert!(
+            stderr.contains(at) && stderr.contains(says),
+            "{yaml}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("expected number at"),
+            "humantime's words: {stderr}"
+        );
+    }
+    let dir = project("deploy:\n  dbt_cloud:\n    job_id: 1\n");
+    let (code, stderr) = show_with_env(dir.path(), &[("DBT_CLOUD_JOB_ID", "-3")]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("DBT_CLOUD_JOB_ID is not valid: must be 1 or more"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_directory_or_a_huge_file_named_datachonk_yaml_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    std::fs::create_dir(dir.path().join("datachonk.yaml")).unwrap();
+    let (code, stderr) = show_with_env(dir.path(), &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("datachonk.yaml is a directory"), "{stderr}");
+    std::fs::remove_dir(dir.path().join("datachonk.yaml")).unwrap();
+    let huge = format!(
+        "deploy:\n  dbt_cloud:\n    cause: \"{}\"\n",
+        "x".repeat(2 << 20)
+    );
+    std::fs::write(dir.path().join("datachonk.yaml"), huge).unwrap();
+    let (code, stderr) = show_with_env(dir.path(), &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("too large to be a configuration file"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.len() < 1000,
+        "nothing of the file is echoed: {} bytes",
+        stderr.len()
+    );
+}
+
+#[test]
+fn duplicate_keys_and_broken_lists_are_explained_in_the_users_terms() {
+    let dir = project("deploy:\n  dbt_cloud:\n    job_id: 1\n    job_id: 2\n");
+    let (code, stderr) = show_with_env(dir.path(), &[]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("datachonk.yaml:4:5: `job_id` is set twice"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("DuplicateKeyPolicy"), "{stderr}");
+    let dir = project("deploy:\n  dbt_cloud:\n    job_id: [1,\n");
+    let (code, stderr) = show_with_env(dir.path(), &[]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("expected a single value here"), "{stderr}");
+}
+
+#[test]
+fn config_check_validates_every_section() {
+    let dir = project("deploy:\n  dbt_cloud:\n    job_id: 1\ngit:\n  push_timeout: 30s\n");
+    datachonk(dir.path())
+        .args(["config", "check"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("valid"));
+    for (yaml, says) in [
+        ("generate:\n  dialect: oracle\n", "generate.dialect"),
+        (
+            "git:\n  push_timeout: 0s\n",
+            "git.push_timeout: must be longer than 0s",
+        ),
+        (
+            "git:\n  protected_branches: [\"\"]\n",
+            "git.protected_branches",
+        ),
+    ] {
+        let dir = project(yaml);
+        for sub in ["check", "show"] {
+            datachonk(dir.path())
+                .args(["config", sub])
+                .assert()
+                .code(2)
+                .stderr(predicate::str::contains(says));
+        }
+    }
+}

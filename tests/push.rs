@@ -246,6 +246,64 @@ fn merge_in_progress_is_refused() {
 }
 
 #[test]
+fn a_leftover_index_lock_is_refused_naming_it_and_how_to_clear_it() {
+    let world = World::new();
+    let head = world.head();
+    let lock = world.work().join(".git/index.lock");
+    std::fs::write(&lock, "").unwrap();
+    let run = world.datachonk(&["push"]);
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(run.stderr.contains("index.lock exists"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("rm '{}'", lock.display())),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(world.head(), head, "nothing committed behind git's back");
+    assert_eq!(world.remote_tip(BRANCH), None, "nothing pushed");
+    std::fs::remove_file(&lock).unwrap();
+    assert_eq!(world.datachonk(&["push"]).code, 0);
+}
+
+/// A remote that accepts connections and never answers: the push gives up at
+/// `git.push_timeout` (exit 5) and the commit stays for the next try.
+#[test]
+fn a_remote_that_never_answers_fails_at_the_push_timeout_and_keeps_the_commit() {
+    let world = World::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accept and hold every connection, never reading or writing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let url = format!("http://127.0.0.1:{port}/analytics.git");
+    world.git_ok(&world.work(), &["remote", "set-url", "origin", &url]);
+    std::fs::write(
+        world.work().join("datachonk.yaml"),
+        "git:\n  push_timeout: 3s\n",
+    )
+    .unwrap();
+    let before = world.head();
+    let started = std::time::Instant::now();
+    let run = world.datachonk(&["push"]);
+    let took = started.elapsed();
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did not finish within 3s"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("is kept"), "{}", run.stderr);
+    assert!(run.stderr.contains("git.push_timeout"), "{}", run.stderr);
+    // The deadline holds whatever libgit2 is doing (generous slack for a loaded machine).
+    assert!(took.as_secs() < 20, "exited after {took:?}");
+    assert_ne!(world.head(), before, "the commit was made and kept");
+}
+
+#[test]
 fn missing_identity_is_a_clear_error() {
     let world = World::new();
     std::fs::write(world.gitconfig(), "").unwrap();

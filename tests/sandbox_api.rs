@@ -256,7 +256,7 @@ fn trigger_validation_matches_dbt_cloud() {
     );
     assert_eq!(r.status, 400);
     let expected: Value = serde_json::from_str(include_str!(
-        "../../shared/dbt-cloud-api/examples/error-400.json"
+        "fixtures/dbt-cloud-api/examples/error-400.json"
     ))
     .expect("example parses");
     assert_eq!(r.json(), expected, "byte-for-byte the documented 400");
@@ -1079,4 +1079,63 @@ fn the_web_pages_the_api_links_to_exist() {
         .0,
         404
     );
+}
+
+#[test]
+fn a_raw_token_sent_without_a_scheme_is_never_logged_as_one() {
+    let sb = start();
+    let api = Api::new(&sb.base_url());
+    for header in [
+        TOKEN.to_string(),
+        format!("Bearer{TOKEN}"),
+        format!("Basic {TOKEN}"),
+    ] {
+        let reply = api.with_auth(Some(&header)).get("/api/v2/accounts/1/");
+        assert_eq!(reply.status, 401, "{header} is not a valid credential");
+    }
+    api.get("/api/v2/accounts/1/");
+    let log = sb.requests();
+    let schemes: Vec<Option<&str>> = log.iter().map(|r| r.auth_scheme.as_deref()).collect();
+    assert_eq!(
+        schemes,
+        [
+            Some("<unknown>"),
+            Some("<unknown>"),
+            Some("<unknown>"),
+            Some("Token")
+        ]
+    );
+    let over_http = api
+        .http
+        .get(format!("{}/_sandbox/requests", sb.base_url()))
+        .send()
+        .and_then(|r| r.text())
+        .expect("admin");
+    assert!(!over_http.contains(TOKEN), "{over_http}");
+}
+
+#[test]
+fn the_request_log_keeps_the_newest_requests_and_says_how_many_were_dropped() {
+    let sb = start_with(
+        SandboxOptions::default()
+            .with_fixture(fixture())
+            .with_request_log_capacity(5),
+    );
+    let api = Api::new(&sb.base_url());
+    for _ in 0..8 {
+        assert_eq!(api.get("/api/v2/accounts/1/").status, 200);
+    }
+    let seqs: Vec<u64> = sb.requests().iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, [4, 5, 6, 7, 8], "the newest five, oldest first");
+    assert_eq!(sb.requests_dropped(), 3);
+    let reply = api
+        .http
+        .get(format!("{}/_sandbox/requests", sb.base_url()))
+        .send()
+        .expect("admin");
+    assert_eq!(reply.headers()["x-sandbox-requests-dropped"], "3");
+    let log: Vec<Value> = reply.json().expect("a JSON array, as before");
+    assert_eq!(log.len(), 5);
+    sb.reset_log();
+    assert_eq!(sb.requests_dropped(), 0);
 }

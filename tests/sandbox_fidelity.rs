@@ -1,5 +1,5 @@
 //! Fidelity: every JSON body the sandbox returns validates against the response schema the
-//! official spec (`../shared/dbt-cloud-api/openapi-v2.yaml`, and `openapi-v3.yaml` for v3
+//! official spec (`tests/fixtures/dbt-cloud-api/openapi-v2.yaml`, and `openapi-v3.yaml` for v3
 //! paths) gives for that path and method — `paths.<p>.<method>.responses.200.content.
 //! application/json.schema`, looked up from the spec, not hard-coded.
 //!
@@ -16,15 +16,15 @@ use sandbox_support::*;
 use serde_json::{json, Value};
 
 fn spec_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/dbt-cloud-api")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dbt-cloud-api")
 }
 
 fn load_spec(name: &str) -> Value {
     let path = spec_dir().join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "the dbt Cloud API spec is needed at {} ({e}). CI clones the repository with \
-             `shared/` beside it; locally, check out shared/dbt-cloud-api next to this crate.",
+            "the vendored dbt Cloud API spec is missing at {} ({e}); see \
+             tests/fixtures/dbt-cloud-api/README.md",
             path.display()
         )
     });

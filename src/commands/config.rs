@@ -1,4 +1,5 @@
-//! `datachonk config show`: the effective configuration with provenance.
+//! `datachonk config show`: the effective configuration with provenance; `config check`: the
+//! same validation without the listing.
 
 use serde_json::{json, Map, Value};
 
@@ -10,7 +11,35 @@ use crate::ui::Ui;
 pub fn run(global: &GlobalArgs, cmd: ConfigCommand, ui: &Ui) -> CmdResult {
     match cmd {
         ConfigCommand::Show => show(global, ui),
+        ConfigCommand::Check => check(global, ui),
     }
+}
+
+/// Resolve every section as the commands that use it would, so a value `generate` or `push`
+/// would refuse is refused by `config show`/`config check` too.
+fn load_all(global: &GlobalArgs) -> Result<Config, crate::CliError> {
+    let options = load_options(global);
+    let cfg = config::load(&options, &FlagValues::default(), &ProcessEnv)?;
+    config::load_generate(&options)?;
+    config::load_git(&options)?;
+    Ok(cfg)
+}
+
+fn check(global: &GlobalArgs, ui: &Ui) -> CmdResult {
+    let cfg = load_all(global)?;
+    let file = cfg.file.as_ref().map(|p| p.display().to_string());
+    if ui.is_json() {
+        ui.json(&json!({ "outcome": "valid", "file": file }));
+    } else {
+        match file {
+            Some(f) => ui.out(format!("{f}: valid")),
+            None => ui.out(format!(
+                "no {} found; the environment is valid",
+                config::CONFIG_FILE_NAME
+            )),
+        }
+    }
+    Ok(Exit::Success)
 }
 
 /// Load options shared by every command: `--config FILE` or a search from the current directory.
@@ -22,7 +51,7 @@ pub fn load_options(global: &GlobalArgs) -> LoadOptions {
 }
 
 fn show(global: &GlobalArgs, ui: &Ui) -> CmdResult {
-    let cfg = config::load(&load_options(global), &FlagValues::default(), &ProcessEnv)?;
+    let cfg = load_all(global)?;
     let rows = rows(&cfg);
     if ui.is_json() {
         let mut dbt_cloud = Map::new();

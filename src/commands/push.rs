@@ -156,7 +156,14 @@ pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
         "Pushing {} to {}/{} ({})",
         current.name, target.remote, target.branch, target.url
     ));
-    let outcome = git_push::push(&repository, &target, &current.refname, head).map_err(|e| {
+    let outcome = git_push::push(
+        &repository,
+        &target,
+        &current.refname,
+        head,
+        git_config.push_timeout,
+    )
+    .map_err(|e| {
         let mut err = CliError::from(e);
         if let Some(id) = committed {
             err = err.with_hint(format!(

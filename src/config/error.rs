@@ -23,6 +23,9 @@ pub enum ConfigError {
         hint: Option<String>,
     },
 
+    #[error("{path} is {what}")]
+    NotAFile { path: PathBuf, what: &'static str },
+
     #[error("{var} is not valid: {message}")]
     BadEnv { var: String, message: String },
 
@@ -45,6 +48,10 @@ impl From<ConfigError> for CliError {
         match e {
             ConfigError::Invalid { hint: Some(h), .. } => err.with_hint(h),
             ConfigError::Missing { how, .. } => err.with_hint(how),
+            ConfigError::NotAFile { .. } => err.with_hint(
+                "datachonk.yaml must be a YAML file of a few lines (see datachonk.example.yaml); \
+                 rename or remove what is there, or point --config at the right file",
+            ),
             _ => err,
         }
     }

@@ -64,7 +64,9 @@ pub enum DurationValue {
 pub fn find_config_file(start: &Path) -> Option<PathBuf> {
     for dir in start.ancestors() {
         let candidate = dir.join(CONFIG_FILE_NAME);
-        if candidate.is_file() {
+        // Anything by that name counts, so a directory called datachonk.yaml is refused when
+        // read instead of being skipped (the user meant it as the configuration).
+        if candidate.symlink_metadata().is_ok() {
             return Some(candidate);
         }
         if dir.join(".git").exists() {
@@ -76,12 +78,34 @@ pub fn find_config_file(start: &Path) -> Option<PathBuf> {
 
 /// Read and parse a configuration file.
 pub fn read(path: &Path) -> Result<ConfigFile, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    parse(path, &read_text(path)?)
+}
+
+/// The file's text, refusing what is not a regular file and anything too large to be one.
+pub fn read_text(path: &Path) -> Result<String, ConfigError> {
+    let read_err = |source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
-    parse(path, &text)
+    };
+    let meta = std::fs::metadata(path).map_err(read_err)?;
+    if meta.is_dir() {
+        return Err(ConfigError::NotAFile {
+            path: path.to_path_buf(),
+            what: "a directory, not a configuration file",
+        });
+    }
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(ConfigError::NotAFile {
+            path: path.to_path_buf(),
+            what: "over 1 MiB: too large to be a configuration file",
+        });
+    }
+    std::fs::read_to_string(path).map_err(read_err)
 }
+
+/// A configuration file is a few dozen lines; anything past this is a mistake (a data file
+/// saved under the wrong name), refused before parsing it.
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// Parse configuration text; `path` is only used in messages.
 pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
@@ -183,7 +207,23 @@ fn explain(message: &str) -> (String, Option<String>) {
             return (message, suggestion);
         }
     }
+    if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(',').next().unwrap_or(rest).trim();
+        return (
+            format!("`{key}` is set twice in the same block"),
+            Some(format!("keep one `{key}:` line and remove the other")),
+        );
+    }
+    if message.contains("budget breached") {
+        return (
+            "too large or too deeply nested to be a configuration file".into(),
+            None,
+        );
+    }
     let message = match message {
+        "expected string scalar" => {
+            "expected a single value here (check for an unclosed `[`, `{` or quote)".to_string()
+        }
         m if m.starts_with("invalid i64") || m.starts_with("invalid u64") => {
             "expected an integer".to_string()
         }

@@ -162,10 +162,7 @@ pub fn load_generate(options: &LoadOptions) -> Result<GenerateSettings, ConfigEr
             config: GenerateConfig::default(),
         });
     };
-    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-        path: path.clone(),
-        source,
-    })?;
+    let text = file::read_text(&path)?;
     let parsed = file::parse(&path, &text)?;
     let root = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),

@@ -83,7 +83,10 @@ fn env_i64(
             .map(|v| Some((v, var)))
             .map_err(|_| ConfigError::BadEnv {
                 var: var.into(),
-                message: format!("expected an integer id, got {raw:?}"),
+                message: format!(
+                    "expected an integer id, got {:?}",
+                    crate::redact::clip(&raw, crate::redact::ECHO_LIMIT)
+                ),
             }),
     }
 }
@@ -283,6 +286,39 @@ fn resolve_dbt_cloud(
         ),
     };
 
+    for (key, value) in [
+        ("account_id", &account_id),
+        ("project_id", &project_id),
+        ("environment_id", &environment_id),
+        ("job_id", &job_id),
+    ] {
+        at_least(value, key, 1, "an id is a positive integer", path)?;
+    }
+    at_least(
+        &overrides.threads_override,
+        "threads_override",
+        1,
+        "dbt needs at least one thread",
+        path,
+    )?;
+    at_least(
+        &overrides.timeout_seconds_override,
+        "timeout_seconds_override",
+        0,
+        "0 means no timeout",
+        path,
+    )?;
+    if let Some(t) = &timeout {
+        if t.value.is_zero() {
+            return Err(invalid_value(
+                &t.source,
+                "timeout",
+                "must be longer than 0s (leave it out to wait without a limit)".into(),
+                path,
+            ));
+        }
+    }
+
     Ok(DbtCloudConfig {
         access_url,
         token,
@@ -299,14 +335,64 @@ fn resolve_dbt_cloud(
     })
 }
 
+/// Refuse a number below `min` (ids of 0 or less, negative thread counts) where it was given.
+fn at_least(
+    value: &Option<Sourced<i64>>,
+    key: &str,
+    min: i64,
+    why: &str,
+    path: &Path,
+) -> Result<(), ConfigError> {
+    match value {
+        Some(v) if v.value < min => Err(invalid_value(
+            &v.source,
+            key,
+            format!("must be {min} or more, got {} ({why})", v.value),
+            path,
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// An error about `key`, pointing at the flag, variable or file position that set it.
+fn invalid_value(source: &Source, key: &str, message: String, path: &Path) -> ConfigError {
+    match source {
+        Source::Flag(flag) => ConfigError::BadFlag {
+            flag: flag.clone(),
+            message,
+        },
+        Source::Env(var) => ConfigError::BadEnv {
+            var: var.clone(),
+            message,
+        },
+        Source::File { line, column, .. } => ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: *line,
+            column: *column,
+            message: format!("deploy.dbt_cloud.{key}: {message}"),
+            snippet: String::new(),
+            hint: None,
+        },
+        Source::Default => ConfigError::BadEnv {
+            var: key.to_string(),
+            message,
+        },
+    }
+}
+
 /// Parse `90s`, `30m`, `1h 30m` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     if let Ok(secs) = t.parse::<u64>() {
         return Ok(Duration::from_secs(secs));
     }
-    humantime::parse_duration(t)
-        .map_err(|e| format!("expected a duration such as 90s, 30m or 2h, got {t:?} ({e})"))
+    // humantime's own messages ("expected number at 0") say little to a person: name the forms.
+    humantime::parse_duration(t).map_err(|_| {
+        format!(
+            "expected a duration such as 90s, 30m, 1h 30m or a number of seconds, got {:?}",
+            crate::redact::clip(t, crate::redact::ECHO_LIMIT)
+        )
+    })
 }
 
 /// Check an access URL and drop any trailing slash: `https://host[:port]` with no path.
@@ -315,28 +401,31 @@ fn normalize_url(raw: &str, origin: &str) -> Result<String, ConfigError> {
         flag: origin.to_string(),
         message,
     };
+    // Messages quote what was given, with any token in it hidden (userinfo, query values).
+    let shown = crate::redact::url(&crate::redact::clip(raw.trim(), crate::redact::ECHO_LIMIT));
     let url = url::Url::parse(raw.trim()).map_err(|e| {
+        // Not echoed: what fails to parse as a URL may be a token pasted into the wrong place.
         bad(format!(
-            "{raw:?} is not a URL ({e}); expected e.g. https://cloud.getdbt.com"
+            "the value is not a URL ({e}); expected e.g. https://cloud.getdbt.com"
         ))
     })?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(bad(format!(
-            "{raw:?} must start with https:// (or http:// for a local sandbox)"
+            "{shown:?} must start with https:// (or http:// for a local sandbox)"
         )));
     }
     if url.host_str().is_none() {
-        return Err(bad(format!("{raw:?} has no host")));
+        return Err(bad(format!("{shown:?} has no host")));
     }
     let path = url.path().trim_end_matches('/');
     if !path.is_empty() {
         return Err(bad(format!(
-            "{raw:?} must be the access URL only, without a path such as {path:?} (e.g. https://emea.dbt.com)"
+            "{shown:?} must be the access URL only, without a path such as {path:?} (e.g. https://emea.dbt.com)"
         )));
     }
     if url.query().is_some() || !url.username().is_empty() || url.password().is_some() {
         return Err(bad(format!(
-            "{raw:?} must not carry a query string or credentials"
+            "{shown:?} must not carry a query string or credentials"
         )));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())

@@ -215,9 +215,16 @@ pub fn create(
         Some(p) => repo.reference_matching(refname, id, true, p, &log),
         None => repo.reference(refname, id, false, &log),
     }
-    .map_err(GitError::git(format!(
-        "cannot move {refname} to the new commit"
-    )))?;
+    .map_err(|e| {
+        if e.code() == git2::ErrorCode::Modified {
+            GitError::RefMoved {
+                refname: refname.to_string(),
+                place: "this repository".into(),
+            }
+        } else {
+            GitError::git(format!("cannot move {refname} to the new commit"))(e)
+        }
+    })?;
     Ok(id)
 }
 

@@ -22,6 +22,18 @@ pub enum GitError {
     #[error("branch `{branch}` is protected (git.protected_branches: {list})")]
     ProtectedBranch { branch: String, list: String },
 
+    #[error("{path} exists: another git process is using the index (git refuses to commit while it is there)")]
+    IndexLocked { path: PathBuf },
+
+    #[error("{refname} moved in {place} while datachonk was updating it: another push or commit got there first")]
+    RefMoved { refname: String, place: String },
+
+    #[error("push to {url} did not finish within {}", humantime::format_duration(*.limit))]
+    PushTimeout {
+        url: String,
+        limit: std::time::Duration,
+    },
+
     #[error("no git identity for the commit: {detail}")]
     NoIdentity { detail: String },
 
@@ -126,6 +138,19 @@ impl From<GitError> for CliError {
             }
             GitError::ProtectedBranch { .. } => err
                 .with_hint("work on a feature branch (git switch -c my-branch), or pass --allow-protected"),
+            GitError::IndexLocked { path } => err
+                .with_hint("wait for the other git process (an editor's git integration, git gc) to finish, then rerun")
+                .with_hint(format!(
+                    "if no git process is running, a crashed one left the lock behind: rm '{}'",
+                    path.display()
+                )),
+            GitError::RefMoved { .. } => err.with_hint(
+                "nothing was lost: rerun datachonk push (pull first if the other push came from elsewhere)",
+            ),
+            GitError::PushTimeout { .. } => err.with_hint(
+                "the server accepted the connection but did not answer in time; check the remote (git ls-remote), \
+                 or raise git.push_timeout in datachonk.yaml",
+            ),
             GitError::NoIdentity { .. } => err
                 .with_hint("git config --global user.name \"Your Name\"")
                 .with_hint("git config --global user.email you@example.com"),

@@ -155,8 +155,72 @@ fn mark(stages: &RefCell<Vec<(&'static str, Duration)>>, started: Instant, name:
     }
 }
 
-/// Push `local_refname` to `target`. Auth, transport and per-ref rejections are errors.
+/// Push `local_refname` to `target` within `limit`. Auth, transport and per-ref rejections
+/// are errors, and so is a push still running at the deadline.
+///
+/// libgit2 has no deadline of its own (its server timeouts bound one connect or one read, and
+/// libssh2 ignores them), so the push runs on its own thread and this one stops waiting at the
+/// deadline. The abandoned thread ends with the process, which exits right after reporting.
 pub fn push(
+    repo: &Repository,
+    target: &PushTarget,
+    local_refname: &str,
+    local_head: Oid,
+    limit: Duration,
+) -> Result<PushOutcome, GitError> {
+    set_server_timeouts(limit);
+    let git_dir = repo.path().to_path_buf();
+    let (owned_target, refname) = (target.clone(), local_refname.to_string());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("push".into())
+        .spawn(move || {
+            // FROM_ENV as `repo::open` does: GIT_CONFIG_GLOBAL and friends hold credential
+            // helpers and must be read the same way on this thread.
+            let result = Repository::open_ext(
+                &git_dir,
+                git2::RepositoryOpenFlags::FROM_ENV,
+                std::iter::empty::<&std::ffi::OsStr>(),
+            )
+            .map_err(GitError::git("cannot open the repository to push"))
+            .and_then(|repo| push_now(&repo, &owned_target, &refname, local_head));
+            let _ = tx.send(result);
+        })
+        .map_err(|e| GitError::Transport {
+            url: target.url.clone(),
+            detail: format!("cannot start the push: {e}"),
+            ssh_command: None,
+            is_ssh: target.is_ssh(),
+        })?;
+    match rx.recv_timeout(limit) {
+        Ok(result) => result,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(GitError::PushTimeout {
+            url: target.url.clone(),
+            limit,
+        }),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(GitError::Transport {
+            url: target.url.clone(),
+            detail: "the push stopped unexpectedly".into(),
+            ssh_command: None,
+            is_ssh: target.is_ssh(),
+        }),
+    }
+}
+
+/// libgit2's per-connection limits (HTTP and git://): a server that never answers gives up
+/// the connect or read in time instead of blocking the push thread forever.
+fn set_server_timeouts(limit: Duration) {
+    let ms = |d: Duration| i32::try_from(d.as_millis()).unwrap_or(i32::MAX);
+    let connect = limit.min(Duration::from_secs(30));
+    // SAFETY: these set process-wide libgit2 options; they are called before the push thread
+    // starts, and no other libgit2 network operation runs concurrently in this process.
+    unsafe {
+        let _ = git2::opts::set_server_connect_timeout_in_milliseconds(ms(connect));
+        let _ = git2::opts::set_server_timeout_in_milliseconds(ms(limit));
+    }
+}
+
+fn push_now(
     repo: &Repository,
     target: &PushTarget,
     local_refname: &str,
@@ -308,6 +372,14 @@ fn classify(
             detail: message,
         };
     }
+    // A local remote's ref is updated in-process: losing a race to another push shows up as
+    // libgit2's "reference modified" rather than a rejection.
+    if e.code() == git2::ErrorCode::Modified {
+        return GitError::RefMoved {
+            refname: target.refname(),
+            place: format!("the remote ({})", target.url),
+        };
+    }
     if e.code() == git2::ErrorCode::NotFastForward
         || lower.contains("not present locally")
         || lower.contains("non-fast-forward")
@@ -402,6 +474,34 @@ pub fn is_ssh_url(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn losing_a_race_for_the_remote_ref_says_so_in_words() {
+        let target = PushTarget {
+            remote: "origin".into(),
+            url: "file:///srv/analytics.git".into(),
+            branch: "feature/x".into(),
+            set_upstream: false,
+        };
+        let e = git2::Error::new(
+            git2::ErrorCode::Modified,
+            git2::ErrorClass::Reference,
+            "old reference value does not match",
+        );
+        let err = classify(
+            e,
+            &target,
+            &Attempts::new(git2::Config::new().unwrap()),
+            None,
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("refs/heads/feature/x moved in the remote")
+                && text.contains("another push or commit got there first"),
+            "{text}"
+        );
+        assert!(!text.contains("class="), "{text}");
+    }
 
     #[test]
     fn passwords_in_urls_are_redacted() {

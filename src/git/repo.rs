@@ -51,6 +51,12 @@ pub fn workdir(repo: &Repository) -> Result<PathBuf, GitError> {
 /// Refuse to commit in the middle of a merge, rebase, cherry-pick, revert or bisect: a commit
 /// then would either record a half-done operation or be lost when it is finished.
 pub fn check_clean_state(repo: &Repository) -> Result<(), GitError> {
+    // git refuses to commit while another process holds the index; so does datachonk, rather
+    // than write a commit behind that process's back.
+    let lock = repo.path().join("index.lock");
+    if lock.exists() {
+        return Err(GitError::IndexLocked { path: lock });
+    }
     let operation = match repo.state() {
         RepositoryState::Clean => return Ok(()),
         RepositoryState::Merge => "merge",

@@ -553,6 +553,29 @@ fn unique(ids: impl Iterator<Item = i64>, what: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The parser's message without its own "error: line L column C:" prefix (the error already
+/// names the place as origin:line:column).
 fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or_default().trim().to_string()
+    let line = s.lines().next().unwrap_or_default().trim();
+    let line = line.strip_prefix("error: ").unwrap_or(line);
+    match line.split_once(": ") {
+        Some((place, rest)) if place.starts_with("line ") && place.contains(" column ") => {
+            rest.to_string()
+        }
+        _ => line.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::*;
+
+    #[test]
+    fn a_parse_error_names_its_place_once() {
+        let err = Fixture::from_yaml_str("accounts:\n  - id: 1\n    nme: x\n", "fx.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("fx.yaml:3:5: unknown field `nme`"), "{err}");
+        assert!(!err.contains("line 3 column 5"), "{err}");
+    }
 }

@@ -124,6 +124,9 @@ pub struct SandboxOptions {
     /// Where live runs keep checkouts, artifacts and DuckDB warehouses (kept after shutdown);
     /// `None`: a fresh temporary directory, removed at shutdown.
     pub workdir: Option<PathBuf>,
+    /// How many requests `/_sandbox/requests` keeps (the newest; older ones are counted as
+    /// dropped). Default [`requests::DEFAULT_LOG_CAPACITY`].
+    pub request_log_capacity: usize,
 }
 
 impl Default for SandboxOptions {
@@ -138,6 +141,7 @@ impl Default for SandboxOptions {
             tls: None,
             tls_cert_out: None,
             workdir: None,
+            request_log_capacity: requests::DEFAULT_LOG_CAPACITY,
         }
     }
 }
@@ -210,6 +214,12 @@ impl SandboxOptions {
     /// Keep live runs' files (and the DuckDB warehouses, so they survive restarts) in `dir`.
     pub fn with_workdir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.workdir = Some(dir.into());
+        self
+    }
+
+    /// Keep only the newest `n` requests in the log.
+    pub fn with_request_log_capacity(mut self, n: usize) -> Self {
+        self.request_log_capacity = n;
         self
     }
 
@@ -303,7 +313,8 @@ impl Sandbox {
             base_url: base_url.clone(),
             started: Instant::now(),
             runs: Mutex::new(RunStore::new(options.first_run_id)),
-            log: Mutex::new(Vec::new()),
+            log: Mutex::new(requests::RequestLog::new(options.request_log_capacity)),
+            log_overflow_said: AtomicBool::new(false),
             faults: Mutex::new(FaultEngine::new(specs)),
             on_request: options.on_request,
             seq: AtomicU64::new(0),
@@ -450,7 +461,12 @@ impl RunningSandbox {
 
     /// Every `/api/` (and other non-admin) request so far, in arrival order.
     pub fn requests(&self) -> Vec<RequestRecord> {
-        lock(&self.state.log).clone()
+        lock(&self.state.log).records()
+    }
+
+    /// How many requests were dropped from the front of the log (it keeps the newest).
+    pub fn requests_dropped(&self) -> u64 {
+        lock(&self.state.log).dropped()
     }
 
     /// Forget the recorded requests (fault counters keep counting).

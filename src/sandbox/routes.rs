@@ -929,7 +929,12 @@ async fn admin_health(State(s): Shared) -> Response {
 }
 
 async fn admin_requests(State(s): Shared) -> Response {
-    axum::Json(lock(&s.log).clone()).into_response()
+    let log = lock(&s.log);
+    (
+        [("x-sandbox-requests-dropped", log.dropped().to_string())],
+        axum::Json(log.records()),
+    )
+        .into_response()
 }
 
 async fn admin_runs(State(s): Shared) -> Response {
@@ -943,12 +948,12 @@ async fn admin_runs(State(s): Shared) -> Response {
 }
 
 async fn admin_reset_log(State(s): Shared) -> Response {
-    let cleared = std::mem::take(&mut *lock(&s.log)).len();
+    let cleared = lock(&s.log).clear();
     axum::Json(json!({"cleared": cleared})).into_response()
 }
 
 async fn admin_reset(State(s): Shared) -> Response {
-    let cleared = std::mem::take(&mut *lock(&s.log)).len();
+    let cleared = lock(&s.log).clear();
     lock(&s.runs).clear();
     axum::Json(json!({"cleared": cleared})).into_response()
 }

@@ -44,7 +44,9 @@ pub(crate) struct AppState {
     pub base_url: String,
     pub started: Instant,
     pub runs: Mutex<RunStore>,
-    pub log: Mutex<Vec<RequestRecord>>,
+    pub log: Mutex<super::requests::RequestLog>,
+    /// The log has started dropping old requests (said once on stderr).
+    pub log_overflow_said: AtomicBool,
     pub faults: Mutex<FaultEngine>,
     pub rate: Mutex<RateWindow>,
     pub on_request: Option<RequestHook>,
@@ -306,8 +308,9 @@ impl axum::extract::connect_info::Connected<IncomingStream<'_, KillableListener>
 /// The `Authorization` scheme, for the log (never the credentials).
 fn auth_scheme(req: &Request) -> Option<String> {
     let value = req.headers().get(axum::http::header::AUTHORIZATION)?;
-    let text = value.to_str().unwrap_or("?");
-    Some(text.split_whitespace().next().unwrap_or("").to_string())
+    Some(super::requests::loggable_scheme(
+        value.to_str().unwrap_or(""),
+    ))
 }
 
 fn fault_response(action: FaultAction) -> Response {
@@ -407,7 +410,16 @@ pub(crate) async fn observe(
     if let Some(hook) = &state.on_request {
         hook(&record);
     }
-    lock(&state.log).push(record);
+    let (pushed_out, kept) = {
+        let mut log = lock(&state.log);
+        (log.push(record), log.records_len())
+    };
+    if pushed_out && !state.log_overflow_said.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "sandbox: the request log keeps the last {kept} requests; older ones are dropped from now on \
+             (GET /_sandbox/requests answers X-Sandbox-Requests-Dropped)"
+        );
+    }
     response
 }
 

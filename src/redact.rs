@@ -1,0 +1,125 @@
+//! Making user input safe to echo: secrets in URLs hidden, long values clipped.
+//!
+//! Every message that quotes a URL a person typed (access URL, git remote, database URL) goes
+//! through `url`, because a token in a URL is a common way to hand one to a tool in CI.
+
+/// `raw` with credentials and query values replaced by `***`:
+/// `https://user:SECRET@host/?token=T` → `https://user:***@host/?token=***`.
+///
+/// Over http(s) a user name alone is hidden too (`https://TOKEN@host` is how many CI systems pass
+/// a token to git); over ssh the user name (`git@…`) is kept, since it is never a secret there.
+/// Works on strings that are not valid URLs as well: a message about a malformed URL must not
+/// leak what the URL held.
+pub fn url(raw: &str) -> String {
+    let (scheme, rest) = match raw.split_once("://") {
+        Some((s, r)) => (Some(s), r),
+        None => (None, raw),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rfind('@') {
+        Some(at) => {
+            let (userinfo, host) = authority.split_at(at);
+            let hides_user = scheme.is_some_and(|s| {
+                let s = s.to_ascii_lowercase();
+                s.starts_with("http") || s.starts_with("postgres")
+            });
+            match userinfo.split_once(':') {
+                Some((user, _)) if !hides_user || user.is_empty() => format!("{user}:***{host}"),
+                Some(_) => format!("***:***{host}"),
+                None if hides_user => format!("***{host}"),
+                None => authority.to_string(),
+            }
+        }
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let (query, fragment) = match query.split_once('#') {
+                Some((q, f)) => (q, Some(f)),
+                None => (query, None),
+            };
+            let hidden: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) => format!("{k}=***"),
+                    None if pair.is_empty() => String::new(),
+                    None => "***".to_string(),
+                })
+                .collect();
+            let mut out = format!("{path}?{}", hidden.join("&"));
+            if let Some(f) = fragment {
+                out.push('#');
+                out.push_str(f);
+            }
+            out
+        }
+        None => tail.to_string(),
+    };
+    match scheme {
+        Some(s) => format!("{s}://{authority}{tail}"),
+        None => format!("{authority}{tail}"),
+    }
+}
+
+/// At most `max` characters of `s` (on a char boundary), with a note of how much was cut, so a
+/// 25 MB line or a huge response body never floods a terminal or a log.
+pub fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_string(),
+        Some((cut, _)) => format!("{}… ({} more bytes)", &s[..cut], s.len() - cut),
+    }
+}
+
+/// How many characters of user input a message echoes.
+pub const ECHO_LIMIT: usize = 200;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_and_query_values_are_hidden() {
+        for (raw, shown) in [
+            ("http://user:SECRET@host", "http://***:***@host"),
+            ("https://SECRET@host/x", "https://***@host/x"),
+            (
+                "https://h.example/?token=SECRET&a=1",
+                "https://h.example/?token=***&a=***",
+            ),
+            ("https://h.example?SECRET", "https://h.example?***"),
+            ("user:SECRET@host", "user:***@host"),
+            (
+                "http://u:p%40ss@127.0.0.1:8080/r.git",
+                "http://***:***@127.0.0.1:8080/r.git",
+            ),
+            (
+                "ssh://git@github.com/a/b.git",
+                "ssh://git@github.com/a/b.git",
+            ),
+            (
+                "ssh://git:SECRET@github.com/a",
+                "ssh://git:***@github.com/a",
+            ),
+            (
+                "postgres://ada:pw@127.0.0.1/db?schema=raw",
+                "postgres://***:***@127.0.0.1/db?schema=***",
+            ),
+            ("git@github.com:a/b.git", "git@github.com:a/b.git"),
+            ("https://cloud.getdbt.com", "https://cloud.getdbt.com"),
+            ("not a url at all", "not a url at all"),
+        ] {
+            assert_eq!(url(raw), shown, "{raw}");
+            assert!(!url(raw).contains("SECRET"));
+        }
+    }
+
+    #[test]
+    fn long_input_is_clipped_on_a_char_boundary() {
+        assert_eq!(clip("short", 10), "short");
+        let long = "é".repeat(500);
+        let c = clip(&long, 200);
+        assert!(c.starts_with(&"é".repeat(200)));
+        assert!(c.ends_with("(600 more bytes)"), "{c}");
+    }
+}
