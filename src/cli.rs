@@ -383,9 +383,74 @@ pub enum CloudCommand {
     /// List, show, cancel or retry runs.
     #[command(subcommand)]
     Runs(RunsCommand),
-    /// Download run artifacts.
+    /// List or download run artifacts.
     #[command(subcommand)]
     Artifacts(ArtifactsCommand),
+    /// Upstream and downstream of a model, source, seed or test, from a run's manifest.
+    ///
+    /// Reads the manifest of RUN, or of the latest successful run of the job (--job-id, else
+    /// deploy.dbt_cloud.job_id), and shows each node with its status in that run. As a
+    /// picture: --format mermaid (renders in GitHub and GitLab markdown) or dot (Graphviz).
+    ///
+    /// Examples:
+    ///   datachonk cloud lineage stg_shop__orders --depth 2
+    ///   datachonk cloud lineage shop.orders --format mermaid > lineage.md
+    ///   datachonk cloud lineage fct_orders --run 7 --format dot | dot -Tsvg > lineage.svg
+    Lineage(LineageArgs),
+    /// Source freshness from the latest run that checked it (sources.json).
+    ///
+    /// Per source table: when it was last loaded, its age, the warn/error criteria and the
+    /// verdict. Exit 0 when every table passes or warns, 1 when any is stale past its error
+    /// criteria (or could not be checked), 6 when no run has freshness results.
+    ///
+    /// Examples:
+    ///   datachonk cloud freshness
+    ///   datachonk cloud freshness --run 42 --json
+    Freshness(FreshnessArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LineageFormat {
+    /// Indented lists, upstream then downstream.
+    Text,
+    /// A Mermaid flowchart.
+    Mermaid,
+    /// A Graphviz digraph.
+    Dot,
+}
+
+#[derive(Debug, Args)]
+pub struct LineageArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// The node: a name (stg_orders), SOURCE.TABLE for a source, TYPE:NAME (test:not_null_x)
+    /// or a unique id (model.shop.stg_orders).
+    pub node: String,
+    /// Read this run's manifest (default: the job's latest successful run).
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<i64>,
+    /// Job whose latest successful run is read [env: DBT_CLOUD_JOB_ID]
+    #[arg(long, value_name = "ID", conflicts_with = "run")]
+    pub job_id: Option<i64>,
+    /// How many steps upstream and downstream (default: all).
+    #[arg(long, value_name = "N")]
+    pub depth: Option<usize>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: LineageFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct FreshnessArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Read this run's sources.json.
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<i64>,
+    /// Job whose latest run with freshness results is read [env: DBT_CLOUD_JOB_ID]
+    /// (default: the configured job, else any job of the account).
+    #[arg(long, value_name = "ID", conflicts_with = "run")]
+    pub job_id: Option<i64>,
 }
 
 #[derive(Debug, Args)]
@@ -439,6 +504,10 @@ pub struct RunShowArgs {
     /// Print each step's logs.
     #[arg(long)]
     pub logs: bool,
+    /// List each dbt step's nodes (from run_results.json and manifest.json): type, name,
+    /// status, time, rows, and the message of anything not ok. Always included with --json.
+    #[arg(long)]
+    pub nodes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -451,11 +520,25 @@ pub struct RunIdArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ArtifactsCommand {
+    /// List the artifacts a run saved, per step.
+    List(ArtifactListArgs),
     /// Download one artifact of a run, e.g. run_results.json or manifest.json.
     ///
     /// The raw file goes to stdout, or to FILE with -o (written atomically; with --json a
-    /// JSON summary of what was written is printed).
+    /// JSON summary of what was written is printed). Without --step, the step that wrote
+    /// the artifact is found (e.g. sources.json comes from the `dbt source freshness` step).
     Get(ArtifactGetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ArtifactListArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Run id.
+    pub run_id: i64,
+    /// Only this step (1-based).
+    #[arg(long, value_name = "N")]
+    pub step: Option<i64>,
 }
 
 #[derive(Debug, Args)]
@@ -466,7 +549,7 @@ pub struct ArtifactGetArgs {
     pub run_id: i64,
     /// Artifact path, e.g. run_results.json.
     pub path: String,
-    /// Step index (1-based); default: the last step.
+    /// Step index (1-based); default: the step that wrote it (the last one that did).
     #[arg(long, value_name = "N")]
     pub step: Option<i64>,
     /// Write to FILE instead of stdout.

@@ -307,6 +307,8 @@ pub struct Run {
     pub can_retry: Option<bool>,
     pub retrying_run_id: Option<i64>,
     pub artifacts_saved: Option<bool>,
+    pub has_sources_generated: Option<bool>,
+    pub has_docs_generated: Option<bool>,
     pub trigger: Option<RunTrigger>,
     pub job: Option<Job>,
     pub run_steps: Option<Vec<RunStep>>,

@@ -1,17 +1,14 @@
 //! `datachonk cloud …`: look at the connection, jobs, runs and artifacts.
 
-use std::io::Write;
-
 use serde_json::{json, Value};
 
 use crate::cli::{ArtifactsCommand, CloudCommand, ConnectionArgs, GlobalArgs, RunsCommand};
 use crate::cloud::{Client, Run, RunQuery, RunStatus};
 use crate::config::{Config, FlagValues};
 use crate::error::{CliError, CmdResult, Exit};
-use crate::generate::write::write_atomic;
 use crate::ui::Ui;
 
-use super::connect;
+use super::{cloud_insight, connect};
 
 pub fn run(global: &GlobalArgs, cmd: CloudCommand, ui: &Ui) -> CmdResult {
     let (connection, extra) = match &cmd {
@@ -35,6 +32,23 @@ pub fn run(global: &GlobalArgs, cmd: CloudCommand, ui: &Ui) -> CmdResult {
             (&a.connection, FlagValues::default())
         }
         CloudCommand::Artifacts(ArtifactsCommand::Get(a)) => (&a.connection, FlagValues::default()),
+        CloudCommand::Artifacts(ArtifactsCommand::List(a)) => {
+            (&a.connection, FlagValues::default())
+        }
+        CloudCommand::Lineage(a) => (
+            &a.connection,
+            FlagValues {
+                job_id: a.job_id,
+                ..FlagValues::default()
+            },
+        ),
+        CloudCommand::Freshness(a) => (
+            &a.connection,
+            FlagValues {
+                job_id: a.job_id,
+                ..FlagValues::default()
+            },
+        ),
     };
     let cfg = load(global, connection, extra)?;
     let client = connect::client(&cfg, ui)?;
@@ -64,7 +78,9 @@ pub fn run(global: &GlobalArgs, cmd: CloudCommand, ui: &Ui) -> CmdResult {
                 };
                 runs_list(&client, &query, ui).await
             }
-            CloudCommand::Runs(RunsCommand::Show(a)) => run_show(&client, a.run_id, a.logs, ui).await,
+            CloudCommand::Runs(RunsCommand::Show(a)) => {
+                run_show(&client, &cfg, a.run_id, a.logs, a.nodes, ui).await
+            }
             CloudCommand::Runs(RunsCommand::Cancel(a)) => {
                 let run = client.cancel_run(a.run_id).await?;
                 print_run_line(ui, &run, "cancel requested");
@@ -76,26 +92,13 @@ pub fn run(global: &GlobalArgs, cmd: CloudCommand, ui: &Ui) -> CmdResult {
                 Ok(Exit::Success)
             }
             CloudCommand::Artifacts(ArtifactsCommand::Get(a)) => {
-                let bytes = client.get_artifact(a.run_id, &a.path, a.step).await?;
-                match &a.output {
-                    Some(path) => {
-                        write_atomic(path, &bytes).map_err(|e| CliError::usage(e.to_string()))?;
-                        if ui.is_json() {
-                            ui.json(&json!({"run_id": a.run_id, "path": a.path, "step": a.step,
-                                            "file": path.display().to_string(), "bytes": bytes.len()}));
-                        } else {
-                            ui.status(format!("wrote {} ({} bytes)", path.display(), bytes.len()));
-                        }
-                    }
-                    None => {
-                        let mut out = std::io::stdout().lock();
-                        out.write_all(&bytes)
-                            .and_then(|_| out.flush())
-                            .map_err(|e| CliError::new(Exit::Api, format!("cannot write to stdout: {e}")))?;
-                    }
-                }
-                Ok(Exit::Success)
+                cloud_insight::artifacts_get(&client, &a, ui).await
             }
+            CloudCommand::Artifacts(ArtifactsCommand::List(a)) => {
+                cloud_insight::artifacts_list(&client, a.run_id, a.step, ui).await
+            }
+            CloudCommand::Lineage(a) => cloud_insight::lineage(&client, &cfg, &a, ui).await,
+            CloudCommand::Freshness(a) => cloud_insight::freshness(&client, &cfg, &a, ui).await,
         }
     });
     rt.shutdown_background();
@@ -227,10 +230,23 @@ async fn runs_list(client: &Client, query: &RunQuery, ui: &Ui) -> CmdResult {
     Ok(Exit::Success)
 }
 
-async fn run_show(client: &Client, run_id: i64, logs: bool, ui: &Ui) -> CmdResult {
+async fn run_show(
+    client: &Client,
+    cfg: &Config,
+    run_id: i64,
+    logs: bool,
+    nodes: bool,
+    ui: &Ui,
+) -> CmdResult {
     let run = client
         .get_run(run_id, &["run_steps", "job", "trigger"])
         .await?;
+    // Nodes come from artifacts: always in --json, on request for people.
+    let insight = if nodes || ui.is_json() {
+        Some(cloud_insight::gather(client, cfg, &run).await?)
+    } else {
+        None
+    };
     if ui.is_json() {
         let mut v = run_json(&run);
         v["steps"] = run
@@ -241,6 +257,9 @@ async fn run_show(client: &Client, run_id: i64, logs: bool, ui: &Ui) -> CmdResul
                        "duration_seconds": s.elapsed_seconds(), "logs": if logs { s.logs.clone() } else { None }})
             })
             .collect();
+        if let Some(i) = &insight {
+            v["nodes"] = cloud_insight::insight_json(i);
+        }
         ui.json(&v);
         return Ok(Exit::Success);
     }
@@ -292,6 +311,9 @@ async fn run_show(client: &Client, run_id: i64, logs: bool, ui: &Ui) -> CmdResul
                 ui.out(format!("      | {line}"));
             }
         }
+    }
+    if let Some(i) = &insight {
+        cloud_insight::print_nodes(ui, i);
     }
     Ok(Exit::Success)
 }

@@ -1,0 +1,468 @@
+//! `datachonk cloud runs show --nodes`, `cloud lineage`, `cloud freshness`, `cloud artifacts
+//! list|get`: what a run did, read from its artifacts (the work is in `cloud::insight`).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use serde_json::{json, Value};
+
+use crate::cli::{ArtifactGetArgs, FreshnessArgs, LineageArgs, LineageFormat};
+use crate::cloud::insight::freshness::{self, TableFreshness};
+use crate::cloud::insight::lineage::{self, FindError};
+use crate::cloud::insight::manifest::Manifest;
+use crate::cloud::insight::{self, store, ArtifactStore, RunInsight};
+use crate::cloud::{ApiError, Client, Run, RunQuery, RunStatus};
+use crate::config::Config;
+use crate::error::{CliError, CmdResult, Exit};
+use crate::generate::write::write_atomic;
+use crate::ui::Ui;
+
+/// Where a command keeps finished runs' artifacts: `.datachonk/runs/` next to datachonk.yaml,
+/// else at the root of the git repository around the current directory; nowhere otherwise.
+pub fn store_for(cfg: &Config) -> ArtifactStore {
+    if let Some(dir) = cfg.file.as_ref().and_then(|f| f.parent()) {
+        let dir = if dir.as_os_str().is_empty() {
+            std::path::Path::new(".")
+        } else {
+            dir
+        };
+        return ArtifactStore::in_project(dir);
+    }
+    match git2::Repository::discover(".")
+        .ok()
+        .and_then(|r| r.workdir().map(|w| w.to_path_buf()))
+    {
+        Some(root) => ArtifactStore::in_project(&root),
+        None => ArtifactStore::none(),
+    }
+}
+
+const RUN_RELATED: &[&str] = &["run_steps", "job", "trigger"];
+
+/// The run's nodes, as `runs show --nodes` prints them.
+pub fn print_nodes(ui: &Ui, insight: &RunInsight) {
+    if let Some(note) = &insight.note {
+        ui.out(format!("  {note}"));
+    }
+    for step in &insight.steps {
+        ui.out(format!("  step {} {}", step.index, ui.dim(&step.name)));
+        if let Some(why) = &step.unavailable {
+            ui.out(format!("      {}", ui.dim(why)));
+        }
+        for n in &step.nodes {
+            let rows = n
+                .rows_affected
+                .map(|r| format!("  {r} rows"))
+                .unwrap_or_default();
+            ui.out(format!(
+                "      {:<9} {:<8} {}  {}{rows}",
+                node_status(ui, &n.status),
+                n.resource_type,
+                n.name,
+                ui.dim(&format!("{:.2}s", n.execution_time)),
+            ));
+            if let Some(m) = &n.message {
+                for line in m.lines().take(5) {
+                    ui.out(format!("                {}", ui.dim(line)));
+                }
+            }
+        }
+    }
+    if !insight.steps.is_empty() {
+        ui.out(format!("  nodes     {}", insight.summary_line));
+    }
+}
+
+fn node_status(ui: &Ui, status: &str) -> String {
+    let word = format!("{status:<9}");
+    match status {
+        "success" | "pass" => ui.good(&word),
+        "error" | "fail" | "runtime error" => ui.bad(&word),
+        "warn" => ui.warnish(&word),
+        _ => word,
+    }
+}
+
+/// `runs show` with the run's nodes gathered (cached artifacts when the run is finished).
+pub async fn gather(client: &Client, cfg: &Config, run: &Run) -> Result<RunInsight, ApiError> {
+    insight::gather(client, &store_for(cfg), run).await
+}
+
+/// The JSON of a run's insight (`runs show --json`, `dbt-run --json`).
+pub fn insight_json(insight: &RunInsight) -> Value {
+    serde_json::to_value(insight).unwrap_or(Value::Null)
+}
+
+/// The latest successful run of `job_id`, with its steps.
+async fn latest_success(client: &Client, job_id: i64) -> Result<Option<Run>, ApiError> {
+    let query = RunQuery {
+        job_id: Some(job_id),
+        status_in: vec![RunStatus::Success],
+        order_by: Some("-id".into()),
+        limit: 1,
+        ..RunQuery::default()
+    };
+    match client.list_runs(&query).await?.first() {
+        Some(r) => Ok(Some(client.get_run(r.id, RUN_RELATED).await?)),
+        None => Ok(None),
+    }
+}
+
+fn job_of(cfg: &Config, flag: Option<i64>) -> Option<i64> {
+    flag.or(cfg.dbt_cloud.job_id.as_ref().map(|j| j.value))
+}
+
+pub async fn lineage(client: &Client, cfg: &Config, args: &LineageArgs, ui: &Ui) -> CmdResult {
+    let run = match args.run {
+        Some(id) => client.get_run(id, RUN_RELATED).await?,
+        None => {
+            let job = job_of(cfg, args.job_id).ok_or_else(|| {
+                CliError::usage("which run's manifest? pass --run RUN or --job-id JOB")
+                    .with_hint("or set deploy.dbt_cloud.job_id / DBT_CLOUD_JOB_ID")
+            })?;
+            latest_success(client, job).await?.ok_or_else(|| {
+                CliError::new(
+                    Exit::Api,
+                    format!("job {job} has no successful run to read a manifest from"),
+                )
+                .with_hint("pass --run RUN to read the manifest of another run")
+            })?
+        }
+    };
+    let store = store_for(cfg);
+    let steps = insight::dbt_steps(&run);
+    let mut manifest = None;
+    for (index, _) in steps.iter().rev() {
+        if let Some(bytes) = store
+            .get(client, &run, Some(*index), "manifest.json")
+            .await?
+        {
+            manifest = Some(Manifest::parse(&bytes).map_err(|e| {
+                CliError::new(
+                    Exit::Api,
+                    format!("manifest.json of run {} is unreadable: {e}", run.id),
+                )
+            })?);
+            break;
+        }
+    }
+    let manifest = manifest.ok_or_else(|| {
+        CliError::new(
+            Exit::Api,
+            format!(
+                "run {} saved no manifest.json (no dbt step wrote one)",
+                run.id
+            ),
+        )
+    })?;
+    let focus = lineage::find(&manifest, &args.node).map_err(|e| match e {
+        FindError::NotFound { suggestions } => {
+            let err = CliError::usage(format!(
+                "no node named `{}` in the manifest of run {}",
+                args.node, run.id
+            ));
+            match suggestions.as_slice() {
+                [] => {
+                    err.with_hint("name a model, seed, snapshot, test, SOURCE.TABLE or a unique id")
+                }
+                s => err.with_hint(format!("did you mean {}?", s.join(", "))),
+            }
+        }
+        FindError::Ambiguous { candidates } => CliError::usage(format!(
+            "`{}` names {} nodes: {}",
+            args.node,
+            candidates.len(),
+            candidates.join(", ")
+        ))
+        .with_hint("pass the unique id, or TYPE:NAME"),
+    })?;
+    let statuses = run_statuses(client, &store, &run).await?;
+    let picture = lineage::lineage(&manifest, &focus, args.depth, &statuses);
+    if ui.is_json() {
+        let mut v = serde_json::to_value(&picture).unwrap_or(Value::Null);
+        v["run_id"] = json!(run.id);
+        v["mermaid"] = json!(picture.mermaid());
+        ui.json(&v);
+        return Ok(Exit::Success);
+    }
+    let text = match args.format {
+        LineageFormat::Text => {
+            ui.status(format!("lineage of {focus} (run {})", run.id));
+            picture.text()
+        }
+        LineageFormat::Mermaid => picture.mermaid(),
+        LineageFormat::Dot => picture.dot(),
+    };
+    for line in text.lines() {
+        ui.out(line);
+    }
+    Ok(Exit::Success)
+}
+
+/// unique id → the node's status in the last dbt step that ran it.
+async fn run_statuses(
+    client: &Client,
+    store: &ArtifactStore,
+    run: &Run,
+) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut statuses = BTreeMap::new();
+    if !run.run_status().is_terminal() {
+        return Ok(statuses);
+    }
+    for (index, _) in insight::dbt_steps(run) {
+        if let Some(bytes) = store
+            .get(client, run, Some(index), "run_results.json")
+            .await?
+        {
+            if let Ok(nodes) = insight::nodes::from_run_results(&bytes, None) {
+                for n in nodes {
+                    statuses.insert(n.unique_id, n.status);
+                }
+            }
+        }
+    }
+    Ok(statuses)
+}
+
+/// The step of `run` that wrote `sources.json`: the `dbt source freshness` step.
+fn freshness_step(run: &Run) -> Option<i64> {
+    run.steps()
+        .iter()
+        .filter(|s| {
+            s.name
+                .as_deref()
+                .is_some_and(|n| n.contains("source freshness"))
+        })
+        .filter_map(|s| s.index)
+        .next_back()
+}
+
+pub async fn freshness(client: &Client, cfg: &Config, args: &FreshnessArgs, ui: &Ui) -> CmdResult {
+    let store = store_for(cfg);
+    let job = job_of(cfg, args.job_id);
+    let (run, step) = match args.run {
+        Some(id) => {
+            let run = client.get_run(id, RUN_RELATED).await?;
+            let step = freshness_step(&run);
+            (run, step)
+        }
+        None => {
+            let query = RunQuery {
+                job_id: job,
+                status_in: vec![RunStatus::Success, RunStatus::Error],
+                order_by: Some("-id".into()),
+                limit: 30,
+                ..RunQuery::default()
+            };
+            let mut found = None;
+            for r in client.list_runs(&query).await? {
+                if r.has_sources_generated == Some(false) {
+                    continue;
+                }
+                let run = client.get_run(r.id, RUN_RELATED).await?;
+                if let Some(step) = freshness_step(&run) {
+                    found = Some((run, Some(step)));
+                    break;
+                }
+            }
+            match found {
+                Some(f) => f,
+                None => return Err(no_freshness_runs(client, job).await),
+            }
+        }
+    };
+    let Some(bytes) = store.get(client, &run, step, "sources.json").await? else {
+        return Err(CliError::new(
+            Exit::Api,
+            format!("run {} has no freshness results (no sources.json)", run.id),
+        )
+        .with_hint("freshness comes from a job with \"Run source freshness\" on, or a `dbt source freshness` step"));
+    };
+    let tables = freshness::from_sources_json(&bytes, None).map_err(|e| {
+        CliError::new(
+            Exit::Api,
+            format!("sources.json of run {} is unreadable: {e}", run.id),
+        )
+    })?;
+    let stale = tables.iter().filter(|t| t.is_error()).count();
+    let exit = if stale > 0 {
+        Exit::RunError
+    } else {
+        Exit::Success
+    };
+    if ui.is_json() {
+        ui.json(&json!({
+            "run_id": run.id,
+            "step": step,
+            "outcome": if stale > 0 { "stale" } else { "fresh" },
+            "tables": tables,
+        }));
+        return Ok(exit);
+    }
+    ui.out(format!(
+        "source freshness from run {}{}",
+        run.id,
+        run.finished_at
+            .map(|t| format!(" ({})", t.0.format("%Y-%m-%d %H:%M UTC")))
+            .unwrap_or_default()
+    ));
+    for t in &tables {
+        print_table(ui, t);
+    }
+    let count = |s: &str| tables.iter().filter(|t| t.status == s).count();
+    ui.out(format!(
+        "{} pass · {} warn · {} error · {} runtime error",
+        count("pass"),
+        count("warn"),
+        count("error"),
+        count("runtime error")
+    ));
+    Ok(exit)
+}
+
+fn print_table(ui: &Ui, t: &TableFreshness) {
+    let age = t
+        .age_seconds
+        .map(|s| format!("{} old", freshness::age_text(s)))
+        .unwrap_or_else(|| "age unknown".into());
+    let loaded = t
+        .max_loaded_at
+        .as_deref()
+        .map(|m| format!(", last loaded {m}"))
+        .unwrap_or_default();
+    ui.out(format!(
+        "  {} {}  {}{loaded}",
+        node_status(ui, &t.status),
+        t.name,
+        ui.dim(&age)
+    ));
+    if let Some(c) = &t.criteria {
+        ui.out(format!("              {}", ui.dim(c)));
+    }
+    if let Some(e) = &t.error {
+        ui.out(format!("              {}", ui.dim(e)));
+    }
+}
+
+/// Exit 6 saying which jobs could produce freshness results.
+async fn no_freshness_runs(client: &Client, job: Option<i64>) -> CliError {
+    let where_ = match job {
+        Some(j) => format!("job {j}"),
+        None => "the account".to_string(),
+    };
+    let err = CliError::new(
+        Exit::Api,
+        format!("no recent run of {where_} has source freshness results"),
+    );
+    let jobs = client.list_jobs(None, None).await.unwrap_or_default();
+    let able: Vec<String> = jobs
+        .iter()
+        .filter(|j| {
+            j.run_generate_sources == Some(true)
+                || j.execute_steps
+                    .iter()
+                    .flatten()
+                    .any(|s| s.contains("source freshness"))
+        })
+        .map(|j| {
+            format!(
+                "{} ({})",
+                j.id.unwrap_or_default(),
+                j.name.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    if able.is_empty() {
+        err.with_hint("no job checks freshness: turn on \"Run source freshness\" for a job, or add a `dbt source freshness` step")
+    } else {
+        err.with_hint(format!(
+            "jobs that check freshness: {}; pass --job-id with one of them",
+            able.join(", ")
+        ))
+    }
+}
+
+pub async fn artifacts_list(client: &Client, run_id: i64, step: Option<i64>, ui: &Ui) -> CmdResult {
+    let paths = client.list_artifacts(run_id, step).await?;
+    if ui.is_json() {
+        ui.json(&json!({"run_id": run_id, "step": step, "artifacts": paths}));
+        return Ok(Exit::Success);
+    }
+    if paths.is_empty() {
+        ui.out(format!("run {run_id} saved no artifacts"));
+    }
+    for p in &paths {
+        ui.out(p);
+    }
+    Ok(Exit::Success)
+}
+
+/// `artifacts get`: without `--step`, the step that wrote the artifact (the freshness step
+/// for sources.json, else the last dbt step that has it).
+pub async fn artifacts_get(client: &Client, a: &ArtifactGetArgs, ui: &Ui) -> CmdResult {
+    if !store::is_plain_relative(&a.path) {
+        return Err(CliError::usage(format!(
+            "artifact path {:?} must be relative, without `..` (e.g. run_results.json)",
+            crate::redact::clip(&a.path, crate::redact::ECHO_LIMIT)
+        )));
+    }
+    let (bytes, step) = match a.step {
+        Some(s) => (
+            client.get_artifact(a.run_id, &a.path, Some(s)).await?,
+            Some(s),
+        ),
+        None => find_in_steps(client, a.run_id, &a.path).await?,
+    };
+    match &a.output {
+        Some(path) => {
+            write_atomic(path, &bytes).map_err(|e| CliError::usage(e.to_string()))?;
+            if ui.is_json() {
+                ui.json(&json!({"run_id": a.run_id, "path": a.path, "step": step,
+                                "file": path.display().to_string(), "bytes": bytes.len()}));
+            } else {
+                ui.status(format!("wrote {} ({} bytes)", path.display(), bytes.len()));
+            }
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&bytes)
+                .and_then(|_| out.flush())
+                .map_err(|e| CliError::new(Exit::Api, format!("cannot write to stdout: {e}")))?;
+        }
+    }
+    Ok(Exit::Success)
+}
+
+async fn find_in_steps(
+    client: &Client,
+    run_id: i64,
+    path: &str,
+) -> Result<(Vec<u8>, Option<i64>), CliError> {
+    let run = client.get_run(run_id, &["run_steps"]).await?;
+    let mut candidates: Vec<Option<i64>> = Vec::new();
+    if path == "sources.json" {
+        candidates.extend(freshness_step(&run).map(Some));
+    }
+    // The default (last step) first, as the API does, then every dbt step newest first.
+    candidates.push(None);
+    candidates.extend(
+        insight::dbt_steps(&run)
+            .into_iter()
+            .rev()
+            .map(|(i, _)| Some(i)),
+    );
+    for step in candidates {
+        match client.get_artifact(run_id, path, step).await {
+            Ok(bytes) => return Ok((bytes, step)),
+            Err(ApiError::NotFound { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(CliError::new(
+        Exit::Api,
+        format!("run {run_id} has no artifact {path} in any step"),
+    )
+    .with_hint(format!(
+        "list what it saved: datachonk cloud artifacts list {run_id}"
+    )))
+}

@@ -1,0 +1,285 @@
+//! After the verdict, with real dbt: a run of a small shop project where one model fails, read
+//! back through `datachonk cloud runs show --nodes`, `cloud lineage` (Mermaid parsed back) and
+//! `cloud artifacts`, against the sandbox's `dbt` executor over HTTP.
+//!
+//! dbt comes from `bash scripts/setup-test-deps`; without it this test FAILS.
+
+mod real_dbt;
+mod sandbox_repo;
+mod sandbox_support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use datachonk::sandbox::{Executor, RunStatus, RunningSandbox, SandboxOptions};
+use sandbox_repo::{wait_terminal, Repo, PROJECT};
+use sandbox_support::{fixture, start_with, Api, TOKEN};
+use serde_json::{json, Value};
+
+const JOB: i64 = 10;
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn datachonk(sandbox: &RunningSandbox, dir: &Path, args: &[&str]) -> Out {
+    let mut cmd = cargo_bin_cmd!("datachonk");
+    for (name, _) in datachonk::config::ENV_VARS {
+        cmd.env_remove(name);
+    }
+    let out = cmd
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("DBT_CLOUD_ACCESS_URL", sandbox.base_url())
+        .env("DBT_CLOUD_API_TOKEN", TOKEN)
+        .env("DBT_CLOUD_ACCOUNT_ID", "1")
+        .env("DBT_CLOUD_JOB_ID", JOB.to_string())
+        .args(args)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("datachonk runs");
+    let o = Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !o.stdout.contains(TOKEN) && !o.stderr.contains(TOKEN),
+        "the token leaked"
+    );
+    o
+}
+
+/// A Mermaid flowchart parsed back: node labels by id, and edges as label pairs.
+fn parse_mermaid(text: &str) -> (BTreeMap<String, String>, BTreeSet<(String, String)>) {
+    let mut labels = BTreeMap::new();
+    let mut edges = Vec::new();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("flowchart LR"), "{text}");
+    for line in lines.map(str::trim) {
+        if let Some((from, to)) = line.split_once(" --> ") {
+            edges.push((from.to_string(), to.to_string()));
+        } else if let Some(open) = line.find('[') {
+            let id = &line[..open];
+            let label = line[open..]
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim_matches('"');
+            labels.insert(id.to_string(), label.to_string());
+        } else {
+            assert!(
+                line.starts_with("classDef ") || line.starts_with("class "),
+                "unexpected Mermaid line {line:?}"
+            );
+        }
+    }
+    let named = edges
+        .into_iter()
+        .map(|(a, b)| (labels[&a].clone(), labels[&b].clone()))
+        .collect();
+    (labels, named)
+}
+
+#[test]
+fn a_failed_run_is_read_back_node_by_node_with_lineage_and_cached_artifacts() {
+    let dbt = real_dbt::dbt_path();
+    let repo = Repo::new();
+    let mut files: Vec<(&str, Option<&str>)> = PROJECT.to_vec();
+    files.extend([
+        (
+            "models/marts/orders_summary.sql",
+            Some("select count(*) as n from {{ ref('stg_orders') }}\n"),
+        ),
+        (
+            "models/marts/broken.sql",
+            Some("select * from a_table_that_does_not_exist\n"),
+        ),
+        (
+            "models/marts/after_broken.sql",
+            Some("select * from {{ ref('broken') }}\n"),
+        ),
+    ]);
+    let sha = repo.commit("main", "shop with a broken model", &files);
+
+    let mut f = fixture();
+    let mut job = f.job(1).unwrap().clone();
+    job.id = JOB;
+    job.name = "Build".into();
+    job.execute_steps = vec!["dbt build".into()];
+    f.jobs.push(job);
+    let sandbox = start_with(
+        SandboxOptions::default()
+            .with_fixture(f)
+            .with_repository(JOB, repo.url())
+            .with_executor(Executor::Dbt { dbt }),
+    );
+    let api = Api::new(&sandbox.base_url());
+    let r = api.post(
+        &format!("/api/v2/accounts/1/jobs/{JOB}/run/"),
+        json!({"cause": "insight", "git_sha": sha}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let run = r.data()["id"].as_i64().unwrap();
+    let done = wait_terminal(&sandbox, run, Duration::from_secs(180));
+    assert_eq!(done.status, RunStatus::Error);
+
+    // A project folder (datachonk.yaml) so finished runs' artifacts are kept.
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(
+        project.path().join("datachonk.yaml"),
+        "deploy:\n  dbt_cloud: {}\n",
+    )
+    .unwrap();
+    let dir = project.path();
+    let run_s = run.to_string();
+
+    // Nodes, as a person reads them.
+    let show = datachonk(&sandbox, dir, &["cloud", "runs", "show", &run_s, "--nodes"]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    assert!(
+        show.stdout
+            .contains("nodes     3 models ok · 1 test pass · 1 error · 1 skipped"),
+        "{}",
+        show.stdout
+    );
+    let broken_line = show
+        .stdout
+        .lines()
+        .find(|l| l.contains(" broken"))
+        .expect("the broken model is listed");
+    assert!(
+        broken_line.contains("error") && broken_line.contains("model"),
+        "{broken_line}"
+    );
+    assert!(
+        show.stdout.contains("a_table_that_does_not_exist"),
+        "the error message is shown: {}",
+        show.stdout
+    );
+    let kept = dir.join(format!(".datachonk/runs/{run}/step-4/run_results.json"));
+    assert!(kept.is_file(), "artifacts of a finished run are kept");
+
+    // The same in --json, read from the kept files: no artifact request reaches the API.
+    sandbox.reset_log();
+    let json_show = datachonk(&sandbox, dir, &["cloud", "runs", "show", &run_s, "--json"]);
+    assert_eq!(json_show.code, 0, "{}", json_show.stderr);
+    let v: Value = serde_json::from_str(&json_show.stdout).expect("one JSON document");
+    assert_eq!(
+        v["nodes"]["skipped_downstream"],
+        json!(["model.shop.after_broken"])
+    );
+    let failed: Vec<&str> = v["nodes"]["steps"][0]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["status"] == "error")
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["broken"]);
+    let artifact_requests = sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/artifacts/"))
+        .count();
+    assert_eq!(artifact_requests, 0, "kept artifacts are not fetched again");
+
+    // Lineage as a picture, parsed back.
+    let mermaid = datachonk(
+        &sandbox,
+        dir,
+        &[
+            "cloud",
+            "lineage",
+            "stg_orders",
+            "--run",
+            &run_s,
+            "--format",
+            "mermaid",
+        ],
+    );
+    assert_eq!(mermaid.code, 0, "{}", mermaid.stderr);
+    let (labels, edges) = parse_mermaid(&mermaid.stdout);
+    let focus = labels
+        .values()
+        .find(|l| l.contains("stg_orders"))
+        .expect("the focus is drawn");
+    assert_eq!(focus, "model stg_orders (success)");
+    let edge_names: BTreeSet<(String, String)> =
+        edges.iter().map(|(a, b)| (word(a), word(b))).collect();
+    assert!(
+        edge_names.contains(&("base_orders".into(), "stg_orders".into())),
+        "{edge_names:?}"
+    );
+    assert!(
+        edge_names.contains(&("stg_orders".into(), "orders_summary".into())),
+        "{edge_names:?}"
+    );
+    assert!(
+        edge_names.contains(&("stg_orders".into(), "not_null_stg_orders_id".into())),
+        "{edge_names:?}"
+    );
+    assert!(
+        !labels.values().any(|l| l.contains("broken")),
+        "unrelated nodes stay out: {labels:?}"
+    );
+    let dot = datachonk(
+        &sandbox,
+        dir,
+        &[
+            "cloud", "lineage", "broken", "--run", &run_s, "--format", "dot",
+        ],
+    );
+    assert_eq!(dot.code, 0, "{}", dot.stderr);
+    assert!(
+        dot.stdout
+            .contains("\"model.shop.broken\" -> \"model.shop.after_broken\";"),
+        "{}",
+        dot.stdout
+    );
+    let unknown = datachonk(
+        &sandbox,
+        dir,
+        &["cloud", "lineage", "stg_order", "--run", &run_s],
+    );
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.contains("did you mean stg_orders"),
+        "{}",
+        unknown.stderr
+    );
+
+    // Artifacts: listed, fetched from the step that wrote them, never outside the run.
+    let list = datachonk(&sandbox, dir, &["cloud", "artifacts", "list", &run_s]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    assert!(
+        list.stdout.lines().any(|l| l == "run_results.json"),
+        "{}",
+        list.stdout
+    );
+    sandbox.reset_log();
+    let outside = datachonk(
+        &sandbox,
+        dir,
+        &["cloud", "artifacts", "get", &run_s, "../../X.json"],
+    );
+    assert_eq!(outside.code, 2, "{}", outside.stderr);
+    assert!(
+        sandbox
+            .requests()
+            .iter()
+            .all(|r| !r.path.contains("X.json")),
+        "refused before any request"
+    );
+}
+
+/// The model name in a label such as `model stg_orders (success)`.
+fn word(label: &str) -> String {
+    label
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
+}
