@@ -128,7 +128,7 @@ fn runs_list_show_and_artifacts() {
     assert_eq!(r.code, 6);
     assert!(
         r.stderr
-            .contains("artifact nope.json of run 2 was not found"),
+            .contains("run 2 has no artifact nope.json in any step"),
         "{}",
         r.stderr
     );

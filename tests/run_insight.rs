@@ -13,6 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use assert_cmd::cargo::cargo_bin_cmd;
+use datachonk::sandbox::fixture::FreshnessStatus;
 use datachonk::sandbox::{Executor, RunStatus, RunningSandbox, SandboxOptions};
 use sandbox_repo::{wait_terminal, Repo, PROJECT};
 use sandbox_support::{fixture, start_with, Api, TOKEN};
@@ -282,4 +283,101 @@ fn word(label: &str) -> String {
         .nth(1)
         .unwrap_or_default()
         .to_string()
+}
+
+#[test]
+fn freshness_is_read_from_the_latest_run_that_checked_it() {
+    const FRESHNESS_JOB: i64 = 41;
+    let mut f = fixture();
+    let mut job = f.job(1).unwrap().clone();
+    job.id = FRESHNESS_JOB;
+    job.name = "Nightly with freshness".into();
+    job.run_generate_sources = true;
+    job.run.freshness = [("raw.orders".to_string(), FreshnessStatus::Error)]
+        .into_iter()
+        .collect();
+    f.jobs.push(job);
+    let sandbox = start_with(SandboxOptions::default().with_fixture(f));
+    let dir = tempfile::tempdir().unwrap();
+
+    // No run has checked freshness yet: exit 6, naming the job that could.
+    let none = datachonk(
+        &sandbox,
+        dir.path(),
+        &["cloud", "freshness", "--job-id", "41"],
+    );
+    assert_eq!(none.code, 6, "{}", none.stderr);
+    assert!(
+        none.stderr.contains("41 (Nightly with freshness)"),
+        "{}",
+        none.stderr
+    );
+
+    let api = Api::new(&sandbox.base_url());
+    let run = api.trigger(FRESHNESS_JOB, "nightly");
+    api.wait_terminal(run);
+    let out = datachonk(
+        &sandbox,
+        dir.path(),
+        &["cloud", "freshness", "--job-id", "41"],
+    );
+    assert_eq!(out.code, 1, "a stale source is exit 1: {}", out.stderr);
+    let stale: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("error "))
+        .collect();
+    assert_eq!(stale.len(), 1, "{}", out.stdout);
+    assert!(
+        stale[0].contains("raw.orders") && stale[0].contains("1d 6h old"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("warn after 12 hours, error after 24 hours"),
+        "{}",
+        out.stdout
+    );
+
+    let json_out = datachonk(
+        &sandbox,
+        dir.path(),
+        &["cloud", "freshness", "--run", &run.to_string(), "--json"],
+    );
+    assert_eq!(json_out.code, 1);
+    let v: Value = serde_json::from_str(&json_out.stdout).unwrap();
+    assert_eq!(v["outcome"], "stale");
+    let statuses: BTreeMap<String, String> = v["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_string(),
+                t["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(statuses["raw.orders"], "error");
+    assert_eq!(statuses["raw.customers"], "pass");
+
+    // sources.json without --step comes from the freshness step (the last step has none).
+    let file = dir.path().join("sources.json");
+    let got = datachonk(
+        &sandbox,
+        dir.path(),
+        &[
+            "cloud",
+            "artifacts",
+            "get",
+            &run.to_string(),
+            "sources.json",
+            "-o",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    let doc: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(doc["results"].as_array().unwrap().len(), statuses.len());
 }

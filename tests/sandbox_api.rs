@@ -756,7 +756,11 @@ fn artifacts_appear_when_written() {
     let node = &manifest["nodes"]["model.analytics.stg_orders"];
     assert_eq!(node["resource_type"], "model");
     assert_eq!(node["fqn"], json!(["analytics", "staging", "stg_orders"]));
-    assert_eq!(manifest["sources"], json!({}));
+    assert_eq!(
+        manifest["sources"]["source.analytics.raw.orders"]["source_name"],
+        "raw",
+        "the sources the models read are declared"
+    );
     let catalog = api.get(&format!(
         "/api/v2/accounts/1/runs/{run}/artifacts/catalog.json"
     ));

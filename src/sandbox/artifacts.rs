@@ -11,8 +11,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
 use super::executor::{NodeResult, StepPlan};
+use super::fixture::FreshnessStatus;
+use super::lineage::{self, jinja_calls, model_unique_id, Graph, SourceTable};
 use super::manifest_from_checkout::model_file;
-use super::simulate::{model_unique_id, SIMULATED_DBT_VERSION};
+use super::simulate::SIMULATED_DBT_VERSION;
 use super::state::Run;
 use crate::generate::state::sha256_hex;
 
@@ -133,35 +135,27 @@ fn relation(name: &str) -> String {
     format!("\"{DATABASE}\".\"{SCHEMA}\".\"{name}\"")
 }
 
-fn raw_code(model: &str) -> String {
+/// A fixture model's made-up SQL: its source, and (dbt's documented way to declare a
+/// dependency without selecting from it) a `depends_on` comment for each model it follows.
+fn raw_code(model: &str, parent_models: &[&str]) -> String {
     let table = model.trim_start_matches("stg_");
-    format!("select * from {{{{ source('raw', '{table}') }}}}\n")
+    let mut raw = String::new();
+    for p in parent_models {
+        raw.push_str(&format!("-- depends_on: {{{{ ref('{p}') }}}}\n"));
+    }
+    raw.push_str(&format!(
+        "select * from {{{{ source('raw', '{table}') }}}}\n"
+    ));
+    raw
 }
 
-/// The quoted arguments of each `{{ name(...) }}` call in `raw` (e.g. `source('a', 'b')`),
-/// read without rendering Jinja: enough for the manifest's `sources` and `refs`.
-fn jinja_calls(raw: &str, name: &str) -> Vec<Vec<String>> {
-    let mut calls = Vec::new();
-    let needle = format!("{name}(");
-    let mut rest = raw;
-    while let Some(i) = rest.find(&needle) {
-        let before = rest[..i].chars().next_back();
-        let after = &rest[i + needle.len()..];
-        rest = after;
-        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
-            continue;
-        }
-        let Some(end) = after.find(')') else { break };
-        let args: Vec<String> = after[..end]
-            .split(',')
-            .map(|a| a.trim().trim_matches(|c| c == '\'' || c == '"').to_string())
-            .filter(|a| !a.is_empty() && !a.contains('='))
-            .collect();
-        if !args.is_empty() {
-            calls.push(args);
-        }
-    }
-    calls
+/// The criteria simulated sources are judged by (the `freshness:` dbt Labs' guide suggests).
+fn freshness_criteria() -> Value {
+    json!({
+        "warn_after": {"count": 12, "period": "hour"},
+        "error_after": {"count": 24, "period": "hour"},
+        "filter": null,
+    })
 }
 
 fn compiled_code(model: &str) -> String {
@@ -197,8 +191,12 @@ impl Ctx<'_> {
         })
     }
 
-    fn model_node(&self, model: &str) -> Value {
+    fn model_node(&self, model: &str, parents: &[String]) -> Value {
         let project = self.project();
+        let parent_models: Vec<&str> = parents
+            .iter()
+            .filter_map(|p| p.strip_prefix(&format!("model.{project}.")))
+            .collect();
         // A model read from a checkout is described by its real file; a fixture's model by
         // a made-up staging file.
         let (path, original_file_path, raw, checksum, sources, refs) =
@@ -213,21 +211,22 @@ impl Ctx<'_> {
                         .into_iter()
                         .filter_map(|args| args.last().cloned())
                         .map(|name| json!({"name": name, "package": null, "version": null}))
-                        .collect(),
+                        .collect::<Vec<Value>>(),
                 ),
                 None => {
-                    let raw = raw_code(model);
+                    let raw = raw_code(model, &parent_models);
                     let checksum = digest(&raw);
+                    let source = lineage::fixture_source(model);
                     (
                         format!("staging/{model}.sql"),
                         format!("models/staging/{model}.sql"),
                         raw,
                         checksum,
-                        vec![vec![
-                            "raw".to_string(),
-                            model.trim_start_matches("stg_").to_string(),
-                        ]],
-                        Vec::new(),
+                        vec![vec![source.source, source.table]],
+                        parent_models
+                            .iter()
+                            .map(|name| json!({"name": name, "package": null, "version": null}))
+                            .collect(),
                     )
                 }
             };
@@ -281,7 +280,7 @@ impl Ctx<'_> {
             "refs": refs,
             "sources": sources,
             "metrics": [],
-            "depends_on": {"macros": [], "nodes": []},
+            "depends_on": {"macros": [], "nodes": parents},
             "compiled_path": format!("target/compiled/{project}/{original_file_path}"),
             "contract": {"enforced": false, "alias_types": true, "checksum": null},
             "access": "protected",
@@ -295,15 +294,8 @@ impl Ctx<'_> {
     }
 
     /// Nodes a failure names that are not models (e.g. data tests).
-    fn extra_node(&self, n: &NodeResult) -> Value {
+    fn extra_node(&self, n: &NodeResult, depends: &[String]) -> Value {
         let project = self.project();
-        let depends = self
-            .run
-            .plan
-            .models
-            .first()
-            .map(|m| vec![model_unique_id(project, m)])
-            .unwrap_or_default();
         json!({
             "database": DATABASE,
             "schema": SCHEMA,
@@ -329,26 +321,59 @@ impl Ctx<'_> {
         })
     }
 
+    /// The project's graph: models, the sources they read, and the non-model nodes the
+    /// run's steps report (tests named by failures and warnings).
+    fn graph(&self) -> Graph {
+        let plan = &self.run.plan;
+        let models: std::collections::BTreeSet<String> = plan
+            .models
+            .iter()
+            .map(|m| model_unique_id(self.project(), m))
+            .collect();
+        let extra: Vec<String> = plan
+            .steps
+            .iter()
+            .flat_map(|s| s.nodes.iter())
+            .map(|n| n.unique_id.clone())
+            .filter(|id| !models.contains(id))
+            .collect();
+        lineage::graph(self.project(), &plan.models, &plan.model_files, &extra)
+    }
+
     fn manifest(&self) -> Value {
         let project = self.project();
+        let graph = self.graph();
+        let parents_of = |id: &str| graph.parents.get(id).cloned().unwrap_or_default();
         let mut nodes = Map::new();
-        let mut parent_map = Map::new();
-        let mut child_map = Map::new();
         for m in &self.run.plan.models {
             let uid = model_unique_id(project, m);
-            nodes.insert(uid.clone(), self.model_node(m));
-            parent_map.insert(uid.clone(), json!([]));
-            child_map.insert(uid, json!([]));
+            nodes.insert(uid.clone(), self.model_node(m, &parents_of(&uid)));
         }
         for step in &self.run.plan.steps {
             for n in &step.nodes {
                 if !nodes.contains_key(&n.unique_id) {
-                    nodes.insert(n.unique_id.clone(), self.extra_node(n));
-                    parent_map.insert(n.unique_id.clone(), json!([]));
-                    child_map.insert(n.unique_id.clone(), json!([]));
+                    nodes.insert(
+                        n.unique_id.clone(),
+                        self.extra_node(n, &parents_of(&n.unique_id)),
+                    );
                 }
             }
         }
+        let sources: Map<String, Value> = graph
+            .sources
+            .iter()
+            .map(|s| (s.unique_id(project), self.source_node(s)))
+            .collect();
+        let parent_map: Map<String, Value> = graph
+            .parents
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        let child_map: Map<String, Value> = graph
+            .children()
+            .into_iter()
+            .map(|(k, v)| (k, json!(v)))
+            .collect();
         let mut metadata = self.metadata(MANIFEST_SCHEMA);
         if let Value::Object(m) = &mut metadata {
             m.insert("project_name".into(), json!(project));
@@ -360,7 +385,7 @@ impl Ctx<'_> {
         json!({
             "metadata": metadata,
             "nodes": nodes,
-            "sources": {},
+            "sources": sources,
             "macros": {},
             "docs": {},
             "exposures": {},
@@ -462,8 +487,91 @@ impl Ctx<'_> {
         json!({"metadata": self.metadata(CATALOG_SCHEMA), "nodes": nodes, "sources": {}, "errors": null})
     }
 
+    /// A source table as the manifest's `sources` map holds it.
+    fn source_node(&self, s: &SourceTable) -> Value {
+        let project = self.project();
+        json!({
+            "database": DATABASE,
+            "schema": s.source,
+            "name": s.table,
+            "resource_type": "source",
+            "package_name": project,
+            "path": "models/staging/_sources.yml",
+            "original_file_path": "models/staging/_sources.yml",
+            "unique_id": s.unique_id(project),
+            "fqn": [project, "staging", s.source, s.table],
+            "source_name": s.source,
+            "source_description": "",
+            "loader": "",
+            "identifier": s.table,
+            "quoting": {"database": null, "schema": null, "identifier": null, "column": null},
+            "loaded_at_field": "_loaded_at",
+            "freshness": freshness_criteria(),
+            "external": null,
+            "description": "",
+            "columns": {},
+            "meta": {},
+            "source_meta": {},
+            "tags": [],
+            "config": {"enabled": true, "event_time": null, "freshness": freshness_criteria(), "loaded_at_field": "_loaded_at", "loaded_at_query": null, "meta": {}, "tags": []},
+            "patch_path": null,
+            "unrendered_config": {},
+            "relation_name": format!("\"{DATABASE}\".\"{}\".\"{}\"", s.source, s.table),
+            "created_at": self.run.created_at.timestamp() as f64,
+        })
+    }
+
+    /// `dbt source freshness`: one result per source table the models read, with the
+    /// fixture's verdicts (`freshness:`), ages that fit them and the criteria that judged them.
     fn sources(&self) -> Value {
-        json!({"metadata": self.metadata(SOURCES_SCHEMA), "results": [], "elapsed_time": self.step.duration.as_secs_f64()})
+        let project = self.project();
+        let graph = self.graph();
+        let snapshotted = self.finished_at;
+        let results: Vec<Value> = graph
+            .sources
+            .iter()
+            .map(|s| {
+                let uid = s.unique_id(project);
+                let verdict = self
+                    .run
+                    .plan
+                    .source_freshness
+                    .get(&format!("{}.{}", s.source, s.table))
+                    .or_else(|| self.run.plan.source_freshness.get(&s.table))
+                    .copied()
+                    .unwrap_or(FreshnessStatus::Pass);
+                if verdict == FreshnessStatus::RuntimeError {
+                    return json!({
+                        "unique_id": uid,
+                        "error": format!("Database Error\n  column \"_loaded_at\" does not exist in {}.{}", s.source, s.table),
+                        "status": "runtime error",
+                    });
+                }
+                // Ages inside each verdict's band: warn after 12 h, error after 24 h.
+                let hours = match verdict {
+                    FreshnessStatus::Warn => 13,
+                    FreshnessStatus::Error => 30,
+                    _ => 1,
+                };
+                let loaded = snapshotted - chrono::Duration::hours(hours);
+                json!({
+                    "unique_id": uid,
+                    "max_loaded_at": iso(loaded),
+                    "snapshotted_at": iso(snapshotted),
+                    "max_loaded_at_time_ago_in_s": (hours * 3600) as f64,
+                    "status": verdict.as_str(),
+                    "criteria": freshness_criteria(),
+                    "adapter_response": {},
+                    "timing": [
+                        {"name": "compile", "started_at": iso(snapshotted), "completed_at": iso(snapshotted)},
+                        {"name": "execute", "started_at": iso(snapshotted), "completed_at": iso(snapshotted)},
+                    ],
+                    "thread_id": "Thread-1",
+                    "execution_time": 0.05,
+                })
+            })
+            .collect();
+        json!({"metadata": self.metadata(SOURCES_SCHEMA), "results": results, "elapsed_time": self.step.duration.as_secs_f64()})
     }
 
     fn sql(&self, path: &str) -> String {
@@ -482,17 +590,5 @@ impl Ctx<'_> {
         } else {
             compiled
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jinja_calls_reads_sources_and_refs() {
-        let raw = "select * from {{ source('shop', 'orders') }} join {{ ref(\"stg_x\") }} -- my_ref('no')";
-        assert_eq!(jinja_calls(raw, "source"), vec![vec!["shop", "orders"]]);
-        assert_eq!(jinja_calls(raw, "ref"), vec![vec!["stg_x"]]);
     }
 }

@@ -160,6 +160,9 @@ pub struct RunPlan {
     pub status_message: Option<String>,
     /// The run whose manifest `--defer --state` compared against.
     pub deferring_run_id: Option<i64>,
+    /// Verdicts the simulated `sources.json` gives source tables (`source.table` or `table`);
+    /// absent ones pass.
+    pub source_freshness: std::collections::BTreeMap<String, super::fixture::FreshnessStatus>,
 }
 
 /// The commit a live run checked out.
@@ -364,6 +367,7 @@ impl Executor {
                 checked_out: None,
                 status_message: None,
                 deferring_run_id: None,
+                source_freshness: request.job.run.freshness.clone(),
             };
         }
         simulate::plan(request)
@@ -427,6 +431,7 @@ mod tests {
             checked_out: None,
             status_message: None,
             deferring_run_id: None,
+            source_freshness: Default::default(),
         }
     }
 

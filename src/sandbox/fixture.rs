@@ -172,6 +172,45 @@ pub struct RunBehaviour {
     /// Outcome of a run created by retrying a failed run of this job.
     #[serde(default)]
     pub retry_outcome: Outcome,
+    /// Nodes (usually data tests) that warn in every step that runs nodes; they do not fail
+    /// the run.
+    #[serde(default)]
+    pub warnings: Vec<NodeWarning>,
+    /// Verdicts of `dbt source freshness` per source table (`raw.orders`, or just `orders`);
+    /// tables not named pass.
+    #[serde(default)]
+    pub freshness: BTreeMap<String, FreshnessStatus>,
+}
+
+/// A node that warns (`status: warn` in `run_results.json`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeWarning {
+    /// A test name (`accepted_values_stg_orders_status`) or a full unique id.
+    pub node: String,
+    pub message: String,
+}
+
+/// A source table's freshness verdict in `sources.json`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FreshnessStatus {
+    Pass,
+    Warn,
+    Error,
+    RuntimeError,
+}
+
+impl FreshnessStatus {
+    /// dbt's spelling in `sources.json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FreshnessStatus::Pass => "pass",
+            FreshnessStatus::Warn => "warn",
+            FreshnessStatus::Error => "error",
+            FreshnessStatus::RuntimeError => "runtime error",
+        }
+    }
 }
 
 impl Default for RunBehaviour {
@@ -185,6 +224,8 @@ impl Default for RunBehaviour {
             failing_step: None,
             failures: Vec::new(),
             retry_outcome: Outcome::Success,
+            warnings: Vec::new(),
+            freshness: BTreeMap::new(),
         }
     }
 }

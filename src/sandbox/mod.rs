@@ -67,6 +67,7 @@ pub mod executor;
 pub mod faults;
 pub mod fixture;
 mod json;
+mod lineage;
 mod live;
 mod manifest_from_checkout;
 mod process;

@@ -8,7 +8,8 @@ use super::executor::{
     ends_early, failing_position, failure_status, NodeResult, RunPlan, RunRequest, StepEnd,
     StepPlan,
 };
-use super::fixture::{FailureStatus, NodeFailure, Outcome};
+use super::fixture::{FailureStatus, NodeFailure, NodeWarning, Outcome};
+use super::lineage::{self, model_unique_id};
 use super::manifest_from_checkout::{original_file_path, ModelFile};
 
 /// The dbt-core version the simulated logs and artifacts claim.
@@ -70,7 +71,13 @@ pub fn plan(req: &RunRequest<'_>) -> RunPlan {
             Vec::new()
         };
         let nodes = match &t.command {
-            Some(c) if runs_nodes(c) => node_results(&project, &req.job.models, &failures),
+            Some(c) if runs_nodes(c) => node_results(
+                &project,
+                &req.job.models,
+                req.model_files,
+                &failures,
+                &behaviour.warnings,
+            ),
             _ => Vec::new(),
         };
         let artifacts = match &t.command {
@@ -107,6 +114,7 @@ pub fn plan(req: &RunRequest<'_>) -> RunPlan {
         checked_out: None,
         status_message: None,
         deferring_run_id: None,
+        source_freshness: behaviour.freshness.clone(),
     }
 }
 
@@ -177,10 +185,6 @@ fn failures_or_default(
         .collect()
 }
 
-pub(crate) fn model_unique_id(project: &str, model: &str) -> String {
-    format!("model.{project}.{model}")
-}
-
 /// The unique id a failure names: full ids are kept, bare names become models (or tests
 /// for `fail`).
 fn failure_unique_id(project: &str, f: &NodeFailure) -> String {
@@ -193,20 +197,35 @@ fn failure_unique_id(project: &str, f: &NodeFailure) -> String {
     }
 }
 
-fn node_results(project: &str, models: &[String], failures: &[NodeFailure]) -> Vec<NodeResult> {
+/// Per-node results of a step that runs nodes: the failures, everything downstream of them
+/// skipped (through the same graph the manifest shows), the warnings, the rest successful.
+fn node_results(
+    project: &str,
+    models: &[String],
+    files: &[ModelFile],
+    failures: &[NodeFailure],
+    warnings: &[NodeWarning],
+) -> Vec<NodeResult> {
+    let failed: Vec<String> = failures
+        .iter()
+        .map(|f| failure_unique_id(project, f))
+        .collect();
+    let warned: Vec<String> = warnings
+        .iter()
+        .map(|w| warning_unique_id(project, w))
+        .collect();
+    let extra: Vec<String> = failed.iter().chain(&warned).cloned().collect();
+    let graph = lineage::graph(project, models, files, &extra);
+    let downstream = graph.downstream(&failed);
     let mut out = Vec::new();
-    let mut errored = false;
     for (i, m) in models.iter().enumerate() {
         let uid = model_unique_id(project, m);
         let failure = failures
             .iter()
             .find(|f| failure_unique_id(project, f) == uid);
         let (status, message) = match failure {
-            Some(f) => {
-                errored = true;
-                (failure_status(f.status), Some(f.message.clone()))
-            }
-            None if errored => ("skipped", Some("SKIP".to_string())),
+            Some(f) => (failure_status(f.status), Some(f.message.clone())),
+            None if downstream.contains(&uid) => ("skipped", Some("SKIP".to_string())),
             None => ("success", Some("CREATE VIEW".to_string())),
         };
         out.push(NodeResult {
@@ -219,25 +238,56 @@ fn node_results(project: &str, models: &[String], failures: &[NodeFailure]) -> V
             execution_time: 0.05 + 0.01 * i as f64,
         });
     }
-    for f in failures {
-        let uid = failure_unique_id(project, f);
+    let others = failures
+        .iter()
+        .map(|f| {
+            (
+                failure_unique_id(project, f),
+                failure_status(f.status),
+                f.message.clone(),
+                f.node.clone(),
+            )
+        })
+        .chain(warnings.iter().map(|w| {
+            (
+                warning_unique_id(project, w),
+                "warn",
+                w.message.clone(),
+                w.node.clone(),
+            )
+        }));
+    for (uid, status, message, node) in others {
         if out.iter().any(|n| n.unique_id == uid) {
             continue;
         }
         let mut parts = uid.split('.');
         let resource_type = parts.next().unwrap_or("model").to_string();
-        let name = parts.next_back().unwrap_or(&f.node).to_string();
+        let name = parts.next_back().unwrap_or(&node).to_string();
+        let (status, message) = if status == "warn" && downstream.contains(&uid) {
+            ("skipped", "SKIP".to_string())
+        } else {
+            (status, message)
+        };
         out.push(NodeResult {
             unique_id: uid,
             name,
             resource_type,
-            status: failure_status(f.status),
-            message: Some(f.message.clone()),
-            failures: (f.status == FailureStatus::Fail).then_some(1),
+            status,
+            message: Some(message),
+            failures: matches!(status, "fail" | "warn").then_some(1),
             execution_time: 0.02,
         });
     }
     out
+}
+
+/// The unique id a warning names: full ids are kept, bare names are data tests.
+fn warning_unique_id(project: &str, w: &NodeWarning) -> String {
+    if w.node.contains('.') {
+        w.node.clone()
+    } else {
+        format!("test.{project}.{}", w.node)
+    }
 }
 
 fn step_logs(
