@@ -300,6 +300,11 @@ pub struct ConnectionArgs {
     /// dbt Cloud account id [env: DBT_CLOUD_ACCOUNT_ID]
     #[arg(long, value_name = "ID")]
     pub account_id: Option<i64>,
+
+    /// Named target of deploy.dbt_cloud.targets (its job, environment and defaults)
+    /// [env: DATACHONK_TARGET; config: deploy.dbt_cloud.default_target]
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -562,14 +567,22 @@ pub enum ConfigCommand {
     /// Print the effective configuration and where each value came from (token redacted).
     ///
     /// Every section of the file is validated first: a value `generate` or `push` would refuse
-    /// is refused here too (exit 2).
-    Show,
+    /// is refused here too (exit 2). With named targets, each target's effective values are
+    /// shown (--target NAME: that one).
+    Show(ConfigTargetArgs),
     /// Validate datachonk.yaml and the DBT_CLOUD_* / DATACHONK_* environment without printing
     /// the configuration: exit 0 when valid, 2 with file, line and column when not.
     ///
     /// Example (in CI, before anything else):
     ///   datachonk config check
-    Check,
+    Check(ConfigTargetArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ConfigTargetArgs {
+    /// Only this named target [env: DATACHONK_TARGET]
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -262,6 +262,9 @@ fn the_example_file_is_valid_and_complete() {
     // Every key of deploy.dbt_cloud appears in the example, set or commented.
     let text = std::fs::read_to_string(example).unwrap();
     for key in [
+        "confirm",
+        "default_target",
+        "targets",
         "access_url",
         "account_id",
         "project_id",
@@ -461,4 +464,133 @@ fn config_check_validates_every_section() {
                 .stderr(predicate::str::contains(says));
         }
     }
+}
+
+const TARGETS: &str = "deploy:\n  dbt_cloud:\n    account_id: 12345\n    project_id: 67890\n    default_target: dev\n    wait: false\n    targets:\n      dev:  { job_id: 11111, wait: true }\n      prod: { job_id: 22222, environment_id: 13579, confirm: true, cause: \"Release from datachonk\" }\n";
+
+fn show_json(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
+    let mut cmd = datachonk(dir);
+    cmd.args(["config", "show", "--json"]).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.assert().success();
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+#[test]
+fn named_targets_override_the_block_and_are_chosen_by_flag_env_or_default() {
+    let dir = project(TARGETS);
+    // default_target: dev, its own values over the block's, provenance in the target.
+    let v = show_json(dir.path(), &["--target", "dev"], &[]);
+    let d = &v["deploy"]["dbt_cloud"];
+    assert_eq!(v["target"], "dev");
+    assert_eq!(d["job_id"]["value"], 11111);
+    assert_eq!(d["job_id"]["source"]["line"], 8);
+    assert_eq!(
+        d["wait"]["value"], true,
+        "the target's wait beats the block's"
+    );
+    assert_eq!(
+        d["account_id"]["value"], 12345,
+        "the block's values are the defaults"
+    );
+    assert_eq!(d["confirm"]["value"], false);
+    let v = show_json(dir.path(), &[], &[("DATACHONK_TARGET", "prod")]);
+    let d = &v["deploy"]["dbt_cloud"]["targets"]["prod"];
+    assert_eq!(d["job_id"]["value"], 22222);
+    assert_eq!(d["environment_id"]["value"], 13579);
+    assert_eq!(d["confirm"]["value"], true);
+    assert_eq!(d["cause"]["value"], "Release from datachonk");
+    assert_eq!(d["wait"]["value"], false);
+    // Every target is listed when none is named.
+    let all = show_json(dir.path(), &[], &[]);
+    let names: Vec<&String> = all["deploy"]["dbt_cloud"]["targets"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(names, ["dev", "prod"]);
+    // A target named on purpose beats DBT_CLOUD_JOB_ID; the file's default does not.
+    let v = show_json(
+        dir.path(),
+        &["--target", "prod"],
+        &[("DBT_CLOUD_JOB_ID", "5")],
+    );
+    assert_eq!(v["deploy"]["dbt_cloud"]["job_id"]["value"], 22222);
+}
+
+#[test]
+fn a_target_is_used_by_the_commands_and_unknown_ones_are_refused_with_a_suggestion() {
+    let dir = project(TARGETS);
+    // dbt-run --target prod with no token: the job shows in the refusal of the missing token,
+    // after the target resolved (exit 2 either way, but the message must not be about the target).
+    let out = datachonk(dir.path())
+        .args(["dbt-run", "--target", "prd", "--no-wait"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("unknown target `prd` (known: dev, prod); did you mean `prod`?"),
+        "{stderr}"
+    );
+    let out = datachonk(dir.path())
+        .args(["config", "check"])
+        .env("DATACHONK_TARGET", "staging")
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("DATACHONK_TARGET is not valid: unknown target `staging`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn targets_with_a_top_level_job_id_or_without_a_job_are_refused() {
+    let both =
+        project("deploy:\n  dbt_cloud:\n    job_id: 1\n    targets:\n      dev: {job_id: 2}\n");
+    let out = datachonk(both.path())
+        .args(["config", "check"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("datachonk.yaml:3:13: deploy.dbt_cloud.job_id and deploy.dbt_cloud.targets cannot both be set"),
+        "{stderr}"
+    );
+    let jobless = project("deploy:\n  dbt_cloud:\n    targets:\n      dev: {wait: true}\n");
+    let out = datachonk(jobless.path())
+        .args(["config", "check"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("targets.dev: job_id is required"),
+        "{stderr}"
+    );
+    let bad_default = project(
+        "deploy:\n  dbt_cloud:\n    default_target: qa\n    targets:\n      dev: {job_id: 2}\n",
+    );
+    let out = datachonk(bad_default.path())
+        .args(["config", "show"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        stderr
+            .contains("datachonk.yaml:3:21: deploy.dbt_cloud.default_target: unknown target `qa`"),
+        "{stderr}"
+    );
+    let unknown_key =
+        project("deploy:\n  dbt_cloud:\n    targets:\n      dev: {job_id: 2, jobid: 3}\n");
+    let out = datachonk(unknown_key.path())
+        .args(["config", "check"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("unknown key `jobid`") && stderr.contains("did you mean `job_id`"),
+        "{stderr}"
+    );
 }

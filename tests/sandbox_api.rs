@@ -757,8 +757,7 @@ fn artifacts_appear_when_written() {
     assert_eq!(node["resource_type"], "model");
     assert_eq!(node["fqn"], json!(["analytics", "staging", "stg_orders"]));
     assert_eq!(
-        manifest["sources"]["source.analytics.raw.orders"]["source_name"],
-        "raw",
+        manifest["sources"]["source.analytics.raw.orders"]["source_name"], "raw",
         "the sources the models read are declared"
     );
     let catalog = api.get(&format!(

@@ -3,30 +3,47 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::cli::{ConfigCommand, GlobalArgs};
+use crate::cli::{ConfigCommand, ConfigTargetArgs, GlobalArgs};
 use crate::config::{self, Config, FlagValues, LoadOptions, ProcessEnv, Source, Sourced};
 use crate::error::{CmdResult, Exit};
 use crate::ui::Ui;
 
 pub fn run(global: &GlobalArgs, cmd: ConfigCommand, ui: &Ui) -> CmdResult {
     match cmd {
-        ConfigCommand::Show => show(global, ui),
-        ConfigCommand::Check => check(global, ui),
+        ConfigCommand::Show(a) => show(global, &a, ui),
+        ConfigCommand::Check(a) => check(global, &a, ui),
     }
 }
 
 /// Resolve every section as the commands that use it would, so a value `generate` or `push`
 /// would refuse is refused by `config show`/`config check` too.
-fn load_all(global: &GlobalArgs) -> Result<Config, crate::CliError> {
+/// With named targets and none chosen, every target is resolved (and so validated).
+fn load_all(global: &GlobalArgs, args: &ConfigTargetArgs) -> Result<Vec<Config>, crate::CliError> {
     let options = load_options(global);
-    let cfg = config::load(&options, &FlagValues::default(), &ProcessEnv)?;
+    let flags = FlagValues {
+        target: args.target.clone(),
+        ..FlagValues::default()
+    };
+    let cfg = config::load(&options, &flags, &ProcessEnv)?;
     config::load_generate(&options)?;
     config::load_git(&options)?;
-    Ok(cfg)
+    if args.target.is_some() || cfg.dbt_cloud.targets.is_empty() {
+        return Ok(vec![cfg]);
+    }
+    let mut all = Vec::new();
+    for name in cfg.dbt_cloud.targets.clone() {
+        let flags = FlagValues {
+            target: Some(name),
+            ..FlagValues::default()
+        };
+        all.push(config::load(&options, &flags, &ProcessEnv)?);
+    }
+    Ok(all)
 }
 
-fn check(global: &GlobalArgs, ui: &Ui) -> CmdResult {
-    let cfg = load_all(global)?;
+fn check(global: &GlobalArgs, args: &ConfigTargetArgs, ui: &Ui) -> CmdResult {
+    let all = load_all(global, args)?;
+    let cfg = &all[0];
     let file = cfg.file.as_ref().map(|p| p.display().to_string());
     if ui.is_json() {
         ui.json(&json!({ "outcome": "valid", "file": file }));
@@ -50,32 +67,62 @@ pub fn load_options(global: &GlobalArgs) -> LoadOptions {
     }
 }
 
-fn show(global: &GlobalArgs, ui: &Ui) -> CmdResult {
-    let cfg = load_all(global)?;
-    let rows = rows(&cfg);
+fn show(global: &GlobalArgs, args: &ConfigTargetArgs, ui: &Ui) -> CmdResult {
+    let all = load_all(global, args)?;
+    let file = all[0].file.clone();
     if ui.is_json() {
-        let mut dbt_cloud = Map::new();
-        for (key, value, source) in &rows {
-            let entry = match source {
-                Some(s) => json!({ "value": value, "source": source_json(s) }),
-                None => json!({ "value": Value::Null, "source": Value::Null }),
-            };
-            dbt_cloud.insert((*key).to_string(), entry);
+        let blocks: Vec<(Option<String>, Map<String, Value>)> = all
+            .iter()
+            .map(|cfg| {
+                let mut m = Map::new();
+                for (key, value, source) in rows(cfg) {
+                    let entry = match source {
+                        Some(s) => json!({ "value": value, "source": source_json(&s) }),
+                        None => json!({ "value": Value::Null, "source": Value::Null }),
+                    };
+                    m.insert(key.to_string(), entry);
+                }
+                (cfg.dbt_cloud.target.as_ref().map(|t| t.value.clone()), m)
+            })
+            .collect();
+        let mut doc = json!({ "file": file.as_ref().map(|p| p.display().to_string()) });
+        if blocks.len() == 1 {
+            doc["deploy"] = json!({ "dbt_cloud": blocks[0].1 });
+            doc["target"] = json!(blocks[0].0);
+        } else {
+            let targets: Map<String, Value> = blocks
+                .into_iter()
+                .map(|(name, m)| (name.unwrap_or_default(), Value::Object(m)))
+                .collect();
+            doc["deploy"] = json!({ "dbt_cloud": { "targets": targets } });
         }
-        ui.json(&json!({
-            "file": cfg.file.as_ref().map(|p| p.display().to_string()),
-            "deploy": { "dbt_cloud": dbt_cloud },
-        }));
+        ui.json(&doc);
         return Ok(Exit::Success);
     }
-    match &cfg.file {
+    match &file {
         Some(p) => ui.out(format!("# configuration file: {}", p.display())),
         None => ui.out(format!(
             "# no {} found (using environment and defaults)",
             config::CONFIG_FILE_NAME
         )),
     }
-    ui.out("deploy.dbt_cloud:");
+    let every_target = all.len() > 1;
+    for cfg in &all {
+        match &cfg.dbt_cloud.target {
+            Some(t) if every_target => ui.out(format!("deploy.dbt_cloud, target {}:", t.value)),
+            Some(t) => ui.out(format!(
+                "deploy.dbt_cloud, target {}:  {}",
+                t.value,
+                ui.dim(&format!("# chosen by {}", t.source))
+            )),
+            None => ui.out("deploy.dbt_cloud:"),
+        }
+        print_rows(ui, &rows(cfg));
+    }
+    Ok(Exit::Success)
+}
+
+fn print_rows(ui: &Ui, rows: &[Row]) {
     let width = rows.iter().map(|(k, _, _)| k.len()).max().unwrap_or(0);
     let shown: Vec<String> = rows
         .iter()
@@ -100,7 +147,6 @@ fn show(global: &GlobalArgs, ui: &Ui) -> CmdResult {
             None => ui.out(format!("  {key:width$}  {shown}")),
         }
     }
-    Ok(Exit::Success)
 }
 
 fn source_json(s: &Source) -> Value {
@@ -156,5 +202,6 @@ fn rows(cfg: &Config) -> Vec<Row> {
         row("timeout_seconds_override", &o.timeout_seconds_override),
         row("dbt_version_override", &o.dbt_version_override),
         row("generate_docs_override", &o.generate_docs_override),
+        row("confirm", &Some(d.confirm.clone())),
     ]
 }

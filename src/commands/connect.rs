@@ -14,6 +14,7 @@ pub fn connection_flags(c: &ConnectionArgs) -> FlagValues {
     FlagValues {
         access_url: c.access_url.clone(),
         account_id: c.account_id,
+        target: c.target.clone(),
         ..FlagValues::default()
     }
 }

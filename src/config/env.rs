@@ -9,6 +9,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("DBT_CLOUD_JOB_ID", "dbt Cloud job to trigger"),
     ("DBT_CLOUD_ACCESS_URL", "dbt Cloud access URL, e.g. https://PREFIX.us1.dbt.com"),
     ("DBT_CLOUD_HOST", "dbt Cloud host without scheme (as other dbt Cloud tools use it); DBT_CLOUD_ACCESS_URL wins"),
+    ("DATACHONK_TARGET", "named target of deploy.dbt_cloud.targets to use (--target wins)"),
 ];
 
 pub const TOKEN: &str = "DBT_CLOUD_API_TOKEN";
@@ -18,6 +19,7 @@ pub const ENVIRONMENT_ID: &str = "DBT_CLOUD_ENVIRONMENT_ID";
 pub const JOB_ID: &str = "DBT_CLOUD_JOB_ID";
 pub const ACCESS_URL: &str = "DBT_CLOUD_ACCESS_URL";
 pub const HOST: &str = "DBT_CLOUD_HOST";
+pub const TARGET: &str = "DATACHONK_TARGET";
 
 /// Reads environment variables; a trait so tests can resolve configuration hermetically.
 pub trait EnvSource {
@@ -36,5 +38,22 @@ impl EnvSource for ProcessEnv {
 impl<F: Fn(&str) -> Option<String>> EnvSource for F {
     fn get(&self, name: &str) -> Option<String> {
         self(name)
+    }
+}
+
+/// `inner` without some variables: a target named explicitly (`--target`, DATACHONK_TARGET)
+/// beats DBT_CLOUD_JOB_ID and friends for the values it sets itself.
+pub struct Hiding<'a> {
+    pub inner: &'a dyn EnvSource,
+    pub hidden: Vec<&'static str>,
+}
+
+impl EnvSource for Hiding<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        if self.hidden.contains(&name) {
+            None
+        } else {
+            self.inner.get(name)
+        }
     }
 }

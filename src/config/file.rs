@@ -45,11 +45,79 @@ pub struct DbtCloudSection {
     pub timeout_seconds_override: Option<Spanned<i64>>,
     pub dbt_version_override: Option<Spanned<String>>,
     pub generate_docs_override: Option<Spanned<bool>>,
+    /// Pushing or triggering here changes production: ask first (`--yes` without a terminal).
+    pub confirm: Option<Spanned<bool>>,
+    /// Named targets, each overriding the values above (`dev`, `prod`, …).
+    pub targets: Option<Spanned<std::collections::BTreeMap<String, TargetSection>>>,
+    /// The target used when neither `--target` nor `DATACHONK_TARGET` names one.
+    pub default_target: Option<Spanned<String>>,
     // Accepted by the parser only to refuse them with a precise message.
     #[serde(default)]
     token: Option<Spanned<serde::de::IgnoredAny>>,
     #[serde(default)]
     api_token: Option<Spanned<serde::de::IgnoredAny>>,
+}
+
+/// One named target: the job-level keys of `deploy.dbt_cloud`, each overriding the block's
+/// value when this target is used. (`access_url`, `account_id` and the token are the block's.)
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSection {
+    pub project_id: Option<Spanned<i64>>,
+    pub environment_id: Option<Spanned<i64>>,
+    pub job_id: Option<Spanned<i64>>,
+    pub auto_trigger: Option<Spanned<bool>>,
+    pub wait: Option<Spanned<bool>>,
+    pub timeout: Option<Spanned<DurationValue>>,
+    pub cause: Option<Spanned<String>>,
+    pub confirm: Option<Spanned<bool>>,
+    pub schema_override: Option<Spanned<String>>,
+    pub target_name_override: Option<Spanned<String>>,
+    pub threads_override: Option<Spanned<i64>>,
+    pub steps_override: Option<Spanned<Vec<String>>>,
+    pub timeout_seconds_override: Option<Spanned<i64>>,
+    pub dbt_version_override: Option<Spanned<String>>,
+    pub generate_docs_override: Option<Spanned<bool>>,
+}
+
+impl DbtCloudSection {
+    /// The block with `target`'s values laid over it (the target's positions kept, so
+    /// provenance points into the target).
+    pub fn with_target(&self, target: &TargetSection) -> DbtCloudSection {
+        fn over<T: Clone>(t: &Option<T>, base: &Option<T>) -> Option<T> {
+            t.clone().or_else(|| base.clone())
+        }
+        DbtCloudSection {
+            access_url: self.access_url.clone(),
+            account_id: self.account_id.clone(),
+            project_id: over(&target.project_id, &self.project_id),
+            environment_id: over(&target.environment_id, &self.environment_id),
+            job_id: over(&target.job_id, &self.job_id),
+            token_env: self.token_env.clone(),
+            auto_trigger: over(&target.auto_trigger, &self.auto_trigger),
+            wait: over(&target.wait, &self.wait),
+            timeout: over(&target.timeout, &self.timeout),
+            cause: over(&target.cause, &self.cause),
+            schema_override: over(&target.schema_override, &self.schema_override),
+            target_name_override: over(&target.target_name_override, &self.target_name_override),
+            threads_override: over(&target.threads_override, &self.threads_override),
+            steps_override: over(&target.steps_override, &self.steps_override),
+            timeout_seconds_override: over(
+                &target.timeout_seconds_override,
+                &self.timeout_seconds_override,
+            ),
+            dbt_version_override: over(&target.dbt_version_override, &self.dbt_version_override),
+            generate_docs_override: over(
+                &target.generate_docs_override,
+                &self.generate_docs_override,
+            ),
+            confirm: over(&target.confirm, &self.confirm),
+            targets: None,
+            default_target: None,
+            token: None,
+            api_token: None,
+        }
+    }
 }
 
 /// `timeout: 30m` or `timeout: 1800` (seconds).
@@ -126,6 +194,45 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
                             .into(),
                     ),
                 ));
+            }
+        }
+        if let Some(targets) = &dbt.targets {
+            if let Some(job) = &dbt.job_id {
+                return Err(invalid(
+                    path,
+                    text,
+                    job.referenced.line(),
+                    job.referenced.column(),
+                    "deploy.dbt_cloud.job_id and deploy.dbt_cloud.targets cannot both be set: \
+                     with targets, each target names its job"
+                        .into(),
+                    Some(
+                        "move job_id into a target (targets: {dev: {job_id: ...}}) and set default_target"
+                            .into(),
+                    ),
+                ));
+            }
+            for (name, target) in &targets.value {
+                if target.job_id.is_none() {
+                    return Err(invalid(
+                        path,
+                        text,
+                        targets.referenced.line(),
+                        targets.referenced.column(),
+                        format!("deploy.dbt_cloud.targets.{name}: job_id is required"),
+                        Some(format!("e.g. `{name}: {{job_id: 12345}}`")),
+                    ));
+                }
+                if name.trim().is_empty() || name.contains(char::is_whitespace) {
+                    return Err(invalid(
+                        path,
+                        text,
+                        targets.referenced.line(),
+                        targets.referenced.column(),
+                        format!("deploy.dbt_cloud.targets: {name:?} is not a usable target name (no spaces)"),
+                        None,
+                    ));
+                }
             }
         }
         if let Some(var) = &dbt.token_env {

@@ -99,6 +99,12 @@ pub struct DbtCloudConfig {
     pub timeout: Option<Sourced<Duration>>,
     pub cause: Option<Sourced<String>>,
     pub overrides: TriggerOverrides,
+    /// The named target these values are for (`None`: the block itself).
+    pub target: Option<Sourced<String>>,
+    /// Every target the file defines, in name order.
+    pub targets: Vec<String>,
+    /// Pushing or triggering here changes production: ask first.
+    pub confirm: Sourced<bool>,
 }
 
 /// Per-run overrides sent with every trigger (TriggerRunRequest fields).
@@ -131,6 +137,8 @@ pub struct FlagValues {
     pub timeout_seconds_override: Option<i64>,
     pub dbt_version_override: Option<String>,
     pub generate_docs_override: Option<bool>,
+    /// `--target NAME`.
+    pub target: Option<String>,
 }
 
 /// Where to look for the configuration.

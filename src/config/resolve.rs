@@ -40,11 +40,101 @@ pub fn load(
     let section = parsed.deploy.and_then(|d| d.dbt_cloud).unwrap_or_default();
     let file_path = path.clone().unwrap_or_default();
 
-    let dbt_cloud = resolve_dbt_cloud(&section, &file_path, flags, env)?;
+    let targets: Vec<String> = section
+        .targets
+        .as_ref()
+        .map(|t| t.value.keys().cloned().collect())
+        .unwrap_or_default();
+    let chosen = choose_target(&section, &file_path, flags, env)?;
+    let mut dbt_cloud = match &chosen {
+        Some((name, explicit)) => {
+            let target = &section.targets.as_ref().expect("chosen from the map").value[&name.value];
+            let effective = section.with_target(target);
+            // Named on purpose (flag or DATACHONK_TARGET): the target's own ids beat the
+            // DBT_CLOUD_* variables, which may be set for another job in the same shell.
+            let mut hidden = Vec::new();
+            if *explicit {
+                for (set, var) in [
+                    (target.job_id.is_some(), env::JOB_ID),
+                    (target.project_id.is_some(), env::PROJECT_ID),
+                    (target.environment_id.is_some(), env::ENVIRONMENT_ID),
+                ] {
+                    if set {
+                        hidden.push(var);
+                    }
+                }
+            }
+            let env = env::Hiding { inner: env, hidden };
+            resolve_dbt_cloud(&effective, &file_path, flags, &env)?
+        }
+        None => resolve_dbt_cloud(&section, &file_path, flags, env)?,
+    };
+    dbt_cloud.target = chosen.map(|(name, _)| name);
+    dbt_cloud.targets = targets;
     Ok(Config {
         file: path,
         dbt_cloud,
     })
+}
+
+/// The target to use: `--target` > `DATACHONK_TARGET` > `default_target`; with it, whether it
+/// was named on purpose (flag or environment) rather than by the file's default.
+fn choose_target(
+    s: &DbtCloudSection,
+    path: &Path,
+    flags: &FlagValues,
+    env: &dyn EnvSource,
+) -> Result<Option<(Sourced<String>, bool)>, ConfigError> {
+    let named = if let Some(t) = &flags.target {
+        Some((
+            Sourced::new(t.clone(), Source::Flag("--target".into())),
+            true,
+        ))
+    } else if let Some(t) = env.get(env::TARGET) {
+        Some((
+            Sourced::new(t.trim().to_string(), Source::Env(env::TARGET.into())),
+            true,
+        ))
+    } else {
+        s.default_target
+            .as_ref()
+            .map(|d| (Sourced::new(d.value.clone(), file_source(path, d)), false))
+    };
+    let Some((name, explicit)) = named else {
+        return Ok(None);
+    };
+    let known: Vec<&String> = s
+        .targets
+        .as_ref()
+        .map(|t| t.value.keys().collect())
+        .unwrap_or_default();
+    if known.iter().any(|k| **k == name.value) {
+        return Ok(Some((name, explicit)));
+    }
+    let message = if known.is_empty() {
+        format!(
+            "target `{}`: datachonk.yaml defines no targets (deploy.dbt_cloud.targets)",
+            crate::redact::clip(&name.value, crate::redact::ECHO_LIMIT)
+        )
+    } else {
+        let suggestion = known
+            .iter()
+            .map(|k| (strsim::jaro_winkler(&name.value, k), k))
+            .filter(|(score, _)| *score > 0.7)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, k)| format!("; did you mean `{k}`?"))
+            .unwrap_or_default();
+        format!(
+            "unknown target `{}` (known: {}){suggestion}",
+            crate::redact::clip(&name.value, crate::redact::ECHO_LIMIT),
+            known
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    Err(invalid_value(&name.source, "default_target", message, path))
 }
 
 fn file_source<T>(path: &Path, s: &Spanned<T>) -> Source {
@@ -319,7 +409,13 @@ fn resolve_dbt_cloud(
         }
     }
 
+    let confirm =
+        pick(None, None, s.confirm.as_ref(), path).unwrap_or(Sourced::new(false, Source::Default));
+
     Ok(DbtCloudConfig {
+        target: None,
+        targets: Vec::new(),
+        confirm,
         access_url,
         token,
         token_env,
