@@ -573,9 +573,25 @@ pub enum ConfigCommand {
     /// Validate datachonk.yaml and the DBT_CLOUD_* / DATACHONK_* environment without printing
     /// the configuration: exit 0 when valid, 2 with file, line and column when not.
     ///
-    /// Example (in CI, before anything else):
+    /// With --online, also checks against dbt Cloud what `init` checks: the token, that the
+    /// account, project and environment exist, and that each target's job exists in that
+    /// project (exit 6 when dbt Cloud cannot be asked).
+    ///
+    /// Every problem is listed, not only the first.
+    ///
+    /// Examples (in CI, before anything else):
     ///   datachonk config check
-    Check(ConfigTargetArgs),
+    ///   datachonk config check --online --target prod
+    Check(ConfigCheckArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ConfigCheckArgs {
+    #[command(flatten)]
+    pub target: ConfigTargetArgs,
+    /// Also check the token, account, project, environment and jobs against dbt Cloud.
+    #[arg(long)]
+    pub online: bool,
 }
 
 #[derive(Debug, Args, Default)]

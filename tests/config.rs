@@ -594,3 +594,72 @@ fn targets_with_a_top_level_job_id_or_without_a_job_are_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn config_check_lists_every_problem_not_only_the_first() {
+    let dir = project(
+        "deploy:\n  dbt_cloud:\n    default_target: dev\n    targets:\n      dev: {job_id: 1}\n      prod: {job_id: 2, threads_override: 0}\ngenerate:\n  dialect: oracle\ngit:\n  push_timeout: 0s\n",
+    );
+    let out = datachonk(dir.path())
+        .args(["config", "check"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("3 problems in the configuration"),
+        "{stderr}"
+    );
+    for says in [
+        "generate.dialect",
+        "git.push_timeout",
+        "threads_override: must be 1 or more",
+    ] {
+        assert!(stderr.contains(says), "{says}: {stderr}");
+    }
+}
+
+#[test]
+fn config_check_online_finds_jobs_and_environments_that_do_not_exist() {
+    use datachonk::sandbox::{Sandbox, SandboxOptions, DEFAULT_TOKEN};
+    let sandbox = Sandbox::start(SandboxOptions::default()).unwrap();
+    let dir = project(
+        "deploy:\n  dbt_cloud:\n    account_id: 1\n    project_id: 1\n    default_target: dev\n    targets:\n      dev: {job_id: 1, environment_id: 1}\n      prod: {job_id: 424242, environment_id: 999}\n",
+    );
+    let run = |args: &[&str]| {
+        let out = datachonk(dir.path())
+            .args(args)
+            .env("DBT_CLOUD_ACCESS_URL", sandbox.base_url())
+            .env("DBT_CLOUD_API_TOKEN", DEFAULT_TOKEN)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!stderr.contains(DEFAULT_TOKEN));
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            stderr,
+        )
+    };
+    let (code, stdout, stderr) = run(&["config", "check", "--online", "--target", "dev"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("checked against dbt Cloud"), "{stdout}");
+    let (code, _, stderr) = run(&["config", "check", "--online"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("2 problems"), "{stderr}");
+    assert!(
+        stderr.contains("target prod: environment 999 is not in project 1"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("target prod: job 424242 does not exist in account 1"),
+        "{stderr}"
+    );
+    // dbt Cloud that cannot be asked is exit 6.
+    let out = datachonk(dir.path())
+        .args(["config", "check", "--online"])
+        .env("DBT_CLOUD_ACCESS_URL", sandbox.base_url())
+        .env("DBT_CLOUD_API_TOKEN", "wrong-token")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6));
+}

@@ -3,9 +3,10 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::cli::{ConfigCommand, ConfigTargetArgs, GlobalArgs};
+use crate::cli::{ConfigCheckArgs, ConfigCommand, ConfigTargetArgs, GlobalArgs};
+use crate::cloud::ApiError;
 use crate::config::{self, Config, FlagValues, LoadOptions, ProcessEnv, Source, Sourced};
-use crate::error::{CmdResult, Exit};
+use crate::error::{CliError, CmdResult, Exit};
 use crate::ui::Ui;
 
 pub fn run(global: &GlobalArgs, cmd: ConfigCommand, ui: &Ui) -> CmdResult {
@@ -41,15 +42,74 @@ fn load_all(global: &GlobalArgs, args: &ConfigTargetArgs) -> Result<Vec<Config>,
     Ok(all)
 }
 
-fn check(global: &GlobalArgs, args: &ConfigTargetArgs, ui: &Ui) -> CmdResult {
-    let all = load_all(global, args)?;
-    let cfg = &all[0];
-    let file = cfg.file.as_ref().map(|p| p.display().to_string());
+/// Every problem, not only the first: each section and each target is resolved on its own.
+fn problems(global: &GlobalArgs, args: &ConfigTargetArgs) -> (Vec<Config>, Vec<String>) {
+    let options = load_options(global);
+    let mut found = Vec::new();
+    let mut note = |e: CliError| found.push(e.message);
+    if let Err(e) = config::load_generate(&options) {
+        note(e.into());
+    }
+    if let Err(e) = config::load_git(&options) {
+        note(e.into());
+    }
+    let flags = FlagValues {
+        target: args.target.clone(),
+        ..FlagValues::default()
+    };
+    let mut configs = Vec::new();
+    match config::load(&options, &flags, &ProcessEnv) {
+        Ok(cfg) if args.target.is_none() && !cfg.dbt_cloud.targets.is_empty() => {
+            for name in cfg.dbt_cloud.targets.clone() {
+                let flags = FlagValues {
+                    target: Some(name),
+                    ..FlagValues::default()
+                };
+                match config::load(&options, &flags, &ProcessEnv) {
+                    Ok(c) => configs.push(c),
+                    Err(e) => note(e.into()),
+                }
+            }
+        }
+        Ok(cfg) => configs.push(cfg),
+        Err(e) => note(e.into()),
+    }
+    found.dedup();
+    (configs, found)
+}
+
+fn check(global: &GlobalArgs, args: &ConfigCheckArgs, ui: &Ui) -> CmdResult {
+    let (configs, mut found) = problems(global, &args.target);
+    if found.is_empty() && args.online {
+        let rt = super::runtime()?;
+        let online = rt.block_on(check_online(&configs, ui));
+        rt.shutdown_background();
+        found.extend(online?);
+    }
+    let file = configs
+        .first()
+        .and_then(|c| c.file.as_ref())
+        .map(|p| p.display().to_string());
+    if !found.is_empty() {
+        let list: String = found.iter().map(|p| format!("\n  - {p}")).collect();
+        return Err(CliError::usage(format!(
+            "{} problem{} in the configuration:{list}",
+            found.len(),
+            if found.len() == 1 { "" } else { "s" }
+        )));
+    }
     if ui.is_json() {
-        ui.json(&json!({ "outcome": "valid", "file": file }));
+        ui.json(&json!({ "outcome": "valid", "file": file, "online": args.online }));
     } else {
         match file {
-            Some(f) => ui.out(format!("{f}: valid")),
+            Some(f) => ui.out(format!(
+                "{f}: valid{}",
+                if args.online {
+                    " (checked against dbt Cloud)"
+                } else {
+                    ""
+                }
+            )),
             None => ui.out(format!(
                 "no {} found; the environment is valid",
                 config::CONFIG_FILE_NAME
@@ -57,6 +117,80 @@ fn check(global: &GlobalArgs, args: &ConfigTargetArgs, ui: &Ui) -> CmdResult {
         }
     }
     Ok(Exit::Success)
+}
+
+/// What `init` checks, for every target: the token and account, the project, the
+/// environment, and the job (in that project). Problems are listed; an API that cannot be
+/// asked (auth, network) is exit 6 at once.
+async fn check_online(configs: &[Config], ui: &Ui) -> Result<Vec<String>, CliError> {
+    let mut found = Vec::new();
+    let Some(first) = configs.first() else {
+        return Ok(found);
+    };
+    let client = super::connect::client(first, ui)?;
+    client.get_account().await?;
+    let projects = client.list_projects().await?;
+    for cfg in configs {
+        let d = &cfg.dbt_cloud;
+        let label = d
+            .target
+            .as_ref()
+            .map(|t| format!("target {}: ", t.value))
+            .unwrap_or_default();
+        if let Some(p) = &d.project_id {
+            if !projects.iter().any(|x| x.id == Some(p.value)) {
+                found.push(format!(
+                    "{label}project {} does not exist in account {} ({})",
+                    p.value,
+                    client.account_id(),
+                    p.source
+                ));
+                continue;
+            }
+        }
+        let project = d.project_id.as_ref().map(|p| p.value);
+        let environments = client.list_environments(project).await?;
+        if let Some(e) = &d.environment_id {
+            if !environments.iter().any(|x| x.id == Some(e.value)) {
+                found.push(format!(
+                    "{label}environment {} is not in {} ({})",
+                    e.value,
+                    project.map_or("the account".to_string(), |p| format!("project {p}")),
+                    e.source
+                ));
+            }
+        }
+        if let Some(j) = &d.job_id {
+            match client.get_job(j.value).await {
+                Ok(job) => {
+                    if let (Some(p), Some(jp)) = (project, job.project_id) {
+                        if p != jp {
+                            found.push(format!(
+                                "{label}job {} belongs to project {jp}, not project {p} ({})",
+                                j.value, j.source
+                            ));
+                        }
+                    }
+                    if let (Some(e), Some(je)) = (&d.environment_id, job.environment_id) {
+                        if e.value != je {
+                            found.push(format!(
+                                "{label}job {} runs in environment {je}, not environment {} ({})",
+                                j.value, e.value, e.source
+                            ));
+                        }
+                    }
+                }
+                Err(ApiError::NotFound { .. }) => found.push(format!(
+                    "{label}job {} does not exist in account {} ({})",
+                    j.value,
+                    client.account_id(),
+                    j.source
+                )),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Load options shared by every command: `--config FILE` or a search from the current directory.
