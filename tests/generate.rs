@@ -518,10 +518,10 @@ fn a_file_already_there_before_the_first_run_is_not_overwritten() {
 fn sizes_and_times_stay_out_of_the_committed_state() {
     let dir = project(None);
     generate(dir.path(), &[]).success();
-    let state = read(dir.path(), ".datachonk/state.json");
+    let state = read(dir.path(), "datachonk.state.json");
     assert!(!state.contains("mtime"), "{state}");
     assert!(read(dir.path(), ".datachonk/stat-cache.json").contains("mtime_ns"));
-    assert!(read(dir.path(), ".datachonk/.gitignore").contains("stat-cache.json"));
+    assert!(read(dir.path(), ".datachonk/.gitignore").contains("\n*\n"));
     // As in a fresh clone: every file gets a new mtime, nothing else changes.
     let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
     for entry in std::fs::read_dir(dir.path().join(SHOP)).unwrap() {
@@ -533,7 +533,7 @@ fn sizes_and_times_stay_out_of_the_committed_state() {
     }
     let out = stderr(&generate(dir.path(), &[]).success());
     assert!(out.contains("0 new, 0 changed, 8 unchanged"), "{out}");
-    assert_eq!(read(dir.path(), ".datachonk/state.json"), state);
+    assert_eq!(read(dir.path(), "datachonk.state.json"), state);
     assert!(
         read(dir.path(), ".datachonk/stat-cache.json").contains(&format!(
             "{}",
@@ -543,4 +543,115 @@ fn sizes_and_times_stay_out_of_the_committed_state() {
                 .as_nanos()
         ))
     );
+}
+
+/// `git` in `dir`, hermetic (no global or system config), failing the test on error.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Dana Tester")
+        .env("GIT_AUTHOR_EMAIL", "dana@example.com")
+        .env("GIT_COMMITTER_NAME", "Dana Tester")
+        .env("GIT_COMMITTER_EMAIL", "dana@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The fixture catalog with one more column on `shop.orders`.
+fn catalog_with_a_new_column() -> String {
+    let mut catalog: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("catalog.json")).unwrap()).unwrap();
+    catalog["sources"]["source.proj.shop.orders"]["columns"]["couponCode"] =
+        serde_json::json!({"type": "VARCHAR", "index": 99, "name": "couponCode", "comment": null});
+    serde_json::to_string_pretty(&catalog).unwrap()
+}
+
+#[test]
+fn a_fresh_clone_tells_generated_files_from_hand_edits_and_check_fails_when_stale() {
+    let top = tempfile::tempdir().unwrap();
+    let origin = top.path().join("origin");
+    std::fs::create_dir(&origin).unwrap();
+    git(&origin, &["init", "-q", "-b", "main"]);
+    // What `datachonk init` and `quickstart` write: the cache folder is ignored.
+    std::fs::write(origin.join(".gitignore"), "target/\n.datachonk/\n").unwrap();
+    std::fs::copy(fixture("catalog.json"), origin.join("catalog.json")).unwrap();
+    let gen = |dir: &Path, extra: &[&str]| {
+        let mut args = vec!["generate", "--from-catalog", "catalog.json"];
+        args.extend_from_slice(extra);
+        datachonk(dir).args(&args).assert()
+    };
+    gen(&origin, &[]).success();
+    git(&origin, &["add", "-A"]);
+    git(&origin, &["commit", "-q", "-m", "staging models"]);
+    let committed = git(&origin, &["ls-files"]);
+    assert!(committed.contains("datachonk.state.json"), "{committed}");
+    assert!(!committed.contains(".datachonk/"), "{committed}");
+    // The state names its input relative to the project, not by an absolute path.
+    let state = read(&origin, "datachonk.state.json");
+    assert!(state.contains("\"path\": \"catalog.json\""), "{state}");
+
+    git(top.path(), &["clone", "-q", "origin", "clone"]);
+    let clone = top.path().join("clone");
+    assert!(!clone.join(".datachonk").exists());
+    std::fs::write(clone.join("catalog.json"), catalog_with_a_new_column()).unwrap();
+
+    let check = gen(&clone, &["--check"]).code(1);
+    let out = format!("{}{}", stdout(&check), stderr(&check));
+    assert!(out.contains("0 new, 3 changed"), "{out}");
+    assert!(out.contains("0 edited by hand"), "{out}");
+
+    let out = stderr(&gen(&clone, &[]).success());
+    assert!(out.contains("0 new, 3 changed"), "{out}");
+    assert!(out.contains("wrote 3 file(s)"), "{out}");
+    let sql = read(&clone, &format!("{SHOP}/stg_shop__orders.sql"));
+    assert!(sql.contains("\"couponCode\" as coupon_code"), "{sql}");
+    assert!(read(&clone, &format!("{SHOP}/_shop__sources.yml")).contains("couponCode"));
+    assert!(read(&clone, &format!("{SHOP}/_shop__models.yml")).contains("coupon_code"));
+
+    let out = stderr(&gen(&clone, &["--check"]).success());
+    assert!(out.contains("0 new, 0 changed, 8 unchanged"), "{out}");
+    // Only the models and the state changed: the caches stay out of git.
+    let status = git(&clone, &["status", "--porcelain"]);
+    let changed: Vec<&str> = status.lines().map(|l| &l[3..]).collect();
+    assert_eq!(
+        changed,
+        [
+            "catalog.json",
+            "datachonk.state.json",
+            "models/staging/shop/_shop__models.yml",
+            "models/staging/shop/_shop__sources.yml",
+            "models/staging/shop/stg_shop__orders.sql"
+        ],
+        "{status}"
+    );
+}
+
+#[test]
+fn a_state_at_the_old_path_is_read_and_moved_to_the_committed_one() {
+    let dir = project(None);
+    generate(dir.path(), &[]).success();
+    let state = read(dir.path(), "datachonk.state.json");
+    // As an earlier version left it: the state inside the ignored cache folder.
+    std::fs::rename(
+        dir.path().join("datachonk.state.json"),
+        dir.path().join(".datachonk/state.json"),
+    )
+    .unwrap();
+    let out = stderr(&generate(dir.path(), &["--check"]).success());
+    assert!(out.contains("0 new, 0 changed, 8 unchanged"), "{out}");
+    assert!(dir.path().join(".datachonk/state.json").exists());
+
+    let out = stderr(&generate(dir.path(), &[]).success());
+    assert!(out.contains("8 unchanged, 0 edited by hand"), "{out}");
+    assert_eq!(read(dir.path(), "datachonk.state.json"), state);
+    assert!(!dir.path().join(".datachonk/state.json").exists());
 }

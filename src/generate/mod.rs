@@ -3,7 +3,7 @@
 //!
 //! Flow: read metadata ([`catalog`], [`sources_yaml`]) → select tables ([`select`]) → derive
 //! names, quoting, keys, casts ([`context`]) → render ([`crate::templates`]), merging a
-//! person's `_models.yml` edits ([`merge`]) → compare with disk and `.datachonk/state.json`
+//! person's `_models.yml` edits ([`merge`]) → compare with disk and `datachonk.state.json`
 //! ([`plan`], [`state`]) → write atomically ([`write`]).
 
 pub mod catalog;
