@@ -20,7 +20,22 @@ pub struct SourceCtx {
     pub schema: String,
     /// True when the schema name needs quoting in the dialect.
     pub quote_schema: bool,
+    /// True when `schema` is `generate.schema` (the person's text, written as is), not the
+    /// metadata's (made safe for dbt's Jinja in files).
+    #[serde(skip)]
+    pub schema_configured: bool,
     pub tables: Vec<TableCtx>,
+}
+
+impl SourceCtx {
+    /// `schema` as files show it (see [`SourceCtx::schema_configured`]).
+    pub fn schema_text(&self) -> std::borrow::Cow<'_, str> {
+        if self.schema_configured {
+            self.schema.as_str().into()
+        } else {
+            jinja_safe(&self.schema)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -251,6 +266,7 @@ pub fn build(tables: Vec<Table>, cfg: &GenerateConfig) -> Result<Vec<SourceCtx>,
             name: name.to_string(),
             database: cfg.database.clone(),
             quote_schema: dialect.needs_quoting(&schema),
+            schema_configured: cfg.schema.is_some(),
             schema,
             tables: out,
         });
@@ -466,6 +482,18 @@ fn escape_jinja_owned(s: String) -> String {
         escape_jinja(&s)
     } else {
         s
+    }
+}
+
+/// [`escape_jinja`] without a copy when there is nothing to escape: every string from the
+/// metadata (names, types, schemas, comments) goes through it before it lands in a file dbt
+/// renders with Jinja, SQL and YAML alike, so whoever controls a column name cannot run code
+/// at dbt compile time (nor break parsing with `{% raw %}`).
+pub fn jinja_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('{') {
+        escape_jinja(s).into()
+    } else {
+        s.into()
     }
 }
 

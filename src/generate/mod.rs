@@ -756,7 +756,13 @@ fn plan_source(
         .enumerate()
         .filter_map(|(i, input)| input.filter(|t| t.selected).map(|t| (i, &t.fingerprint)))
         .collect();
-    let source_value = to_value(&source_ref);
+    // What the staging template sees: the schema as files show it (the fingerprint above
+    // hashes the raw one, as the fast path does).
+    let schema_text = source.schema_text();
+    let source_value = to_value(SourceRef {
+        schema: &schema_text,
+        ..source_ref
+    });
     let shared = Shared {
         req,
         templates,
@@ -816,7 +822,7 @@ fn plan_yaml(
                 let source_value = minijinja::context! {
                     name => source.name.clone(),
                     database => source.database.clone(),
-                    schema => source.schema.clone(),
+                    schema => source.schema_text(),
                     quote_schema => source.quote_schema,
                     tables => values::tables(source),
                 };
@@ -854,7 +860,7 @@ fn plan_yaml(
                 let ctx = minijinja::context! {
                         source => minijinja::context! {
                             name => source.name.clone(),
-                            schema => source.schema.clone(),
+                            schema => source.schema_text(),
                             tables => values::models_tables(source, &merged),
                         },
                         kept_models => kept_models,
