@@ -23,6 +23,9 @@ pub fn load_options(global: &GlobalArgs) -> LoadOptions {
 
 fn show(global: &GlobalArgs, ui: &Ui) -> CmdResult {
     let cfg = config::load(&load_options(global), &FlagValues::default(), &ProcessEnv)?;
+    // The `generate:` section is validated as `generate` would (exit 2 on e.g. an unknown
+    // dialect), so a file that passes here does not fail there.
+    config::load_generate(&load_options(global))?;
     let rows = rows(&cfg);
     if ui.is_json() {
         let mut dbt_cloud = Map::new();
