@@ -655,3 +655,48 @@ fn a_state_at_the_old_path_is_read_and_moved_to_the_committed_one() {
     assert_eq!(read(dir.path(), "datachonk.state.json"), state);
     assert!(!dir.path().join(".datachonk/state.json").exists());
 }
+
+#[test]
+fn names_the_warehouse_cannot_hold_are_refused_naming_table_and_column() {
+    let dir = project(None);
+    let catalog_path = dir.path().join("catalog.json");
+    let mut catalog: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("catalog.json")).unwrap()).unwrap();
+    let columns = &mut catalog["sources"]["source.proj.shop.orders"]["columns"];
+    let position = columns.as_object().unwrap().len() + 1;
+    columns[""] = serde_json::json!({"type": "INTEGER", "index": 99, "name": "", "comment": null});
+    std::fs::write(&catalog_path, catalog.to_string()).unwrap();
+    let run = || {
+        datachonk(dir.path())
+            .args(["generate", "--from-catalog", "catalog.json"])
+            .assert()
+            .code(2)
+    };
+    let err = stderr(&run());
+    assert!(
+        err.contains(&format!(
+            "shop.orders: column {position} (\"\"): the name is empty"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("generate.exclude"), "{err}");
+
+    let columns = &mut catalog["sources"]["source.proj.shop.orders"]["columns"];
+    columns.as_object_mut().unwrap().remove("");
+    let long = "x".repeat(100_000);
+    columns[&long] =
+        serde_json::json!({"type": "INTEGER", "index": 99, "name": long, "comment": null});
+    std::fs::write(&catalog_path, catalog.to_string()).unwrap();
+    let err = stderr(&run());
+    assert!(
+        err.contains("100000 bytes long; postgres holds at most 63"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("column {position} ")), "{err}");
+    assert!(
+        err.len() < 1_000,
+        "the name is not echoed whole: {}",
+        err.len()
+    );
+    assert!(!dir.path().join(SHOP).exists());
+}

@@ -195,6 +195,21 @@ pub enum ContextError {
         source_name: String,
         schemas: String,
     },
+    #[error("{table}: column {position} ({name}): {problem}")]
+    BadColumnName {
+        table: String,
+        /// 1-based, in the warehouse's column order.
+        position: usize,
+        /// The raw name, shortened for the message.
+        name: String,
+        problem: String,
+    },
+    #[error("table {source_name}.{name}: {problem}")]
+    BadTableName {
+        source_name: String,
+        name: String,
+        problem: String,
+    },
     #[error("`{name}` is not a valid dbt source name (it becomes part of file and model names)")]
     BadSourceName { name: String },
     #[error("generate.primary_key.tables: {table} has no column `{column}` (columns: {columns})")]
@@ -236,6 +251,20 @@ pub fn build(tables: Vec<Table>, cfg: &GenerateConfig) -> Result<Vec<SourceCtx>,
             });
         };
         let table_names: Vec<String> = tables.iter().map(|t| snake_case(&t.name)).collect();
+        for (t, dbt_name) in tables.iter().zip(&table_names) {
+            let problem = dialect.name_problem(&t.name, true).or_else(|| {
+                dbt_name
+                    .is_empty()
+                    .then(|| "no letter or digit to name its dbt table and model by".into())
+            });
+            if let Some(problem) = problem {
+                return Err(ContextError::BadTableName {
+                    source_name: name.into(),
+                    name: shorten(&t.name),
+                    problem,
+                });
+            }
+        }
         let clashes = naming::collisions(
             tables
                 .iter()
@@ -304,6 +333,16 @@ fn model_name_for(cfg: &GenerateConfig, source: &str, dbt_name: &str) -> String 
         .replace("{table}", dbt_name)
 }
 
+/// A name as messages show it: whole up to 60 characters, else its start and length.
+fn shorten(name: &str) -> String {
+    const SHOWN: usize = 60;
+    if name.chars().count() <= SHOWN {
+        return name.to_string();
+    }
+    let head: String = name.chars().take(SHOWN).collect();
+    format!("{head}…")
+}
+
 fn describe(clashes: &[(String, Vec<String>)], prefix: &str) -> String {
     clashes
         .iter()
@@ -331,11 +370,33 @@ fn table_ctx(
         .filter(|(_, c)| c.is_primary_key)
         .map(|(i, _)| i)
         .collect();
+    let table = || format!("{}.{}", t.source, shorten(&t.name));
+    for (i, c) in t.columns.iter().enumerate() {
+        if let Some(problem) = dialect.name_problem(&c.name, false) {
+            return Err(ContextError::BadColumnName {
+                table: table(),
+                position: i + 1,
+                name: format!("{:?}", shorten(&c.name)),
+                problem,
+            });
+        }
+    }
     let mut columns: Vec<ColumnCtx> = std::mem::take(&mut t.columns)
         .into_iter()
         .enumerate()
         .map(|(i, c)| column_ctx(c, i + 1, cfg, dialect, rules))
         .collect();
+    // The alias is an unquoted name in the same warehouse (snake_case can lengthen it).
+    for c in &columns {
+        if let Some(problem) = dialect.name_problem(c.alias(), false) {
+            return Err(ContextError::BadColumnName {
+                table: table(),
+                position: c.position,
+                name: format!("{:?}", shorten(c.name())),
+                problem: format!("its alias `{}` is {problem}", shorten(c.alias())),
+            });
+        }
+    }
     let clashes = naming::collisions(columns.iter().map(|c| (c.name(), c.alias())));
     if !clashes.is_empty() {
         return Err(ContextError::ColumnCollision {
@@ -611,6 +672,44 @@ mod tests {
                 .contains("shop.\"Order Items\", shop.\"order_items\" → order_items"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn names_the_dialect_cannot_hold_are_refused_with_table_and_column_index() {
+        let cfg = GenerateConfig::default();
+        let empty = table("orders", vec![col("id", "INT"), col("", "INT")]);
+        assert_eq!(
+            build(vec![empty], &cfg).unwrap_err().to_string(),
+            "shop.orders: column 2 (\"\"): the name is empty"
+        );
+        let long = "a".repeat(100_000);
+        let err = build(vec![table("orders", vec![col(&long, "INT")])], &cfg).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("shop.orders: column 1 (\"aaaa")
+                && msg.ends_with("…\"): 100000 bytes long; postgres holds at most 63"),
+            "{msg}"
+        );
+        // 63 bytes is fine; an alias snake_case makes longer is not.
+        let ok = "a".repeat(63);
+        assert!(build(vec![table("orders", vec![col(&ok, "INT")])], &cfg).is_ok());
+        let camel = "aB".repeat(30);
+        let err = build(vec![table("orders", vec![col(&camel, "INT")])], &cfg).unwrap_err();
+        assert!(
+            err.to_string().contains("its alias `a_ba_ba_b")
+                && err.to_string().contains("90 bytes long"),
+            "{err}"
+        );
+        // DuckDB holds any length; an empty name nowhere.
+        let duck = GenerateConfig {
+            dialect: "duckdb".into(),
+            ..GenerateConfig::default()
+        };
+        assert!(build(vec![table("orders", vec![col(&long, "INT")])], &duck).is_ok());
+        let err = build(vec![table("", vec![col("id", "INT")])], &duck).unwrap_err();
+        assert_eq!(err.to_string(), "table shop.: the name is empty");
+        let err = build(vec![table("{# #}", vec![col("id", "INT")])], &duck).unwrap_err();
+        assert!(err.to_string().contains("no letter or digit"), "{err}");
     }
 
     #[test]

@@ -117,6 +117,10 @@ impl From<GenerateError> for CliError {
                 .with_hint(
                     "rename or exclude one of them (generate.exclude), or change generate.naming",
                 ),
+            GenerateError::Context(context::ContextError::BadColumnName { .. })
+            | GenerateError::Context(context::ContextError::BadTableName { .. }) => err.with_hint(
+                "rename it in the warehouse, or leave the table out (generate.exclude)",
+            ),
             GenerateError::Postgres(postgres::PostgresError::Connect { .. }) => err.with_hint(
                 "check host, port, user and database; for a local server: postgres://USER@127.0.0.1:5432/DB",
             ),
