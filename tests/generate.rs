@@ -700,3 +700,138 @@ fn names_the_warehouse_cannot_hold_are_refused_naming_table_and_column() {
     );
     assert!(!dir.path().join(SHOP).exists());
 }
+
+/// A catalog.json of `tables` tables × 10 integer columns in source `big`.
+fn big_catalog(tables: usize) -> String {
+    let mut sources = serde_json::Map::new();
+    for t in 0..tables {
+        let columns: serde_json::Map<String, serde_json::Value> = (1..=10)
+            .map(|c| {
+                let name = format!("col_{c}");
+                let v = serde_json::json!({"type": "INTEGER", "index": c, "name": name, "comment": null});
+                (name, v)
+            })
+            .collect();
+        sources.insert(
+            format!("source.proj.big.t{t:05}"),
+            serde_json::json!({
+                "metadata": {"type": "BASE TABLE", "schema": "raw", "name": format!("t{t:05}"), "database": "w", "comment": null},
+                "columns": columns,
+            }),
+        );
+    }
+    serde_json::json!({"metadata": {}, "sources": sources, "nodes": {}, "errors": null}).to_string()
+}
+
+/// Names of datachonk's temporary files under `dir`, recursively.
+fn temp_files(dir: &Path) -> Vec<String> {
+    snapshot(dir)
+        .into_iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.contains(".datachonk-") && p.ends_with(".tmp"))
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_while_writing_leaves_no_temporary_file_and_records_what_was_written() {
+    let dir = project(None);
+    std::fs::write(dir.path().join("catalog.json"), big_catalog(5_000)).unwrap();
+    let out_dir = dir.path().join("models/staging/big");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_datachonk"))
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .args(["generate", "--from-catalog", "catalog.json"])
+        // A file, not a pipe: one line per file written would fill a pipe nobody reads yet.
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("stderr.txt")).unwrap())
+        .spawn()
+        .unwrap();
+    // Interrupt as soon as writing has begun (the first model is on disk).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let started = std::fs::read_dir(&out_dir).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(".sql"))
+        });
+        if started {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "generate ended before writing"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no file written in 120 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: signalling our own child process.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("generate did not stop after SIGINT");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let err = read(dir.path(), "stderr.txt");
+    std::fs::remove_file(dir.path().join("stderr.txt")).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    assert_eq!(temp_files(dir.path()), Vec::<String>::new());
+    let written = std::fs::read_dir(&out_dir).unwrap().count();
+    assert!(written < 5_002, "interrupted after all {written} files");
+
+    // Everything written before the signal was recorded: nothing counts as a hand edit.
+    let out = stderr(
+        &datachonk(dir.path())
+            .args(["generate", "--from-catalog", "catalog.json"])
+            .assert()
+            .success(),
+    );
+    assert!(out.contains(", 0 edited by hand"), "{out}");
+    assert!(!out.contains(" 0 new,"), "{out}");
+}
+
+#[test]
+fn temporary_files_of_a_datachonk_that_died_are_swept_on_the_next_run() {
+    let dir = project(None);
+    generate(dir.path(), &[]).success();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let stale = [
+        format!("{SHOP}/.stg_shop__orders.sql.datachonk-{dead}.tmp"),
+        format!(".datachonk/.stat-cache.json.datachonk-{dead}.tmp"),
+        format!(".datachonk.state.json.datachonk-{dead}.tmp"),
+    ];
+    // A live process's file, and names that are not datachonk's pattern, stay.
+    let kept = [
+        format!(
+            "{SHOP}/.stg_shop__orders.sql.datachonk-{}.tmp",
+            std::process::id()
+        ),
+        format!("{SHOP}/.notes.tmp"),
+        format!("{SHOP}/notes.datachonk-{dead}.tmp"),
+    ];
+    for p in stale.iter().chain(&kept) {
+        std::fs::write(dir.path().join(p), "half").unwrap();
+    }
+    // A run that writes nothing new still sweeps.
+    let out = stderr(&generate(dir.path(), &[]).success());
+    assert!(out.contains("0 new, 0 changed"), "{out}");
+    for p in &stale {
+        assert!(!dir.path().join(p).exists(), "{p} was not swept");
+    }
+    for p in &kept {
+        assert!(dir.path().join(p).exists(), "{p} was swept");
+    }
+}

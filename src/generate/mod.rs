@@ -168,6 +168,7 @@ pub fn plan(req: &Request) -> Result<Plan, GenerateError> {
 /// mistake them for hand edits.
 /// Returns the plan (file contents empty) and the number of files written.
 pub fn generate(req: &Request, previous: &State) -> Result<(Plan, usize), GenerateError> {
+    sweep_stale_temp_files(req);
     let mut state = previous.clone();
     state.version = 1;
     let writer = Writer {
@@ -198,6 +199,25 @@ pub fn generate(req: &Request, previous: &State) -> Result<(Plan, usize), Genera
     let mut plan = result?;
     plan.timings.mark("write state");
     Ok((plan, writer.written.into_inner()))
+}
+
+/// Remove temporary files an earlier datachonk left where it writes (the project root, the
+/// cache folder, each source folder under `output_dir`) when it died mid-write.
+fn sweep_stale_temp_files(req: &Request) {
+    let root = &req.root;
+    let output = root.join(&req.config.output_dir);
+    let mut dirs = vec![root.to_path_buf(), root.join(".datachonk")];
+    if let Ok(entries) = std::fs::read_dir(&output) {
+        dirs.extend(
+            entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path()),
+        );
+    }
+    for dir in dirs {
+        write::sweep_stale(&dir);
+    }
 }
 
 /// What happens to each planned file as soon as it is known.
