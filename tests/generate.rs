@@ -835,3 +835,24 @@ fn temporary_files_of_a_datachonk_that_died_are_swept_on_the_next_run() {
         assert!(dir.path().join(p).exists(), "{p} was swept");
     }
 }
+
+#[test]
+fn a_state_file_git_ignores_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q"]);
+    std::fs::write(dir.path().join(".gitignore"), "*.json\n").unwrap();
+    let out = stderr(&generate(dir.path(), &[]).success());
+    assert!(
+        out.contains("datachonk.state.json is ignored by git"),
+        "{out}"
+    );
+    std::fs::write(
+        dir.path().join(".gitignore"),
+        "*.json\n!datachonk.state.json\n",
+    )
+    .unwrap();
+    std::fs::remove_file(dir.path().join(SHOP).join("stg_shop__orders.sql")).unwrap();
+    let out = stderr(&generate(dir.path(), &[]).success());
+    assert!(out.contains("wrote 1 file(s)"), "{out}");
+    assert!(!out.contains("is ignored by git"), "{out}");
+}

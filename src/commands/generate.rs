@@ -100,6 +100,14 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
             }
         );
         ui.status(line);
+        if writes && written > 0 {
+            if let Some(pattern) = state_file_ignored(&settings.root) {
+                ui.warn(format!(
+                    "{} is ignored by git ({pattern}): commit it with the models, or a clone will take every generated file for a hand edit (README, \"Safety\")",
+                    generate::state::STATE_FILE
+                ));
+            }
+        }
         if summary.skipped > 0 {
             ui.warn(format!(
                 "{} file(s) edited by hand were left alone; `--diff` shows what regenerating would change, `--force` overwrites them",
@@ -117,6 +125,18 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
         return Ok(STALE);
     }
     Ok(Exit::Success)
+}
+
+/// Where git ignores the state file, when it does (`None` outside a repository): the state
+/// must be committed for hand-edit detection and `--check` to work in a clone.
+fn state_file_ignored(root: &std::path::Path) -> Option<String> {
+    let repo = crate::git::repo::open(root).ok()?;
+    let workdir = repo.workdir()?.canonicalize().ok()?;
+    let file = root.canonicalize().ok()?.join(generate::state::STATE_FILE);
+    let rel = file.strip_prefix(&workdir).ok()?;
+    repo.status_should_ignore(rel)
+        .ok()?
+        .then(|| format!("check with `git check-ignore -v {}`", rel.display()))
 }
 
 /// On SIGINT or SIGTERM, stop writing: each file being written is abandoned and its temporary
