@@ -5,6 +5,8 @@
 //!
 //! The fields and their names are the documented template context (README, "Generate"); the
 //! tests check they match the contexts' serde form, so `tojson` and iteration see the same.
+//! One difference, on purpose: text from the metadata leaves here made safe for dbt's Jinja
+//! ([`jinja_safe`]), while the contexts keep it raw for matching and fingerprints.
 
 use std::sync::Arc;
 
