@@ -558,6 +558,18 @@ pub fn jinja_safe(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// What dbt makes of text [`escape_jinja`] wrote: `{{ '{{' }}`, `{{ '{%' }}` and `{{ '{#' }}`
+/// back to `{{`, `{%` and `{#`. For reading YAML datachonk may have written (`--from-sources`
+/// on a generated sources file), so names are not escaped twice.
+pub fn unescape_jinja(s: &str) -> String {
+    if !s.contains("{{ '{") {
+        return s.to_string();
+    }
+    s.replace("{{ '{{' }}", "{{")
+        .replace("{{ '{%' }}", "{%")
+        .replace("{{ '{#' }}", "{#")
+}
+
 /// Text dbt will render as Jinja (YAML descriptions) with `{{`, `{%` and `{#` made literal,
 /// so a warehouse comment can never inject template code or break `dbt parse`.
 pub fn escape_jinja(s: &str) -> String {
@@ -651,6 +663,21 @@ mod tests {
             t.description,
             "Has {{ '{{' }} braces }} and {{ '{%' }} tags %}"
         );
+    }
+
+    #[test]
+    fn unescape_undoes_escape() {
+        for raw in [
+            "{{ x }}",
+            "{% raw %}",
+            "{# c #}",
+            "{{{{",
+            "a { b }",
+            "{{ '{{' }}",
+            "",
+        ] {
+            assert_eq!(unescape_jinja(&escape_jinja(raw)), raw, "{raw}");
+        }
     }
 
     #[test]
