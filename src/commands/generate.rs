@@ -179,7 +179,7 @@ fn stop_writing_on_signal() {
     }
 }
 
-/// What this run read, recorded in state.json with the files so `hook run pre-push` can
+/// What this run read, recorded in datachonk.state.json with the files so `hook run pre-push` can
 /// re-check without being told (one state write, not two).
 fn last_run(root: &std::path::Path, args: &GenerateArgs) -> crate::generate::state::LastRun {
     use crate::generate::state::{InputKind, LastRun};
