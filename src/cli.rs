@@ -71,8 +71,8 @@ pub enum Command {
     /// the API token against it (DBT_CLOUD_API_TOKEN when set, else a hidden prompt), lets you
     /// pick the project, environment and job from live lists, warns when the job is not a
     /// state-aware validation job, asks about auto_trigger, wait and the protected branches,
-    /// offers a git hook, then writes datachonk.yaml atomically and adds .datachonk/ to
-    /// .gitignore. The token is never written to any file.
+    /// offers a git hook, then writes datachonk.yaml atomically and adds .datachonk/ (this
+    /// checkout's caches) to .gitignore. The token is never written to any file.
     ///
     /// Re-running it on an existing datachonk.yaml offers the file's values as defaults and
     /// rewrites only the values you change (comments and other keys are kept).
@@ -106,7 +106,7 @@ pub enum Command {
     /// pushed commit.
     ///
     /// What is committed: the files `datachonk generate` wrote (recorded in
-    /// .datachonk/state.json, committed with them) whose content differs from HEAD. Other
+    /// datachonk.state.json, committed with them) whose content differs from HEAD. Other
     /// modified, staged or untracked files are left exactly as they are; a generated file
     /// edited by hand since is left out (commit it yourself). Author and committer come from
     /// git config (user.name, user.email); the message from the commit_message.txt template.
@@ -828,8 +828,9 @@ pub enum HookCommand {
     /// pre-push (no network): datachonk.yaml must be valid and the generated files up to
     /// date, re-checked from the input `datachonk generate` last read (as `generate --check`)
     /// when it is a local file; after a database or dbt Cloud input, the files are compared
-    /// with the checksums in .datachonk/state.json. Stale: exit 1, naming the files and the
-    /// command that updates them.
+    /// with the checksums in datachonk.state.json. Stale: exit 1, naming the files and the
+    /// command that updates them. A recorded local input that is missing (e.g. a fresh clone
+    /// without target/catalog.json) also exits 1: the files could not be checked.
     ///
     /// DATACHONK_SKIP_HOOK=1 skips either with a one-line notice (exit 0).
     ///

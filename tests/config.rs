@@ -171,6 +171,24 @@ fn unknown_key_is_refused_with_a_suggestion() {
 }
 
 #[test]
+fn an_invalid_generate_section_is_refused_as_generate_would() {
+    let dir = project("generate:\n  dialect: oracle\n");
+    datachonk(dir.path())
+        .args(["config", "show"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("datachonk.yaml:2:12")
+                .and(predicate::str::contains("unknown dialect `oracle`")),
+        );
+    let ok = project("generate:\n  dialect: snowflake\n");
+    datachonk(ok.path())
+        .args(["config", "show"])
+        .assert()
+        .success();
+}
+
+#[test]
 fn literal_token_in_file_is_refused_without_echoing_it() {
     let dir = project(&format!(
         "deploy:\n  dbt_cloud:\n    job_id: 1\n    token: {FAKE_TOKEN}\n"

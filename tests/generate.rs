@@ -518,10 +518,10 @@ fn a_file_already_there_before_the_first_run_is_not_overwritten() {
 fn sizes_and_times_stay_out_of_the_committed_state() {
     let dir = project(None);
     generate(dir.path(), &[]).success();
-    let state = read(dir.path(), ".datachonk/state.json");
+    let state = read(dir.path(), "datachonk.state.json");
     assert!(!state.contains("mtime"), "{state}");
     assert!(read(dir.path(), ".datachonk/stat-cache.json").contains("mtime_ns"));
-    assert!(read(dir.path(), ".datachonk/.gitignore").contains("stat-cache.json"));
+    assert!(read(dir.path(), ".datachonk/.gitignore").contains("\n*\n"));
     // As in a fresh clone: every file gets a new mtime, nothing else changes.
     let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
     for entry in std::fs::read_dir(dir.path().join(SHOP)).unwrap() {
@@ -533,7 +533,7 @@ fn sizes_and_times_stay_out_of_the_committed_state() {
     }
     let out = stderr(&generate(dir.path(), &[]).success());
     assert!(out.contains("0 new, 0 changed, 8 unchanged"), "{out}");
-    assert_eq!(read(dir.path(), ".datachonk/state.json"), state);
+    assert_eq!(read(dir.path(), "datachonk.state.json"), state);
     assert!(
         read(dir.path(), ".datachonk/stat-cache.json").contains(&format!(
             "{}",
@@ -543,4 +543,316 @@ fn sizes_and_times_stay_out_of_the_committed_state() {
                 .as_nanos()
         ))
     );
+}
+
+/// `git` in `dir`, hermetic (no global or system config), failing the test on error.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Dana Tester")
+        .env("GIT_AUTHOR_EMAIL", "dana@example.com")
+        .env("GIT_COMMITTER_NAME", "Dana Tester")
+        .env("GIT_COMMITTER_EMAIL", "dana@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The fixture catalog with one more column on `shop.orders`.
+fn catalog_with_a_new_column() -> String {
+    let mut catalog: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("catalog.json")).unwrap()).unwrap();
+    catalog["sources"]["source.proj.shop.orders"]["columns"]["couponCode"] =
+        serde_json::json!({"type": "VARCHAR", "index": 99, "name": "couponCode", "comment": null});
+    serde_json::to_string_pretty(&catalog).unwrap()
+}
+
+#[test]
+fn a_fresh_clone_tells_generated_files_from_hand_edits_and_check_fails_when_stale() {
+    let top = tempfile::tempdir().unwrap();
+    let origin = top.path().join("origin");
+    std::fs::create_dir(&origin).unwrap();
+    git(&origin, &["init", "-q", "-b", "main"]);
+    // What `datachonk init` and `quickstart` write: the cache folder is ignored.
+    std::fs::write(origin.join(".gitignore"), "target/\n.datachonk/\n").unwrap();
+    std::fs::copy(fixture("catalog.json"), origin.join("catalog.json")).unwrap();
+    let gen = |dir: &Path, extra: &[&str]| {
+        let mut args = vec!["generate", "--from-catalog", "catalog.json"];
+        args.extend_from_slice(extra);
+        datachonk(dir).args(&args).assert()
+    };
+    gen(&origin, &[]).success();
+    git(&origin, &["add", "-A"]);
+    git(&origin, &["commit", "-q", "-m", "staging models"]);
+    let committed = git(&origin, &["ls-files"]);
+    assert!(committed.contains("datachonk.state.json"), "{committed}");
+    assert!(!committed.contains(".datachonk/"), "{committed}");
+    // The state names its input relative to the project, not by an absolute path.
+    let state = read(&origin, "datachonk.state.json");
+    assert!(state.contains("\"path\": \"catalog.json\""), "{state}");
+
+    git(top.path(), &["clone", "-q", "origin", "clone"]);
+    let clone = top.path().join("clone");
+    assert!(!clone.join(".datachonk").exists());
+    std::fs::write(clone.join("catalog.json"), catalog_with_a_new_column()).unwrap();
+
+    let check = gen(&clone, &["--check"]).code(1);
+    let out = format!("{}{}", stdout(&check), stderr(&check));
+    assert!(out.contains("0 new, 3 changed"), "{out}");
+    assert!(out.contains("0 edited by hand"), "{out}");
+
+    let out = stderr(&gen(&clone, &[]).success());
+    assert!(out.contains("0 new, 3 changed"), "{out}");
+    assert!(out.contains("wrote 3 file(s)"), "{out}");
+    let sql = read(&clone, &format!("{SHOP}/stg_shop__orders.sql"));
+    assert!(sql.contains("\"couponCode\" as coupon_code"), "{sql}");
+    assert!(read(&clone, &format!("{SHOP}/_shop__sources.yml")).contains("couponCode"));
+    assert!(read(&clone, &format!("{SHOP}/_shop__models.yml")).contains("coupon_code"));
+
+    let out = stderr(&gen(&clone, &["--check"]).success());
+    assert!(out.contains("0 new, 0 changed, 8 unchanged"), "{out}");
+    // Only the models and the state changed: the caches stay out of git.
+    let status = git(&clone, &["status", "--porcelain"]);
+    let changed: Vec<&str> = status.lines().map(|l| &l[3..]).collect();
+    assert_eq!(
+        changed,
+        [
+            "catalog.json",
+            "datachonk.state.json",
+            "models/staging/shop/_shop__models.yml",
+            "models/staging/shop/_shop__sources.yml",
+            "models/staging/shop/stg_shop__orders.sql"
+        ],
+        "{status}"
+    );
+}
+
+#[test]
+fn a_state_at_the_old_path_is_read_and_moved_to_the_committed_one() {
+    let dir = project(None);
+    generate(dir.path(), &[]).success();
+    let state = read(dir.path(), "datachonk.state.json");
+    // As an earlier version left it: the state inside the ignored cache folder.
+    std::fs::rename(
+        dir.path().join("datachonk.state.json"),
+        dir.path().join(".datachonk/state.json"),
+    )
+    .unwrap();
+    let out = stderr(&generate(dir.path(), &["--check"]).success());
+    assert!(out.contains("0 new, 0 changed, 8 unchanged"), "{out}");
+    assert!(dir.path().join(".datachonk/state.json").exists());
+
+    let out = stderr(&generate(dir.path(), &[]).success());
+    assert!(out.contains("8 unchanged, 0 edited by hand"), "{out}");
+    assert_eq!(read(dir.path(), "datachonk.state.json"), state);
+    assert!(!dir.path().join(".datachonk/state.json").exists());
+}
+
+#[test]
+fn names_the_warehouse_cannot_hold_are_refused_naming_table_and_column() {
+    let dir = project(None);
+    let catalog_path = dir.path().join("catalog.json");
+    let mut catalog: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("catalog.json")).unwrap()).unwrap();
+    let columns = &mut catalog["sources"]["source.proj.shop.orders"]["columns"];
+    let position = columns.as_object().unwrap().len() + 1;
+    columns[""] = serde_json::json!({"type": "INTEGER", "index": 99, "name": "", "comment": null});
+    std::fs::write(&catalog_path, catalog.to_string()).unwrap();
+    let run = || {
+        datachonk(dir.path())
+            .args(["generate", "--from-catalog", "catalog.json"])
+            .assert()
+            .code(2)
+    };
+    let err = stderr(&run());
+    assert!(
+        err.contains(&format!(
+            "shop.orders: column {position} (\"\"): the name is empty"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("generate.exclude"), "{err}");
+
+    let columns = &mut catalog["sources"]["source.proj.shop.orders"]["columns"];
+    columns.as_object_mut().unwrap().remove("");
+    let long = "x".repeat(100_000);
+    columns[&long] =
+        serde_json::json!({"type": "INTEGER", "index": 99, "name": long, "comment": null});
+    std::fs::write(&catalog_path, catalog.to_string()).unwrap();
+    let err = stderr(&run());
+    assert!(
+        err.contains("100000 bytes long; postgres holds at most 63"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("column {position} ")), "{err}");
+    assert!(
+        err.len() < 1_000,
+        "the name is not echoed whole: {}",
+        err.len()
+    );
+    assert!(!dir.path().join(SHOP).exists());
+}
+
+/// A catalog.json of `tables` tables × 10 integer columns in source `big`.
+fn big_catalog(tables: usize) -> String {
+    let mut sources = serde_json::Map::new();
+    for t in 0..tables {
+        let columns: serde_json::Map<String, serde_json::Value> = (1..=10)
+            .map(|c| {
+                let name = format!("col_{c}");
+                let v = serde_json::json!({"type": "INTEGER", "index": c, "name": name, "comment": null});
+                (name, v)
+            })
+            .collect();
+        sources.insert(
+            format!("source.proj.big.t{t:05}"),
+            serde_json::json!({
+                "metadata": {"type": "BASE TABLE", "schema": "raw", "name": format!("t{t:05}"), "database": "w", "comment": null},
+                "columns": columns,
+            }),
+        );
+    }
+    serde_json::json!({"metadata": {}, "sources": sources, "nodes": {}, "errors": null}).to_string()
+}
+
+/// Names of datachonk's temporary files under `dir`, recursively.
+fn temp_files(dir: &Path) -> Vec<String> {
+    snapshot(dir)
+        .into_iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.contains(".datachonk-") && p.ends_with(".tmp"))
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_while_writing_leaves_no_temporary_file_and_records_what_was_written() {
+    let dir = project(None);
+    std::fs::write(dir.path().join("catalog.json"), big_catalog(5_000)).unwrap();
+    let out_dir = dir.path().join("models/staging/big");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_datachonk"))
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .args(["generate", "--from-catalog", "catalog.json"])
+        // A file, not a pipe: one line per file written would fill a pipe nobody reads yet.
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("stderr.txt")).unwrap())
+        .spawn()
+        .unwrap();
+    // Interrupt as soon as writing has begun (the first model is on disk).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let started = std::fs::read_dir(&out_dir).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(".sql"))
+        });
+        if started {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "generate ended before writing"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no file written in 120 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: signalling our own child process.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("generate did not stop after SIGINT");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let err = read(dir.path(), "stderr.txt");
+    std::fs::remove_file(dir.path().join("stderr.txt")).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    assert_eq!(temp_files(dir.path()), Vec::<String>::new());
+    let written = std::fs::read_dir(&out_dir).unwrap().count();
+    assert!(written < 5_002, "interrupted after all {written} files");
+
+    // Everything written before the signal was recorded: nothing counts as a hand edit.
+    let out = stderr(
+        &datachonk(dir.path())
+            .args(["generate", "--from-catalog", "catalog.json"])
+            .assert()
+            .success(),
+    );
+    assert!(out.contains(", 0 edited by hand"), "{out}");
+    assert!(!out.contains(" 0 new,"), "{out}");
+}
+
+#[test]
+fn temporary_files_of_a_datachonk_that_died_are_swept_on_the_next_run() {
+    let dir = project(None);
+    generate(dir.path(), &[]).success();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let stale = [
+        format!("{SHOP}/.stg_shop__orders.sql.datachonk-{dead}.tmp"),
+        format!(".datachonk/.stat-cache.json.datachonk-{dead}.tmp"),
+        format!(".datachonk.state.json.datachonk-{dead}.tmp"),
+    ];
+    // A live process's file, and names that are not datachonk's pattern, stay.
+    let kept = [
+        format!(
+            "{SHOP}/.stg_shop__orders.sql.datachonk-{}.tmp",
+            std::process::id()
+        ),
+        format!("{SHOP}/.notes.tmp"),
+        format!("{SHOP}/notes.datachonk-{dead}.tmp"),
+    ];
+    for p in stale.iter().chain(&kept) {
+        std::fs::write(dir.path().join(p), "half").unwrap();
+    }
+    // A run that writes nothing new still sweeps.
+    let out = stderr(&generate(dir.path(), &[]).success());
+    assert!(out.contains("0 new, 0 changed"), "{out}");
+    for p in &stale {
+        assert!(!dir.path().join(p).exists(), "{p} was not swept");
+    }
+    for p in &kept {
+        assert!(dir.path().join(p).exists(), "{p} was swept");
+    }
+}
+
+#[test]
+fn a_state_file_git_ignores_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q"]);
+    std::fs::write(dir.path().join(".gitignore"), "*.json\n").unwrap();
+    let out = stderr(&generate(dir.path(), &[]).success());
+    assert!(
+        out.contains("datachonk.state.json is ignored by git"),
+        "{out}"
+    );
+    std::fs::write(
+        dir.path().join(".gitignore"),
+        "*.json\n!datachonk.state.json\n",
+    )
+    .unwrap();
+    std::fs::remove_file(dir.path().join(SHOP).join("stg_shop__orders.sql")).unwrap();
+    let out = stderr(&generate(dir.path(), &[]).success());
+    assert!(out.contains("wrote 1 file(s)"), "{out}");
+    assert!(!out.contains("is ignored by git"), "{out}");
 }

@@ -54,6 +54,9 @@ create table raw."Customers" ("CustomerID" integer, "firstName" varchar, "Group"
 insert into raw."Customers" values (10, 'Ada', 'a'), (11, 'Grace', 'b');
 create table raw."2021_sales" (id integer, amount double, "from" date);
 insert into raw."2021_sales" values (1, 1.5, '2021-01-01'), (2, 2.5, '2021-02-01');
+create table raw."{{ t }}" (id integer, "{{ x }}" varchar, "{% raw %}" varchar, "{# c #}" varchar);
+insert into raw."{{ t }}" values (1, 'a', 'b', 'c');
+comment on column raw."{{ t }}"."{{ x }}" is '{{ x }} again {% endraw %}';
 "#;
 
 #[test]
@@ -85,7 +88,7 @@ fn generated_staging_layer_parses_and_builds_with_real_dbt() {
     std::fs::create_dir_all(p.join("models")).unwrap();
     std::fs::write(
         p.join("models/bootstrap.yml"),
-        "sources:\n  - name: shop\n    schema: raw\n    tables:\n      - name: orders\n      - name: order_items\n        identifier: Order Items\n      - name: customers\n        identifier: Customers\n      - name: sales_2021\n        identifier: 2021_sales\n",
+        "sources:\n  - name: shop\n    schema: raw\n    tables:\n      - name: orders\n      - name: order_items\n        identifier: Order Items\n      - name: customers\n        identifier: Customers\n      - name: sales_2021\n        identifier: 2021_sales\n      - name: t\n        identifier: \"{{ '{{' }} t }}\"\n        quoting: {identifier: true}\n",
     )
     .unwrap();
     dbt(&dbt_bin, p, &["docs", "generate"]);
@@ -105,11 +108,17 @@ fn generated_staging_layer_parses_and_builds_with_real_dbt() {
         .success();
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(
-        stderr.contains("4 table(s) in 1 source(s): 6 new"),
+        stderr.contains("5 table(s) in 1 source(s): 7 new"),
         "{stderr}"
     );
     let sql = std::fs::read_to_string(p.join("models/staging/shop/stg_shop__orders.sql")).unwrap();
     assert!(sql.contains("\"order\" as order_"), "{sql}");
+    // Names from the warehouse that look like Jinja are text to dbt, not code.
+    let sql = std::fs::read_to_string(p.join("models/staging/shop/stg_shop__t.sql")).unwrap();
+    assert!(
+        sql.contains("\"{{ '{{' }} x }}\" as x,") && sql.contains("\"{{ '{%' }} raw %}\" as raw,"),
+        "{sql}"
+    );
 
     let parse = dbt(
         &dbt_bin,
@@ -138,9 +147,10 @@ fn generated_staging_layer_parses_and_builds_with_real_dbt() {
                 .is_some_and(|id| id.starts_with("test."))
         })
         .count();
-    assert_eq!(models.len(), 4, "{build}");
-    // unique + not_null on orders.id, order_items.order_item_id, customers.customer_id, sales_2021.id.
-    assert_eq!(tests, 8, "{build}");
+    assert_eq!(models.len(), 5, "{build}");
+    // unique + not_null on orders.id, order_items.order_item_id, customers.customer_id,
+    // sales_2021.id, t.id.
+    assert_eq!(tests, 10, "{build}");
     for r in nodes {
         assert!(
             matches!(r["status"].as_str(), Some("success" | "pass")),
@@ -157,5 +167,42 @@ fn generated_staging_layer_parses_and_builds_with_real_dbt() {
         .assert()
         .success();
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    assert!(stderr.contains("0 new, 0 changed, 6 unchanged"), "{stderr}");
+    assert!(stderr.contains("0 new, 0 changed, 7 unchanged"), "{stderr}");
+
+    // The Jinja-looking names kept their literal text: in the SQL dbt ran, in the source
+    // dbt declared, and in the view it built.
+    let compiled = std::fs::read_to_string(
+        p.join("target/compiled/chonk/models/staging/shop/stg_shop__t.sql"),
+    )
+    .unwrap();
+    for expected in [
+        "\"{{ x }}\" as x,",
+        "\"{% raw %}\" as raw,",
+        "\"{# c #}\" as c",
+        "{{ t }}",
+    ] {
+        assert!(
+            compiled.contains(expected),
+            "{expected} not in:\n{compiled}"
+        );
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.join("target/manifest.json")).unwrap()).unwrap();
+    let source = &manifest["sources"]["source.chonk.shop.t"];
+    assert_eq!(source["identifier"], "{{ t }}", "{source}");
+    let mut columns: Vec<&str> = source["columns"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    columns.sort_unstable();
+    assert_eq!(columns, ["id", "{# c #}", "{% raw %}", "{{ x }}"]);
+    let mut py = Process::new(&python);
+    py.current_dir(p).args([
+        "-c",
+        "import duckdb; c = duckdb.connect('warehouse.duckdb', read_only=True); print(c.execute('select x, raw, c from main.stg_shop__t').fetchall())",
+    ]);
+    let rows = run(&mut py, "read the built view");
+    assert_eq!(rows.trim(), "[('a', 'b', 'c')]");
 }

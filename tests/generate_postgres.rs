@@ -406,3 +406,88 @@ fn connection_errors_name_the_url_without_its_password() {
         assert!(!text.contains("s3cret"), "{text}");
     }
 }
+
+/// `generate --from-postgres URL` in an empty project, killed after `limit` (a hang fails the
+/// test instead of stalling it). Returns exit code and stdout + stderr.
+fn generate_from(url: &str, limit: std::time::Duration) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let out = cargo_bin_cmd!("datachonk")
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .args(["generate", "--from-postgres", url])
+        .timeout(limit)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+/// Serves one connection: writes `reply`, then reads until the client hangs up (so the
+/// socket stays open, silent, for as long as datachonk waits).
+fn one_connection_server(reply: &'static [u8]) -> (u16, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.write_all(reply).unwrap();
+        let mut buf = [0u8; 4096];
+        while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+    });
+    (port, handle)
+}
+
+#[test]
+fn a_port_that_accepts_and_never_answers_is_an_error_within_the_connect_timeout() {
+    // Listening but never accepting: the kernel completes the TCP handshake, then silence.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let url = format!("postgres://ada:s3cret-pw@127.0.0.1:{port}/shop?connect_timeout=1");
+    let started = std::time::Instant::now();
+    let (code, text) = generate_from(&url, std::time::Duration::from_secs(60));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert!(text.contains("cannot connect to PostgreSQL"), "{text}");
+    assert!(
+        text.contains(&format!("postgres://ada:***@127.0.0.1:{port}/shop")),
+        "{text}"
+    );
+    assert!(text.contains("no answer within 1 s"), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+    drop(listener);
+}
+
+#[test]
+fn a_server_that_is_not_postgresql_is_an_error_not_a_hang() {
+    let (port, server) =
+        one_connection_server(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    let url = format!("postgres://ada:s3cret-pw@127.0.0.1:{port}/shop?connect_timeout=1");
+    let (code, text) = generate_from(&url, std::time::Duration::from_secs(60));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("cannot connect to PostgreSQL"), "{text}");
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+    server.join().unwrap();
+}
+
+#[test]
+fn a_server_that_stalls_after_the_handshake_is_an_error_within_the_query_timeout() {
+    // AuthenticationOk, then ReadyForQuery (idle): a connected session that never answers.
+    let (port, server) = one_connection_server(b"R\0\0\0\x08\0\0\0\0Z\0\0\0\x05I");
+    let url = format!("postgres://ada:s3cret-pw@127.0.0.1:{port}/shop?query_timeout=1");
+    let (code, text) = generate_from(&url, std::time::Duration::from_secs(60));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains(&format!(
+            "PostgreSQL at postgres://ada:***@127.0.0.1:{port}/shop?query_timeout=1: reading the database name failed: no answer within 1 s"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret"), "{text}");
+    server.join().unwrap();
+}

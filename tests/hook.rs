@@ -365,6 +365,32 @@ fn pre_push_lets_fresh_files_through_and_refuses_stale_ones() {
 }
 
 #[test]
+fn pre_push_without_the_recorded_input_says_what_it_could_not_check_and_fails() {
+    let w = generated_world();
+    // As in a fresh clone where the input is not committed (target/catalog.json, say).
+    std::fs::remove_file(w.work.join("catalog.json")).unwrap();
+    let direct = w.datachonk(&["hook", "run", "pre-push"], &[]);
+    assert_eq!(direct.code, 1, "{}", direct.stderr);
+    assert!(
+        direct
+            .stderr
+            .contains("cannot check 8 generated file(s) against their metadata"),
+        "{}",
+        direct.stderr
+    );
+    assert!(
+        direct.stderr.contains("catalog.json, is missing"),
+        "{}",
+        direct.stderr
+    );
+    let json = w.datachonk(&["--json", "hook", "run", "pre-push"], &[]);
+    assert_eq!(json.code, 1, "{}", json.stderr);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["outcome"], "unchecked", "{v}");
+    assert_eq!(v["report"]["input"], "catalog.json", "{v}");
+}
+
+#[test]
 fn pre_push_refuses_an_invalid_configuration() {
     let w = generated_world();
     std::fs::write(
@@ -385,7 +411,7 @@ fn pre_push_refuses_an_invalid_configuration() {
 fn pre_push_after_a_network_input_compares_checksums_without_reading_the_warehouse() {
     let w = generated_world();
     // As if the last generate read a database: only the kind is recorded.
-    let state_path = w.work.join(".datachonk/state.json");
+    let state_path = w.work.join("datachonk.state.json");
     let mut state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
     assert_eq!(state["last_run"]["input"]["kind"], "catalog");

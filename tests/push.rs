@@ -35,13 +35,13 @@ fn generated_files_are_committed_and_pushed_and_nothing_else() {
         "{files:?}"
     );
     assert!(
-        files.contains(&".datachonk/state.json".to_string()),
+        files.contains(&"datachonk.state.json".to_string()),
         "{files:?}"
     );
     assert!(
         files
             .iter()
-            .all(|f| f.starts_with("models/staging/") || f == ".datachonk/state.json"),
+            .all(|f| f.starts_with("models/staging/") || f == "datachonk.state.json"),
         "unrelated files committed: {files:?}"
     );
     // The person's work is exactly as it was: README modified, staged.txt staged, notes untracked.

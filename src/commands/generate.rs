@@ -48,7 +48,16 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
     let writes = !(args.dry_run || args.diff || args.check);
     // Writing streams each file to disk as it is rendered; the other modes keep contents.
     let (plan, written) = if writes {
-        generate::generate(&request, &previous)?
+        stop_writing_on_signal();
+        let result = generate::generate(&request, &previous);
+        if generate::write::was_interrupted() {
+            return Err(CliError::new(
+                Exit::Interrupted,
+                "interrupted: the files written so far are complete and recorded; no temporary file is left",
+            )
+            .with_hint("run the same command again to finish"));
+        }
+        result?
     } else {
         (generate::plan(&request)?, 0)
     };
@@ -91,6 +100,14 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
             }
         );
         ui.status(line);
+        if writes && written > 0 {
+            if let Some(pattern) = state_file_ignored(&settings.root) {
+                ui.warn(format!(
+                    "{} is ignored by git ({pattern}): commit it with the models, or a clone will take every generated file for a hand edit (README, \"Safety\")",
+                    generate::state::STATE_FILE
+                ));
+            }
+        }
         if summary.skipped > 0 {
             ui.warn(format!(
                 "{} file(s) edited by hand were left alone; `--diff` shows what regenerating would change, `--force` overwrites them",
@@ -110,7 +127,59 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
     Ok(Exit::Success)
 }
 
-/// What this run read, recorded in state.json with the files so `hook run pre-push` can
+/// Where git ignores the state file, when it does (`None` outside a repository): the state
+/// must be committed for hand-edit detection and `--check` to work in a clone.
+fn state_file_ignored(root: &std::path::Path) -> Option<String> {
+    let repo = crate::git::repo::open(root).ok()?;
+    let workdir = repo.workdir()?.canonicalize().ok()?;
+    let file = root.canonicalize().ok()?.join(generate::state::STATE_FILE);
+    let rel = file.strip_prefix(&workdir).ok()?;
+    repo.status_should_ignore(rel)
+        .ok()?
+        .then(|| format!("check with `git check-ignore -v {}`", rel.display()))
+}
+
+/// On SIGINT or SIGTERM, stop writing: each file being written is abandoned and its temporary
+/// file removed, the files already written are recorded in the state as usual, and `run`
+/// exits 130. A second signal exits at once (a later run sweeps what that leaves).
+fn stop_writing_on_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        // Registered here, before any file is written, not when the thread gets to run.
+        let signals = rt.block_on(async {
+            Ok::<_, std::io::Error>((
+                signal(SignalKind::interrupt())?,
+                signal(SignalKind::terminate())?,
+            ))
+        });
+        let Ok((mut int, mut term)) = signals else {
+            return;
+        };
+        std::thread::spawn(move || {
+            rt.block_on(async {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+                generate::write::interrupt();
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            });
+            std::process::exit(Exit::Interrupted.code());
+        });
+    }
+}
+
+/// What this run read, recorded in datachonk.state.json with the files so `hook run pre-push` can
 /// re-check without being told (one state write, not two).
 fn last_run(root: &std::path::Path, args: &GenerateArgs) -> crate::generate::state::LastRun {
     use crate::generate::state::{InputKind, LastRun};

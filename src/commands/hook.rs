@@ -298,16 +298,41 @@ fn pre_push(global: &GlobalArgs, ui: &Ui) -> CmdResult {
     connect::load(global, &FlagValues::default())?;
     let state = State::load(&settings.root).map_err(|e| CliError::usage(e.to_string()))?;
     let report = prepush::check(&settings.root, &settings.config, &state)?;
+    let missing_input = match &report.method {
+        prepush::Method::InputMissing { input } => Some(input.clone()),
+        _ => None,
+    };
     if ui.is_json() {
-        ui.json(&json!({
-            "outcome": if report.stale.is_empty() { "fresh" } else { "stale" },
-            "report": report,
-        }));
+        let outcome = match (&missing_input, report.stale.is_empty()) {
+            (Some(_), _) => "unchecked",
+            (None, true) => "fresh",
+            (None, false) => "stale",
+        };
+        ui.json(&json!({ "outcome": outcome, "report": report }));
     }
     if let prepush::Method::Checksums { why } = &report.method {
         ui.status(format!(
-            "datachonk pre-push: compared with state.json checksums only: {why}"
+            "datachonk pre-push: compared with the state's checksums only: {why}"
         ));
+    }
+    if let Some(input) = missing_input {
+        // Not a pass: without the input nobody can tell whether the files are stale.
+        let mut message = format!(
+            "datachonk pre-push: cannot check {} generated file(s) against their metadata: the input `datachonk generate` last read, {input}, is missing",
+            report.checked
+        );
+        for f in report.stale.iter().take(20) {
+            message.push_str(&format!("\n  {} ({})", f.path, f.reason));
+        }
+        let mut err = CliError::new(super::generate::STALE, message).with_hint(format!(
+            "recreate {input} (e.g. `dbt docs generate` for target/catalog.json), or regenerate from another input"
+        ));
+        if let Some(fix) = &report.fix {
+            err = err.with_hint(format!("then `{fix}`, commit, and push again"));
+        }
+        return Err(
+            err.with_hint("DATACHONK_SKIP_HOOK=1 (or `git push --no-verify`) pushes anyway")
+        );
     }
     if report.stale.is_empty() {
         if !ui.is_json() {

@@ -20,7 +20,22 @@ pub struct SourceCtx {
     pub schema: String,
     /// True when the schema name needs quoting in the dialect.
     pub quote_schema: bool,
+    /// True when `schema` is `generate.schema` (the person's text, written as is), not the
+    /// metadata's (made safe for dbt's Jinja in files).
+    #[serde(skip)]
+    pub schema_configured: bool,
     pub tables: Vec<TableCtx>,
+}
+
+impl SourceCtx {
+    /// `schema` as files show it (see [`SourceCtx::schema_configured`]).
+    pub fn schema_text(&self) -> std::borrow::Cow<'_, str> {
+        if self.schema_configured {
+            self.schema.as_str().into()
+        } else {
+            jinja_safe(&self.schema)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -180,6 +195,21 @@ pub enum ContextError {
         source_name: String,
         schemas: String,
     },
+    #[error("{table}: column {position} ({name}): {problem}")]
+    BadColumnName {
+        table: String,
+        /// 1-based, in the warehouse's column order.
+        position: usize,
+        /// The raw name, shortened for the message.
+        name: String,
+        problem: String,
+    },
+    #[error("table {source_name}.{name}: {problem}")]
+    BadTableName {
+        source_name: String,
+        name: String,
+        problem: String,
+    },
     #[error("`{name}` is not a valid dbt source name (it becomes part of file and model names)")]
     BadSourceName { name: String },
     #[error("generate.primary_key.tables: {table} has no column `{column}` (columns: {columns})")]
@@ -221,6 +251,20 @@ pub fn build(tables: Vec<Table>, cfg: &GenerateConfig) -> Result<Vec<SourceCtx>,
             });
         };
         let table_names: Vec<String> = tables.iter().map(|t| snake_case(&t.name)).collect();
+        for (t, dbt_name) in tables.iter().zip(&table_names) {
+            let problem = dialect.name_problem(&t.name, true).or_else(|| {
+                dbt_name
+                    .is_empty()
+                    .then(|| "no letter or digit to name its dbt table and model by".into())
+            });
+            if let Some(problem) = problem {
+                return Err(ContextError::BadTableName {
+                    source_name: name.into(),
+                    name: shorten(&t.name),
+                    problem,
+                });
+            }
+        }
         let clashes = naming::collisions(
             tables
                 .iter()
@@ -251,6 +295,7 @@ pub fn build(tables: Vec<Table>, cfg: &GenerateConfig) -> Result<Vec<SourceCtx>,
             name: name.to_string(),
             database: cfg.database.clone(),
             quote_schema: dialect.needs_quoting(&schema),
+            schema_configured: cfg.schema.is_some(),
             schema,
             tables: out,
         });
@@ -288,6 +333,16 @@ fn model_name_for(cfg: &GenerateConfig, source: &str, dbt_name: &str) -> String 
         .replace("{table}", dbt_name)
 }
 
+/// A name as messages show it: whole up to 60 characters, else its start and length.
+fn shorten(name: &str) -> String {
+    const SHOWN: usize = 60;
+    if name.chars().count() <= SHOWN {
+        return name.to_string();
+    }
+    let head: String = name.chars().take(SHOWN).collect();
+    format!("{head}…")
+}
+
 fn describe(clashes: &[(String, Vec<String>)], prefix: &str) -> String {
     clashes
         .iter()
@@ -315,11 +370,33 @@ fn table_ctx(
         .filter(|(_, c)| c.is_primary_key)
         .map(|(i, _)| i)
         .collect();
+    let table = || format!("{}.{}", t.source, shorten(&t.name));
+    for (i, c) in t.columns.iter().enumerate() {
+        if let Some(problem) = dialect.name_problem(&c.name, false) {
+            return Err(ContextError::BadColumnName {
+                table: table(),
+                position: i + 1,
+                name: format!("{:?}", shorten(&c.name)),
+                problem,
+            });
+        }
+    }
     let mut columns: Vec<ColumnCtx> = std::mem::take(&mut t.columns)
         .into_iter()
         .enumerate()
         .map(|(i, c)| column_ctx(c, i + 1, cfg, dialect, rules))
         .collect();
+    // The alias is an unquoted name in the same warehouse (snake_case can lengthen it).
+    for c in &columns {
+        if let Some(problem) = dialect.name_problem(c.alias(), false) {
+            return Err(ContextError::BadColumnName {
+                table: table(),
+                position: c.position,
+                name: format!("{:?}", shorten(c.name())),
+                problem: format!("its alias `{}` is {problem}", shorten(c.alias())),
+            });
+        }
+    }
     let clashes = naming::collisions(columns.iter().map(|c| (c.name(), c.alias())));
     if !clashes.is_empty() {
         return Err(ContextError::ColumnCollision {
@@ -469,6 +546,30 @@ fn escape_jinja_owned(s: String) -> String {
     }
 }
 
+/// [`escape_jinja`] without a copy when there is nothing to escape: every string from the
+/// metadata (names, types, schemas, comments) goes through it before it lands in a file dbt
+/// renders with Jinja, SQL and YAML alike, so whoever controls a column name cannot run code
+/// at dbt compile time (nor break parsing with `{% raw %}`).
+pub fn jinja_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('{') {
+        escape_jinja(s).into()
+    } else {
+        s.into()
+    }
+}
+
+/// What dbt makes of text [`escape_jinja`] wrote: `{{ '{{' }}`, `{{ '{%' }}` and `{{ '{#' }}`
+/// back to `{{`, `{%` and `{#`. For reading YAML datachonk may have written (`--from-sources`
+/// on a generated sources file), so names are not escaped twice.
+pub fn unescape_jinja(s: &str) -> String {
+    if !s.contains("{{ '{") {
+        return s.to_string();
+    }
+    s.replace("{{ '{{' }}", "{{")
+        .replace("{{ '{%' }}", "{%")
+        .replace("{{ '{#' }}", "{#")
+}
+
 /// Text dbt will render as Jinja (YAML descriptions) with `{{`, `{%` and `{#` made literal,
 /// so a warehouse comment can never inject template code or break `dbt parse`.
 pub fn escape_jinja(s: &str) -> String {
@@ -565,6 +666,21 @@ mod tests {
     }
 
     #[test]
+    fn unescape_undoes_escape() {
+        for raw in [
+            "{{ x }}",
+            "{% raw %}",
+            "{# c #}",
+            "{{{{",
+            "a { b }",
+            "{{ '{{' }}",
+            "",
+        ] {
+            assert_eq!(unescape_jinja(&escape_jinja(raw)), raw, "{raw}");
+        }
+    }
+
+    #[test]
     fn refuses_colliding_columns_and_tables() {
         let t = table(
             "orders",
@@ -583,6 +699,44 @@ mod tests {
                 .contains("shop.\"Order Items\", shop.\"order_items\" → order_items"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn names_the_dialect_cannot_hold_are_refused_with_table_and_column_index() {
+        let cfg = GenerateConfig::default();
+        let empty = table("orders", vec![col("id", "INT"), col("", "INT")]);
+        assert_eq!(
+            build(vec![empty], &cfg).unwrap_err().to_string(),
+            "shop.orders: column 2 (\"\"): the name is empty"
+        );
+        let long = "a".repeat(100_000);
+        let err = build(vec![table("orders", vec![col(&long, "INT")])], &cfg).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("shop.orders: column 1 (\"aaaa")
+                && msg.ends_with("…\"): 100000 bytes long; postgres holds at most 63"),
+            "{msg}"
+        );
+        // 63 bytes is fine; an alias snake_case makes longer is not.
+        let ok = "a".repeat(63);
+        assert!(build(vec![table("orders", vec![col(&ok, "INT")])], &cfg).is_ok());
+        let camel = "aB".repeat(30);
+        let err = build(vec![table("orders", vec![col(&camel, "INT")])], &cfg).unwrap_err();
+        assert!(
+            err.to_string().contains("its alias `a_ba_ba_b")
+                && err.to_string().contains("90 bytes long"),
+            "{err}"
+        );
+        // DuckDB holds any length; an empty name nowhere.
+        let duck = GenerateConfig {
+            dialect: "duckdb".into(),
+            ..GenerateConfig::default()
+        };
+        assert!(build(vec![table("orders", vec![col(&long, "INT")])], &duck).is_ok());
+        let err = build(vec![table("", vec![col("id", "INT")])], &duck).unwrap_err();
+        assert_eq!(err.to_string(), "table shop.: the name is empty");
+        let err = build(vec![table("{# #}", vec![col("id", "INT")])], &duck).unwrap_err();
+        assert!(err.to_string().contains("no letter or digit"), "{err}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //!
 //! Flow: read metadata ([`catalog`], [`sources_yaml`]) → select tables ([`select`]) → derive
 //! names, quoting, keys, casts ([`context`]) → render ([`crate::templates`]), merging a
-//! person's `_models.yml` edits ([`merge`]) → compare with disk and `.datachonk/state.json`
+//! person's `_models.yml` edits ([`merge`]) → compare with disk and `datachonk.state.json`
 //! ([`plan`], [`state`]) → write atomically ([`write`]).
 
 pub mod catalog;
@@ -117,6 +117,10 @@ impl From<GenerateError> for CliError {
                 .with_hint(
                     "rename or exclude one of them (generate.exclude), or change generate.naming",
                 ),
+            GenerateError::Context(context::ContextError::BadColumnName { .. })
+            | GenerateError::Context(context::ContextError::BadTableName { .. }) => err.with_hint(
+                "rename it in the warehouse, or leave the table out (generate.exclude)",
+            ),
             GenerateError::Postgres(postgres::PostgresError::Connect { .. }) => err.with_hint(
                 "check host, port, user and database; for a local server: postgres://USER@127.0.0.1:5432/DB",
             ),
@@ -164,6 +168,7 @@ pub fn plan(req: &Request) -> Result<Plan, GenerateError> {
 /// mistake them for hand edits.
 /// Returns the plan (file contents empty) and the number of files written.
 pub fn generate(req: &Request, previous: &State) -> Result<(Plan, usize), GenerateError> {
+    sweep_stale_temp_files(req);
     let mut state = previous.clone();
     state.version = 1;
     let writer = Writer {
@@ -194,6 +199,25 @@ pub fn generate(req: &Request, previous: &State) -> Result<(Plan, usize), Genera
     let mut plan = result?;
     plan.timings.mark("write state");
     Ok((plan, writer.written.into_inner()))
+}
+
+/// Remove temporary files an earlier datachonk left where it writes (the project root, the
+/// cache folder, each source folder under `output_dir`) when it died mid-write.
+fn sweep_stale_temp_files(req: &Request) {
+    let root = &req.root;
+    let output = root.join(&req.config.output_dir);
+    let mut dirs = vec![root.to_path_buf(), root.join(".datachonk")];
+    if let Ok(entries) = std::fs::read_dir(&output) {
+        dirs.extend(
+            entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path()),
+        );
+    }
+    for dir in dirs {
+        write::sweep_stale(&dir);
+    }
 }
 
 /// What happens to each planned file as soon as it is known.
@@ -756,7 +780,13 @@ fn plan_source(
         .enumerate()
         .filter_map(|(i, input)| input.filter(|t| t.selected).map(|t| (i, &t.fingerprint)))
         .collect();
-    let source_value = to_value(&source_ref);
+    // What the staging template sees: the schema as files show it (the fingerprint above
+    // hashes the raw one, as the fast path does).
+    let schema_text = source.schema_text();
+    let source_value = to_value(SourceRef {
+        schema: &schema_text,
+        ..source_ref
+    });
     let shared = Shared {
         req,
         templates,
@@ -816,7 +846,7 @@ fn plan_yaml(
                 let source_value = minijinja::context! {
                     name => source.name.clone(),
                     database => source.database.clone(),
-                    schema => source.schema.clone(),
+                    schema => source.schema_text(),
                     quote_schema => source.quote_schema,
                     tables => values::tables(source),
                 };
@@ -854,7 +884,7 @@ fn plan_yaml(
                 let ctx = minijinja::context! {
                         source => minijinja::context! {
                             name => source.name.clone(),
-                            schema => source.schema.clone(),
+                            schema => source.schema_text(),
                             tables => values::models_tables(source, &merged),
                         },
                         kept_models => kept_models,

@@ -9,7 +9,14 @@
 //!
 //! The URL may carry a password: it only ever leaves this module redacted ([`PgUrl`]'s
 //! `Display`/`Debug`, and every error message is scrubbed of it).
+//!
+//! Nothing waits forever: connecting (TCP, startup, authentication) must finish within the
+//! URL's `connect_timeout` (default [`CONNECT_TIMEOUT`]), and each query within its
+//! `query_timeout` parameter (ours, removed before connecting; default [`QUERY_TIMEOUT`]).
+//! A port that accepts and never answers, or a server that is not PostgreSQL, is an error
+//! naming the address, not a hang.
 
+use std::future::Future;
 use std::time::Duration;
 
 use super::metadata::{non_empty, Column, Metadata, Table};
@@ -111,8 +118,25 @@ pub enum PostgresError {
     },
 }
 
-/// Split the `schema` query parameter (ours, not libpq's) off the URL.
-fn split_schemas(url: &PgUrl) -> Result<(String, Vec<String>), PostgresError> {
+/// Connecting (TCP, startup and authentication together) when the URL sets no
+/// `connect_timeout`.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Each introspection query when the URL sets no `query_timeout` (a catalog of 10,000
+/// tables answers in seconds).
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What the URL says besides libpq's own parameters.
+#[derive(Debug, PartialEq)]
+struct OurParams {
+    /// The URL without our parameters, for the driver.
+    conn_str: String,
+    schemas: Vec<String>,
+    query_timeout: Duration,
+}
+
+/// Split the `schema` and `query_timeout` query parameters (ours, not libpq's) off the URL.
+fn split_params(url: &PgUrl) -> Result<OurParams, PostgresError> {
     let bad = |message: String| PostgresError::BadUrl {
         url: url.redacted(),
         message,
@@ -125,74 +149,137 @@ fn split_schemas(url: &PgUrl) -> Result<(String, Vec<String>), PostgresError> {
         )));
     }
     let mut schemas = Vec::new();
-    let rest: Vec<(String, String)> = u
-        .query_pairs()
-        .filter_map(|(k, v)| {
-            if k == "schema" {
-                schemas.extend(
-                    v.split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(String::from),
-                );
-                None
-            } else {
-                Some((k.into_owned(), v.into_owned()))
-            }
-        })
-        .collect();
+    let mut query_timeout = None;
+    let mut rest: Vec<(String, String)> = Vec::new();
+    for (k, v) in u.query_pairs() {
+        match k.as_ref() {
+            "schema" => schemas.extend(
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from),
+            ),
+            "query_timeout" => match v.trim().parse::<u64>() {
+                Ok(secs) if secs > 0 => query_timeout = Some(Duration::from_secs(secs)),
+                _ => {
+                    return Err(bad(format!(
+                        "query_timeout must be a whole number of seconds above 0, not {v:?}"
+                    )))
+                }
+            },
+            _ => rest.push((k.into_owned(), v.into_owned())),
+        }
+    }
     if rest.is_empty() {
         u.set_query(None);
     } else {
         u.query_pairs_mut().clear().extend_pairs(rest);
     }
-    Ok((u.to_string(), schemas))
+    Ok(OurParams {
+        conn_str: u.to_string(),
+        schemas,
+        query_timeout: query_timeout.unwrap_or(QUERY_TIMEOUT),
+    })
 }
 
 /// Introspect the database at `url`; `schemas` applies when the URL names none (empty = all
 /// user schemas).
 pub fn read(url: &PgUrl, schemas: &[String]) -> Result<Metadata, PostgresError> {
-    let (conn_str, from_url) = split_schemas(url)?;
-    let schemas: Vec<String> = if from_url.is_empty() {
+    let params = split_params(url)?;
+    let schemas: Vec<String> = if params.schemas.is_empty() {
         schemas.to_vec()
     } else {
-        from_url
+        params.schemas
     };
-    let mut config: postgres::Config =
-        conn_str
+    let mut config: tokio_postgres::Config =
+        params
+            .conn_str
             .parse()
-            .map_err(|e: postgres::Error| PostgresError::BadUrl {
+            .map_err(|e: tokio_postgres::Error| PostgresError::BadUrl {
                 url: url.redacted(),
                 message: url.scrub(&e.to_string()),
             })?;
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(Duration::from_secs(10));
-    }
+    let connect_timeout = config
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(CONNECT_TIMEOUT);
+    config.connect_timeout(connect_timeout);
     config.application_name("datachonk");
-    let mut client = config
-        .connect(postgres::NoTls)
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
         .map_err(|e| PostgresError::Connect {
             url: url.redacted(),
-            message: url.scrub(&error_text(&e)),
+            message: format!("cannot start the network runtime: {e}"),
         })?;
+    runtime.block_on(introspect(
+        url,
+        &config,
+        connect_timeout,
+        params.query_timeout,
+        schemas,
+    ))
+}
+
+/// `fut`, or `Err(None)` when it has not finished within `limit`.
+async fn within<T>(
+    limit: Duration,
+    fut: impl Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, Option<tokio_postgres::Error>> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(r) => r.map_err(Some),
+        Err(_) => Err(None),
+    }
+}
+
+async fn introspect(
+    url: &PgUrl,
+    config: &tokio_postgres::Config,
+    connect_timeout: Duration,
+    query_timeout: Duration,
+    schemas: Vec<String>,
+) -> Result<Metadata, PostgresError> {
+    let (client, connection) = within(connect_timeout, config.connect(tokio_postgres::NoTls))
+        .await
+        .map_err(|e| PostgresError::Connect {
+            url: url.redacted(),
+            message: match e {
+                Some(e) => url.scrub(&error_text(&e)),
+                None => format!(
+                    "no answer within {} s (is a PostgreSQL server listening there? `connect_timeout=SECONDS` in the URL waits longer)",
+                    connect_timeout.as_secs_f64()
+                ),
+            },
+        })?;
+    // The connection does the I/O; it ends when `client` is dropped.
+    let connection = tokio::spawn(connection);
     let query_err = |what: &'static str| {
-        move |e: postgres::Error| PostgresError::Query {
+        move |e: Option<tokio_postgres::Error>| PostgresError::Query {
             url: url.redacted(),
             what,
-            message: url.scrub(&error_text(&e)),
+            message: match e {
+                Some(e) => url.scrub(&error_text(&e)),
+                None => format!(
+                    "no answer within {} s (`query_timeout=SECONDS` in the URL waits longer)",
+                    query_timeout.as_secs_f64()
+                ),
+            },
         }
     };
-    let database: String = client
-        .query_one("select current_database()::text", &[])
-        .map_err(query_err("reading the database name"))?
-        .get(0);
+    let database: String = within(
+        query_timeout,
+        client.query_one("select current_database()::text", &[]),
+    )
+    .await
+    .map_err(query_err("reading the database name"))?
+    .get(0);
     // NULL = every user schema.
     let filter: Option<Vec<String>> = (!schemas.is_empty()).then_some(schemas);
 
     let mut tables: Vec<Table> = Vec::new();
     let mut index = std::collections::HashMap::new();
-    for row in client
-        .query(TABLES_SQL, &[&filter])
+    for row in within(query_timeout, client.query(TABLES_SQL, &[&filter]))
+        .await
         .map_err(query_err("listing tables"))?
     {
         let schema: String = row.get(0);
@@ -208,8 +295,8 @@ pub fn read(url: &PgUrl, schemas: &[String]) -> Result<Metadata, PostgresError> 
             columns: Vec::new(),
         });
     }
-    for row in client
-        .query(COLUMNS_SQL, &[&filter])
+    for row in within(query_timeout, client.query(COLUMNS_SQL, &[&filter]))
+        .await
         .map_err(query_err("listing columns"))?
     {
         let key: (String, String) = (row.get(0), row.get(1));
@@ -222,8 +309,8 @@ pub fn read(url: &PgUrl, schemas: &[String]) -> Result<Metadata, PostgresError> 
             });
         }
     }
-    for row in client
-        .query(PRIMARY_KEYS_SQL, &[&filter])
+    for row in within(query_timeout, client.query(PRIMARY_KEYS_SQL, &[&filter]))
+        .await
         .map_err(query_err("reading primary keys"))?
     {
         let key: (String, String) = (row.get(0), row.get(1));
@@ -234,11 +321,13 @@ pub fn read(url: &PgUrl, schemas: &[String]) -> Result<Metadata, PostgresError> 
             }
         }
     }
+    drop(client);
+    let _ = connection.await;
     Ok(Metadata { tables })
 }
 
 /// The error and its causes (tokio-postgres puts the server's message in the source).
-fn error_text(e: &postgres::Error) -> String {
+fn error_text(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         return format!("{}: {}", db.severity(), db.message());
     }
@@ -312,14 +401,20 @@ mod tests {
     }
 
     #[test]
-    fn schemas_come_off_the_url() {
-        let (conn, schemas) = split_schemas(&PgUrl::new(
-            "postgresql://u@localhost/db?schema=raw,%20app&connect_timeout=3",
+    fn schemas_and_the_query_timeout_come_off_the_url() {
+        let p = split_params(&PgUrl::new(
+            "postgresql://u@localhost/db?schema=raw,%20app&connect_timeout=3&query_timeout=7",
         ))
         .unwrap();
-        assert_eq!(schemas, ["raw", "app"]);
-        assert_eq!(conn, "postgresql://u@localhost/db?connect_timeout=3");
-        let err = split_schemas(&PgUrl::new("mysql://u:pw@h/db")).unwrap_err();
+        assert_eq!(p.schemas, ["raw", "app"]);
+        assert_eq!(p.conn_str, "postgresql://u@localhost/db?connect_timeout=3");
+        assert_eq!(p.query_timeout, Duration::from_secs(7));
+        let p = split_params(&PgUrl::new("postgresql://u@localhost/db")).unwrap();
+        assert_eq!(p.query_timeout, QUERY_TIMEOUT);
+        let err = split_params(&PgUrl::new("postgres://u:pw@h/db?query_timeout=0")).unwrap_err();
+        assert!(err.to_string().contains("query_timeout"), "{err}");
+        assert!(!err.to_string().contains(":pw@"), "{err}");
+        let err = split_params(&PgUrl::new("mysql://u:pw@h/db")).unwrap_err();
         assert!(err.to_string().contains("postgres://"), "{err}");
         assert!(!err.to_string().contains(":pw@"), "{err}");
     }

@@ -46,6 +46,35 @@ impl Dialect {
         Dialect::ALL.into_iter().find(|d| d.name() == s)
     }
 
+    /// The longest name the warehouse holds for a column (`table: false`) or a table, and
+    /// whether it counts bytes (PostgreSQL's NAMEDATALEN, Redshift) or characters. Longer
+    /// names are refused: PostgreSQL would silently truncate them (two long names could
+    /// then become one), the others reject them. `None`: DuckDB sets no limit.
+    pub fn max_name_len(self, table: bool) -> Option<(usize, &'static str)> {
+        match self {
+            Dialect::Duckdb => None,
+            Dialect::Postgres => Some((63, "bytes")),
+            Dialect::Redshift => Some((127, "bytes")),
+            Dialect::Snowflake | Dialect::Databricks => Some((255, "characters")),
+            Dialect::Bigquery if table => Some((1024, "characters")),
+            Dialect::Bigquery => Some((300, "characters")),
+        }
+    }
+
+    /// Why the warehouse cannot hold `name` (see [`Dialect::max_name_len`]), if it cannot.
+    pub fn name_problem(self, name: &str, table: bool) -> Option<String> {
+        if name.is_empty() {
+            return Some("the name is empty".into());
+        }
+        let (max, unit) = self.max_name_len(table)?;
+        let len = if unit == "bytes" {
+            name.len()
+        } else {
+            name.chars().count()
+        };
+        (len > max).then(|| format!("{len} {unit} long; {self} holds at most {max}"))
+    }
+
     /// The quote character pair for identifiers.
     fn quote_char(self) -> char {
         match self {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::context::unescape_jinja as rendered;
 use super::metadata::{non_empty, Column, Metadata, Table};
 use super::yaml::Value;
 
@@ -116,9 +117,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Metadata, SourcesYamlError> {
     let sources = file.sources.ok_or_else(|| SourcesYamlError::NoSources {
         path: path.to_path_buf(),
     })?;
+    // Values are read as dbt would render them where datachonk escaped them (its own
+    // generated sources file as input): names are escaped again on the way out, once.
+    let opt = |s: Option<String>| s.map(|s| rendered(&s));
     let mut tables = Vec::new();
     for source in sources {
-        let schema = source.schema.clone().unwrap_or_else(|| source.name.clone());
+        let schema = rendered(source.schema.as_deref().unwrap_or(&source.name));
+        let database = opt(source.database.clone());
         for table in source.tables {
             let columns = table
                 .columns
@@ -132,19 +137,19 @@ pub fn parse(path: &Path, text: &str) -> Result<Metadata, SourcesYamlError> {
                         .collect();
                     Column {
                         is_primary_key: tests.contains(&"unique") && tests.contains(&"not_null"),
-                        name: c.name,
-                        data_type: c.data_type.unwrap_or_default(),
-                        description: non_empty(c.description),
+                        name: rendered(&c.name),
+                        data_type: opt(c.data_type).unwrap_or_default(),
+                        description: non_empty(opt(c.description)),
                     }
                 })
                 .collect();
             tables.push(Table {
                 source: source.name.clone(),
-                database: source.database.clone(),
+                database: database.clone(),
                 schema: schema.clone(),
-                name: table.identifier.unwrap_or(table.name),
+                name: rendered(&table.identifier.unwrap_or(table.name)),
                 kind: None,
-                description: non_empty(table.description),
+                description: non_empty(opt(table.description)),
                 columns,
             });
         }
@@ -155,6 +160,19 @@ pub fn parse(path: &Path, text: &str) -> Result<Metadata, SourcesYamlError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_datachonk_escaped_are_read_as_dbt_renders_them() {
+        let text = "sources:\n  - name: shop\n    schema: \"{{ '{%' }} raw %}\"\n    tables:\n      - name: t\n        identifier: \"{{ '{{' }} t }}\"\n        columns:\n          - name: \"{{ '{{' }} x }}\"\n            description: \"see {{ '{#' }} c #}\"\n";
+        let m = parse(Path::new("s.yml"), text).unwrap();
+        let t = &m.tables[0];
+        assert_eq!(
+            (t.schema.as_str(), t.name.as_str()),
+            ("{% raw %}", "{{ t }}")
+        );
+        assert_eq!(t.columns[0].name, "{{ x }}");
+        assert_eq!(t.columns[0].description.as_deref(), Some("see {# c #}"));
+    }
 
     #[test]
     fn reads_tables_columns_and_primary_keys() {

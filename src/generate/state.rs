@@ -1,7 +1,13 @@
-//! `.datachonk/state.json`: what datachonk last wrote, so a file a person edited since is
+//! `datachonk.state.json`: what datachonk last wrote, so a file a person edited since is
 //! recognised (its checksum no longer matches) and never overwritten without `--force`.
 //! Also remembers which tables each source's YAML files cover, so generating one more table
 //! later adds it to `_<source>__*.yml` instead of replacing the others.
+//!
+//! The state is committed with the models, at the project root, so every clone tells
+//! generated files from hand edits alike. `.datachonk/` holds only this checkout's caches
+//! (the stat cache, a fetched cloud catalog) and is ignored by git. Older versions kept the
+//! state in `.datachonk/state.json`, which `init` had git ignore, so clones lost it: it is
+//! still read when the new file is missing, and moved on the next write.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -11,16 +17,24 @@ use sha2::Digest;
 
 use super::write::{write_atomic, WriteError};
 
-pub const STATE_FILE: &str = ".datachonk/state.json";
+pub const STATE_FILE: &str = "datachonk.state.json";
 
-/// Sizes and mtimes of the files datachonk wrote, beside the state but not in it: they are
-/// true of this checkout only, and the state is committed with the models (mtimes in it
-/// would change it on every run and in every clone). Ignored by git through
-/// [`LOCAL_GITIGNORE`].
+/// Where earlier versions kept the state (inside the cache folder `init` has git ignore).
+pub const LEGACY_STATE_FILE: &str = ".datachonk/state.json";
+
+/// Sizes and mtimes of the files datachonk wrote, not in the state: they are true of this
+/// checkout only, and the state is committed with the models (mtimes in it would change it
+/// on every run and in every clone). Ignored by git through [`LOCAL_GITIGNORE`].
 pub const STAT_CACHE_FILE: &str = ".datachonk/stat-cache.json";
 
-/// Keeps the stat cache out of commits made with `git add -A`.
+/// Keeps the cache folder out of commits made with `git add -A`, even in a project whose
+/// `.gitignore` does not list it.
 pub const LOCAL_GITIGNORE: &str = ".datachonk/.gitignore";
+
+const LOCAL_GITIGNORE_TEXT: &[u8] =
+    b"# datachonk's caches for this checkout only (file sizes and times, a fetched\n\
+# catalog): nothing here belongs in git, this file included\n\
+*\n";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -138,16 +152,20 @@ impl FileStat {
 
 impl State {
     pub fn load(root: &Path) -> Result<State, StateError> {
-        let path = root.join(STATE_FILE);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(State {
-                    version: 1,
-                    ..State::default()
-                })
-            }
-            Err(source) => return Err(StateError::Read { path, source }),
+        let read = |path: PathBuf| match std::fs::read(&path) {
+            Ok(b) => Ok(Some((path, b))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StateError::Read { path, source }),
+        };
+        let found = match read(root.join(STATE_FILE))? {
+            Some(found) => Some(found),
+            None => read(root.join(LEGACY_STATE_FILE))?,
+        };
+        let Some((path, bytes)) = found else {
+            return Ok(State {
+                version: 1,
+                ..State::default()
+            });
         };
         let mut state: State =
             serde_json::from_slice(&bytes).map_err(|e| StateError::Malformed {
@@ -167,11 +185,20 @@ impl State {
         Ok(state)
     }
 
-    /// Write the state (when its committed parts changed from `previous`) and the stat cache
-    /// (when the stats changed), each atomically.
+    /// Write the state (when its committed parts changed from `previous`, or it is still at
+    /// the legacy path) and the stat cache (when the stats changed), each atomically.
     pub fn save(&self, root: &Path, previous: &State) -> Result<(), WriteError> {
-        if self != previous {
+        let legacy = root.join(LEGACY_STATE_FILE);
+        let migrate = legacy.exists();
+        if self != previous || migrate {
             write_atomic(&root.join(STATE_FILE), &self.to_bytes())?;
+        }
+        if migrate {
+            // Written at the new path first: an interruption leaves both, never neither.
+            std::fs::remove_file(&legacy).map_err(|source| WriteError {
+                path: legacy,
+                source,
+            })?;
         }
         let stats = |s: &State| -> Vec<Option<FileStat>> {
             s.files.values().map(|r| r.stat).collect::<Vec<_>>()
@@ -186,13 +213,9 @@ impl State {
             .filter_map(|(p, r)| r.stat.map(|s| (p.as_str(), s)))
             .collect();
         let gitignore = root.join(LOCAL_GITIGNORE);
-        if !gitignore.exists() {
-            write_atomic(
-                &gitignore,
-                b"# datachonk's record of file sizes and times in this checkout only; this file\n\
-                  # ignores itself too, so that neither shows up in `git status`\n\
-                  stat-cache.json\n.gitignore\n",
-            )?;
+        // Rewritten when it differs: older versions ignored only the stat cache.
+        if std::fs::read(&gitignore).ok().as_deref() != Some(LOCAL_GITIGNORE_TEXT) {
+            write_atomic(&gitignore, LOCAL_GITIGNORE_TEXT)?;
         }
         let mut bytes = serde_json::to_vec(&cache).unwrap_or_default();
         bytes.push(b'\n');

@@ -5,13 +5,15 @@
 //!
 //! The fields and their names are the documented template context (README, "Generate"); the
 //! tests check they match the contexts' serde form, so `tojson` and iteration see the same.
+//! One difference, on purpose: text from the metadata leaves here made safe for dbt's Jinja
+//! ([`jinja_safe`]), while the contexts keep it raw for matching and fingerprints.
 
 use std::sync::Arc;
 
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::Value;
 
-use super::context::{ColumnCtx, SourceCtx, TableCtx};
+use super::context::{jinja_safe, ColumnCtx, SourceCtx, TableCtx};
 use super::merge::{ModelsColumn, ModelsSource, ModelsTable};
 
 const TABLE_FIELDS: &[&str] = &[
@@ -106,17 +108,29 @@ fn opt(s: &Option<String>) -> Value {
     s.as_deref().map_or(Value::from(()), Value::from)
 }
 
+/// Text from the metadata, made safe for dbt's Jinja (see [`jinja_safe`]).
+fn meta(s: &str) -> Value {
+    Value::from(jinja_safe(s).as_ref())
+}
+
+fn meta_opt(s: &Option<String>) -> Value {
+    s.as_deref().map_or(Value::from(()), meta)
+}
+
+// Derived names (`name`, `model_name`, `alias`, `primary_key`) are snake_case and the
+// configuration's (`cast_type`) is the person's: neither is escaped. Descriptions are escaped
+// in the contexts already (the merge compares them as written).
 fn table_field(t: &TableCtx, key: &str) -> Option<Value> {
     Some(match key {
         "name" => string(&t.name),
-        "identifier" => string(&t.identifier),
+        "identifier" => meta(&t.identifier),
         "has_identifier" => Value::from(t.has_identifier),
         "quote_identifier" => Value::from(t.quote_identifier),
         "model_name" => string(&t.model_name),
         "description" => string(&t.description),
-        "kind" => opt(&t.kind),
-        "database" => opt(&t.database),
-        "schema" => string(&t.schema),
+        "kind" => meta_opt(&t.kind),
+        "database" => meta_opt(&t.database),
+        "schema" => meta(&t.schema),
         "primary_key" => opt(&t.primary_key),
         _ => return None,
     })
@@ -124,13 +138,16 @@ fn table_field(t: &TableCtx, key: &str) -> Option<Value> {
 
 fn column_field(c: &ColumnCtx, key: &str) -> Option<Value> {
     Some(match key {
-        "name" => string(c.name()),
+        "name" => meta(c.name()),
         "alias" => string(c.alias()),
-        "quoted_name" => string(c.quoted_name()),
+        "quoted_name" => meta(c.quoted_name()),
         "needs_quoting" => Value::from(c.needs_quoting),
-        "data_type" => string(c.data_type()),
+        "data_type" => meta(c.data_type()),
         "cast_type" => opt(&c.cast_type),
-        "expression" => string(&c.expression()),
+        "expression" => match &c.cast_type {
+            Some(t) => Value::from(format!("cast({} as {t})", jinja_safe(c.quoted_name()))),
+            None => meta(c.quoted_name()),
+        },
         "description" => string(c.description()),
         "is_primary_key" => Value::from(c.is_primary_key),
         "kind" => Value::from(c.kind),
@@ -355,6 +372,51 @@ mod tests {
         let view = serde_json::to_value(tables(&s)).unwrap();
         let serde = serde_json::to_value(&s.tables).unwrap();
         assert_eq!(view, serde);
+    }
+
+    #[test]
+    fn metadata_text_is_made_safe_for_dbt_jinja_and_configuration_is_not() {
+        let col = |name: &str, ty: &str| Column {
+            name: name.into(),
+            data_type: ty.into(),
+            description: None,
+            is_primary_key: false,
+        };
+        let t = Table {
+            source: "shop".into(),
+            database: Some("{{ db }}".into()),
+            schema: "{% raw %}".into(),
+            name: "{{ t }}".into(),
+            kind: None,
+            description: None,
+            columns: vec![col("{{ x }}", "map({# k #})"), col("{{ y }}", "int")],
+        };
+        let mut cfg = GenerateConfig::default();
+        cfg.type_map
+            .insert("int".into(), "{{ dbt.type_int() }}".into());
+        let s = Arc::new(context::build(vec![t.clone()], &cfg).unwrap().remove(0));
+        let v = serde_json::to_value(tables(&s)).unwrap();
+        let t0 = &v[0];
+        assert_eq!(t0["name"], "t");
+        assert_eq!(t0["identifier"], "{{ '{{' }} t }}");
+        assert_eq!(t0["database"], "{{ '{{' }} db }}");
+        assert_eq!(t0["schema"], "{{ '{%' }} raw %}");
+        let c = &t0["columns"];
+        assert_eq!(c[0]["name"], "{{ '{{' }} x }}");
+        assert_eq!(c[0]["quoted_name"], "\"{{ '{{' }} x }}\"");
+        assert_eq!(c[0]["expression"], "\"{{ '{{' }} x }}\"");
+        assert_eq!(c[0]["data_type"], "map({{ '{#' }} k #})");
+        assert_eq!(c[0]["alias"], "x");
+        // A cast from `type_map` is the person's text, Jinja included.
+        assert_eq!(
+            c[1]["expression"],
+            "cast(\"{{ '{{' }} y }}\" as {{ dbt.type_int() }})"
+        );
+        // The schema: the metadata's is escaped, a configured one is the person's.
+        assert_eq!(s.schema_text(), "{{ '{%' }} raw %}");
+        cfg.schema = Some("{{ target.schema }}_raw".into());
+        let configured = context::build(vec![t], &cfg).unwrap().remove(0);
+        assert_eq!(configured.schema_text(), "{{ target.schema }}_raw");
     }
 
     #[test]

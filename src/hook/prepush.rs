@@ -20,8 +20,12 @@ use crate::generate::{self, GenerateError, Input, Request};
 pub enum Method {
     /// Re-planned from the recorded input, as `generate --check`.
     Regenerated { input: String },
-    /// Compared with the checksums in state.json only; `why` says why not regenerated.
+    /// Compared with the checksums in the state only; `why` says why not regenerated.
     Checksums { why: String },
+    /// The recorded local input (`input`, relative to the project) is missing, so the files
+    /// could not be checked against the metadata: only their checksums were. A failure, not a
+    /// pass: a clone without the input must not wave stale files through.
+    InputMissing { input: String },
     /// datachonk has generated nothing here.
     NothingGenerated,
 }
@@ -53,9 +57,9 @@ pub fn check(
         .last_run
         .as_ref()
         .and_then(|run| local_input(root, run).map(|input| (run, input)));
-    if let Some((run, input)) = local {
-        if input_path(&input).exists() {
-            return regenerate(root, config, run, input);
+    if let Some((run, input)) = &local {
+        if input_path(input).exists() {
+            return regenerate(root, config, run, input.clone());
         }
     }
     if state.files.is_empty() {
@@ -66,13 +70,18 @@ pub fn check(
             fix: None,
         });
     }
+    if let Some((run, _)) = local {
+        let input = run.input.path.clone().unwrap_or_default();
+        let mut report = checksums(root, state, String::new(), Some(fix_command(run)));
+        report.method = Method::InputMissing { input };
+        return Ok(report);
+    }
     let why = match &state.last_run {
-        None => "state.json does not say which input generate last read (run `datachonk generate` once to record it)".to_string(),
+        None => "the state does not say which input generate last read (run `datachonk generate` once to record it)".to_string(),
         Some(run) => match (run.input.kind, &run.input.path) {
             (InputKind::Postgres, _) => "the last input was a database: the warehouse was not re-read".into(),
             (InputKind::Cloud, _) => "the last input was a dbt Cloud catalog: it was not fetched again".into(),
-            (_, Some(p)) => format!("the last input, {p}, is gone"),
-            (_, None) => "the last input is not recorded".into(),
+            _ => "the last input is not recorded".into(),
         },
     };
     let fix = state.last_run.as_ref().map(fix_command);
@@ -182,21 +191,40 @@ fn shell_word(s: &str) -> String {
     }
 }
 
-/// What `datachonk generate` records about its input: a local path relative to `root` when it
-/// is inside (so the record holds in every clone), else absolute; network inputs by kind only.
+/// What `datachonk generate` records about its input: a local path relative to `root`, with
+/// `..` when it is outside (an absolute path would point every clone at the original
+/// checkout's file); network inputs by kind only.
 pub fn record_input(root: &Path, kind: InputKind, path: Option<&Path>) -> RecordedInput {
     let path = path.map(|p| {
         let absolute = std::env::current_dir()
             .map(|cwd| cwd.join(p))
             .unwrap_or_else(|_| p.to_path_buf());
         let absolute = absolute.canonicalize().unwrap_or(absolute);
-        let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-        match absolute.strip_prefix(&root) {
-            Ok(rel) => slash_path(rel),
-            Err(_) => absolute.to_string_lossy().into_owned(),
-        }
+        let root = std::env::current_dir()
+            .map(|cwd| cwd.join(root))
+            .unwrap_or_else(|_| root.to_path_buf());
+        let root = root.canonicalize().unwrap_or(root);
+        slash_path(&relative_to(&absolute, &root))
     });
     RecordedInput { kind, path }
+}
+
+/// `path` relative to `base` (both absolute), going up with `..` as far as needed. On
+/// Windows, a path on another drive stays absolute.
+fn relative_to(path: &Path, base: &Path) -> std::path::PathBuf {
+    let (p, b): (Vec<_>, Vec<_>) = (path.components().collect(), base.components().collect());
+    if p.first() != b.first() {
+        return path.to_path_buf();
+    }
+    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut out = std::path::PathBuf::new();
+    for _ in common..b.len() {
+        out.push("..");
+    }
+    for c in &p[common..] {
+        out.push(c);
+    }
+    out
 }
 
 fn slash_path(p: &Path) -> String {
@@ -209,6 +237,28 @@ fn slash_path(p: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inputs_are_recorded_relative_to_the_project_even_outside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo/analytics");
+        std::fs::create_dir_all(root.join("target")).unwrap();
+        std::fs::write(root.join("target/catalog.json"), "{}").unwrap();
+        std::fs::write(dir.path().join("catalog.json"), "{}").unwrap();
+        let inside = record_input(
+            &root,
+            InputKind::Catalog,
+            Some(&root.join("target/catalog.json")),
+        );
+        assert_eq!(inside.path.as_deref(), Some("target/catalog.json"));
+        let outside = record_input(
+            &root,
+            InputKind::Catalog,
+            Some(&dir.path().join("catalog.json")),
+        );
+        assert_eq!(outside.path.as_deref(), Some("../../catalog.json"));
+        assert_eq!(record_input(&root, InputKind::Postgres, None).path, None);
+    }
 
     #[test]
     fn fix_command_quotes_globs_and_names_the_input() {

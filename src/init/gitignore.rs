@@ -1,4 +1,6 @@
-//! `.datachonk/` (datachonk's local state: checksums of generated files) never belongs in git.
+//! `.datachonk/` (this checkout's caches: file sizes and times, a fetched cloud catalog) never
+//! belongs in git. The state that tells generated files from hand edits is
+//! `datachonk.state.json`, outside it, and is committed.
 
 use std::path::Path;
 
