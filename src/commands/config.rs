@@ -46,7 +46,10 @@ fn load_all(global: &GlobalArgs, args: &ConfigTargetArgs) -> Result<Vec<Config>,
 fn problems(global: &GlobalArgs, args: &ConfigTargetArgs) -> (Vec<Config>, Vec<String>) {
     let options = load_options(global);
     let mut found = Vec::new();
-    let mut note = |e: CliError| found.push(e.message);
+    let mut note = |e: CliError| {
+        let hints: String = e.hints.iter().map(|h| format!("\n    hint: {h}")).collect();
+        found.push(format!("{}{hints}", e.message));
+    };
     if let Err(e) = config::load_generate(&options) {
         note(e.into());
     }
