@@ -381,3 +381,82 @@ fn freshness_is_read_from_the_latest_run_that_checked_it() {
     let doc: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     assert_eq!(doc["results"].as_array().unwrap().len(), statuses.len());
 }
+
+#[test]
+fn freshness_of_real_duckdb_sources_names_the_stale_table() {
+    const JOB_FRESH: i64 = 12;
+    let dbt = real_dbt::dbt_path();
+    let repo = Repo::new();
+    let files: Vec<(&str, Option<&str>)> = vec![
+        (
+            "dbt_project.yml",
+            Some("name: shop\nversion: '1.0.0'\nconfig-version: 2\nprofile: shop\nmodel-paths: [models]\n"),
+        ),
+        (
+            "models/loads/fresh_events.sql",
+            Some("{{ config(materialized='table') }}\nselect 1 as id, current_timestamp::timestamp as loaded_at\n"),
+        ),
+        (
+            "models/loads/stale_events.sql",
+            Some("{{ config(materialized='table') }}\nselect 1 as id, timestamp '2020-01-01 00:00:00' as loaded_at\n"),
+        ),
+        (
+            "models/sources.yml",
+            Some(
+                "version: 2\nsources:\n  - name: raw\n    schema: main\n    loaded_at_field: loaded_at\n    freshness:\n      warn_after: {count: 12, period: hour}\n      error_after: {count: 24, period: hour}\n    tables:\n      - name: fresh_events\n      - name: stale_events\n",
+            ),
+        ),
+    ];
+    let sha = repo.commit("main", "loads with freshness", &files);
+    let mut f = fixture();
+    let mut job = f.job(1).unwrap().clone();
+    job.id = JOB_FRESH;
+    job.name = "Loads".into();
+    job.execute_steps = vec!["dbt build".into()];
+    job.run_generate_sources = true;
+    f.jobs.push(job);
+    let sandbox = start_with(
+        SandboxOptions::default()
+            .with_fixture(f)
+            .with_repository(JOB_FRESH, repo.url())
+            .with_executor(Executor::Dbt { dbt }),
+    );
+    let api = Api::new(&sandbox.base_url());
+    // The first run builds the tables (its freshness step ran before they existed); the
+    // second checks them.
+    for cause in ["build the loads", "check freshness"] {
+        let r = api.post(
+            &format!("/api/v2/accounts/1/jobs/{JOB_FRESH}/run/"),
+            json!({"cause": cause, "git_sha": sha}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+        let run = r.data()["id"].as_i64().unwrap();
+        let done = wait_terminal(&sandbox, run, Duration::from_secs(180));
+        assert_eq!(done.status, RunStatus::Success, "{cause}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = datachonk(
+        &sandbox,
+        dir.path(),
+        &["cloud", "freshness", "--job-id", &JOB_FRESH.to_string()],
+    );
+    assert_eq!(
+        out.code, 1,
+        "stale is exit 1:\n{}\n{}",
+        out.stdout, out.stderr
+    );
+    let verdict = |table: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.contains(table))
+            .map(|l| l.split_whitespace().next().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(verdict("raw.stale_events"), "error", "{}", out.stdout);
+    assert_eq!(verdict("raw.fresh_events"), "pass", "{}", out.stdout);
+    assert!(
+        out.stdout.contains("from run 2"),
+        "the newest run that checked: {}",
+        out.stdout
+    );
+}

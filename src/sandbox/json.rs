@@ -485,7 +485,13 @@ pub fn run(
         "artifacts_saved": artifacts_saved,
         "artifact_s3_path": artifacts_saved.then(|| format!("sandbox/runs/{}/artifacts/target", run.id)),
         "has_docs_generated": finished_docs("dbt docs generate"),
-        "has_sources_generated": finished_docs("dbt source freshness"),
+        // A freshness step that found stale sources fails (and is tolerated) yet wrote
+        // sources.json: what counts is the artifact, as in dbt Cloud.
+        "has_sources_generated": status.is_terminal()
+            && snap.steps.iter().any(|s| {
+                run.plan.steps[s.position].command.as_deref() == Some("dbt source freshness")
+                    && snap.step_wrote_artifacts(&run.plan, s.position + 1)
+            }),
         "notifications_sent": status.is_terminal(),
         "blocked_by": [],
         "scribe_enabled": true,
