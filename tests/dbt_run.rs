@@ -59,7 +59,7 @@ fn a_successful_run_exits_0_with_status_steps_and_url() {
     assert_eq!(runs[0].trigger.git_sha.as_deref(), Some("abc1234def"));
     assert_eq!(runs[0].trigger.git_branch, None);
     assert_eq!(
-        runs[0].trigger.cause,
+        without_marker(&runs[0].trigger.cause),
         "Triggered by datachonk for feature/x @ abc1234def"
     );
 }
@@ -335,6 +335,55 @@ fn a_lost_trigger_response_adopts_the_run_instead_of_triggering_twice() {
 }
 
 #[test]
+fn a_lost_trigger_never_adopts_the_run_of_an_earlier_invocation() {
+    // Every 2nd POST answers 502 before the handler: no run is created for it.
+    let sb = sandbox(&["502:method=POST:path=/run/:every=2"]);
+    let dir = workdir();
+    let args = [
+        "dbt-run",
+        "--job-id",
+        "1",
+        "--git-sha",
+        "abc1234",
+        "--cause",
+        "validate X",
+        "--wait",
+        "-v",
+    ];
+    let first = datachonk(&sb, dir.path(), &args);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(first.stdout.contains("SUCCESS run 1"), "{}", first.stdout);
+    let second = datachonk(&sb, dir.path(), &args);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(
+        second.stdout.contains("SUCCESS run 2"),
+        "the second validation must have its own run:\n{}\n{}",
+        second.stdout,
+        second.stderr
+    );
+    assert!(!second.stderr.contains("adopting"), "{}", second.stderr);
+    let runs = sb.runs();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    // The lost POST created nothing, so it was sent again: 200, then 502 and 200.
+    let posts: Vec<u16> = sb
+        .requests()
+        .iter()
+        .filter(|q| q.method == "POST")
+        .map(|q| q.status)
+        .collect();
+    assert_eq!(posts, vec![200, 502, 200]);
+    // Each invocation's cause carries its own marker after the person's words.
+    for run in &runs {
+        assert!(
+            run.trigger.cause.starts_with("validate X [dc:"),
+            "{}",
+            run.trigger.cause
+        );
+    }
+    assert_ne!(runs[0].trigger.cause, runs[1].trigger.cause);
+}
+
+#[test]
 fn dropped_connections_while_waiting_are_survived() {
     let sb = sandbox(&["drop:every=2:method=GET:path=/runs/1/"]);
     let dir = workdir();
@@ -398,14 +447,14 @@ fn configuration_file_values_are_used_and_flags_override_them() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let runs = sb.runs();
     assert_eq!(runs[0].job_id, 2);
-    assert_eq!(runs[0].trigger.cause, "From the file");
+    assert_eq!(without_marker(&runs[0].trigger.cause), "From the file");
     assert_eq!(runs[0].trigger.schema_override.as_deref(), Some("dbt_ci"));
     assert_eq!(
         runs[0].trigger.steps_override.as_deref(),
         Some(&["dbt build --select stg_orders".to_string()][..])
     );
     assert_eq!(runs[1].job_id, 1);
-    assert_eq!(runs[1].trigger.cause, "From the flag");
+    assert_eq!(without_marker(&runs[1].trigger.cause), "From the flag");
 }
 
 fn interrupt_while_waiting(

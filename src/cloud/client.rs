@@ -508,6 +508,9 @@ impl Client {
         if let Some(job) = query.job_id {
             call = call.query("job_definition_id", job);
         }
+        if let Some(id) = query.id_gt {
+            call = call.query("id__gt", id);
+        }
         if !query.status_in.is_empty() {
             let codes: Vec<String> = query
                 .status_in
@@ -691,6 +694,8 @@ pub struct RunQuery {
     pub job_id: Option<i64>,
     pub status_in: Vec<RunStatus>,
     pub order_by: Option<String>,
+    /// Only runs with a larger id (`id__gt`): runs created after a known one.
+    pub id_gt: Option<i64>,
     pub limit: usize,
     pub offset: usize,
     pub include_related: Vec<String>,
@@ -702,6 +707,7 @@ impl Default for RunQuery {
             job_id: None,
             status_in: Vec::new(),
             order_by: None,
+            id_gt: None,
             limit: 10,
             offset: 0,
             include_related: Vec::new(),

@@ -56,6 +56,12 @@ pub enum ApiError {
         user_message: Option<String>,
     },
 
+    #[error(
+        "the trigger of job {job_id} got no clear answer, and whether it created a run cannot be \
+         confirmed ({why})"
+    )]
+    TriggerUnconfirmed { job_id: i64, why: String },
+
     #[error("cannot read dbt Cloud's answer for {what}: {detail}")]
     Decode { what: String, detail: String },
 
@@ -118,6 +124,10 @@ impl ApiError {
                  PEM file"
                     .into(),
             ],
+            ApiError::TriggerUnconfirmed { job_id, .. } => vec![format!(
+                "check `datachonk cloud runs list --job-id {job_id}` before triggering again, so the job \
+                 does not run twice"
+            )],
             ApiError::GaveUp { status: 429, .. } => {
                 vec!["dbt Cloud limits the Admin API to 5,000 requests a minute per account; try again later".into()]
             }

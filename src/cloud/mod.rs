@@ -4,6 +4,7 @@
 pub mod client;
 pub mod errors;
 pub mod failure;
+pub mod marker;
 pub mod retry;
 pub mod trigger;
 pub mod types;

@@ -162,3 +162,16 @@ pub fn workdir() -> tempfile::TempDir {
     std::fs::create_dir(dir.path().join(".git")).expect(".git");
     dir
 }
+
+/// A trigger's cause without datachonk's per-invocation marker (` [dc:1a2b3c4d]`), after
+/// checking the marker is there.
+pub fn without_marker(cause: &str) -> &str {
+    let (words, marker) = cause
+        .rsplit_once(" [dc:")
+        .unwrap_or_else(|| panic!("no run marker in the cause {cause:?}"));
+    assert!(
+        marker.len() == 9 && marker.ends_with(']'),
+        "bad marker in {cause:?}"
+    );
+    words
+}
