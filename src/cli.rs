@@ -325,7 +325,7 @@ pub struct DbtRunArgs {
     #[arg(long)]
     pub no_wait: bool,
 
-    /// Give up waiting after this long (e.g. 90s, 30m, 2h); exit code 4.
+    /// Deadline from the trigger on, requests included (e.g. 90s, 30m, 2h); exit code 4.
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
 

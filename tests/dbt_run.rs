@@ -4,6 +4,7 @@
 mod support;
 
 use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use datachonk::sandbox::RunStatus;
 use support::*;
@@ -199,7 +200,113 @@ fn timeout_with_cancel_on_timeout_cancels_the_run_and_exits_4() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON document");
     assert_eq!(v["outcome"], "timeout");
     assert_eq!(v["cancelled_by_datachonk"], true);
+    // The state it confirmed, not the last one seen before cancelling.
+    assert_eq!(v["run"]["status"], 30, "{v}");
     assert_eq!(sb.runs()[0].status, RunStatus::Cancelled);
+}
+
+/// Run datachonk, returning the result and how long it took.
+fn timed(
+    sb: &datachonk::sandbox::RunningSandbox,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Run, Duration) {
+    let dir = workdir();
+    let began = Instant::now();
+    let r = datachonk_with(sb, dir.path(), TOKEN, args, env);
+    (r, began.elapsed())
+}
+
+#[test]
+fn the_timeout_is_a_deadline_even_when_every_runs_request_hangs() {
+    // Every GET under /runs/ (the look-ups, the job's history and the polls) takes 120 s.
+    let sb = sandbox(&["latency:ms=120000:method=GET:path=/runs/"]);
+    let (r, took) = timed(
+        &sb,
+        &[
+            "dbt-run",
+            "--job-id",
+            "1",
+            "--wait",
+            "--timeout",
+            "8s",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 4, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        took < Duration::from_secs(8 + 3),
+        "exited {took:?} after a start with --timeout 8s"
+    );
+    // The trigger went out (its POST is not delayed) and the run was left running.
+    assert_eq!(sb.runs().len(), 1);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON document");
+    assert_eq!(v["outcome"], "timeout");
+    assert_eq!(v["run"]["id"], 1);
+}
+
+#[test]
+fn cancel_on_timeout_still_cancels_when_the_polls_hang() {
+    let sb = sandbox(&["latency:ms=120000:method=GET:path=/runs/1/"]);
+    let (r, took) = timed(
+        &sb,
+        &[
+            "dbt-run",
+            "--job-id",
+            "3",
+            "--wait",
+            "--timeout",
+            "3s",
+            "--cancel-on-timeout",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 4, "{}\n{}", r.stdout, r.stderr);
+    // The deadline, then at most the few seconds cancelling is allowed.
+    assert!(
+        took < Duration::from_secs(3 + 3 + 5),
+        "exited after {took:?}"
+    );
+    assert_eq!(sb.runs()[0].status, RunStatus::Cancelled);
+    assert!(r.stderr.contains("cancelled run 1"), "{}", r.stderr);
+}
+
+#[test]
+fn a_host_that_never_answers_times_out_at_the_deadline() {
+    let silent = support::rogue::Rogue::start(support::rogue::Behaviour::Silent);
+    let sb = sandbox(&[]);
+    let (r, took) = timed(
+        &sb,
+        &["dbt-run", "--job-id", "1", "--wait", "--timeout", "3s"],
+        &[("DBT_CLOUD_ACCESS_URL", silent.url.as_str())],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(took < Duration::from_secs(3 + 3), "exited after {took:?}");
+    assert!(r.stderr.contains("gave up after 3s"), "{}", r.stderr);
+    assert!(r.stderr.contains("may have been created"), "{}", r.stderr);
+    assert!(!r.stderr.contains("HTTP 0"), "{}", r.stderr);
+}
+
+#[test]
+fn without_a_deadline_a_silent_host_is_reported_as_timed_out() {
+    let silent = support::rogue::Rogue::start(support::rogue::Behaviour::Silent);
+    let sb = sandbox(&[]);
+    let (r, _) = timed(
+        &sb,
+        &["cloud", "status"],
+        &[
+            ("DBT_CLOUD_ACCESS_URL", silent.url.as_str()),
+            ("DATACHONK_REQUEST_TIMEOUT", "0.2"),
+        ],
+    );
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("timed out: no answer within 0.2s"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("HTTP 0"), "{}", r.stderr);
 }
 
 #[test]
@@ -487,6 +594,59 @@ fn interrupt_while_waiting(
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!stderr.contains(TOKEN));
     (out.status.code(), stderr, sb)
+}
+
+#[test]
+fn ctrl_c_with_json_reports_the_last_status_seen() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_datachonk"))
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("DBT_CLOUD_ACCESS_URL", sb.base_url())
+        .env("DBT_CLOUD_API_TOKEN", TOKEN)
+        .env("DBT_CLOUD_ACCOUNT_ID", "1")
+        .args(["dbt-run", "--job-id", "3", "--wait", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Running, as the client saw it: a poll answered after the run started.
+    wait_for_runs(&sb, "the slow run to start", |runs| {
+        runs.iter().any(|r| r.status == RunStatus::Running)
+    });
+    // A poll that arrived once the run was Running has been answered (and read by the
+    // client) when the next poll arrives: two polls after this moment.
+    let running_since = chrono::Utc::now();
+    let saw_running = || {
+        sb.requests()
+            .iter()
+            .filter(|q| {
+                q.method == "GET" && q.path.ends_with("/runs/1/") && q.received_at > running_since
+            })
+            .count()
+            >= 2
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !saw_running() {
+        assert!(Instant::now() < deadline, "no poll after the run started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
+    assert_eq!(v["outcome"], "interrupted");
+    assert_eq!(v["run"]["status"], 3, "{v}");
+    assert!(
+        v["run"]["steps"].as_array().is_some_and(|s| !s.is_empty()),
+        "{v}"
+    );
 }
 
 #[test]

@@ -308,7 +308,15 @@ impl Client {
             Attempt::NoResponse => ApiError::Unreachable {
                 url: self.base.clone(),
                 attempts,
-                detail: "no response (timed out or the connection was dropped)".into(),
+                detail: "the connection was dropped before an answer came".into(),
+            },
+            Attempt::TimedOut => ApiError::Unreachable {
+                url: self.base.clone(),
+                attempts,
+                detail: format!(
+                    "timed out: no answer within {}s per request (DATACHONK_REQUEST_TIMEOUT)",
+                    self.options.request_timeout.as_secs_f64()
+                ),
             },
         }
     }
@@ -723,6 +731,8 @@ fn related(names: &[&str]) -> String {
 fn classify(e: &reqwest::Error) -> Attempt {
     if e.is_connect() {
         Attempt::ConnectFailed
+    } else if e.is_timeout() {
+        Attempt::TimedOut
     } else {
         Attempt::NoResponse
     }

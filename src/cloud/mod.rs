@@ -1,6 +1,7 @@
 //! dbt Cloud API v2 client: types, HTTP policy (timeouts, retries, rate limits), at-most-once
 //! triggering and run waiting. Knows nothing of clap or terminals.
 
+pub mod cancel;
 pub mod client;
 pub mod errors;
 pub mod failure;

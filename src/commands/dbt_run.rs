@@ -1,11 +1,12 @@
 //! `datachonk dbt-run`: trigger the configured job and optionally wait for its verdict.
 //! The trigger-and-wait part is shared with `push --trigger-dbt-run` and `quickstart`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use crate::cli::{DbtRunArgs, GlobalArgs};
+use crate::cloud::cancel::cancel_and_confirm;
 use crate::cloud::failure::{self, FailureReport};
 use crate::cloud::wait::{self, WaitEnd, WaitEvent, WaitOptions, WaitStats};
 use crate::cloud::{trigger_run, Client, Run, RunStatus, TriggerRequest};
@@ -111,12 +112,47 @@ pub fn default_cause(branch: Option<&str>, sha: Option<&str>) -> String {
     cause
 }
 
+/// How long cancelling (and confirming it) may take after the deadline or a Ctrl-C.
+const CANCEL_BUDGET: Duration = Duration::from_secs(5);
+/// How long the job's history (it only tunes the poll schedule) may delay the first poll.
+const HISTORY_LIMIT: Duration = Duration::from_secs(5);
+
 /// Trigger, optionally wait, print the verdict; the exit status follows DESIGN.md.
+///
+/// `plan.timeout` is a deadline for all of it, requests included: the trigger (with any
+/// look-up after a lost answer) and the wait. Whatever a request is doing, the command
+/// gives up at the deadline (exit 4), then cancels the run if asked, within a few seconds.
 pub async fn trigger_and_report(client: &Client, plan: &RunPlan, ui: &Ui) -> CmdResult {
     // Listen for Ctrl-C from the start, so one arriving during the trigger is not fatal and
     // is acted upon (cancel or leave) as soon as the run is known.
     let mut interrupt = Interrupt::listen()?;
-    let triggered = trigger_run(client, plan.job_id, &plan.request).await?;
+    let deadline = plan.timeout.map(|t| Instant::now() + t);
+    let limit = plan
+        .timeout
+        .map(|t| humantime::format_duration(t).to_string())
+        .unwrap_or_default();
+    let triggered = tokio::select! {
+        r = within(deadline, trigger_run(client, plan.job_id, &plan.request)) => r,
+        _ = interrupt.recv() => return Err(CliError::new(
+            Exit::Interrupted,
+            format!("interrupted while triggering job {}: a run may have been created", plan.job_id),
+        ).with_hint(format!("check `datachonk cloud runs list --job-id {}`", plan.job_id))),
+    };
+    let Some(triggered) = triggered else {
+        return Err(CliError::new(
+            Exit::Timeout,
+            format!(
+                "gave up after {limit}: dbt Cloud did not confirm the trigger of job {} in time, \
+                 so a run may have been created",
+                plan.job_id
+            ),
+        )
+        .with_hint(format!(
+            "check `datachonk cloud runs list --job-id {}` before triggering again",
+            plan.job_id
+        )));
+    };
+    let triggered = triggered?;
     let run = triggered.run;
     let url = run
         .href
@@ -141,67 +177,77 @@ pub async fn trigger_and_report(client: &Client, plan: &RunPlan, ui: &Ui) -> Cmd
         return Ok(Exit::Success);
     }
 
-    let expected = wait::expected_running_time(client, plan.job_id).await;
-    let options = WaitOptions {
-        timeout: plan.timeout,
-        expected_running: expected,
-        ..WaitOptions::default()
-    };
     let mut stats = WaitStats::default();
-    let mut on_event = |event: WaitEvent<'_>| print_event(ui, event);
-    let waited = tokio::select! {
-        r = wait::wait_for_run(client, run.id, &options, &mut stats, &mut on_event) => Some(r),
-        _ = interrupt.recv() => None,
+    let waited = {
+        let stats = &mut stats;
+        let wait = async {
+            let history_by = earliest(deadline, Instant::now() + HISTORY_LIMIT);
+            let expected = within(
+                Some(history_by),
+                wait::expected_running_time(client, plan.job_id),
+            )
+            .await
+            .flatten();
+            let options = WaitOptions {
+                deadline,
+                expected_running: expected,
+                ..WaitOptions::default()
+            };
+            let mut on_event = |event: WaitEvent<'_>| print_event(ui, event);
+            wait::wait_for_run(client, run.id, &options, stats, &mut on_event).await
+        };
+        tokio::select! {
+            r = wait => Some(r),
+            _ = interrupt.recv() => None,
+        }
     };
     let end = match waited {
         Some(r) => r?,
         None => {
-            let mut cancelled = false;
-            if plan.cancel_on_interrupt {
+            let last = stats.last.take().unwrap_or_else(|| run.clone());
+            let (last, cancelled) = if plan.cancel_on_interrupt {
                 ui.status(format!("Interrupted: cancelling run {}…", run.id));
-                cancelled = client.cancel_run(run.id).await.is_ok();
+                cancel(client, ui, last, "interrupted").await
             } else {
                 ui.status(format!("Interrupted: run {} keeps running ({url})", run.id));
-            }
+                (last, false)
+            };
             if ui.is_json() {
-                ui.json(&report_json("interrupted", &run, None, cancelled));
+                ui.json(&report_json("interrupted", &last, None, cancelled));
             }
             return Ok(Exit::Interrupted);
         }
     };
     match end {
         WaitEnd::TimedOut(last) => {
-            let mut cancelled = false;
-            let limit = plan
-                .timeout
-                .map(|t| humantime::format_duration(t).to_string())
-                .unwrap_or_default();
-            if plan.cancel_on_timeout {
-                match client.cancel_run(last.id).await {
-                    Ok(_) => {
-                        cancelled = true;
-                        ui.status(format!("Gave up after {limit}: cancelled run {}", last.id));
-                    }
-                    Err(e) => ui.warn(format!(
-                        "gave up after {limit}, and cancelling run {} failed: {e}",
-                        last.id
-                    )),
+            let last = last.unwrap_or_else(|| run.clone());
+            let (last, cancelled) = if plan.cancel_on_timeout {
+                let (last, cancelled) =
+                    cancel(client, ui, last, &format!("gave up after {limit}")).await;
+                if cancelled {
+                    ui.status(format!("Gave up after {limit}: cancelled run {}", last.id));
                 }
+                (last, cancelled)
             } else {
                 ui.status(format!(
                     "Gave up waiting after {limit}; run {} is still {} (left running: {url})",
                     last.id,
                     last.run_status().label()
                 ));
-            }
+                (last, false)
+            };
             if ui.is_json() {
                 ui.json(&report_json("timeout", &last, None, cancelled));
             } else {
                 ui.out(format!(
-                    "{} run {} still {} after {limit}",
+                    "{} run {} {} after {limit}",
                     ui.warnish("TIMEOUT"),
                     last.id,
-                    last.run_status().label()
+                    if cancelled {
+                        "cancelled".to_string()
+                    } else {
+                        format!("still {}", last.run_status().label())
+                    }
                 ));
             }
             Ok(Exit::Timeout)
@@ -230,6 +276,50 @@ pub async fn trigger_and_report(client: &Client, plan: &RunPlan, ui: &Ui) -> Cmd
             })
         }
     }
+}
+
+/// Cancel `last`'s run within [`CANCEL_BUDGET`]: the state the API confirmed, and whether
+/// it is Cancelled (a verdict may have come first).
+async fn cancel(client: &Client, ui: &Ui, last: Run, why: &str) -> (Run, bool) {
+    let id = last.id;
+    match tokio::time::timeout(CANCEL_BUDGET, cancel_and_confirm(client, id)).await {
+        Ok(Ok(run)) => {
+            let cancelled = run.run_status() == RunStatus::Cancelled;
+            if !cancelled {
+                ui.warn(format!(
+                    "{why}; run {id} ended {} before it could be cancelled",
+                    run.run_status().label()
+                ));
+            }
+            (run, cancelled)
+        }
+        Ok(Err(e)) => {
+            ui.warn(format!("{why}, and cancelling run {id} failed: {e}"));
+            (last, false)
+        }
+        Err(_) => {
+            ui.warn(format!(
+                "{why}, and dbt Cloud did not confirm the cancellation of run {id} within {}s",
+                CANCEL_BUDGET.as_secs()
+            ));
+            (last, false)
+        }
+    }
+}
+
+/// `fut`, or `None` once `deadline` passes (no deadline: `fut`).
+async fn within<T>(
+    deadline: Option<Instant>,
+    fut: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    match deadline {
+        Some(d) => tokio::time::timeout_at(d.into(), fut).await.ok(),
+        None => Some(fut.await),
+    }
+}
+
+fn earliest(deadline: Option<Instant>, other: Instant) -> Instant {
+    deadline.map_or(other, |d| d.min(other))
 }
 
 /// SIGINT (Ctrl-C), registered when created (tokio's `ctrl_c()` only registers when first

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod rogue;
+
 use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
