@@ -36,6 +36,10 @@ pub fn run(global: &GlobalArgs, cmd: CloudCommand, ui: &Ui) -> CmdResult {
         }
         CloudCommand::Artifacts(ArtifactsCommand::Get(a)) => (&a.connection, FlagValues::default()),
     };
+    if let CloudCommand::Artifacts(ArtifactsCommand::Get(a)) = &cmd {
+        // Refused before anything is sent: `..` would climb out of the run's artifacts.
+        crate::cloud::client::artifact_path(&a.path).map_err(CliError::usage)?;
+    }
     let cfg = load(global, connection, extra)?;
     let client = connect::client(&cfg, ui)?;
     let rt = super::runtime()?;
