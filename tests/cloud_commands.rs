@@ -179,6 +179,28 @@ fn an_artifact_path_that_climbs_out_is_refused_before_any_request() {
 }
 
 #[test]
+fn cloud_json_failures_print_one_document() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let r = datachonk(&sb, dir.path(), &["cloud", "runs", "show", "99", "--json"]);
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON document");
+    assert_eq!(v["outcome"], "api_error");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("run 99"),
+        "{v}"
+    );
+    let r = datachonk(
+        &sb,
+        dir.path(),
+        &["cloud", "artifacts", "get", "1", "../x.json", "--json"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON document");
+    assert_eq!(v["outcome"], "usage_error");
+}
+
+#[test]
 fn an_unparsable_request_timeout_is_a_usage_error_naming_the_variable() {
     let sb = sandbox(&[]);
     let dir = workdir();

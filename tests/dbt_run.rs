@@ -310,6 +310,46 @@ fn without_a_deadline_a_silent_host_is_reported_as_timed_out() {
 }
 
 #[test]
+fn json_failures_still_print_one_document() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    // Exit 2: no job id anywhere.
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--json"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON document");
+    assert_eq!(v["outcome"], "usage_error");
+    assert_eq!(v["exit"], 2);
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("job"),
+        "{v}"
+    );
+    // Exit 2 from the command line itself.
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--json", "--jobid", "1"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON document");
+    assert_eq!(v["outcome"], "usage_error");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("--jobid"),
+        "{v}"
+    );
+    // Exit 6: the job does not exist.
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "99", "--json"]);
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON document");
+    assert_eq!(v["outcome"], "api_error");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("job 99"),
+        "{v}"
+    );
+    assert!(
+        v["error"]["hints"]
+            .as_array()
+            .is_some_and(|h| !h.is_empty()),
+        "{v}"
+    );
+}
+
+#[test]
 fn a_rejected_token_exits_6_naming_the_variable_not_the_token() {
     let sb = sandbox(&[]);
     let dir = workdir();

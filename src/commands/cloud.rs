@@ -1,7 +1,5 @@
 //! `datachonk cloud …`: look at the connection, jobs, runs and artifacts.
 
-use std::io::Write;
-
 use serde_json::{json, Value};
 
 use crate::cli::{ArtifactsCommand, CloudCommand, ConnectionArgs, GlobalArgs, RunsCommand};
@@ -92,9 +90,7 @@ pub fn run(global: &GlobalArgs, cmd: CloudCommand, ui: &Ui) -> CmdResult {
                         }
                     }
                     None => {
-                        let mut out = std::io::stdout().lock();
-                        out.write_all(&bytes)
-                            .and_then(|_| out.flush())
+                        ui.raw(&bytes)
                             .map_err(|e| CliError::new(Exit::Api, format!("cannot write to stdout: {e}")))?;
                     }
                 }
