@@ -531,6 +531,43 @@ fn a_lost_trigger_never_adopts_the_run_of_an_earlier_invocation() {
 }
 
 #[test]
+fn a_run_that_flickers_out_of_view_just_after_the_trigger_is_waited_for() {
+    // Every 2nd look at the new run answers 404, also after it was seen (a lagging replica).
+    let sb = sandbox(&["404:every=2:method=GET:path=/runs/1/"]);
+    let dir = workdir();
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "1", "--wait"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("SUCCESS run 1"), "{}", r.stdout);
+    let answers: Vec<u16> = sb
+        .requests()
+        .iter()
+        .filter(|q| q.method == "GET" && q.path.ends_with("/runs/1/"))
+        .map(|q| q.status)
+        .collect();
+    assert!(answers.starts_with(&[200, 404, 200, 404]), "{answers:?}");
+}
+
+#[test]
+fn a_failed_look_after_a_lost_trigger_is_not_the_last_word() {
+    // The trigger's answer is lost (no run), and the first look-up answers 404: the next
+    // looks answer, find nothing, and the trigger is sent again.
+    let sb = sandbox(&[
+        "502:times=1:method=POST:path=/run/",
+        "404:times=1:every=2:method=GET:path=/runs/",
+    ]);
+    let dir = workdir();
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "1", "--wait"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(sb.runs().len(), 1);
+    assert!(
+        sb.requests()
+            .iter()
+            .any(|q| q.status == 404 && q.path.ends_with("/runs/")),
+        "no look-up was refused"
+    );
+}
+
+#[test]
 fn dropped_connections_while_waiting_are_survived() {
     let sb = sandbox(&["drop:every=2:method=GET:path=/runs/1/"]);
     let dir = workdir();

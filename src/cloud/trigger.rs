@@ -76,13 +76,24 @@ pub async fn trigger_run(
                  before re-sending",
                 marker.as_str()
             ));
+            // A failed look is not the end: the next one may answer (a 404 from a lagging
+            // replica, an outage longer than one request's retries). Absent is concluded
+            // only from looks that answered, and none answering means "cannot tell".
+            let mut answered = false;
+            let mut failure = None;
             for look in 0..LOOKS {
                 if look > 0 {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
-                let lookup = find_run(client, job_id, &request, baseline)
-                    .await
-                    .map_err(|e| unconfirmed(job_id, format!("looking for it failed: {e}")))?;
+                let lookup = match find_run(client, job_id, &request, baseline).await {
+                    Ok(lookup) => lookup,
+                    Err(e) => {
+                        client.debug(&format!("looking for the run failed: {e}"));
+                        failure = Some(e);
+                        continue;
+                    }
+                };
+                answered = true;
                 match lookup {
                     Lookup::Found(run) => {
                         client.debug(&format!(
@@ -99,6 +110,9 @@ pub async fn trigger_run(
                     Lookup::Unsure(why) => return Err(unconfirmed(job_id, why)),
                     Lookup::Absent => {}
                 }
+            }
+            if let (false, Some(e)) = (answered, failure) {
+                return Err(unconfirmed(job_id, format!("looking for it failed: {e}")));
             }
         }
         match client

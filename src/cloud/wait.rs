@@ -9,7 +9,8 @@
 //! 5–60 s, so they either hammer the API or leave a hook waiting for nothing.
 //!
 //! Terminal states come only from the run's status code (10, 20, 30). A 404 just after the
-//! trigger is tolerated for a grace period (a new run can lag); transient failures are
+//! trigger is tolerated for a grace period (a new run can lag, even after one poll saw it);
+//! transient failures are
 //! retried by the client, so a dropped connection or read timeout does not end the wait.
 
 use std::time::{Duration, Instant};
@@ -170,13 +171,13 @@ pub async fn wait_for_run(
         };
         let run = match fetched {
             Ok(run) => run,
-            Err(ApiError::NotFound { .. })
-                if stats.last.is_none() && began.elapsed() < options.not_found_grace =>
-            {
+            // Also after the run was seen once: reads can hit a replica that lags behind the
+            // one that answered before, so visibility is not monotonic just after a trigger.
+            Err(ApiError::NotFound { .. }) if began.elapsed() < options.not_found_grace => {
                 client.debug(&format!("run {run_id} not visible yet; retrying"));
                 sleep_until_next(FAST, deadline).await;
                 if past_deadline() {
-                    return Ok(WaitEnd::TimedOut(None));
+                    return Ok(WaitEnd::TimedOut(stats.last.clone()));
                 }
                 continue;
             }
