@@ -238,7 +238,8 @@ async fn find_run(
             unclear.id
         )));
     }
-    if runs.len() >= LOOKUP_LIMIT {
+    // Only new runs count: an unknown baseline reads the job's history too.
+    if newer.len() >= LOOKUP_LIMIT {
         return Ok(Lookup::Unsure(format!(
             "the job has {LOOKUP_LIMIT} or more new runs"
         )));
