@@ -123,8 +123,8 @@ const HISTORY_LIMIT: Duration = Duration::from_secs(5);
 /// look-up after a lost answer) and the wait. Whatever a request is doing, the command
 /// gives up at the deadline (exit 4), then cancels the run if asked, within a few seconds.
 pub async fn trigger_and_report(client: &Client, plan: &RunPlan, ui: &Ui) -> CmdResult {
-    // Listen for Ctrl-C from the start, so one arriving during the trigger is not fatal and
-    // is acted upon (cancel or leave) as soon as the run is known.
+    // Listen for Ctrl-C from the start (registered now, not when first polled): during the
+    // trigger it ends the command saying a run may exist; while waiting it leaves or cancels.
     let mut interrupt = Interrupt::listen()?;
     let deadline = plan.timeout.map(|t| Instant::now() + t);
     let limit = plan
