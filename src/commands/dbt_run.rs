@@ -127,46 +127,11 @@ pub async fn trigger_and_report(client: &Client, plan: &RunPlan, ui: &Ui) -> Cmd
     // trigger it ends the command saying a run may exist; while waiting it leaves or cancels.
     let mut interrupt = Interrupt::listen()?;
     let deadline = plan.timeout.map(|t| Instant::now() + t);
-    let limit = plan
-        .timeout
-        .map(|t| humantime::format_duration(t).to_string())
-        .unwrap_or_default();
-    let triggered = tokio::select! {
-        r = within(deadline, trigger_run(client, plan.job_id, &plan.request)) => r,
-        _ = interrupt.recv() => return Err(CliError::new(
-            Exit::Interrupted,
-            format!("interrupted while triggering job {}: a run may have been created", plan.job_id),
-        ).with_hint(format!("check `datachonk cloud runs list --job-id {}`", plan.job_id))),
-    };
-    let Some(triggered) = triggered else {
-        return Err(CliError::new(
-            Exit::Timeout,
-            format!(
-                "gave up after {limit}: dbt Cloud did not confirm the trigger of job {} in time, \
-                 so a run may have been created",
-                plan.job_id
-            ),
-        )
-        .with_hint(format!(
-            "check `datachonk cloud runs list --job-id {}` before triggering again",
-            plan.job_id
-        )));
-    };
-    let triggered = triggered?;
-    let run = triggered.run;
+    let run = trigger(client, plan, deadline, &mut interrupt, ui).await?;
     let url = run
         .href
         .clone()
         .unwrap_or_else(|| format!("{}/ (run {})", client.base_url(), run.id));
-    let adopted = if triggered.adopted {
-        " (found after a lost response; not triggered twice)"
-    } else {
-        ""
-    };
-    ui.status(format!(
-        "Triggered job {} → run {}{adopted}",
-        plan.job_id, run.id
-    ));
     ui.status(format!("  {url}"));
     if !plan.wait {
         if ui.is_json() {
@@ -176,108 +141,172 @@ pub async fn trigger_and_report(client: &Client, plan: &RunPlan, ui: &Ui) -> Cmd
         }
         return Ok(Exit::Success);
     }
-
     let mut stats = WaitStats::default();
-    let waited = {
-        let stats = &mut stats;
-        let wait = async {
-            let history_by = earliest(deadline, Instant::now() + HISTORY_LIMIT);
-            let expected = within(
-                Some(history_by),
-                wait::expected_running_time(client, plan.job_id),
-            )
-            .await
-            .flatten();
-            let options = WaitOptions {
-                deadline,
-                expected_running: expected,
-                ..WaitOptions::default()
-            };
-            let mut on_event = |event: WaitEvent<'_>| print_event(ui, event);
-            wait::wait_for_run(client, run.id, &options, stats, &mut on_event).await
-        };
-        tokio::select! {
-            r = wait => Some(r),
-            _ = interrupt.recv() => None,
-        }
+    let waited = tokio::select! {
+        r = wait(client, plan, &run, deadline, &mut stats, ui) => Some(r),
+        _ = interrupt.recv() => None,
     };
-    let end = match waited {
-        Some(r) => r?,
-        None => {
-            let last = stats.last.take().unwrap_or_else(|| run.clone());
-            let (last, cancelled) = if plan.cancel_on_interrupt {
-                ui.status(format!("Interrupted: cancelling run {}…", run.id));
-                cancel(client, ui, last, "interrupted").await
-            } else {
-                ui.status(format!("Interrupted: run {} keeps running ({url})", run.id));
-                (last, false)
-            };
-            if ui.is_json() {
-                ui.json(&report_json("interrupted", &last, None, cancelled));
-            }
-            return Ok(Exit::Interrupted);
+    // After Ctrl-C the last state the waiter saw, else the triggered run.
+    let last = stats.last.take().unwrap_or_else(|| run.clone());
+    match waited {
+        None => interrupted(client, plan, last, &url, ui).await,
+        Some(Err(e)) => Err(e.into()),
+        Some(Ok(WaitEnd::TimedOut(seen))) => {
+            timed_out(client, plan, seen.unwrap_or(last), &url, ui).await
         }
-    };
-    match end {
-        WaitEnd::TimedOut(last) => {
-            let last = last.unwrap_or_else(|| run.clone());
-            let (last, cancelled) = if plan.cancel_on_timeout {
-                let (last, cancelled) =
-                    cancel(client, ui, last, &format!("gave up after {limit}")).await;
-                if cancelled {
-                    ui.status(format!("Gave up after {limit}: cancelled run {}", last.id));
-                }
-                (last, cancelled)
-            } else {
-                ui.status(format!(
-                    "Gave up waiting after {limit}; run {} is still {} (left running: {url})",
-                    last.id,
-                    last.run_status().label()
-                ));
-                (last, false)
-            };
-            if ui.is_json() {
-                ui.json(&report_json("timeout", &last, None, cancelled));
-            } else {
-                ui.out(format!(
-                    "{} run {} {} after {limit}",
-                    ui.warnish("TIMEOUT"),
-                    last.id,
-                    if cancelled {
-                        "cancelled".to_string()
-                    } else {
-                        format!("still {}", last.run_status().label())
-                    }
-                ));
-            }
-            Ok(Exit::Timeout)
-        }
-        WaitEnd::Finished(done) => {
-            let status = done.run_status();
-            let failure = if status == RunStatus::Error {
-                Some(failure::explain(client, &done).await)
-            } else {
-                None
-            };
-            if ui.is_json() {
-                let outcome = match status {
-                    RunStatus::Success => "success",
-                    RunStatus::Error => "error",
-                    _ => "cancelled",
-                };
-                ui.json(&report_json(outcome, &done, failure.as_ref(), false));
-            } else {
-                print_verdict(ui, &done, failure.as_ref());
-            }
-            Ok(match status {
-                RunStatus::Success => Exit::Success,
-                RunStatus::Error => Exit::RunError,
-                _ => Exit::Cancelled,
-            })
-        }
+        Some(Ok(WaitEnd::Finished(done))) => verdict(client, done, ui).await,
     }
 }
 
+fn limit_text(plan: &RunPlan) -> String {
+    plan.timeout
+        .map(|t| humantime::format_duration(t).to_string())
+        .unwrap_or_default()
+}
+
+/// The trigger, within the deadline and until Ctrl-C: the run it created.
+async fn trigger(
+    client: &Client,
+    plan: &RunPlan,
+    deadline: Option<Instant>,
+    interrupt: &mut Interrupt,
+    ui: &Ui,
+) -> Result<Run, CliError> {
+    let job = plan.job_id;
+    let may_exist =
+        format!("check `datachonk cloud runs list --job-id {job}` before triggering again");
+    let triggered = tokio::select! {
+        r = within(deadline, trigger_run(client, job, &plan.request)) => r,
+        _ = interrupt.recv() => return Err(CliError::new(
+            Exit::Interrupted,
+            format!("interrupted while triggering job {job}: a run may have been created"),
+        ).with_hint(may_exist)),
+    };
+    let Some(triggered) = triggered else {
+        return Err(CliError::new(
+            Exit::Timeout,
+            format!(
+                "gave up after {}: dbt Cloud did not confirm the trigger of job {job} in time, \
+                 so a run may have been created",
+                limit_text(plan)
+            ),
+        )
+        .with_hint(may_exist));
+    };
+    let triggered = triggered?;
+    let adopted = if triggered.adopted {
+        " (found after a lost response; not triggered twice)"
+    } else {
+        ""
+    };
+    client.debug(&format!("cause sent: {}", triggered.cause));
+    let run = triggered.run;
+    ui.status(format!("Triggered job {job} → run {}{adopted}", run.id));
+    Ok(run)
+}
+
+/// Wait for the verdict within the deadline, after learning the job's typical duration
+/// (a hint for the poll schedule, so it may take at most [`HISTORY_LIMIT`]).
+async fn wait(
+    client: &Client,
+    plan: &RunPlan,
+    run: &Run,
+    deadline: Option<Instant>,
+    stats: &mut WaitStats,
+    ui: &Ui,
+) -> Result<WaitEnd, crate::cloud::ApiError> {
+    let history_by = earliest(deadline, Instant::now() + HISTORY_LIMIT);
+    let expected = within(
+        Some(history_by),
+        wait::expected_running_time(client, plan.job_id),
+    )
+    .await
+    .flatten();
+    let options = WaitOptions {
+        deadline,
+        expected_running: expected,
+        ..WaitOptions::default()
+    };
+    let mut on_event = |event: WaitEvent<'_>| print_event(ui, event);
+    wait::wait_for_run(client, run.id, &options, stats, &mut on_event).await
+}
+
+/// Ctrl-C while waiting: leave the run, or cancel it (confirmed) with --cancel-on-interrupt.
+async fn interrupted(client: &Client, plan: &RunPlan, last: Run, url: &str, ui: &Ui) -> CmdResult {
+    let (last, cancelled) = if plan.cancel_on_interrupt {
+        ui.status(format!("Interrupted: cancelling run {}…", last.id));
+        cancel(client, ui, last, "interrupted").await
+    } else {
+        ui.status(format!(
+            "Interrupted: run {} keeps running ({url})",
+            last.id
+        ));
+        (last, false)
+    };
+    if ui.is_json() {
+        ui.json(&report_json("interrupted", &last, None, cancelled));
+    }
+    Ok(Exit::Interrupted)
+}
+
+/// The deadline passed while waiting: leave the run, or cancel it with --cancel-on-timeout.
+async fn timed_out(client: &Client, plan: &RunPlan, last: Run, url: &str, ui: &Ui) -> CmdResult {
+    let limit = limit_text(plan);
+    let (last, cancelled) = if plan.cancel_on_timeout {
+        let (last, cancelled) = cancel(client, ui, last, &format!("gave up after {limit}")).await;
+        if cancelled {
+            ui.status(format!("Gave up after {limit}: cancelled run {}", last.id));
+        }
+        (last, cancelled)
+    } else {
+        ui.status(format!(
+            "Gave up waiting after {limit}; run {} is still {} (left running: {url})",
+            last.id,
+            last.run_status().label()
+        ));
+        (last, false)
+    };
+    if ui.is_json() {
+        ui.json(&report_json("timeout", &last, None, cancelled));
+    } else {
+        let state = if cancelled {
+            "cancelled".to_string()
+        } else {
+            format!("still {}", last.run_status().label())
+        };
+        ui.out(format!(
+            "{} run {} {state} after {limit}",
+            ui.warnish("TIMEOUT"),
+            last.id
+        ));
+    }
+    Ok(Exit::Timeout)
+}
+
+/// The run finished: its verdict, with the failing nodes on Error.
+async fn verdict(client: &Client, done: Run, ui: &Ui) -> CmdResult {
+    let status = done.run_status();
+    let failure = if status == RunStatus::Error {
+        Some(failure::explain(client, &done).await)
+    } else {
+        None
+    };
+    if ui.is_json() {
+        let outcome = match status {
+            RunStatus::Success => "success",
+            RunStatus::Error => "error",
+            _ => "cancelled",
+        };
+        ui.json(&report_json(outcome, &done, failure.as_ref(), false));
+    } else {
+        print_verdict(ui, &done, failure.as_ref());
+    }
+    Ok(match status {
+        RunStatus::Success => Exit::Success,
+        RunStatus::Error => Exit::RunError,
+        _ => Exit::Cancelled,
+    })
+}
 /// Cancel `last`'s run within [`CANCEL_BUDGET`]: the state the API confirmed, and whether
 /// it is Cancelled (a verdict may have come first).
 async fn cancel(client: &Client, ui: &Ui, last: Run, why: &str) -> (Run, bool) {
