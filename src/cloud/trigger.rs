@@ -85,11 +85,19 @@ pub async fn trigger_run(
                 if look > 0 {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
-                let lookup = match find_run(client, job_id, &request, baseline).await {
-                    Ok(lookup) => lookup,
-                    Err(e) => {
-                        client.debug(&format!("looking for the run failed: {e}"));
-                        failure = Some(e);
+                // Each look is bounded: a silent API must not stretch the grace period
+                // into minutes of retries.
+                let look =
+                    tokio::time::timeout(LOOK_LIMIT, find_run(client, job_id, &request, baseline));
+                let lookup = match look.await {
+                    Ok(Ok(lookup)) => lookup,
+                    failed => {
+                        let why = match failed {
+                            Ok(Err(e)) => e.to_string(),
+                            _ => format!("no answer within {}s", LOOK_LIMIT.as_secs()),
+                        };
+                        client.debug(&format!("looking for the run failed: {why}"));
+                        failure = Some(why);
                         continue;
                     }
                 };
@@ -136,6 +144,8 @@ pub async fn trigger_run(
 
 /// How many times to look for the run (1 s apart) before concluding it was not created.
 const LOOKS: u32 = 3;
+/// How long one look for the run may take, retries included.
+const LOOK_LIMIT: Duration = Duration::from_secs(15);
 /// How long the baseline look-up may take before the trigger goes without it: it only
 /// sharpens the look-up after a lost response (the marker alone already tells runs apart).
 const BASELINE_LIMIT: Duration = Duration::from_secs(5);
