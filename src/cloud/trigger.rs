@@ -76,51 +76,17 @@ pub async fn trigger_run(
                  before re-sending",
                 marker.as_str()
             ));
-            // A failed look is not the end: the next one may answer (a 404 from a lagging
-            // replica, an outage longer than one request's retries). Absent is concluded
-            // only from looks that answered, and none answering means "cannot tell".
-            let mut answered = false;
-            let mut failure = None;
-            for look in 0..LOOKS {
-                if look > 0 {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                // Each look is bounded: a silent API must not stretch the grace period
-                // into minutes of retries.
-                let look =
-                    tokio::time::timeout(LOOK_LIMIT, find_run(client, job_id, &request, baseline));
-                let lookup = match look.await {
-                    Ok(Ok(lookup)) => lookup,
-                    failed => {
-                        let why = match failed {
-                            Ok(Err(e)) => e.to_string(),
-                            _ => format!("no answer within {}s", LOOK_LIMIT.as_secs()),
-                        };
-                        client.debug(&format!("looking for the run failed: {why}"));
-                        failure = Some(why);
-                        continue;
-                    }
-                };
-                answered = true;
-                match lookup {
-                    Lookup::Found(run) => {
-                        client.debug(&format!(
-                            "found run {} created by the lost trigger; adopting it",
-                            run.id
-                        ));
-                        return Ok(Triggered {
-                            run: *run,
-                            adopted: true,
-                            posts: attempt,
-                            cause: request.cause,
-                        });
-                    }
-                    Lookup::Unsure(why) => return Err(unconfirmed(job_id, why)),
-                    Lookup::Absent => {}
-                }
-            }
-            if let (false, Some(e)) = (answered, failure) {
-                return Err(unconfirmed(job_id, format!("looking for it failed: {e}")));
+            if let Some(run) = look_for_run(client, job_id, &request, baseline).await? {
+                client.debug(&format!(
+                    "found run {} created by the lost trigger; adopting it",
+                    run.id
+                ));
+                return Ok(Triggered {
+                    run,
+                    adopted: true,
+                    posts: attempt,
+                    cause: request.cause,
+                });
             }
         }
         match client
@@ -139,6 +105,46 @@ pub async fn trigger_run(
                 return Err(client.gave_up(&call, &outcome, attempt, started.elapsed()))
             }
         }
+    }
+}
+
+/// Look for the run a lost trigger may have created, [`LOOKS`] times over the grace period:
+/// `Some` (adopt it), `None` (it provably does not exist), or an error when that cannot be
+/// told. A failed look is not the end: the next one may answer (a 404 from a lagging
+/// replica, an outage longer than one request's retries); "absent" is concluded only from
+/// looks that answered.
+async fn look_for_run(
+    client: &Client,
+    job_id: i64,
+    request: &TriggerRequest,
+    baseline: Baseline,
+) -> Result<Option<Run>, ApiError> {
+    let mut answered = false;
+    let mut failure = None;
+    for look in 0..LOOKS {
+        if look > 0 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        // Each look is bounded: a silent API must not stretch the grace period into
+        // minutes of retries.
+        let look = tokio::time::timeout(LOOK_LIMIT, find_run(client, job_id, request, baseline));
+        match look.await {
+            Ok(Ok(Lookup::Found(run))) => return Ok(Some(*run)),
+            Ok(Ok(Lookup::Unsure(why))) => return Err(unconfirmed(job_id, why)),
+            Ok(Ok(Lookup::Absent)) => answered = true,
+            failed => {
+                let why = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => format!("no answer within {}s", LOOK_LIMIT.as_secs()),
+                };
+                client.debug(&format!("looking for the run failed: {why}"));
+                failure = Some(why);
+            }
+        }
+    }
+    match (answered, failure) {
+        (false, Some(why)) => Err(unconfirmed(job_id, format!("looking for it failed: {why}"))),
+        _ => Ok(None),
     }
 }
 
