@@ -217,6 +217,16 @@ fn an_unparsable_request_timeout_is_a_usage_error_naming_the_variable() {
         "{}",
         r.stderr
     );
+    // Likewise a CA file that cannot be read: refused, not silently left out.
+    let r = datachonk_with(
+        &sb,
+        dir.path(),
+        TOKEN,
+        &["cloud", "status"],
+        &[("DATACHONK_CA_CERT", "/nonexistent/ca.pem")],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("DATACHONK_CA_CERT"), "{}", r.stderr);
     assert!(sb.requests().is_empty());
 }
 
