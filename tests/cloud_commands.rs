@@ -198,6 +198,11 @@ fn cloud_json_failures_print_one_document() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON document");
     assert_eq!(v["outcome"], "usage_error");
+    // A missing subcommand (clap prints the help, exit 2) is a usage error too.
+    let r = datachonk(&sb, dir.path(), &["cloud", "--json"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON document");
+    assert_eq!(v["outcome"], "usage_error");
 }
 
 #[test]

@@ -73,9 +73,7 @@ pub fn parse_failed(err: clap::Error, args: &[std::ffi::OsString]) -> i32 {
     use clap::error::ErrorKind;
     let informational = matches!(
         err.kind(),
-        ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
     );
     let json = args
         .iter()
@@ -86,9 +84,15 @@ pub fn parse_failed(err: clap::Error, args: &[std::ffi::OsString]) -> i32 {
         err.exit();
     }
     let _ = err.print();
-    // clap's first line, e.g. "unexpected argument '--jobid' found" (the rest is usage help).
+    // clap's first line, e.g. "unexpected argument '--jobid' found" (the rest is usage help);
+    // a missing subcommand renders the whole help instead.
     let rendered = err.render().to_string();
-    let first = rendered.lines().next().unwrap_or("invalid arguments");
+    let first = match err.kind() {
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            "a subcommand or argument is missing (see --help)"
+        }
+        _ => rendered.lines().next().unwrap_or("invalid arguments"),
+    };
     let error = CliError::usage(crate::cloud::errors::clip(
         first.trim_start_matches("error: "),
         crate::cloud::errors::ECHO_LIMIT,
