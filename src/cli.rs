@@ -145,6 +145,10 @@ pub enum Command {
     ///    "failure": {"step_index", "step_name", "nodes": [{"unique_id", "status", "message"}],
     ///                "log_tail": [..]} | null,
     ///    "cancelled_by_datachonk": bool}
+    /// After Ctrl-C `run` is the last state seen; after a cancel, the state dbt Cloud confirmed.
+    /// A failure before any run is known (usage, API, an unconfirmed trigger at the deadline):
+    ///   {"outcome": "usage_error|api_error|timeout|interrupted", "exit": N,
+    ///    "error": {"exit": N, "message": "…", "hints": [..]}}
     ///
     /// Exit codes: 0 success (or triggered without --wait), 1 run Error, 2 usage/config,
     /// 3 run Cancelled, 4 --timeout reached, 6 API failure, 130 interrupted.
@@ -330,7 +334,7 @@ pub struct DbtRunArgs {
     #[arg(long)]
     pub no_wait: bool,
 
-    /// Give up waiting after this long (e.g. 90s, 30m, 2h); exit code 4.
+    /// Deadline from the trigger on, requests included (e.g. 90s, 30m, 2h); exit code 4.
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
 

@@ -4,6 +4,7 @@
 mod support;
 
 use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use datachonk::sandbox::RunStatus;
 use support::*;
@@ -59,7 +60,7 @@ fn a_successful_run_exits_0_with_status_steps_and_url() {
     assert_eq!(runs[0].trigger.git_sha.as_deref(), Some("abc1234def"));
     assert_eq!(runs[0].trigger.git_branch, None);
     assert_eq!(
-        runs[0].trigger.cause,
+        without_marker(&runs[0].trigger.cause),
         "Triggered by datachonk for feature/x @ abc1234def"
     );
 }
@@ -199,7 +200,153 @@ fn timeout_with_cancel_on_timeout_cancels_the_run_and_exits_4() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON document");
     assert_eq!(v["outcome"], "timeout");
     assert_eq!(v["cancelled_by_datachonk"], true);
+    // The state it confirmed, not the last one seen before cancelling.
+    assert_eq!(v["run"]["status"], 30, "{v}");
     assert_eq!(sb.runs()[0].status, RunStatus::Cancelled);
+}
+
+/// Run datachonk, returning the result and how long it took.
+fn timed(
+    sb: &datachonk::sandbox::RunningSandbox,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Run, Duration) {
+    let dir = workdir();
+    let began = Instant::now();
+    let r = datachonk_with(sb, dir.path(), TOKEN, args, env);
+    (r, began.elapsed())
+}
+
+#[test]
+fn the_timeout_is_a_deadline_even_when_every_runs_request_hangs() {
+    // Every GET under /runs/ (the look-ups, the job's history and the polls) takes 120 s.
+    let sb = sandbox(&["latency:ms=120000:method=GET:path=/runs/"]);
+    let (r, took) = timed(
+        &sb,
+        &[
+            "dbt-run",
+            "--job-id",
+            "1",
+            "--wait",
+            "--timeout",
+            "8s",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 4, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        took < Duration::from_secs(8 + 3),
+        "exited {took:?} after a start with --timeout 8s"
+    );
+    // The trigger went out (its POST is not delayed) and the run was left running.
+    assert_eq!(sb.runs().len(), 1);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON document");
+    assert_eq!(v["outcome"], "timeout");
+    assert_eq!(v["run"]["id"], 1);
+}
+
+#[test]
+fn cancel_on_timeout_still_cancels_when_the_polls_hang() {
+    let sb = sandbox(&["latency:ms=120000:method=GET:path=/runs/1/"]);
+    let (r, took) = timed(
+        &sb,
+        &[
+            "dbt-run",
+            "--job-id",
+            "3",
+            "--wait",
+            "--timeout",
+            "3s",
+            "--cancel-on-timeout",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 4, "{}\n{}", r.stdout, r.stderr);
+    // The deadline, then at most the few seconds cancelling is allowed.
+    assert!(
+        took < Duration::from_secs(3 + 3 + 5),
+        "exited after {took:?}"
+    );
+    assert_eq!(sb.runs()[0].status, RunStatus::Cancelled);
+    assert!(r.stderr.contains("cancelled run 1"), "{}", r.stderr);
+}
+
+#[test]
+fn a_host_that_never_answers_times_out_at_the_deadline() {
+    let silent = support::rogue::Rogue::start(support::rogue::Behaviour::Silent);
+    let sb = sandbox(&[]);
+    let (r, took) = timed(
+        &sb,
+        &["dbt-run", "--job-id", "1", "--wait", "--timeout", "3s"],
+        &[("DBT_CLOUD_ACCESS_URL", silent.url.as_str())],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(took < Duration::from_secs(3 + 3), "exited after {took:?}");
+    assert!(r.stderr.contains("gave up after 3s"), "{}", r.stderr);
+    assert!(r.stderr.contains("may have been created"), "{}", r.stderr);
+    assert!(!r.stderr.contains("HTTP 0"), "{}", r.stderr);
+}
+
+#[test]
+fn without_a_deadline_a_silent_host_is_reported_as_timed_out() {
+    let silent = support::rogue::Rogue::start(support::rogue::Behaviour::Silent);
+    let sb = sandbox(&[]);
+    let (r, _) = timed(
+        &sb,
+        &["cloud", "status"],
+        &[
+            ("DBT_CLOUD_ACCESS_URL", silent.url.as_str()),
+            ("DATACHONK_REQUEST_TIMEOUT", "0.2"),
+        ],
+    );
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("timed out: no answer within 0.2s"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("HTTP 0"), "{}", r.stderr);
+}
+
+#[test]
+fn json_failures_still_print_one_document() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    // Exit 2: no job id anywhere.
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--json"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON document");
+    assert_eq!(v["outcome"], "usage_error");
+    assert_eq!(v["exit"], 2);
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("job"),
+        "{v}"
+    );
+    // Exit 2 from the command line itself.
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--json", "--jobid", "1"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON document");
+    assert_eq!(v["outcome"], "usage_error");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("--jobid"),
+        "{v}"
+    );
+    // Exit 6: the job does not exist.
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "99", "--json"]);
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON document");
+    assert_eq!(v["outcome"], "api_error");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("job 99"),
+        "{v}"
+    );
+    assert!(
+        v["error"]["hints"]
+            .as_array()
+            .is_some_and(|h| !h.is_empty()),
+        "{v}"
+    );
 }
 
 #[test]
@@ -335,6 +482,92 @@ fn a_lost_trigger_response_adopts_the_run_instead_of_triggering_twice() {
 }
 
 #[test]
+fn a_lost_trigger_never_adopts_the_run_of_an_earlier_invocation() {
+    // Every 2nd POST answers 502 before the handler: no run is created for it.
+    let sb = sandbox(&["502:method=POST:path=/run/:every=2"]);
+    let dir = workdir();
+    let args = [
+        "dbt-run",
+        "--job-id",
+        "1",
+        "--git-sha",
+        "abc1234",
+        "--cause",
+        "validate X",
+        "--wait",
+        "-v",
+    ];
+    let first = datachonk(&sb, dir.path(), &args);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(first.stdout.contains("SUCCESS run 1"), "{}", first.stdout);
+    let second = datachonk(&sb, dir.path(), &args);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(
+        second.stdout.contains("SUCCESS run 2"),
+        "the second validation must have its own run:\n{}\n{}",
+        second.stdout,
+        second.stderr
+    );
+    assert!(!second.stderr.contains("adopting"), "{}", second.stderr);
+    let runs = sb.runs();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    // The lost POST created nothing, so it was sent again: 200, then 502 and 200.
+    let posts: Vec<u16> = sb
+        .requests()
+        .iter()
+        .filter(|q| q.method == "POST")
+        .map(|q| q.status)
+        .collect();
+    assert_eq!(posts, vec![200, 502, 200]);
+    // Each invocation's cause carries its own marker after the person's words.
+    for run in &runs {
+        assert!(
+            run.trigger.cause.starts_with("validate X [dc:"),
+            "{}",
+            run.trigger.cause
+        );
+    }
+    assert_ne!(runs[0].trigger.cause, runs[1].trigger.cause);
+}
+
+#[test]
+fn a_run_that_flickers_out_of_view_just_after_the_trigger_is_waited_for() {
+    // Every 2nd look at the new run answers 404, also after it was seen (a lagging replica).
+    let sb = sandbox(&["404:every=2:method=GET:path=/runs/1/"]);
+    let dir = workdir();
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "1", "--wait"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("SUCCESS run 1"), "{}", r.stdout);
+    let answers: Vec<u16> = sb
+        .requests()
+        .iter()
+        .filter(|q| q.method == "GET" && q.path.ends_with("/runs/1/"))
+        .map(|q| q.status)
+        .collect();
+    assert!(answers.starts_with(&[200, 404, 200, 404]), "{answers:?}");
+}
+
+#[test]
+fn a_failed_look_after_a_lost_trigger_is_not_the_last_word() {
+    // The trigger's answer is lost (no run), and the first look-up answers 404: the next
+    // looks answer, find nothing, and the trigger is sent again.
+    let sb = sandbox(&[
+        "502:times=1:method=POST:path=/run/",
+        "404:times=1:every=2:method=GET:path=/runs/",
+    ]);
+    let dir = workdir();
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "1", "--wait"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(sb.runs().len(), 1);
+    assert!(
+        sb.requests()
+            .iter()
+            .any(|q| q.status == 404 && q.path.ends_with("/runs/")),
+        "no look-up was refused"
+    );
+}
+
+#[test]
 fn dropped_connections_while_waiting_are_survived() {
     let sb = sandbox(&["drop:every=2:method=GET:path=/runs/1/"]);
     let dir = workdir();
@@ -398,14 +631,14 @@ fn configuration_file_values_are_used_and_flags_override_them() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let runs = sb.runs();
     assert_eq!(runs[0].job_id, 2);
-    assert_eq!(runs[0].trigger.cause, "From the file");
+    assert_eq!(without_marker(&runs[0].trigger.cause), "From the file");
     assert_eq!(runs[0].trigger.schema_override.as_deref(), Some("dbt_ci"));
     assert_eq!(
         runs[0].trigger.steps_override.as_deref(),
         Some(&["dbt build --select stg_orders".to_string()][..])
     );
     assert_eq!(runs[1].job_id, 1);
-    assert_eq!(runs[1].trigger.cause, "From the flag");
+    assert_eq!(without_marker(&runs[1].trigger.cause), "From the flag");
 }
 
 fn interrupt_while_waiting(
@@ -438,6 +671,59 @@ fn interrupt_while_waiting(
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!stderr.contains(TOKEN));
     (out.status.code(), stderr, sb)
+}
+
+#[test]
+fn ctrl_c_with_json_reports_the_last_status_seen() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_datachonk"))
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("DBT_CLOUD_ACCESS_URL", sb.base_url())
+        .env("DBT_CLOUD_API_TOKEN", TOKEN)
+        .env("DBT_CLOUD_ACCOUNT_ID", "1")
+        .args(["dbt-run", "--job-id", "3", "--wait", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Running, as the client saw it: a poll answered after the run started.
+    wait_for_runs(&sb, "the slow run to start", |runs| {
+        runs.iter().any(|r| r.status == RunStatus::Running)
+    });
+    // A poll that arrived once the run was Running has been answered (and read by the
+    // client) when the next poll arrives: two polls after this moment.
+    let running_since = chrono::Utc::now();
+    let saw_running = || {
+        sb.requests()
+            .iter()
+            .filter(|q| {
+                q.method == "GET" && q.path.ends_with("/runs/1/") && q.received_at > running_since
+            })
+            .count()
+            >= 2
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !saw_running() {
+        assert!(Instant::now() < deadline, "no poll after the run started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
+    assert_eq!(v["outcome"], "interrupted");
+    assert_eq!(v["run"]["status"], 3, "{v}");
+    assert!(
+        v["run"]["steps"].as_array().is_some_and(|s| !s.is_empty()),
+        "{v}"
+    );
 }
 
 #[test]

@@ -365,7 +365,36 @@ fn push_trigger_wait_runs_the_job_for_the_pushed_sha() {
     let runs = sandbox.runs();
     assert_eq!(runs.len(), 2, "{runs:?}");
     assert_eq!(runs[1].trigger.git_sha.as_deref(), Some(head.as_str()));
-    assert_eq!(runs[1].trigger.cause, "recheck");
+    assert_eq!(support::without_marker(&runs[1].trigger.cause), "recheck");
+}
+
+#[test]
+fn a_lost_trigger_on_an_unchanged_head_runs_the_job_again() {
+    // Every 2nd trigger POST answers 502 before the handler (no run is created for it).
+    let world = World::new();
+    let sandbox = support::sandbox(&["502:method=POST:path=/run/:every=2"]);
+    let args = [
+        "push",
+        "--trigger-dbt-run",
+        "--wait",
+        "--cause",
+        "validate X",
+    ];
+    let first = world.datachonk_in(&world.work(), &args, Some(&sandbox));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(first.stdout.contains("SUCCESS run 1"), "{}", first.stdout);
+    // Same HEAD, same cause: a new validation, never the first one's verdict.
+    let second = world.datachonk_in(&world.work(), &args, Some(&sandbox));
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(
+        second.stdout.contains("SUCCESS run 2"),
+        "{}\n{}",
+        second.stdout,
+        second.stderr
+    );
+    let runs = sandbox.runs();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[0].trigger.git_sha, runs[1].trigger.git_sha);
 }
 
 #[test]

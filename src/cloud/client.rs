@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::errors::ApiError;
+use super::errors::{clip, ApiError, ECHO_LIMIT};
 use super::retry::{parse_retry_after, Attempt, Decision, RetryPolicy};
 use super::types::{
     Account, Envelope, Environment, Job, Project, RetryPreview, Run, RunStatus, TriggerRequest,
@@ -24,6 +24,11 @@ pub struct ClientOptions {
     /// Limit for one request (headers and body).
     pub request_timeout: Duration,
     pub retry: RetryPolicy,
+    /// The largest JSON answer accepted (bytes): API documents are small, a bigger one is a
+    /// wrong server or a broken proxy, and must not exhaust memory.
+    pub json_limit: u64,
+    /// The largest artifact accepted (bytes): manifests of big projects are hundreds of MB.
+    pub artifact_limit: u64,
     /// Extra trusted root certificates (PEM), e.g. a sandbox's CA; also read from
     /// `DATACHONK_CA_CERT` / `SSL_CERT_FILE` by [`ClientOptions::from_env`].
     pub extra_roots_pem: Vec<Vec<u8>>,
@@ -36,6 +41,8 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
+            json_limit: 64 << 20,
+            artifact_limit: 1 << 30,
             extra_roots_pem: Vec::new(),
             debug: None,
         }
@@ -45,23 +52,61 @@ impl Default for ClientOptions {
 impl ClientOptions {
     /// Defaults plus any CA file named by `DATACHONK_CA_CERT` or `SSL_CERT_FILE`, and a
     /// per-request timeout from `DATACHONK_REQUEST_TIMEOUT` (seconds; for slow proxies).
-    pub fn from_env() -> Self {
+    /// A value that cannot be used is an error naming the variable, never silently ignored.
+    pub fn from_env() -> Result<Self, EnvError> {
         let mut o = ClientOptions::default();
-        if let Some(secs) = std::env::var("DATACHONK_REQUEST_TIMEOUT")
-            .ok()
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s > 0.0)
-        {
-            o.request_timeout = Duration::from_secs_f64(secs);
+        if let Some(raw) = std::env::var_os("DATACHONK_REQUEST_TIMEOUT") {
+            o.request_timeout = raw
+                .to_str()
+                .and_then(parse_seconds)
+                .ok_or_else(|| EnvError {
+                    variable: "DATACHONK_REQUEST_TIMEOUT",
+                    why: format!(
+                        "{} is not a number of seconds greater than 0 (e.g. 60)",
+                        crate::cloud::errors::clip(&raw.to_string_lossy(), 40)
+                    ),
+                })?;
         }
         for var in ["DATACHONK_CA_CERT", "SSL_CERT_FILE"] {
             if let Some(path) = std::env::var_os(var) {
-                if let Ok(pem) = std::fs::read(&path) {
-                    o.extra_roots_pem.push(pem);
+                match std::fs::read(&path) {
+                    Ok(pem) => o.extra_roots_pem.push(pem),
+                    // SSL_CERT_FILE belongs to other tools too; only our own variable must work.
+                    Err(e) if var == "DATACHONK_CA_CERT" => {
+                        return Err(EnvError {
+                            variable: var,
+                            why: format!("cannot read {}: {e}", path.to_string_lossy()),
+                        })
+                    }
+                    Err(_) => {}
                 }
             }
         }
-        o
+        Ok(o)
+    }
+}
+
+/// `60`, `2.5`: seconds, finite and positive.
+fn parse_seconds(text: &str) -> Option<Duration> {
+    let secs = text.trim().parse::<f64>().ok()?;
+    (secs.is_finite() && secs > 0.0 && secs < 1e9).then(|| Duration::from_secs_f64(secs))
+}
+
+/// An environment variable the client reads holds something it cannot use.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {why}")]
+pub struct EnvError {
+    pub variable: &'static str,
+    pub why: String,
+}
+
+impl ClientOptions {
+    fn body_limit(&self, call: &Call) -> u64 {
+        if call.raw {
+            self.artifact_limit
+        } else {
+            self.json_limit
+        }
     }
 }
 
@@ -228,15 +273,26 @@ impl Client {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
-        let body = match resp.bytes().await {
-            Ok(b) => b.to_vec(),
-            Err(e) => {
+        let limit = self.options.body_limit(call);
+        let body = match read_capped(resp, limit).await {
+            Ok(b) => b,
+            Err(BodyError::TooLarge) => {
+                self.debug(&format!(
+                    "{} {url} -> {status}, answer over {limit} bytes: refused",
+                    call.method
+                ));
+                return Err(ApiError::TooLarge {
+                    what: call.what.clone(),
+                    limit,
+                });
+            }
+            Err(BodyError::Lost(e)) => {
                 self.debug(&format!(
                     "{} {url} -> {status}, body lost: {}",
                     call.method,
                     describe(&e)
                 ));
-                return Ok(Err(Attempt::NoResponse));
+                return Ok(Err(classify(&e)));
             }
         };
         self.debug(&format!(
@@ -308,18 +364,30 @@ impl Client {
             Attempt::NoResponse => ApiError::Unreachable {
                 url: self.base.clone(),
                 attempts,
-                detail: "no response (timed out or the connection was dropped)".into(),
+                detail: "the connection was dropped before an answer came".into(),
+            },
+            Attempt::TimedOut => ApiError::Unreachable {
+                url: self.base.clone(),
+                attempts,
+                detail: format!(
+                    "timed out: no answer within {}s per request (DATACHONK_REQUEST_TIMEOUT)",
+                    self.options.request_timeout.as_secs_f64()
+                ),
             },
         }
     }
 
     fn error_for(&self, call: &Call, status: StatusCode, body: &[u8]) -> ApiError {
+        if status != StatusCode::UNAUTHORIZED && looks_like_html(body) {
+            return self.not_the_api();
+        }
         let envelope: Option<Envelope<Value>> = serde_json::from_slice(body).ok();
         let user_message = envelope
             .as_ref()
             .and_then(|e| e.status.as_ref())
-            .and_then(|s| s.user_message.clone())
-            .filter(|m| !m.trim().is_empty());
+            .and_then(|s| s.user_message.as_deref())
+            .filter(|m| !m.trim().is_empty())
+            .map(|m| clip(m, ECHO_LIMIT));
         match status.as_u16() {
             401 => ApiError::Unauthorized {
                 url: self.base.clone(),
@@ -344,12 +412,11 @@ impl Client {
                     .map(|m| {
                         m.into_iter()
                             .map(|(k, v)| {
-                                (
-                                    k,
-                                    v.as_str()
-                                        .map(str::to_string)
-                                        .unwrap_or_else(|| v.to_string()),
-                                )
+                                let v = v
+                                    .as_str()
+                                    .map(str::to_string)
+                                    .unwrap_or_else(|| v.to_string());
+                                (clip(&k, ECHO_LIMIT), clip(&v, ECHO_LIMIT))
                             })
                             .collect()
                     })
@@ -367,16 +434,33 @@ impl Client {
         }
     }
 
+    /// The server at the access URL is not the API (a login page, a proxy, the web app).
+    fn not_the_api(&self) -> ApiError {
+        ApiError::NotTheApi {
+            url: self.base.clone(),
+        }
+    }
+
+    /// An envelope from a body, or what made it unreadable.
+    fn envelope<T: DeserializeOwned>(&self, call: &Call, body: &[u8]) -> Result<T, ApiError> {
+        serde_json::from_slice(body).map_err(|e| {
+            if looks_like_html(body) {
+                self.not_the_api()
+            } else {
+                ApiError::Decode {
+                    what: call.what.clone(),
+                    detail: clip(&e.to_string(), ECHO_LIMIT),
+                }
+            }
+        })
+    }
+
     pub(crate) fn decode<T: DeserializeOwned>(
         &self,
         call: &Call,
         answer: &Answer,
     ) -> Result<T, ApiError> {
-        let envelope: Envelope<T> =
-            serde_json::from_slice(&answer.body).map_err(|e| ApiError::Decode {
-                what: call.what.clone(),
-                detail: e.to_string(),
-            })?;
+        let envelope: Envelope<T> = self.envelope(call, &answer.body)?;
         envelope.data.ok_or_else(|| ApiError::Decode {
             what: call.what.clone(),
             detail: "the response has no data".into(),
@@ -395,11 +479,7 @@ impl Client {
         loop {
             let page_call = call.clone().query("limit", 100).query("offset", offset);
             let answer = self.send(&page_call).await?;
-            let envelope: Envelope<Vec<T>> =
-                serde_json::from_slice(&answer.body).map_err(|e| ApiError::Decode {
-                    what: call.what.clone(),
-                    detail: e.to_string(),
-                })?;
+            let envelope: Envelope<Vec<T>> = self.envelope(&call, &answer.body)?;
             let page = envelope.data.unwrap_or_default();
             let count = page.len() as i64;
             out.extend(page);
@@ -508,6 +588,9 @@ impl Client {
         if let Some(job) = query.job_id {
             call = call.query("job_definition_id", job);
         }
+        if let Some(id) = query.id_gt {
+            call = call.query("id__gt", id);
+        }
         if !query.status_in.is_empty() {
             let codes: Vec<String> = query
                 .status_in
@@ -530,11 +613,7 @@ impl Client {
                 .query("limit", page_size)
                 .query("offset", offset);
             let answer = self.send(&page_call).await?;
-            let envelope: Envelope<Vec<Run>> =
-                serde_json::from_slice(&answer.body).map_err(|e| ApiError::Decode {
-                    what: call.what.clone(),
-                    detail: e.to_string(),
-                })?;
+            let envelope: Envelope<Vec<Run>> = self.envelope(&call, &answer.body)?;
             let page = envelope.data.unwrap_or_default();
             let n = page.len();
             out.extend(page);
@@ -646,11 +725,7 @@ impl Client {
             call = call.query("step", s);
         }
         let answer = self.send(&call).await?;
-        let envelope: Envelope<Option<Vec<String>>> = serde_json::from_slice(&answer.body)
-            .map_err(|e| ApiError::Decode {
-                what: call.what.clone(),
-                detail: e.to_string(),
-            })?;
+        let envelope: Envelope<Option<Vec<String>>> = self.envelope(&call, &answer.body)?;
         Ok(envelope.data.flatten().unwrap_or_default())
     }
 
@@ -661,7 +736,7 @@ impl Client {
         path: &str,
         step: Option<i64>,
     ) -> Result<Vec<u8>, ApiError> {
-        let path = path.trim_start_matches('/');
+        let path = artifact_path(path).map_err(ApiError::Client)?;
         let mut call = Call::get(
             self.account_path(&format!("runs/{run_id}/artifacts/{path}")),
             format!("artifact {path} of run {run_id}"),
@@ -675,7 +750,7 @@ impl Client {
 
     /// A job's latest artifact (of its latest run that saved it).
     pub async fn get_job_artifact(&self, job_id: i64, path: &str) -> Result<Vec<u8>, ApiError> {
-        let path = path.trim_start_matches('/');
+        let path = artifact_path(path).map_err(ApiError::Client)?;
         let mut call = Call::get(
             self.account_path(&format!("jobs/{job_id}/artifacts/{path}")),
             format!("artifact {path} of job {job_id}"),
@@ -691,6 +766,8 @@ pub struct RunQuery {
     pub job_id: Option<i64>,
     pub status_in: Vec<RunStatus>,
     pub order_by: Option<String>,
+    /// Only runs with a larger id (`id__gt`): runs created after a known one.
+    pub id_gt: Option<i64>,
     pub limit: usize,
     pub offset: usize,
     pub include_related: Vec<String>,
@@ -702,6 +779,7 @@ impl Default for RunQuery {
             job_id: None,
             status_in: Vec::new(),
             order_by: None,
+            id_gt: None,
             limit: 10,
             offset: 0,
             include_related: Vec::new(),
@@ -717,6 +795,8 @@ fn related(names: &[&str]) -> String {
 fn classify(e: &reqwest::Error) -> Attempt {
     if e.is_connect() {
         Attempt::ConnectFailed
+    } else if e.is_timeout() {
+        Attempt::TimedOut
     } else {
         Attempt::NoResponse
     }
@@ -738,5 +818,101 @@ fn describe(e: &reqwest::Error) -> String {
         }
     } else {
         parts.join(": ")
+    }
+}
+
+/// An artifact path as the API names it (`run_results.json`, `compiled/a/b.sql`): relative,
+/// no `.`/`..` segments (the URL would climb out of the run's artifacts, `..` spelled
+/// `%2e%2e` too), nothing that would end the path (`?`, `#`) and no control characters.
+pub fn artifact_path(path: &str) -> Result<&str, String> {
+    let bad = |why: &str| Err(format!("artifact path {:?}: {why}", clip(path, ECHO_LIMIT)));
+    if path.is_empty() {
+        return bad("empty");
+    }
+    if path.starts_with('/') || path.contains('\\') || path.get(1..2) == Some(":") {
+        return bad("must be relative to the run's artifacts (e.g. run_results.json)");
+    }
+    if path.chars().any(|c| c.is_control() || c == '?' || c == '#') {
+        return bad("must not contain control characters, `?` or `#`");
+    }
+    for segment in path.split('/') {
+        let plain = segment.to_ascii_lowercase().replace("%2e", ".");
+        if segment.is_empty() || plain == "." || plain == ".." {
+            return bad("must not contain empty, `.` or `..` segments");
+        }
+    }
+    Ok(path)
+}
+
+/// Does this body start like an HTML page (a login page, a proxy's error, the web app)?
+fn looks_like_html(body: &[u8]) -> bool {
+    let start: Vec<u8> = body
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace())
+        .take(15)
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    start.starts_with(b"<!doctype html")
+        || start.starts_with(b"<html")
+        || start.starts_with(b"<head")
+        || start.starts_with(b"<body")
+        || start.starts_with(b"<!--")
+}
+
+enum BodyError {
+    TooLarge,
+    Lost(reqwest::Error),
+}
+
+/// The body, refused as soon as it is known to exceed `limit` bytes (by its
+/// `Content-Length`, or while reading): memory stays bounded whatever the server sends.
+async fn read_capped(mut resp: reqwest::Response, limit: u64) -> Result<Vec<u8>, BodyError> {
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::with_capacity(resp.content_length().unwrap_or(0) as usize);
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Lost)? {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifact_paths_stay_inside_the_run() {
+        for ok in [
+            "run_results.json",
+            "compiled/analytics/models/a.sql",
+            "x..y.json",
+        ] {
+            assert_eq!(artifact_path(ok), Ok(ok));
+        }
+        for bad in [
+            "../../X.json",
+            "a/../b",
+            "/etc/passwd",
+            "%2e%2E/x",
+            "a//b",
+            "./a",
+            "C:\\x",
+            "a?b=1",
+            "a\nb",
+            "",
+        ] {
+            assert!(artifact_path(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn html_is_recognised() {
+        assert!(looks_like_html(b"  <!DOCTYPE html><html>"));
+        assert!(looks_like_html(b"<html lang=en>"));
+        assert!(!looks_like_html(br#"{"data": "<html>"}"#));
     }
 }

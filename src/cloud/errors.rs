@@ -56,6 +56,18 @@ pub enum ApiError {
         user_message: Option<String>,
     },
 
+    #[error(
+        "the trigger of job {job_id} got no clear answer, and whether it created a run cannot be \
+         confirmed ({why})"
+    )]
+    TriggerUnconfirmed { job_id: i64, why: String },
+
+    #[error("the server at {url} answered HTML, not the dbt Cloud API: is the access URL right?")]
+    NotTheApi { url: String },
+
+    #[error("dbt Cloud's answer for {what} is larger than {} MiB: refused", limit >> 20)]
+    TooLarge { what: String, limit: u64 },
+
     #[error("cannot read dbt Cloud's answer for {what}: {detail}")]
     Decode { what: String, detail: String },
 
@@ -64,6 +76,19 @@ pub enum ApiError {
 
     #[error("cannot start the HTTP client: {0}")]
     Client(String),
+}
+
+/// The most characters of someone else's text (a response body, a value) an error echoes.
+pub const ECHO_LIMIT: usize = 300;
+
+/// `text`, cut to `max` characters with `…` (whole characters; error messages echo answers
+/// and input, which can be megabytes).
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(max.saturating_sub(1)).collect();
+    format!("{kept}…")
 }
 
 fn detail(m: &Option<String>) -> String {
@@ -113,11 +138,20 @@ impl ApiError {
                 "check the access URL (datachonk config show) and your network; the request was retried with backoff"
                     .into(),
             ],
+            ApiError::NotTheApi { .. } => vec![
+                "use the access URL from Account settings in dbt Cloud (e.g. https://PREFIX.us1.dbt.com), \
+                 without a path: DBT_CLOUD_ACCESS_URL or deploy.dbt_cloud.access_url"
+                    .into(),
+            ],
             ApiError::Tls { .. } => vec![
                 "for a private CA or a `datachonk sandbox --tls`, point DATACHONK_CA_CERT (or SSL_CERT_FILE) at its \
                  PEM file"
                     .into(),
             ],
+            ApiError::TriggerUnconfirmed { job_id, .. } => vec![format!(
+                "check `datachonk cloud runs list --job-id {job_id}` before triggering again, so the job \
+                 does not run twice"
+            )],
             ApiError::GaveUp { status: 429, .. } => {
                 vec!["dbt Cloud limits the Admin API to 5,000 requests a minute per account; try again later".into()]
             }
@@ -132,5 +166,20 @@ impl From<ApiError> for CliError {
         let mut err = CliError::new(Exit::Api, e.to_string());
         err.hints = hints;
         err
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_keeps_short_text_and_cuts_long_text_on_characters() {
+        assert_eq!(clip("abc", 5), "abc");
+        assert_eq!(clip("ééééé", 3), "éé…");
+        assert_eq!(
+            clip(&"x".repeat(10_000), ECHO_LIMIT).chars().count(),
+            ECHO_LIMIT
+        );
     }
 }

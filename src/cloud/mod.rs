@@ -1,10 +1,12 @@
 //! dbt Cloud API v2 client: types, HTTP policy (timeouts, retries, rate limits), at-most-once
 //! triggering and run waiting. Knows nothing of clap or terminals.
 
+pub mod cancel;
 pub mod client;
 pub mod errors;
 pub mod failure;
 pub mod insight;
+pub mod marker;
 pub mod retry;
 pub mod trigger;
 pub mod types;

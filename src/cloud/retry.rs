@@ -17,8 +17,10 @@ use std::time::Duration;
 pub enum Attempt {
     /// The connection could not be made: the request provably never reached the server.
     ConnectFailed,
-    /// The request was (or may have been) sent, but no response came: timeout, reset.
+    /// The request was (or may have been) sent, but the connection was reset or dropped.
     NoResponse,
+    /// The request was (or may have been) sent, and no answer came within the request timeout.
+    TimedOut,
     /// The server answered with this status.
     Status {
         code: u16,
@@ -59,7 +61,7 @@ impl RetryPolicy {
     /// Is this outcome worth another attempt at all?
     pub fn is_transient(attempt: &Attempt) -> bool {
         match attempt {
-            Attempt::ConnectFailed | Attempt::NoResponse => true,
+            Attempt::ConnectFailed | Attempt::NoResponse | Attempt::TimedOut => true,
             Attempt::Status { code, .. } => *code == 429 || (500..=599).contains(code),
         }
     }

@@ -2,22 +2,28 @@
 //!
 //! The trigger POST is not idempotent and dbt Cloud has no idempotency key, so re-sending it
 //! after a lost response can start a second run of the job (Prefect's and Dagster's clients
-//! do exactly that). The rule here:
+//! do exactly that), and looking for "a run with our cause and sha" can find an *earlier*
+//! invocation's run and report its verdict for a validation that never ran. The rule here:
 //!
+//! - before sending, note the job's newest run id (the baseline): only runs above it can be
+//!   ours. The cause carries a per-invocation marker ([`RunMarker`]) so a run of an earlier
+//!   invocation with the same cause and sha never matches;
 //! - re-send at once only when the request provably never reached the server: the
 //!   connection could not be made, or a 429 (rate-limited requests are refused before
 //!   anything runs);
-//! - after an ambiguous failure (a 5xx, a timeout, a dropped connection), look for the run
-//!   first: the job's newest runs whose trigger has our cause and git sha and that were
-//!   created since the attempt began. Found: adopt it. Absent on two looks (a new run can
-//!   lag in the list for a moment): only then send again;
-//! - if the look-up itself fails, stop and say that a run may exist, rather than guess.
+//! - after an ambiguous failure (a 5xx, a timeout, a dropped connection), look for the run:
+//!   one newer than the baseline whose trigger carries our marker. Found: adopt it. Absent
+//!   on every look of the grace period (a new run can lag in the list for a moment): the
+//!   trigger provably created nothing, so it is sent again (same marker);
+//! - when that cannot be decided (the look-up fails, or a new run does not say what
+//!   triggered it), stop and say that a run may exist, rather than guess.
 
 use std::time::{Duration, Instant};
 
 use super::client::Client;
 use super::client::RunQuery;
 use super::errors::ApiError;
+use super::marker::RunMarker;
 use super::retry::{Attempt, Decision};
 use super::types::{Run, Timestamp, TriggerRequest};
 
@@ -28,6 +34,8 @@ pub struct Triggered {
     pub adopted: bool,
     /// POST requests sent.
     pub posts: u32,
+    /// The cause as sent: the requested one with this invocation's marker.
+    pub cause: String,
 }
 
 /// Trigger `job_id`, creating at most one run.
@@ -36,10 +44,14 @@ pub async fn trigger_run(
     job_id: i64,
     request: &TriggerRequest,
 ) -> Result<Triggered, ApiError> {
-    let call = client.trigger_call(job_id, request);
+    let marker = RunMarker::new();
+    let request = TriggerRequest {
+        cause: marker.apply(&request.cause),
+        ..request.clone()
+    };
+    let baseline = Baseline::look_up(client, job_id).await;
+    let call = client.trigger_call(job_id, &request);
     let started = Instant::now();
-    // Runs created before this moment (minus clock skew between us and the server) are not ours.
-    let since = chrono::Utc::now() - chrono::Duration::minutes(2);
     let mut attempt = 1;
     loop {
         let outcome = match client.attempt(&call).await? {
@@ -49,6 +61,7 @@ pub async fn trigger_run(
                     run,
                     adopted: false,
                     posts: attempt,
+                    cause: request.cause,
                 });
             }
             Err(outcome) => outcome,
@@ -59,35 +72,21 @@ pub async fn trigger_run(
         );
         if !provably_not_sent {
             client.debug(&format!(
-                "trigger response lost ({outcome:?}); looking for the run before re-sending"
+                "trigger response lost ({outcome:?}); looking for {baseline} with the marker{} \
+                 before re-sending",
+                marker.as_str()
             ));
-            for look in 0..LOOKS {
-                if look > 0 {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                let lookup = find_run(client, job_id, request, since)
-                    .await
-                    .map_err(|e| unsure(job_id, &e.to_string()))?;
-                match lookup {
-                    Lookup::Found(run) => {
-                        client.debug(&format!(
-                            "found run {} created by the lost trigger; adopting it",
-                            run.id
-                        ));
-                        return Ok(Triggered {
-                            run: *run,
-                            adopted: true,
-                            posts: attempt,
-                        });
-                    }
-                    Lookup::Unsure(id) => {
-                        return Err(unsure(
-                            job_id,
-                            &format!("run {id} is new but the API did not say what triggered it"),
-                        ))
-                    }
-                    Lookup::Absent => {}
-                }
+            if let Some(run) = look_for_run(client, job_id, &request, baseline).await? {
+                client.debug(&format!(
+                    "found run {} created by the lost trigger; adopting it",
+                    run.id
+                ));
+                return Ok(Triggered {
+                    run,
+                    adopted: true,
+                    posts: attempt,
+                    cause: request.cause,
+                });
             }
         }
         match client
@@ -109,64 +108,165 @@ pub async fn trigger_run(
     }
 }
 
+/// Look for the run a lost trigger may have created, [`LOOKS`] times over the grace period:
+/// `Some` (adopt it), `None` (it provably does not exist), or an error when that cannot be
+/// told. A failed look is not the end: the next one may answer (a 404 from a lagging
+/// replica, an outage longer than one request's retries); "absent" is concluded only from
+/// looks that answered.
+async fn look_for_run(
+    client: &Client,
+    job_id: i64,
+    request: &TriggerRequest,
+    baseline: Baseline,
+) -> Result<Option<Run>, ApiError> {
+    let mut answered = false;
+    let mut failure = None;
+    for look in 0..LOOKS {
+        if look > 0 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        // Each look is bounded: a silent API must not stretch the grace period into
+        // minutes of retries.
+        let look = tokio::time::timeout(LOOK_LIMIT, find_run(client, job_id, request, baseline));
+        match look.await {
+            Ok(Ok(Lookup::Found(run))) => return Ok(Some(*run)),
+            Ok(Ok(Lookup::Unsure(why))) => return Err(unconfirmed(job_id, why)),
+            Ok(Ok(Lookup::Absent)) => answered = true,
+            failed => {
+                let why = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => format!("no answer within {}s", LOOK_LIMIT.as_secs()),
+                };
+                client.debug(&format!("looking for the run failed: {why}"));
+                failure = Some(why);
+            }
+        }
+    }
+    match (answered, failure) {
+        (false, Some(why)) => Err(unconfirmed(job_id, format!("looking for it failed: {why}"))),
+        _ => Ok(None),
+    }
+}
+
 /// How many times to look for the run (1 s apart) before concluding it was not created.
 const LOOKS: u32 = 3;
+/// How long one look for the run may take, retries included.
+const LOOK_LIMIT: Duration = Duration::from_secs(15);
+/// How long the baseline look-up may take before the trigger goes without it: it only
+/// sharpens the look-up after a lost response (the marker alone already tells runs apart).
+const BASELINE_LIMIT: Duration = Duration::from_secs(5);
+/// Runs one look-up reads; a job busier than this between trigger and look-up is "unsure".
+const LOOKUP_LIMIT: usize = 100;
+
+/// What existed before the POST.
+#[derive(Debug, Clone, Copy)]
+enum Baseline {
+    /// The job's newest run id (0: none): only larger ids can be ours.
+    NewestId(i64),
+    /// Unknown (the look-up failed): runs created in the last minutes count as new.
+    Unknown(chrono::DateTime<chrono::Utc>),
+}
+
+impl Baseline {
+    async fn look_up(client: &Client, job_id: i64) -> Baseline {
+        let query = RunQuery {
+            job_id: Some(job_id),
+            order_by: Some("-id".into()),
+            limit: 1,
+            ..RunQuery::default()
+        };
+        match tokio::time::timeout(BASELINE_LIMIT, client.list_runs(&query)).await {
+            Ok(Ok(runs)) => Baseline::NewestId(runs.first().map_or(0, |r| r.id)),
+            failed => {
+                let why = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => format!("no answer within {BASELINE_LIMIT:?}"),
+                };
+                client.debug(&format!(
+                    "the job's newest run is unknown ({why}); triggering without it"
+                ));
+                // Clock skew between us and the server is absorbed by the margin.
+                Baseline::Unknown(chrono::Utc::now() - chrono::Duration::minutes(2))
+            }
+        }
+    }
+
+    fn id_gt(self) -> Option<i64> {
+        match self {
+            Baseline::NewestId(id) => Some(id),
+            Baseline::Unknown(_) => None,
+        }
+    }
+
+    fn is_newer(self, run: &Run) -> bool {
+        match self {
+            Baseline::NewestId(id) => run.id > id,
+            Baseline::Unknown(since) => run.created_at.is_none_or(|t: Timestamp| t.0 >= since),
+        }
+    }
+}
+
+impl std::fmt::Display for Baseline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Baseline::NewestId(0) => f.write_str("a run of the job (it had none)"),
+            Baseline::NewestId(id) => write!(f, "a run newer than run {id}"),
+            Baseline::Unknown(_) => f.write_str("a run created in the last minutes"),
+        }
+    }
+}
 
 enum Lookup {
     Found(Box<Run>),
     Absent,
-    /// A recent run exists whose trigger the API did not return: cannot tell.
-    Unsure(i64),
+    /// Cannot tell (why).
+    Unsure(String),
 }
 
-fn unsure(job_id: i64, why: &str) -> ApiError {
-    ApiError::Unexpected {
-        what: format!(
-            "job {job_id}: the trigger's response was lost and it cannot be confirmed whether a run was created \
-             ({why}); check `datachonk cloud runs list --job-id {job_id}` before triggering again"
-        ),
-        status: 0,
-        user_message: None,
-    }
+fn unconfirmed(job_id: i64, why: String) -> ApiError {
+    ApiError::TriggerUnconfirmed { job_id, why }
 }
 
-/// The newest run of the job whose trigger matches ours, created since `since`.
+/// A run of the job newer than the baseline whose trigger carries our (marked) cause.
 async fn find_run(
     client: &Client,
     job_id: i64,
     request: &TriggerRequest,
-    since: chrono::DateTime<chrono::Utc>,
+    baseline: Baseline,
 ) -> Result<Lookup, ApiError> {
     let runs = client
         .list_runs(&RunQuery {
             job_id: Some(job_id),
             order_by: Some("-id".into()),
-            limit: 20,
+            id_gt: baseline.id_gt(),
+            limit: LOOKUP_LIMIT,
             include_related: vec!["trigger".into()],
             ..RunQuery::default()
         })
         .await?;
-    if let Some(unclear) = runs
-        .iter()
-        .find(|r| r.trigger.is_none() && is_recent(r, since))
-    {
-        return Ok(Lookup::Unsure(unclear.id));
+    let newer: Vec<&Run> = runs.iter().filter(|r| baseline.is_newer(r)).collect();
+    if let Some(run) = newer.iter().find(|r| is_ours(r, request)) {
+        return Ok(Lookup::Found(Box::new((*run).clone())));
     }
-    Ok(runs
-        .into_iter()
-        .find(|run| is_ours(run, request, since))
-        .map_or(Lookup::Absent, |r| Lookup::Found(Box::new(r))))
+    if let Some(unclear) = newer.iter().find(|r| r.trigger.is_none()) {
+        return Ok(Lookup::Unsure(format!(
+            "run {} is new but the API did not say what triggered it",
+            unclear.id
+        )));
+    }
+    // Only new runs count: an unknown baseline reads the job's history too.
+    if newer.len() >= LOOKUP_LIMIT {
+        return Ok(Lookup::Unsure(format!(
+            "the job has {LOOKUP_LIMIT} or more new runs"
+        )));
+    }
+    Ok(Lookup::Absent)
 }
 
-fn is_recent(run: &Run, since: chrono::DateTime<chrono::Utc>) -> bool {
-    run.created_at.is_none_or(|t: Timestamp| t.0 >= since)
-}
-
-fn is_ours(run: &Run, request: &TriggerRequest, since: chrono::DateTime<chrono::Utc>) -> bool {
+fn is_ours(run: &Run, request: &TriggerRequest) -> bool {
     let Some(trigger) = &run.trigger else {
         return false;
     };
-    let recent = is_recent(run, since);
     let same_sha = match &request.git_sha {
         Some(sha) => {
             trigger.git_sha.as_deref() == Some(sha.as_str())
@@ -174,5 +274,5 @@ fn is_ours(run: &Run, request: &TriggerRequest, since: chrono::DateTime<chrono::
         }
         None => trigger.git_sha.is_none(),
     };
-    recent && same_sha && trigger.cause.as_deref() == Some(request.cause.as_str())
+    same_sha && trigger.cause.as_deref() == Some(request.cause.as_str())
 }

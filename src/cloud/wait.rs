@@ -9,7 +9,8 @@
 //! 5–60 s, so they either hammer the API or leave a hook waiting for nothing.
 //!
 //! Terminal states come only from the run's status code (10, 20, 30). A 404 just after the
-//! trigger is tolerated for a grace period (a new run can lag); transient failures are
+//! trigger is tolerated for a grace period (a new run can lag, even after one poll saw it);
+//! transient failures are
 //! retried by the client, so a dropped connection or read timeout does not end the wait.
 
 use std::time::{Duration, Instant};
@@ -30,8 +31,9 @@ pub enum WaitEvent<'a> {
 
 #[derive(Debug, Clone)]
 pub struct WaitOptions {
-    /// Give up after this long (the run is left alone; the caller may cancel it).
-    pub timeout: Option<Duration>,
+    /// Give up at this moment, whatever the requests in flight are doing (the run is left
+    /// alone; the caller may cancel it).
+    pub deadline: Option<Instant>,
     /// Typical time from start to finish of this job's successful runs, if known.
     pub expected_running: Option<Duration>,
     /// How long a 404 for the run is taken as "not visible yet".
@@ -41,7 +43,7 @@ pub struct WaitOptions {
 impl Default for WaitOptions {
     fn default() -> Self {
         WaitOptions {
-            timeout: None,
+            deadline: None,
             expected_running: None,
             not_found_grace: Duration::from_secs(15),
         }
@@ -52,13 +54,15 @@ impl Default for WaitOptions {
 pub enum WaitEnd {
     /// The run reached 10, 20 or 30.
     Finished(Run),
-    /// `timeout` passed first; the last state seen.
-    TimedOut(Run),
+    /// The deadline passed first; the last state seen, if any poll was answered.
+    TimedOut(Option<Run>),
 }
 
 #[derive(Debug, Default)]
 pub struct WaitStats {
     pub polls: u32,
+    /// The last state of the run seen: still readable when the wait is abandoned (Ctrl-C).
+    pub last: Option<Run>,
 }
 
 const FAST: Duration = Duration::from_millis(500);
@@ -140,29 +144,40 @@ pub async fn wait_for_run(
     on_event: &mut dyn FnMut(WaitEvent<'_>),
 ) -> Result<WaitEnd, ApiError> {
     let began = Instant::now();
-    let deadline = options.timeout.map(|t| began + t);
+    let deadline = options.deadline;
     let mut last_status: Option<RunStatus> = None;
     let mut seen_steps: Vec<(i64, Option<i64>)> = Vec::new();
     let mut state_since = Instant::now();
-    let mut last_run: Option<Run> = None;
     let mut outage_since: Option<Instant> = None;
+    let past_deadline = || deadline.is_some_and(|d| Instant::now() >= d);
     loop {
         stats.polls += 1;
-        let run = match client
-            .get_run(run_id, &["run_steps", "job", "trigger"])
+        // A request in flight never outlives the deadline (a slow or silent API included).
+        let fetched = match deadline {
+            Some(d) => tokio::time::timeout_at(
+                d.into(),
+                client.get_run(run_id, &["run_steps", "job", "trigger"]),
+            )
             .await
-        {
+            .ok(),
+            None => Some(
+                client
+                    .get_run(run_id, &["run_steps", "job", "trigger"])
+                    .await,
+            ),
+        };
+        let Some(fetched) = fetched else {
+            return Ok(WaitEnd::TimedOut(stats.last.clone()));
+        };
+        let run = match fetched {
             Ok(run) => run,
-            Err(ApiError::NotFound { .. })
-                if last_run.is_none() && began.elapsed() < options.not_found_grace =>
-            {
+            // Also after the run was seen once: reads can hit a replica that lags behind the
+            // one that answered before, so visibility is not monotonic just after a trigger.
+            Err(ApiError::NotFound { .. }) if began.elapsed() < options.not_found_grace => {
                 client.debug(&format!("run {run_id} not visible yet; retrying"));
                 sleep_until_next(FAST, deadline).await;
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Err(ApiError::NotFound {
-                        what: format!("run {run_id}"),
-                        user_message: None,
-                    });
+                if past_deadline() {
+                    return Ok(WaitEnd::TimedOut(stats.last.clone()));
                 }
                 continue;
             }
@@ -177,10 +192,8 @@ pub async fn wait_for_run(
                     "dbt Cloud unavailable while waiting ({e}); still waiting"
                 ));
                 sleep_until_next(Duration::from_secs(5), deadline).await;
-                if let (Some(d), Some(run)) = (deadline, &last_run) {
-                    if Instant::now() >= d {
-                        return Ok(WaitEnd::TimedOut(run.clone()));
-                    }
+                if past_deadline() {
+                    return Ok(WaitEnd::TimedOut(stats.last.clone()));
                 }
                 continue;
             }
@@ -213,6 +226,7 @@ pub async fn wait_for_run(
                 }
             }
         }
+        stats.last = Some(run.clone());
         if status.is_terminal() {
             on_event(WaitEvent::Status(&run));
             return Ok(WaitEnd::Finished(run));
@@ -225,17 +239,12 @@ pub async fn wait_for_run(
         }
         .unwrap_or_else(|| state_since.elapsed());
         let delay = next_poll(status, in_state, options.expected_running);
-        if let Some(d) = deadline {
-            if Instant::now() + delay.min(Duration::from_millis(1)) >= d {
-                return Ok(WaitEnd::TimedOut(run));
-            }
+        if past_deadline() {
+            return Ok(WaitEnd::TimedOut(Some(run)));
         }
-        last_run = Some(run);
         sleep_until_next(delay, deadline).await;
-        if let (Some(d), Some(run)) = (deadline, &last_run) {
-            if Instant::now() >= d {
-                return Ok(WaitEnd::TimedOut(run.clone()));
-            }
+        if past_deadline() {
+            return Ok(WaitEnd::TimedOut(Some(run)));
         }
     }
 }

@@ -50,6 +50,10 @@ pub fn run(global: &GlobalArgs, cmd: CloudCommand, ui: &Ui) -> CmdResult {
             },
         ),
     };
+    if let CloudCommand::Artifacts(ArtifactsCommand::Get(a)) = &cmd {
+        // Refused before anything is sent: `..` would climb out of the run's artifacts.
+        crate::cloud::client::artifact_path(&a.path).map_err(CliError::usage)?;
+    }
     let cfg = load(global, connection, extra)?;
     let client = connect::client(&cfg, ui)?;
     let rt = super::runtime()?;

@@ -2,7 +2,6 @@
 //! list|get`: what a run did, read from its artifacts (the work is in `cloud::insight`).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 
 use serde_json::{json, Value};
 
@@ -10,7 +9,7 @@ use crate::cli::{ArtifactGetArgs, FreshnessArgs, LineageArgs, LineageFormat};
 use crate::cloud::insight::freshness::{self, TableFreshness};
 use crate::cloud::insight::lineage::{self, FindError};
 use crate::cloud::insight::manifest::Manifest;
-use crate::cloud::insight::{self, store, ArtifactStore, RunInsight};
+use crate::cloud::insight::{self, ArtifactStore, RunInsight};
 use crate::cloud::{ApiError, Client, Run, RunQuery, RunStatus};
 use crate::config::Config;
 use crate::error::{CliError, CmdResult, Exit};
@@ -400,12 +399,6 @@ pub async fn artifacts_list(client: &Client, run_id: i64, step: Option<i64>, ui:
 /// `artifacts get`: without `--step`, the step that wrote the artifact (the freshness step
 /// for sources.json, else the last dbt step that has it).
 pub async fn artifacts_get(client: &Client, a: &ArtifactGetArgs, ui: &Ui) -> CmdResult {
-    if !store::is_plain_relative(&a.path) {
-        return Err(CliError::usage(format!(
-            "artifact path {:?} must be relative, without `..` (e.g. run_results.json)",
-            crate::redact::clip(&a.path, crate::redact::ECHO_LIMIT)
-        )));
-    }
     let (bytes, step) = match a.step {
         Some(s) => (
             client.get_artifact(a.run_id, &a.path, Some(s)).await?,
@@ -424,9 +417,7 @@ pub async fn artifacts_get(client: &Client, a: &ArtifactGetArgs, ui: &Ui) -> Cmd
             }
         }
         None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(&bytes)
-                .and_then(|_| out.flush())
+            ui.raw(&bytes)
                 .map_err(|e| CliError::new(Exit::Api, format!("cannot write to stdout: {e}")))?;
         }
     }

@@ -1,11 +1,12 @@
 //! `datachonk dbt-run`: trigger the configured job and optionally wait for its verdict.
 //! The trigger-and-wait part is shared with `push --trigger-dbt-run` and `quickstart`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use crate::cli::{DbtRunArgs, GlobalArgs};
+use crate::cloud::cancel::cancel_and_confirm;
 use crate::cloud::failure::{self, FailureReport};
 use crate::cloud::wait::{self, WaitEnd, WaitEvent, WaitOptions, WaitStats};
 use crate::cloud::{trigger_run, Client, Run, RunStatus, TriggerRequest};
@@ -111,26 +112,26 @@ pub fn default_cause(branch: Option<&str>, sha: Option<&str>) -> String {
     cause
 }
 
+/// How long cancelling (and confirming it) may take after the deadline or a Ctrl-C.
+const CANCEL_BUDGET: Duration = Duration::from_secs(5);
+/// How long the job's history (it only tunes the poll schedule) may delay the first poll.
+const HISTORY_LIMIT: Duration = Duration::from_secs(5);
+
 /// Trigger, optionally wait, print the verdict; the exit status follows DESIGN.md.
+///
+/// `plan.timeout` is a deadline for all of it, requests included: the trigger (with any
+/// look-up after a lost answer) and the wait. Whatever a request is doing, the command
+/// gives up at the deadline (exit 4), then cancels the run if asked, within a few seconds.
 pub async fn trigger_and_report(client: &Client, plan: &RunPlan, ui: &Ui) -> CmdResult {
-    // Listen for Ctrl-C from the start, so one arriving during the trigger is not fatal and
-    // is acted upon (cancel or leave) as soon as the run is known.
+    // Listen for Ctrl-C from the start (registered now, not when first polled): during the
+    // trigger it ends the command saying a run may exist; while waiting it leaves or cancels.
     let mut interrupt = Interrupt::listen()?;
-    let triggered = trigger_run(client, plan.job_id, &plan.request).await?;
-    let run = triggered.run;
+    let deadline = plan.timeout.map(|t| Instant::now() + t);
+    let run = trigger(client, plan, deadline, &mut interrupt, ui).await?;
     let url = run
         .href
         .clone()
         .unwrap_or_else(|| format!("{}/ (run {})", client.base_url(), run.id));
-    let adopted = if triggered.adopted {
-        " (found after a lost response; not triggered twice)"
-    } else {
-        ""
-    };
-    ui.status(format!(
-        "Triggered job {} → run {}{adopted}",
-        plan.job_id, run.id
-    ));
     ui.status(format!("  {url}"));
     if !plan.wait {
         if ui.is_json() {
@@ -140,96 +141,214 @@ pub async fn trigger_and_report(client: &Client, plan: &RunPlan, ui: &Ui) -> Cmd
         }
         return Ok(Exit::Success);
     }
+    let mut stats = WaitStats::default();
+    let waited = tokio::select! {
+        r = wait(client, plan, &run, deadline, &mut stats, ui) => Some(r),
+        _ = interrupt.recv() => None,
+    };
+    // After Ctrl-C the last state the waiter saw, else the triggered run.
+    let last = stats.last.take().unwrap_or_else(|| run.clone());
+    match waited {
+        None => interrupted(client, plan, last, &url, ui).await,
+        Some(Err(e)) => Err(e.into()),
+        Some(Ok(WaitEnd::TimedOut(seen))) => {
+            timed_out(client, plan, seen.unwrap_or(last), &url, ui).await
+        }
+        Some(Ok(WaitEnd::Finished(done))) => verdict(client, done, ui).await,
+    }
+}
 
-    let expected = wait::expected_running_time(client, plan.job_id).await;
+fn limit_text(plan: &RunPlan) -> String {
+    plan.timeout
+        .map(|t| humantime::format_duration(t).to_string())
+        .unwrap_or_default()
+}
+
+/// The trigger, within the deadline and until Ctrl-C: the run it created.
+async fn trigger(
+    client: &Client,
+    plan: &RunPlan,
+    deadline: Option<Instant>,
+    interrupt: &mut Interrupt,
+    ui: &Ui,
+) -> Result<Run, CliError> {
+    let job = plan.job_id;
+    let may_exist =
+        format!("check `datachonk cloud runs list --job-id {job}` before triggering again");
+    let triggered = tokio::select! {
+        r = within(deadline, trigger_run(client, job, &plan.request)) => r,
+        _ = interrupt.recv() => return Err(CliError::new(
+            Exit::Interrupted,
+            format!("interrupted while triggering job {job}: a run may have been created"),
+        ).with_hint(may_exist)),
+    };
+    let Some(triggered) = triggered else {
+        return Err(CliError::new(
+            Exit::Timeout,
+            format!(
+                "gave up after {}: dbt Cloud did not confirm the trigger of job {job} in time, \
+                 so a run may have been created",
+                limit_text(plan)
+            ),
+        )
+        .with_hint(may_exist));
+    };
+    let triggered = triggered?;
+    let adopted = if triggered.adopted {
+        " (found after a lost response; not triggered twice)"
+    } else {
+        ""
+    };
+    client.debug(&format!("cause sent: {}", triggered.cause));
+    let run = triggered.run;
+    ui.status(format!("Triggered job {job} → run {}{adopted}", run.id));
+    Ok(run)
+}
+
+/// Wait for the verdict within the deadline, after learning the job's typical duration
+/// (a hint for the poll schedule, so it may take at most [`HISTORY_LIMIT`]).
+async fn wait(
+    client: &Client,
+    plan: &RunPlan,
+    run: &Run,
+    deadline: Option<Instant>,
+    stats: &mut WaitStats,
+    ui: &Ui,
+) -> Result<WaitEnd, crate::cloud::ApiError> {
+    let history_by = earliest(deadline, Instant::now() + HISTORY_LIMIT);
+    let expected = within(
+        Some(history_by),
+        wait::expected_running_time(client, plan.job_id),
+    )
+    .await
+    .flatten();
     let options = WaitOptions {
-        timeout: plan.timeout,
+        deadline,
         expected_running: expected,
         ..WaitOptions::default()
     };
-    let mut stats = WaitStats::default();
     let mut on_event = |event: WaitEvent<'_>| print_event(ui, event);
-    let waited = tokio::select! {
-        r = wait::wait_for_run(client, run.id, &options, &mut stats, &mut on_event) => Some(r),
-        _ = interrupt.recv() => None,
+    wait::wait_for_run(client, run.id, &options, stats, &mut on_event).await
+}
+
+/// Ctrl-C while waiting: leave the run, or cancel it (confirmed) with --cancel-on-interrupt.
+async fn interrupted(client: &Client, plan: &RunPlan, last: Run, url: &str, ui: &Ui) -> CmdResult {
+    let (last, cancelled) = if plan.cancel_on_interrupt {
+        ui.status(format!("Interrupted: cancelling run {}…", last.id));
+        cancel(client, ui, last, "interrupted").await
+    } else {
+        ui.status(format!(
+            "Interrupted: run {} keeps running ({url})",
+            last.id
+        ));
+        (last, false)
     };
-    let end = match waited {
-        Some(r) => r?,
-        None => {
-            let mut cancelled = false;
-            if plan.cancel_on_interrupt {
-                ui.status(format!("Interrupted: cancelling run {}…", run.id));
-                cancelled = client.cancel_run(run.id).await.is_ok();
-            } else {
-                ui.status(format!("Interrupted: run {} keeps running ({url})", run.id));
-            }
-            if ui.is_json() {
-                ui.json(&report_json("interrupted", &run, None, cancelled));
-            }
-            return Ok(Exit::Interrupted);
+    if ui.is_json() {
+        ui.json(&report_json("interrupted", &last, None, cancelled));
+    }
+    Ok(Exit::Interrupted)
+}
+
+/// The deadline passed while waiting: leave the run, or cancel it with --cancel-on-timeout.
+async fn timed_out(client: &Client, plan: &RunPlan, last: Run, url: &str, ui: &Ui) -> CmdResult {
+    let limit = limit_text(plan);
+    let (last, cancelled) = if plan.cancel_on_timeout {
+        let (last, cancelled) = cancel(client, ui, last, &format!("gave up after {limit}")).await;
+        if cancelled {
+            ui.status(format!("Gave up after {limit}: cancelled run {}", last.id));
         }
+        (last, cancelled)
+    } else {
+        ui.status(format!(
+            "Gave up waiting after {limit}; run {} is still {} (left running: {url})",
+            last.id,
+            last.run_status().label()
+        ));
+        (last, false)
     };
-    match end {
-        WaitEnd::TimedOut(last) => {
-            let mut cancelled = false;
-            let limit = plan
-                .timeout
-                .map(|t| humantime::format_duration(t).to_string())
-                .unwrap_or_default();
-            if plan.cancel_on_timeout {
-                match client.cancel_run(last.id).await {
-                    Ok(_) => {
-                        cancelled = true;
-                        ui.status(format!("Gave up after {limit}: cancelled run {}", last.id));
-                    }
-                    Err(e) => ui.warn(format!(
-                        "gave up after {limit}, and cancelling run {} failed: {e}",
-                        last.id
-                    )),
-                }
-            } else {
-                ui.status(format!(
-                    "Gave up waiting after {limit}; run {} is still {} (left running: {url})",
-                    last.id,
-                    last.run_status().label()
+    if ui.is_json() {
+        ui.json(&report_json("timeout", &last, None, cancelled));
+    } else {
+        let state = if cancelled {
+            "cancelled".to_string()
+        } else {
+            format!("still {}", last.run_status().label())
+        };
+        ui.out(format!(
+            "{} run {} {state} after {limit}",
+            ui.warnish("TIMEOUT"),
+            last.id
+        ));
+    }
+    Ok(Exit::Timeout)
+}
+
+/// The run finished: its verdict, with the failing nodes on Error.
+async fn verdict(client: &Client, done: Run, ui: &Ui) -> CmdResult {
+    let status = done.run_status();
+    let failure = if status == RunStatus::Error {
+        Some(failure::explain(client, &done).await)
+    } else {
+        None
+    };
+    if ui.is_json() {
+        let outcome = match status {
+            RunStatus::Success => "success",
+            RunStatus::Error => "error",
+            _ => "cancelled",
+        };
+        ui.json(&report_json(outcome, &done, failure.as_ref(), false));
+    } else {
+        print_verdict(ui, &done, failure.as_ref());
+    }
+    Ok(match status {
+        RunStatus::Success => Exit::Success,
+        RunStatus::Error => Exit::RunError,
+        _ => Exit::Cancelled,
+    })
+}
+/// Cancel `last`'s run within [`CANCEL_BUDGET`]: the state the API confirmed, and whether
+/// it is Cancelled (a verdict may have come first).
+async fn cancel(client: &Client, ui: &Ui, last: Run, why: &str) -> (Run, bool) {
+    let id = last.id;
+    match tokio::time::timeout(CANCEL_BUDGET, cancel_and_confirm(client, id)).await {
+        Ok(Ok(run)) => {
+            let cancelled = run.run_status() == RunStatus::Cancelled;
+            if !cancelled {
+                ui.warn(format!(
+                    "{why}; run {id} ended {} before it could be cancelled",
+                    run.run_status().label()
                 ));
             }
-            if ui.is_json() {
-                ui.json(&report_json("timeout", &last, None, cancelled));
-            } else {
-                ui.out(format!(
-                    "{} run {} still {} after {limit}",
-                    ui.warnish("TIMEOUT"),
-                    last.id,
-                    last.run_status().label()
-                ));
-            }
-            Ok(Exit::Timeout)
+            (run, cancelled)
         }
-        WaitEnd::Finished(done) => {
-            let status = done.run_status();
-            let failure = if status == RunStatus::Error {
-                Some(failure::explain(client, &done).await)
-            } else {
-                None
-            };
-            if ui.is_json() {
-                let outcome = match status {
-                    RunStatus::Success => "success",
-                    RunStatus::Error => "error",
-                    _ => "cancelled",
-                };
-                ui.json(&report_json(outcome, &done, failure.as_ref(), false));
-            } else {
-                print_verdict(ui, &done, failure.as_ref());
-            }
-            Ok(match status {
-                RunStatus::Success => Exit::Success,
-                RunStatus::Error => Exit::RunError,
-                _ => Exit::Cancelled,
-            })
+        Ok(Err(e)) => {
+            ui.warn(format!("{why}, and cancelling run {id} failed: {e}"));
+            (last, false)
+        }
+        Err(_) => {
+            ui.warn(format!(
+                "{why}, and dbt Cloud did not confirm the cancellation of run {id} within {}s",
+                CANCEL_BUDGET.as_secs()
+            ));
+            (last, false)
         }
     }
+}
+
+/// `fut`, or `None` once `deadline` passes (no deadline: `fut`).
+async fn within<T>(
+    deadline: Option<Instant>,
+    fut: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    match deadline {
+        Some(d) => tokio::time::timeout_at(d.into(), fut).await.ok(),
+        None => Some(fut.await),
+    }
+}
+
+fn earliest(deadline: Option<Instant>, other: Instant) -> Instant {
+    deadline.map_or(other, |d| d.min(other))
 }
 
 /// SIGINT (Ctrl-C), registered when created (tokio's `ctrl_c()` only registers when first

@@ -134,8 +134,8 @@ fn presets(args: &InitArgs) -> Result<Presets, CliError> {
 }
 
 /// A person is waiting: give up on an unreachable URL after a few seconds, not minutes.
-fn client_options(ui: &Ui) -> ClientOptions {
-    let mut o = ClientOptions::from_env();
+fn client_options(ui: &Ui) -> Result<ClientOptions, CliError> {
+    let mut o = ClientOptions::from_env().map_err(|e| CliError::usage(e.to_string()))?;
     o.connect_timeout = Duration::from_secs(5);
     o.request_timeout = Duration::from_secs(20);
     o.retry.max_attempts = 3;
@@ -144,7 +144,7 @@ fn client_options(ui: &Ui) -> ClientOptions {
         let ui = ui.clone();
         o.debug = Some(std::sync::Arc::new(move |line: &str| ui.debug(line)));
     }
-    o
+    Ok(o)
 }
 
 fn interactive_wizard(
@@ -168,7 +168,7 @@ fn interactive_wizard(
             var: token_var.to_string(),
             value: token,
         },
-        client_options: client_options(ui),
+        client_options: client_options(ui)?,
     }
     .run()
     .map_err(wizard_error)?;
@@ -230,7 +230,7 @@ fn without_prompts(
         &settings,
         &token,
         &format!("env {token_var}"),
-        client_options(ui),
+        client_options(ui)?,
     )
     .map_err(wizard_error)?;
     Ok(Decided {

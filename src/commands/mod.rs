@@ -42,17 +42,64 @@ pub fn run(cli: Cli) -> i32 {
         Command::Quickstart(args) => quickstart::run(&cli.global, &args, &ui),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "datachonk", &mut std::io::stdout());
-            Ok(Exit::Success)
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "datachonk", &mut script);
+            ui.raw(&script)
+                .map(|_| Exit::Success)
+                .map_err(|e| CliError::new(Exit::Usage, format!("cannot write to stdout: {e}")))
         }
     };
+    finish(&ui, result)
+}
+
+/// The edge where every command ends: the error on stderr, and with `--json` exactly one
+/// document on stdout whatever happened, so no command can forget it on a failure path.
+fn finish(ui: &Ui, result: CmdResult) -> i32 {
+    if let Err(err) = &result {
+        ui.error(err);
+    }
+    if ui.owes_json() {
+        ui.json(&crate::ui::outcome_json(&result));
+    }
     match result {
         Ok(exit) => exit.code(),
-        Err(err) => {
-            ui.error(&err);
-            err.exit.code()
-        }
+        Err(err) => err.exit.code(),
     }
+}
+
+/// A command line clap refused (or `--help`/`--version`): printed as clap does, plus the
+/// `--json` document when `--json` was among the arguments (parsing failed, so only a scan
+/// of the raw arguments can tell).
+pub fn parse_failed(err: clap::Error, args: &[std::ffi::OsString]) -> i32 {
+    use clap::error::ErrorKind;
+    let informational = matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    );
+    let json = args
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json");
+    if informational || !json {
+        err.exit();
+    }
+    let _ = err.print();
+    // clap's first line, e.g. "unexpected argument '--jobid' found" (the rest is usage help);
+    // a missing subcommand renders the whole help instead.
+    let rendered = err.render().to_string();
+    let first = match err.kind() {
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            "a subcommand or argument is missing (see --help)"
+        }
+        _ => rendered.lines().next().unwrap_or("invalid arguments"),
+    };
+    let error = CliError::usage(crate::cloud::errors::clip(
+        first.trim_start_matches("error: "),
+        crate::cloud::errors::ECHO_LIMIT,
+    ));
+    Ui::json_only().json(&crate::ui::outcome_json(&Err(error)));
+    Exit::Usage.code()
 }
 
 /// A single-threaded tokio runtime, built only by commands that need the network.

@@ -2,11 +2,16 @@
 //! Commands never call `println!` themselves.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anstyle::{AnsiColor, Style};
 
 use crate::cli::{ColorChoice, GlobalArgs};
 use crate::error::CliError;
+
+mod outcome;
+pub use outcome::{outcome_json, outcome_word};
 
 #[derive(Debug, Clone)]
 pub struct Ui {
@@ -17,6 +22,10 @@ pub struct Ui {
     stderr_tty: bool,
     /// Top-level fields added to the JSON document (see [`Ui::with_json_fields`]).
     json_fields: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Something was written to stdout as the command's result (a JSON document, or raw
+    /// bytes such as an artifact). Shared by clones, so the edge knows whether the `--json`
+    /// document is still owed (see [`Ui::owes_json`]).
+    stdout_used: Arc<AtomicBool>,
 }
 
 impl Ui {
@@ -37,6 +46,7 @@ impl Ui {
             color,
             stderr_tty,
             json_fields: None,
+            stdout_used: Arc::default(),
         }
     }
 
@@ -49,6 +59,15 @@ impl Ui {
             color: false,
             stderr_tty: false,
             json_fields: None,
+            stdout_used: Arc::default(),
+        }
+    }
+
+    /// A Ui for the one document written when the command line itself was refused.
+    pub fn json_only() -> Self {
+        Ui {
+            json: true,
+            ..Self::plain()
         }
     }
 
@@ -108,8 +127,23 @@ impl Ui {
         }
     }
 
+    /// True in `--json` mode until the command has written its document (or raw output):
+    /// the CLI's edge then writes one for it, whatever the exit (see `commands::run`).
+    pub fn owes_json(&self) -> bool {
+        self.json && !self.stdout_used.load(Ordering::SeqCst)
+    }
+
+    /// The command's result as raw bytes on stdout (an artifact, completions).
+    pub fn raw(&self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stdout_used.store(true, Ordering::SeqCst);
+        let mut out = std::io::stdout().lock();
+        out.write_all(bytes)?;
+        out.flush()
+    }
+
     /// The one JSON document of `--json` mode.
     pub fn json(&self, value: &serde_json::Value) {
+        self.stdout_used.store(true, Ordering::SeqCst);
         let mut out = std::io::stdout().lock();
         let value = match (&self.json_fields, value) {
             (Some(fields), serde_json::Value::Object(doc)) => {

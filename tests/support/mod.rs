@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod rogue;
+
 use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -161,4 +163,17 @@ pub fn workdir() -> tempfile::TempDir {
     // A repository root, so the config search stops here.
     std::fs::create_dir(dir.path().join(".git")).expect(".git");
     dir
+}
+
+/// A trigger's cause without datachonk's per-invocation marker (` [dc:1a2b3c4d]`), after
+/// checking the marker is there.
+pub fn without_marker(cause: &str) -> &str {
+    let (words, marker) = cause
+        .rsplit_once(" [dc:")
+        .unwrap_or_else(|| panic!("no run marker in the cause {cause:?}"));
+    assert!(
+        marker.len() == 9 && marker.ends_with(']'),
+        "bad marker in {cause:?}"
+    );
+    words
 }
