@@ -291,6 +291,16 @@ pub struct PushArgs {
     /// Allow committing on and pushing to a protected branch (git.protected_branches).
     #[arg(long)]
     pub allow_protected: bool,
+
+    /// Named target of deploy.dbt_cloud.targets whose job is triggered
+    /// [env: DATACHONK_TARGET; config: deploy.dbt_cloud.default_target]
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+
+    /// Trigger without asking when the target is marked `confirm: true` (it changes
+    /// production). Needed without a terminal.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 /// Where to reach dbt Cloud; each flag overrides its environment variable and `datachonk.yaml`.
@@ -319,6 +329,16 @@ pub struct DbtRunArgs {
     /// The job to trigger [env: DBT_CLOUD_JOB_ID; config: deploy.dbt_cloud.job_id]
     #[arg(long, value_name = "ID")]
     pub job_id: Option<i64>,
+
+    /// The job to trigger, by name: exact (case-sensitive) within the configured project,
+    /// else case-insensitive; none or several matches is exit 2 listing the candidates.
+    #[arg(long, value_name = "NAME", conflicts_with = "job_id")]
+    pub job: Option<String>,
+
+    /// Go ahead without asking when the target is marked `confirm: true` (it changes
+    /// production). Needed without a terminal.
+    #[arg(long)]
+    pub yes: bool,
 
     /// Why the run was triggered (at most 255 characters). Default: "Triggered by datachonk"
     /// plus the branch and short sha when known.

@@ -325,6 +325,43 @@ fn missing_identity_is_a_clear_error() {
 }
 
 #[test]
+fn push_to_a_confirm_target_without_yes_commits_pushes_and_triggers_nothing() {
+    let world = World::new();
+    let sandbox = support::sandbox(&[]);
+    std::fs::write(
+        world.work().join("datachonk.yaml"),
+        "deploy:\n  dbt_cloud:\n    default_target: dev\n    targets:\n      dev: {job_id: 1}\n      prod: {job_id: 2, confirm: true}\n",
+    )
+    .unwrap();
+    let before = world.head();
+    let args = ["push", "--target", "prod", "--trigger-dbt-run"];
+    let run = world.datachonk_in(&world.work(), &args, Some(&sandbox));
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("target `prod` (job 2)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(world.head(), before, "nothing committed");
+    assert_eq!(world.remote_tip(BRANCH), None, "nothing pushed");
+    assert!(sandbox.runs().is_empty(), "nothing triggered");
+    let mut confirmed = args.to_vec();
+    confirmed.push("--yes");
+    let run = world.datachonk_in(&world.work(), &confirmed, Some(&sandbox));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let runs = sandbox.runs();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        runs[0].job_id, 2,
+        "the prod target's job, not DBT_CLOUD_JOB_ID=1"
+    );
+    assert_eq!(
+        runs[0].trigger.git_sha.as_deref(),
+        Some(world.head().as_str())
+    );
+}
+
+#[test]
 fn push_trigger_wait_runs_the_job_for_the_pushed_sha() {
     let world = World::new();
     let sandbox = support::sandbox(&[]);

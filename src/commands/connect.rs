@@ -1,12 +1,13 @@
 //! From configuration to a dbt Cloud client: the one place commands turn settings into a
 //! connection (and the one place the token is taken out of the configuration).
 
+use std::io::IsTerminal;
 use std::sync::Arc;
 
 use crate::cli::{ConnectionArgs, GlobalArgs};
 use crate::cloud::{Client, ClientOptions};
-use crate::config::{self, Config, FlagValues, ProcessEnv};
-use crate::error::CliError;
+use crate::config::{self, Config, FlagValues, ProcessEnv, Source, Sourced};
+use crate::error::{CliError, Exit};
 use crate::ui::Ui;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -61,4 +62,104 @@ fn check_token(token: &SecretString, source: &str) -> Result<(), CliError> {
         .with_hint("set it again without them, e.g. export DBT_CLOUD_API_TOKEN=\"$(tr -d '[:space:]' < token-file)\""));
     }
     Ok(())
+}
+
+/// A target marked `confirm: true` changes production: ask on a terminal; without one, go
+/// ahead only with `--yes`. Refusing is exit 2 before anything is pushed or triggered.
+pub fn confirm_target(
+    global: &GlobalArgs,
+    cfg: &Config,
+    yes: bool,
+    doing: &str,
+) -> Result<(), CliError> {
+    let d = &cfg.dbt_cloud;
+    if !d.confirm.value || yes {
+        return Ok(());
+    }
+    let what = match (&d.target, &d.job_id) {
+        (Some(t), Some(j)) => format!("target `{}` (job {})", t.value, j.value),
+        (Some(t), None) => format!("target `{}`", t.value),
+        (None, Some(j)) => format!("job {}", j.value),
+        (None, None) => "this job".to_string(),
+    };
+    let interactive =
+        !global.no_input && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !interactive {
+        return Err(CliError::usage(format!(
+            "{what} is marked `confirm: true` (it changes production): not {doing} without confirmation"
+        ))
+        .with_hint("pass --yes to go ahead (in CI, once a person has decided to)"));
+    }
+    let go = dialoguer::Confirm::new()
+        .with_prompt(format!("{what} changes production. Go ahead with {doing}?"))
+        .default(false)
+        .interact()
+        .map_err(|e| CliError::new(Exit::Interrupted, format!("no answer: {e}")))?;
+    if go {
+        Ok(())
+    } else {
+        Err(CliError::usage(format!(
+            "not confirmed: nothing was {}",
+            if doing.starts_with("push") {
+                "pushed or triggered"
+            } else {
+                "triggered"
+            }
+        )))
+    }
+}
+
+/// `--job NAME` → the job's id: exact name within the configured project, else
+/// case-insensitive; none or several is exit 2 listing candidates with their ids.
+pub async fn job_by_name(
+    client: &Client,
+    cfg: &Config,
+    name: &str,
+) -> Result<Sourced<i64>, CliError> {
+    let project = cfg.dbt_cloud.project_id.as_ref().map(|p| p.value);
+    let jobs = client.list_jobs(project, None).await?;
+    let named = |exact: bool| -> Vec<(i64, String)> {
+        jobs.iter()
+            .filter_map(|j| Some((j.id?, j.name.clone()?)))
+            .filter(|(_, n)| {
+                if exact {
+                    n == name
+                } else {
+                    n.eq_ignore_ascii_case(name)
+                }
+            })
+            .collect()
+    };
+    let mut found = named(true);
+    if found.is_empty() {
+        found = named(false);
+    }
+    let listing = |list: &[(i64, String)]| {
+        list.iter()
+            .map(|(id, n)| format!("{id} ({n})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let scope = project.map_or("the account".to_string(), |p| format!("project {p}"));
+    match found.as_slice() {
+        [(id, _)] => Ok(Sourced::new(*id, Source::Flag("--job".into()))),
+        [] => {
+            let all: Vec<(i64, String)> = jobs
+                .iter()
+                .filter_map(|j| Some((j.id?, j.name.clone()?)))
+                .collect();
+            let err = CliError::usage(format!("no job named {name:?} in {scope}"));
+            Err(if all.is_empty() {
+                err
+            } else {
+                err.with_hint(format!("jobs: {}", listing(&all)))
+            })
+        }
+        several => Err(CliError::usage(format!(
+            "{} jobs named {name:?} in {scope}: {}",
+            several.len(),
+            listing(several)
+        ))
+        .with_hint("pass --job-id with one of them")),
+    }
 }

@@ -31,7 +31,15 @@ pub fn run(global: &GlobalArgs, args: &DbtRunArgs, ui: &Ui) -> CmdResult {
         generate_docs_override: args.generate_docs_override,
         ..connect::connection_flags(&args.connection)
     };
-    let cfg = connect::load(global, &flags)?;
+    let mut cfg = connect::load(global, &flags)?;
+    if let Some(name) = &args.job {
+        let client = connect::client(&cfg, ui)?;
+        let rt = super::runtime()?;
+        let found = rt.block_on(connect::job_by_name(&client, &cfg, name));
+        rt.shutdown_background();
+        cfg.dbt_cloud.job_id = Some(found?);
+    }
+    connect::confirm_target(global, &cfg, args.yes, "the trigger")?;
     let d = &cfg.dbt_cloud;
     let job_id = d.require_job_id()?;
     let request = trigger_request(d, args.git_sha.as_deref(), args.git_branch.as_deref())?;

@@ -32,10 +32,15 @@ pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
     let flags = FlagValues {
         cause: args.cause.clone(),
         wait: args.wait.then_some(true),
+        target: args.target.clone(),
         ..FlagValues::default()
     };
     let cfg = connect::load(global, &flags)?;
-    let trigger = if args.trigger_dbt_run || cfg.dbt_cloud.auto_trigger.value {
+    let will_trigger = args.trigger_dbt_run || cfg.dbt_cloud.auto_trigger.value;
+    if will_trigger {
+        connect::confirm_target(global, &cfg, args.yes, "push and trigger")?;
+    }
+    let trigger = if will_trigger {
         Some(Trigger::prepare(&cfg, ui)?)
     } else {
         None
