@@ -883,6 +883,11 @@ pub struct HookInstallArgs {
     #[arg(long, conflicts_with = "force")]
     pub chain: bool,
 
+    /// Record this named target of deploy.dbt_cloud.targets in the hook: it validates with
+    /// that target's job.
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+
     /// Replace an existing hook that datachonk did not write (a copy is kept).
     #[arg(long)]
     pub force: bool,
@@ -897,6 +902,11 @@ pub struct HookKindArg {
 
 #[derive(Debug, Args, Clone)]
 pub struct HookRunArgs {
+    /// Named target of deploy.dbt_cloud.targets (what `hook install --target` records)
+    /// [env: DATACHONK_TARGET]
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+
     /// The hook to run.
     #[arg(value_enum, value_name = "KIND")]
     pub kind: crate::hook::HookKind,

@@ -464,3 +464,45 @@ fn the_wait_honours_the_configured_timeout() {
     assert!(merge.stderr.contains("left running"), "{}", merge.stderr);
     assert_eq!(w.git(&["rev-parse", "HEAD"]), head);
 }
+
+#[test]
+fn a_hook_installed_for_a_target_validates_with_that_targets_job() {
+    let sb = sandbox(&[]);
+    let w = World::new();
+    std::fs::write(
+        w.work.join("datachonk.yaml"),
+        "deploy:\n  dbt_cloud:\n    default_target: dev\n    targets:\n      dev: {job_id: 1}\n      release: {job_id: 2}\n",
+    )
+    .unwrap();
+    w.commit_all("datachonk.yaml with targets");
+    let unknown = w.datachonk(&["hook", "install", "--target", "relase"], &[]);
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("did you mean `release`?"),
+        "{}",
+        unknown.stderr
+    );
+    assert!(
+        !w.hooks().join("pre-merge-commit").exists(),
+        "nothing installed"
+    );
+    ok(&w.datachonk(&["hook", "install", "--target", "release"], &[]));
+    let script = std::fs::read_to_string(w.hooks().join("pre-merge-commit")).unwrap();
+    assert!(
+        script.contains("hook run --target 'release' pre-merge-commit"),
+        "{script}"
+    );
+    let sha = w.feature_branch(true);
+    // DBT_CLOUD_JOB_ID points at the passing job; the recorded target's job (2) fails.
+    let merge = w.git_with(
+        &sb,
+        &["merge", "--no-ff", "feature"],
+        &[("DBT_CLOUD_JOB_ID", "1")],
+    );
+    assert_ne!(merge.code, 0, "{}", merge.stderr);
+    let runs = sb.runs();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].job_id, 2);
+    assert_eq!(runs[0].trigger.git_sha.as_deref(), Some(sha.as_str()));
+    w.git(&["merge", "--abort"]);
+}

@@ -24,7 +24,7 @@ const RECENT_RUNS: usize = 100;
 
 pub fn run(global: &GlobalArgs, cmd: HookCommand, ui: &Ui) -> CmdResult {
     match cmd {
-        HookCommand::Install(args) => run_install(&args, ui),
+        HookCommand::Install(args) => run_install(global, &args, ui),
         HookCommand::Uninstall(args) => run_uninstall(&args, ui),
         HookCommand::Status => run_status(ui),
         HookCommand::Run(args) => run_hook(global, &args, ui),
@@ -36,7 +36,7 @@ fn hooks_dir() -> Result<PathBuf, CliError> {
     Ok(install::hooks_dir(&repo)?)
 }
 
-fn run_install(args: &HookInstallArgs, ui: &Ui) -> CmdResult {
+fn run_install(global: &GlobalArgs, args: &HookInstallArgs, ui: &Ui) -> CmdResult {
     let existing = if args.chain {
         Existing::Chain
     } else if args.force {
@@ -44,13 +44,28 @@ fn run_install(args: &HookInstallArgs, ui: &Ui) -> CmdResult {
     } else {
         Existing::Refuse
     };
-    install_kind(args.kind, existing, ui)?;
+    if let Some(t) = &args.target {
+        // An unknown name is refused now, not at the first merge.
+        connect::load(
+            global,
+            &FlagValues {
+                target: Some(t.clone()),
+                ..FlagValues::default()
+            },
+        )?;
+    }
+    install_kind(args.kind, existing, args.target.as_deref(), ui)?;
     Ok(Exit::Success)
 }
 
 /// Install one hook kind in the current repository and say what was done.
-fn install_kind(kind: HookKind, existing: Existing, ui: &Ui) -> Result<(), CliError> {
-    let (path, outcome) = install_here(kind, existing)?;
+fn install_kind(
+    kind: HookKind,
+    existing: Existing,
+    target: Option<&str>,
+    ui: &Ui,
+) -> Result<(), CliError> {
+    let (path, outcome) = install_here(kind, existing, target)?;
     let name = kind.name();
     let line = match &outcome {
         InstallOutcome::Installed => format!("Installed the {name} hook: {}", path.display()),
@@ -92,13 +107,14 @@ fn install_kind(kind: HookKind, existing: Existing, ui: &Ui) -> Result<(), CliEr
 pub fn install_here(
     kind: HookKind,
     existing: Existing,
+    target: Option<&str>,
 ) -> Result<(PathBuf, InstallOutcome), CliError> {
     let dir = hooks_dir()?;
     // The binary running now; the script falls back to PATH if it moves.
     let exe = std::env::current_exe()
         .ok()
         .map(|p| p.canonicalize().unwrap_or(p));
-    let outcome = install::install(&dir, kind, exe.as_deref(), existing)?;
+    let outcome = install::install(&dir, kind, exe.as_deref(), target, existing)?;
     Ok((install::hook_path(&dir, kind), outcome))
 }
 
@@ -177,9 +193,13 @@ fn run_hook(global: &GlobalArgs, args: &HookRunArgs, ui: &Ui) -> CmdResult {
         );
         return Ok(Exit::Success);
     }
+    let flags = FlagValues {
+        target: args.target.clone(),
+        ..FlagValues::default()
+    };
     match args.kind {
-        HookKind::PreMergeCommit => pre_merge_commit(global, ui),
-        HookKind::PrePush => pre_push(global, ui),
+        HookKind::PreMergeCommit => pre_merge_commit(global, &flags, ui),
+        HookKind::PrePush => pre_push(global, &flags, ui),
     }
 }
 
@@ -192,7 +212,7 @@ fn eprintln_notice(ui: &Ui, line: &str) {
     }
 }
 
-fn pre_merge_commit(global: &GlobalArgs, ui: &Ui) -> CmdResult {
+fn pre_merge_commit(global: &GlobalArgs, flags: &FlagValues, ui: &Ui) -> CmdResult {
     let repo = hook::open_repository()?;
     let heads = merge::merge_heads(&repo, std::env::vars())?;
     if heads.is_empty() {
@@ -202,7 +222,7 @@ fn pre_merge_commit(global: &GlobalArgs, ui: &Ui) -> CmdResult {
         return Ok(Exit::Success);
     }
     // Configuration problems (exit 2) before anything else.
-    let cfg = connect::load(global, &FlagValues::default())?;
+    let cfg = connect::load(global, flags)?;
     let job_id = cfg.dbt_cloud.require_job_id()?;
     let mut targets = Vec::new();
     for head in &heads {
@@ -290,12 +310,12 @@ async fn validate(
     dbt_run::trigger_and_report(client, &plan, ui).await
 }
 
-fn pre_push(global: &GlobalArgs, ui: &Ui) -> CmdResult {
+fn pre_push(global: &GlobalArgs, flags: &FlagValues, ui: &Ui) -> CmdResult {
     let options = super::config::load_options(global);
     // Every section, as the commands that use them would load them (exit 2 when invalid).
     let settings = config::load_generate(&options)?;
     config::load_git(&options)?;
-    connect::load(global, &FlagValues::default())?;
+    connect::load(global, flags)?;
     let state = State::load(&settings.root).map_err(|e| CliError::usage(e.to_string()))?;
     let report = prepush::check(&settings.root, &settings.config, &state)?;
     let missing_input = match &report.method {

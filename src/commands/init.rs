@@ -87,7 +87,7 @@ pub fn run(global: &GlobalArgs, args: &InitArgs, ui: &Ui) -> CmdResult {
     let hook = decided
         .hook
         .hook_kind()
-        .map(|kind| super::hook::install_here(kind, crate::hook::install::Existing::Refuse));
+        .map(|kind| super::hook::install_here(kind, crate::hook::install::Existing::Refuse, None));
 
     report_result(
         ui,

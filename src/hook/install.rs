@@ -113,11 +113,13 @@ pub enum InstallOutcome {
     Replaced(PathBuf),
 }
 
-/// Install our `kind` hook in `dir`, calling `exe` (absolute path of the datachonk binary).
+/// Install our `kind` hook in `dir`, calling `exe` (absolute path of the datachonk binary)
+/// for the named `target` of datachonk.yaml, if any.
 pub fn install(
     dir: &Path,
     kind: HookKind,
     exe: Option<&Path>,
+    target: Option<&str>,
     existing: Existing,
 ) -> Result<InstallOutcome, HookError> {
     std::fs::create_dir_all(dir).map_err(HookError::io("create", dir))?;
@@ -126,11 +128,11 @@ pub fn install(
     let current = read_optional(&path)?;
     match current {
         None => {
-            write_script(&path, &script(kind, exe, chained.exists()))?;
+            write_script(&path, &script(kind, exe, chained.exists(), target))?;
             Ok(InstallOutcome::Installed)
         }
         Some(text) if is_ours(&text) => {
-            let wanted = script(kind, exe, chained.exists());
+            let wanted = script(kind, exe, chained.exists(), target);
             if text == wanted && is_executable(&path) {
                 return Ok(InstallOutcome::Unchanged);
             }
@@ -147,7 +149,7 @@ pub fn install(
                     return Err(HookError::InTheWay { path: chained });
                 }
                 std::fs::rename(&path, &chained).map_err(HookError::io("rename", &path))?;
-                if let Err(e) = write_script(&path, &script(kind, exe, true)) {
+                if let Err(e) = write_script(&path, &script(kind, exe, true, target)) {
                     // Put the person's hook back where it was.
                     let _ = std::fs::rename(&chained, &path);
                     return Err(e);
@@ -160,7 +162,7 @@ pub fn install(
                     return Err(HookError::InTheWay { path: backup });
                 }
                 std::fs::copy(&path, &backup).map_err(HookError::io("copy", &path))?;
-                write_script(&path, &script(kind, exe, chained.exists()))?;
+                write_script(&path, &script(kind, exe, chained.exists(), target))?;
                 Ok(InstallOutcome::Replaced(backup))
             }
         },
@@ -214,7 +216,7 @@ fn read_optional(path: &Path) -> Result<Option<String>, HookError> {
 }
 
 /// The hook script: POSIX sh, no bashisms (git runs hooks with `sh` on some platforms).
-pub fn script(kind: HookKind, exe: Option<&Path>, chained: bool) -> String {
+pub fn script(kind: HookKind, exe: Option<&Path>, chained: bool, target: Option<&str>) -> String {
     let name = kind.name();
     let mut s = String::new();
     s.push_str("#!/bin/sh\n");
@@ -241,8 +243,12 @@ pub fn script(kind: HookKind, exe: Option<&Path>, chained: bool) -> String {
         ));
     }
     // stdin (pre-push's ref list) belongs to the chained hook; ours never reads or prompts.
+    // The target is recorded here, so the hook validates with the job it was installed for.
+    let target = target
+        .map(|t| format!(" --target {}", sh_quote(t)))
+        .unwrap_or_default();
     s.push_str(&format!(
-        "exec \"$DATACHONK\" hook run {name} \"$@\" </dev/null\n"
+        "exec \"$DATACHONK\" hook run{target} {name} \"$@\" </dev/null\n"
     ));
     s
 }
@@ -308,6 +314,7 @@ mod tests {
             HookKind::PrePush,
             Some(Path::new("/opt/it's here/datachonk")),
             true,
+            None,
         );
         assert!(
             s.contains("DATACHONK='/opt/it'\\''s here/datachonk'"),
@@ -318,5 +325,10 @@ mod tests {
         assert!(chain < ours, "{s}");
         assert!(is_ours(&s));
         assert!(!is_ours("#!/bin/sh\nexit 0\n"));
+        let s = script(HookKind::PreMergeCommit, None, false, Some("prod"));
+        assert!(
+            s.contains("exec \"$DATACHONK\" hook run --target 'prod' pre-merge-commit \"$@\""),
+            "{s}"
+        );
     }
 }
