@@ -178,6 +178,20 @@ pub enum Command {
     #[command(subcommand)]
     Cloud(CloudCommand),
 
+    /// A sensor: each new successful run of an upstream job triggers a downstream job once.
+    ///
+    /// Long-running (or --once for cron and CI). State lives in
+    /// .datachonk/watch/<upstream>-<downstream>.json, so a restart neither triggers twice nor
+    /// misses an upstream run that succeeded while it was down (within --look-back). The first
+    /// start remembers the newest successful upstream run and waits for the next one. One
+    /// watcher per pair (a second is refused). Ctrl-C / SIGTERM finish the current trigger and
+    /// exit 130 / 143 with the state saved.
+    ///
+    /// Examples:
+    ///   datachonk watch --on-success-of 101 --trigger 202
+    ///   datachonk watch --on-success-of 101 --on-success-of 102 --trigger-target prod --once
+    Watch(WatchArgs),
+
     /// Show or check the effective configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -401,6 +415,36 @@ pub struct DbtRunArgs {
     /// Cancel the run on Ctrl-C (otherwise it is left running).
     #[arg(long)]
     pub cancel_on_interrupt: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Upstream job id whose successful runs trigger the downstream job; repeatable (one
+    /// list request per interval serves them all).
+    #[arg(long = "on-success-of", value_name = "JOB", required = true)]
+    pub on_success_of: Vec<i64>,
+    /// Downstream job id to trigger.
+    #[arg(
+        long,
+        value_name = "JOB",
+        required_unless_present = "trigger_target",
+        conflicts_with = "trigger_target"
+    )]
+    pub trigger: Option<i64>,
+    /// Named target of deploy.dbt_cloud.targets to trigger (its job and trigger overrides).
+    #[arg(long, value_name = "NAME")]
+    pub trigger_target: Option<String>,
+    /// How often to look for new upstream runs.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub interval: String,
+    /// Upstream runs that finished longer ago than this are not triggered for after a restart.
+    #[arg(long, default_value = "24h", value_name = "DURATION")]
+    pub look_back: String,
+    /// Handle what is pending, then exit.
+    #[arg(long)]
+    pub once: bool,
 }
 
 #[derive(Debug, Subcommand)]

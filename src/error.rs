@@ -21,6 +21,8 @@ pub enum Exit {
     Api = 6,
     /// Interrupted (Ctrl-C).
     Interrupted = 130,
+    /// Stopped by SIGTERM (`watch`), state saved.
+    Terminated = 143,
 }
 
 impl Exit {

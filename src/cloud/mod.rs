@@ -8,6 +8,7 @@ pub mod failure;
 pub mod insight;
 pub mod marker;
 pub mod retry;
+pub mod sensor;
 pub mod trigger;
 pub mod types;
 pub mod wait;

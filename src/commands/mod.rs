@@ -13,6 +13,7 @@ pub mod init;
 pub mod push;
 pub mod quickstart;
 pub mod sandbox;
+pub mod watch;
 
 use crate::cli::{Cli, Command};
 use crate::error::{CliError, CmdResult, Exit};
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Push(args) => push::run(&cli.global, &args, &ui),
         Command::DbtRun(args) => dbt_run::run(&cli.global, &args, &ui),
         Command::Cloud(cmd) => cloud::run(&cli.global, cmd, &ui),
+        Command::Watch(args) => watch::run(&cli.global, &args, &ui),
         Command::Hook(cmd) => hook::run(&cli.global, cmd, &ui),
         Command::Config(cmd) => config::run(&cli.global, cmd, &ui),
         Command::Sandbox(args) => sandbox::run(&args, &ui),

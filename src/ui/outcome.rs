@@ -19,6 +19,7 @@ pub fn outcome_word(exit: Exit) -> &'static str {
         Exit::Git => "git_error",
         Exit::Api => "api_error",
         Exit::Interrupted => "interrupted",
+        Exit::Terminated => "terminated",
     }
 }
 
