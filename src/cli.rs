@@ -354,6 +354,16 @@ pub struct DbtRunArgs {
     #[arg(long)]
     pub yes: bool,
 
+    /// Trigger only after a run of this upstream job succeeds: its run in progress, else
+    /// (within --timeout) its next one. Upstream Error is exit 1, Cancelled 3, and nothing is
+    /// triggered. The cause names the upstream run unless --cause is given.
+    #[arg(long, value_name = "JOB")]
+    pub after_job: Option<i64>,
+
+    /// Like --after-job, with the job of a named target of deploy.dbt_cloud.targets.
+    #[arg(long, value_name = "NAME", conflicts_with = "after_job")]
+    pub after_target: Option<String>,
+
     /// Why the run was triggered (at most 255 characters). Default: "Triggered by datachonk"
     /// plus the branch and short sha when known.
     #[arg(long, value_name = "TEXT")]

@@ -11,6 +11,7 @@ pub mod retry;
 pub mod sensor;
 pub mod trigger;
 pub mod types;
+pub mod upstream;
 pub mod wait;
 
 pub use client::{Client, ClientOptions, RunQuery};

@@ -42,8 +42,37 @@ pub fn run(global: &GlobalArgs, args: &DbtRunArgs, ui: &Ui) -> CmdResult {
     connect::confirm_target(global, &cfg, args.yes, "the trigger")?;
     let d = &cfg.dbt_cloud;
     let job_id = d.require_job_id()?;
-    let request = trigger_request(d, args.git_sha.as_deref(), args.git_branch.as_deref())?;
+    let mut request = trigger_request(d, args.git_sha.as_deref(), args.git_branch.as_deref())?;
     let client = connect::client(&cfg, ui)?;
+    let upstream_job = match &args.after_target {
+        Some(t) => Some(
+            connect::load(
+                global,
+                &FlagValues {
+                    target: Some(t.clone()),
+                    ..connect::connection_flags(&args.connection)
+                },
+            )?
+            .dbt_cloud
+            .require_job_id()?,
+        ),
+        None => args.after_job,
+    };
+    if let Some(up) = upstream_job {
+        if up == job_id {
+            return Err(CliError::usage(format!(
+                "--after-job {up} is the job to trigger: name the upstream job"
+            )));
+        }
+        let timeout = d.timeout.as_ref().map(|t| t.value);
+        let rt = super::runtime()?;
+        let upstream = rt.block_on(after_upstream(&client, up, job_id, timeout, ui));
+        rt.shutdown_background();
+        let cause = upstream?;
+        if args.cause.is_none() && d.cause.is_none() {
+            request.cause = cause;
+        }
+    }
     let plan = RunPlan {
         job_id,
         request,
@@ -57,6 +86,70 @@ pub fn run(global: &GlobalArgs, args: &DbtRunArgs, ui: &Ui) -> CmdResult {
     // Never let an idle keep-alive connection delay the exit.
     rt.shutdown_background();
     result
+}
+
+/// Wait for the upstream job's run; the downstream trigger's cause when it succeeded, else
+/// the exit that says how it ended (nothing is triggered then).
+async fn after_upstream(
+    client: &Client,
+    upstream: i64,
+    downstream: i64,
+    timeout: Option<Duration>,
+    ui: &Ui,
+) -> Result<String, CliError> {
+    use crate::cloud::upstream::{await_upstream, Upstream};
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let name = client
+        .get_job(upstream)
+        .await?
+        .name
+        .unwrap_or_else(|| format!("job {upstream}"));
+    let mut waiting = |newest: i64| {
+        ui.status(format!(
+            "waiting for the next run of job {upstream} ({name}) to start (newest so far: {newest})"
+        ))
+    };
+    let mut last = None;
+    let mut on_event = |e: WaitEvent<'_>| {
+        if let WaitEvent::Status(run) = e {
+            if last != Some(run.run_status()) {
+                last = Some(run.run_status());
+                ui.status(format!(
+                    "upstream run {} of job {upstream}: {}",
+                    run.id,
+                    run.run_status().label()
+                ));
+            }
+        }
+    };
+    let end = await_upstream(client, upstream, deadline, &mut waiting, &mut on_event).await?;
+    let not_triggered = format!("job {downstream} was not triggered");
+    match end {
+        Upstream::Finished(run) => match run.run_status() {
+            RunStatus::Success => Ok(crate::cloud::sensor::cause_for(run.id, &name)),
+            RunStatus::Cancelled => Err(CliError::new(
+                Exit::Cancelled,
+                format!("upstream run {} of job {upstream} ({name}) was cancelled: {not_triggered}", run.id),
+            )),
+            _ => Err(CliError::new(
+                Exit::RunError,
+                format!("upstream run {} of job {upstream} ({name}) ended in Error: {not_triggered}", run.id),
+            )
+            .with_hint(format!("see it: datachonk cloud runs show {} --nodes", run.id))),
+        },
+        Upstream::TimedOut(run) => Err(CliError::new(
+            Exit::Timeout,
+            match run {
+                Some(r) => format!(
+                    "upstream run {} of job {upstream} did not finish within --timeout: {not_triggered}",
+                    r.id
+                ),
+                None => format!(
+                    "no run of job {upstream} started within --timeout: {not_triggered}"
+                ),
+            },
+        )),
+    }
 }
 
 /// What to trigger and how to wait.

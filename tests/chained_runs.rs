@@ -1,0 +1,137 @@
+//! `dbt-run --after-job J`: the downstream job is triggered only after the upstream job's run
+//! (in progress, or the next one) succeeded — against the sandbox over HTTP.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use datachonk::sandbox::RunningSandbox;
+use support::*;
+
+fn runs_of(sb: &RunningSandbox, job: i64) -> Vec<datachonk::sandbox::RunSummary> {
+    sb.runs().into_iter().filter(|r| r.job_id == job).collect()
+}
+
+#[test]
+fn the_downstream_job_runs_after_the_upstream_run_in_progress_succeeds() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let up = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "1", "--no-wait"]);
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    let chained = datachonk(
+        &sb,
+        dir.path(),
+        &["dbt-run", "--job-id", "4", "--after-job", "1", "--no-wait"],
+    );
+    assert_eq!(chained.code, 0, "{}", chained.stderr);
+    let upstream = &runs_of(&sb, 1)[0];
+    let downstream = runs_of(&sb, 4);
+    assert_eq!(downstream.len(), 1);
+    assert_eq!(
+        without_marker(&downstream[0].trigger.cause),
+        format!("After run {} of job \"CI validate\" succeeded", upstream.id)
+    );
+    let finished = upstream.finished_at.expect("the upstream run finished");
+    assert!(
+        downstream[0].created_at >= finished,
+        "triggered only after the upstream run ended"
+    );
+}
+
+#[test]
+fn an_upstream_error_or_timeout_triggers_nothing() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    assert_eq!(
+        datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "2", "--no-wait"]).code,
+        0
+    );
+    let failed = datachonk(
+        &sb,
+        dir.path(),
+        &["dbt-run", "--job-id", "4", "--after-job", "2"],
+    );
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    let upstream = runs_of(&sb, 2)[0].id;
+    assert!(
+        failed.stderr.contains(&format!(
+            "upstream run {upstream} of job 2 (Broken) ended in Error: job 4 was not triggered"
+        )),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(
+        datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "3", "--no-wait"]).code,
+        0
+    );
+    let slow = datachonk(
+        &sb,
+        dir.path(),
+        &[
+            "dbt-run",
+            "--job-id",
+            "4",
+            "--after-job",
+            "3",
+            "--timeout",
+            "2s",
+        ],
+    );
+    assert_eq!(slow.code, 4, "{}", slow.stderr);
+    assert!(runs_of(&sb, 4).is_empty(), "nothing triggered");
+}
+
+#[test]
+fn with_no_run_in_progress_it_waits_for_the_next_one_to_start() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_datachonk"))
+        .args([
+            "dbt-run",
+            "--job-id",
+            "4",
+            "--after-job",
+            "1",
+            "--timeout",
+            "60s",
+            "--no-wait",
+        ])
+        .current_dir(dir.path())
+        .env("DBT_CLOUD_ACCESS_URL", sb.base_url())
+        .env("DBT_CLOUD_API_TOKEN", TOKEN)
+        .env("DBT_CLOUD_ACCOUNT_ID", "1")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "stderr ended early"
+        );
+        if line.contains("waiting for the next run of job 1") {
+            break;
+        }
+    }
+    assert!(runs_of(&sb, 4).is_empty());
+    assert_eq!(
+        datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "1", "--no-wait"]).code,
+        0
+    );
+    let until = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < until, "the chained dbt-run never finished");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(runs_of(&sb, 4).len(), 1);
+}
