@@ -280,6 +280,14 @@ async fn tick(
                     done.push(json!({"upstream_run": id, "skipped": "older than --look-back"}));
                 }
                 Due::Trigger(id) => {
+                    // A trigger for `id` that ended in doubt (its answer lost and the look-up
+                    // undecided) may have created a run: look for it by cause first.
+                    if pair.state.pending_upstream_run == Some(id) {
+                        recover(client, pair, id, downstream, ui).await?;
+                        if pair.state.last_upstream_run >= id {
+                            continue;
+                        }
+                    }
                     pair.state.pending_upstream_run = Some(id);
                     sensor::save(&pair.path, &pair.state).map_err(CliError::usage)?;
                     let mut req = request.clone();
