@@ -4,8 +4,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use datachonk::sandbox::RunningSandbox;
 use support::*;
@@ -87,8 +86,10 @@ fn an_upstream_error_or_timeout_triggers_nothing() {
 fn with_no_run_in_progress_it_waits_for_the_next_one_to_start() {
     let sb = sandbox(&[]);
     let dir = workdir();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_datachonk"))
-        .args([
+    let mut child = spawn_datachonk(
+        &sb,
+        dir.path(),
+        &[
             "dbt-run",
             "--job-id",
             "4",
@@ -97,16 +98,8 @@ fn with_no_run_in_progress_it_waits_for_the_next_one_to_start() {
             "--timeout",
             "60s",
             "--no-wait",
-        ])
-        .current_dir(dir.path())
-        .env("DBT_CLOUD_ACCESS_URL", sb.base_url())
-        .env("DBT_CLOUD_API_TOKEN", TOKEN)
-        .env("DBT_CLOUD_ACCOUNT_ID", "1")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+    );
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     loop {
@@ -124,14 +117,7 @@ fn with_no_run_in_progress_it_waits_for_the_next_one_to_start() {
         datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "1", "--no-wait"]).code,
         0
     );
-    let until = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < until, "the chained dbt-run never finished");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = exit_within(&mut child, Duration::from_secs(60), "the chained dbt-run");
     assert_eq!(status.code(), Some(0));
     assert_eq!(runs_of(&sb, 4).len(), 1);
 }

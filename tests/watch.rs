@@ -5,7 +5,6 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use datachonk::sandbox::RunningSandbox;
@@ -151,8 +150,10 @@ fn upstream_runs_older_than_the_look_back_are_not_triggered_after_a_restart() {
 fn a_second_watcher_of_the_same_pair_is_refused_and_sigterm_saves_and_exits_143() {
     let sb = sandbox(&[]);
     let dir = workdir();
-    let mut first = Command::new(env!("CARGO_BIN_EXE_datachonk"))
-        .args([
+    let mut first = spawn_datachonk(
+        &sb,
+        dir.path(),
+        &[
             "watch",
             "--on-success-of",
             UPSTREAM,
@@ -160,16 +161,8 @@ fn a_second_watcher_of_the_same_pair_is_refused_and_sigterm_saves_and_exits_143(
             "4",
             "--interval",
             "1h",
-        ])
-        .current_dir(dir.path())
-        .env("DBT_CLOUD_ACCESS_URL", sb.base_url())
-        .env("DBT_CLOUD_API_TOKEN", TOKEN)
-        .env("DBT_CLOUD_ACCOUNT_ID", "1")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+    );
     // Its state file appears once it holds the lock and has read the upstream job.
     let until = Instant::now() + Duration::from_secs(30);
     while !dir.path().join(".datachonk/watch/1-4.json").exists() {
@@ -188,17 +181,11 @@ fn a_second_watcher_of_the_same_pair_is_refused_and_sigterm_saves_and_exits_143(
     unsafe {
         libc_kill(first.id() as i32, 15);
     }
-    let until = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = first.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < until,
-            "the watcher did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = exit_within(
+        &mut first,
+        Duration::from_secs(10),
+        "the watcher after SIGTERM",
+    );
     assert_eq!(status.code(), Some(143));
     // The lock died with it: a new watcher runs.
     assert_eq!(watch(&sb, dir.path(), &[]).code, 0);

@@ -729,6 +729,22 @@ impl Client {
         Ok(envelope.data.flatten().unwrap_or_default())
     }
 
+    /// The id of `job_id`'s newest run (in one of `status_in`, when given); 0 when it has none.
+    pub async fn newest_run_id(
+        &self,
+        job_id: i64,
+        status_in: &[RunStatus],
+    ) -> Result<i64, ApiError> {
+        let query = RunQuery {
+            job_id: Some(job_id),
+            status_in: status_in.to_vec(),
+            order_by: Some("-id".into()),
+            limit: 1,
+            ..RunQuery::default()
+        };
+        Ok(self.list_runs(&query).await?.first().map_or(0, |r| r.id))
+    }
+
     /// One artifact of a run, raw (no envelope). `step` is 1-based; default: the last step.
     pub async fn get_artifact(
         &self,

@@ -40,16 +40,7 @@ pub async fn await_upstream(
         Some(run) => run,
         None => {
             // Runs created from now on are the next one: anything above the newest id.
-            let newest = client
-                .list_runs(&RunQuery {
-                    job_id: Some(job_id),
-                    order_by: Some("-id".into()),
-                    limit: 1,
-                    ..RunQuery::default()
-                })
-                .await?
-                .first()
-                .map_or(0, |r| r.id);
+            let newest = client.newest_run_id(job_id, &[]).await?;
             on_waiting(newest);
             loop {
                 let next = client

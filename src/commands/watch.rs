@@ -164,16 +164,8 @@ async fn open_pairs(
             Some(s) => s,
             None => {
                 let newest = client
-                    .list_runs(&RunQuery {
-                        job_id: Some(upstream),
-                        status_in: vec![RunStatus::Success],
-                        order_by: Some("-id".into()),
-                        limit: 1,
-                        ..RunQuery::default()
-                    })
-                    .await?
-                    .first()
-                    .map_or(0, |r| r.id);
+                    .newest_run_id(upstream, &[RunStatus::Success])
+                    .await?;
                 let s = PairState::new(upstream, downstream, newest);
                 sensor::save(&path, &s).map_err(CliError::usage)?;
                 ui.status(format!(

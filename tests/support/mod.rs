@@ -158,6 +158,44 @@ pub fn wait_for_runs(
     }
 }
 
+/// datachonk started in the background against `sandbox` (for long-running commands: `watch`,
+/// `dbt-run --after-job`); stderr piped so a test can read what it says as it goes.
+pub fn spawn_datachonk(sandbox: &RunningSandbox, dir: &Path, args: &[&str]) -> std::process::Child {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_datachonk"));
+    for (name, _) in datachonk::config::ENV_VARS {
+        cmd.env_remove(name);
+    }
+    cmd.args(args)
+        .current_dir(dir)
+        .env("DBT_CLOUD_ACCESS_URL", sandbox.base_url())
+        .env("DBT_CLOUD_API_TOKEN", TOKEN)
+        .env("DBT_CLOUD_ACCOUNT_ID", "1")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("datachonk starts")
+}
+
+/// The exit status of `child`, failing the test when it has not exited within `limit`.
+pub fn exit_within(
+    child: &mut std::process::Child,
+    limit: Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let until = Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().expect("child status") {
+            return s;
+        }
+        assert!(
+            Instant::now() < until,
+            "{what}: still running after {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 pub fn workdir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     // A repository root, so the config search stops here.
