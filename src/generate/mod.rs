@@ -14,6 +14,7 @@ pub mod naming;
 pub mod parallel;
 pub mod plan;
 pub mod postgres;
+pub mod project;
 pub mod quoting;
 pub mod select;
 pub mod sources_yaml;
@@ -94,6 +95,8 @@ pub enum GenerateError {
     State(#[from] state::StateError),
     #[error(transparent)]
     Write(#[from] write::WriteError),
+    #[error(transparent)]
+    Project(#[from] project::ProjectError),
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,
@@ -124,6 +127,13 @@ impl From<GenerateError> for CliError {
             GenerateError::Postgres(postgres::PostgresError::Connect { .. }) => err.with_hint(
                 "check host, port, user and database; for a local server: postgres://USER@127.0.0.1:5432/DB",
             ),
+            GenerateError::Project(project::ProjectError::Invalid { .. }) => err.with_hint(
+                "fix the file (dbt would not read it either); nothing was written, because planning without it could declare twice what it declares",
+            ),
+            GenerateError::Project(project::ProjectError::CannotEdit { block, .. }) => err
+                .with_hint(format!(
+                    "add this to the file by hand, then run generate again:\n{block}"
+                )),
             GenerateError::Template(_) => err.with_hint(
                 "templates use [[ ]] for values and [% %] for tags (README, \"Generate\")",
             ),
@@ -301,6 +311,7 @@ impl Sink<'_> {
             existing: None,
             stat,
             descriptions: None,
+            defined_in: None,
         }))
     }
 }
@@ -348,6 +359,11 @@ impl std::io::Write for HashingWriter<'_> {
 
 /// Record in `state` what applying `f` leaves on disk.
 fn record(state: &mut State, f: &PlannedFile) {
+    // The project's own files are never recorded as datachonk's: they would stop counting
+    // as the project's declarations.
+    if f.kind == FileKind::ProjectYaml || f.status == plan::FileStatus::Exists {
+        return;
+    }
     match f.action {
         Action::Write => state.record(&f.path, f.content.as_bytes(), f.input.clone()),
         // Unchanged: record only what is not already recorded as is (the fast path leaves
@@ -376,14 +392,17 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
             t.source = source.clone();
         }
     }
-    metadata.sort();
     let patterns = if req.selection.is_empty() {
         &req.config.tables
     } else {
         &req.selection
     };
-    let selected = select::select(&metadata.tables, patterns, &req.config.exclude)?;
     let mut state = State::load(&req.root)?;
+    let project = project::read(&req.root, &state)?;
+    timings.mark("read project");
+    apply_project(req, &project, &state, &mut metadata);
+    metadata.sort();
+    let selected = select::select(&metadata.tables, patterns, &req.config.exclude)?;
     let disk = DiskCheck {
         root: &req.root,
         state_mtime_ns: State::stats_written_at(&req.root),
@@ -430,7 +449,8 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
     }
     let dialect = Dialect::parse(&req.config.dialect).unwrap_or(Dialect::Postgres);
     let templates = Templates::new(req.config.templates_dir.as_deref(), dialect)?;
-    let base = base_fingerprint(&templates, &req.config, req.force);
+    let mut base = base_fingerprint(&templates, &req.config, req.force);
+    base.update(project.fingerprint().as_bytes());
     timings.mark("fingerprint inputs");
 
     // No-op fast path per source: when every file of a source is exactly what datachonk last
@@ -442,7 +462,7 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
             .iter()
             .map(|m| (&metadata.tables[m.index], m))
             .collect();
-        match unchanged_source(req, dialect, &base, name, &tables, &state, &disk)? {
+        match unchanged_source(req, dialect, &base, name, &tables, &state, &disk, &project)? {
             Some(files) => {
                 planned.insert(name.to_string(), files);
                 state.sources.insert(
@@ -478,12 +498,18 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
         .map(Arc::new)
         .collect();
     timings.mark("derive names, keys");
+    let edits = plan_project_edits(req, &project, &sources)?;
+    for f in edits {
+        let f = sink.accept(f)?;
+        planned.entry(String::new()).or_default().push(f);
+    }
     let config = to_value(&req.config);
     for source in &sources {
         let dir = format!("{}/{}", req.config.output_dir, source.name);
         let mut files = Vec::new();
         plan_source(
-            req, &templates, &config, &base, source, &inputs, &dir, &state, &disk, sink, &mut files,
+            req, &templates, &config, &base, source, &inputs, &dir, &state, &disk, sink, &project,
+            &mut files,
         )?;
         planned.insert(source.name.clone(), files);
         state.sources.insert(
@@ -501,6 +527,95 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
         tables: selected.len(),
         timings,
     })
+}
+
+/// Plan against what the project declares: its own catalog nodes (models, snapshots, tests)
+/// and, from a live database, the relations its models build are not inputs (unless selected
+/// by name); a table of a source the project declares takes that source's name, and its
+/// declared name when the declaration lists it.
+fn apply_project(
+    req: &Request,
+    project: &project::Project,
+    state: &State,
+    metadata: &mut Metadata,
+) {
+    let named: Vec<select::Pattern> = req
+        .selection
+        .iter()
+        .filter(|p| !p.contains(['*', '?']))
+        .map(|p| select::Pattern::parse(p))
+        .collect();
+    let generated: BTreeSet<String> = state
+        .files
+        .keys()
+        .filter_map(|p| p.strip_suffix(".sql"))
+        .map(|p| p.rsplit('/').next().unwrap_or(p).to_ascii_lowercase())
+        .collect();
+    let live = matches!(req.input, Input::Postgres(_));
+    metadata.tables.retain(|t| {
+        let own = t.project_node
+            || (live
+                && (generated.contains(&t.name.to_ascii_lowercase())
+                    || project.model_file(&t.name).is_some()));
+        !own || named.iter().any(|p| p.matches(t))
+    });
+    for t in &mut metadata.tables {
+        if let Some(d) = project.source_for(&t.source, t.database.as_deref(), &t.schema) {
+            t.source = d.name.clone();
+            t.declared_name = d.table(&t.name).map(|dt| dt.name.clone());
+        }
+    }
+}
+
+/// Additions to the project's own properties files: tables of a source it declares that its
+/// declaration lacks, and columns missing from declared tables that list columns.
+fn plan_project_edits(
+    req: &Request,
+    project: &project::Project,
+    sources: &[Arc<SourceCtx>],
+) -> Result<Vec<PlannedFile>, GenerateError> {
+    let mut additions = Vec::new();
+    for s in sources {
+        let Some(d) = project.declared(&s.name) else {
+            continue;
+        };
+        let mut add = project::Additions::default();
+        for t in &s.tables {
+            match d.table(&t.identifier) {
+                None => add.tables.push(t),
+                Some(dt) if !dt.columns.is_empty() => {
+                    let missing: Vec<String> = t
+                        .columns
+                        .iter()
+                        .filter(|c| {
+                            !dt.columns
+                                .iter()
+                                .any(|(n, _)| n.eq_ignore_ascii_case(c.name()))
+                        })
+                        .map(|c| c.name().to_string())
+                        .collect();
+                    if !missing.is_empty() {
+                        add.columns.push((dt.name.clone(), missing));
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        if !add.tables.is_empty() || !add.columns.is_empty() {
+            additions.push((s.as_ref(), d, add));
+        }
+    }
+    let files: BTreeSet<&str> = additions.iter().map(|(_, d, _)| d.file.as_str()).collect();
+    let mut out = Vec::new();
+    for rel in files {
+        let full = req.root.join(rel);
+        let text = std::fs::read_to_string(&full)
+            .map_err(|source| GenerateError::Read { path: full, source })?;
+        if let Some(new) = project::edit(&req.root, rel, &text, project, &additions)? {
+            out.push(plan::project_edit(rel, text, new));
+        }
+    }
+    Ok(out)
 }
 
 /// A table of a touched source: where it is in the metadata and what its files derive from.
@@ -554,6 +669,7 @@ fn table_fingerprint(t: &metadata::Table) -> [u8; 32] {
     field(&t.schema);
     field(&t.name);
     field(t.kind.as_deref().unwrap_or("\0"));
+    field(t.declared_name.as_deref().unwrap_or("\0"));
     field(t.description.as_deref().unwrap_or("\0"));
     for c in &t.columns {
         field(&c.name);
@@ -580,6 +696,7 @@ fn fingerprint<'a>(
 
 /// All of a source's files, when each is unchanged by the fast path (see
 /// [`DiskCheck::unchanged`]); `None` as soon as one is not.
+#[allow(clippy::too_many_arguments)]
 fn unchanged_source(
     req: &Request,
     dialect: Dialect,
@@ -588,7 +705,15 @@ fn unchanged_source(
     tables: &[(&metadata::Table, &Member)],
     state: &State,
     disk: &DiskCheck,
+    project: &project::Project,
 ) -> Result<Option<Vec<PlannedFile>>, GenerateError> {
+    if tables
+        .iter()
+        .any(|(t, _)| t.declared_name.is_none() && project.declared(name).is_some())
+    {
+        // A table to add to the project's own declaration: the slow path plans the edit.
+        return Ok(None);
+    }
     let refs: Vec<&metadata::Table> = tables.iter().map(|(t, _)| *t).collect();
     let Some(schema) = context::source_schema(&refs, &req.config) else {
         return Ok(None);
@@ -603,27 +728,38 @@ fn unchanged_source(
     let _ = serde_json::to_vec(&source_ref).map(|v| base.update(v));
     let dir = format!("{}/{name}", req.config.output_dir);
     let table_fps: Vec<&[u8; 32]> = tables.iter().map(|(_, m)| &m.fingerprint).collect();
-    let mut wanted = vec![
-        (
+    let mut wanted = Vec::new();
+    if project.declared(name).is_none() {
+        wanted.push((
             format!("{dir}/_{name}__sources.yml"),
             FileKind::SourcesYaml,
             fingerprint(&base, "sources.yml", table_fps.iter().copied()),
-        ),
-        (
+        ));
+    }
+    let listed = tables.iter().any(|(t, _)| {
+        let model = context::model_name(&req.config, name, t);
+        project.model_file(&model).is_none() && project.properties_entry(&model).is_none()
+    });
+    if listed {
+        wanted.push((
             format!("{dir}/_{name}__models.yml"),
             FileKind::ModelsYaml,
             fingerprint(&base, "models.yml", table_fps.iter().copied()),
-        ),
-    ];
+        ));
+    }
+    let mut files = Vec::with_capacity(wanted.len());
     for (t, m) in tables.iter().filter(|(_, m)| m.selected) {
-        let model = context::model_name(&req.config, name, &t.name);
+        let model = context::model_name(&req.config, name, t);
+        if let Some(other) = project.model_file(&model) {
+            files.push(plan::exists(&format!("{dir}/{model}.sql"), other));
+            continue;
+        }
         wanted.push((
             format!("{dir}/{model}.sql"),
             FileKind::StagingModel,
             fingerprint(&base, "staging_model.sql", [&m.fingerprint]),
         ));
     }
-    let mut files = Vec::with_capacity(wanted.len());
     for (path, kind, input) in wanted {
         // Cheap check first: no record with this input means no fast path, without reading.
         if state.input_of(&path) != Some(input.as_str()) {
@@ -753,6 +889,7 @@ fn plan_source(
     state: &State,
     disk: &DiskCheck,
     sink: &Sink,
+    project: &project::Project,
     files: &mut Vec<PlannedFile>,
 ) -> Result<(), GenerateError> {
     let source_ref = SourceRef {
@@ -775,11 +912,44 @@ fn plan_source(
         .iter()
         .filter_map(|i| i.map(|i| &i.fingerprint))
         .collect();
-    let chosen: Vec<(usize, &[u8; 32])> = table_inputs
+    let mut chosen: Vec<(usize, &[u8; 32])> = table_inputs
         .iter()
         .enumerate()
         .filter_map(|(i, input)| input.filter(|t| t.selected).map(|t| (i, &t.fingerprint)))
         .collect();
+    // A model the project already has (a file datachonk did not write): not generated.
+    chosen.retain(|&(i, _)| {
+        let t = &source.tables[i];
+        match project.model_file(&t.model_name) {
+            Some(other) => {
+                files.push(plan::exists(&format!("{dir}/{}.sql", t.model_name), other));
+                false
+            }
+            None => true,
+        }
+    });
+    // `_models.yml` lists the models the project has no file or properties entry for.
+    let listed: Vec<usize> = (0..source.tables.len())
+        .filter(|&i| {
+            let m = &source.tables[i].model_name;
+            project.model_file(m).is_none() && project.properties_entry(m).is_none()
+        })
+        .collect();
+    let models_source = if listed.is_empty() {
+        None
+    } else if listed.len() == source.tables.len() {
+        Some(source.clone())
+    } else {
+        Some(Arc::new(SourceCtx {
+            name: source.name.clone(),
+            database: source.database.clone(),
+            schema: source.schema.clone(),
+            quote_schema: source.quote_schema,
+            schema_configured: source.schema_configured,
+            tables: listed.iter().map(|&i| source.tables[i].clone()).collect(),
+        }))
+    };
+    let declared = project.declared(&source.name).is_some();
     // What the staging template sees: the schema as files show it (the fingerprint above
     // hashes the raw one, as the fast path does).
     let schema_text = source.schema_text();
@@ -798,7 +968,14 @@ fn plan_source(
         sink,
     };
     let (yaml, models) = std::thread::scope(|scope| {
-        let yaml = scope.spawn(|| plan_yaml(&shared, source, &table_fps));
+        let yaml = scope.spawn(|| {
+            plan_yaml(
+                &shared,
+                (!declared).then_some(source),
+                models_source.as_ref(),
+                &table_fps,
+            )
+        });
         let models = render_models(&shared, &source_value, source, &chosen);
         let yaml = yaml.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         (yaml, models)
@@ -832,11 +1009,12 @@ struct YamlRender {
 /// `_<source>__sources.yml` and `_<source>__models.yml` (merged with the existing file).
 fn plan_yaml(
     sh: &Shared,
-    source: &Arc<SourceCtx>,
+    sources_of: Option<&Arc<SourceCtx>>,
+    models_of: Option<&Arc<SourceCtx>>,
     table_fps: &[&[u8; 32]],
 ) -> Result<Vec<PlannedFile>, GenerateError> {
     let dialect = sh.req.config.dialect.as_str();
-    let sources = || {
+    let sources = |source: &Arc<SourceCtx>| {
         yaml_file(
             sh,
             format!("{}/_{}__sources.yml", sh.dir, source.name),
@@ -859,7 +1037,7 @@ fn plan_yaml(
             },
         )
     };
-    let models = || {
+    let models = |source: &Arc<SourceCtx>| {
         yaml_file(
             sh,
             format!("{}/_{}__models.yml", sh.dir, source.name),
@@ -902,14 +1080,14 @@ fn plan_yaml(
     };
     // Two long renders: one each on its own thread.
     let (sources, models) = std::thread::scope(|scope| {
-        let sources = scope.spawn(sources);
-        let models = models();
+        let sources = scope.spawn(|| sources_of.map(sources).transpose());
+        let models = models_of.map(models).transpose();
         let sources = sources
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
         (sources, models)
     });
-    Ok(vec![sources?, models?])
+    Ok(sources?.into_iter().chain(models?).collect())
 }
 
 /// One YAML file of a source: unchanged by the fast path, else rendered from the context
