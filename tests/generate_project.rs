@@ -271,3 +271,45 @@ fn the_projects_own_models_in_a_catalog_are_never_staging_inputs() {
         .success()
         .stdout(predicates::str::contains("stg_main__stg_shop_orders.sql"));
 }
+
+#[test]
+fn from_sources_adds_to_the_projects_declaration_and_a_declaring_input_is_not_declared_again() {
+    let input = "sources:\n  - name: shop\n    schema: raw\n    tables:\n      - name: orders\n        columns:\n          - name: id\n            data_type: integer\n            data_tests: [unique, not_null]\n      - name: customers\n        columns:\n          - name: id\n            data_type: integer\n";
+    let declared = "sources:\n  - name: shop\n    schema: raw\n    tables:\n      - name: orders\n";
+    let dir = project(&[
+        ("vendor/shop.yml", input),
+        ("models/_sources.yml", declared),
+    ]);
+    datachonk(dir.path())
+        .args(["generate", "--from-sources", "vendor/shop.yml"])
+        .assert()
+        .success();
+    assert_eq!(
+        read(dir.path(), "models/_sources.yml"),
+        format!("{declared}      - name: customers\n        columns:\n          - name: id\n            data_type: integer\n")
+    );
+    assert!(!dir
+        .path()
+        .join(format!("{SHOP}/_shop__sources.yml"))
+        .exists());
+    datachonk(dir.path())
+        .args(["generate", "--from-sources", "vendor/shop.yml", "--check"])
+        .assert()
+        .success();
+
+    // The input is itself the project's declaration: staging models only.
+    let dir = project(&[("models/raw_sources.yml", input)]);
+    datachonk(dir.path())
+        .args(["generate", "--from-sources", "models/raw_sources.yml"])
+        .assert()
+        .success();
+    assert_eq!(read(dir.path(), "models/raw_sources.yml"), input);
+    assert!(!dir
+        .path()
+        .join(format!("{SHOP}/_shop__sources.yml"))
+        .exists());
+    assert!(dir
+        .path()
+        .join(format!("{SHOP}/stg_shop__customers.sql"))
+        .exists());
+}
