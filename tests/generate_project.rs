@@ -313,3 +313,25 @@ fn from_sources_adds_to_the_projects_declaration_and_a_declaring_input_is_not_de
         .join(format!("{SHOP}/stg_shop__customers.sql"))
         .exists());
 }
+
+#[test]
+fn the_no_op_fast_path_sees_a_change_to_the_projects_declarations() {
+    let dir = project(&[("models/_sources.yml", SOURCES)]);
+    generate(dir.path(), &[]).success();
+    let added = read(dir.path(), "models/_sources.yml");
+    // Nothing changed: nothing to do (the whole-run fast path), twice.
+    for _ in 0..2 {
+        let out = stderr(&generate(dir.path(), &[]).success());
+        assert!(out.contains("wrote 0 file(s)"), "{out}");
+    }
+    // The person takes the additions out again: the next run puts them back.
+    std::fs::write(dir.path().join("models/_sources.yml"), SOURCES).unwrap();
+    generate(dir.path(), &["--check"]).code(1);
+    let out = stderr(&generate(dir.path(), &[]).success());
+    assert!(out.contains("1 of your file(s) added to"), "{out}");
+    assert_eq!(read(dir.path(), "models/_sources.yml"), added);
+    // A generated model deleted: written again.
+    std::fs::remove_file(dir.path().join(format!("{SHOP}/stg_shop__orders.sql"))).unwrap();
+    let out = stderr(&generate(dir.path(), &[]).success());
+    assert!(out.contains("wrote 1 file(s)"), "{out}");
+}

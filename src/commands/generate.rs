@@ -35,8 +35,6 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
             }
         },
     };
-    let previous =
-        generate::state::State::load(&settings.root).map_err(generate::GenerateError::from)?;
     let request = Request {
         root: settings.root.clone(),
         config: settings.config,
@@ -49,7 +47,7 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
     // Writing streams each file to disk as it is rendered; the other modes keep contents.
     let (plan, written) = if writes {
         stop_writing_on_signal();
-        let result = generate::generate(&request, &previous);
+        let result = generate::generate(&request);
         if generate::write::was_interrupted() {
             return Err(CliError::new(
                 Exit::Interrupted,

@@ -11,6 +11,7 @@ pub mod context;
 pub mod merge;
 pub mod metadata;
 pub mod naming;
+pub mod noop;
 pub mod parallel;
 pub mod plan;
 pub mod postgres;
@@ -168,6 +169,11 @@ pub fn load_metadata(input: &Input, config: &GenerateConfig) -> Result<Metadata,
 /// Plan the files for `req` (reads the disk, writes nothing). Every planned file keeps its
 /// content (for `--diff`, or for [`apply`] later).
 pub fn plan(req: &Request) -> Result<Plan, GenerateError> {
+    if let Some(inputs) = noop::Inputs::read(req) {
+        if let Some(plan) = noop::fast_plan(req, &inputs)? {
+            return Ok(plan);
+        }
+    }
     plan_with(req, &Sink::Keep)
 }
 
@@ -177,8 +183,20 @@ pub fn plan(req: &Request) -> Result<Plan, GenerateError> {
 /// the run. Files written before a failure are recorded in the state, so a rerun does not
 /// mistake them for hand edits.
 /// Returns the plan (file contents empty) and the number of files written.
-pub fn generate(req: &Request, previous: &State) -> Result<(Plan, usize), GenerateError> {
+pub fn generate(req: &Request) -> Result<(Plan, usize), GenerateError> {
+    let inputs = noop::Inputs::read(req);
+    if let Some(inputs) = &inputs {
+        if let Some(plan) = noop::fast_plan(req, inputs)? {
+            // `last_run` is part of the state the key hashes: a run given other arguments
+            // differs there, and is not a no-op.
+            if req.last_run.is_none() || last_run_recorded(req)? {
+                return Ok((plan, 0));
+            }
+        }
+    }
+    noop::forget(&req.root);
     sweep_stale_temp_files(req);
+    let previous = &State::load(&req.root)?;
     let mut state = previous.clone();
     state.version = 1;
     let writer = Writer {
@@ -208,7 +226,29 @@ pub fn generate(req: &Request, previous: &State) -> Result<(Plan, usize), Genera
     state.save(&req.root, previous)?;
     let mut plan = result?;
     plan.timings.mark("write state");
+    if let Some(inputs) = &inputs {
+        noop::remember(req, inputs, &plan, &state)?;
+    }
     Ok((plan, writer.written.into_inner()))
+}
+
+/// Whether the state already records `req.last_run` (read without the files' records).
+fn last_run_recorded(req: &Request) -> Result<bool, GenerateError> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(default)]
+        last_run: Option<state::LastRun>,
+    }
+    let path = req.root.join(state::STATE_FILE);
+    let bytes = std::fs::read(&path).map_err(|source| GenerateError::Read { path, source })?;
+    // Only the one key is kept; the files' records are skipped, not built.
+    let head: Head = serde_json::from_slice(&bytes).map_err(|e| {
+        GenerateError::State(state::StateError::Malformed {
+            path: req.root.join(state::STATE_FILE),
+            message: e.to_string(),
+        })
+    })?;
+    Ok(head.last_run == req.last_run)
 }
 
 /// Remove temporary files an earlier datachonk left where it writes (the project root, the
@@ -251,7 +291,8 @@ impl Sink<'_> {
             return Ok(f);
         };
         if f.action == Action::Write {
-            f.stat = write::write_atomic_stat(&w.root.join(&f.path), f.content.as_bytes())?;
+            let new = f.status == plan::FileStatus::New;
+            f.stat = write::write_atomic_stat(&w.root.join(&f.path), f.content.as_bytes(), new)?;
             w.written.fetch_add(1, Ordering::Relaxed);
         }
         {
@@ -279,7 +320,7 @@ impl Sink<'_> {
         let Sink::Write(w) = self else {
             return Ok(None);
         };
-        let mut file = write::AtomicFile::create(&w.root.join(path))?;
+        let mut file = write::AtomicFile::create_new(&w.root.join(path))?;
         let mut out = HashingWriter {
             inner: &mut file,
             hasher: Sha256::new(),
@@ -1139,7 +1180,9 @@ fn yaml_file(
 }
 
 /// Staging models of the tables at `chosen` (indexes into `source.tables`, with their input
-/// fingerprints), rendered on every core (each file is independent; order is kept).
+/// fingerprints), rendered on every core (each file is independent; order is kept). When
+/// writing, one thread writes what the others render: files created in one folder from
+/// several threads wait on the folder's lock, and cost more than one writer.
 fn render_models(
     sh: &Shared,
     source_value: &Value,
@@ -1148,7 +1191,7 @@ fn render_models(
 ) -> Result<Vec<PlannedFile>, GenerateError> {
     let (req, state) = (sh.req, sh.state);
     let dialect = req.config.dialect.as_str();
-    let one = |&(i, fp): &(usize, &[u8; 32])| -> Result<PlannedFile, GenerateError> {
+    let render = |&(i, fp): &(usize, &[u8; 32])| -> Result<PlannedFile, GenerateError> {
         let t = &source.tables[i];
         let path = format!("{}/{}.sql", sh.dir, t.model_name);
         let input = fingerprint(sh.base, "staging_model.sql", [fp]);
@@ -1168,7 +1211,7 @@ fn render_models(
                 dialect => dialect,
             },
         )?;
-        sh.sink.accept(plan::classify(
+        Ok(plan::classify(
             &path,
             FileKind::StagingModel,
             content,
@@ -1179,7 +1222,49 @@ fn render_models(
             None,
         ))
     };
-    parallel::map(chosen.to_vec(), |item| one(&item))
+    if !matches!(sh.sink, Sink::Write(_)) || chosen.len() < 64 {
+        return parallel::map(chosen.to_vec(), |item| {
+            render(&item).and_then(|f| sh.sink.accept(f))
+        });
+    }
+    let n = chosen.len();
+    let next = AtomicUsize::new(0);
+    let mut out: Vec<Option<PlannedFile>> = (0..n).map(|_| None).collect();
+    let mut failed: Option<(usize, GenerateError)> = None;
+    // A bounded queue: rendered files wait for the writer, not in memory all at once.
+    let (tx, rx) =
+        std::sync::mpsc::sync_channel::<(usize, Result<PlannedFile, GenerateError>)>(256);
+    std::thread::scope(|scope| {
+        for _ in 0..parallel::threads() {
+            let (tx, next, render) = (tx.clone(), &next, &render);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = chosen.get(i) else { break };
+                let r = render(item);
+                let stop = r.is_err();
+                if tx.send((i, r)).is_err() || stop {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (i, r) in rx {
+            match r.and_then(|f| sh.sink.accept(f)) {
+                Ok(f) => out[i] = Some(f),
+                Err(e) => {
+                    // The first error in input order wins; the renderers stop.
+                    next.store(n, Ordering::Relaxed);
+                    if failed.as_ref().is_none_or(|(j, _)| i < *j) {
+                        failed = Some((i, e));
+                    }
+                }
+            }
+        }
+    });
+    if let Some((_, e)) = failed {
+        return Err(e);
+    }
+    Ok(out.into_iter().flatten().collect())
 }
 
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, GenerateError> {

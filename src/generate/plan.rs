@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::merge::MergeReport;
 use super::state::{sha256_hex, FileStat, State};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FileKind {
     StagingModel,

@@ -58,6 +58,8 @@ pub struct Project {
     pub model_files: BTreeMap<String, String>,
     /// Names of `models:` entries in the person's properties files, lower-cased → file.
     pub properties: BTreeMap<String, String>,
+    /// Whether a temporary file of a datachonk that was writing is under the model paths.
+    pub temp_files: bool,
 }
 
 /// One `sources:` entry of a person's file.
@@ -154,6 +156,9 @@ impl Project {
             h.update(format!("S\0{}\0{:?}\0{}\0", s.name, s.database, s.schema));
             for t in &s.tables {
                 h.update(format!("T\0{}\0{}\0", t.name, t.identifier));
+                for (c, _) in &t.columns {
+                    h.update(format!("C\0{c}\0"));
+                }
             }
         }
         for m in self.model_files.keys() {
@@ -195,14 +200,19 @@ pub fn model_paths(root: &Path) -> Vec<String> {
 /// Read the project's declarations under `root` (files recorded in `state` are datachonk's
 /// and are skipped).
 pub fn read(root: &Path, state: &State) -> Result<Project, ProjectError> {
+    read_with(root, &|rel| state.checksum_of(rel).is_some())
+}
+
+/// [`read`], with the files datachonk wrote given by `ours`.
+pub fn read_with(root: &Path, ours: &dyn Fn(&str) -> bool) -> Result<Project, ProjectError> {
     let mut project = Project::default();
     let mut files = Vec::new();
     for dir in model_paths(root) {
-        walk(root, &root.join(&dir), &mut files);
+        walk(root, &root.join(&dir), &mut files, &mut project.temp_files);
     }
-    files.sort();
+    files.sort_unstable();
     for rel in files {
-        if state.checksum_of(&rel).is_some() {
+        if ours(&rel) {
             continue;
         }
         let full = root.join(&rel);
@@ -225,7 +235,7 @@ pub fn read(root: &Path, state: &State) -> Result<Project, ProjectError> {
 }
 
 /// Files under `dir` (any depth; symlinks are not followed), project-relative.
-fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+fn walk(root: &Path, dir: &Path, out: &mut Vec<String>, temp_files: &mut bool) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -233,11 +243,12 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
         let Ok(kind) = e.file_type() else { continue };
         let path = e.path();
         if kind.is_dir() {
-            walk(root, &path, out);
+            walk(root, &path, out, temp_files);
         } else if kind.is_file() {
             let name = e.file_name();
             let name = name.to_string_lossy();
             if name.starts_with('.') {
+                *temp_files |= super::write::is_temp_file(&name);
                 continue;
             }
             if [".yml", ".yaml", ".sql", ".py"]
