@@ -335,3 +335,34 @@ fn the_no_op_fast_path_sees_a_change_to_the_projects_declarations() {
     let out = stderr(&generate(dir.path(), &[]).success());
     assert!(out.contains("wrote 1 file(s)"), "{out}");
 }
+
+#[test]
+fn a_model_the_project_takes_over_later_keeps_one_entry_and_is_warned_about() {
+    let dir = project(&[]);
+    generate(dir.path(), &[]).success();
+    // The person describes a generated model in a file of their own: datachonk drops its entry.
+    std::fs::write(
+        dir.path().join("models/props.yml"),
+        "models:\n  - name: stg_shop__customers\n    description: mine\n",
+    )
+    .unwrap();
+    let out = stderr(&generate(dir.path(), &[]).success());
+    assert!(
+        out.contains("dropped models the project describes in its own files: stg_shop__customers"),
+        "{out}"
+    );
+    let models = read(dir.path(), &format!("{SHOP}/_shop__models.yml"));
+    assert!(!models.contains("stg_shop__customers"), "{models}");
+    // And writes a model of that name of their own: the earlier generated one is named.
+    std::fs::create_dir_all(dir.path().join("models/marts")).unwrap();
+    std::fs::write(
+        dir.path().join("models/marts/stg_shop__orders.sql"),
+        "select 1 as id\n",
+    )
+    .unwrap();
+    let out = stderr(&generate(dir.path(), &[]).success());
+    assert!(
+        out.contains("models/staging/shop/stg_shop__orders.sql (written by an earlier generate) and models/marts/stg_shop__orders.sql define the same model"),
+        "{out}"
+    );
+}

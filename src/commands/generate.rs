@@ -127,6 +127,15 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
                 }
             ));
         }
+        for f in plan.files.iter().filter(|f| f.status == FileStatus::Exists) {
+            let other = f.defined_in.as_deref().unwrap_or_default();
+            if other != f.path && settings.root.join(&f.path).exists() {
+                ui.warn(format!(
+                    "{} (written by an earlier generate) and {other} define the same model, which dbt refuses: delete the one you do not want",
+                    f.path
+                ));
+            }
+        }
         if summary.skipped > 0 {
             ui.warn(format!(
                 "{} file(s) edited by hand were left alone; `--diff` shows what regenerating would change, `--force` overwrites them",

@@ -1007,6 +1007,7 @@ fn plan_source(
         state,
         disk,
         sink,
+        project,
     };
     let (yaml, models) = std::thread::scope(|scope| {
         let yaml = scope.spawn(|| {
@@ -1037,6 +1038,7 @@ struct Shared<'a> {
     state: &'a State,
     disk: &'a DiskCheck<'a>,
     sink: &'a Sink<'a>,
+    project: &'a project::Project,
 }
 
 /// How to render one of a source's YAML files, once the fast path has failed.
@@ -1094,11 +1096,24 @@ fn plan_yaml(
                     .descriptions_of(path)
                     .and_then(merge::GeneratedDescriptions::parse);
                 let full_path = sh.req.root.join(path);
-                let (merged, kept_models, extra, report) = merge::models_context(
+                let (merged, mut kept_models, extra, mut report) = merge::models_context(
                     source,
                     existing.as_deref().map(|t| (full_path.as_path(), t)),
                     generated.as_ref(),
                 )?;
+                // A model the project describes in a file of its own keeps only that entry
+                // (dbt refuses two), even one datachonk wrote here before.
+                let names = std::mem::take(&mut report.kept_models);
+                let mut texts = std::mem::take(&mut kept_models).into_iter();
+                for name in names {
+                    let text = texts.next().unwrap_or_default();
+                    if sh.project.properties_entry(&name).is_some() {
+                        report.dropped_models.push(name);
+                    } else {
+                        report.kept_models.push(name);
+                        kept_models.push(text);
+                    }
+                }
                 let merged = Arc::new(merged);
                 let ctx = minijinja::context! {
                         source => minijinja::context! {
