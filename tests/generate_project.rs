@@ -130,8 +130,10 @@ fn a_declared_source_gains_only_the_missing_table_and_columns_every_other_byte_k
             "{sql}"
         );
     }
-    // A second run writes nothing, and --check calls it fresh.
+    // A second run writes nothing (not even the state), and --check calls it fresh.
+    let state = read(dir.path(), "datachonk.state.json");
     let out = stderr(&generate(dir.path(), &[]).success());
+    assert_eq!(read(dir.path(), "datachonk.state.json"), state);
     assert!(out.contains("wrote 0 file(s)"), "{out}");
     assert_eq!(read(dir.path(), "models/_sources.yml"), after);
     generate(dir.path(), &["--check"]).success();

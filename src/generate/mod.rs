@@ -491,7 +491,7 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
     let dialect = Dialect::parse(&req.config.dialect).unwrap_or(Dialect::Postgres);
     let templates = Templates::new(req.config.templates_dir.as_deref(), dialect)?;
     let mut base = base_fingerprint(&templates, &req.config, req.force);
-    base.update(project.fingerprint().as_bytes());
+    base.update(project.render_fingerprint().as_bytes());
     timings.mark("fingerprint inputs");
 
     // No-op fast path per source: when every file of a source is exactly what datachonk last
@@ -710,7 +710,9 @@ fn table_fingerprint(t: &metadata::Table) -> [u8; 32] {
     field(&t.schema);
     field(&t.name);
     field(t.kind.as_deref().unwrap_or("\0"));
-    field(t.declared_name.as_deref().unwrap_or("\0"));
+    // The name files use (declared, else derived): the same before and after a run adds the
+    // table to the project's declaration.
+    field(&context::dbt_name(t));
     field(t.description.as_deref().unwrap_or("\0"));
     for c in &t.columns {
         field(&c.name);

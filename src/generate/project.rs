@@ -148,7 +148,25 @@ impl Project {
             .map(String::as_str)
     }
 
-    /// A fingerprint of what planning takes from the project (for the no-op fast path).
+    /// A fingerprint of what rendered files depend on in the project: which sources it
+    /// declares and which models it has. Not the declared tables and columns: what a run adds
+    /// to them must not make the next run re-record every file.
+    pub fn render_fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for s in &self.sources {
+            h.update(format!("S\0{}\0", s.name));
+        }
+        for m in self.model_files.keys() {
+            h.update(format!("M\0{m}\0"));
+        }
+        for m in self.properties.keys() {
+            h.update(format!("P\0{m}\0"));
+        }
+        super::super::templates::hex(&h.finalize())
+    }
+
+    /// A fingerprint of everything planning takes from the project (for the no-op fast path).
     pub fn fingerprint(&self) -> String {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
