@@ -368,3 +368,19 @@ fn a_model_the_project_takes_over_later_keeps_one_entry_and_is_warned_about() {
         "{out}"
     );
 }
+
+#[test]
+fn a_source_the_project_takes_over_from_an_earlier_generate_is_warned_about() {
+    let dir = project(&[]);
+    generate(dir.path(), &[]).success();
+    std::fs::write(dir.path().join("models/_sources.yml"), SOURCES).unwrap();
+    let out = stderr(&generate(dir.path(), &[]).success());
+    assert!(
+        out.contains("models/staging/shop/_shop__sources.yml (written by an earlier generate) and models/_sources.yml both declare source shop"),
+        "{out}"
+    );
+    // The person's file got the missing tables all the same; the state says push commits it.
+    assert!(read(dir.path(), "models/_sources.yml").contains("- name: order_items"));
+    let state = read(dir.path(), "datachonk.state.json");
+    assert!(state.contains("\"project_edits\""), "{state}");
+}

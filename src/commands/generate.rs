@@ -127,6 +127,9 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
                 }
             ));
         }
+        for w in &plan.warnings {
+            ui.warn(w.clone());
+        }
         for f in plan.files.iter().filter(|f| f.status == FileStatus::Exists) {
             let other = f.defined_in.as_deref().unwrap_or_default();
             if other != f.path && settings.root.join(&f.path).exists() {

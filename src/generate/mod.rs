@@ -155,6 +155,8 @@ pub struct Plan {
     pub tables: usize,
     /// Where the time went (`generate -v`).
     pub timings: Timings,
+    /// Problems the plan cannot fix, for people (e.g. a source declared twice).
+    pub warnings: Vec<String>,
 }
 
 /// Read the metadata an input describes (`config.schema` narrows a database's schemas).
@@ -402,6 +404,11 @@ impl std::io::Write for HashingWriter<'_> {
 fn record(state: &mut State, f: &PlannedFile) {
     // The project's own files are never recorded as datachonk's: they would stop counting
     // as the project's declarations.
+    if f.kind == FileKind::ProjectYaml && f.action == Action::Write {
+        state
+            .project_edits
+            .insert(f.path.clone(), state::sha256_hex(f.content.as_bytes()));
+    }
     if f.kind == FileKind::ProjectYaml || f.status == plan::FileStatus::Exists {
         return;
     }
@@ -559,6 +566,19 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
         );
     }
     timings.mark("render, write files");
+    // A sources file an earlier generate wrote for a source the project now declares itself.
+    let mut warnings = Vec::new();
+    for name in &source_names {
+        let ours = format!("{}/{name}/_{name}__sources.yml", req.config.output_dir);
+        if let Some(d) = project.declared(name) {
+            if state.checksum_of(&ours).is_some() && req.root.join(&ours).exists() {
+                warnings.push(format!(
+                    "{ours} (written by an earlier generate) and {} both declare source {name}, which dbt refuses: delete {ours}",
+                    d.file
+                ));
+            }
+        }
+    }
     // Fast-path files need no recording: their record already matches.
     let files: Vec<PlannedFile> = planned.into_values().flatten().collect();
     Ok(Plan {
@@ -567,6 +587,7 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
         sources: source_names,
         tables: selected.len(),
         timings,
+        warnings,
     })
 }
 

@@ -144,6 +144,7 @@ pub fn fast_plan(req: &Request, inputs: &Inputs) -> Result<Option<Plan>, Generat
         sources: last.sources,
         tables: last.tables,
         timings,
+        warnings: Vec::new(),
     }))
 }
 
@@ -161,10 +162,11 @@ pub fn remember(
     plan: &Plan,
     state: &State,
 ) -> Result<(), GenerateError> {
-    if plan
-        .files
-        .iter()
-        .any(|f| f.action == plan::Action::Skip || f.status == plan::FileStatus::EditedByHand)
+    if !plan.warnings.is_empty()
+        || plan
+            .files
+            .iter()
+            .any(|f| f.action == plan::Action::Skip || f.status == plan::FileStatus::EditedByHand)
     {
         return Ok(());
     }
