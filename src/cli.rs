@@ -268,6 +268,10 @@ pub struct GenerateArgs {
     /// Overwrite files edited by hand (and re-render _models.yml without merging).
     #[arg(long)]
     pub force: bool,
+    /// Exit 1 when a model to generate already exists in a file datachonk did not write
+    /// (it is skipped either way: `exists (not generated)`).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args, Clone, Default)]

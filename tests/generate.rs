@@ -506,7 +506,7 @@ fn a_file_already_there_before_the_first_run_is_not_overwritten() {
     std::fs::create_dir_all(dir.path().join(SHOP)).unwrap();
     std::fs::write(dir.path().join(&path), "select 1 -- mine\n").unwrap();
     let out = stderr(&generate(dir.path(), &[]).success());
-    assert!(out.contains("1 edited by hand"), "{out}");
+    assert!(out.contains("1 exist (not generated)"), "{out}");
     assert_eq!(read(dir.path(), &path), "select 1 -- mine\n");
     assert!(dir
         .path()

@@ -491,3 +491,99 @@ fn a_server_that_stalls_after_the_handshake_is_an_error_within_the_query_timeout
     assert!(!text.contains("s3cret"), "{text}");
     server.join().unwrap();
 }
+
+/// A project that already declares its source (some of the tables): `--from-postgres` adds the
+/// missing tables to that declaration, in place, and never declares the source again; the
+/// views dbt builds in the same database are not staging inputs.
+#[test]
+fn from_postgres_adds_to_the_projects_own_declaration_and_dbt_builds_it() {
+    let dbt_bin = dbt_path();
+    let server = Server::start();
+    let mut client = postgres::Client::connect(&server.url("postgres", ""), postgres::NoTls)
+        .expect("connect to the test server");
+    client
+        .batch_execute(
+            "create schema crm;
+             create table crm.accounts (account_id integer primary key, name text);
+             insert into crm.accounts values (1, 'Acme');
+             create table crm.contacts (contact_id integer primary key, \"Full Name\" text, account_id integer);
+             insert into crm.contacts values (1, 'Ada Lovelace', 1);",
+        )
+        .expect("create the tables");
+
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir(p.join(".git")).unwrap();
+    std::fs::write(p.join("datachonk.yaml"), "generate:\n  dialect: postgres\n").unwrap();
+    std::fs::write(
+        p.join("dbt_project.yml"),
+        "name: chonk\nversion: '1.0.0'\nconfig-version: 2\nprofile: chonk\nmodel-paths: [models]\nmodels:\n  chonk:\n    +materialized: view\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("profiles.yml"),
+        format!(
+            "chonk:\n  target: ci\n  outputs:\n    ci:\n      type: postgres\n      host: 127.0.0.1\n      port: {}\n      user: postgres\n      password: ''\n      dbname: postgres\n      schema: analytics\n      threads: 2\n",
+            server.port
+        ),
+    )
+    .unwrap();
+    let declared = "# CRM, declared by hand\nsources:\n  - name: crm\n    tables:\n      - name: accounts  # the first one\n";
+    std::fs::create_dir_all(p.join("models/sources")).unwrap();
+    std::fs::write(p.join("models/sources/crm.yml"), declared).unwrap();
+
+    let generate = |url: &str, extra: &[&str]| {
+        let out = cargo_bin_cmd!("datachonk")
+            .current_dir(p)
+            .env("NO_COLOR", "1")
+            .args(["generate", "--from-postgres", url])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let url = server.url("postgres", "?schema=crm");
+    let (code, out) = generate(&url, &[]);
+    assert_eq!(code, 0, "{out}");
+    let contacts = "      - name: contacts\n        columns:\n          - name: contact_id\n            data_type: integer\n          - name: Full Name\n            data_type: text\n            quote: true\n          - name: account_id\n            data_type: integer\n";
+    assert_eq!(
+        read(p, "models/sources/crm.yml"),
+        format!("{declared}{contacts}")
+    );
+    assert!(!p.join("models/staging/crm/_crm__sources.yml").exists());
+    let sql = read(p, "models/staging/crm/stg_crm__contacts.sql");
+    assert!(sql.contains("source('crm', 'contacts')"), "{sql}");
+
+    dbt(
+        &dbt_bin,
+        p,
+        &["parse", "--warn-error", "--no-partial-parse"],
+    );
+    dbt(&dbt_bin, p, &["build"]);
+
+    // Fresh, also reading every schema (the views dbt built in `analytics` are not inputs).
+    for url in [url.clone(), server.url("postgres", "")] {
+        let (code, out) = generate(&url, &["--check"]);
+        assert_eq!(code, 0, "{url}: {out}");
+    }
+    let (code, out) = generate(&url, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("wrote 0 file(s)"), "{out}");
+
+    // A table added to the warehouse: exactly it is added, to the existing declaration.
+    client
+        .batch_execute("create table crm.notes (note_id integer primary key, body text);")
+        .unwrap();
+    let (code, out) = generate(&url, &[]);
+    assert_eq!(code, 0, "{out}");
+    let notes = "      - name: notes\n        columns:\n          - name: note_id\n            data_type: integer\n          - name: body\n            data_type: text\n";
+    assert_eq!(
+        read(p, "models/sources/crm.yml"),
+        format!("{declared}{contacts}{notes}")
+    );
+    assert!(out.contains("wrote 3 file(s)"), "{out}");
+    dbt(&dbt_bin, p, &["build"]);
+}

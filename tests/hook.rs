@@ -506,3 +506,40 @@ fn a_hook_installed_for_a_target_validates_with_that_targets_job() {
     assert_eq!(runs[0].trigger.git_sha.as_deref(), Some(sha.as_str()));
     w.git(&["merge", "--abort"]);
 }
+
+/// A project that declares its sources by hand is fresh right after `generate`, and a table
+/// its declaration lacks makes the push stale (the edit of the person's file is due).
+#[test]
+fn pre_push_judges_a_project_that_declares_its_own_sources() {
+    let w = World::new();
+    std::fs::create_dir_all(w.work.join("models")).unwrap();
+    std::fs::write(
+        w.work.join("models/_sources.yml"),
+        "sources:\n  - name: shop  # ours\n    schema: raw\n    tables:\n      - name: orders\n      - name: customers\n",
+    )
+    .unwrap();
+    generate_from_catalog(&w);
+    ok(&w.datachonk(&["hook", "install", "--kind", "pre-push"], &[]));
+    let push = w.git_in(&w.work, &["push", "origin", "main"], &[]);
+    ok(&push);
+    assert!(
+        push.stderr.contains("generated file(s) up to date"),
+        "{}",
+        push.stderr
+    );
+
+    // The person takes a table out of their declaration: generate would add it back.
+    std::fs::write(
+        w.work.join("models/_sources.yml"),
+        "sources:\n  - name: shop  # ours\n    schema: raw\n    tables:\n      - name: orders\n      - name: customers\n",
+    )
+    .unwrap();
+    w.commit_all("declaration without order_items");
+    let direct = w.datachonk(&["hook", "run", "pre-push"], &[]);
+    assert_eq!(direct.code, 1, "{}", direct.stderr);
+    assert!(
+        direct.stderr.contains("models/_sources.yml"),
+        "{}",
+        direct.stderr
+    );
+}

@@ -617,3 +617,34 @@ fn push_json_still_reports_the_push_when_the_trigger_fails() {
     );
     assert!(sandbox.runs().is_empty());
 }
+
+#[test]
+fn a_persons_sources_file_generate_added_to_is_committed_with_the_models() {
+    let world = World::new();
+    let work = world.work();
+    // The project declares shop itself (datachonk's own declaration goes).
+    let declared =
+        "sources:\n  - name: shop  # ours\n    schema: raw\n    tables:\n      - name: orders\n";
+    std::fs::write(work.join("models/_sources.yml"), declared).unwrap();
+    std::fs::remove_file(work.join("models/staging/shop/_shop__sources.yml")).unwrap();
+    world.git_ok(&work, &["add", "models/_sources.yml"]);
+    world.git_ok(&work, &["commit", "-q", "-m", "declare shop by hand"]);
+    world.generate();
+    let text = std::fs::read_to_string(work.join("models/_sources.yml")).unwrap();
+    assert!(
+        text.starts_with(declared) && text.len() > declared.len(),
+        "{text}"
+    );
+
+    let run = world.datachonk(&["push"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let files = world.committed_files();
+    assert!(
+        files.contains(&"models/_sources.yml".to_string()),
+        "{files:?}"
+    );
+    assert!(
+        !files.contains(&"models/staging/shop/_shop__sources.yml".to_string()),
+        "{files:?}"
+    );
+}

@@ -35,8 +35,6 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
             }
         },
     };
-    let previous =
-        generate::state::State::load(&settings.root).map_err(generate::GenerateError::from)?;
     let request = Request {
         root: settings.root.clone(),
         config: settings.config,
@@ -49,7 +47,7 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
     // Writing streams each file to disk as it is rendered; the other modes keep contents.
     let (plan, written) = if writes {
         stop_writing_on_signal();
-        let result = generate::generate(&request, &previous);
+        let result = generate::generate(&request);
         if generate::write::was_interrupted() {
             return Err(CliError::new(
                 Exit::Interrupted,
@@ -86,13 +84,23 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
     } else {
         report(&plan, args, writes, ui);
         let line = format!(
-            "{} table(s) in {} source(s): {} new, {} changed, {} unchanged, {} edited by hand{}",
+            "{} table(s) in {} source(s): {} new, {} changed, {} unchanged, {} edited by hand{}{}{}",
             plan.tables,
             plan.sources.len(),
             summary.new,
             summary.changed,
             summary.unchanged,
             summary.edited_by_hand,
+            if summary.project_edits > 0 {
+                format!(", {} of your file(s) added to", summary.project_edits)
+            } else {
+                String::new()
+            },
+            if summary.exists > 0 {
+                format!(", {} exist (not generated)", summary.exists)
+            } else {
+                String::new()
+            },
             if writes {
                 format!("; wrote {written} file(s)")
             } else {
@@ -108,12 +116,53 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
                 ));
             }
         }
+        if summary.exists > 0 {
+            ui.status(format!(
+                "{} model(s) exist in files datachonk did not write: not generated{}",
+                summary.exists,
+                if args.strict {
+                    ""
+                } else {
+                    " (--strict makes this an error)"
+                }
+            ));
+        }
+        for w in &plan.warnings {
+            ui.warn(w.clone());
+        }
+        for f in plan.files.iter().filter(|f| f.status == FileStatus::Exists) {
+            let other = f.defined_in.as_deref().unwrap_or_default();
+            if other != f.path && settings.root.join(&f.path).exists() {
+                ui.warn(format!(
+                    "{} (written by an earlier generate) and {other} define the same model, which dbt refuses: delete the one you do not want",
+                    f.path
+                ));
+            }
+        }
         if summary.skipped > 0 {
             ui.warn(format!(
                 "{} file(s) edited by hand were left alone; `--diff` shows what regenerating would change, `--force` overwrites them",
                 summary.skipped
             ));
         }
+    }
+    if args.strict && summary.exists > 0 {
+        let names: Vec<String> = plan
+            .files
+            .iter()
+            .filter(|f| f.status == FileStatus::Exists)
+            .map(|f| format!("{} ({})", f.path, f.defined_in.as_deref().unwrap_or("?")))
+            .collect();
+        return Err(CliError::new(
+            Exit::RunError,
+            format!(
+                "--strict: model(s) already defined by the project: {}",
+                names.join(", ")
+            ),
+        )
+        .with_hint(
+            "rename or remove the project's model, or leave the table out (generate.exclude)",
+        ));
     }
     if args.check && stale {
         if !ui.is_json() {
@@ -205,7 +254,16 @@ fn report(plan: &Plan, args: &GenerateArgs, writes: bool, ui: &Ui) {
         if f.status == FileStatus::Unchanged && !verbose_listing {
             continue;
         }
+        let defined = f
+            .defined_in
+            .as_ref()
+            .map(|d| format!(" (defined in {d})"))
+            .unwrap_or_default();
         let note = match (f.status, f.action) {
+            (_, _) if f.kind == plan::FileKind::ProjectYaml => {
+                " (your file: tables/columns appended, the rest kept byte for byte)"
+            }
+            (FileStatus::Exists, _) => defined.as_str(),
             (FileStatus::EditedByHand, Action::Skip) => " (left alone; --force overwrites)",
             (FileStatus::EditedByHand, Action::Write) if f.merge.is_some() || !args.force => {
                 " (merged with your edits)"
@@ -218,8 +276,19 @@ fn report(plan: &Plan, args: &GenerateArgs, writes: bool, ui: &Ui) {
             FileStatus::Changed => ui.warnish("changed"),
             FileStatus::Unchanged => ui.dim("unchanged"),
             FileStatus::EditedByHand => ui.bad("edited-by-hand"),
+            FileStatus::Exists => ui.dim("exists (not generated)"),
         };
-        let pad = " ".repeat(14usize.saturating_sub(f.status.label().len()));
+        let label = if f.kind == plan::FileKind::ProjectYaml {
+            ui.warnish("add to")
+        } else {
+            label
+        };
+        let shown = if f.kind == plan::FileKind::ProjectYaml {
+            "add to"
+        } else {
+            f.status.label()
+        };
+        let pad = " ".repeat(14usize.saturating_sub(shown.len()));
         let line = format!("{label}{pad} {}{note}", f.path);
         if writes {
             ui.status(line);

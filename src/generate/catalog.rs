@@ -138,6 +138,7 @@ impl CatalogTable {
             kind: m.kind,
             description: non_empty(m.comment),
             columns: self.columns.0,
+            ..Table::default()
         }
     }
 }
@@ -238,8 +239,11 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Metadata, CatalogError> {
         table.source = source_name_of(&unique_id).unwrap_or_else(|| table.schema.clone());
         push(&mut tables, &mut seen, table);
     }
-    for (_, mut table) in by_unique_id(file.nodes) {
+    for (unique_id, mut table) in by_unique_id(file.nodes) {
         table.source = table.schema.clone();
+        // Seeds are raw data (staged like a source); models, snapshots and tests are the
+        // project's own work, never staging inputs (unless selected by name).
+        table.project_node = !unique_id.starts_with("seed.");
         push(&mut tables, &mut seen, table);
     }
     Ok(Metadata { tables })

@@ -250,7 +250,8 @@ pub fn build(tables: Vec<Table>, cfg: &GenerateConfig) -> Result<Vec<SourceCtx>,
                 schemas: schemas.join(", "),
             });
         };
-        let table_names: Vec<String> = tables.iter().map(|t| snake_case(&t.name)).collect();
+        // The project's own name for a table it declares, else snake_case of the raw name.
+        let table_names: Vec<String> = tables.iter().map(dbt_name).collect();
         for (t, dbt_name) in tables.iter().zip(&table_names) {
             let problem = dialect.name_problem(&t.name, true).or_else(|| {
                 dbt_name
@@ -279,7 +280,7 @@ pub fn build(tables: Vec<Table>, cfg: &GenerateConfig) -> Result<Vec<SourceCtx>,
         drop(refs);
         let mut work = Vec::with_capacity(tables.len());
         for (t, dbt_name) in tables.into_iter().zip(table_names) {
-            let model_name = model_name_for(cfg, name, &dbt_name);
+            let model_name = model_name_for(cfg, name, &snake_case(&dbt_name));
             model_names.push((format!("{name}.{}", t.name), model_name.clone()));
             work.push((t, dbt_name, model_name));
         }
@@ -322,9 +323,16 @@ pub fn source_schema(tables: &[&Table], cfg: &GenerateConfig) -> Option<String> 
         .then(|| first.to_string())
 }
 
-/// The model name for raw table `table` of `source` (`generate.naming.model`).
-pub fn model_name(cfg: &GenerateConfig, source: &str, table: &str) -> String {
-    model_name_for(cfg, source, &snake_case(table))
+/// The model name for table `t` of `source` (`generate.naming.model`).
+pub fn model_name(cfg: &GenerateConfig, source: &str, t: &Table) -> String {
+    model_name_for(cfg, source, &snake_case(&dbt_name(t)))
+}
+
+/// A table's name in dbt: the project's declared name, else snake_case of the raw name.
+pub fn dbt_name(t: &Table) -> String {
+    t.declared_name
+        .clone()
+        .unwrap_or_else(|| snake_case(&t.name))
 }
 
 fn model_name_for(cfg: &GenerateConfig, source: &str, dbt_name: &str) -> String {
@@ -621,6 +629,7 @@ mod tests {
             kind: None,
             description: Some("Has {{ braces }} and {% tags %}".into()),
             columns,
+            ..Table::default()
         }
     }
 

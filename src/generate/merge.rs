@@ -124,6 +124,8 @@ pub struct MergeReport {
     pub kept_tests: usize,
     pub kept_keys: usize,
     pub kept_models: Vec<String>,
+    /// Models this file described that the project now describes in a file of its own.
+    pub dropped_models: Vec<String>,
     /// `model.column` (or `model`) whose description datachonk had taken from the warehouse
     /// and now replaced with the changed comment.
     pub updated_descriptions: Vec<String>,
@@ -159,6 +161,12 @@ impl MergeReport {
             out.push(format!(
                 "kept models not generated this time: {}",
                 self.kept_models.join(", ")
+            ));
+        }
+        if !self.dropped_models.is_empty() {
+            out.push(format!(
+                "dropped models the project describes in its own files: {}",
+                self.dropped_models.join(", ")
             ));
         }
         if !self.updated_descriptions.is_empty() {

@@ -24,6 +24,12 @@ pub struct Table {
     pub description: Option<String>,
     /// In the warehouse's column order.
     pub columns: Vec<Column>,
+    /// A catalog node of the project itself (model, snapshot, test…; not a seed): never a
+    /// staging input unless selected by name.
+    pub project_node: bool,
+    /// The table's name in the project's own declaration of its source (`source(_, NAME)`),
+    /// when the project declares it.
+    pub declared_name: Option<String>,
 }
 
 /// One column, as the warehouse names and types it.

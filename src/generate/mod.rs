@@ -11,9 +11,11 @@ pub mod context;
 pub mod merge;
 pub mod metadata;
 pub mod naming;
+pub mod noop;
 pub mod parallel;
 pub mod plan;
 pub mod postgres;
+pub mod project;
 pub mod quoting;
 pub mod select;
 pub mod sources_yaml;
@@ -94,6 +96,8 @@ pub enum GenerateError {
     State(#[from] state::StateError),
     #[error(transparent)]
     Write(#[from] write::WriteError),
+    #[error(transparent)]
+    Project(#[from] project::ProjectError),
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,
@@ -124,6 +128,13 @@ impl From<GenerateError> for CliError {
             GenerateError::Postgres(postgres::PostgresError::Connect { .. }) => err.with_hint(
                 "check host, port, user and database; for a local server: postgres://USER@127.0.0.1:5432/DB",
             ),
+            GenerateError::Project(project::ProjectError::Invalid { .. }) => err.with_hint(
+                "fix the file (dbt would not read it either); nothing was written, because planning without it could declare twice what it declares",
+            ),
+            GenerateError::Project(project::ProjectError::CannotEdit { block, .. }) => err
+                .with_hint(format!(
+                    "add this to the file by hand, then run generate again:\n{block}"
+                )),
             GenerateError::Template(_) => err.with_hint(
                 "templates use [[ ]] for values and [% %] for tags (README, \"Generate\")",
             ),
@@ -144,6 +155,8 @@ pub struct Plan {
     pub tables: usize,
     /// Where the time went (`generate -v`).
     pub timings: Timings,
+    /// Problems the plan cannot fix, for people (e.g. a source declared twice).
+    pub warnings: Vec<String>,
 }
 
 /// Read the metadata an input describes (`config.schema` narrows a database's schemas).
@@ -158,6 +171,11 @@ pub fn load_metadata(input: &Input, config: &GenerateConfig) -> Result<Metadata,
 /// Plan the files for `req` (reads the disk, writes nothing). Every planned file keeps its
 /// content (for `--diff`, or for [`apply`] later).
 pub fn plan(req: &Request) -> Result<Plan, GenerateError> {
+    if let Some(inputs) = noop::Inputs::read(req) {
+        if let Some(plan) = noop::fast_plan(req, &inputs)? {
+            return Ok(plan);
+        }
+    }
     plan_with(req, &Sink::Keep)
 }
 
@@ -167,8 +185,20 @@ pub fn plan(req: &Request) -> Result<Plan, GenerateError> {
 /// the run. Files written before a failure are recorded in the state, so a rerun does not
 /// mistake them for hand edits.
 /// Returns the plan (file contents empty) and the number of files written.
-pub fn generate(req: &Request, previous: &State) -> Result<(Plan, usize), GenerateError> {
+pub fn generate(req: &Request) -> Result<(Plan, usize), GenerateError> {
+    let inputs = noop::Inputs::read(req);
+    if let Some(inputs) = &inputs {
+        if let Some(plan) = noop::fast_plan(req, inputs)? {
+            // `last_run` is part of the state the key hashes: a run given other arguments
+            // differs there, and is not a no-op.
+            if req.last_run.is_none() || last_run_recorded(req)? {
+                return Ok((plan, 0));
+            }
+        }
+    }
+    noop::forget(&req.root);
     sweep_stale_temp_files(req);
+    let previous = &State::load(&req.root)?;
     let mut state = previous.clone();
     state.version = 1;
     let writer = Writer {
@@ -198,7 +228,29 @@ pub fn generate(req: &Request, previous: &State) -> Result<(Plan, usize), Genera
     state.save(&req.root, previous)?;
     let mut plan = result?;
     plan.timings.mark("write state");
+    if let Some(inputs) = &inputs {
+        noop::remember(req, inputs, &plan, &state)?;
+    }
     Ok((plan, writer.written.into_inner()))
+}
+
+/// Whether the state already records `req.last_run` (read without the files' records).
+fn last_run_recorded(req: &Request) -> Result<bool, GenerateError> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(default)]
+        last_run: Option<state::LastRun>,
+    }
+    let path = req.root.join(state::STATE_FILE);
+    let bytes = std::fs::read(&path).map_err(|source| GenerateError::Read { path, source })?;
+    // Only the one key is kept; the files' records are skipped, not built.
+    let head: Head = serde_json::from_slice(&bytes).map_err(|e| {
+        GenerateError::State(state::StateError::Malformed {
+            path: req.root.join(state::STATE_FILE),
+            message: e.to_string(),
+        })
+    })?;
+    Ok(head.last_run == req.last_run)
 }
 
 /// Remove temporary files an earlier datachonk left where it writes (the project root, the
@@ -241,7 +293,8 @@ impl Sink<'_> {
             return Ok(f);
         };
         if f.action == Action::Write {
-            f.stat = write::write_atomic_stat(&w.root.join(&f.path), f.content.as_bytes())?;
+            let new = f.status == plan::FileStatus::New;
+            f.stat = write::write_atomic_stat(&w.root.join(&f.path), f.content.as_bytes(), new)?;
             w.written.fetch_add(1, Ordering::Relaxed);
         }
         {
@@ -269,7 +322,7 @@ impl Sink<'_> {
         let Sink::Write(w) = self else {
             return Ok(None);
         };
-        let mut file = write::AtomicFile::create(&w.root.join(path))?;
+        let mut file = write::AtomicFile::create_new(&w.root.join(path))?;
         let mut out = HashingWriter {
             inner: &mut file,
             hasher: Sha256::new(),
@@ -301,6 +354,7 @@ impl Sink<'_> {
             existing: None,
             stat,
             descriptions: None,
+            defined_in: None,
         }))
     }
 }
@@ -348,6 +402,16 @@ impl std::io::Write for HashingWriter<'_> {
 
 /// Record in `state` what applying `f` leaves on disk.
 fn record(state: &mut State, f: &PlannedFile) {
+    // The project's own files are never recorded as datachonk's: they would stop counting
+    // as the project's declarations.
+    if f.kind == FileKind::ProjectYaml && f.action == Action::Write {
+        state
+            .project_edits
+            .insert(f.path.clone(), state::sha256_hex(f.content.as_bytes()));
+    }
+    if f.kind == FileKind::ProjectYaml || f.status == plan::FileStatus::Exists {
+        return;
+    }
     match f.action {
         Action::Write => state.record(&f.path, f.content.as_bytes(), f.input.clone()),
         // Unchanged: record only what is not already recorded as is (the fast path leaves
@@ -376,14 +440,17 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
             t.source = source.clone();
         }
     }
-    metadata.sort();
     let patterns = if req.selection.is_empty() {
         &req.config.tables
     } else {
         &req.selection
     };
-    let selected = select::select(&metadata.tables, patterns, &req.config.exclude)?;
     let mut state = State::load(&req.root)?;
+    let project = project::read(&req.root, &state)?;
+    timings.mark("read project");
+    apply_project(req, &project, &state, &mut metadata);
+    metadata.sort();
+    let selected = select::select(&metadata.tables, patterns, &req.config.exclude)?;
     let disk = DiskCheck {
         root: &req.root,
         state_mtime_ns: State::stats_written_at(&req.root),
@@ -430,7 +497,8 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
     }
     let dialect = Dialect::parse(&req.config.dialect).unwrap_or(Dialect::Postgres);
     let templates = Templates::new(req.config.templates_dir.as_deref(), dialect)?;
-    let base = base_fingerprint(&templates, &req.config, req.force);
+    let mut base = base_fingerprint(&templates, &req.config, req.force);
+    base.update(project.render_fingerprint().as_bytes());
     timings.mark("fingerprint inputs");
 
     // No-op fast path per source: when every file of a source is exactly what datachonk last
@@ -442,7 +510,7 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
             .iter()
             .map(|m| (&metadata.tables[m.index], m))
             .collect();
-        match unchanged_source(req, dialect, &base, name, &tables, &state, &disk)? {
+        match unchanged_source(req, dialect, &base, name, &tables, &state, &disk, &project)? {
             Some(files) => {
                 planned.insert(name.to_string(), files);
                 state.sources.insert(
@@ -478,12 +546,18 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
         .map(Arc::new)
         .collect();
     timings.mark("derive names, keys");
+    let edits = plan_project_edits(req, &project, &sources)?;
+    for f in edits {
+        let f = sink.accept(f)?;
+        planned.entry(String::new()).or_default().push(f);
+    }
     let config = to_value(&req.config);
     for source in &sources {
         let dir = format!("{}/{}", req.config.output_dir, source.name);
         let mut files = Vec::new();
         plan_source(
-            req, &templates, &config, &base, source, &inputs, &dir, &state, &disk, sink, &mut files,
+            req, &templates, &config, &base, source, &inputs, &dir, &state, &disk, sink, &project,
+            &mut files,
         )?;
         planned.insert(source.name.clone(), files);
         state.sources.insert(
@@ -492,6 +566,19 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
         );
     }
     timings.mark("render, write files");
+    // A sources file an earlier generate wrote for a source the project now declares itself.
+    let mut warnings = Vec::new();
+    for name in &source_names {
+        let ours = format!("{}/{name}/_{name}__sources.yml", req.config.output_dir);
+        if let Some(d) = project.declared(name) {
+            if state.checksum_of(&ours).is_some() && req.root.join(&ours).exists() {
+                warnings.push(format!(
+                    "{ours} (written by an earlier generate) and {} both declare source {name}, which dbt refuses: delete {ours}",
+                    d.file
+                ));
+            }
+        }
+    }
     // Fast-path files need no recording: their record already matches.
     let files: Vec<PlannedFile> = planned.into_values().flatten().collect();
     Ok(Plan {
@@ -500,7 +587,97 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
         sources: source_names,
         tables: selected.len(),
         timings,
+        warnings,
     })
+}
+
+/// Plan against what the project declares: its own catalog nodes (models, snapshots, tests)
+/// and, from a live database, the relations its models build are not inputs (unless selected
+/// by name); a table of a source the project declares takes that source's name, and its
+/// declared name when the declaration lists it.
+fn apply_project(
+    req: &Request,
+    project: &project::Project,
+    state: &State,
+    metadata: &mut Metadata,
+) {
+    let named: Vec<select::Pattern> = req
+        .selection
+        .iter()
+        .filter(|p| !p.contains(['*', '?']))
+        .map(|p| select::Pattern::parse(p))
+        .collect();
+    let generated: BTreeSet<String> = state
+        .files
+        .keys()
+        .filter_map(|p| p.strip_suffix(".sql"))
+        .map(|p| p.rsplit('/').next().unwrap_or(p).to_ascii_lowercase())
+        .collect();
+    let live = matches!(req.input, Input::Postgres(_));
+    metadata.tables.retain(|t| {
+        let own = t.project_node
+            || (live
+                && (generated.contains(&t.name.to_ascii_lowercase())
+                    || project.model_file(&t.name).is_some()));
+        !own || named.iter().any(|p| p.matches(t))
+    });
+    for t in &mut metadata.tables {
+        if let Some(d) = project.source_for(&t.source, t.database.as_deref(), &t.schema) {
+            t.source = d.name.clone();
+            t.declared_name = d.table(&t.name).map(|dt| dt.name.clone());
+        }
+    }
+}
+
+/// Additions to the project's own properties files: tables of a source it declares that its
+/// declaration lacks, and columns missing from declared tables that list columns.
+fn plan_project_edits(
+    req: &Request,
+    project: &project::Project,
+    sources: &[Arc<SourceCtx>],
+) -> Result<Vec<PlannedFile>, GenerateError> {
+    let mut additions = Vec::new();
+    for s in sources {
+        let Some(d) = project.declared(&s.name) else {
+            continue;
+        };
+        let mut add = project::Additions::default();
+        for t in &s.tables {
+            match d.table(&t.identifier) {
+                None => add.tables.push(t),
+                Some(dt) if !dt.columns.is_empty() => {
+                    let missing: Vec<String> = t
+                        .columns
+                        .iter()
+                        .filter(|c| {
+                            !dt.columns
+                                .iter()
+                                .any(|(n, _)| n.eq_ignore_ascii_case(c.name()))
+                        })
+                        .map(|c| c.name().to_string())
+                        .collect();
+                    if !missing.is_empty() {
+                        add.columns.push((dt.name.clone(), missing));
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        if !add.tables.is_empty() || !add.columns.is_empty() {
+            additions.push((s.as_ref(), d, add));
+        }
+    }
+    let files: BTreeSet<&str> = additions.iter().map(|(_, d, _)| d.file.as_str()).collect();
+    let mut out = Vec::new();
+    for rel in files {
+        let full = req.root.join(rel);
+        let text = std::fs::read_to_string(&full)
+            .map_err(|source| GenerateError::Read { path: full, source })?;
+        if let Some(new) = project::edit(&req.root, rel, &text, project, &additions)? {
+            out.push(plan::project_edit(rel, text, new));
+        }
+    }
+    Ok(out)
 }
 
 /// A table of a touched source: where it is in the metadata and what its files derive from.
@@ -554,6 +731,9 @@ fn table_fingerprint(t: &metadata::Table) -> [u8; 32] {
     field(&t.schema);
     field(&t.name);
     field(t.kind.as_deref().unwrap_or("\0"));
+    // The name files use (declared, else derived): the same before and after a run adds the
+    // table to the project's declaration.
+    field(&context::dbt_name(t));
     field(t.description.as_deref().unwrap_or("\0"));
     for c in &t.columns {
         field(&c.name);
@@ -580,6 +760,7 @@ fn fingerprint<'a>(
 
 /// All of a source's files, when each is unchanged by the fast path (see
 /// [`DiskCheck::unchanged`]); `None` as soon as one is not.
+#[allow(clippy::too_many_arguments)]
 fn unchanged_source(
     req: &Request,
     dialect: Dialect,
@@ -588,7 +769,15 @@ fn unchanged_source(
     tables: &[(&metadata::Table, &Member)],
     state: &State,
     disk: &DiskCheck,
+    project: &project::Project,
 ) -> Result<Option<Vec<PlannedFile>>, GenerateError> {
+    if tables
+        .iter()
+        .any(|(t, _)| t.declared_name.is_none() && project.declared(name).is_some())
+    {
+        // A table to add to the project's own declaration: the slow path plans the edit.
+        return Ok(None);
+    }
     let refs: Vec<&metadata::Table> = tables.iter().map(|(t, _)| *t).collect();
     let Some(schema) = context::source_schema(&refs, &req.config) else {
         return Ok(None);
@@ -603,27 +792,38 @@ fn unchanged_source(
     let _ = serde_json::to_vec(&source_ref).map(|v| base.update(v));
     let dir = format!("{}/{name}", req.config.output_dir);
     let table_fps: Vec<&[u8; 32]> = tables.iter().map(|(_, m)| &m.fingerprint).collect();
-    let mut wanted = vec![
-        (
+    let mut wanted = Vec::new();
+    if project.declared(name).is_none() {
+        wanted.push((
             format!("{dir}/_{name}__sources.yml"),
             FileKind::SourcesYaml,
             fingerprint(&base, "sources.yml", table_fps.iter().copied()),
-        ),
-        (
+        ));
+    }
+    let listed = tables.iter().any(|(t, _)| {
+        let model = context::model_name(&req.config, name, t);
+        project.model_file(&model).is_none() && project.properties_entry(&model).is_none()
+    });
+    if listed {
+        wanted.push((
             format!("{dir}/_{name}__models.yml"),
             FileKind::ModelsYaml,
             fingerprint(&base, "models.yml", table_fps.iter().copied()),
-        ),
-    ];
+        ));
+    }
+    let mut files = Vec::with_capacity(wanted.len());
     for (t, m) in tables.iter().filter(|(_, m)| m.selected) {
-        let model = context::model_name(&req.config, name, &t.name);
+        let model = context::model_name(&req.config, name, t);
+        if let Some(other) = project.model_file(&model) {
+            files.push(plan::exists(&format!("{dir}/{model}.sql"), other));
+            continue;
+        }
         wanted.push((
             format!("{dir}/{model}.sql"),
             FileKind::StagingModel,
             fingerprint(&base, "staging_model.sql", [&m.fingerprint]),
         ));
     }
-    let mut files = Vec::with_capacity(wanted.len());
     for (path, kind, input) in wanted {
         // Cheap check first: no record with this input means no fast path, without reading.
         if state.input_of(&path) != Some(input.as_str()) {
@@ -753,6 +953,7 @@ fn plan_source(
     state: &State,
     disk: &DiskCheck,
     sink: &Sink,
+    project: &project::Project,
     files: &mut Vec<PlannedFile>,
 ) -> Result<(), GenerateError> {
     let source_ref = SourceRef {
@@ -775,11 +976,44 @@ fn plan_source(
         .iter()
         .filter_map(|i| i.map(|i| &i.fingerprint))
         .collect();
-    let chosen: Vec<(usize, &[u8; 32])> = table_inputs
+    let mut chosen: Vec<(usize, &[u8; 32])> = table_inputs
         .iter()
         .enumerate()
         .filter_map(|(i, input)| input.filter(|t| t.selected).map(|t| (i, &t.fingerprint)))
         .collect();
+    // A model the project already has (a file datachonk did not write): not generated.
+    chosen.retain(|&(i, _)| {
+        let t = &source.tables[i];
+        match project.model_file(&t.model_name) {
+            Some(other) => {
+                files.push(plan::exists(&format!("{dir}/{}.sql", t.model_name), other));
+                false
+            }
+            None => true,
+        }
+    });
+    // `_models.yml` lists the models the project has no file or properties entry for.
+    let listed: Vec<usize> = (0..source.tables.len())
+        .filter(|&i| {
+            let m = &source.tables[i].model_name;
+            project.model_file(m).is_none() && project.properties_entry(m).is_none()
+        })
+        .collect();
+    let models_source = if listed.is_empty() {
+        None
+    } else if listed.len() == source.tables.len() {
+        Some(source.clone())
+    } else {
+        Some(Arc::new(SourceCtx {
+            name: source.name.clone(),
+            database: source.database.clone(),
+            schema: source.schema.clone(),
+            quote_schema: source.quote_schema,
+            schema_configured: source.schema_configured,
+            tables: listed.iter().map(|&i| source.tables[i].clone()).collect(),
+        }))
+    };
+    let declared = project.declared(&source.name).is_some();
     // What the staging template sees: the schema as files show it (the fingerprint above
     // hashes the raw one, as the fast path does).
     let schema_text = source.schema_text();
@@ -796,9 +1030,17 @@ fn plan_source(
         state,
         disk,
         sink,
+        project,
     };
     let (yaml, models) = std::thread::scope(|scope| {
-        let yaml = scope.spawn(|| plan_yaml(&shared, source, &table_fps));
+        let yaml = scope.spawn(|| {
+            plan_yaml(
+                &shared,
+                (!declared).then_some(source),
+                models_source.as_ref(),
+                &table_fps,
+            )
+        });
         let models = render_models(&shared, &source_value, source, &chosen);
         let yaml = yaml.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         (yaml, models)
@@ -819,6 +1061,7 @@ struct Shared<'a> {
     state: &'a State,
     disk: &'a DiskCheck<'a>,
     sink: &'a Sink<'a>,
+    project: &'a project::Project,
 }
 
 /// How to render one of a source's YAML files, once the fast path has failed.
@@ -832,11 +1075,12 @@ struct YamlRender {
 /// `_<source>__sources.yml` and `_<source>__models.yml` (merged with the existing file).
 fn plan_yaml(
     sh: &Shared,
-    source: &Arc<SourceCtx>,
+    sources_of: Option<&Arc<SourceCtx>>,
+    models_of: Option<&Arc<SourceCtx>>,
     table_fps: &[&[u8; 32]],
 ) -> Result<Vec<PlannedFile>, GenerateError> {
     let dialect = sh.req.config.dialect.as_str();
-    let sources = || {
+    let sources = |source: &Arc<SourceCtx>| {
         yaml_file(
             sh,
             format!("{}/_{}__sources.yml", sh.dir, source.name),
@@ -859,7 +1103,7 @@ fn plan_yaml(
             },
         )
     };
-    let models = || {
+    let models = |source: &Arc<SourceCtx>| {
         yaml_file(
             sh,
             format!("{}/_{}__models.yml", sh.dir, source.name),
@@ -875,11 +1119,24 @@ fn plan_yaml(
                     .descriptions_of(path)
                     .and_then(merge::GeneratedDescriptions::parse);
                 let full_path = sh.req.root.join(path);
-                let (merged, kept_models, extra, report) = merge::models_context(
+                let (merged, mut kept_models, extra, mut report) = merge::models_context(
                     source,
                     existing.as_deref().map(|t| (full_path.as_path(), t)),
                     generated.as_ref(),
                 )?;
+                // A model the project describes in a file of its own keeps only that entry
+                // (dbt refuses two), even one datachonk wrote here before.
+                let names = std::mem::take(&mut report.kept_models);
+                let mut texts = std::mem::take(&mut kept_models).into_iter();
+                for name in names {
+                    let text = texts.next().unwrap_or_default();
+                    if sh.project.properties_entry(&name).is_some() {
+                        report.dropped_models.push(name);
+                    } else {
+                        report.kept_models.push(name);
+                        kept_models.push(text);
+                    }
+                }
                 let merged = Arc::new(merged);
                 let ctx = minijinja::context! {
                         source => minijinja::context! {
@@ -902,14 +1159,14 @@ fn plan_yaml(
     };
     // Two long renders: one each on its own thread.
     let (sources, models) = std::thread::scope(|scope| {
-        let sources = scope.spawn(sources);
-        let models = models();
+        let sources = scope.spawn(|| sources_of.map(sources).transpose());
+        let models = models_of.map(models).transpose();
         let sources = sources
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
         (sources, models)
     });
-    Ok(vec![sources?, models?])
+    Ok(sources?.into_iter().chain(models?).collect())
 }
 
 /// One YAML file of a source: unchanged by the fast path, else rendered from the context
@@ -961,7 +1218,9 @@ fn yaml_file(
 }
 
 /// Staging models of the tables at `chosen` (indexes into `source.tables`, with their input
-/// fingerprints), rendered on every core (each file is independent; order is kept).
+/// fingerprints), rendered on every core (each file is independent; order is kept). When
+/// writing, one thread writes what the others render: files created in one folder from
+/// several threads wait on the folder's lock, and cost more than one writer.
 fn render_models(
     sh: &Shared,
     source_value: &Value,
@@ -970,7 +1229,7 @@ fn render_models(
 ) -> Result<Vec<PlannedFile>, GenerateError> {
     let (req, state) = (sh.req, sh.state);
     let dialect = req.config.dialect.as_str();
-    let one = |&(i, fp): &(usize, &[u8; 32])| -> Result<PlannedFile, GenerateError> {
+    let render = |&(i, fp): &(usize, &[u8; 32])| -> Result<PlannedFile, GenerateError> {
         let t = &source.tables[i];
         let path = format!("{}/{}.sql", sh.dir, t.model_name);
         let input = fingerprint(sh.base, "staging_model.sql", [fp]);
@@ -990,7 +1249,7 @@ fn render_models(
                 dialect => dialect,
             },
         )?;
-        sh.sink.accept(plan::classify(
+        Ok(plan::classify(
             &path,
             FileKind::StagingModel,
             content,
@@ -1001,7 +1260,49 @@ fn render_models(
             None,
         ))
     };
-    parallel::map(chosen.to_vec(), |item| one(&item))
+    if !matches!(sh.sink, Sink::Write(_)) || chosen.len() < 64 {
+        return parallel::map(chosen.to_vec(), |item| {
+            render(&item).and_then(|f| sh.sink.accept(f))
+        });
+    }
+    let n = chosen.len();
+    let next = AtomicUsize::new(0);
+    let mut out: Vec<Option<PlannedFile>> = (0..n).map(|_| None).collect();
+    let mut failed: Option<(usize, GenerateError)> = None;
+    // A bounded queue: rendered files wait for the writer, not in memory all at once.
+    let (tx, rx) =
+        std::sync::mpsc::sync_channel::<(usize, Result<PlannedFile, GenerateError>)>(256);
+    std::thread::scope(|scope| {
+        for _ in 0..parallel::threads() {
+            let (tx, next, render) = (tx.clone(), &next, &render);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = chosen.get(i) else { break };
+                let r = render(item);
+                let stop = r.is_err();
+                if tx.send((i, r)).is_err() || stop {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (i, r) in rx {
+            match r.and_then(|f| sh.sink.accept(f)) {
+                Ok(f) => out[i] = Some(f),
+                Err(e) => {
+                    // The first error in input order wins; the renderers stop.
+                    next.store(n, Ordering::Relaxed);
+                    if failed.as_ref().is_none_or(|(j, _)| i < *j) {
+                        failed = Some((i, e));
+                    }
+                }
+            }
+        }
+    });
+    if let Some((_, e)) = failed {
+        return Err(e);
+    }
+    Ok(out.into_iter().flatten().collect())
 }
 
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, GenerateError> {

@@ -7,12 +7,14 @@ use serde::Serialize;
 use super::merge::MergeReport;
 use super::state::{sha256_hex, FileStat, State};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FileKind {
     StagingModel,
     SourcesYaml,
     ModelsYaml,
+    /// A person's properties file declaring a source, to which tables or columns are added.
+    ProjectYaml,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -22,6 +24,8 @@ pub enum FileStatus {
     Changed,
     Unchanged,
     EditedByHand,
+    /// A model the project already has in a file datachonk did not write: not generated.
+    Exists,
 }
 
 impl FileStatus {
@@ -31,6 +35,7 @@ impl FileStatus {
             FileStatus::Changed => "changed",
             FileStatus::Unchanged => "unchanged",
             FileStatus::EditedByHand => "edited-by-hand",
+            FileStatus::Exists => "exists (not generated)",
         }
     }
 }
@@ -70,6 +75,9 @@ pub struct PlannedFile {
     /// `_models.yml`: hashes of the descriptions taken from the metadata (for the state).
     #[serde(skip)]
     pub descriptions: Option<String>,
+    /// `exists`: the project's file that already defines the model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub defined_in: Option<String>,
 }
 
 /// Compare rendered `content` with the file on disk (`on_disk`) and the recorded checksum.
@@ -111,6 +119,7 @@ pub fn classify(
         existing,
         stat: None,
         descriptions: None,
+        defined_in: None,
     }
 }
 
@@ -144,6 +153,30 @@ pub fn unchanged(path: &str, kind: FileKind, input: &str) -> PlannedFile {
         existing: None,
         stat: None,
         descriptions: None,
+        defined_in: None,
+    }
+}
+
+/// A model the project defines in `other` (a file datachonk did not write): not generated.
+pub fn exists(path: &str, other: &str) -> PlannedFile {
+    PlannedFile {
+        status: FileStatus::Exists,
+        content: String::new(),
+        input: None,
+        defined_in: Some(other.to_string()),
+        ..unchanged(path, FileKind::StagingModel, "")
+    }
+}
+
+/// An addition to a person's properties file (`existing` → `content`).
+pub fn project_edit(path: &str, existing: String, content: String) -> PlannedFile {
+    PlannedFile {
+        status: FileStatus::Changed,
+        action: Action::Write,
+        content,
+        input: None,
+        existing: Some(existing),
+        ..unchanged(path, FileKind::ProjectYaml, "")
     }
 }
 
@@ -158,6 +191,10 @@ pub struct Summary {
     pub to_write: usize,
     /// Edited-by-hand files left alone.
     pub skipped: usize,
+    /// Models the project already has (not generated).
+    pub exists: usize,
+    /// The project's own properties files datachonk adds tables or columns to.
+    pub project_edits: usize,
 }
 
 pub fn summarize(files: &[PlannedFile]) -> Summary {
@@ -168,6 +205,10 @@ pub fn summarize(files: &[PlannedFile]) -> Summary {
             FileStatus::Changed => s.changed += 1,
             FileStatus::Unchanged => s.unchanged += 1,
             FileStatus::EditedByHand => s.edited_by_hand += 1,
+            FileStatus::Exists => s.exists += 1,
+        }
+        if f.kind == FileKind::ProjectYaml && f.action == Action::Write {
+            s.project_edits += 1;
         }
         match f.action {
             Action::Write => s.to_write += 1,

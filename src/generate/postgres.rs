@@ -293,6 +293,7 @@ async fn introspect(
             kind: row.get(2),
             description: non_empty(row.get(3)),
             columns: Vec::new(),
+            ..Table::default()
         });
     }
     for row in within(query_timeout, client.query(COLUMNS_SQL, &[&filter]))

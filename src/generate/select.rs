@@ -154,6 +154,7 @@ mod tests {
             kind: None,
             description: None,
             columns: vec![],
+            ..Table::default()
         }
     }
 

@@ -151,6 +151,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Metadata, SourcesYamlError> {
                 kind: None,
                 description: non_empty(opt(table.description)),
                 columns,
+                ..Table::default()
             });
         }
     }

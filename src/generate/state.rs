@@ -56,6 +56,11 @@ pub struct State {
     /// Source name → raw table names its YAML files cover.
     #[serde(default)]
     pub sources: BTreeMap<String, BTreeSet<String>>,
+    /// The project's own files `generate` last added to (path → SHA-256 as it left them):
+    /// not datachonk's files (they stay the project's declarations), but `push` commits them
+    /// with the models that need them while they are as `generate` left them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub project_edits: BTreeMap<String, String>,
     /// The input and selection of the last `datachonk generate` that wrote files, so
     /// `hook run pre-push` can check staleness without being told again.
     #[serde(default, skip_serializing_if = "Option::is_none")]

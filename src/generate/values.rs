@@ -360,6 +360,7 @@ mod tests {
             kind: Some("BASE TABLE".into()),
             description: None,
             columns: vec![col("ID", "INTEGER", true), col("select", "VARCHAR", false)],
+            ..Table::default()
         };
         let mut cfg = GenerateConfig::default();
         cfg.type_map.insert("integer".into(), "bigint".into());
@@ -390,6 +391,7 @@ mod tests {
             kind: None,
             description: None,
             columns: vec![col("{{ x }}", "map({# k #})"), col("{{ y }}", "int")],
+            ..Table::default()
         };
         let mut cfg = GenerateConfig::default();
         cfg.type_map

@@ -50,6 +50,11 @@ fn temp_file_pid(name: &str) -> Option<u32> {
     pid.parse().ok()
 }
 
+/// Whether `name` is one of datachonk's temporary files (`.NAME.datachonk-PID.tmp`).
+pub fn is_temp_file(name: &str) -> bool {
+    temp_file_pid(name).is_some()
+}
+
 /// Whether process `pid` exists (on other systems than Unix: assumed so, nothing is swept).
 fn process_alive(pid: u32) -> bool {
     #[cfg(unix)]
@@ -110,9 +115,18 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> Result<(), WriteError> {
 }
 
 /// A generated file: [`write_atomic`] that [`interrupt`] stops, returning the written file's
-/// size and mtime (for the state).
-pub fn write_atomic_stat(path: &Path, content: &[u8]) -> Result<Option<FileStat>, WriteError> {
-    let mut file = AtomicFile::create(path)?;
+/// size and mtime (for the state). A file planned as new (`new`) is created in place
+/// ([`AtomicFile::create_new`]).
+pub fn write_atomic_stat(
+    path: &Path,
+    content: &[u8],
+    new: bool,
+) -> Result<Option<FileStat>, WriteError> {
+    let mut file = if new {
+        AtomicFile::create_new(path)?
+    } else {
+        AtomicFile::create(path)?
+    };
     file.write_all(content).map_err(|source| WriteError {
         path: path.to_path_buf(),
         source,
@@ -126,6 +140,7 @@ pub fn write_atomic_stat(path: &Path, content: &[u8]) -> Result<Option<FileStat>
 /// instead of being held in memory whole.
 pub struct AtomicFile {
     path: PathBuf,
+    /// Where the bytes go: a temporary file, or `path` itself for a new file.
     tmp: PathBuf,
     file: Option<std::io::BufWriter<std::fs::File>>,
     /// Fails once [`interrupt`] was called.
@@ -136,6 +151,39 @@ impl AtomicFile {
     /// A generated file (stopped by [`interrupt`]).
     pub fn create(path: &Path) -> Result<AtomicFile, WriteError> {
         AtomicFile::open(path, true)
+    }
+
+    /// A generated file that does not exist yet, written in place: created with
+    /// `create_new` (never over a file that appeared meanwhile), removed again when it is not
+    /// committed, so an interruption leaves no half file. No temporary file and no rename: a
+    /// new file's absence is its old state, and the state records it only once it is whole.
+    pub fn create_new(path: &Path) -> Result<AtomicFile, WriteError> {
+        let err = |source| WriteError {
+            path: path.to_path_buf(),
+            source,
+        };
+        check_interrupted().map_err(err)?;
+        let open = || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+        };
+        let file = match open() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let dir = path.parent().unwrap_or(Path::new("."));
+                std::fs::create_dir_all(dir).map_err(err)?;
+                open()
+            }
+            other => other,
+        }
+        .map_err(err)?;
+        Ok(AtomicFile {
+            path: path.to_path_buf(),
+            tmp: path.to_path_buf(),
+            file: Some(std::io::BufWriter::with_capacity(0, file)),
+            interruptible: true,
+        })
     }
 
     fn open(path: &Path, interruptible: bool) -> Result<AtomicFile, WriteError> {
@@ -177,7 +225,11 @@ impl AtomicFile {
         let result = match self.file.take() {
             Some(f) => f.into_inner().map_err(|e| e.into_error()).and_then(|f| {
                 let stat = f.metadata().ok().and_then(|m| FileStat::of(&m));
-                std::fs::rename(&self.tmp, &self.path).map(|()| stat)
+                if self.tmp == self.path {
+                    Ok(stat)
+                } else {
+                    std::fs::rename(&self.tmp, &self.path).map(|()| stat)
+                }
             }),
             None => Ok(None),
         };
@@ -272,6 +324,25 @@ mod tests {
             assert!(dir.path().join(name).exists(), "{name}");
         }
         assert_eq!(temp_file_pid(&ours_dead), Some(dead));
+    }
+
+    #[test]
+    fn a_new_file_is_written_in_place_and_never_over_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("new/stg.sql");
+        assert!(write_atomic_stat(&p, b"one", true).unwrap().is_some());
+        assert_eq!(std::fs::read(&p).unwrap(), b"one");
+        // Appeared meanwhile: not overwritten.
+        assert!(write_atomic_stat(&p, b"two", true).is_err());
+        assert_eq!(std::fs::read(&p).unwrap(), b"one");
+        // Not committed: nothing is left.
+        let q = dir.path().join("new/half.yml");
+        {
+            let mut f = AtomicFile::create_new(&q).unwrap();
+            f.write_all(b"half").unwrap();
+        }
+        assert!(!q.exists());
+        assert_eq!(std::fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
     }
 
     #[test]

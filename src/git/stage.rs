@@ -128,6 +128,24 @@ pub fn plan(
             plan.files.push(file);
         }
     }
+    // The project's own files generate added to: committed while they are as it left them.
+    for (rel, sha256) in &state.project_edits {
+        let path = join(prefix, rel);
+        let Some((metadata, content)) = read(&workdir.join(&path))? else {
+            continue;
+        };
+        let as_left = sha256_hex(&content) == *sha256;
+        if let Some(file) = differs(head_tree, path.clone(), content, metadata)? {
+            if as_left {
+                plan.files.push(file);
+            } else {
+                plan.left_out.push(LeftOut {
+                    path,
+                    reason: LeftOutReason::EditedByHand,
+                });
+            }
+        }
+    }
     if !plan.files.is_empty() {
         // The record travels with the files it describes, so a clone recognises them as
         // generated (README, "Safety") — unless the project chose to ignore it.
