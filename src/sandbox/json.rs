@@ -16,7 +16,7 @@ use super::fixture::{
     AccountFixture, DeploymentType, EnvironmentFixture, EnvironmentType, Fixture, JobFixture,
     ProjectFixture,
 };
-use super::state::{can_retry, Run};
+use super::state::{can_retry, retry_supported_by, Run};
 
 /// Creation time of every fixture object: fixed, so responses are reproducible.
 pub const FIXTURE_CREATED_AT: &str = "2026-01-05T09:00:00.000000+00:00";
@@ -442,6 +442,9 @@ pub fn run(
     let retryable = can_retry(run, &snap);
     let retry_reason = match status {
         RunStatus::Success | RunStatus::Cancelled => json!("RETRY_NOT_FAILED_RUN"),
+        RunStatus::Error if !retry_supported_by(&run.plan.dbt_version) => {
+            json!("RETRY_UNSUPPORTED_VERSION")
+        }
         _ => Value::Null,
     };
     let job = fixture.job(run.job_id);

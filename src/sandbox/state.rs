@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::executor::{Executor, RunPlan, RunRequest, RunSnapshot, RunStatus};
-use super::fixture::{Fixture, RunBehaviour};
+use super::fixture::{Fixture, Outcome, RunBehaviour};
 use super::trigger::TriggerRequest;
 use super::worker::WorkOrder;
 
@@ -152,14 +152,8 @@ impl RunStore {
                 .clone()
                 .unwrap_or_else(|| job.execute_steps.clone()),
         };
-        let behaviour = match retried {
-            Some(_) => RunBehaviour {
-                outcome: job.run.retry_outcome,
-                failing_step: None,
-                ..job.run.clone()
-            },
-            None => job.run.clone(),
-        };
+        let earlier_runs = self.runs.values().filter(|r| r.job_id == job_id).count();
+        let behaviour = behaviour_of(&job.run, retried.is_some(), earlier_runs);
         let dbt_version = trigger
             .dbt_version_override
             .clone()
@@ -283,7 +277,39 @@ fn retry_commands(old: &Run, job_steps: Vec<String>) -> Vec<String> {
     commands
 }
 
-/// Whether a run can be retried from its failure: it errored and was not retried yet.
+/// How the next run of a job behaves: the job's behaviour, a retry's (`retry_outcome`, from
+/// the failed step), or with `fail_times: N` the job's `outcome` for its first N runs and
+/// success after.
+fn behaviour_of(job: &RunBehaviour, retry: bool, earlier_runs: usize) -> RunBehaviour {
+    let outcome = match job.fail_times {
+        Some(n) if earlier_runs >= n as usize => Outcome::Success,
+        Some(_) => job.outcome,
+        None if retry => job.retry_outcome,
+        None => job.outcome,
+    };
+    RunBehaviour {
+        outcome,
+        failing_step: if retry { None } else { job.failing_step },
+        ..job.clone()
+    }
+}
+
+/// Whether a run can be retried from its failure: it errored, was not retried yet, and ran
+/// a dbt that has `dbt retry` (1.6 and later; `latest`/`versionless` do).
 pub fn can_retry(run: &Run, snap: &RunSnapshot) -> bool {
-    snap.status == RunStatus::Error && run.retrying_run_id.is_none()
+    snap.status == RunStatus::Error
+        && run.retrying_run_id.is_none()
+        && retry_supported_by(&run.plan.dbt_version)
+}
+
+/// dbt Cloud retries need dbt ≥ 1.6 (`1.5.0-latest` cannot; `latest`, `versionless` can).
+pub fn retry_supported_by(dbt_version: &str) -> bool {
+    let mut parts = dbt_version.split(['.', '-']);
+    match (
+        parts.next().and_then(|p| p.parse::<u32>().ok()),
+        parts.next().and_then(|p| p.parse::<u32>().ok()),
+    ) {
+        (Some(major), Some(minor)) => (major, minor) >= (1, 6),
+        _ => true,
+    }
 }
