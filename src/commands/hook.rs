@@ -178,7 +178,7 @@ fn run_hook(global: &GlobalArgs, args: &HookRunArgs, ui: &Ui) -> CmdResult {
         return Ok(Exit::Success);
     }
     match args.kind {
-        HookKind::PreMergeCommit => pre_merge_commit(global, ui),
+        HookKind::PreMergeCommit => pre_merge_commit(global, args.retries, ui),
         HookKind::PrePush => pre_push(global, ui),
     }
 }
@@ -192,7 +192,7 @@ fn eprintln_notice(ui: &Ui, line: &str) {
     }
 }
 
-fn pre_merge_commit(global: &GlobalArgs, ui: &Ui) -> CmdResult {
+fn pre_merge_commit(global: &GlobalArgs, retries: Option<i64>, ui: &Ui) -> CmdResult {
     let repo = hook::open_repository()?;
     let heads = merge::merge_heads(&repo, std::env::vars())?;
     if heads.is_empty() {
@@ -202,7 +202,11 @@ fn pre_merge_commit(global: &GlobalArgs, ui: &Ui) -> CmdResult {
         return Ok(Exit::Success);
     }
     // Configuration problems (exit 2) before anything else.
-    let cfg = connect::load(global, &FlagValues::default())?;
+    let flags = FlagValues {
+        retries,
+        ..FlagValues::default()
+    };
+    let cfg = connect::load(global, &flags)?;
     let job_id = cfg.dbt_cloud.require_job_id()?;
     let mut targets = Vec::new();
     for head in &heads {
@@ -286,6 +290,8 @@ async fn validate(
         timeout: d.timeout.as_ref().map(|t| t.value),
         cancel_on_timeout: false,
         cancel_on_interrupt: false,
+        retries: dbt_run::retries_of(&d),
+        store: super::cloud_insight::store_for(cfg),
     };
     dbt_run::trigger_and_report(client, &plan, ui).await
 }
