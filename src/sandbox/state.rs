@@ -154,6 +154,9 @@ impl RunStore {
         };
         let earlier_runs = self.runs.values().filter(|r| r.job_id == job_id).count();
         let behaviour = behaviour_of(&job.run, retried.is_some(), earlier_runs);
+        let retry_state = retried
+            .and_then(|old| old.plan.steps.last())
+            .and_then(|failed| failed.files.clone());
         let dbt_version = trigger
             .dbt_version_override
             .clone()
@@ -202,6 +205,7 @@ impl RunStore {
                 )
                 .filter(|s| *s > 0)
                 .map(|s| Duration::from_secs(s.unsigned_abs())),
+                retry_state,
             })
         });
         // A live run's steps are not known yet: reserve ids for every step it can have

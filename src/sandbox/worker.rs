@@ -42,6 +42,9 @@ pub struct WorkOrder {
     pub schema: Option<String>,
     /// `timeout_seconds_override`, else the job's `timeout_seconds` (0: none).
     pub timeout: Option<Duration>,
+    /// For a retry (`POST runs/{id}/retry/`): the files the retried run's failed step kept
+    /// (its `run_results.json`), from which the `dbt` executor runs `dbt retry`.
+    pub retry_state: Option<PathBuf>,
 }
 
 /// Start the worker for a freshly created live run (no-op for planned runs).
