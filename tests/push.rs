@@ -339,6 +339,11 @@ fn push_trigger_wait_runs_the_job_for_the_pushed_sha() {
         run.stdout, run.stderr
     );
     assert!(run.stdout.contains("SUCCESS run"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("  nodes: "),
+        "the node summary: {}",
+        run.stdout
+    );
     let head = world.head();
     assert_eq!(world.remote_tip(BRANCH).as_deref(), Some(head.as_str()));
     let runs = sandbox.runs();
