@@ -144,8 +144,15 @@ pub enum Command {
     ///            "duration_seconds", "steps": [{"index", "name", "status"}]},
     ///    "failure": {"step_index", "step_name", "nodes": [{"unique_id", "status", "message"}],
     ///                "log_tail": [..]} | null,
-    ///    "cancelled_by_datachonk": bool}
+    ///    "cancelled_by_datachonk": bool,
+    ///    finished runs: "summary": "12 models ok · …", "nodes": {"steps": [..], …},
+    ///    on Error: "skipped_downstream": [..], "retry_command": "datachonk cloud runs retry …",
+    ///    after waiting: "attempts": [one document per attempt, each failed one with
+    ///                   "retry": {"plan", "run_id", "adopted"}]}
     /// After Ctrl-C `run` is the last state seen; after a cancel, the state dbt Cloud confirmed.
+    /// With --retries N, a run ending in Error is retried from the point of failure (dbt
+    /// Cloud's retry, else a new run selecting the failed nodes and their downstream); the
+    /// verdict and exit code are the last attempt's; never after Cancelled or the timeout.
     /// A failure before any run is known (usage, API, an unconfirmed trigger at the deadline):
     ///   {"outcome": "usage_error|api_error|timeout|interrupted", "exit": N,
     ///    "error": {"exit": N, "message": "…", "hints": [..]}}
@@ -157,6 +164,7 @@ pub enum Command {
     ///   datachonk dbt-run --wait
     ///   datachonk dbt-run --job-id 42 --git-sha "$(git rev-parse HEAD)" --wait --timeout 30m
     ///   datachonk dbt-run --steps-override "dbt build --select state:modified+" --json
+    ///   datachonk dbt-run --wait --retries 2
     #[command(name = "dbt-run", verbatim_doc_comment)]
     DbtRun(DbtRunArgs),
 
