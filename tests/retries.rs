@@ -319,6 +319,28 @@ fn a_lost_retry_answer_adopts_the_retry_instead_of_retrying_twice() {
 }
 
 #[test]
+fn a_503_burst_on_the_retry_creates_exactly_one_retry() {
+    // Refused before anything ran: the failed run names no retry, so the POST is sent again.
+    let sb = sandbox_with(&["503:times=2:method=POST:path=/retry/"]);
+    let dir = workdir();
+    let r = datachonk(
+        &sb,
+        dir.path(),
+        &["dbt-run", "--job-id", "2", "--wait", "--retries", "1"],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(sb.runs().len(), 2, "{:?}", sb.runs());
+    let retry_posts: Vec<u16> = sb
+        .requests()
+        .iter()
+        .filter(|q| q.method == "POST" && q.path.contains("/retry"))
+        .map(|q| q.status)
+        .collect();
+    assert_eq!(retry_posts.last(), Some(&200), "{retry_posts:?}");
+    assert!(retry_posts.len() >= 2, "{retry_posts:?}");
+}
+
+#[test]
 fn a_lost_selected_retry_trigger_creates_exactly_one_run() {
     let sb = sandbox_with(&["502:every=2:times=1:method=POST:path=/run/:after"]);
     let dir = workdir();

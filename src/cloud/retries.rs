@@ -165,8 +165,10 @@ pub struct RetryStarted {
     pub adopted: bool,
 }
 
-/// How long a lost retry answer is looked for on the failed run (`retrying_run_id`).
-const LOOK_GRACE: Duration = Duration::from_secs(6);
+/// Looks at the failed run (1 s apart) after a lost answer to dbt Cloud's retry.
+const LOOKS: u32 = 3;
+/// How long one look may take, retries included.
+const LOOK_LIMIT: Duration = Duration::from_secs(15);
 
 /// Start the retry `plan` of `failed` (a run of `job_id`); `request` is the trigger the
 /// failed run came from (its cause and overrides are reused by a selected retry).
@@ -178,23 +180,36 @@ pub async fn start(
     request: &TriggerRequest,
 ) -> Result<RetryStarted, ApiError> {
     match &plan.route {
-        RetryRoute::DbtCloudRetry => match client.retry_run(failed.id).await {
-            Ok(run) => Ok(RetryStarted {
-                run,
-                adopted: false,
-            }),
-            Err(e) => {
+        RetryRoute::DbtCloudRetry => {
+            let mut posts = 1;
+            loop {
+                let e = match client.retry_run(failed.id).await {
+                    Ok(run) => {
+                        return Ok(RetryStarted {
+                            run,
+                            adopted: false,
+                        })
+                    }
+                    Err(e) => e,
+                };
                 // A refusal is an answer: nothing was created. Anything else may have
                 // created the retry: the failed run names it once it exists.
                 if matches!(e, ApiError::BadRequest { .. } | ApiError::NotFound { .. }) {
                     return Err(e);
                 }
                 match look_for_retry(client, failed.id).await {
-                    Some(run) => Ok(RetryStarted { run, adopted: true }),
-                    None => Err(e),
+                    Look::Found(run) => {
+                        return Ok(RetryStarted {
+                            run: *run,
+                            adopted: true,
+                        })
+                    }
+                    // Absent on every look: the POST created nothing; send it again.
+                    Look::Absent if posts < MAX_RETRY_POSTS => posts += 1,
+                    _ => return Err(e),
                 }
             }
-        },
+        }
         RetryRoute::Selected { steps_override } => {
             let sha = failed.git_sha.clone().or_else(|| request.git_sha.clone());
             let request = TriggerRequest {
@@ -216,22 +231,47 @@ pub async fn start(
     }
 }
 
-/// The run that retries `failed_id`, when the failed run names one within [`LOOK_GRACE`].
-async fn look_for_retry(client: &Client, failed_id: i64) -> Option<Run> {
-    let until = std::time::Instant::now() + LOOK_GRACE;
-    loop {
-        if let Ok(run) = client.get_run(failed_id, &[]).await {
-            if let Some(new_id) = run.retrying_run_id {
-                client.debug(&format!(
-                    "retry answer lost; run {failed_id} is retried by run {new_id}: adopted"
-                ));
-                return client.get_run(new_id, &["run_steps", "trigger"]).await.ok();
-            }
+/// How often dbt Cloud's retry is asked for when its answers are lost and no retry appears.
+const MAX_RETRY_POSTS: u32 = 4;
+
+enum Look {
+    Found(Box<Run>),
+    /// Every look of the grace period saw the failed run without a retry.
+    Absent,
+    /// The failed run could not be read: whether a retry exists is unknown.
+    Unknown,
+}
+
+/// The run that retries `failed_id`, as the failed run's `retrying_run_id` names it, over
+/// [`LOOKS`] looks 1 s apart (as the trigger's look-up: "absent" only from looks that answered).
+async fn look_for_retry(client: &Client, failed_id: i64) -> Look {
+    let mut answered = false;
+    for look in 0..LOOKS {
+        if look > 0 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        if std::time::Instant::now() >= until {
-            return None;
+        let read = tokio::time::timeout(LOOK_LIMIT, client.get_run(failed_id, &[])).await;
+        let Ok(Ok(run)) = read else { continue };
+        answered = true;
+        if let Some(new_id) = run.retrying_run_id {
+            client.debug(&format!(
+                "retry answer lost; run {failed_id} is retried by run {new_id}: adopted"
+            ));
+            let new = tokio::time::timeout(
+                LOOK_LIMIT,
+                client.get_run(new_id, &["run_steps", "trigger"]),
+            )
+            .await;
+            return match new {
+                Ok(Ok(run)) => Look::Found(Box::new(run)),
+                _ => Look::Unknown,
+            };
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    if answered {
+        Look::Absent
+    } else {
+        Look::Unknown
     }
 }
 

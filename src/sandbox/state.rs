@@ -317,3 +317,41 @@ pub fn retry_supported_by(dbt_version: &str) -> bool {
         _ => true,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail_times_fails_the_first_runs_then_succeeds_whatever_retry_outcome_says() {
+        let job = RunBehaviour {
+            outcome: Outcome::Error,
+            retry_outcome: Outcome::Error,
+            fail_times: Some(2),
+            failing_step: Some(4),
+            ..RunBehaviour::default()
+        };
+        assert_eq!(behaviour_of(&job, false, 0).outcome, Outcome::Error);
+        assert_eq!(behaviour_of(&job, true, 1).outcome, Outcome::Error);
+        assert_eq!(behaviour_of(&job, true, 2).outcome, Outcome::Success);
+        assert_eq!(behaviour_of(&job, false, 5).outcome, Outcome::Success);
+        let plain = RunBehaviour {
+            fail_times: None,
+            retry_outcome: Outcome::Success,
+            ..job
+        };
+        assert_eq!(behaviour_of(&plain, false, 9).outcome, Outcome::Error);
+        assert_eq!(behaviour_of(&plain, true, 1).outcome, Outcome::Success);
+        assert_eq!(behaviour_of(&plain, true, 1).failing_step, None);
+    }
+
+    #[test]
+    fn dbt_retry_needs_dbt_1_6() {
+        assert!(!retry_supported_by("1.5.0-latest"));
+        assert!(!retry_supported_by("1.5"));
+        assert!(retry_supported_by("1.6.0-latest"));
+        assert!(retry_supported_by("1.10"));
+        assert!(retry_supported_by("latest"));
+        assert!(retry_supported_by("versionless"));
+    }
+}
