@@ -166,6 +166,11 @@ fn retries_2_on_a_job_that_fails_once_ends_green_after_two_runs() {
     let runs = sb.runs();
     assert_eq!(runs.len(), 2, "{runs:?}");
     assert_eq!(runs[1].cause_category, "rerun", "dbt Cloud's own retry");
+    assert!(
+        r.stderr.contains("retry 1/2: run 1 → run 2 from step 4"),
+        "the attempt is shown on stderr: {}",
+        r.stderr
+    );
     let v = json(&r.stdout);
     assert_eq!(v["outcome"], "success");
     assert_eq!(v["run"]["id"], 2);

@@ -219,13 +219,19 @@ pub async fn follow(
                             } else {
                                 ""
                             };
-                            ui.out(format!(
+                            let line = format!(
                                 "retry {retried}/{}: run {} → run {} {}{adopted}",
                                 plan.retries,
                                 done.id,
                                 started.run.id,
                                 rplan.describe()
-                            ));
+                            );
+                            // With --json the attempts are in the document; the line goes to stderr.
+                            if ui.is_json() {
+                                ui.status(line);
+                            } else {
+                                ui.out(line);
+                            }
                             ended.report["retry"] = json!({
                                 "plan": rplan,
                                 "run_id": started.run.id,
@@ -434,6 +440,8 @@ async fn timed_out(client: &Client, plan: &RunPlan, last: Run, url: &str, ui: &U
 #[derive(Debug)]
 pub struct Finished {
     pub insight: Option<RunInsight>,
+    /// Why the nodes could not be had (an API failure reading the artifacts).
+    pub insight_error: Option<String>,
     pub failure: Option<FailureReport>,
 }
 
@@ -445,11 +453,10 @@ pub async fn finish(client: &Client, store: &ArtifactStore, done: &Run) -> Finis
         Ok(i) => failure::explain(done, Ok(i)),
         Err(e) => failure::explain(done, Err(&e.to_string())),
     });
-    if let Err(e) = &gathered {
-        client.debug(&format!("nodes of run {}: {e}", done.id));
-    }
+    let insight_error = gathered.as_ref().err().map(ToString::to_string);
     Finished {
         insight: gathered.ok(),
+        insight_error,
         failure,
     }
 }
@@ -478,6 +485,9 @@ pub fn finished_report(done: &Run, finished: &Finished) -> Followed {
             report["skipped_downstream"] = json!(i.skipped_downstream);
         }
     }
+    if let Some(why) = &finished.insight_error {
+        report["nodes_unavailable"] = json!(why);
+    }
     if done.run_status() == RunStatus::Error {
         report["retry_command"] = json!(retry_command(done));
     }
@@ -499,6 +509,9 @@ pub fn print_finished(ui: &Ui, done: &Run, finished: &Finished, retry_hint: bool
         return;
     }
     print_verdict(ui, done, finished.failure.as_ref());
+    if let Some(why) = &finished.insight_error {
+        ui.out(format!("  nodes: not available ({why})"));
+    }
     if let Some(i) = &finished.insight {
         ui.out(format!("  nodes: {}", i.summary_line));
         if done.run_status() == RunStatus::Error && !i.skipped_downstream.is_empty() {
