@@ -35,7 +35,7 @@ jobs:
       failing_step: 4
       fail_times: 1
       failures:
-        - node: stg_orders
+        - node: stg_customers
           message: could not connect to the warehouse
   - id: 3
     project_id: 1
@@ -185,7 +185,7 @@ fn retries_2_on_a_job_that_fails_once_ends_green_after_two_runs() {
     );
     assert_eq!(
         attempts[0]["retry"]["plan"]["failed_nodes"][0],
-        "model.analytics.stg_orders"
+        "model.analytics.stg_customers"
     );
     assert_eq!(attempts[1]["outcome"], "success");
     assert!(v["summary"].as_str().unwrap().contains("ok"), "{v:#}");
@@ -227,6 +227,7 @@ fn without_dbt_retry_only_the_failed_nodes_and_their_downstream_run_again() {
             "1",
             "--git-sha",
             "abc1234def",
+            "--json",
         ],
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -235,13 +236,27 @@ fn without_dbt_retry_only_the_failed_nodes_and_their_downstream_run_again() {
     assert_eq!(runs[1].cause_category, "api", "a new trigger");
     assert_eq!(
         runs[1].trigger.steps_override.as_deref(),
-        Some(&["dbt build --select stg_orders+".to_string()][..])
+        Some(&["dbt build --select stg_customers+".to_string()][..])
     );
     assert_eq!(runs[1].trigger.git_sha.as_deref(), Some("abc1234def"));
     assert!(
-        r.stdout.contains("(new run of the failed nodes)"),
+        r.stderr.contains("(new run of the failed nodes)"),
         "{}",
-        r.stdout
+        r.stderr
+    );
+    // The retry ran only the failed model and its downstream (stg_orders, upstream, did not).
+    let v = json(&r.stdout);
+    let mut ran: Vec<&str> = v["nodes"]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .flat_map(|s| s["nodes"].as_array().unwrap().iter())
+        .map(|n| n["unique_id"].as_str().unwrap())
+        .collect();
+    ran.sort_unstable();
+    assert_eq!(
+        ran,
+        ["model.analytics.orders", "model.analytics.stg_customers"]
     );
 }
 
