@@ -50,6 +50,7 @@ pub fn plan(req: &RunRequest<'_>) -> RunPlan {
     let project = req.project.name.clone();
     let mut steps = Vec::new();
     let mut skipped = Vec::new();
+    let mut retry_nodes = req.retry_nodes.clone().filter(|n| !n.is_empty());
     for (i, t) in templates.into_iter().enumerate() {
         let duration = Duration::from_millis(
             behaviour
@@ -81,7 +82,14 @@ pub fn plan(req: &RunRequest<'_>) -> RunPlan {
                 );
                 let extra: Vec<String> = nodes.iter().map(|n| n.unique_id.clone()).collect();
                 let graph = lineage::graph(&project, &req.job.models, req.model_files, &extra);
-                select_nodes(c, nodes, &graph)
+                let nodes = select_nodes(c, nodes, &graph);
+                match retry_nodes.take() {
+                    Some(only) => nodes
+                        .into_iter()
+                        .filter(|n| only.contains(&n.unique_id))
+                        .collect(),
+                    None => nodes,
+                }
             }
             _ => Vec::new(),
         };

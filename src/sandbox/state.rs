@@ -154,6 +154,14 @@ impl RunStore {
         };
         let earlier_runs = self.runs.values().filter(|r| r.job_id == job_id).count();
         let behaviour = behaviour_of(&job.run, retried.is_some(), earlier_runs);
+        let retry_nodes = retried.and_then(|old| old.plan.steps.last()).map(|failed| {
+            failed
+                .nodes
+                .iter()
+                .filter(|n| !matches!(n.status, "success" | "pass" | "warn"))
+                .map(|n| n.unique_id.clone())
+                .collect::<Vec<_>>()
+        });
         let retry_state = retried
             .and_then(|old| old.plan.steps.last())
             .and_then(|failed| failed.files.clone());
@@ -173,6 +181,7 @@ impl RunStore {
             dbt_version,
             model_files: &[],
             behaviour,
+            retry_nodes: retry_nodes.clone(),
         };
         let plan = executor.plan(&request);
 
@@ -206,6 +215,7 @@ impl RunStore {
                 .filter(|s| *s > 0)
                 .map(|s| Duration::from_secs(s.unsigned_abs())),
                 retry_state,
+                retry_nodes,
             })
         });
         // A live run's steps are not known yet: reserve ids for every step it can have
