@@ -432,3 +432,30 @@ fn cloud_runs_wait_on_two_runs_exits_with_the_worst_verdict() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("nodes: 3 models ok"), "{}", r.stdout);
 }
+
+#[test]
+fn a_run_that_is_no_longer_the_jobs_latest_is_retried_by_selecting_its_failed_nodes() {
+    // dbt Cloud retries only a job's latest run (RETRY_NOT_LATEST_RUN otherwise).
+    let sb = sandbox_with(&[]);
+    let dir = workdir();
+    for _ in 0..2 {
+        let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "4", "--wait"]);
+        assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    }
+    let r = datachonk(&sb, dir.path(), &["cloud", "runs", "show", "1", "--json"]);
+    assert!(r.stdout.contains("RETRY_NOT_LATEST_RUN"), "{}", r.stdout);
+    let r = datachonk(
+        &sb,
+        dir.path(),
+        &["cloud", "runs", "retry", "1", "--wait", "--json"],
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let v = json(&r.stdout);
+    assert_eq!(v["retry"]["plan"]["route"]["kind"], "selected");
+    let runs = sb.runs();
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    assert_eq!(
+        runs[2].trigger.steps_override.as_deref(),
+        Some(&["dbt build --select stg_orders+".to_string()][..])
+    );
+}

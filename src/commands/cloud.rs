@@ -343,6 +343,8 @@ fn run_json(r: &Run) -> Value {
         "cause": r.trigger.as_ref().and_then(|t| t.cause.clone()),
         "created_at": r.created_at.map(|t| t.0.to_rfc3339()), "finished_at": r.finished_at.map(|t| t.0.to_rfc3339()),
         "duration_seconds": r.elapsed_seconds(),
+        "can_retry": r.can_retry, "retry_not_supported_reason": r.retry_not_supported_reason,
+        "retrying_run_id": r.retrying_run_id,
     })
 }
 

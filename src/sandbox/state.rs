@@ -35,6 +35,8 @@ pub struct Run {
     pub retrying_run_id: Option<i64>,
     /// The run this one retries.
     pub retry_of: Option<i64>,
+    /// A newer run of the same job exists (dbt Cloud retries only a job's latest run).
+    pub superseded: bool,
     /// A live run's instructions, until its worker takes them (see `worker::launch`).
     pub work: Option<Box<WorkOrder>>,
 }
@@ -241,8 +243,12 @@ impl RunStore {
             cancelled_after: None,
             retrying_run_id: None,
             retry_of,
+            superseded: false,
             work,
         };
+        for older in self.runs.values_mut().filter(|r| r.job_id == job_id) {
+            older.superseded = true;
+        }
         if let Some(old) = retry_of.and_then(|old| self.runs.get_mut(&old)) {
             old.retrying_run_id = Some(id);
         }
@@ -311,9 +317,24 @@ fn behaviour_of(job: &RunBehaviour, retry: bool, earlier_runs: usize) -> RunBeha
 /// Whether a run can be retried from its failure: it errored, was not retried yet, and ran
 /// a dbt that has `dbt retry` (1.6 and later; `latest`/`versionless` do).
 pub fn can_retry(run: &Run, snap: &RunSnapshot) -> bool {
-    snap.status == RunStatus::Error
-        && run.retrying_run_id.is_none()
-        && retry_supported_by(&run.plan.dbt_version)
+    retry_refusal(run, snap).is_none() && snap.status.is_terminal()
+}
+
+/// Why a finished run cannot be retried (`retry_not_supported_reason`), `None` when it can
+/// (or is not finished yet).
+pub fn retry_refusal(run: &Run, snap: &RunSnapshot) -> Option<&'static str> {
+    if !snap.status.is_terminal() {
+        return None;
+    }
+    if snap.status != RunStatus::Error {
+        Some("RETRY_NOT_FAILED_RUN")
+    } else if run.retrying_run_id.is_some() || run.superseded {
+        Some("RETRY_NOT_LATEST_RUN")
+    } else if !retry_supported_by(&run.plan.dbt_version) {
+        Some("RETRY_UNSUPPORTED_VERSION")
+    } else {
+        None
+    }
 }
 
 /// dbt Cloud retries need dbt ≥ 1.6 (`1.5.0-latest` cannot; `latest`, `versionless` can).
