@@ -253,18 +253,8 @@ pub async fn follow(
                 ended
             }
         };
-        let mut all: Vec<Value> = attempts
-            .iter()
-            .map(|a| {
-                let mut a = a.clone();
-                if let Some(o) = a.as_object_mut() {
-                    o.remove("attempts");
-                }
-                a
-            })
-            .collect();
-        all.push(ended.report.clone());
-        ended.report["attempts"] = Value::Array(all);
+        attempts.push(ended.report.clone());
+        ended.report["attempts"] = Value::Array(attempts);
         return Ok(ended);
     }
 }
