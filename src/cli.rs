@@ -144,8 +144,15 @@ pub enum Command {
     ///            "duration_seconds", "steps": [{"index", "name", "status"}]},
     ///    "failure": {"step_index", "step_name", "nodes": [{"unique_id", "status", "message"}],
     ///                "log_tail": [..]} | null,
-    ///    "cancelled_by_datachonk": bool}
+    ///    "cancelled_by_datachonk": bool,
+    ///    finished runs: "summary": "12 models ok · …", "nodes": {"steps": [..], …},
+    ///    on Error: "skipped_downstream": [..], "retry_command": "datachonk cloud runs retry …",
+    ///    after waiting: "attempts": [one document per attempt, each failed one with
+    ///                   "retry": {"plan", "run_id", "adopted"}]}
     /// After Ctrl-C `run` is the last state seen; after a cancel, the state dbt Cloud confirmed.
+    /// With --retries N, a run ending in Error is retried from the point of failure (dbt
+    /// Cloud's retry, else a new run selecting the failed nodes and their downstream); the
+    /// verdict and exit code are the last attempt's; never after Cancelled or the timeout.
     /// A failure before any run is known (usage, API, an unconfirmed trigger at the deadline):
     ///   {"outcome": "usage_error|api_error|timeout|interrupted", "exit": N,
     ///    "error": {"exit": N, "message": "…", "hints": [..]}}
@@ -157,6 +164,7 @@ pub enum Command {
     ///   datachonk dbt-run --wait
     ///   datachonk dbt-run --job-id 42 --git-sha "$(git rev-parse HEAD)" --wait --timeout 30m
     ///   datachonk dbt-run --steps-override "dbt build --select state:modified+" --json
+    ///   datachonk dbt-run --wait --retries 2
     #[command(name = "dbt-run", verbatim_doc_comment)]
     DbtRun(DbtRunArgs),
 
@@ -319,6 +327,12 @@ pub struct PushArgs {
     /// production). Needed without a terminal.
     #[arg(long)]
     pub yes: bool,
+
+    /// When the run ends in Error, retry it from the point of failure up to N times
+    /// (dbt Cloud's retry, else a new run of the failed nodes and their downstream); never
+    /// after a cancellation or the timeout [default: deploy.dbt_cloud.retries, else 0]
+    #[arg(long, value_name = "N")]
+    pub retries: Option<i64>,
 }
 
 /// Where to reach dbt Cloud; each flag overrides its environment variable and `datachonk.yaml`.
@@ -429,6 +443,12 @@ pub struct DbtRunArgs {
     /// Cancel the run on Ctrl-C (otherwise it is left running).
     #[arg(long)]
     pub cancel_on_interrupt: bool,
+
+    /// When the run ends in Error, retry it from the point of failure up to N times
+    /// (dbt Cloud's retry, else a new run of the failed nodes and their downstream); never
+    /// after a cancellation or the timeout [default: deploy.dbt_cloud.retries, else 0]
+    #[arg(long, value_name = "N")]
+    pub retries: Option<i64>,
 }
 
 #[derive(Debug, Args)]
@@ -564,7 +584,47 @@ pub enum RunsCommand {
     /// Cancel a run.
     Cancel(RunIdArgs),
     /// Retry a failed run from the point of failure.
-    Retry(RunIdArgs),
+    ///
+    /// dbt Cloud's own retry when the run allows it, else a new run of the same job and
+    /// commit selecting only the failed nodes and their downstream. With --wait, waits and
+    /// exits exactly as `dbt-run --wait` (0 success, 1 error, 3 cancelled, 4 timeout).
+    ///
+    /// Example: datachonk cloud runs retry 42 --wait
+    Retry(RunRetryArgs),
+    /// Wait for runs started elsewhere (a schedule, another tool, the web UI).
+    ///
+    /// The waiter of `dbt-run --wait`: status changes and steps, the node summary, the
+    /// failing nodes. Several runs: waits for all, and exits with the worst verdict
+    /// (error 1 > cancelled 3 > timeout 4 > success 0).
+    ///
+    /// Example: datachonk cloud runs wait 42 43 --timeout 30m
+    Wait(RunsWaitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunRetryArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// The failed run.
+    pub run_id: i64,
+    /// Wait for the retry's verdict and exit with it, as `dbt-run --wait`.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this long (e.g. 90s, 30m, 2h); exit code 4.
+    #[arg(long, value_name = "DURATION", requires = "wait")]
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsWaitArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Run ids.
+    #[arg(required = true, value_name = "RUN")]
+    pub run_ids: Vec<i64>,
+    /// Give up after this long for all of them (e.g. 90s, 30m, 2h); exit code 4.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -968,6 +1028,12 @@ pub struct HookRunArgs {
     /// The hook to run.
     #[arg(value_enum, value_name = "KIND")]
     pub kind: crate::hook::HookKind,
+
+    /// pre-merge-commit: when the run ends in Error, retry it from the point of failure up to N times
+    /// (dbt Cloud's retry, else a new run of the failed nodes and their downstream); never
+    /// after a cancellation or the timeout [default: deploy.dbt_cloud.retries, else 0]
+    #[arg(long, value_name = "N")]
+    pub retries: Option<i64>,
 
     /// Arguments git passes to the hook (pre-push: remote name and URL); unused.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]

@@ -66,6 +66,9 @@ fn show_json_is_one_document_with_sources() {
     assert_eq!(url["value"], "https://emea.dbt.com");
     assert_eq!(url["source"]["kind"], "file");
     assert_eq!(url["source"]["line"], 3);
+    let retries = &v["deploy"]["dbt_cloud"]["retries"];
+    assert_eq!(retries["value"], 0);
+    assert_eq!(retries["source"]["kind"], "default");
     assert_eq!(
         v["deploy"]["dbt_cloud"]["token"]["source"]["name"],
         "DBT_CLOUD_API_TOKEN"
@@ -292,6 +295,7 @@ fn the_example_file_is_valid_and_complete() {
         "auto_trigger",
         "wait",
         "timeout",
+        "retries",
         "cause",
         "schema_override",
         "target_name_override",
@@ -378,6 +382,11 @@ fn ids_counts_and_durations_out_of_range_are_refused_where_they_were_set() {
             "    timeout_seconds_override: -1\n",
             "datachonk.yaml:3:31",
             "must be 0 or more",
+        ),
+        (
+            "    retries: -1\n",
+            "datachonk.yaml:3:14",
+            "retries: must be 0 or more",
         ),
         (
             "    timeout: 0s\n",

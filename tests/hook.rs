@@ -211,6 +211,37 @@ fn a_good_branch_is_merged_after_its_run_succeeds() {
 }
 
 #[test]
+fn the_hook_retries_a_failed_run_as_configured_and_merges_when_the_retry_passes() {
+    // Job 2 fails; its retry (dbt Cloud's own) succeeds.
+    let sb = sandbox(&[]);
+    let (w, sha) = merge_world(true);
+    std::fs::write(
+        w.work.join("datachonk.yaml"),
+        "deploy:\n  dbt_cloud:\n    retries: 1\n",
+    )
+    .unwrap();
+    let merge = w.git_with(
+        &sb,
+        &["merge", "--no-ff", "feature", "-m", "Merge feature"],
+        &[("DBT_CLOUD_JOB_ID", "2")],
+    );
+    ok(&merge);
+    assert!(merge.stderr.contains("ERROR run 1"), "{}", merge.stderr);
+    assert!(
+        merge
+            .stderr
+            .contains("retry 1/1: run 1 → run 2 from step 4"),
+        "{}",
+        merge.stderr
+    );
+    assert!(merge.stderr.contains("SUCCESS run 2"), "{}", merge.stderr);
+    assert!(merge.stderr.contains("  nodes: "), "{}", merge.stderr);
+    let parents = w.git(&["log", "-1", "--format=%P"]);
+    assert!(parents.ends_with(&sha), "{parents}");
+    assert_eq!(sb.runs().len(), 2);
+}
+
+#[test]
 fn an_already_validated_sha_passes_without_a_new_run() {
     let sb = sandbox(&[]);
     let (w, sha) = merge_world(true);

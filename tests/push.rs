@@ -376,6 +376,11 @@ fn push_trigger_wait_runs_the_job_for_the_pushed_sha() {
         run.stdout, run.stderr
     );
     assert!(run.stdout.contains("SUCCESS run"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("  nodes: "),
+        "the node summary: {}",
+        run.stdout
+    );
     let head = world.head();
     assert_eq!(world.remote_tip(BRANCH).as_deref(), Some(head.as_str()));
     let runs = sandbox.runs();
@@ -646,5 +651,43 @@ fn a_persons_sources_file_generate_added_to_is_committed_with_the_models() {
     assert!(
         !files.contains(&"models/staging/shop/_shop__sources.yml".to_string()),
         "{files:?}"
+    );
+}
+
+#[test]
+fn push_wait_retries_a_failed_run_and_the_last_attempt_is_the_verdict() {
+    // Job 2 fails; dbt Cloud's retry of it succeeds.
+    let world = World::new();
+    let sandbox = support::sandbox(&[]);
+    let run = world.datachonk_env(
+        &world.work(),
+        &[
+            "--json",
+            "push",
+            "--trigger-dbt-run",
+            "--wait",
+            "--retries",
+            "1",
+        ],
+        Some(&sandbox),
+        &[("DBT_CLOUD_JOB_ID", std::ffi::OsStr::new("2"))],
+    );
+    assert_eq!(
+        run.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON document");
+    assert_eq!(doc["push"]["pushed"], true, "{doc:#}");
+    assert_eq!(doc["outcome"], "success", "{doc:#}");
+    let attempts = doc["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), 2, "{doc:#}");
+    assert_eq!(attempts[0]["outcome"], "error");
+    let runs = sandbox.runs();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[1].cause_category, "rerun");
+    assert_eq!(
+        runs[0].trigger.git_sha.as_deref(),
+        Some(world.head().as_str())
     );
 }

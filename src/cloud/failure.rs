@@ -1,9 +1,10 @@
 //! Explaining a failed run: the failing step, the failing nodes from `run_results.json`, and
 //! the tail of the step's log.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::client::Client;
+use super::insight::nodes::NodeOutcome;
+use super::insight::RunInsight;
 use super::types::{Run, RunStatus, RunStep};
 
 /// A dbt node that did not succeed.
@@ -13,42 +14,6 @@ pub struct FailingNode {
     /// dbt's result status: `error`, `fail`, `runtime error`.
     pub status: String,
     pub message: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct RunResults {
-    #[serde(default)]
-    results: Vec<NodeResult>,
-}
-
-#[derive(Debug, Deserialize)]
-struct NodeResult {
-    unique_id: Option<String>,
-    status: Option<String>,
-    message: Option<String>,
-}
-
-/// The nodes of a `run_results.json` whose status is a failure.
-pub fn failing_nodes(run_results: &[u8]) -> Result<Vec<FailingNode>, serde_json::Error> {
-    let parsed: RunResults = serde_json::from_slice(run_results)?;
-    Ok(parsed
-        .results
-        .into_iter()
-        .filter(|r| {
-            matches!(
-                r.status.as_deref(),
-                Some("error" | "fail" | "runtime error")
-            )
-        })
-        .map(|r| FailingNode {
-            unique_id: r.unique_id.unwrap_or_else(|| "(unknown node)".into()),
-            status: r.status.unwrap_or_default(),
-            message: r
-                .message
-                .map(|m| m.trim().to_string())
-                .filter(|m| !m.is_empty()),
-        })
-        .collect())
 }
 
 /// The step that failed: the first with status Error, else the last step.
@@ -86,8 +51,10 @@ pub struct FailureReport {
     pub nodes_unavailable: Option<String>,
 }
 
-/// Fetch `run_results.json` of the failing step and assemble the report.
-pub async fn explain(client: &Client, run: &Run) -> FailureReport {
+/// Assemble the report of an errored run from what it did (`insight`, gathered from its
+/// artifacts; `Err` says why it could not be): the failing step's failed nodes, else every
+/// failed node of the run.
+pub fn explain(run: &Run, insight: Result<&RunInsight, &str>) -> FailureReport {
     let mut report = FailureReport::default();
     let step = failing_step(run);
     if let Some(step) = step {
@@ -95,18 +62,41 @@ pub async fn explain(client: &Client, run: &Run) -> FailureReport {
         report.step_name = step.name.clone();
         report.log_tail = log_tail(step, 20);
     }
-    match client
-        .get_artifact(run.id, "run_results.json", step.and_then(|s| s.index))
-        .await
-    {
-        Ok(bytes) => match failing_nodes(&bytes) {
-            Ok(nodes) => report.nodes = nodes,
-            Err(e) => {
-                report.nodes_unavailable = Some(format!("run_results.json could not be read: {e}"))
+    let insight = match insight {
+        Ok(i) => i,
+        Err(why) => {
+            report.nodes_unavailable = Some(format!("run_results.json is not available: {why}"));
+            return report;
+        }
+    };
+    let of_step = step
+        .and_then(|s| s.index)
+        .and_then(|index| insight.steps.iter().find(|s| s.index == index));
+    let failing = |nodes: &mut dyn Iterator<Item = &NodeOutcome>| -> Vec<FailingNode> {
+        nodes
+            .filter(|n| n.failed())
+            .map(|n| FailingNode {
+                unique_id: n.unique_id.clone(),
+                status: n.status.clone(),
+                message: n.message.clone(),
+            })
+            .collect()
+    };
+    match of_step {
+        Some(s) => {
+            report.nodes = failing(&mut s.nodes.iter());
+            if let Some(why) = &s.unavailable {
+                report.nodes_unavailable = Some(why.clone());
             }
-        },
-        Err(e) => {
-            report.nodes_unavailable = Some(format!("run_results.json is not available: {e}"))
+        }
+        None => {
+            report.nodes = failing(&mut insight.nodes());
+            if report.nodes.is_empty() {
+                report.nodes_unavailable = insight
+                    .note
+                    .clone()
+                    .or_else(|| Some("the failing step wrote no run_results.json".into()));
+            }
         }
     }
     report
@@ -117,14 +107,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn failing_nodes_are_the_errors_and_failures() {
+    fn the_failing_nodes_are_the_failing_steps_errors_and_failures() {
+        use crate::cloud::insight::{nodes, StepNodes};
         let json = br#"{"results": [
             {"unique_id": "model.p.ok", "status": "success", "message": "OK"},
             {"unique_id": "model.p.bad", "status": "error", "message": " Database Error\n  column x "},
             {"unique_id": "test.p.nn", "status": "fail", "message": "Got 3 results"},
             {"unique_id": "model.p.skipped", "status": "skipped", "message": null}
         ]}"#;
-        let nodes = failing_nodes(json).unwrap();
+        let insight = RunInsight {
+            run_id: 1,
+            steps: vec![StepNodes {
+                index: 4,
+                name: "Invoke dbt with `dbt build`".into(),
+                nodes: nodes::from_run_results(json, None).unwrap(),
+                unavailable: None,
+            }],
+            summary: Default::default(),
+            summary_line: String::new(),
+            skipped_downstream: Vec::new(),
+            note: None,
+        };
+        let run = Run {
+            id: 1,
+            run_steps: Some(vec![RunStep {
+                index: Some(4),
+                status: Some(20),
+                ..RunStep::default()
+            }]),
+            ..Run::default()
+        };
+        let report = explain(&run, Ok(&insight));
+        let nodes = report.nodes;
         assert_eq!(nodes.len(), 2);
         assert_eq!(nodes[0].unique_id, "model.p.bad");
         assert_eq!(
@@ -132,6 +146,9 @@ mod tests {
             Some("Database Error\n  column x")
         );
         assert_eq!(nodes[1].status, "fail");
+        let report = explain(&run, Err("HTTP 404"));
+        assert!(report.nodes.is_empty());
+        assert!(report.nodes_unavailable.unwrap().contains("HTTP 404"));
     }
 
     #[test]

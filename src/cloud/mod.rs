@@ -7,6 +7,7 @@ pub mod errors;
 pub mod failure;
 pub mod insight;
 pub mod marker;
+pub mod retries;
 pub mod retry;
 pub mod sensor;
 pub mod trigger;

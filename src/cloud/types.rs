@@ -306,6 +306,8 @@ pub struct Run {
     pub is_cancelled: Option<bool>,
     pub can_retry: Option<bool>,
     pub retrying_run_id: Option<i64>,
+    /// Why `can_retry` is false (`RETRY_NOT_FAILED_RUN`, `RETRY_UNSUPPORTED_CMD`, …).
+    pub retry_not_supported_reason: Option<String>,
     pub artifacts_saved: Option<bool>,
     pub has_sources_generated: Option<bool>,
     pub has_docs_generated: Option<bool>,

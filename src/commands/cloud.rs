@@ -8,7 +8,7 @@ use crate::config::{Config, FlagValues};
 use crate::error::{CliError, CmdResult, Exit};
 use crate::ui::Ui;
 
-use super::{cloud_insight, connect};
+use super::{cloud_insight, cloud_runs, connect};
 
 pub fn run(global: &GlobalArgs, cmd: CloudCommand, ui: &Ui) -> CmdResult {
     let (connection, extra) = match &cmd {
@@ -28,9 +28,21 @@ pub fn run(global: &GlobalArgs, cmd: CloudCommand, ui: &Ui) -> CmdResult {
             },
         ),
         CloudCommand::Runs(RunsCommand::Show(a)) => (&a.connection, FlagValues::default()),
-        CloudCommand::Runs(RunsCommand::Cancel(a) | RunsCommand::Retry(a)) => {
-            (&a.connection, FlagValues::default())
-        }
+        CloudCommand::Runs(RunsCommand::Cancel(a)) => (&a.connection, FlagValues::default()),
+        CloudCommand::Runs(RunsCommand::Retry(a)) => (
+            &a.connection,
+            FlagValues {
+                timeout: a.timeout.clone(),
+                ..FlagValues::default()
+            },
+        ),
+        CloudCommand::Runs(RunsCommand::Wait(a)) => (
+            &a.connection,
+            FlagValues {
+                timeout: a.timeout.clone(),
+                ..FlagValues::default()
+            },
+        ),
         CloudCommand::Artifacts(ArtifactsCommand::Get(a)) => (&a.connection, FlagValues::default()),
         CloudCommand::Artifacts(ArtifactsCommand::List(a)) => {
             (&a.connection, FlagValues::default())
@@ -91,9 +103,10 @@ pub fn run(global: &GlobalArgs, cmd: CloudCommand, ui: &Ui) -> CmdResult {
                 Ok(Exit::Success)
             }
             CloudCommand::Runs(RunsCommand::Retry(a)) => {
-                let run = client.retry_run(a.run_id).await?;
-                print_run_line(ui, &run, &format!("retry of run {}", a.run_id));
-                Ok(Exit::Success)
+                cloud_runs::retry(&client, &cfg, a.run_id, a.wait, ui).await
+            }
+            CloudCommand::Runs(RunsCommand::Wait(a)) => {
+                cloud_runs::wait(&client, &cfg, &a.run_ids, ui).await
             }
             CloudCommand::Artifacts(ArtifactsCommand::Get(a)) => {
                 cloud_insight::artifacts_get(&client, &a, ui).await
@@ -120,6 +133,7 @@ fn load(
         &FlagValues {
             project_id: extra.project_id,
             job_id: extra.job_id,
+            timeout: extra.timeout,
             ..base
         },
     )
@@ -329,6 +343,8 @@ fn run_json(r: &Run) -> Value {
         "cause": r.trigger.as_ref().and_then(|t| t.cause.clone()),
         "created_at": r.created_at.map(|t| t.0.to_rfc3339()), "finished_at": r.finished_at.map(|t| t.0.to_rfc3339()),
         "duration_seconds": r.elapsed_seconds(),
+        "can_retry": r.can_retry, "retry_not_supported_reason": r.retry_not_supported_reason,
+        "retrying_run_id": r.retrying_run_id,
     })
 }
 

@@ -331,6 +331,7 @@ fn rows(cfg: &Config) -> Vec<Row> {
         row("auto_trigger", &Some(d.auto_trigger.clone())),
         row("wait", &Some(d.wait.clone())),
         row("timeout", &timeout),
+        row("retries", &Some(d.retries.clone())),
         row("cause", &d.cause),
         row("schema_override", &o.schema_override),
         row("target_name_override", &o.target_name_override),

@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 use crate::cli::{DbtRunArgs, GlobalArgs};
 use crate::cloud::cancel::cancel_and_confirm;
 use crate::cloud::failure::{self, FailureReport};
+use crate::cloud::insight::{self, ArtifactStore, RunInsight};
+use crate::cloud::retries;
 use crate::cloud::wait::{self, WaitEnd, WaitEvent, WaitOptions, WaitStats};
 use crate::cloud::{trigger_run, Client, Run, RunStatus, TriggerRequest};
 use crate::config::{self, DbtCloudConfig, FlagValues, MAX_CAUSE_LEN};
@@ -29,6 +31,7 @@ pub fn run(global: &GlobalArgs, args: &DbtRunArgs, ui: &Ui) -> CmdResult {
         timeout_seconds_override: args.timeout_seconds_override,
         dbt_version_override: args.dbt_version_override.clone(),
         generate_docs_override: args.generate_docs_override,
+        retries: args.retries,
         ..connect::connection_flags(&args.connection)
     };
     let mut cfg = connect::load(global, &flags)?;
@@ -80,6 +83,8 @@ pub fn run(global: &GlobalArgs, args: &DbtRunArgs, ui: &Ui) -> CmdResult {
         timeout: d.timeout.as_ref().map(|t| t.value),
         cancel_on_timeout: args.cancel_on_timeout,
         cancel_on_interrupt: args.cancel_on_interrupt,
+        retries: retries_of(d),
+        store: super::cloud_insight::store_for(&cfg),
     };
     let rt = super::runtime()?;
     let result = rt.block_on(trigger_and_report(&client, &plan, ui));
@@ -161,6 +166,15 @@ pub struct RunPlan {
     pub timeout: Option<Duration>,
     pub cancel_on_timeout: bool,
     pub cancel_on_interrupt: bool,
+    /// Retries of a run that ends in Error, from the point of failure.
+    pub retries: u32,
+    /// Where finished runs' artifacts are kept (the node summary reads them).
+    pub store: ArtifactStore,
+}
+
+/// `deploy.dbt_cloud.retries` / `--retries` (validated ≥ 0 by the configuration).
+pub fn retries_of(d: &DbtCloudConfig) -> u32 {
+    u32::try_from(d.retries.value).unwrap_or(0)
 }
 
 /// The trigger body from the configuration, the commit and branch. dbt Cloud reportedly
@@ -242,21 +256,149 @@ pub async fn trigger_and_report(client: &Client, plan: &RunPlan, ui: &Ui) -> Cmd
         }
         return Ok(Exit::Success);
     }
-    let mut stats = WaitStats::default();
-    let waited = tokio::select! {
-        r = wait(client, plan, &run, deadline, &mut stats, ui) => Some(r),
-        _ = interrupt.recv() => None,
-    };
-    // After Ctrl-C the last state the waiter saw, else the triggered run.
-    let last = stats.last.take().unwrap_or_else(|| run.clone());
-    match waited {
-        None => interrupted(client, plan, last, &url, ui).await,
-        Some(Err(e)) => Err(e.into()),
-        Some(Ok(WaitEnd::TimedOut(seen))) => {
-            timed_out(client, plan, seen.unwrap_or(last), &url, ui).await
-        }
-        Some(Ok(WaitEnd::Finished(done))) => verdict(client, done, ui).await,
+    let followed = follow(client, plan, run, deadline, &mut interrupt, ui).await?;
+    if ui.is_json() {
+        ui.json(&followed.report);
     }
+    Ok(followed.exit)
+}
+
+/// How following a run ended: the exit status and the `--json` document (the caller prints it,
+/// so that `cloud runs wait` can put several in one).
+#[derive(Debug)]
+pub struct Followed {
+    pub exit: Exit,
+    pub report: Value,
+}
+
+/// Wait for `run`'s verdict and print it with the node summary; on Error retry it from the
+/// point of failure up to `plan.retries` times (never after a cancellation or the deadline).
+/// The verdict and exit status are the last attempt's; the report lists every attempt.
+pub async fn follow(
+    client: &Client,
+    plan: &RunPlan,
+    first: Run,
+    deadline: Option<Instant>,
+    interrupt: &mut Interrupt,
+    ui: &Ui,
+) -> Result<Followed, CliError> {
+    let mut run = first;
+    let mut request = plan.request.clone();
+    let mut attempts: Vec<Value> = Vec::new();
+    let mut retried = 0u32;
+    loop {
+        let url = url_of(client, &run);
+        let mut stats = WaitStats::default();
+        let waited = tokio::select! {
+            r = wait(client, plan, &run, deadline, &mut stats, ui) => Some(r),
+            _ = interrupt.recv() => None,
+        };
+        // After Ctrl-C the last state the waiter saw, else the run being waited for.
+        let last = stats.last.take().unwrap_or_else(|| run.clone());
+        let mut ended = match waited {
+            None => interrupted(client, plan, last, &url, ui).await,
+            Some(Err(e)) => return Err(e.into()),
+            Some(Ok(WaitEnd::TimedOut(seen))) => {
+                timed_out(client, plan, seen.unwrap_or(last), &url, ui).await
+            }
+            Some(Ok(WaitEnd::Finished(done))) => {
+                let finished = finish(client, &plan.store, &done).await;
+                let will_retry = done.run_status() == RunStatus::Error && retried < plan.retries;
+                print_finished(ui, &done, &finished, !will_retry);
+                let mut ended = finished_report(&done, &finished);
+                if will_retry {
+                    let job = done.job().unwrap_or(plan.job_id);
+                    match retries::plan(&done, finished.insight.as_ref()) {
+                        Ok(rplan) => {
+                            let started = start_retry(
+                                client, job, &done, &rplan, &request, deadline, interrupt,
+                            )
+                            .await?;
+                            retried += 1;
+                            let adopted = if started.adopted {
+                                " (found after a lost response; not started twice)"
+                            } else {
+                                ""
+                            };
+                            let line = format!(
+                                "retry {retried}/{}: run {} → run {} {}{adopted}",
+                                plan.retries,
+                                done.id,
+                                started.run.id,
+                                rplan.describe()
+                            );
+                            // With --json the attempts are in the document; the line goes to stderr.
+                            if ui.is_json() {
+                                ui.status(line);
+                            } else {
+                                ui.out(line);
+                            }
+                            ended.report["retry"] = json!({
+                                "plan": rplan,
+                                "run_id": started.run.id,
+                                "adopted": started.adopted,
+                            });
+                            attempts.push(ended.report);
+                            if let retries::RetryRoute::Selected { steps_override } = &rplan.route {
+                                request.steps_override = Some(steps_override.clone());
+                            }
+                            run = started.run;
+                            continue;
+                        }
+                        Err(why) => {
+                            ui.warn(format!("not retried: {why}"));
+                            ended.report["not_retried"] = json!(why);
+                        }
+                    }
+                }
+                ended
+            }
+        };
+        attempts.push(ended.report.clone());
+        ended.report["attempts"] = Value::Array(attempts);
+        return Ok(ended);
+    }
+}
+
+fn url_of(client: &Client, run: &Run) -> String {
+    run.href
+        .clone()
+        .unwrap_or_else(|| format!("{}/ (run {})", client.base_url(), run.id))
+}
+
+/// Start a retry within the deadline and until Ctrl-C.
+async fn start_retry(
+    client: &Client,
+    job: i64,
+    failed: &Run,
+    rplan: &retries::RetryPlan,
+    request: &TriggerRequest,
+    deadline: Option<Instant>,
+    interrupt: &mut Interrupt,
+) -> Result<retries::RetryStarted, CliError> {
+    let may_exist = format!(
+        "check `datachonk cloud runs list --job-id {job}` before retrying run {} again",
+        failed.id
+    );
+    let started = tokio::select! {
+        r = within(deadline, retries::start(client, job, failed, rplan, request)) => r,
+        _ = interrupt.recv() => return Err(CliError::new(
+            Exit::Interrupted,
+            format!("interrupted while retrying run {}: a run may have been created", failed.id),
+        ).with_hint(may_exist)),
+    };
+    let Some(started) = started else {
+        return Err(CliError::new(
+            Exit::Timeout,
+            format!(
+                "gave up at the deadline: dbt Cloud did not confirm the retry of run {} in time, \
+                 so a run may have been created",
+                failed.id
+            ),
+        )
+        .with_hint(may_exist));
+    };
+    Ok(started?)
 }
 
 fn limit_text(plan: &RunPlan) -> String {
@@ -333,7 +475,7 @@ async fn wait(
 }
 
 /// Ctrl-C while waiting: leave the run, or cancel it (confirmed) with --cancel-on-interrupt.
-async fn interrupted(client: &Client, plan: &RunPlan, last: Run, url: &str, ui: &Ui) -> CmdResult {
+async fn interrupted(client: &Client, plan: &RunPlan, last: Run, url: &str, ui: &Ui) -> Followed {
     let (last, cancelled) = if plan.cancel_on_interrupt {
         ui.status(format!("Interrupted: cancelling run {}…", last.id));
         cancel(client, ui, last, "interrupted").await
@@ -344,14 +486,14 @@ async fn interrupted(client: &Client, plan: &RunPlan, last: Run, url: &str, ui: 
         ));
         (last, false)
     };
-    if ui.is_json() {
-        ui.json(&report_json("interrupted", &last, None, cancelled));
+    Followed {
+        exit: Exit::Interrupted,
+        report: report_json("interrupted", &last, None, cancelled),
     }
-    Ok(Exit::Interrupted)
 }
 
 /// The deadline passed while waiting: leave the run, or cancel it with --cancel-on-timeout.
-async fn timed_out(client: &Client, plan: &RunPlan, last: Run, url: &str, ui: &Ui) -> CmdResult {
+async fn timed_out(client: &Client, plan: &RunPlan, last: Run, url: &str, ui: &Ui) -> Followed {
     let limit = limit_text(plan);
     let (last, cancelled) = if plan.cancel_on_timeout {
         let (last, cancelled) = cancel(client, ui, last, &format!("gave up after {limit}")).await;
@@ -367,9 +509,7 @@ async fn timed_out(client: &Client, plan: &RunPlan, last: Run, url: &str, ui: &U
         ));
         (last, false)
     };
-    if ui.is_json() {
-        ui.json(&report_json("timeout", &last, None, cancelled));
-    } else {
+    if !ui.is_json() {
         let state = if cancelled {
             "cancelled".to_string()
         } else {
@@ -381,33 +521,103 @@ async fn timed_out(client: &Client, plan: &RunPlan, last: Run, url: &str, ui: &U
             last.id
         ));
     }
-    Ok(Exit::Timeout)
+    Followed {
+        exit: Exit::Timeout,
+        report: report_json("timeout", &last, None, cancelled),
+    }
 }
 
-/// The run finished: its verdict, with the failing nodes on Error.
-async fn verdict(client: &Client, done: Run, ui: &Ui) -> CmdResult {
-    let status = done.run_status();
-    let failure = if status == RunStatus::Error {
-        Some(failure::explain(client, &done).await)
-    } else {
-        None
-    };
-    if ui.is_json() {
-        let outcome = match status {
-            RunStatus::Success => "success",
-            RunStatus::Error => "error",
-            _ => "cancelled",
-        };
-        ui.json(&report_json(outcome, &done, failure.as_ref(), false));
-    } else {
-        print_verdict(ui, &done, failure.as_ref());
+/// What a finished run did: its nodes (from its artifacts) and, on Error, what failed.
+#[derive(Debug)]
+pub struct Finished {
+    pub insight: Option<RunInsight>,
+    /// Why the nodes could not be had (an API failure reading the artifacts).
+    pub insight_error: Option<String>,
+    pub failure: Option<FailureReport>,
+}
+
+/// Gather the nodes of a finished run (read with its steps) and explain an Error. Artifacts
+/// that cannot be had are reported, never fatal: the verdict is the run's status.
+pub async fn finish(client: &Client, store: &ArtifactStore, done: &Run) -> Finished {
+    let gathered = insight::gather(client, store, done).await;
+    let failure = (done.run_status() == RunStatus::Error).then(|| match &gathered {
+        Ok(i) => failure::explain(done, Ok(i)),
+        Err(e) => failure::explain(done, Err(&e.to_string())),
+    });
+    let insight_error = gathered.as_ref().err().map(ToString::to_string);
+    Finished {
+        insight: gathered.ok(),
+        insight_error,
+        failure,
     }
-    Ok(match status {
+}
+
+/// The exit status of a finished run.
+pub fn exit_of(run: &Run) -> Exit {
+    match run.run_status() {
         RunStatus::Success => Exit::Success,
         RunStatus::Error => Exit::RunError,
         _ => Exit::Cancelled,
-    })
+    }
 }
+
+/// The `--json` document of a finished run: the verdict, its nodes and summary.
+pub fn finished_report(done: &Run, finished: &Finished) -> Followed {
+    let outcome = match done.run_status() {
+        RunStatus::Success => "success",
+        RunStatus::Error => "error",
+        _ => "cancelled",
+    };
+    let mut report = report_json(outcome, done, finished.failure.as_ref(), false);
+    if let Some(i) = &finished.insight {
+        report["summary"] = json!(i.summary_line);
+        report["nodes"] = super::cloud_insight::insight_json(i);
+        if done.run_status() == RunStatus::Error {
+            report["skipped_downstream"] = json!(i.skipped_downstream);
+        }
+    }
+    if let Some(why) = &finished.insight_error {
+        report["nodes_unavailable"] = json!(why);
+    }
+    if done.run_status() == RunStatus::Error {
+        report["retry_command"] = json!(retry_command(done));
+    }
+    Followed {
+        exit: exit_of(done),
+        report,
+    }
+}
+
+/// The command that retries an errored run from its point of failure.
+pub fn retry_command(run: &Run) -> String {
+    format!("datachonk cloud runs retry {} --wait", run.id)
+}
+
+/// The verdict, the node summary line and, on Error, the failing nodes, what they skipped
+/// downstream and (with `retry_hint`) the command that retries it (human output only).
+pub fn print_finished(ui: &Ui, done: &Run, finished: &Finished, retry_hint: bool) {
+    if ui.is_json() {
+        return;
+    }
+    print_verdict(ui, done, finished.failure.as_ref());
+    if let Some(why) = &finished.insight_error {
+        ui.out(format!("  nodes: not available ({why})"));
+    }
+    if let Some(i) = &finished.insight {
+        ui.out(format!("  nodes: {}", i.summary_line));
+        if done.run_status() == RunStatus::Error && !i.skipped_downstream.is_empty() {
+            let n = i.skipped_downstream.len();
+            ui.out(format!("  skipped downstream of the failures ({n}):"));
+            for id in &i.skipped_downstream {
+                ui.out(format!("    {id}"));
+            }
+        }
+    }
+    if retry_hint && done.run_status() == RunStatus::Error {
+        ui.out(format!("  retry it: {}", retry_command(done)));
+    }
+}
+
 /// Cancel `last`'s run within [`CANCEL_BUDGET`]: the state the API confirmed, and whether
 /// it is Cancelled (a verdict may have come first).
 async fn cancel(client: &Client, ui: &Ui, last: Run, why: &str) -> (Run, bool) {
@@ -454,13 +664,13 @@ fn earliest(deadline: Option<Instant>, other: Instant) -> Instant {
 
 /// SIGINT (Ctrl-C), registered when created (tokio's `ctrl_c()` only registers when first
 /// polled, which would leave a window where Ctrl-C kills the process mid-request).
-struct Interrupt {
+pub struct Interrupt {
     #[cfg(unix)]
     signal: tokio::signal::unix::Signal,
 }
 
 impl Interrupt {
-    fn listen() -> Result<Self, CliError> {
+    pub fn listen() -> Result<Self, CliError> {
         #[cfg(unix)]
         {
             let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())

@@ -195,6 +195,7 @@ fn run_hook(global: &GlobalArgs, args: &HookRunArgs, ui: &Ui) -> CmdResult {
     }
     let flags = FlagValues {
         target: args.target.clone(),
+        retries: args.retries,
         ..FlagValues::default()
     };
     match args.kind {
@@ -306,6 +307,8 @@ async fn validate(
         timeout: d.timeout.as_ref().map(|t| t.value),
         cancel_on_timeout: false,
         cancel_on_interrupt: false,
+        retries: dbt_run::retries_of(&d),
+        store: super::cloud_insight::store_for(cfg),
     };
     dbt_run::trigger_and_report(client, &plan, ui).await
 }

@@ -4,6 +4,7 @@
 pub mod cloud;
 pub mod cloud_catalog;
 pub mod cloud_insight;
+pub mod cloud_runs;
 pub mod config;
 pub mod connect;
 pub mod dbt_run;

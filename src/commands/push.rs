@@ -33,6 +33,7 @@ pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
         cause: args.cause.clone(),
         wait: args.wait.then_some(true),
         target: args.target.clone(),
+        retries: args.retries,
         ..FlagValues::default()
     };
     let cfg = connect::load(global, &flags)?;
@@ -292,6 +293,8 @@ impl Trigger {
             timeout: d.timeout.as_ref().map(|t| t.value),
             cancel_on_timeout: false,
             cancel_on_interrupt: false,
+            retries: dbt_run::retries_of(&d),
+            store: super::cloud_insight::store_for(&self.cfg),
         };
         let rt = super::runtime()?;
         let result = rt.block_on(dbt_run::trigger_and_report(&self.client, &plan, ui));

@@ -37,6 +37,8 @@ pub struct DbtCloudSection {
     pub auto_trigger: Option<Spanned<bool>>,
     pub wait: Option<Spanned<bool>>,
     pub timeout: Option<Spanned<DurationValue>>,
+    /// Retries of a run that ends in Error, from the point of failure (default 0).
+    pub retries: Option<Spanned<i64>>,
     pub cause: Option<Spanned<String>>,
     pub schema_override: Option<Spanned<String>>,
     pub target_name_override: Option<Spanned<String>>,
@@ -69,6 +71,8 @@ pub struct TargetSection {
     pub auto_trigger: Option<Spanned<bool>>,
     pub wait: Option<Spanned<bool>>,
     pub timeout: Option<Spanned<DurationValue>>,
+    /// Retries of a run that ends in Error, from the point of failure (default 0).
+    pub retries: Option<Spanned<i64>>,
     pub cause: Option<Spanned<String>>,
     pub confirm: Option<Spanned<bool>>,
     pub schema_override: Option<Spanned<String>>,
@@ -97,6 +101,7 @@ impl DbtCloudSection {
             auto_trigger: over(&target.auto_trigger, &self.auto_trigger),
             wait: over(&target.wait, &self.wait),
             timeout: over(&target.timeout, &self.timeout),
+            retries: over(&target.retries, &self.retries),
             cause: over(&target.cause, &self.cause),
             schema_override: over(&target.schema_override, &self.schema_override),
             target_name_override: over(&target.target_name_override, &self.target_name_override),

@@ -97,6 +97,8 @@ pub struct DbtCloudConfig {
     pub auto_trigger: Sourced<bool>,
     pub wait: Sourced<bool>,
     pub timeout: Option<Sourced<Duration>>,
+    /// Retries of a run that ends in Error (`--retries`, `retries`; default 0).
+    pub retries: Sourced<i64>,
     pub cause: Option<Sourced<String>>,
     pub overrides: TriggerOverrides,
     /// The named target these values are for (`None`: the block itself).
@@ -129,6 +131,8 @@ pub struct FlagValues {
     pub job_id: Option<i64>,
     pub wait: Option<bool>,
     pub timeout: Option<String>,
+    /// `--retries N`.
+    pub retries: Option<i64>,
     pub cause: Option<String>,
     pub schema_override: Option<String>,
     pub target_name_override: Option<String>,

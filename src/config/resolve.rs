@@ -411,6 +411,14 @@ fn resolve_dbt_cloud(
 
     let confirm =
         pick(None, None, s.confirm.as_ref(), path).unwrap_or(Sourced::new(false, Source::Default));
+    let retries = pick(
+        flag(flags.retries, "--retries"),
+        None,
+        s.retries.as_ref(),
+        path,
+    );
+    at_least(&retries, "retries", 0, "0 means no retries", path)?;
+    let retries = retries.unwrap_or(Sourced::new(0, Source::Default));
 
     Ok(DbtCloudConfig {
         target: None,
@@ -426,6 +434,7 @@ fn resolve_dbt_cloud(
         auto_trigger,
         wait,
         timeout,
+        retries,
         cause,
         overrides,
     })

@@ -36,6 +36,16 @@ const LOCAL_GITIGNORE_TEXT: &[u8] =
 # catalog): nothing here belongs in git, this file included\n\
 *\n";
 
+/// Write `root/.datachonk/.gitignore` (everything in the cache folder is ignored), unless it
+/// is already there. Rewritten when it differs: older versions ignored only the stat cache.
+pub fn ignore_cache_folder(root: &Path) -> Result<(), WriteError> {
+    let gitignore = root.join(LOCAL_GITIGNORE);
+    if std::fs::read(&gitignore).ok().as_deref() != Some(LOCAL_GITIGNORE_TEXT) {
+        write_atomic(&gitignore, LOCAL_GITIGNORE_TEXT)?;
+    }
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("cannot read {path}: {source}")]
@@ -217,11 +227,7 @@ impl State {
             .iter()
             .filter_map(|(p, r)| r.stat.map(|s| (p.as_str(), s)))
             .collect();
-        let gitignore = root.join(LOCAL_GITIGNORE);
-        // Rewritten when it differs: older versions ignored only the stat cache.
-        if std::fs::read(&gitignore).ok().as_deref() != Some(LOCAL_GITIGNORE_TEXT) {
-            write_atomic(&gitignore, LOCAL_GITIGNORE_TEXT)?;
-        }
+        ignore_cache_folder(root)?;
         let mut bytes = serde_json::to_vec(&cache).unwrap_or_default();
         bytes.push(b'\n');
         write_atomic(&root.join(STAT_CACHE_FILE), &bytes)

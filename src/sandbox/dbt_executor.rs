@@ -9,6 +9,8 @@
 //!   `logs`, dbt's `dbt.log` its `debug_logs`, the exit code its status; the first failure ends
 //!   the run and the remaining steps are listed as skipped. Each step's artifacts (the files
 //!   of `target/` it wrote) are kept under `<workdir>/runs/<id>/steps/<index>/`.
+//! - A retry (`POST runs/{id}/retry/`) runs `dbt retry` in place of the failed command, with
+//!   the failed step's `run_results.json` in `target/`: only the failed and skipped nodes run.
 //! - `--state PATH` gets the manifest of the latest successful run of the job's
 //!   `deferring_job_definition_id`, else of any job in `deferring_environment_id`, else of the
 //!   job itself. With no such run, dbt Cloud runs without deferral; so do we: `--defer`,
@@ -80,6 +82,32 @@ pub(crate) fn run_steps(w: &Worker, dbt: &Path, project_dir: &Path) {
     commands.extend(w.order.commands.iter().map(|c| (c.clone(), false)));
     if w.order.generate_docs {
         commands.push(("dbt docs generate".into(), false));
+    }
+    if let Some(state) = &w.order.retry_state {
+        // A retry re-runs the failed step as `dbt retry`, which reads the failed run's
+        // `run_results.json` from `target/` and runs only what failed or was skipped.
+        if let Some(first) = commands
+            .iter_mut()
+            .find(|(c, _)| !c.contains("source freshness"))
+        {
+            first.0 = "dbt retry".into();
+        }
+        let target = project_dir.join("target");
+        let copied = std::fs::create_dir_all(&target).and_then(|_| {
+            std::fs::copy(
+                state.join("run_results.json"),
+                target.join("run_results.json"),
+            )
+        });
+        if let Err(e) = copied {
+            let message = format!("The run to retry kept no run_results.json: {e}");
+            w.instant_step(
+                "Invoke dbt with `dbt retry`",
+                StepEnd::Error,
+                format!("{message}\n"),
+            );
+            return w.finish(Some(message), Vec::new());
+        }
     }
     for (i, (command, tolerated)) in commands.iter().enumerate() {
         if let StepVerdict::Stop = ctx.invoke(command, *tolerated) {

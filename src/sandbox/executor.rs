@@ -335,6 +335,9 @@ pub struct RunRequest<'a> {
     pub model_files: &'a [ModelFile],
     /// The behaviour to simulate (the job's, or its retry behaviour).
     pub behaviour: RunBehaviour,
+    /// A retry: the nodes the retried run's failed step did not get done (failed, errored,
+    /// skipped). Its first node-running step runs only these, as `dbt retry` does.
+    pub retry_nodes: Option<Vec<String>>,
 }
 
 /// Which executor runs the sandbox's runs.

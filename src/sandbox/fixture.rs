@@ -172,6 +172,10 @@ pub struct RunBehaviour {
     /// Outcome of a run created by retrying a failed run of this job.
     #[serde(default)]
     pub retry_outcome: Outcome,
+    /// A job that fails N times, then succeeds: its first N runs (retries and new triggers
+    /// alike) end with `outcome`, every later one succeeds. Overrides `retry_outcome`.
+    #[serde(default)]
+    pub fail_times: Option<u32>,
     /// Nodes (usually data tests) that warn in every step that runs nodes; they do not fail
     /// the run.
     #[serde(default)]
@@ -224,6 +228,7 @@ impl Default for RunBehaviour {
             failing_step: None,
             failures: Vec::new(),
             retry_outcome: Outcome::Success,
+            fail_times: None,
             warnings: Vec::new(),
             freshness: BTreeMap::new(),
         }

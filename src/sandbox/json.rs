@@ -16,7 +16,7 @@ use super::fixture::{
     AccountFixture, DeploymentType, EnvironmentFixture, EnvironmentType, Fixture, JobFixture,
     ProjectFixture,
 };
-use super::state::{can_retry, Run};
+use super::state::{can_retry, retry_refusal, Run};
 
 /// Creation time of every fixture object: fixed, so responses are reproducible.
 pub const FIXTURE_CREATED_AT: &str = "2026-01-05T09:00:00.000000+00:00";
@@ -440,10 +440,7 @@ pub fn run(
             })
     };
     let retryable = can_retry(run, &snap);
-    let retry_reason = match status {
-        RunStatus::Success | RunStatus::Cancelled => json!("RETRY_NOT_FAILED_RUN"),
-        _ => Value::Null,
-    };
+    let retry_reason = json!(retry_refusal(run, &snap));
     let job = fixture.job(run.job_id);
     // A live run reports what it checked out (null until cloned); others echo the trigger.
     let (git_sha, git_branch) = match (&run.plan.live, &run.plan.checked_out) {

@@ -776,6 +776,14 @@ async fn cancel_run(State(s): Shared, Path(p): Params, headers: HeaderMap) -> Ap
 fn not_retryable(run: &Run, status: RunStatus) -> ApiError {
     let message = match run.retrying_run_id {
         Some(by) => format!("Run {} was already retried by run {by}.", run.id),
+        None if status == RunStatus::Error && run.superseded => format!(
+            "Run {} cannot be retried: it is not the latest run of job {}.",
+            run.id, run.job_id
+        ),
+        None if status == RunStatus::Error => format!(
+            "Run {} cannot be retried: dbt {} has no `dbt retry` (it needs dbt 1.6 or later).",
+            run.id, run.plan.dbt_version
+        ),
         None => format!(
             "Run {} cannot be retried: only failed runs can be retried (status is {}).",
             run.id,

@@ -50,6 +50,7 @@ pub fn plan(req: &RunRequest<'_>) -> RunPlan {
     let project = req.project.name.clone();
     let mut steps = Vec::new();
     let mut skipped = Vec::new();
+    let mut retry_nodes = req.retry_nodes.clone().filter(|n| !n.is_empty());
     for (i, t) in templates.into_iter().enumerate() {
         let duration = Duration::from_millis(
             behaviour
@@ -71,13 +72,25 @@ pub fn plan(req: &RunRequest<'_>) -> RunPlan {
             Vec::new()
         };
         let nodes = match &t.command {
-            Some(c) if runs_nodes(c) => node_results(
-                &project,
-                &req.job.models,
-                req.model_files,
-                &failures,
-                &behaviour.warnings,
-            ),
+            Some(c) if runs_nodes(c) => {
+                let nodes = node_results(
+                    &project,
+                    &req.job.models,
+                    req.model_files,
+                    &failures,
+                    &behaviour.warnings,
+                );
+                let extra: Vec<String> = nodes.iter().map(|n| n.unique_id.clone()).collect();
+                let graph = lineage::graph(&project, &req.job.models, req.model_files, &extra);
+                let nodes = select_nodes(c, nodes, &graph);
+                match retry_nodes.take() {
+                    Some(only) => nodes
+                        .into_iter()
+                        .filter(|n| only.contains(&n.unique_id))
+                        .collect(),
+                    None => nodes,
+                }
+            }
             _ => Vec::new(),
         };
         let artifacts = match &t.command {
@@ -195,6 +208,48 @@ fn failure_unique_id(project: &str, f: &NodeFailure) -> String {
     } else {
         model_unique_id(project, &f.node)
     }
+}
+
+/// The nodes a `--select` of plain names (`stg_orders`, `stg_orders+`: the node and its
+/// downstream) keeps; any other selection syntax (`state:modified+`, `tag:x`, paths, `+a`)
+/// is not modelled and keeps every node.
+fn select_nodes(command: &str, nodes: Vec<NodeResult>, graph: &lineage::Graph) -> Vec<NodeResult> {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let Some(at) = words.iter().position(|w| *w == "--select" || *w == "-s") else {
+        return nodes;
+    };
+    let terms: Vec<&str> = words[at + 1..]
+        .iter()
+        .take_while(|w| !w.starts_with('-'))
+        .copied()
+        .collect();
+    let plain = |t: &str| {
+        let base = t.strip_suffix('+').unwrap_or(t);
+        !base.is_empty() && base.chars().all(|c| c.is_alphanumeric() || c == '_')
+    };
+    if terms.is_empty() || !terms.iter().all(|t| plain(t)) {
+        return nodes;
+    }
+    let mut keep = std::collections::BTreeSet::new();
+    for term in terms {
+        let (base, downstream) = match term.strip_suffix('+') {
+            Some(b) => (b, true),
+            None => (term, false),
+        };
+        let matched: Vec<String> = nodes
+            .iter()
+            .filter(|n| n.name == base)
+            .map(|n| n.unique_id.clone())
+            .collect();
+        if downstream {
+            keep.extend(graph.downstream(&matched));
+        }
+        keep.extend(matched);
+    }
+    nodes
+        .into_iter()
+        .filter(|n| keep.contains(&n.unique_id))
+        .collect()
 }
 
 /// Per-node results of a step that runs nodes: the failures, everything downstream of them

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::executor::{Executor, RunPlan, RunRequest, RunSnapshot, RunStatus};
-use super::fixture::{Fixture, RunBehaviour};
+use super::fixture::{Fixture, Outcome, RunBehaviour};
 use super::trigger::TriggerRequest;
 use super::worker::WorkOrder;
 
@@ -35,6 +35,8 @@ pub struct Run {
     pub retrying_run_id: Option<i64>,
     /// The run this one retries.
     pub retry_of: Option<i64>,
+    /// A newer run of the same job exists (dbt Cloud retries only a job's latest run).
+    pub superseded: bool,
     /// A live run's instructions, until its worker takes them (see `worker::launch`).
     pub work: Option<Box<WorkOrder>>,
 }
@@ -152,14 +154,19 @@ impl RunStore {
                 .clone()
                 .unwrap_or_else(|| job.execute_steps.clone()),
         };
-        let behaviour = match retried {
-            Some(_) => RunBehaviour {
-                outcome: job.run.retry_outcome,
-                failing_step: None,
-                ..job.run.clone()
-            },
-            None => job.run.clone(),
-        };
+        let earlier_runs = self.runs.values().filter(|r| r.job_id == job_id).count();
+        let behaviour = behaviour_of(&job.run, retried.is_some(), earlier_runs);
+        let retry_nodes = retried.and_then(|old| old.plan.steps.last()).map(|failed| {
+            failed
+                .nodes
+                .iter()
+                .filter(|n| !matches!(n.status, "success" | "pass" | "warn"))
+                .map(|n| n.unique_id.clone())
+                .collect::<Vec<_>>()
+        });
+        let retry_state = retried
+            .and_then(|old| old.plan.steps.last())
+            .and_then(|failed| failed.files.clone());
         let dbt_version = trigger
             .dbt_version_override
             .clone()
@@ -176,6 +183,7 @@ impl RunStore {
             dbt_version,
             model_files: &[],
             behaviour,
+            retry_nodes: retry_nodes.clone(),
         };
         let plan = executor.plan(&request);
 
@@ -208,6 +216,8 @@ impl RunStore {
                 )
                 .filter(|s| *s > 0)
                 .map(|s| Duration::from_secs(s.unsigned_abs())),
+                retry_state,
+                retry_nodes,
             })
         });
         // A live run's steps are not known yet: reserve ids for every step it can have
@@ -233,8 +243,12 @@ impl RunStore {
             cancelled_after: None,
             retrying_run_id: None,
             retry_of,
+            superseded: false,
             work,
         };
+        for older in self.runs.values_mut().filter(|r| r.job_id == job_id) {
+            older.superseded = true;
+        }
         if let Some(old) = retry_of.and_then(|old| self.runs.get_mut(&old)) {
             old.retrying_run_id = Some(id);
         }
@@ -283,7 +297,92 @@ fn retry_commands(old: &Run, job_steps: Vec<String>) -> Vec<String> {
     commands
 }
 
-/// Whether a run can be retried from its failure: it errored and was not retried yet.
+/// How the next run of a job behaves: the job's behaviour, a retry's (`retry_outcome`, from
+/// the failed step), or with `fail_times: N` the job's `outcome` for its first N runs and
+/// success after.
+fn behaviour_of(job: &RunBehaviour, retry: bool, earlier_runs: usize) -> RunBehaviour {
+    let outcome = match job.fail_times {
+        Some(n) if earlier_runs >= n as usize => Outcome::Success,
+        Some(_) => job.outcome,
+        None if retry => job.retry_outcome,
+        None => job.outcome,
+    };
+    RunBehaviour {
+        outcome,
+        failing_step: if retry { None } else { job.failing_step },
+        ..job.clone()
+    }
+}
+
+/// Whether a run can be retried from its failure: it errored, was not retried yet, and ran
+/// a dbt that has `dbt retry` (1.6 and later; `latest`/`versionless` do).
 pub fn can_retry(run: &Run, snap: &RunSnapshot) -> bool {
-    snap.status == RunStatus::Error && run.retrying_run_id.is_none()
+    retry_refusal(run, snap).is_none() && snap.status.is_terminal()
+}
+
+/// Why a finished run cannot be retried (`retry_not_supported_reason`), `None` when it can
+/// (or is not finished yet).
+pub fn retry_refusal(run: &Run, snap: &RunSnapshot) -> Option<&'static str> {
+    if !snap.status.is_terminal() {
+        return None;
+    }
+    if snap.status != RunStatus::Error {
+        Some("RETRY_NOT_FAILED_RUN")
+    } else if run.retrying_run_id.is_some() || run.superseded {
+        Some("RETRY_NOT_LATEST_RUN")
+    } else if !retry_supported_by(&run.plan.dbt_version) {
+        Some("RETRY_UNSUPPORTED_VERSION")
+    } else {
+        None
+    }
+}
+
+/// dbt Cloud retries need dbt ≥ 1.6 (`1.5.0-latest` cannot; `latest`, `versionless` can).
+pub fn retry_supported_by(dbt_version: &str) -> bool {
+    let mut parts = dbt_version.split(['.', '-']);
+    match (
+        parts.next().and_then(|p| p.parse::<u32>().ok()),
+        parts.next().and_then(|p| p.parse::<u32>().ok()),
+    ) {
+        (Some(major), Some(minor)) => (major, minor) >= (1, 6),
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail_times_fails_the_first_runs_then_succeeds_whatever_retry_outcome_says() {
+        let job = RunBehaviour {
+            outcome: Outcome::Error,
+            retry_outcome: Outcome::Error,
+            fail_times: Some(2),
+            failing_step: Some(4),
+            ..RunBehaviour::default()
+        };
+        assert_eq!(behaviour_of(&job, false, 0).outcome, Outcome::Error);
+        assert_eq!(behaviour_of(&job, true, 1).outcome, Outcome::Error);
+        assert_eq!(behaviour_of(&job, true, 2).outcome, Outcome::Success);
+        assert_eq!(behaviour_of(&job, false, 5).outcome, Outcome::Success);
+        let plain = RunBehaviour {
+            fail_times: None,
+            retry_outcome: Outcome::Success,
+            ..job
+        };
+        assert_eq!(behaviour_of(&plain, false, 9).outcome, Outcome::Error);
+        assert_eq!(behaviour_of(&plain, true, 1).outcome, Outcome::Success);
+        assert_eq!(behaviour_of(&plain, true, 1).failing_step, None);
+    }
+
+    #[test]
+    fn dbt_retry_needs_dbt_1_6() {
+        assert!(!retry_supported_by("1.5.0-latest"));
+        assert!(!retry_supported_by("1.5"));
+        assert!(retry_supported_by("1.6.0-latest"));
+        assert!(retry_supported_by("1.10"));
+        assert!(retry_supported_by("latest"));
+        assert!(retry_supported_by("versionless"));
+    }
 }

@@ -42,6 +42,11 @@ pub struct WorkOrder {
     pub schema: Option<String>,
     /// `timeout_seconds_override`, else the job's `timeout_seconds` (0: none).
     pub timeout: Option<Duration>,
+    /// For a retry (`POST runs/{id}/retry/`): the files the retried run's failed step kept
+    /// (its `run_results.json`), from which the `dbt` executor runs `dbt retry`.
+    pub retry_state: Option<PathBuf>,
+    /// For a simulated retry: the nodes it re-runs (see [`RunRequest::retry_nodes`]).
+    pub retry_nodes: Option<Vec<String>>,
 }
 
 /// Start the worker for a freshly created live run (no-op for planned runs).
@@ -390,6 +395,7 @@ impl Worker {
             dbt_version: self.order.dbt_version.clone(),
             model_files: &scanned.model_files,
             behaviour: self.order.behaviour.clone(),
+            retry_nodes: self.order.retry_nodes.clone(),
         });
         self.record(|run| {
             run.plan.project_name = plan.project_name.clone();

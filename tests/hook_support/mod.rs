@@ -154,7 +154,8 @@ impl World {
         let mut names: Vec<String> = std::fs::read_dir(&self.work)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n != ".git")
+            // datachonk's cache folder (run artifacts), which git ignores.
+            .filter(|n| n != ".git" && n != ".datachonk")
             .collect();
         names.sort();
         names

@@ -70,6 +70,15 @@ impl ArtifactStore {
             if let Some(dir) = p.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
+            // `.datachonk/` is a cache git must never pick up (a hook runs mid-merge).
+            if let Some(project) = self
+                .root
+                .as_deref()
+                .and_then(Path::parent)
+                .and_then(Path::parent)
+            {
+                let _ = crate::generate::state::ignore_cache_folder(project);
+            }
             let _ = crate::generate::write::write_atomic(&p, &bytes);
         }
         Ok(Some(bytes))
