@@ -537,7 +537,7 @@ pub struct LineageArgs {
     #[arg(long, value_name = "RUN")]
     pub run: Option<i64>,
     /// Job whose latest successful run is read [env: DBT_CLOUD_JOB_ID]
-    #[arg(long, value_name = "ID", conflicts_with = "run")]
+    #[arg(long, visible_alias = "job", value_name = "ID", conflicts_with = "run")]
     pub job_id: Option<i64>,
     /// How many steps upstream and downstream (default: all).
     #[arg(long, value_name = "N")]
@@ -556,7 +556,7 @@ pub struct FreshnessArgs {
     pub run: Option<i64>,
     /// Job whose latest run with freshness results is read [env: DBT_CLOUD_JOB_ID]
     /// (default: the configured job, else any job of the account).
-    #[arg(long, value_name = "ID", conflicts_with = "run")]
+    #[arg(long, visible_alias = "job", value_name = "ID", conflicts_with = "run")]
     pub job_id: Option<i64>,
 }
 

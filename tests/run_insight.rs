@@ -316,11 +316,7 @@ fn freshness_is_read_from_the_latest_run_that_checked_it() {
     let api = Api::new(&sandbox.base_url());
     let run = api.trigger(FRESHNESS_JOB, "nightly");
     api.wait_terminal(run);
-    let out = datachonk(
-        &sandbox,
-        dir.path(),
-        &["cloud", "freshness", "--job-id", "41"],
-    );
+    let out = datachonk(&sandbox, dir.path(), &["cloud", "freshness", "--job", "41"]);
     assert_eq!(out.code, 1, "a stale source is exit 1: {}", out.stderr);
     let stale: Vec<&str> = out
         .stdout
