@@ -280,6 +280,11 @@ pub struct GenerateArgs {
     /// (it is skipped either way: `exists (not generated)`).
     #[arg(long)]
     pub strict: bool,
+
+    /// With `--from-catalog cloud`: read the catalog of this named target's job
+    /// (deploy.dbt_cloud.targets) [env: DATACHONK_TARGET]
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -75,3 +75,41 @@ fn from_catalog_cloud_reads_the_latest_successful_runs_catalog() {
         .join("models/staging/shop/_shop__models.yml")
         .exists());
 }
+
+#[test]
+fn from_catalog_cloud_reads_the_catalog_of_a_named_targets_job() {
+    let fixture = Fixture::from_yaml_str(DOCS_FIXTURE, "docs fixture").unwrap();
+    let sb = Sandbox::start(SandboxOptions::default().with_fixture(fixture)).unwrap();
+    let dir = workdir();
+    std::fs::write(
+        dir.path().join("datachonk.yaml"),
+        "deploy:\n  dbt_cloud:\n    default_target: ci\n    targets:\n      ci: {job_id: 1}\n      docs: {job_id: 7}\ngenerate:\n  source: shop\n",
+    )
+    .unwrap();
+    assert_eq!(
+        datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "7", "--wait"]).code,
+        0
+    );
+    let args = [
+        "generate",
+        "--from-catalog",
+        "cloud",
+        "--target",
+        "docs",
+        "shop.orders",
+    ];
+    let r = datachonk(&sb, dir.path(), &args);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("catalog.json of job 7"), "{}", r.stderr);
+    let misplaced = datachonk(
+        &sb,
+        dir.path(),
+        &["generate", "--from-catalog", "x.json", "--target", "docs"],
+    );
+    assert_eq!(misplaced.code, 2, "{}", misplaced.stderr);
+    assert!(
+        misplaced.stderr.contains("--from-catalog cloud"),
+        "{}",
+        misplaced.stderr
+    );
+}

@@ -21,9 +21,14 @@ pub fn fetch(
     global: &GlobalArgs,
     root: &Path,
     catalog_job_id: Option<i64>,
+    target: Option<&str>,
     ui: &Ui,
 ) -> Result<PathBuf, CliError> {
-    let cfg = connect::load(global, &FlagValues::default())?;
+    let flags = FlagValues {
+        target: target.map(str::to_string),
+        ..FlagValues::default()
+    };
+    let cfg = connect::load(global, &flags)?;
     let job_id = match catalog_job_id {
         Some(id) => id,
         None => cfg.dbt_cloud.require_job_id().map_err(|_| {

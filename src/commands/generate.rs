@@ -20,9 +20,24 @@ pub const STALE: Exit = Exit::RunError;
 
 pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
     let settings = config::load_generate(&load_options(global))?;
+    let from_cloud = args
+        .from_catalog
+        .as_ref()
+        .is_some_and(|p| p.as_os_str() == "cloud");
+    if args.target.is_some() && !from_cloud {
+        return Err(CliError::usage(
+            "--target names the dbt Cloud job whose catalog is read: it goes with --from-catalog cloud",
+        ));
+    }
     let input = match (&args.from_catalog, &args.from_sources) {
         (Some(p), _) if p.as_os_str() == "cloud" => {
-            Input::Catalog(cloud_catalog::fetch(global, &settings.root, settings.config.catalog_job_id, ui)?)
+            Input::Catalog(cloud_catalog::fetch(
+                global,
+                &settings.root,
+                settings.config.catalog_job_id,
+                args.target.as_deref(),
+                ui,
+            )?)
         }
         (Some(p), _) => Input::Catalog(p.clone()),
         (None, Some(p)) => Input::SourcesYaml(p.clone()),
