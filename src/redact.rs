@@ -11,6 +11,17 @@
 /// Works on strings that are not valid URLs as well: a message about a malformed URL must not
 /// leak what the URL held.
 pub fn url(raw: &str) -> String {
+    redact(raw, true)
+}
+
+/// Like [`url`], but a user name in front of a password stays (`https://ci:***@host`) and a
+/// lone user name is never hidden: for git remotes, where the user says which account
+/// pushes (`git@…`, `ci@…`) and the secret is the password.
+pub fn url_keeping_user(raw: &str) -> String {
+    redact(raw, false)
+}
+
+fn redact(raw: &str, hide_http_users: bool) -> String {
     let (scheme, rest) = match raw.split_once("://") {
         Some((s, r)) => (Some(s), r),
         None => (None, raw),
@@ -20,10 +31,11 @@ pub fn url(raw: &str) -> String {
     let authority = match authority.rfind('@') {
         Some(at) => {
             let (userinfo, host) = authority.split_at(at);
-            let hides_user = scheme.is_some_and(|s| {
-                let s = s.to_ascii_lowercase();
-                s.starts_with("http") || s.starts_with("postgres")
-            });
+            let hides_user = hide_http_users
+                && scheme.is_some_and(|s| {
+                    let s = s.to_ascii_lowercase();
+                    s.starts_with("http") || s.starts_with("postgres")
+                });
             match userinfo.split_once(':') {
                 Some((user, _)) if !hides_user || user.is_empty() => format!("{user}:***{host}"),
                 Some(_) => format!("***:***{host}"),
@@ -121,5 +133,25 @@ mod tests {
         let c = clip(&long, 200);
         assert!(c.starts_with(&"é".repeat(200)));
         assert!(c.ends_with("(600 more bytes)"), "{c}");
+    }
+}
+
+#[cfg(test)]
+mod keeping_user_tests {
+    use super::*;
+
+    #[test]
+    fn git_remotes_keep_their_user_and_lose_the_password() {
+        assert_eq!(
+            url_keeping_user("https://ci:tok3n@git.example.com/a/b.git"),
+            "https://ci:***@git.example.com/a/b.git"
+        );
+        for kept in [
+            "https://git.example.com/a/b.git",
+            "git@github.com:a/b.git",
+            "/tmp/r.git",
+        ] {
+            assert_eq!(url_keeping_user(kept), kept);
+        }
     }
 }

@@ -6,41 +6,12 @@
 //! `~/.cache/datachonk/dbt-venv`) or `$DATACHONK_TEST_DBT`. Without it this test FAILS: it
 //! never passes silently. One test function: dbt starts in ~2.5 s each time.
 
-use std::path::Path;
 use std::process::Command as Process;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 
 mod real_dbt;
-use real_dbt::dbt_path;
-
-fn run(cmd: &mut Process, what: &str) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{text}",
-        out.status
-    );
-    text
-}
-
-fn dbt(dbt: &Path, project: &Path, args: &[&str]) -> String {
-    let mut cmd = Process::new(dbt);
-    cmd.args(args)
-        .current_dir(project)
-        .env("DBT_PROFILES_DIR", project)
-        .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-        .env("DBT_USE_COLORS", "false")
-        .env_remove("DBT_TARGET_PATH");
-    run(&mut cmd, &format!("dbt {}", args.join(" ")))
-}
+use real_dbt::{dbt, dbt_path, run_ok as run};
 
 const WAREHOUSE_SQL: &str = r#"
 create schema raw;

@@ -20,34 +20,13 @@ use std::process::Command as Process;
 use assert_cmd::cargo::cargo_bin_cmd;
 
 mod real_dbt;
-use real_dbt::dbt_path;
+use real_dbt::{dbt_command, dbt_path, run_ok as run};
 
-fn run(cmd: &mut Process, what: &str) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{text}",
-        out.status
-    );
-    text
-}
-
+/// dbt in the test project; SHOP_SCHEMA (read by its Jinja `env_var` defaults) never leaks in
+/// from the caller's environment.
 fn dbt(dbt: &Path, project: &Path, args: &[&str]) -> String {
-    let mut cmd = Process::new(dbt);
-    cmd.args(args)
-        .current_dir(project)
-        .env("DBT_PROFILES_DIR", project)
-        .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-        .env("DBT_USE_COLORS", "false")
-        .env_remove("DBT_TARGET_PATH")
-        .env_remove("SHOP_SCHEMA");
+    let mut cmd = dbt_command(dbt, project, args);
+    cmd.env_remove("SHOP_SCHEMA");
     run(&mut cmd, &format!("dbt {}", args.join(" ")))
 }
 

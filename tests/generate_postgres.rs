@@ -12,6 +12,7 @@ use std::process::Command as Process;
 use assert_cmd::cargo::cargo_bin_cmd;
 
 mod real_dbt;
+use real_dbt::{dbt, run_ok as run};
 
 /// The server's programs: `$DATACHONK_TEST_PG_BIN`, else Debian's newest
 /// `/usr/lib/postgresql/*/bin`, else `initdb` on PATH.
@@ -63,23 +64,6 @@ fn pg_command(program: &Path, args: &[&str]) -> Process {
         cmd.args(args);
         cmd
     }
-}
-
-fn run(cmd: &mut Process, what: &str) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{text}",
-        out.status
-    );
-    text
 }
 
 fn free_port() -> u16 {
@@ -224,17 +208,6 @@ fn dbt_path() -> PathBuf {
         venv.display()
     );
     dbt
-}
-
-fn dbt(dbt: &Path, project: &Path, args: &[&str]) -> String {
-    let mut cmd = Process::new(dbt);
-    cmd.args(args)
-        .current_dir(project)
-        .env("DBT_PROFILES_DIR", project)
-        .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-        .env("DBT_USE_COLORS", "false")
-        .env_remove("DBT_TARGET_PATH");
-    run(&mut cmd, &format!("dbt {}", args.join(" ")))
 }
 
 fn read(dir: &Path, rel: &str) -> String {

@@ -442,23 +442,13 @@ fn base64_unpadded(bytes: &[u8]) -> String {
     out
 }
 
-/// `ssh://…` or scp-like `user@host:path`.
 /// `url` with the password of its userinfo (`https://user:TOKEN@host/…`, a common way to
 /// hand a token to git in CI) replaced by `***`, so messages and JSON never carry it.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return url.to_string();
-    };
-    match rest[..at].split_once(':') {
-        Some((user, _secret)) => format!("{scheme}://{user}:***{}", &rest[at..]),
-        None => url.to_string(),
-    }
+    crate::redact::url_keeping_user(url)
 }
 
+/// `ssh://…` or scp-like `user@host:path`.
 pub fn is_ssh_url(url: &str) -> bool {
     if let Some((scheme, _)) = url.split_once("://") {
         return matches!(scheme, "ssh" | "git+ssh" | "ssh+git");
