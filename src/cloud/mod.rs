@@ -7,12 +7,14 @@ pub mod errors;
 pub mod failure;
 pub mod insight;
 pub mod marker;
+pub mod request;
 pub mod retries;
 pub mod retry;
 pub mod sensor;
 pub mod trigger;
 pub mod types;
 pub mod upstream;
+pub mod verdict;
 pub mod wait;
 
 pub use client::{Client, ClientOptions, RunQuery};

@@ -7,12 +7,15 @@ use serde_json::{json, Value};
 
 use crate::cli::{DbtRunArgs, GlobalArgs};
 use crate::cloud::cancel::cancel_and_confirm;
-use crate::cloud::failure::{self, FailureReport};
-use crate::cloud::insight::{self, ArtifactStore, RunInsight};
+use crate::cloud::failure::FailureReport;
+use crate::cloud::insight::ArtifactStore;
+use crate::cloud::request;
+pub use crate::cloud::request::default_cause;
 use crate::cloud::retries;
+pub use crate::cloud::verdict::{finish, Finished};
 use crate::cloud::wait::{self, WaitEnd, WaitEvent, WaitOptions, WaitStats};
 use crate::cloud::{trigger_run, Client, Run, RunStatus, TriggerRequest};
-use crate::config::{self, DbtCloudConfig, FlagValues, MAX_CAUSE_LEN};
+use crate::config::{DbtCloudConfig, FlagValues};
 use crate::error::{CliError, CmdResult, Exit};
 use crate::ui::Ui;
 
@@ -177,54 +180,14 @@ pub fn retries_of(d: &DbtCloudConfig) -> u32 {
     u32::try_from(d.retries.value).unwrap_or(0)
 }
 
-/// The trigger body from the configuration, the commit and branch. dbt Cloud reportedly
-/// refuses a trigger carrying both `git_sha` and `git_branch`; when both are known, the sha is
-/// sent (it is what validates the commit) and the branch goes into the cause.
+/// The trigger body from the configuration, the commit and branch (see
+/// [`request::from_config`]); a bad cause is a usage error.
 pub fn trigger_request(
     d: &DbtCloudConfig,
     git_sha: Option<&str>,
     git_branch: Option<&str>,
 ) -> Result<TriggerRequest, CliError> {
-    let git_sha = git_sha.map(str::trim).filter(|s| !s.is_empty());
-    let git_branch = git_branch.map(str::trim).filter(|s| !s.is_empty());
-    let cause = match &d.cause {
-        Some(c) => c.value.clone(),
-        None => default_cause(git_branch, git_sha),
-    };
-    config::validate_cause(&cause).map_err(|m| CliError::usage(format!("--cause: {m}")))?;
-    let o = &d.overrides;
-    Ok(TriggerRequest {
-        cause,
-        git_sha: git_sha.map(str::to_string),
-        git_branch: if git_sha.is_some() {
-            None
-        } else {
-            git_branch.map(str::to_string)
-        },
-        schema_override: o.schema_override.as_ref().map(|v| v.value.clone()),
-        target_name_override: o.target_name_override.as_ref().map(|v| v.value.clone()),
-        threads_override: o.threads_override.as_ref().map(|v| v.value),
-        steps_override: o.steps_override.as_ref().map(|v| v.value.clone()),
-        timeout_seconds_override: o.timeout_seconds_override.as_ref().map(|v| v.value),
-        dbt_version_override: o.dbt_version_override.as_ref().map(|v| v.value.clone()),
-        generate_docs_override: o.generate_docs_override.as_ref().map(|v| v.value),
-        ..TriggerRequest::default()
-    })
-}
-
-/// `Triggered by datachonk` plus the branch and short sha when known, within 255 characters.
-pub fn default_cause(branch: Option<&str>, sha: Option<&str>) -> String {
-    let short = sha.map(|s| &s[..s.len().min(12)]);
-    let mut cause = match (branch, short) {
-        (Some(b), Some(s)) => format!("Triggered by datachonk for {b} @ {s}"),
-        (Some(b), None) => format!("Triggered by datachonk for {b}"),
-        (None, Some(s)) => format!("Triggered by datachonk @ {s}"),
-        (None, None) => "Triggered by datachonk".to_string(),
-    };
-    if cause.chars().count() > MAX_CAUSE_LEN {
-        cause = cause.chars().take(MAX_CAUSE_LEN - 1).collect::<String>() + "…";
-    }
-    cause
+    request::from_config(d, git_sha, git_branch).map_err(CliError::usage)
 }
 
 /// How long cancelling (and confirming it) may take after the deadline or a Ctrl-C.
@@ -527,31 +490,6 @@ async fn timed_out(client: &Client, plan: &RunPlan, last: Run, url: &str, ui: &U
     }
 }
 
-/// What a finished run did: its nodes (from its artifacts) and, on Error, what failed.
-#[derive(Debug)]
-pub struct Finished {
-    pub insight: Option<RunInsight>,
-    /// Why the nodes could not be had (an API failure reading the artifacts).
-    pub insight_error: Option<String>,
-    pub failure: Option<FailureReport>,
-}
-
-/// Gather the nodes of a finished run (read with its steps) and explain an Error. Artifacts
-/// that cannot be had are reported, never fatal: the verdict is the run's status.
-pub async fn finish(client: &Client, store: &ArtifactStore, done: &Run) -> Finished {
-    let gathered = insight::gather(client, store, done).await;
-    let failure = (done.run_status() == RunStatus::Error).then(|| match &gathered {
-        Ok(i) => failure::explain(done, Ok(i)),
-        Err(e) => failure::explain(done, Err(&e.to_string())),
-    });
-    let insight_error = gathered.as_ref().err().map(ToString::to_string);
-    Finished {
-        insight: gathered.ok(),
-        insight_error,
-        failure,
-    }
-}
-
 /// The exit status of a finished run.
 pub fn exit_of(run: &Run) -> Exit {
     match run.run_status() {
@@ -809,23 +747,4 @@ pub fn report_json(
         "failure": failure,
         "cancelled_by_datachonk": cancelled_by_us,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_cause_names_branch_and_short_sha_within_the_limit() {
-        assert_eq!(default_cause(None, None), "Triggered by datachonk");
-        assert_eq!(
-            default_cause(Some("feature/x"), Some("0123456789abcdef0123")),
-            "Triggered by datachonk for feature/x @ 0123456789ab"
-        );
-        let long = "b".repeat(400);
-        assert_eq!(
-            default_cause(Some(&long), None).chars().count(),
-            MAX_CAUSE_LEN
-        );
-    }
 }
