@@ -213,6 +213,22 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Sandbox(SandboxArgs),
 
+    /// Serve the integration API (/api/dbt-cloud/*) and a page to trigger and watch runs.
+    ///
+    /// The first stdout line is the page's URL with a per-start key
+    /// (http://127.0.0.1:8765/?key=…); opening it logs the browser in. Scripts send the key as
+    /// `Authorization: Bearer KEY` (fix it with --key-env VAR). Started inside a configured
+    /// project with the API token in the environment, it is connected from the start;
+    /// otherwise the page (or POST /api/dbt-cloud/connect) connects with a token kept in
+    /// memory only. The API is described at /api/dbt-cloud/openapi.json.
+    ///
+    /// Examples:
+    ///   datachonk serve
+    ///   DATACHONK_SERVE_KEY=$(openssl rand -hex 32) datachonk serve --key-env DATACHONK_SERVE_KEY
+    ///   datachonk serve --addr 0.0.0.0:8765 --tls-cert cert.pem --tls-key key.pem
+    #[command(verbatim_doc_comment)]
+    Serve(ServeArgs),
+
     /// Print shell completions for SHELL (bash, zsh, fish, elvish, powershell).
     ///
     /// Examples:
@@ -1043,4 +1059,38 @@ pub struct HookRunArgs {
     /// Arguments git passes to the hook (pre-push: remote name and URL); unused.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     pub git_args: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port. Loopback by default: another address
+    /// needs --tls-cert/--tls-key (or --insecure-remote).
+    #[arg(long, default_value = "127.0.0.1:8765", value_name = "HOST:PORT")]
+    pub addr: String,
+
+    /// Read the key from this environment variable instead of generating one at start (for
+    /// scripts; at least 32 characters).
+    #[arg(long, value_name = "VAR")]
+    pub key_env: Option<String>,
+
+    /// Allow this web origin (e.g. https://tools.example.com) to call the API from a browser
+    /// (CORS); repeatable. None by default.
+    #[arg(long = "allow-origin", value_name = "URL")]
+    pub allow_origins: Vec<String>,
+
+    /// Serve HTTPS with this PEM certificate chain (leaf first). Needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Listen on a non-loopback address over plain HTTP: the key and the dbt Cloud token's
+    /// power travel unencrypted. Prefer --tls-cert/--tls-key.
+    #[arg(long)]
+    pub insecure_remote: bool,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }

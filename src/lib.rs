@@ -15,6 +15,7 @@ pub mod init;
 pub mod quickstart;
 pub mod redact;
 pub mod sandbox;
+pub mod serve;
 pub mod templates;
 pub mod ui;
 

@@ -27,7 +27,7 @@ pub async fn await_upstream(
     job_id: i64,
     deadline: Option<Instant>,
     on_waiting: &mut dyn FnMut(i64),
-    on_event: &mut dyn FnMut(WaitEvent<'_>),
+    on_event: &mut (dyn FnMut(WaitEvent<'_>) + Send),
 ) -> Result<Upstream, ApiError> {
     let in_progress = RunQuery {
         job_id: Some(job_id),

@@ -141,7 +141,7 @@ pub async fn wait_for_run(
     run_id: i64,
     options: &WaitOptions,
     stats: &mut WaitStats,
-    on_event: &mut dyn FnMut(WaitEvent<'_>),
+    on_event: &mut (dyn FnMut(WaitEvent<'_>) + Send),
 ) -> Result<WaitEnd, ApiError> {
     let began = Instant::now();
     let deadline = options.deadline;

@@ -14,6 +14,7 @@ pub mod init;
 pub mod push;
 pub mod quickstart;
 pub mod sandbox;
+pub mod serve;
 pub mod watch;
 
 use crate::cli::{Cli, Command};
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Hook(cmd) => hook::run(&cli.global, cmd, &ui),
         Command::Config(cmd) => config::run(&cli.global, cmd, &ui),
         Command::Sandbox(args) => sandbox::run(&args, &ui),
+        Command::Serve(args) => serve::run(&cli.global, &args, &ui),
         Command::Quickstart(args) => quickstart::run(&cli.global, &args, &ui),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

@@ -77,7 +77,7 @@ mod routes;
 mod server;
 mod simulate;
 mod state;
-mod tls;
+pub(crate) mod tls;
 pub mod trigger;
 mod web;
 mod worker;
