@@ -61,7 +61,9 @@ impl Hub {
                 return rx.clone();
             }
         }
-        let first = seed.map_or(RunState::Pending, |r| RunState::Known(Box::new(RunView::of(r))));
+        let first = seed.map_or(RunState::Pending, |r| {
+            RunState::Known(Box::new(RunView::of(r)))
+        });
         let (tx, rx) = watch::channel(first);
         runs.insert(run_id, rx.clone());
         forget_oldest_finished(&mut runs);
