@@ -786,3 +786,64 @@ tokens: [{token: fake-admin-token-5b2e91, permissions: account_admin}]
         "{polls} polls of the run for {client_requests} client requests in {took:.1}s"
     );
 }
+
+#[test]
+fn with_a_certificate_it_serves_https_and_the_cookie_is_secure() {
+    let sandbox = support::sandbox(&[]);
+    let dir = workdir();
+    // A CA and a leaf it signs (webpki wants a chain, not a self-signed leaf).
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key_pair = rcgen::KeyPair::generate().unwrap();
+    let mut leaf_params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    leaf_params.use_authority_key_identifier_extension = true;
+    let leaf = leaf_params.signed_by(&key_pair, &issuer).unwrap();
+    let cert = format!("{}{}", leaf.pem(), ca.pem());
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&cert_path, &cert).unwrap();
+    std::fs::write(&key_path, key_pair.serialize_pem()).unwrap();
+    let mut s = serve(
+        &sandbox,
+        dir.path(),
+        &[
+            "--tls-cert",
+            cert_path.to_str().unwrap(),
+            "--tls-key",
+            key_path.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(s.base.starts_with("https://127.0.0.1:"), "{}", s.base);
+    s.http = Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap()])
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (code, status) = s.get("/api/dbt-cloud/status");
+    assert_eq!(code, 200, "{status}");
+    let r = s
+        .http
+        .get(s.url(&format!("/?key={}", s.key)))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(r.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("; Secure"));
+    // Plain HTTP on the TLS port gets nothing.
+    let plain = s.base.replace("https://", "http://");
+    let r = Client::new()
+        .get(format!("{plain}/api/dbt-cloud/status"))
+        .bearer_auth(&s.key)
+        .send();
+    assert!(
+        r.is_err(),
+        "plain HTTP was answered: {:?}",
+        r.map(|r| r.status())
+    );
+}
