@@ -146,6 +146,12 @@
     return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
   }
 
+  // datachonk marks the causes it sends (" [dc:1a2b3c4d]") to find a trigger left in doubt;
+  // people read the cause without it.
+  function causeText(cause) {
+    return String(cause || "").replace(/ \[dc:[0-9a-f]{8}\]$/, "");
+  }
+
   function jobName(job) {
     return job.name || "job " + job.id;
   }
@@ -368,11 +374,10 @@
       const env = job.environment;
       parts.push((env.name ? "environment " + env.name : envName(env)) + (env.type ? " (" + env.type + ")" : ""));
     }
-    if (job && job.steps) parts.push(job.steps.length + (job.steps.length === 1 ? " step" : " steps"));
+    if (job && job.steps && job.steps.length) parts.push(job.steps.join(" → "));
     if (sel.target && sel.target.confirm) parts.push("asks for confirmation before running");
     if (!job && sel.target) parts.push("not a job of this project");
     details.textContent = parts.join(" · ");
-    details.title = job && job.steps ? job.steps.join("\n") : "";
     show(details, parts.length > 0);
 
     if (job && job.validation && job.validation.state_aware === false) {
@@ -401,7 +406,7 @@
       const tr = el("tr", { "data-run-id": r.id },
         el("td", { class: "num" }, link),
         el("td", {}, badge(r.status)),
-        el("td", { class: "cause", text: r.cause || "" }),
+        el("td", { class: "cause", title: r.cause || "", text: causeText(r.cause) }),
         el("td", { class: "num", title: r.created_at || "", text: fmtTime(r.created_at) }),
         el("td", { class: "num", text: fmtDuration(r.duration_seconds) }));
       if (state.run && state.run.id === r.id) tr.setAttribute("aria-current", "true");
@@ -584,7 +589,7 @@
     const meta = [];
     const job = jobById(run.job_id);
     if (run.job_id !== null && run.job_id !== undefined) meta.push("job " + run.job_id + (job ? " · " + jobName(job) : ""));
-    if (run.cause) meta.push("cause: " + run.cause);
+    if (run.cause) meta.push("cause: " + causeText(run.cause));
     if (run.git_branch || run.git_sha) {
       meta.push("git " + [run.git_branch, run.git_sha && String(run.git_sha).slice(0, 10)].filter(Boolean).join(" @ "));
     }
