@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod rogue;
+pub mod webdriver;
 
 use std::path::Path;
 use std::process::Output;

@@ -1,0 +1,464 @@
+//! `datachonk serve`'s page in a real browser: Debian's headless Chromium driven over WebDriver
+//! (tests/support/webdriver.rs), against `serve` pointed at a sandbox. A person opens the URL
+//! serve printed, connects, picks a job, types a cause, presses Trigger Run and watches the run
+//! to its verdict; a failing job shows Error and the failing node; a wrong token is explained.
+//!
+//! Needs `chromium` and `chromedriver` (scripts/setup-test-deps installs them): without them
+//! these tests fail, they do not skip. Waits poll the page with a deadline, never fixed sleeps.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use datachonk::sandbox::RunningSandbox;
+use serde_json::{json, Value};
+use support::webdriver::Browser;
+use support::{sandbox, workdir, TOKEN};
+
+/// Long enough for a cold Chromium and a run on a busy 2-core CI machine.
+const WAIT: Duration = Duration::from_secs(45);
+
+/// WebDriver's Enter and Tab keys.
+const ENTER: &str = "\u{E007}";
+const TAB: &str = "\u{E004}";
+
+/// `datachonk serve --addr 127.0.0.1:0` in an empty repository: no datachonk.yaml and no token,
+/// so it starts unconnected; DBT_CLOUD_ACCESS_URL points it at the sandbox.
+struct Serve {
+    child: Child,
+    /// The first stdout line: `http://127.0.0.1:PORT/?key=…`.
+    url: String,
+    /// Everything serve wrote (request log on stderr, the rest of stdout), for the token scan.
+    output: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Serve {
+    fn start(sandbox: &RunningSandbox) -> Serve {
+        let dir = workdir();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_datachonk"));
+        for (name, _) in datachonk::config::ENV_VARS {
+            cmd.env_remove(name);
+        }
+        let mut child = cmd
+            .args(["--no-input", "serve", "--addr", "127.0.0.1:0"])
+            .current_dir(dir.path())
+            .env("DBT_CLOUD_ACCESS_URL", sandbox.base_url())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("datachonk serve starts");
+        let output = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        collect(stderr, Arc::clone(&output));
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut first = String::new();
+        stdout.read_line(&mut first).expect("serve's first line");
+        collect(stdout, Arc::clone(&output));
+        let url = first.trim().to_string();
+        if !url.starts_with("http://127.0.0.1:") || !url.contains("/?key=") {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "serve's first line is not its URL: {url:?}\nits output:\n{}",
+                output.lock().unwrap()
+            );
+        }
+        Serve {
+            child,
+            url,
+            output,
+            _dir: dir,
+        }
+    }
+
+    fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Read a child's stream to its end on a thread (a full pipe would stall the server).
+fn collect(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+            into.lock().unwrap().push_str(&line);
+            line.clear();
+        }
+    });
+}
+
+/// A laptop-sized browser on serve's printed URL, showing the connect form.
+fn open(serve: &Serve) -> Browser {
+    let browser = Browser::start(1280, 900);
+    browser.goto(&serve.url);
+    browser.wait_for(WAIT, "the connect form", |b| {
+        b.is_displayed("#connect-form").then_some(())
+    });
+    assert!(
+        !browser.current_url().contains("key="),
+        "the key is exchanged for a cookie and leaves the address bar: {}",
+        browser.current_url()
+    );
+    browser
+}
+
+/// Type the token and account id and connect (with Enter: the form is a real form); wait for
+/// the job picker.
+fn connect(browser: &Browser, token: &str) {
+    let field = browser.find("#token");
+    browser.clear(&field);
+    browser.send_keys(&field, token);
+    let account = browser.find("#account-id");
+    browser.clear(&account);
+    browser.send_keys(&account, "1");
+    browser.send_keys(&account, ENTER);
+    browser.wait_for(WAIT, "the job picker after connecting", |b| {
+        b.is_displayed("#job").then_some(())
+    });
+    assert!(
+        !browser.is_displayed("#connect-form"),
+        "connected: no connect form"
+    );
+    assert_eq!(
+        browser.execute("return document.getElementById('token').value", json!([])),
+        json!(""),
+        "the token does not stay in the page once connected"
+    );
+}
+
+/// Pick the job with this id in the job picker, as a person does (a click on its option).
+fn pick_job(browser: &Browser, job_id: i64) {
+    let css = format!("#job option[value='job:{job_id}']");
+    let option = browser.wait_for(WAIT, "the job in the picker", |b| b.try_find(&css));
+    browser.click(&option);
+    assert_eq!(
+        browser.execute("return document.getElementById('job').value", json!([])),
+        json!(format!("job:{job_id}"))
+    );
+}
+
+/// Record every text the status badge shows from now on, in the page (a MutationObserver), so
+/// a state shorter than one WebDriver round trip is not missed.
+fn record_badge(browser: &Browser) {
+    browser.execute(
+        "window.__badge = [];
+         const badge = document.getElementById('run-status');
+         const note = () => {
+             const t = badge.textContent;
+             if (t && window.__badge[window.__badge.length - 1] !== t) window.__badge.push(t);
+         };
+         new MutationObserver(note)
+             .observe(badge, { childList: true, characterData: true, subtree: true });",
+        json!([]),
+    );
+}
+
+fn badge_history(browser: &Browser) -> Vec<String> {
+    let seen = browser.execute("return window.__badge", json!([]));
+    serde_json::from_value(seen).expect("the badge's history")
+}
+
+/// Type a cause, press Trigger Run and wait for the verdict badge (`Success`, `Error`, …);
+/// returns the run's id as the page shows it.
+fn trigger_and_wait(browser: &Browser, cause: &str, verdict: &str) -> i64 {
+    let field = browser.find("#cause");
+    browser.clear(&field);
+    browser.send_keys(&field, cause);
+    record_badge(browser);
+    browser.click(&browser.find("#trigger"));
+    browser.wait_for(WAIT, &format!("the status badge to show {verdict}"), |b| {
+        b.text_of("#run-status").filter(|t| t == verdict)
+    });
+    let history = badge_history(browser);
+    assert_eq!(
+        history.last().map(String::as_str),
+        Some(verdict),
+        "{history:?}"
+    );
+    assert!(
+        history[..history.len() - 1]
+            .iter()
+            .any(|s| s == "Queued" || s == "Running"),
+        "the badge went through Queued or Running before {verdict}: {history:?}"
+    );
+    let id = browser.text_of("#run-id").expect("the run's id");
+    id.trim_start_matches('#')
+        .parse()
+        .unwrap_or_else(|_| panic!("a run id, not {id:?}"))
+}
+
+fn assert_no_token(serve: &Serve, browser: &Browser) {
+    assert!(
+        !serve.output().contains(TOKEN),
+        "the token is in serve's output:\n{}",
+        serve.output()
+    );
+    let html = browser.execute("return document.documentElement.outerHTML", json!([]));
+    assert!(
+        !html.as_str().unwrap_or_default().contains(TOKEN),
+        "the token is in the page"
+    );
+}
+
+/// Emulate a phone's screen (390 CSS pixels wide, as an iPhone 14) and check nothing on the
+/// page is wider than it.
+fn assert_fits_a_phone(browser: &Browser) {
+    browser.cdp(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": true}),
+    );
+    browser.wait_for(WAIT, "the phone layout", |b| {
+        (b.execute("return window.innerWidth", json!([])) == json!(390)).then_some(())
+    });
+    let overflow = browser.execute(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+        json!([]),
+    );
+    assert!(
+        overflow.as_i64() <= Some(0),
+        "no horizontal scrolling on a phone: {overflow} px too wide"
+    );
+}
+
+#[test]
+fn a_wrong_token_is_explained_then_a_job_is_triggered_and_watched_to_success() {
+    let sandbox = sandbox(&[]);
+    let serve = Serve::start(&sandbox);
+    let browser = open(&serve);
+
+    // The access URL serve was started with is offered; a token dbt Cloud refuses is explained.
+    assert_eq!(
+        browser.execute(
+            "return document.getElementById('access-url').value",
+            json!([])
+        ),
+        json!(sandbox.base_url())
+    );
+    browser.send_keys(&browser.find("#token"), "not-a-real-token");
+    browser.send_keys(&browser.find("#account-id"), "1");
+    browser.click(&browser.find("#connect"));
+    let explanation = browser.wait_for(WAIT, "the 401 explanation", |b| {
+        b.text_of("#connect-error").filter(|t| !t.is_empty())
+    });
+    assert!(explanation.contains("401"), "{explanation}");
+    let hints = browser.execute(
+        "return document.querySelectorAll('#connect-error li').length",
+        json!([]),
+    );
+    assert!(
+        hints.as_u64() >= Some(1),
+        "the explanation says what to do: {explanation}"
+    );
+    assert!(browser.is_displayed("#connect-form"), "still not connected");
+    assert!(
+        !explanation.contains("not-a-real-token"),
+        "the token is not echoed: {explanation}"
+    );
+
+    connect(&browser, TOKEN);
+    let header = browser.text_of("#connection").unwrap_or_default();
+    assert!(header.contains("Test Analytics"), "{header}");
+    assert!(
+        !browser.is_displayed("#connect-error"),
+        "the old error is gone"
+    );
+
+    pick_job(&browser, 1);
+    let run_id = trigger_and_wait(&browser, "from the browser test", "Success");
+
+    // The run dbt Cloud (the sandbox) received is the one the page shows, with the cause typed.
+    let run = sandbox.run(run_id).expect("the run is in the sandbox");
+    assert_eq!(run.job_id, 1);
+    assert!(
+        run.trigger.cause.contains("from the browser test"),
+        "{:?}",
+        run.trigger.cause
+    );
+
+    // Steps as they ran, each with a duration; the verdict; the link to the run.
+    let steps: Vec<Value> = serde_json::from_value(browser.execute(
+        "return Array.from(document.querySelectorAll('#steps li')).map(li => ({
+             status: li.dataset.status,
+             name: li.querySelector('.name').textContent,
+             duration: li.querySelector('.dur').textContent }))",
+        json!([]),
+    ))
+    .expect("steps");
+    assert!(!steps.is_empty(), "the run's steps are listed");
+    for step in &steps {
+        assert_eq!(step["status"], "Success", "{steps:?}");
+        assert!(
+            step["duration"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with(" s"),
+            "each finished step shows its duration: {steps:?}"
+        );
+    }
+    assert!(
+        steps
+            .iter()
+            .any(|s| s["name"].as_str().unwrap_or_default().contains("dbt build")),
+        "{steps:?}"
+    );
+    let verdict = browser.text_of("#verdict").expect("a verdict");
+    assert!(verdict.contains("Success"), "{verdict}");
+    assert!(
+        !browser.is_displayed("#failing-nodes"),
+        "no failing nodes on success"
+    );
+    let href = browser.execute(
+        "return document.getElementById('run-link').getAttribute('href')",
+        json!([]),
+    );
+    let href = href.as_str().unwrap_or_default();
+    assert!(
+        href.contains(&format!("/runs/{run_id}")),
+        "the link goes to the run in dbt Cloud: {href:?}"
+    );
+    assert!(browser.is_displayed("#run-link"));
+
+    // The job's recent runs, refreshed after the verdict, list this run.
+    browser.wait_for(WAIT, "the run in the job's recent runs", |b| {
+        b.text_of("#recent-runs")
+            .filter(|t| t.contains(&format!("#{run_id}")) && t.contains("from the browser test"))
+    });
+
+    assert_no_token(&serve, &browser);
+}
+
+#[test]
+fn a_failing_job_shows_error_and_its_failing_node() {
+    let sandbox = sandbox(&[]);
+    let serve = Serve::start(&sandbox);
+    let browser = open(&serve);
+    connect(&browser, TOKEN);
+
+    pick_job(&browser, 2);
+    let run_id = trigger_and_wait(&browser, "a broken model", "Error");
+    assert_eq!(sandbox.run(run_id).expect("the run").job_id, 2);
+
+    let verdict = browser.wait_for(WAIT, "the verdict", |b| {
+        b.text_of("#verdict").filter(|t| !t.is_empty())
+    });
+    assert!(verdict.contains("Error"), "{verdict}");
+    let failing = browser.wait_for(WAIT, "the failing nodes", |b| {
+        b.text_of("#failing-nodes").filter(|t| !t.is_empty())
+    });
+    assert!(failing.contains("stg_orders"), "{failing}");
+    assert!(
+        failing.contains("column \"amount\" does not exist"),
+        "the node's message is shown: {failing}"
+    );
+    let failed_steps = browser.execute(
+        "return document.querySelectorAll('#steps li[data-status=\"Error\"]').length",
+        json!([]),
+    );
+    assert_eq!(failed_steps, json!(1), "the failing step is marked");
+
+    // The node's long message wraps: the page still fits a phone.
+    assert_fits_a_phone(&browser);
+
+    assert_no_token(&serve, &browser);
+}
+
+#[test]
+fn a_run_is_triggered_with_the_keyboard_alone_and_the_page_follows_the_colour_scheme() {
+    let sandbox = sandbox(&[]);
+    let serve = Serve::start(&sandbox);
+    let browser = open(&serve);
+
+    // Tab from the top of the page to the token field; type; Tab to the account id; Enter.
+    browser.execute(
+        "document.activeElement && document.activeElement.blur()",
+        json!([]),
+    );
+    tab_to(&browser, "token");
+    let outlined = browser.execute(
+        "const s = getComputedStyle(document.activeElement);
+         return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0",
+        json!([]),
+    );
+    assert_eq!(
+        outlined,
+        json!(true),
+        "the focused field is visibly outlined"
+    );
+    browser.press(TOKEN);
+    tab_to(&browser, "account-id");
+    browser.press("1");
+    browser.press(ENTER);
+    browser.wait_for(WAIT, "the jobs, loaded", |b| {
+        b.try_find("#job:enabled option[value='job:1']")
+    });
+
+    // Connected, the focus is on the project; Tab to the job (the first, job 1, is chosen),
+    // to the cause, type it, Tab to Trigger Run, Enter.
+    assert_eq!(browser.focused_id(), "project");
+    tab_to(&browser, "job");
+    assert_eq!(
+        browser.execute("return document.getElementById('job').value", json!([])),
+        json!("job:1")
+    );
+    tab_to(&browser, "cause");
+    browser.press("typed with the keyboard");
+    tab_to(&browser, "trigger");
+    record_badge(&browser);
+    browser.press(ENTER);
+    browser.wait_for(WAIT, "Success after a keyboard trigger", |b| {
+        b.text_of("#run-status").filter(|t| t == "Success")
+    });
+    let run_id: i64 = browser
+        .text_of("#run-id")
+        .and_then(|t| t.trim_start_matches('#').parse().ok())
+        .expect("the run's id");
+    let run = sandbox.run(run_id).expect("the run is in the sandbox");
+    assert!(
+        run.trigger.cause.contains("typed with the keyboard"),
+        "{:?}",
+        run.trigger.cause
+    );
+
+    // Light and dark follow prefers-color-scheme.
+    let background = |b: &Browser| {
+        b.execute(
+            "return getComputedStyle(document.body).backgroundColor",
+            json!([]),
+        )
+    };
+    browser.prefer_color_scheme("light");
+    let light = background(&browser);
+    browser.prefer_color_scheme("dark");
+    let dark = background(&browser);
+    assert_ne!(light, dark, "prefers-color-scheme changes the page");
+
+    assert_no_token(&serve, &browser);
+}
+
+/// Press Tab until the element with this id has the focus (at most 12 times).
+fn tab_to(browser: &Browser, id: &str) {
+    for _ in 0..12 {
+        if browser.focused_id() == id {
+            return;
+        }
+        browser.press(TAB);
+    }
+    panic!(
+        "Tab never reached #{id} (the focus is on #{})",
+        browser.focused_id()
+    );
+}
