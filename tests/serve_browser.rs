@@ -25,8 +25,8 @@ const WAIT: Duration = Duration::from_secs(45);
 const ENTER: &str = "\u{E007}";
 const TAB: &str = "\u{E004}";
 
-/// `datachonk serve --addr 127.0.0.1:0` in an empty repository: no datachonk.yaml and no token,
-/// so it starts unconnected; DBT_CLOUD_ACCESS_URL points it at the sandbox.
+/// `datachonk serve --addr 127.0.0.1:0` in a fresh repository, DBT_CLOUD_ACCESS_URL pointing it
+/// at the sandbox. Without a datachonk.yaml and a token it starts unconnected.
 struct Serve {
     child: Child,
     /// The first stdout line: `http://127.0.0.1:PORT/?key=…`.
@@ -38,10 +38,20 @@ struct Serve {
 
 impl Serve {
     fn start(sandbox: &RunningSandbox) -> Serve {
+        Serve::start_configured(sandbox, None)
+    }
+
+    /// With `config` as datachonk.yaml and the token in DBT_CLOUD_API_TOKEN: connected from
+    /// the start.
+    fn start_configured(sandbox: &RunningSandbox, config: Option<&str>) -> Serve {
         let dir = workdir();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_datachonk"));
         for (name, _) in datachonk::config::ENV_VARS {
             cmd.env_remove(name);
+        }
+        if let Some(config) = config {
+            std::fs::write(dir.path().join("datachonk.yaml"), config).expect("datachonk.yaml");
+            cmd.env("DBT_CLOUD_API_TOKEN", TOKEN);
         }
         let mut child = cmd
             .args(["--no-input", "serve", "--addr", "127.0.0.1:0"])
@@ -101,12 +111,13 @@ fn collect(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
     });
 }
 
-/// A laptop-sized browser on serve's printed URL, showing the connect form.
+/// A laptop-sized browser on serve's printed URL, once the page knows whether serve is
+/// connected.
 fn open(serve: &Serve) -> Browser {
     let browser = Browser::start(1280, 900);
     browser.goto(&serve.url);
-    browser.wait_for(WAIT, "the connect form", |b| {
-        b.is_displayed("#connect-form").then_some(())
+    browser.wait_for(WAIT, "the page to load the connection status", |b| {
+        b.try_find("body[data-connected]")
     });
     assert!(
         !browser.current_url().contains("key="),
@@ -119,6 +130,10 @@ fn open(serve: &Serve) -> Browser {
 /// Type the token and account id and connect (with Enter: the form is a real form); wait for
 /// the job picker.
 fn connect(browser: &Browser, token: &str) {
+    assert!(
+        browser.is_displayed("#connect-form"),
+        "not connected: the connect form is shown"
+    );
     let field = browser.find("#token");
     browser.clear(&field);
     browser.send_keys(&field, token);
@@ -461,4 +476,64 @@ fn tab_to(browser: &Browser, id: &str) {
         "Tab never reached #{id} (the focus is on #{})",
         browser.focused_id()
     );
+}
+
+#[test]
+fn a_target_marked_confirm_asks_first_and_runs_only_when_confirmed() {
+    let sandbox = sandbox(&[]);
+    let serve = Serve::start_configured(
+        &sandbox,
+        Some(
+            "deploy:\n  dbt_cloud:\n    account_id: 1\n    project_id: 1\n    default_target: ci\n    \
+             targets:\n      ci: { job_id: 1 }\n      prod: { job_id: 2, confirm: true }\n",
+        ),
+    );
+    let browser = open(&serve);
+
+    // Connected from the start (datachonk.yaml and the token in the environment); targets
+    // come first in the job picker, the default one chosen.
+    assert!(!browser.is_displayed("#connect-form"));
+    browser.wait_for(WAIT, "the job picker", |b| {
+        b.try_find("#job:enabled option[value='job:1']")
+    });
+    let options = browser.execute(
+        "return Array.from(document.querySelectorAll('#job option')).map(o => o.value)",
+        json!([]),
+    );
+    let options: Vec<String> = serde_json::from_value(options).expect("options");
+    assert_eq!(
+        options[..3],
+        ["target:ci", "target:prod", "job:1"],
+        "{options:?}"
+    );
+    assert_eq!(
+        browser.execute("return document.getElementById('job').value", json!([])),
+        json!("target:ci")
+    );
+
+    // prod asks first; Cancel triggers nothing.
+    browser.click(&browser.find("#job option[value='target:prod']"));
+    browser.click(&browser.find("#trigger"));
+    let question = browser.wait_for(WAIT, "the confirmation", |b| b.dialog_text());
+    assert!(question.contains("prod"), "{question}");
+    browser.answer_dialog(false);
+    assert!(
+        sandbox.runs().is_empty(),
+        "a cancelled confirmation triggers no run"
+    );
+    assert!(!browser.is_displayed("#run-section"));
+
+    // OK triggers it (confirmed: true), and the run is watched to its verdict; the runs the
+    // sandbox received prove the Cancel above sent nothing.
+    browser.click(&browser.find("#trigger"));
+    browser.wait_for(WAIT, "the confirmation", |b| b.dialog_text());
+    browser.answer_dialog(true);
+    browser.wait_for(WAIT, "the prod run's verdict", |b| {
+        b.text_of("#run-status").filter(|t| t == "Error")
+    });
+    let runs = sandbox.runs();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].job_id, 2);
+
+    assert_no_token(&serve, &browser);
 }

@@ -319,11 +319,24 @@ impl Browser {
         .unwrap_or_else(|e| format!("(page text unavailable: {e})"))
     }
 
-    /// Accept the page's `window.confirm`/`alert` dialog, returning its text.
-    pub fn accept_dialog(&self) -> Result<String, WebDriverError> {
-        let text = self.get("/alert/text")?;
-        self.post("/alert/accept", json!({}))?;
-        Ok(text.as_str().unwrap_or_default().to_string())
+    /// The text of the open `window.confirm`/`alert` dialog, if one is open.
+    pub fn dialog_text(&self) -> Option<String> {
+        match self.get("/alert/text") {
+            Ok(text) => Some(text.as_str().unwrap_or_default().to_string()),
+            Err(e) if e.error == "no such alert" => None,
+            Err(e) => panic!("reading the dialog: {e}"),
+        }
+    }
+
+    /// Answer the open dialog: OK (`accept`) or Cancel.
+    pub fn answer_dialog(&self, accept: bool) {
+        let path = if accept {
+            "/alert/accept"
+        } else {
+            "/alert/dismiss"
+        };
+        self.post(path, json!({}))
+            .unwrap_or_else(|e| panic!("answering the dialog: {e}"));
     }
 
     /// A PNG of the viewport.
