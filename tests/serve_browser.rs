@@ -385,6 +385,23 @@ fn a_failing_job_shows_error_and_its_failing_node() {
     );
     assert_eq!(failed_steps, json!(1), "the failing step is marked");
 
+    // The run is in the address: a reload shows it again, verdict and failing node included.
+    let address = browser.current_url();
+    assert!(address.ends_with(&format!("#run={run_id}")), "{address}");
+    browser.execute("window.__before_reload = true", json!([]));
+    browser.refresh();
+    assert_eq!(
+        browser.execute("return window.__before_reload === undefined", json!([])),
+        json!(true),
+        "the page was reloaded"
+    );
+    browser.wait_for(WAIT, "the run after a reload", |b| {
+        b.text_of("#failing-nodes")
+            .filter(|t| t.contains("stg_orders"))
+    });
+    assert_eq!(browser.text_of("#run-id"), Some(format!("#{run_id}")));
+    assert_eq!(browser.text_of("#run-status").as_deref(), Some("Error"));
+
     // The node's long message wraps: the page still fits a phone.
     assert_fits_a_phone(&browser);
 

@@ -190,6 +190,12 @@ impl Browser {
             .unwrap_or_else(|e| panic!("navigating to {url}: {e}"));
     }
 
+    /// Reload the page, as the browser's reload button.
+    pub fn refresh(&self) {
+        self.post("/refresh", json!({}))
+            .unwrap_or_else(|e| panic!("reloading: {e}"));
+    }
+
     pub fn current_url(&self) -> String {
         self.get("/url")
             .expect("current URL")

@@ -170,18 +170,9 @@
     try {
       renderStatus(await api("GET", "/status"));
     } catch (err) {
-      $("connection").textContent = "Not authorised";
-      if (err.status === 401) {
-        const box = $("page-error");
-        showError(box, err);
-        box.prepend(el("p", {
-          class: "title",
-          text: "Open the address `datachonk serve` printed when it started (http://127.0.0.1:PORT/?key=…): " +
-            "this page needs its key.",
-        }));
-      } else {
-        showError($("page-error"), err);
-      }
+      // 401: serve was restarted (a new key) under this page; its envelope says what to do.
+      $("connection").textContent = err.status === 401 ? "Not authorised" : "Status unavailable";
+      showError($("page-error"), err);
     }
   }
 
@@ -212,6 +203,18 @@
       return;
     }
     renderProjects(status);
+    restoreRun();
+  }
+
+  // The run shown is kept in the address (#run=ID): a reload shows it again.
+  async function restoreRun() {
+    const match = /^#run=([0-9]+)$/.exec(location.hash);
+    if (!match || (state.run && state.run.id === Number(match[1]))) return;
+    try {
+      showRun(await api("GET", "/runs/" + match[1]), false);
+    } catch (_) {
+      history.replaceState(null, "", location.pathname); // gone (or another serve): forget it
+    }
   }
 
   async function onConnect(ev) {
@@ -472,6 +475,7 @@
   function showRun(run, adopted) {
     stopWatching();
     state.run = run;
+    history.replaceState(null, "", "#run=" + run.id);
     renderRun(run);
     const message = $("run-message");
     if (adopted) {
