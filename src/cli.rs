@@ -93,8 +93,13 @@ pub enum Command {
     /// Files a person edited are never overwritten without --force; _models.yml is merged,
     /// keeping the descriptions and tests people added. Reruns are byte-identical.
     ///
+    /// Entities, facts and metrics declared in datachonk/*.yml are rendered by every run
+    /// (models/marts/dim_*.sql, fct_*.sql, snapshots, semantic models, metrics); without
+    /// --from-* flags, a project with such a spec renders only those.
+    ///
     /// Examples:
     ///   dbt docs generate && datachonk generate --from-catalog target/catalog.json
+    ///   datachonk generate            # only the spec in datachonk/*.yml
     ///   datachonk generate shop.orders 'crm.*' --from-catalog target/catalog.json --dry-run
     ///   datachonk generate --from-sources models/staging/shop/_shop__sources.yml --diff
     ///   datachonk generate --from-catalog target/catalog.json --check   # CI: exit 1 when stale
@@ -253,7 +258,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args, Clone)]
-#[command(group(clap::ArgGroup::new("input").required(true).args(["from_catalog", "from_sources", "from_postgres"])))]
+#[command(group(clap::ArgGroup::new("input").args(["from_catalog", "from_sources", "from_postgres"])))]
 pub struct GenerateArgs {
     /// What to generate: SOURCE or SOURCE.TABLE, with * and ? globs; TABLE matches the raw
     /// or snake_case name. Default: `generate.tables`, else every table in the metadata.

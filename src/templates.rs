@@ -16,11 +16,12 @@ use std::path::{Path, PathBuf};
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{Environment, UndefinedBehavior, Value};
 
+use crate::generate::marts::render as marts;
 use crate::generate::naming::snake_case;
 use crate::generate::quoting::Dialect;
 
 /// Built-in templates: (file name, source).
-pub const BUILTIN: [(&str, &str); 4] = [
+pub const BUILTIN: [(&str, &str); 13] = [
     (
         STAGING_MODEL,
         include_str!("../templates/staging_model.sql"),
@@ -30,6 +31,31 @@ pub const BUILTIN: [(&str, &str); 4] = [
     (
         COMMIT_MESSAGE,
         include_str!("../templates/commit_message.txt"),
+    ),
+    // Entities, facts and metrics (issue 15), overridable as `marts/<name>` in templates_dir.
+    (marts::DIM, include_str!("../templates/marts/dim.sql")),
+    (
+        marts::DIM_SCD2,
+        include_str!("../templates/marts/dim_scd2.sql"),
+    ),
+    (marts::DIM_YAML, include_str!("../templates/marts/dim.yml")),
+    (
+        marts::SNAPSHOT,
+        include_str!("../templates/marts/snapshot.yml"),
+    ),
+    (marts::FCT, include_str!("../templates/marts/fct.sql")),
+    (marts::FCT_YAML, include_str!("../templates/marts/fct.yml")),
+    (
+        marts::METRICS_YAML,
+        include_str!("../templates/marts/metrics.yml"),
+    ),
+    (
+        marts::TIME_SPINE,
+        include_str!("../templates/marts/time_spine.sql"),
+    ),
+    (
+        marts::TIME_SPINE_YAML,
+        include_str!("../templates/marts/time_spine.yml"),
     ),
 ];
 

@@ -43,6 +43,8 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
         (None, Some(p)) => Input::SourcesYaml(p.clone()),
         (None, None) => match &args.from_postgres {
             Some(url) => Input::Postgres(generate::postgres::PgUrl::new(url.clone())),
+            // Without metadata, a project with a spec renders its entities, facts and metrics.
+            None if generate::marts::spec::exists(&settings.root) => Input::Spec,
             None => {
                 return Err(CliError::usage("no metadata given").with_hint(
                     "pass --from-catalog target/catalog.json, --from-sources FILE or --from-postgres URL",
@@ -56,7 +58,7 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
         input: input.clone(),
         selection: args.selection.clone(),
         force: args.force,
-        last_run: Some(last_run(&settings.root, args)),
+        last_run: (!matches!(input, Input::Spec)).then(|| last_run(&settings.root, args)),
     };
     let writes = !(args.dry_run || args.diff || args.check);
     // Writing streams each file to disk as it is rendered; the other modes keep contents.

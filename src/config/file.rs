@@ -16,6 +16,10 @@ pub struct ConfigFile {
     pub deploy: Option<DeploySection>,
     pub generate: Option<super::generate::GenerateSection>,
     pub git: Option<super::git::GitSection>,
+    /// Accepted by the parser only to refuse it with a precise message: the spec of
+    /// entities, facts and metrics lives in `datachonk/*.yml` (issue 15).
+    #[serde(default)]
+    model: Option<Spanned<serde::de::IgnoredAny>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -184,6 +188,19 @@ const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
     let file: ConfigFile =
         serde_saphyr::from_str(text).map_err(|e| syntax_error(path, text, &e))?;
+    if let Some(at) = &file.model {
+        return Err(invalid(
+            path,
+            text,
+            at.referenced.line(),
+            at.referenced.column(),
+            "model: entities, facts and metrics are not read from datachonk.yaml".into(),
+            Some(
+                "move the block's entities:, facts: and metrics: into datachonk/model.yml (any datachonk/*.yml): the spec lives there (README, \"Entities, facts and metrics\")"
+                    .into(),
+            ),
+        ));
+    }
     if let Some(dbt) = file.deploy.as_ref().and_then(|d| d.dbt_cloud.as_ref()) {
         for (key, at) in [("token", &dbt.token), ("api_token", &dbt.api_token)] {
             if let Some(at) = at {

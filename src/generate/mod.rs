@@ -8,6 +8,7 @@
 
 pub mod catalog;
 pub mod context;
+pub mod marts;
 pub mod merge;
 pub mod metadata;
 pub mod naming;
@@ -51,6 +52,8 @@ pub enum Input {
     SourcesYaml(PathBuf),
     /// A live database (the URL's password never shows: see [`postgres::PgUrl`]).
     Postgres(postgres::PgUrl),
+    /// No metadata: only the spec's entities, facts and metrics (`datachonk/*.yml`).
+    Spec,
 }
 
 impl Input {
@@ -59,6 +62,7 @@ impl Input {
             Input::Catalog(p) => p.display().to_string(),
             Input::SourcesYaml(p) => p.display().to_string(),
             Input::Postgres(url) => url.redacted(),
+            Input::Spec => format!("{}/*.yml", marts::spec::SPEC_DIR),
         }
     }
 }
@@ -98,6 +102,8 @@ pub enum GenerateError {
     Write(#[from] write::WriteError),
     #[error(transparent)]
     Project(#[from] project::ProjectError),
+    #[error(transparent)]
+    Marts(#[from] marts::MartsError),
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,
@@ -135,6 +141,10 @@ impl From<GenerateError> for CliError {
                 .with_hint(format!(
                     "add this to the file by hand, then run generate again:\n{block}"
                 )),
+            GenerateError::Marts(m) => match m.hint() {
+                Some(h) => err.with_hint(h),
+                None => err,
+            },
             GenerateError::Template(_) => err.with_hint(
                 "templates use [[ ]] for values and [% %] for tags (README, \"Generate\")",
             ),
@@ -165,6 +175,7 @@ pub fn load_metadata(input: &Input, config: &GenerateConfig) -> Result<Metadata,
         Input::Catalog(p) => catalog::read(p)?,
         Input::SourcesYaml(p) => sources_yaml::read(p)?,
         Input::Postgres(url) => postgres::read(url, config.schema.as_slice())?,
+        Input::Spec => Metadata::default(),
     })
 }
 
@@ -450,7 +461,10 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
     timings.mark("read project");
     apply_project(req, &project, &state, &mut metadata);
     metadata.sort();
-    let selected = select::select(&metadata.tables, patterns, &req.config.exclude)?;
+    let selected = match req.input {
+        Input::Spec => Vec::new(),
+        _ => select::select(&metadata.tables, patterns, &req.config.exclude)?,
+    };
     let disk = DiskCheck {
         root: &req.root,
         state_mtime_ns: State::stats_written_at(&req.root),
@@ -566,6 +580,12 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
         );
     }
     timings.mark("render, write files");
+    // Entities, facts and metrics of the spec (datachonk/*.yml), when the project has one.
+    let staging = marts::sql_stems(planned.values().flatten().map(|f| f.path.as_str()));
+    let marts = marts::render::plan(req, &templates, &state, &disk, sink, &project, &staging)?;
+    if !marts.is_empty() {
+        timings.mark("render, write marts");
+    }
     // A sources file an earlier generate wrote for a source the project now declares itself.
     let mut warnings = Vec::new();
     for name in &source_names {
@@ -580,7 +600,7 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
         }
     }
     // Fast-path files need no recording: their record already matches.
-    let files: Vec<PlannedFile> = planned.into_values().flatten().collect();
+    let files: Vec<PlannedFile> = planned.into_values().flatten().chain(marts).collect();
     Ok(Plan {
         files,
         state,

@@ -49,7 +49,7 @@ impl Inputs {
     pub fn read(req: &Request) -> Option<Inputs> {
         let path = match &req.input {
             Input::Catalog(p) | Input::SourcesYaml(p) => p,
-            Input::Postgres(_) => return None,
+            Input::Postgres(_) | Input::Spec => return None,
         };
         let dialect = super::quoting::Dialect::parse(&req.config.dialect)
             .unwrap_or(super::quoting::Dialect::Postgres);
@@ -68,6 +68,11 @@ impl Inputs {
         field(&serde_json::to_vec(&req.config).unwrap_or_default());
         field(req.selection.join("\0").as_bytes());
         field(&[u8::from(req.force)]);
+        // The spec of entities, facts and metrics, and the artifacts it is validated against.
+        field(&super::marts::inputs_fingerprint(
+            &req.root,
+            matches!(req.input, Input::Catalog(_)).then_some(path.as_path()),
+        ));
         // The metadata, streamed: a 20 MB catalog is hashed without being held.
         let mut file = std::fs::File::open(path).ok()?;
         let mut buf = vec![0u8; 256 * 1024];

@@ -15,6 +15,12 @@ pub enum FileKind {
     ModelsYaml,
     /// A person's properties file declaring a source, to which tables or columns are added.
     ProjectYaml,
+    /// A dimension, fact or time spine model from the spec (`datachonk/*.yml`).
+    MartModel,
+    /// Its properties (tests, semantic model) or the spec's metrics.
+    MartProperties,
+    /// A dbt snapshot (an `scd2` entity's history).
+    Snapshot,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -91,7 +91,7 @@ pub fn check(
 fn input_path(input: &Input) -> &Path {
     match input {
         Input::Catalog(p) | Input::SourcesYaml(p) => p,
-        Input::Postgres(_) => Path::new(""),
+        Input::Postgres(_) | Input::Spec => Path::new(""),
     }
 }
 

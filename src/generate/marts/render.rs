@@ -1,0 +1,598 @@
+//! Planning and rendering the spec's files: every file through the templates (`marts/*`,
+//! overridable by name like the staging ones), compared with the disk and the state
+//! (unchanged, changed, edited by hand) and handed to the same sink as staging files.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value as Json};
+use sha2::Digest;
+
+use super::model::{self, Entity, Fact, MetricKind, Model, Snapshot};
+use super::{Known, MartsError};
+use crate::generate::plan::{self, FileKind, PlannedFile};
+use crate::generate::project::Project;
+use crate::generate::quoting::Dialect;
+use crate::generate::state::State;
+use crate::generate::{DiskCheck, GenerateError, Input, OnDisk, Request, Sink};
+use crate::templates::{self, Templates};
+
+pub const DIM: &str = "marts/dim.sql";
+pub const DIM_SCD2: &str = "marts/dim_scd2.sql";
+pub const DIM_YAML: &str = "marts/dim.yml";
+pub const SNAPSHOT: &str = "marts/snapshot.yml";
+pub const FCT: &str = "marts/fct.sql";
+pub const FCT_YAML: &str = "marts/fct.yml";
+pub const METRICS_YAML: &str = "marts/metrics.yml";
+pub const TIME_SPINE: &str = "marts/time_spine.sql";
+pub const TIME_SPINE_YAML: &str = "marts/time_spine.yml";
+
+/// One file to render: where, what kind, with which template and context.
+struct Job {
+    path: String,
+    kind: FileKind,
+    template: &'static str,
+    ctx: Json,
+}
+
+/// Read, validate and plan the spec's files (none when the project has no spec).
+/// `staging_models` are the models this run generates (they exist for the spec).
+#[allow(clippy::too_many_arguments)]
+pub(in crate::generate) fn plan(
+    req: &Request,
+    templates: &Templates,
+    state: &State,
+    disk: &DiskCheck,
+    sink: &Sink,
+    project: &Project,
+    staging_models: &BTreeSet<String>,
+) -> Result<Vec<PlannedFile>, GenerateError> {
+    if !super::spec::exists(&req.root) {
+        return Ok(Vec::new());
+    }
+    let spec = super::spec::read(&req.root)?;
+    let input = match &req.input {
+        Input::Catalog(p) => Some(p.as_path()),
+        _ => None,
+    };
+    let mut known = Known::default();
+    for path in super::artifacts(&req.root, input) {
+        known.read_artifact(&path)?;
+    }
+    for name in project.model_files.keys() {
+        known.add_model(name);
+    }
+    for name in super::sql_stems(state.files.keys().map(String::as_str))
+        .iter()
+        .chain(staging_models)
+    {
+        known.add_model(name);
+    }
+    let model = model::resolve(&spec, &known)?;
+    let declared = super::read_declared(&req.root, &model.layout.snapshots_folder, &|p| {
+        state.checksum_of(p).is_some()
+    });
+    let dialect = Dialect::parse(&req.config.dialect).unwrap_or(Dialect::Postgres);
+    let (jobs, mut files) = jobs(&model, project, &declared, dialect)?;
+
+    let mut base = crate::generate::base_fingerprint(templates, &req.config, req.force);
+    base.update(b"marts\0");
+    let rendered =
+        crate::generate::parallel::map(jobs, |job| -> Result<PlannedFile, GenerateError> {
+            let mut h = base.clone();
+            h.update(job.template.as_bytes());
+            h.update([0]);
+            h.update(serde_json::to_vec(&job.ctx).unwrap_or_default());
+            let input = templates::hex(&h.finalize());
+            let on_disk = match disk.check(&job.path, job.kind, &input, state)? {
+                OnDisk::Unchanged(f) => return Ok(*f),
+                OnDisk::Other(bytes) => bytes,
+            };
+            let content = templates.render(job.template, crate::generate::to_value(&job.ctx))?;
+            let f = plan::classify(
+                &job.path,
+                job.kind,
+                content,
+                Some(input),
+                on_disk,
+                state,
+                req.force,
+                None,
+            );
+            sink.accept(f)
+        })?;
+    files.extend(rendered);
+    Ok(files)
+}
+
+/// The files of a resolved spec, and the models the project already has (not generated).
+fn jobs(
+    model: &Model,
+    project: &Project,
+    declared: &super::Declared,
+    dialect: Dialect,
+) -> Result<(Vec<Job>, Vec<PlannedFile>), MartsError> {
+    let layout = &model.layout;
+    let q = |c: &str| column_ref(dialect, c);
+    let mut jobs = Vec::new();
+    let mut exists = Vec::new();
+    let dir = &layout.folder;
+    for e in &model.entities {
+        if let Some(other) = project.model_file(&e.model) {
+            exists.push(plan::exists(&format!("{dir}/{}.sql", e.model), other));
+            continue;
+        }
+        if let Some(s) = &e.snapshot {
+            if let Some(file) = declared.snapshots.get(&e.snapshot_name) {
+                return Err(MartsError::Duplicate {
+                    what: "snapshot",
+                    name: e.snapshot_name.clone(),
+                    file: file.clone(),
+                });
+            }
+            jobs.push(Job {
+                path: format!("{}/{}.yml", layout.snapshots_folder, e.snapshot_name),
+                kind: FileKind::Snapshot,
+                template: SNAPSHOT,
+                ctx: json!({ "snapshot": snapshot_ctx(e, s) }),
+            });
+        }
+        jobs.push(Job {
+            path: format!("{dir}/{}.sql", e.model),
+            kind: FileKind::MartModel,
+            template: if e.snapshot.is_some() { DIM_SCD2 } else { DIM },
+            ctx: json!({ "entity": dim_ctx(e, &q) }),
+        });
+        jobs.push(Job {
+            path: format!("{dir}/{}.yml", e.model),
+            kind: FileKind::MartProperties,
+            template: DIM_YAML,
+            ctx: json!({ "entity": dim_yaml_ctx(e) }),
+        });
+    }
+    let mut semantic = false;
+    for f in &model.facts {
+        if let Some(other) = project.model_file(&f.model) {
+            exists.push(plan::exists(&format!("{dir}/{}.sql", f.model), other));
+            continue;
+        }
+        let has_semantic = !f.time_dimensions.is_empty();
+        if has_semantic {
+            if let Some(file) = declared.semantic_models.get(&f.name) {
+                return Err(MartsError::Duplicate {
+                    what: "semantic model",
+                    name: f.name.clone(),
+                    file: file.clone(),
+                });
+            }
+            semantic = true;
+        }
+        jobs.push(Job {
+            path: format!("{dir}/{}.sql", f.model),
+            kind: FileKind::MartModel,
+            template: FCT,
+            ctx: json!({ "fact": fact_ctx(f, &q) }),
+        });
+        jobs.push(Job {
+            path: format!("{dir}/{}.yml", f.model),
+            kind: FileKind::MartProperties,
+            template: FCT_YAML,
+            ctx: json!({ "fact": fact_yaml_ctx(f, has_semantic) }),
+        });
+    }
+    if !model.metrics.is_empty() {
+        for m in &model.metrics {
+            if let Some(file) = declared.metrics.get(&m.name) {
+                return Err(MartsError::Duplicate {
+                    what: "metric",
+                    name: m.name.clone(),
+                    file: file.clone(),
+                });
+            }
+        }
+        jobs.push(Job {
+            path: format!("{dir}/_metrics.yml"),
+            kind: FileKind::MartProperties,
+            template: METRICS_YAML,
+            ctx: json!({ "metrics": model.metrics.iter().map(metric_ctx).collect::<Vec<_>>() }),
+        });
+    }
+    if semantic && declared.time_spine.is_none() && project.model_file(&layout.time_spine).is_none()
+    {
+        let ctx = json!({ "time_spine": { "name": layout.time_spine, "column": "date_day", "start": "2000-01-01", "end": "2040-01-01" } });
+        jobs.push(Job {
+            path: format!("{dir}/{}.sql", layout.time_spine),
+            kind: FileKind::MartModel,
+            template: TIME_SPINE,
+            ctx: ctx.clone(),
+        });
+        jobs.push(Job {
+            path: format!("{dir}/{}.yml", layout.time_spine),
+            kind: FileKind::MartProperties,
+            template: TIME_SPINE_YAML,
+            ctx,
+        });
+    }
+    Ok((jobs, exists))
+}
+
+/// A reference to a column of a dbt model, as the spec names it. Columns dbt creates are
+/// unquoted (stored in the warehouse's folded case), so a plain name stays plain; a reserved
+/// word is quoted in the folded case (`"ORDER"` on Snowflake, `"order"` on PostgreSQL); any
+/// other name (spaces, capitals from a quoted source column) is quoted exactly.
+pub fn column_ref(dialect: Dialect, name: &str) -> String {
+    let mut chars = name.chars();
+    let plain = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !plain {
+        return dialect.quote(name);
+    }
+    if !dialect.is_reserved(name) {
+        return name.to_string();
+    }
+    match dialect {
+        Dialect::Snowflake => dialect.quote(&name.to_ascii_uppercase()),
+        Dialect::Postgres | Dialect::Redshift => dialect.quote(&name.to_ascii_lowercase()),
+        _ => dialect.quote(name),
+    }
+}
+
+/// A Jinja string literal (the output is dbt Jinja).
+fn lit(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// A surrogate key over SQL expressions through dbt's cross-database macros (`dbt.hash`,
+/// `dbt.concat`, `dbt.cast`, `dbt.type_string`), so it compiles on every adapter; nulls hash
+/// as a marker, not as null.
+pub fn surrogate_key(exprs: &[String]) -> String {
+    let parts: Vec<String> = exprs
+        .iter()
+        .map(|e| {
+            format!(
+                "\"coalesce(\" ~ dbt.cast({}, dbt.type_string()) ~ \", '_dc_null_')\"",
+                lit(e)
+            )
+        })
+        .collect();
+    match parts.as_slice() {
+        [one] => format!("{{{{ dbt.hash({one}) }}}}"),
+        _ => format!(
+            "{{{{ dbt.hash(dbt.concat([{}])) }}}}",
+            parts.join(", \"'|'\", ")
+        ),
+    }
+}
+
+fn dim_ctx(e: &Entity, q: &dyn Fn(&str) -> String) -> Json {
+    let key: Vec<String> = e.key.iter().map(|k| q(k)).collect();
+    let mut select = Vec::new();
+    let cte = if e.snapshot.is_some() {
+        "snapshot"
+    } else {
+        "source"
+    };
+    if e.snapshot.is_some() {
+        let mut exprs = key.clone();
+        exprs.push("dbt_valid_from".into());
+        select.push(format!(
+            "{} as {}",
+            surrogate_key(&exprs),
+            q(&e.surrogate_key)
+        ));
+    } else {
+        select.push(format!(
+            "{} as {}",
+            surrogate_key(&key),
+            q(&e.surrogate_key)
+        ));
+    }
+    match &e.attributes {
+        Some(attrs) => {
+            select.extend(key.iter().cloned());
+            select.extend(attrs.iter().map(|a| q(a)));
+        }
+        None => select.push(format!("{cte}.*")),
+    }
+    if e.snapshot.is_some() {
+        select.push("dbt_valid_from as valid_from".into());
+        select.push("dbt_valid_to as valid_to".into());
+        select.push("dbt_valid_to is null as is_current".into());
+        select.push(format!(
+            "row_number() over (partition by {} order by dbt_valid_from) as version_number",
+            key.join(", ")
+        ));
+    }
+    json!({
+        "name": e.name,
+        "model": e.model,
+        "from": e.from,
+        "snapshot_name": e.snapshot_name,
+        "select": select,
+    })
+}
+
+fn dim_yaml_ctx(e: &Entity) -> Json {
+    let scd2 = e.snapshot.is_some();
+    let thing = model::singular(&e.name);
+    let mut columns = vec![json!({
+        "name": e.surrogate_key,
+        "description": format!("Surrogate key of the {thing}{}.", if scd2 { " version" } else { "" }),
+        "tests": ["unique", "not_null"],
+    })];
+    for k in &e.key {
+        let tests: Vec<String> = match (scd2, e.key.len()) {
+            (false, 1) => vec!["unique".into(), "not_null".into()],
+            (true, 1) => vec![
+                "not_null".into(),
+                "unique:\n  config:\n    where: is_current".into(),
+            ],
+            _ => vec!["not_null".into()],
+        };
+        columns.push(json!({ "name": k, "description": if e.key.len() == 1 { format!("Natural key of the {thing}.") } else { String::new() }, "tests": tests }));
+    }
+    for a in e.attributes.iter().flatten() {
+        columns.push(json!({ "name": a, "description": "", "tests": [] }));
+    }
+    if scd2 {
+        for (name, description) in [
+            ("valid_from", "When this version became current."),
+            (
+                "valid_to",
+                "When this version stopped being current (null: it still is).",
+            ),
+            ("is_current", "Whether this is the current version."),
+            (
+                "version_number",
+                "1 for the first version of a key, then 2, 3, …",
+            ),
+        ] {
+            columns.push(json!({ "name": name, "description": description, "tests": [] }));
+        }
+    }
+    json!({ "model": e.model, "description": e.description, "columns": columns })
+}
+
+fn snapshot_ctx(e: &Entity, s: &Snapshot) -> Json {
+    let unique_key = match e.key.as_slice() {
+        [one] => json!(one),
+        many => json!(many),
+    };
+    let (strategy, updated_at, check_cols) = match s {
+        Snapshot::Timestamp { updated_at } => ("timestamp", Some(updated_at.clone()), None),
+        Snapshot::Check { columns } => ("check", None, Some(columns.clone())),
+    };
+    json!({
+        "name": e.snapshot_name,
+        "from": e.from,
+        "description": format!("Every version of each {} in {} (dbt snapshot, {strategy} strategy).", model::singular(&e.name), e.from),
+        "unique_key": unique_key,
+        "strategy": strategy,
+        "updated_at": updated_at,
+        "check_cols": check_cols,
+    })
+}
+
+/// The fact's default time column: its own `time`, else its metrics', else the incremental one.
+fn fact_time(f: &Fact) -> Option<&String> {
+    f.time_dimensions
+        .first()
+        .or(f.incremental.as_ref().map(|(c, _)| c))
+}
+
+fn fact_ctx(f: &Fact, q: &dyn Fn(&str) -> String) -> Json {
+    let mut select: Vec<String> = Vec::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut add = |select: &mut Vec<String>, col: &str| {
+        if seen.insert(col.to_ascii_lowercase()) {
+            select.push(format!("source.{}", q(col)));
+        }
+    };
+    for g in &f.grain {
+        add(&mut select, g);
+    }
+    let mut key_lines = Vec::new();
+    for j in &f.joins {
+        let line = format!("{}.{}", j.alias, q(&j.entity_surrogate_key));
+        key_lines.push(if j.entity_surrogate_key == j.key_as {
+            line
+        } else {
+            format!("{line} as {}", q(&j.key_as))
+        });
+    }
+    // Surrogate keys right after the grain, then the natural keys, measures, dimensions, times.
+    let grain_len = select.len();
+    for j in &f.joins {
+        for c in &j.columns {
+            add(&mut select, c);
+        }
+    }
+    for c in f
+        .measures
+        .iter()
+        .chain(&f.dimensions)
+        .chain(&f.time_dimensions)
+    {
+        add(&mut select, c);
+    }
+    if let Some((c, _)) = &f.incremental {
+        add(&mut select, c);
+    }
+    select.splice(grain_len..grain_len, key_lines);
+    let time = fact_time(f);
+    let joins: Vec<Json> = f
+        .joins
+        .iter()
+        .map(|j| {
+            let mut on: Vec<String> = j
+                .columns
+                .iter()
+                .zip(&j.entity_key)
+                .map(|(c, k)| format!("source.{} = {}.{}", q(c), j.alias, q(k)))
+                .collect();
+            if j.scd2 {
+                match time {
+                    Some(t) => {
+                        let t = q(t);
+                        on.push(format!(
+                            "(source.{t} >= {a}.valid_from or {a}.version_number = 1)",
+                            a = j.alias
+                        ));
+                        on.push(format!(
+                            "(source.{t} < {a}.valid_to or {a}.valid_to is null)",
+                            a = j.alias
+                        ));
+                    }
+                    None => on.push(format!("{}.is_current", j.alias)),
+                }
+            }
+            json!({ "alias": j.alias, "model": j.model, "on": on.join("\n        and ") })
+        })
+        .collect();
+    let unique_key = match f.grain.as_slice() {
+        [one] => lit(one),
+        many => format!(
+            "[{}]",
+            many.iter().map(|g| lit(g)).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    json!({
+        "name": f.name,
+        "model": f.model,
+        "from": f.from,
+        "select": select,
+        "joins": joins,
+        "unique_key": unique_key,
+        "incremental": f.incremental.as_ref().map(|(c, osc)| json!({ "column": q(c), "on_schema_change": osc })),
+    })
+}
+
+fn fact_yaml_ctx(f: &Fact, semantic: bool) -> Json {
+    let mut columns = Vec::new();
+    for g in &f.grain {
+        let tests: Vec<String> = if f.grain.len() == 1 {
+            vec!["unique".into(), "not_null".into()]
+        } else {
+            vec!["not_null".into()]
+        };
+        columns.push(json!({ "name": g, "description": "", "tests": tests }));
+    }
+    for j in &f.joins {
+        columns.push(json!({
+            "name": j.key_as,
+            "description": format!("Surrogate key of the {} ({}).", model::singular(&j.entity), j.model),
+            "tests": [format!("relationships:\n  arguments:\n    to: ref('{}')\n    field: {}", j.model, j.entity_surrogate_key)],
+        }));
+    }
+    let semantic_model = semantic.then(|| {
+        let default_time = fact_time(f).cloned();
+        let mut entities = Vec::new();
+        if let [one] = f.grain.as_slice() {
+            entities.push(json!({ "name": f.primary_entity, "type": "primary", "expr": one }));
+        }
+        let mut names: BTreeSet<String> = entities
+            .iter()
+            .filter_map(|e| e["name"].as_str().map(str::to_string))
+            .collect();
+        for j in &f.joins {
+            if let [one] = j.columns.as_slice() {
+                if names.insert(j.semantic_name.clone()) {
+                    entities
+                        .push(json!({ "name": j.semantic_name, "type": "foreign", "expr": one }));
+                }
+            }
+        }
+        let mut dimensions: Vec<Json> = f
+            .time_dimensions
+            .iter()
+            .map(|t| json!({ "name": t, "type": "time", "granularity": "day" }))
+            .collect();
+        dimensions.extend(
+            f.dimensions
+                .iter()
+                .filter(|d| !f.time_dimensions.contains(d))
+                .map(|d| json!({ "name": d, "type": "categorical" })),
+        );
+        json!({
+            "name": f.name,
+            "description": f.description,
+            "model": f.model,
+            "default_time": default_time,
+            "primary_entity": if f.grain.len() == 1 { Json::Null } else { json!(f.primary_entity) },
+            "entities": entities,
+            "dimensions": dimensions,
+            "measures": f.semantic_measures,
+        })
+    });
+    json!({ "model": f.model, "description": f.description, "columns": columns, "semantic_model": semantic_model })
+}
+
+fn metric_ctx(m: &model::Metric) -> Json {
+    let mut out = json!({ "name": m.name, "label": m.label, "description": m.description });
+    let params = match &m.kind {
+        MetricKind::Simple { measure } => json!({ "type": "simple", "measure": measure }),
+        MetricKind::Cumulative {
+            measure,
+            window,
+            grain_to_date,
+        } => {
+            json!({ "type": "cumulative", "measure": measure, "window": window, "grain_to_date": grain_to_date })
+        }
+        MetricKind::Ratio {
+            numerator,
+            denominator,
+        } => {
+            json!({ "type": "ratio", "numerator": numerator, "denominator": denominator })
+        }
+        MetricKind::Derived { expr, metrics } => {
+            json!({ "type": "derived", "expr": expr, "metrics": metrics })
+        }
+    };
+    if let (Some(o), Json::Object(p)) = (out.as_object_mut(), params) {
+        o.extend(p);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_references_are_quoted_only_when_needed_in_the_dialect_case() {
+        assert_eq!(column_ref(Dialect::Snowflake, "order_id"), "order_id");
+        assert_eq!(column_ref(Dialect::Snowflake, "order"), "\"ORDER\"");
+        assert_eq!(column_ref(Dialect::Postgres, "order"), "\"order\"");
+        assert_eq!(column_ref(Dialect::Bigquery, "order"), "`order`");
+        assert_eq!(
+            column_ref(Dialect::Postgres, "Email Address"),
+            "\"Email Address\""
+        );
+        assert_eq!(column_ref(Dialect::Duckdb, "CustomerId"), "CustomerId");
+    }
+
+    #[test]
+    fn surrogate_keys_use_dbt_cross_database_macros() {
+        assert_eq!(
+            surrogate_key(&["customer_id".into()]),
+            "{{ dbt.hash(\"coalesce(\" ~ dbt.cast('customer_id', dbt.type_string()) ~ \", '_dc_null_')\") }}"
+        );
+        let two = surrogate_key(&["\"Order\"".into(), "it's".into()]);
+        assert!(two.starts_with("{{ dbt.hash(dbt.concat(["), "{two}");
+        assert!(two.contains("dbt.cast('\"Order\"', "), "{two}");
+        assert!(two.contains("dbt.cast('it\\'s', "), "{two}");
+        assert!(two.contains(", \"'|'\", "), "{two}");
+    }
+}

@@ -1,0 +1,335 @@
+//! The spec of entities, facts and metrics: `datachonk/*.yml` at the project root, read with
+//! line and column for every value (errors name file:line:column and what to write instead).
+//!
+//! Why files of their own and not a `model:` block in `datachonk.yaml`: a spec grows with the
+//! project (hundreds of metrics), is owned by the people who model the data rather than by
+//! whoever configures deploys, splits by domain like dbt's own YAML, and `datachonk new` edits
+//! it in place without touching the configuration. `datachonk.yaml` refuses a `model:` block
+//! and points here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::MartsError;
+
+/// The folder holding the spec, relative to the project root.
+pub const SPEC_DIR: &str = "datachonk";
+
+/// One file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecFile {
+    pub layout: Option<Spanned<Layout>>,
+    #[serde(default)]
+    pub entities: BTreeMap<String, Spanned<EntitySpec>>,
+    #[serde(default)]
+    pub facts: BTreeMap<String, Spanned<FactSpec>>,
+    #[serde(default)]
+    pub metrics: BTreeMap<String, Spanned<MetricSpec>>,
+}
+
+/// Where marts go and how they are named.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layout {
+    /// Folder of dimensions, facts and their properties (default `models/marts`).
+    pub folder: Option<String>,
+    /// Folder of snapshots (default `snapshots`).
+    pub snapshots_folder: Option<String>,
+    pub dim_prefix: Option<String>,
+    pub fct_prefix: Option<String>,
+    /// Name of the time spine model rendered when the project has none.
+    pub time_spine: Option<String>,
+}
+
+/// A key or grain: one column or several.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Columns {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Columns {
+    pub fn list(&self) -> Vec<String> {
+        match self {
+            Columns::One(c) => vec![c.clone()],
+            Columns::Many(v) => v.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntitySpec {
+    pub from: Spanned<String>,
+    pub key: Spanned<Columns>,
+    pub attributes: Option<Vec<Spanned<String>>>,
+    /// `scd1` (default: one row per key) or `scd2` (a snapshot, valid_from/valid_to).
+    pub history: Option<Spanned<String>>,
+    /// scd2, timestamp strategy: the column that changes when a row changes.
+    pub updated_at: Option<Spanned<String>>,
+    /// scd2, check strategy: the columns compared.
+    pub check: Option<Vec<Spanned<String>>>,
+    pub surrogate_key: Option<Spanned<String>>,
+    pub description: Option<String>,
+}
+
+/// A fact's reference to an entity: its name, or the entity and the fact's column(s) holding
+/// its key (when they are not named like the entity's key).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum EntityRef {
+    Name(String),
+    With { entity: String, column: Columns },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FactSpec {
+    pub from: Spanned<String>,
+    pub grain: Spanned<Columns>,
+    #[serde(default)]
+    pub entities: Vec<Spanned<EntityRef>>,
+    #[serde(default)]
+    pub measures: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub dimensions: Vec<Spanned<String>>,
+    /// The time column metrics aggregate over (default: a metric's `time`).
+    pub time: Option<Spanned<String>>,
+    pub incremental: Option<Spanned<Incremental>>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Incremental {
+    /// Rows whose value here is at least the table's latest are (re)loaded.
+    pub updated_at: Spanned<String>,
+    /// dbt's `on_schema_change` (default `append_new_columns`).
+    pub on_schema_change: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricSpec {
+    /// simple (default), ratio, cumulative or derived.
+    #[serde(rename = "type")]
+    pub kind: Option<Spanned<String>>,
+    pub fact: Option<Spanned<String>>,
+    pub measure: Option<Spanned<String>>,
+    pub agg: Option<Spanned<String>>,
+    pub time: Option<Spanned<String>>,
+    pub numerator: Option<Spanned<String>>,
+    pub denominator: Option<Spanned<String>>,
+    /// cumulative: e.g. `7 days`; without it, all time.
+    pub window: Option<Spanned<String>>,
+    pub grain_to_date: Option<Spanned<String>>,
+    pub expr: Option<Spanned<String>>,
+    pub metrics: Option<Vec<Spanned<String>>>,
+    pub label: Option<String>,
+    pub description: Option<String>,
+}
+
+/// A value's place in the spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct At {
+    pub file: PathBuf,
+    pub line: u64,
+    pub column: u64,
+}
+
+impl At {
+    pub fn of<T>(file: &Path, s: &Spanned<T>) -> At {
+        At {
+            file: file.to_path_buf(),
+            line: s.referenced.line(),
+            column: s.referenced.column(),
+        }
+    }
+}
+
+/// All spec files of a project, each with its path (relative to the root, as messages show it).
+#[derive(Debug, Default)]
+pub struct Spec {
+    pub files: Vec<(PathBuf, SpecFile)>,
+}
+
+impl Spec {
+    pub fn is_empty(&self) -> bool {
+        self.files
+            .iter()
+            .all(|(_, f)| f.entities.is_empty() && f.facts.is_empty() && f.metrics.is_empty())
+    }
+}
+
+/// The spec files under `root` (`datachonk/*.yml` and `*.yaml`), sorted by name.
+pub fn files(root: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(root.join(SPEC_DIR))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.is_file()
+                        && matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// Whether the project has a spec at all (any spec file).
+pub fn exists(root: &Path) -> bool {
+    !files(root).is_empty()
+}
+
+/// Read and parse every spec file.
+pub fn read(root: &Path) -> Result<Spec, MartsError> {
+    let mut spec = Spec::default();
+    for full in files(root) {
+        let rel = full.strip_prefix(root).unwrap_or(&full).to_path_buf();
+        let text = std::fs::read_to_string(&full).map_err(|e| MartsError::Read {
+            path: rel.clone(),
+            message: e.to_string(),
+        })?;
+        spec.files.push((rel.clone(), parse(&rel, &text)?));
+    }
+    Ok(spec)
+}
+
+/// Parse one spec file's text (`path` only names it in messages).
+pub fn parse(path: &Path, text: &str) -> Result<SpecFile, MartsError> {
+    if text.trim().is_empty() {
+        return Ok(SpecFile::default());
+    }
+    serde_saphyr::from_str::<SpecFile>(text).map_err(|e| syntax_error(path, &e))
+}
+
+fn syntax_error(path: &Path, e: &serde_saphyr::Error) -> MartsError {
+    let (line, column) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((0, 0));
+    let raw = e.to_string();
+    let first = raw.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let message = match first.split_once(": ") {
+        Some((prefix, rest)) if prefix.starts_with("line ") => rest,
+        _ => first,
+    };
+    let (message, hint) = explain(message);
+    MartsError::Invalid {
+        at: At {
+            file: path.to_path_buf(),
+            line,
+            column,
+        },
+        message,
+        hint,
+    }
+}
+
+/// The parser's terse messages, saying what was expected.
+fn explain(message: &str) -> (String, Option<String>) {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        if let Some((field, tail)) = rest.split_once('`') {
+            let expected: Vec<String> = tail
+                .split_once("expected one of ")
+                .map(|(_, list)| {
+                    list.split(',')
+                        .map(|s| s.trim().trim_matches('`').to_string())
+                        .collect()
+                })
+                .or_else(|| {
+                    tail.split_once("expected ")
+                        .map(|(_, one)| vec![one.trim().trim_matches('`').to_string()])
+                })
+                .unwrap_or_default();
+            let hint = closest(field, expected.iter().map(String::as_str))
+                .map(|k| format!("write `{k}:` instead of `{field}:`"));
+            return (
+                format!(
+                    "unknown key `{field}` (expected one of: {})",
+                    expected.join(", ")
+                ),
+                hint,
+            );
+        }
+    }
+    if message.contains("data did not match any variant") {
+        return (
+            "expected a column name or a list of column names here".into(),
+            Some("e.g. `key: customer_id` or `key: [order_id, line_number]`".into()),
+        );
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or(rest);
+        return (
+            format!("`{field}` is required here"),
+            Some(format!("add `{field}: ...` to this entry")),
+        );
+    }
+    (message.to_string(), None)
+}
+
+/// The candidate closest to `word`, when one is close enough to be a typo.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|k| {
+            (
+                strsim::jaro_winkler(&word.to_ascii_lowercase(), &k.to_ascii_lowercase()),
+                k,
+            )
+        })
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_issue_example_parses() {
+        let f = parse(
+            Path::new("datachonk/model.yml"),
+            "entities:\n  customers: { from: stg_shop__customers, key: customer_id, history: scd2, updated_at: updated_at }\nfacts:\n  orders:    { from: stg_shop__orders, grain: order_id, entities: [customers], measures: [amount], incremental: { updated_at: ordered_at } }\nmetrics:\n  revenue:   { fact: orders, measure: amount, agg: sum, time: ordered_at }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            f.entities["customers"].value.key.value.list(),
+            ["customer_id"]
+        );
+        assert_eq!(f.facts["orders"].referenced.line(), 4);
+        assert_eq!(
+            f.metrics["revenue"].value.agg.as_ref().unwrap().value,
+            "sum"
+        );
+        let g = parse(
+            Path::new("x.yml"),
+            "facts:\n  lines:\n    from: stg_lines\n    grain: [order_id, line_number]\n    entities: [{entity: products, column: product_id}]\n",
+        )
+        .unwrap();
+        assert_eq!(g.facts["lines"].value.grain.value.list().len(), 2);
+    }
+
+    #[test]
+    fn unknown_keys_name_the_line_and_the_key_to_write() {
+        let e = parse(
+            Path::new("datachonk/model.yml"),
+            "entities:\n  customers:\n    from: stg_customers\n    keys: customer_id\n",
+        )
+        .unwrap_err();
+        let text = e.to_string();
+        assert!(text.starts_with("datachonk/model.yml:4:"), "{text}");
+        assert_eq!(e.hint().as_deref(), Some("write `key:` instead of `keys:`"));
+    }
+}
