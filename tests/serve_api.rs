@@ -861,3 +861,45 @@ fn with_a_certificate_it_serves_https_and_the_cookie_is_secure() {
         r.map(|r| r.status())
     );
 }
+
+#[test]
+fn when_dbt_cloud_fails_the_answer_is_a_502_that_says_so() {
+    // Something on the access URL that is not dbt Cloud: a web server answering HTML.
+    let html = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let html_url = format!("http://{}", html.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in html.incoming().flatten() {
+            let mut conn = conn;
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let body = "<html><body>Welcome to nginx!</body></html>";
+            let _ = std::io::Write::write_all(
+                &mut conn,
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    let sandbox = support::sandbox(&[]);
+    let dir = workdir();
+    let s = serve(&sandbox, dir.path(), &[], &[]);
+    let (code, body) = s.post(
+        "/api/dbt-cloud/connect",
+        &json!({ "token": TOKEN, "account_id": 1, "access_url": html_url }),
+    );
+    assert_error(code, &body, 502, "dbt_cloud_failed");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("HTML"),
+        "{body}"
+    );
+    // An access URL that is not one is a 400, never echoed with credentials.
+    let (code, body) = s.post(
+        "/api/dbt-cloud/connect",
+        &json!({ "token": TOKEN, "account_id": 1, "access_url": "ftp://user:secret@host/x" }),
+    );
+    assert_error(code, &body, 400, "bad_request");
+    assert!(!body.to_string().contains("secret"), "{body}");
+}
