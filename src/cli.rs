@@ -106,6 +106,20 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Generate(GenerateArgs),
 
+    /// Declare an entity, fact or metric in the spec (datachonk/*.yml, edited in place,
+    /// comments kept), then render it as `generate` does.
+    ///
+    /// On a terminal, what the flags leave out is asked; with --no-input (or no terminal),
+    /// missing flags are named and nothing is written (exit 2). The whole spec is checked
+    /// first: nothing is written when it would not hold.
+    ///
+    /// Examples:
+    ///   datachonk new entity customers --from stg_shop__customers --key customer_id --history scd2 --updated-at updated_at
+    ///   datachonk new fact orders --from stg_shop__orders --grain order_id --measures amount --incremental ordered_at
+    ///   datachonk new metric revenue --fact orders --measure amount --agg sum --time ordered_at
+    #[command(verbatim_doc_comment)]
+    New(crate::commands::new::NewArgs),
+
     /// Commit exactly the generated files that changed and push the branch; then (with
     /// --trigger-dbt-run or `deploy.dbt_cloud.auto_trigger`) run the dbt Cloud job for the
     /// pushed commit.

@@ -100,10 +100,16 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
         }));
     } else {
         report(&plan, args, writes, ui);
+        let scope = match input {
+            Input::Spec => format!("{} file(s) from {}", plan.files.len(), input.describe()),
+            _ => format!(
+                "{} table(s) in {} source(s)",
+                plan.tables,
+                plan.sources.len()
+            ),
+        };
         let line = format!(
-            "{} table(s) in {} source(s): {} new, {} changed, {} unchanged, {} edited by hand{}{}{}",
-            plan.tables,
-            plan.sources.len(),
+            "{scope}: {} new, {} changed, {} unchanged, {} edited by hand{}{}{}",
             summary.new,
             summary.changed,
             summary.unchanged,

@@ -11,6 +11,7 @@ pub mod dbt_run;
 pub mod generate;
 pub mod hook;
 pub mod init;
+pub mod new;
 pub mod push;
 pub mod quickstart;
 pub mod sandbox;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> i32 {
     let result: CmdResult = match cli.command {
         Command::Init(args) => init::run(&cli.global, &args, &ui),
         Command::Generate(args) => generate::run(&cli.global, &args, &ui),
+        Command::New(args) => new::run(&cli.global, &args, &ui),
         Command::Push(args) => push::run(&cli.global, &args, &ui),
         Command::DbtRun(args) => dbt_run::run(&cli.global, &args, &ui),
         Command::Cloud(cmd) => cloud::run(&cli.global, cmd, &ui),

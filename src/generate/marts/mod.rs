@@ -4,6 +4,7 @@
 //! planned, rendered and written through the same path as staging ([`render`]): the same
 //! state file, hand-edit detection, `--force`, `--check`, `--dry-run`.
 
+pub mod edit;
 pub mod model;
 pub mod render;
 pub mod spec;
@@ -340,6 +341,32 @@ pub fn inputs_fingerprint(root: &Path, input: Option<&Path>) -> Vec<u8> {
         h.update([0]);
     }
     h.finalize().to_vec()
+}
+
+/// What the project's metadata knows of the models a spec can be built from: the artifacts'
+/// models and columns, the project's model files, the models datachonk generated before
+/// (recorded in `state`) and those this run generates (`staging`).
+pub fn known(
+    root: &Path,
+    input: Option<&Path>,
+    project: &super::project::Project,
+    state: &super::state::State,
+    staging: &BTreeSet<String>,
+) -> Result<Known, MartsError> {
+    let mut known = Known::default();
+    for path in artifacts(root, input) {
+        known.read_artifact(&path)?;
+    }
+    for name in project.model_files.keys() {
+        known.add_model(name);
+    }
+    for name in sql_stems(state.files.keys().map(String::as_str))
+        .iter()
+        .chain(staging)
+    {
+        known.add_model(name);
+    }
+    Ok(known)
 }
 
 /// Names used by a set of planned staging files' models (`.sql` stems).

@@ -8,7 +8,7 @@ use serde_json::{json, Value as Json};
 use sha2::Digest;
 
 use super::model::{self, Entity, Fact, MetricKind, Model, Snapshot};
-use super::{Known, MartsError};
+use super::MartsError;
 use crate::generate::plan::{self, FileKind, PlannedFile};
 use crate::generate::project::Project;
 use crate::generate::quoting::Dialect;
@@ -54,19 +54,7 @@ pub(in crate::generate) fn plan(
         Input::Catalog(p) => Some(p.as_path()),
         _ => None,
     };
-    let mut known = Known::default();
-    for path in super::artifacts(&req.root, input) {
-        known.read_artifact(&path)?;
-    }
-    for name in project.model_files.keys() {
-        known.add_model(name);
-    }
-    for name in super::sql_stems(state.files.keys().map(String::as_str))
-        .iter()
-        .chain(staging_models)
-    {
-        known.add_model(name);
-    }
+    let known = super::known(&req.root, input, project, state, staging_models)?;
     let model = model::resolve(&spec, &known)?;
     let declared = super::read_declared(&req.root, &model.layout.snapshots_folder, &|p| {
         state.checksum_of(p).is_some()

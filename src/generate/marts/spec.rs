@@ -262,6 +262,15 @@ fn explain(message: &str) -> (String, Option<String>) {
             );
         }
     }
+    if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(',').next().unwrap_or(rest).trim();
+        return (
+            format!("`{key}` is declared twice in the same block"),
+            Some(format!(
+                "keep one `{key}:` entry and rename or remove the other"
+            )),
+        );
+    }
     if message.contains("data did not match any variant") {
         return (
             "expected a column name or a list of column names here".into(),
