@@ -323,10 +323,12 @@ pub struct PushArgs {
     #[arg(long)]
     pub allow_protected: bool,
 
-    /// Named target of deploy.dbt_cloud.targets whose job is triggered
+    /// Named target of deploy.dbt_cloud.targets whose job is triggered. Repeat to push once
+    /// and trigger each target's job for the pushed commit, awaited together (one verdict,
+    /// as `dbt-run --target A --target B`)
     /// [env: DATACHONK_TARGET; config: deploy.dbt_cloud.default_target]
     #[arg(long, value_name = "NAME")]
-    pub target: Option<String>,
+    pub target: Vec<String>,
 
     /// Trigger without asking when the target is marked `confirm: true` (it changes
     /// production). Needed without a terminal.
@@ -342,7 +344,7 @@ pub struct PushArgs {
 
 /// Where to reach dbt Cloud; each flag overrides its environment variable and `datachonk.yaml`.
 #[derive(Debug, Args, Clone, Default)]
-pub struct ConnectionArgs {
+pub struct ServerArgs {
     /// dbt Cloud access URL, e.g. https://cloud.getdbt.com, https://emea.dbt.com,
     /// https://PREFIX.us1.dbt.com or a sandbox's http://127.0.0.1:PORT [env: DBT_CLOUD_ACCESS_URL]
     #[arg(long, value_name = "URL")]
@@ -351,6 +353,13 @@ pub struct ConnectionArgs {
     /// dbt Cloud account id [env: DBT_CLOUD_ACCOUNT_ID]
     #[arg(long, value_name = "ID")]
     pub account_id: Option<i64>,
+}
+
+/// The server and the named target a cloud-facing command works with.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConnectionArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
 
     /// Named target of deploy.dbt_cloud.targets (its job, environment and defaults)
     /// [env: DATACHONK_TARGET; config: deploy.dbt_cloud.default_target]
@@ -361,16 +370,30 @@ pub struct ConnectionArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct DbtRunArgs {
     #[command(flatten)]
-    pub connection: ConnectionArgs,
+    pub server: ServerArgs,
 
-    /// The job to trigger [env: DBT_CLOUD_JOB_ID; config: deploy.dbt_cloud.job_id]
+    /// Named target of deploy.dbt_cloud.targets (its job, environment and defaults).
+    /// Repeat to trigger several targets' jobs and wait for all of them (one verdict)
+    /// [env: DATACHONK_TARGET; config: deploy.dbt_cloud.default_target]
+    #[arg(long, value_name = "NAME")]
+    pub target: Vec<String>,
+
+    /// The job to trigger; repeat for several jobs (one verdict)
+    /// [env: DBT_CLOUD_JOB_ID; config: deploy.dbt_cloud.job_id]
     #[arg(long, value_name = "ID")]
-    pub job_id: Option<i64>,
+    pub job_id: Vec<i64>,
 
     /// The job to trigger, by name: exact (case-sensitive) within the configured project,
     /// else case-insensitive; none or several matches is exit 2 listing the candidates.
-    #[arg(long, value_name = "NAME", conflicts_with = "job_id")]
-    pub job: Option<String>,
+    /// Repeatable, also with --job-id.
+    #[arg(long, value_name = "NAME")]
+    pub job: Vec<String>,
+
+    /// With several jobs: trigger each one only after the previous one succeeded (each is
+    /// followed as a single `dbt-run --wait`); stops at the first that does not succeed and
+    /// reports the rest as not triggered. Implies --wait.
+    #[arg(long, conflicts_with = "no_wait")]
+    pub sequential: bool,
 
     /// Go ahead without asking when the target is marked `confirm: true` (it changes
     /// production). Needed without a terminal.

@@ -7,6 +7,7 @@ pub mod errors;
 pub mod failure;
 pub mod insight;
 pub mod marker;
+pub mod multi_wait;
 pub mod retries;
 pub mod retry;
 pub mod sensor;

@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use crate::cli::{ConnectionArgs, GlobalArgs};
+use crate::cli::{ConnectionArgs, GlobalArgs, ServerArgs};
 use crate::cloud::{Client, ClientOptions};
 use crate::config::{self, Config, FlagValues, ProcessEnv, Source, Sourced};
 use crate::error::{CliError, Exit};
@@ -14,9 +14,16 @@ use secrecy::{ExposeSecret, SecretString};
 /// Flag values of the connection flags every cloud-facing command takes.
 pub fn connection_flags(c: &ConnectionArgs) -> FlagValues {
     FlagValues {
-        access_url: c.access_url.clone(),
-        account_id: c.account_id,
         target: c.target.clone(),
+        ..server_flags(&c.server)
+    }
+}
+
+/// Flag values of the server flags (access URL, account).
+pub fn server_flags(s: &ServerArgs) -> FlagValues {
+    FlagValues {
+        access_url: s.access_url.clone(),
+        account_id: s.account_id,
         ..FlagValues::default()
     }
 }
