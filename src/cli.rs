@@ -131,6 +131,7 @@ pub enum Command {
     ///   datachonk push --dry-run
     ///   datachonk push
     ///   datachonk push --trigger-dbt-run --wait
+    ///   datachonk push --target dev --target prod --trigger-dbt-run --wait --yes
     ///   datachonk push --remote origin --branch dbt/staging-models --message "Add shop models"
     #[command(verbatim_doc_comment)]
     Push(PushArgs),
@@ -157,6 +158,15 @@ pub enum Command {
     ///   {"outcome": "usage_error|api_error|timeout|interrupted", "exit": N,
     ///    "error": {"exit": N, "message": "…", "hints": [..]}}
     ///
+    ///
+    /// Several jobs (--target, --job-id or --job repeated): each is triggered at most once,
+    /// then all are awaited with one list request per poll (runs/?pk__in=[..]); one line per
+    /// run as it changes, each run's verdict, and one combined verdict, the worst of error >
+    /// cancelled > timeout > success. --json then prints
+    ///   {"outcome": "…", "runs": [the document above plus "label", "target", per run;
+    ///                             {"outcome": "not_triggered", "label", "target", "job_id"}]}
+    /// --sequential triggers each job only after the previous run succeeded.
+    ///
     /// Exit codes: 0 success (or triggered without --wait), 1 run Error, 2 usage/config,
     /// 3 run Cancelled, 4 --timeout reached, 6 API failure, 130 interrupted.
     ///
@@ -165,6 +175,8 @@ pub enum Command {
     ///   datachonk dbt-run --job-id 42 --git-sha "$(git rev-parse HEAD)" --wait --timeout 30m
     ///   datachonk dbt-run --steps-override "dbt build --select state:modified+" --json
     ///   datachonk dbt-run --wait --retries 2
+    ///   datachonk dbt-run --target dev --target prod --yes --wait
+    ///   datachonk dbt-run --job-id 11 --job-id 12 --sequential
     #[command(name = "dbt-run", verbatim_doc_comment)]
     DbtRun(DbtRunArgs),
 
@@ -402,9 +414,10 @@ pub struct DbtRunArgs {
 
     /// Trigger only after a run of this upstream job succeeds: its run in progress, else
     /// (within --timeout) its next one. Upstream Error is exit 1, Cancelled 3, and nothing is
-    /// triggered. The cause names the upstream run unless --cause is given.
+    /// triggered. The cause names the upstream run unless --cause is given. JOB: an id, or
+    /// a name (exact within the configured project, then ignoring case).
     #[arg(long, value_name = "JOB")]
-    pub after_job: Option<i64>,
+    pub after_job: Option<String>,
 
     /// Like --after-job, with the job of a named target of deploy.dbt_cloud.targets.
     #[arg(long, value_name = "NAME", conflicts_with = "after_job")]
@@ -483,18 +496,18 @@ pub struct DbtRunArgs {
 pub struct WatchArgs {
     #[command(flatten)]
     pub connection: ConnectionArgs,
-    /// Upstream job id whose successful runs trigger the downstream job; repeatable (one
-    /// list request per interval serves them all).
+    /// Upstream job (id, or name within the configured project) whose successful runs
+    /// trigger the downstream job; repeatable (one list request per interval serves them all).
     #[arg(long = "on-success-of", value_name = "JOB", required = true)]
-    pub on_success_of: Vec<i64>,
-    /// Downstream job id to trigger.
+    pub on_success_of: Vec<String>,
+    /// Downstream job to trigger (id, or name within the configured project).
     #[arg(
         long,
         value_name = "JOB",
         required_unless_present = "trigger_target",
         conflicts_with = "trigger_target"
     )]
-    pub trigger: Option<i64>,
+    pub trigger: Option<String>,
     /// Named target of deploy.dbt_cloud.targets to trigger (its job and trigger overrides).
     #[arg(long, value_name = "NAME")]
     pub trigger_target: Option<String>,
@@ -565,8 +578,12 @@ pub struct LineageArgs {
     #[arg(long, value_name = "RUN")]
     pub run: Option<i64>,
     /// Job whose latest successful run is read [env: DBT_CLOUD_JOB_ID]
-    #[arg(long, visible_alias = "job", value_name = "ID", conflicts_with = "run")]
+    #[arg(long, value_name = "ID", conflicts_with = "run")]
     pub job_id: Option<i64>,
+    /// The job by name (exact within the configured project, then ignoring case) or id
+    /// (all digits), instead of --job-id.
+    #[arg(long, value_name = "NAME|ID", conflicts_with_all = ["run", "job_id"])]
+    pub job: Option<String>,
     /// How many steps upstream and downstream (default: all).
     #[arg(long, value_name = "N")]
     pub depth: Option<usize>,
@@ -584,8 +601,12 @@ pub struct FreshnessArgs {
     pub run: Option<i64>,
     /// Job whose latest run with freshness results is read [env: DBT_CLOUD_JOB_ID]
     /// (default: the configured job, else any job of the account).
-    #[arg(long, visible_alias = "job", value_name = "ID", conflicts_with = "run")]
+    #[arg(long, value_name = "ID", conflicts_with = "run")]
     pub job_id: Option<i64>,
+    /// The job by name (exact within the configured project, then ignoring case) or id
+    /// (all digits), instead of --job-id.
+    #[arg(long, value_name = "NAME|ID", conflicts_with_all = ["run", "job_id"])]
+    pub job: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -662,6 +683,10 @@ pub struct RunsListArgs {
     /// Only runs of this job.
     #[arg(long, value_name = "ID")]
     pub job_id: Option<i64>,
+    /// Only runs of this job, by name (exact within the configured project, then ignoring
+    /// case) or id (all digits).
+    #[arg(long, value_name = "NAME|ID", conflicts_with = "job_id")]
+    pub job: Option<String>,
     /// Only runs in this status (queued, starting, running, success, error, cancelled); repeatable.
     #[arg(long, value_name = "STATUS")]
     pub status: Vec<String>,

@@ -116,6 +116,18 @@ pub fn confirm_target(
     }
 }
 
+/// A job as a command line names it (`--job`, `--after-job`, `--on-success-of`, `--trigger`):
+/// all digits is an id (no request), anything else a name resolved by [`job_by_name`].
+pub async fn resolve_job(client: &Client, cfg: &Config, spec: &str) -> Result<i64, CliError> {
+    let s = spec.trim();
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s
+            .parse()
+            .map_err(|_| CliError::usage(format!("job id {s} is out of range")));
+    }
+    Ok(job_by_name(client, cfg, s).await?.value)
+}
+
 /// `--job NAME` → the job's id: exact name within the configured project, else
 /// case-insensitive; none or several is exit 2 listing candidates with their ids.
 pub async fn job_by_name(

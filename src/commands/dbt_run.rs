@@ -52,7 +52,15 @@ pub fn run(global: &GlobalArgs, args: &DbtRunArgs, ui: &Ui) -> CmdResult {
             .dbt_cloud
             .require_job_id()?,
         ),
-        None => args.after_job,
+        None => match &args.after_job {
+            Some(spec) => {
+                let rt = super::runtime()?;
+                let found = rt.block_on(connect::resolve_job(&client, &cfg, spec));
+                rt.shutdown_background();
+                Some(found?)
+            }
+            None => None,
+        },
     };
     if let Some(up) = upstream_job {
         if up == job_id {
