@@ -371,3 +371,53 @@ fn retries_flag_with_jobs_awaited_together_is_refused_before_any_trigger() {
     assert!(out.stderr.contains("--sequential"), "{}", out.stderr);
     assert!(sb.runs().is_empty());
 }
+
+#[test]
+fn faults_on_the_polls_are_survived_and_no_job_is_triggered_twice() {
+    // 5xx on every other GET of runs (the polls among them), some 429s and dropped connections,
+    // and a lost answer to every other trigger (the run exists; the client must find it).
+    let sb = sandbox(&[
+        "503:every=2:method=GET:path=/runs/",
+        "429:p=0.1:retry-after=1:method=GET:path=/runs/:seed=12",
+        "drop:p=0.1:method=GET:path=/runs/:seed=13",
+        "502:every=2:method=POST:path=/run/:after",
+    ]);
+    let dir = workdir();
+    let out = datachonk(
+        &sb,
+        dir.path(),
+        &[
+            "dbt-run", "--job-id", "1", "--job-id", "2", "--job-id", "4", "--wait", "--json",
+        ],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let doc = json_of(&out);
+    let outcomes: Vec<&str> = doc["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["success", "error", "cancelled"]);
+    for job in [1, 2, 4] {
+        assert_eq!(runs_of(&sb, job).len(), 1, "job {job} triggered once");
+    }
+    let requests = sb.requests();
+    let faulted_polls = requests
+        .iter()
+        .filter(|r| r.was_faulted() && pk_in(r).is_some())
+        .count();
+    let faulted_posts = requests
+        .iter()
+        .filter(|r| r.was_faulted() && r.method == "POST")
+        .count();
+    assert!(faulted_posts >= 1, "a trigger answer was lost");
+    assert!(
+        faulted_polls >= 1,
+        "some polls were faulted: {:#?}",
+        requests
+            .iter()
+            .filter(|r| pk_in(r).is_some())
+            .collect::<Vec<_>>()
+    );
+}
