@@ -944,6 +944,14 @@ pub struct InitArgs {
     #[arg(long, value_name = "ID")]
     pub environment_id: Option<i64>,
 
+    /// Write the job (--job-id) as this named target of deploy.dbt_cloud.targets, e.g. the
+    /// production job beside the validation job: a file with one flat job_id gets
+    /// `default_target: dev`, `targets: {dev: <that job>, NAME: {job_id, confirm: true}}`
+    /// (plus the job's environment_id when it is not the block's); an existing NAME has its
+    /// job replaced. Without prompts only (--no-input).
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+
     /// The job that validates a pushed commit.
     #[arg(long, value_name = "ID")]
     pub job_id: Option<i64>,
