@@ -150,6 +150,7 @@ pub enum Command {
     ///   datachonk push --dry-run
     ///   datachonk push
     ///   datachonk push --trigger-dbt-run --wait
+    ///   datachonk push --target dev --target prod --trigger-dbt-run --wait --yes
     ///   datachonk push --remote origin --branch dbt/staging-models --message "Add shop models"
     #[command(verbatim_doc_comment)]
     Push(PushArgs),
@@ -176,6 +177,15 @@ pub enum Command {
     ///   {"outcome": "usage_error|api_error|timeout|interrupted", "exit": N,
     ///    "error": {"exit": N, "message": "…", "hints": [..]}}
     ///
+    ///
+    /// Several jobs (--target, --job-id or --job repeated): each is triggered at most once,
+    /// then all are awaited with one list request per poll (runs/?pk__in=[..]); one line per
+    /// run as it changes, each run's verdict, and one combined verdict, the worst of error >
+    /// cancelled > timeout > success. --json then prints
+    ///   {"outcome": "…", "runs": [the document above plus "label", "target", per run;
+    ///                             {"outcome": "not_triggered", "label", "target", "job_id"}]}
+    /// --sequential triggers each job only after the previous run succeeded.
+    ///
     /// Exit codes: 0 success (or triggered without --wait), 1 run Error, 2 usage/config,
     /// 3 run Cancelled, 4 --timeout reached, 6 API failure, 130 interrupted.
     ///
@@ -184,6 +194,8 @@ pub enum Command {
     ///   datachonk dbt-run --job-id 42 --git-sha "$(git rev-parse HEAD)" --wait --timeout 30m
     ///   datachonk dbt-run --steps-override "dbt build --select state:modified+" --json
     ///   datachonk dbt-run --wait --retries 2
+    ///   datachonk dbt-run --target dev --target prod --yes --wait
+    ///   datachonk dbt-run --job-id 11 --job-id 12 --sequential
     #[command(name = "dbt-run", verbatim_doc_comment)]
     DbtRun(DbtRunArgs),
 
@@ -358,10 +370,12 @@ pub struct PushArgs {
     #[arg(long)]
     pub allow_protected: bool,
 
-    /// Named target of deploy.dbt_cloud.targets whose job is triggered
+    /// Named target of deploy.dbt_cloud.targets whose job is triggered. Repeat to push once
+    /// and trigger each target's job for the pushed commit, awaited together (one verdict,
+    /// as `dbt-run --target A --target B`)
     /// [env: DATACHONK_TARGET; config: deploy.dbt_cloud.default_target]
     #[arg(long, value_name = "NAME")]
-    pub target: Option<String>,
+    pub target: Vec<String>,
 
     /// Trigger without asking when the target is marked `confirm: true` (it changes
     /// production). Needed without a terminal.
@@ -377,7 +391,7 @@ pub struct PushArgs {
 
 /// Where to reach dbt Cloud; each flag overrides its environment variable and `datachonk.yaml`.
 #[derive(Debug, Args, Clone, Default)]
-pub struct ConnectionArgs {
+pub struct ServerArgs {
     /// dbt Cloud access URL, e.g. https://cloud.getdbt.com, https://emea.dbt.com,
     /// https://PREFIX.us1.dbt.com or a sandbox's http://127.0.0.1:PORT [env: DBT_CLOUD_ACCESS_URL]
     #[arg(long, value_name = "URL")]
@@ -386,6 +400,13 @@ pub struct ConnectionArgs {
     /// dbt Cloud account id [env: DBT_CLOUD_ACCOUNT_ID]
     #[arg(long, value_name = "ID")]
     pub account_id: Option<i64>,
+}
+
+/// The server and the named target a cloud-facing command works with.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConnectionArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
 
     /// Named target of deploy.dbt_cloud.targets (its job, environment and defaults)
     /// [env: DATACHONK_TARGET; config: deploy.dbt_cloud.default_target]
@@ -396,16 +417,30 @@ pub struct ConnectionArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct DbtRunArgs {
     #[command(flatten)]
-    pub connection: ConnectionArgs,
+    pub server: ServerArgs,
 
-    /// The job to trigger [env: DBT_CLOUD_JOB_ID; config: deploy.dbt_cloud.job_id]
+    /// Named target of deploy.dbt_cloud.targets (its job, environment and defaults).
+    /// Repeat to trigger several targets' jobs and wait for all of them (one verdict)
+    /// [env: DATACHONK_TARGET; config: deploy.dbt_cloud.default_target]
+    #[arg(long, value_name = "NAME")]
+    pub target: Vec<String>,
+
+    /// The job to trigger; repeat for several jobs (one verdict)
+    /// [env: DBT_CLOUD_JOB_ID; config: deploy.dbt_cloud.job_id]
     #[arg(long, value_name = "ID")]
-    pub job_id: Option<i64>,
+    pub job_id: Vec<i64>,
 
     /// The job to trigger, by name: exact (case-sensitive) within the configured project,
     /// else case-insensitive; none or several matches is exit 2 listing the candidates.
-    #[arg(long, value_name = "NAME", conflicts_with = "job_id")]
-    pub job: Option<String>,
+    /// Repeatable, also with --job-id.
+    #[arg(long, value_name = "NAME")]
+    pub job: Vec<String>,
+
+    /// With several jobs: trigger each one only after the previous one succeeded (each is
+    /// followed as a single `dbt-run --wait`); stops at the first that does not succeed and
+    /// reports the rest as not triggered. Implies --wait.
+    #[arg(long, conflicts_with = "no_wait")]
+    pub sequential: bool,
 
     /// Go ahead without asking when the target is marked `confirm: true` (it changes
     /// production). Needed without a terminal.
@@ -414,9 +449,10 @@ pub struct DbtRunArgs {
 
     /// Trigger only after a run of this upstream job succeeds: its run in progress, else
     /// (within --timeout) its next one. Upstream Error is exit 1, Cancelled 3, and nothing is
-    /// triggered. The cause names the upstream run unless --cause is given.
+    /// triggered. The cause names the upstream run unless --cause is given. JOB: an id, or
+    /// a name (exact within the configured project, then ignoring case).
     #[arg(long, value_name = "JOB")]
-    pub after_job: Option<i64>,
+    pub after_job: Option<String>,
 
     /// Like --after-job, with the job of a named target of deploy.dbt_cloud.targets.
     #[arg(long, value_name = "NAME", conflicts_with = "after_job")]
@@ -495,18 +531,18 @@ pub struct DbtRunArgs {
 pub struct WatchArgs {
     #[command(flatten)]
     pub connection: ConnectionArgs,
-    /// Upstream job id whose successful runs trigger the downstream job; repeatable (one
-    /// list request per interval serves them all).
+    /// Upstream job (id, or name within the configured project) whose successful runs
+    /// trigger the downstream job; repeatable (one list request per interval serves them all).
     #[arg(long = "on-success-of", value_name = "JOB", required = true)]
-    pub on_success_of: Vec<i64>,
-    /// Downstream job id to trigger.
+    pub on_success_of: Vec<String>,
+    /// Downstream job to trigger (id, or name within the configured project).
     #[arg(
         long,
         value_name = "JOB",
         required_unless_present = "trigger_target",
         conflicts_with = "trigger_target"
     )]
-    pub trigger: Option<i64>,
+    pub trigger: Option<String>,
     /// Named target of deploy.dbt_cloud.targets to trigger (its job and trigger overrides).
     #[arg(long, value_name = "NAME")]
     pub trigger_target: Option<String>,
@@ -577,8 +613,12 @@ pub struct LineageArgs {
     #[arg(long, value_name = "RUN")]
     pub run: Option<i64>,
     /// Job whose latest successful run is read [env: DBT_CLOUD_JOB_ID]
-    #[arg(long, visible_alias = "job", value_name = "ID", conflicts_with = "run")]
+    #[arg(long, value_name = "ID", conflicts_with = "run")]
     pub job_id: Option<i64>,
+    /// The job by name (exact within the configured project, then ignoring case) or id
+    /// (all digits), instead of --job-id.
+    #[arg(long, value_name = "NAME|ID", conflicts_with_all = ["run", "job_id"])]
+    pub job: Option<String>,
     /// How many steps upstream and downstream (default: all).
     #[arg(long, value_name = "N")]
     pub depth: Option<usize>,
@@ -596,8 +636,12 @@ pub struct FreshnessArgs {
     pub run: Option<i64>,
     /// Job whose latest run with freshness results is read [env: DBT_CLOUD_JOB_ID]
     /// (default: the configured job, else any job of the account).
-    #[arg(long, visible_alias = "job", value_name = "ID", conflicts_with = "run")]
+    #[arg(long, value_name = "ID", conflicts_with = "run")]
     pub job_id: Option<i64>,
+    /// The job by name (exact within the configured project, then ignoring case) or id
+    /// (all digits), instead of --job-id.
+    #[arg(long, value_name = "NAME|ID", conflicts_with_all = ["run", "job_id"])]
+    pub job: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -674,6 +718,10 @@ pub struct RunsListArgs {
     /// Only runs of this job.
     #[arg(long, value_name = "ID")]
     pub job_id: Option<i64>,
+    /// Only runs of this job, by name (exact within the configured project, then ignoring
+    /// case) or id (all digits).
+    #[arg(long, value_name = "NAME|ID", conflicts_with = "job_id")]
+    pub job: Option<String>,
     /// Only runs in this status (queued, starting, running, success, error, cancelled); repeatable.
     #[arg(long, value_name = "STATUS")]
     pub status: Vec<String>,
@@ -930,6 +978,14 @@ pub struct InitArgs {
     /// dbt Cloud environment id (the job's environment).
     #[arg(long, value_name = "ID")]
     pub environment_id: Option<i64>,
+
+    /// Write the job (--job-id) as this named target of deploy.dbt_cloud.targets, e.g. the
+    /// production job beside the validation job: a file with one flat job_id gets
+    /// `default_target: dev`, `targets: {dev: <that job>, NAME: {job_id, confirm: true}}`
+    /// (plus the job's environment_id when it is not the block's); an existing NAME has its
+    /// job replaced. Without prompts only (--no-input).
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
 
     /// The job that validates a pushed commit.
     #[arg(long, value_name = "ID")]

@@ -250,3 +250,89 @@ fn a_foreign_hook_is_left_alone_with_a_warning_and_the_file_is_still_written() {
     assert_eq!(read(dir.path(), ".git/hooks/pre-push"), foreign);
     assert!(read(dir.path(), "datachonk.yaml").contains("job_id: 160"));
 }
+
+#[test]
+fn target_adds_a_production_job_beside_the_validation_job_editing_the_file_in_place() {
+    let sb = sandbox();
+    let dir = repo();
+    let url = sb.base_url().trim_end_matches('/').to_string();
+    let first = datachonk(dir.path(), Some(GOOD_TOKEN), &ids(&url, "160"));
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let mut yaml = read(dir.path(), "datachonk.yaml");
+    yaml = yaml.replace("    job_id: 160\n", "    job_id: 160 # PR validation\n");
+    yaml.push_str("# my own note\n");
+    std::fs::write(dir.path().join("datachonk.yaml"), &yaml).unwrap();
+
+    // The production job runs in another environment (20): the target says so.
+    let prod = [
+        "init",
+        "--no-input",
+        "--target",
+        "prod",
+        "--job-id",
+        "170",
+        "--json",
+    ];
+    let r = datachonk(dir.path(), Some(GOOD_TOKEN), &prod);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        doc["changed"],
+        serde_json::json!(["targets.prod"]),
+        "{doc:#}"
+    );
+    assert_eq!(doc["target"]["environment_id"], 20);
+    let edited = read(dir.path(), "datachonk.yaml");
+    let expected = yaml.replace(
+        "    job_id: 160 # PR validation\n",
+        "    default_target: dev\n    targets:\n      dev: {job_id: 160} # PR validation\n      prod: {job_id: 170, environment_id: 20, confirm: true}\n",
+    );
+    assert_eq!(edited, expected, "only the job line changed");
+    let check = datachonk(dir.path(), None, &["config", "check"]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    let show = datachonk(
+        dir.path(),
+        None,
+        &["config", "show", "--target", "prod", "--json"],
+    );
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    assert!(show.stdout.contains("170"), "{}", show.stdout);
+
+    // Again: nothing to change.
+    let again = datachonk(dir.path(), Some(GOOD_TOKEN), &prod[..6]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stdout.contains("nothing was written"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(read(dir.path(), "datachonk.yaml"), expected);
+
+    // A job of another project is refused; the file is left alone.
+    let wrong = datachonk(
+        dir.path(),
+        Some(GOOD_TOKEN),
+        &["init", "--no-input", "--target", "prod", "--job-id", "180"],
+    );
+    assert_eq!(wrong.code, 2, "{}", wrong.stderr);
+    assert!(
+        wrong.stderr.contains("job 180 belongs to project 11"),
+        "{}",
+        wrong.stderr
+    );
+    assert_eq!(read(dir.path(), "datachonk.yaml"), expected);
+
+    // A new file with only a target: that target is the default one.
+    let fresh = repo();
+    let mut args = ids(&url, "170");
+    args.extend(["--target", "prod"]);
+    let r = datachonk(fresh.path(), Some(GOOD_TOKEN), &args);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let yaml = read(fresh.path(), "datachonk.yaml");
+    assert!(
+        yaml.contains("    default_target: prod\n    targets:\n      prod: {job_id: 170, environment_id: 20}\n"),
+        "{yaml}"
+    );
+    let check = datachonk(fresh.path(), None, &["config", "check"]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+}

@@ -362,6 +362,63 @@ fn push_to_a_confirm_target_without_yes_commits_pushes_and_triggers_nothing() {
 }
 
 #[test]
+fn push_to_two_targets_pushes_once_and_triggers_each_targets_job_for_the_sha() {
+    let world = World::new();
+    let sandbox = support::sandbox(&[]);
+    std::fs::write(
+        world.work().join("datachonk.yaml"),
+        "deploy:\n  dbt_cloud:\n    default_target: dev\n    targets:\n      dev: {job_id: 1}\n      prod: {job_id: 4, confirm: true}\n",
+    )
+    .unwrap();
+    let run = world.datachonk_in(
+        &world.work(),
+        &[
+            "--json",
+            "push",
+            "--target",
+            "dev",
+            "--target",
+            "prod",
+            "--trigger-dbt-run",
+            "--wait",
+            "--yes",
+        ],
+        Some(&sandbox),
+    );
+    assert_eq!(
+        run.code, 3,
+        "the worst verdict (prod's job ends Cancelled):\n{}",
+        run.stderr
+    );
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("one JSON document on stdout ({e}):\n{}", run.stdout));
+    let head = world.head();
+    assert_eq!(doc["push"]["outcome"], "pushed", "{doc:#}");
+    assert_eq!(world.remote_tip(BRANCH).as_deref(), Some(head.as_str()));
+    assert_eq!(doc["outcome"], "cancelled", "{doc:#}");
+    let targets: Vec<&str> = doc["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, ["dev", "prod"]);
+    let runs = sandbox.runs();
+    assert_eq!(
+        runs.iter().map(|r| r.job_id).collect::<Vec<_>>(),
+        [1, 4],
+        "each target's job once"
+    );
+    for r in &runs {
+        assert_eq!(
+            r.trigger.git_sha.as_deref(),
+            Some(head.as_str()),
+            "the pushed sha"
+        );
+    }
+}
+
+#[test]
 fn push_trigger_wait_runs_the_job_for_the_pushed_sha() {
     let world = World::new();
     let sandbox = support::sandbox(&[]);

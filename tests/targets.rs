@@ -95,3 +95,126 @@ fn a_job_is_found_by_name_exactly_then_ignoring_case() {
     );
     assert_eq!(sb.runs().len(), 2, "nothing more was triggered");
 }
+
+#[test]
+fn job_by_name_or_id_works_wherever_a_job_is_named() {
+    let sb = sandbox(&[]);
+    let dir = project();
+    for job in ["1", "2"] {
+        let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", job, "--wait"]);
+        assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+    }
+    let list_of = |args: &[&str]| -> Vec<i64> {
+        let out = datachonk(&sb, dir.path(), args);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        doc["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["job_id"].as_i64().unwrap())
+            .collect()
+    };
+    // cloud runs list: by name (case ignored when nothing matches exactly) and by id.
+    assert_eq!(
+        list_of(&["cloud", "runs", "list", "--job", "broken", "--json"]),
+        [2]
+    );
+    assert_eq!(
+        list_of(&["cloud", "runs", "list", "--job", "1", "--json"]),
+        [1]
+    );
+    let unknown = datachonk(&sb, dir.path(), &["cloud", "runs", "list", "--job", "Nope"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("no job named \"Nope\"") && unknown.stderr.contains("2 (Broken)"),
+        "{}",
+        unknown.stderr
+    );
+
+    // cloud lineage: the latest successful run of the job named.
+    let lineage = datachonk(
+        &sb,
+        dir.path(),
+        &[
+            "cloud",
+            "lineage",
+            "stg_orders",
+            "--job",
+            "CI validate",
+            "--json",
+        ],
+    );
+    let lineage_by_id = datachonk(
+        &sb,
+        dir.path(),
+        &["cloud", "lineage", "stg_orders", "--job-id", "1", "--json"],
+    );
+    assert_eq!(lineage.code, 0, "{}", lineage.stderr);
+    assert_eq!(lineage_by_id.code, 0, "{}", lineage_by_id.stderr);
+    assert_eq!(
+        lineage.stdout, lineage_by_id.stdout,
+        "the same run's manifest"
+    );
+
+    // dbt-run --after-job NAME: job 4 after the upstream run of "CI validate" (its next one,
+    // started below while it waits).
+    let mut child = spawn_datachonk(
+        &sb,
+        dir.path(),
+        &[
+            "dbt-run",
+            "--job-id",
+            "4",
+            "--after-job",
+            "CI validate",
+            "--no-wait",
+            "--timeout",
+            "60s",
+        ],
+    );
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        use std::io::BufRead;
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "stderr ended early"
+        );
+        if line.contains("waiting for the next run of job 1 (CI validate)") {
+            break;
+        }
+    }
+    let up = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "1", "--no-wait"]);
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    let status = exit_within(
+        &mut child,
+        std::time::Duration::from_secs(60),
+        "--after-job NAME",
+    );
+    assert_eq!(status.code(), Some(0));
+    let downstream: Vec<_> = sb.runs().into_iter().filter(|r| r.job_id == 4).collect();
+    assert_eq!(downstream.len(), 1);
+    assert!(
+        without_marker(&downstream[0].trigger.cause).contains("of job \"CI validate\" succeeded"),
+        "{}",
+        downstream[0].trigger.cause
+    );
+
+    // watch: both jobs by name; the state file is named by their ids.
+    let watched = datachonk(
+        &sb,
+        dir.path(),
+        &[
+            "watch",
+            "--on-success-of",
+            "ci VALIDATE",
+            "--trigger",
+            "Cancelled by someone",
+            "--once",
+        ],
+    );
+    assert_eq!(watched.code, 0, "{}", watched.stderr);
+    assert!(dir.path().join(".datachonk/watch/1-4.json").exists());
+}

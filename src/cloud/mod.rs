@@ -7,6 +7,7 @@ pub mod errors;
 pub mod failure;
 pub mod insight;
 pub mod marker;
+pub mod multi_wait;
 pub mod request;
 pub mod retries;
 pub mod retry;

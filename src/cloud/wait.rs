@@ -65,11 +65,11 @@ pub struct WaitStats {
     pub last: Option<Run>,
 }
 
-const FAST: Duration = Duration::from_millis(500);
+pub(crate) const FAST: Duration = Duration::from_millis(500);
 /// How long the API may be unreachable (or answer 5xx/429) while a run is awaited.
-const OUTAGE_TOLERANCE: Duration = Duration::from_secs(300);
+pub(crate) const OUTAGE_TOLERANCE: Duration = Duration::from_secs(300);
 
-fn is_outage(e: &ApiError) -> bool {
+pub(crate) fn is_outage(e: &ApiError) -> bool {
     match e {
         ApiError::Unreachable { .. } => true,
         ApiError::GaveUp { status, .. } => *status == 429 || *status >= 500,
@@ -231,13 +231,7 @@ pub async fn wait_for_run(
             on_event(WaitEvent::Status(&run));
             return Ok(WaitEnd::Finished(run));
         }
-        // Time in the current phase, by the server's clock when it tells us, else ours.
-        let in_state = match (status, run.started_at, run.created_at) {
-            (RunStatus::Running, Some(started), _) => server_age(started.0),
-            (RunStatus::Queued | RunStatus::Starting, _, Some(created)) => server_age(created.0),
-            _ => None,
-        }
-        .unwrap_or_else(|| state_since.elapsed());
+        let in_state = time_in_state(&run, state_since);
         let delay = next_poll(status, in_state, options.expected_running);
         if past_deadline() {
             return Ok(WaitEnd::TimedOut(Some(run)));
@@ -249,13 +243,24 @@ pub async fn wait_for_run(
     }
 }
 
+/// Time in the run's current phase (queued/starting: since creation; running: since it
+/// started), by the server's clock when it tells us, else since `seen_since` by ours.
+pub(crate) fn time_in_state(run: &Run, seen_since: Instant) -> Duration {
+    match (run.run_status(), run.started_at, run.created_at) {
+        (RunStatus::Running, Some(started), _) => server_age(started.0),
+        (RunStatus::Queued | RunStatus::Starting, _, Some(created)) => server_age(created.0),
+        _ => None,
+    }
+    .unwrap_or_else(|| seen_since.elapsed())
+}
+
 fn server_age(t: chrono::DateTime<chrono::FixedOffset>) -> Option<Duration> {
     (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
         .to_std()
         .ok()
 }
 
-async fn sleep_until_next(delay: Duration, deadline: Option<Instant>) {
+pub(crate) async fn sleep_until_next(delay: Duration, deadline: Option<Instant>) {
     let wake = Instant::now() + delay;
     let wake = deadline.map_or(wake, |d| wake.min(d));
     tokio::time::sleep_until(wake.into()).await;

@@ -84,8 +84,12 @@ pub fn run(global: &GlobalArgs, cmd: CloudCommand, ui: &Ui) -> CmdResult {
                         })?);
                     }
                 }
+                let job_id = match &a.job {
+                    Some(spec) => Some(connect::resolve_job(&client, &cfg, spec).await?),
+                    None => a.job_id,
+                };
                 let query = RunQuery {
-                    job_id: a.job_id,
+                    job_id,
                     status_in,
                     order_by: Some("-id".into()),
                     limit: a.limit.max(1),

@@ -115,7 +115,11 @@ pub async fn lineage(client: &Client, cfg: &Config, args: &LineageArgs, ui: &Ui)
     let run = match args.run {
         Some(id) => client.get_run(id, RUN_RELATED).await?,
         None => {
-            let job = job_of(cfg, args.job_id).ok_or_else(|| {
+            let flag = match &args.job {
+                Some(spec) => Some(super::connect::resolve_job(client, cfg, spec).await?),
+                None => args.job_id,
+            };
+            let job = job_of(cfg, flag).ok_or_else(|| {
                 CliError::usage("which run's manifest? pass --run RUN or --job-id JOB")
                     .with_hint("or set deploy.dbt_cloud.job_id / DBT_CLOUD_JOB_ID")
             })?;
@@ -238,7 +242,11 @@ fn freshness_step(run: &Run) -> Option<i64> {
 
 pub async fn freshness(client: &Client, cfg: &Config, args: &FreshnessArgs, ui: &Ui) -> CmdResult {
     let store = store_for(cfg);
-    let job = job_of(cfg, args.job_id);
+    let flag = match &args.job {
+        Some(spec) => Some(super::connect::resolve_job(client, cfg, spec).await?),
+        None => args.job_id,
+    };
+    let job = job_of(cfg, flag);
     let (run, step) = match args.run {
         Some(id) => {
             let run = client.get_run(id, RUN_RELATED).await?;

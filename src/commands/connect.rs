@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use crate::cli::{ConnectionArgs, GlobalArgs};
+use crate::cli::{ConnectionArgs, GlobalArgs, ServerArgs};
 use crate::cloud::{Client, ClientOptions};
 use crate::config::{self, Config, FlagValues, ProcessEnv, Source, Sourced};
 use crate::error::{CliError, Exit};
@@ -14,9 +14,16 @@ use secrecy::{ExposeSecret, SecretString};
 /// Flag values of the connection flags every cloud-facing command takes.
 pub fn connection_flags(c: &ConnectionArgs) -> FlagValues {
     FlagValues {
-        access_url: c.access_url.clone(),
-        account_id: c.account_id,
         target: c.target.clone(),
+        ..server_flags(&c.server)
+    }
+}
+
+/// Flag values of the server flags (access URL, account).
+pub fn server_flags(s: &ServerArgs) -> FlagValues {
+    FlagValues {
+        access_url: s.access_url.clone(),
+        account_id: s.account_id,
         ..FlagValues::default()
     }
 }
@@ -107,6 +114,18 @@ pub fn confirm_target(
             }
         )))
     }
+}
+
+/// A job as a command line names it (`--job`, `--after-job`, `--on-success-of`, `--trigger`):
+/// all digits is an id (no request), anything else a name resolved by [`job_by_name`].
+pub async fn resolve_job(client: &Client, cfg: &Config, spec: &str) -> Result<i64, CliError> {
+    let s = spec.trim();
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s
+            .parse()
+            .map_err(|_| CliError::usage(format!("job id {s} is out of range")));
+    }
+    Ok(job_by_name(client, cfg, s).await?.value)
 }
 
 /// `--job NAME` → the job's id: exact name within the configured project, else

@@ -22,23 +22,16 @@ use crate::ui::Ui;
 use super::connect;
 
 pub fn run(global: &GlobalArgs, args: &DbtRunArgs, ui: &Ui) -> CmdResult {
+    if super::dbt_run_many::is_many(args) {
+        return super::dbt_run_many::run(global, args, ui);
+    }
     let flags = FlagValues {
-        job_id: args.job_id,
-        wait: Some(args.wait),
-        timeout: args.timeout.clone(),
-        cause: args.cause.clone(),
-        schema_override: args.schema_override.clone(),
-        target_name_override: args.target_name_override.clone(),
-        threads_override: args.threads_override,
-        steps_override: Some(args.steps_override.clone()),
-        timeout_seconds_override: args.timeout_seconds_override,
-        dbt_version_override: args.dbt_version_override.clone(),
-        generate_docs_override: args.generate_docs_override,
-        retries: args.retries,
-        ..connect::connection_flags(&args.connection)
+        job_id: args.job_id.first().copied(),
+        target: args.target.first().cloned(),
+        ..flag_values(args)
     };
     let mut cfg = connect::load(global, &flags)?;
-    if let Some(name) = &args.job {
+    if let Some(name) = args.job.first() {
         let client = connect::client(&cfg, ui)?;
         let rt = super::runtime()?;
         let found = rt.block_on(connect::job_by_name(&client, &cfg, name));
@@ -56,13 +49,21 @@ pub fn run(global: &GlobalArgs, args: &DbtRunArgs, ui: &Ui) -> CmdResult {
                 global,
                 &FlagValues {
                     target: Some(t.clone()),
-                    ..connect::connection_flags(&args.connection)
+                    ..connect::server_flags(&args.server)
                 },
             )?
             .dbt_cloud
             .require_job_id()?,
         ),
-        None => args.after_job,
+        None => match &args.after_job {
+            Some(spec) => {
+                let rt = super::runtime()?;
+                let found = rt.block_on(connect::resolve_job(&client, &cfg, spec));
+                rt.shutdown_background();
+                Some(found?)
+            }
+            None => None,
+        },
     };
     if let Some(up) = upstream_job {
         if up == job_id {
@@ -82,7 +83,7 @@ pub fn run(global: &GlobalArgs, args: &DbtRunArgs, ui: &Ui) -> CmdResult {
     let plan = RunPlan {
         job_id,
         request,
-        wait: !args.no_wait && d.wait.value,
+        wait: args.sequential || (!args.no_wait && d.wait.value),
         timeout: d.timeout.as_ref().map(|t| t.value),
         cancel_on_timeout: args.cancel_on_timeout,
         cancel_on_interrupt: args.cancel_on_interrupt,
@@ -94,6 +95,24 @@ pub fn run(global: &GlobalArgs, args: &DbtRunArgs, ui: &Ui) -> CmdResult {
     // Never let an idle keep-alive connection delay the exit.
     rt.shutdown_background();
     result
+}
+
+/// The flags every job of the command shares (all but the job and the target).
+pub(crate) fn flag_values(args: &DbtRunArgs) -> FlagValues {
+    FlagValues {
+        wait: Some(args.wait || args.sequential),
+        timeout: args.timeout.clone(),
+        cause: args.cause.clone(),
+        schema_override: args.schema_override.clone(),
+        target_name_override: args.target_name_override.clone(),
+        threads_override: args.threads_override,
+        steps_override: Some(args.steps_override.clone()),
+        timeout_seconds_override: args.timeout_seconds_override,
+        dbt_version_override: args.dbt_version_override.clone(),
+        generate_docs_override: args.generate_docs_override,
+        retries: args.retries,
+        ..connect::server_flags(&args.server)
+    }
 }
 
 /// Wait for the upstream job's run; the downstream trigger's cause when it succeeded, else
@@ -191,9 +210,9 @@ pub fn trigger_request(
 }
 
 /// How long cancelling (and confirming it) may take after the deadline or a Ctrl-C.
-const CANCEL_BUDGET: Duration = Duration::from_secs(5);
+pub(crate) const CANCEL_BUDGET: Duration = Duration::from_secs(5);
 /// How long the job's history (it only tunes the poll schedule) may delay the first poll.
-const HISTORY_LIMIT: Duration = Duration::from_secs(5);
+pub(crate) const HISTORY_LIMIT: Duration = Duration::from_secs(5);
 
 /// Trigger, optionally wait, print the verdict; the exit status follows DESIGN.md.
 ///
@@ -323,7 +342,7 @@ pub async fn follow(
     }
 }
 
-fn url_of(client: &Client, run: &Run) -> String {
+pub(crate) fn url_of(client: &Client, run: &Run) -> String {
     run.href
         .clone()
         .unwrap_or_else(|| format!("{}/ (run {})", client.base_url(), run.id))
@@ -364,14 +383,14 @@ async fn start_retry(
     Ok(started?)
 }
 
-fn limit_text(plan: &RunPlan) -> String {
+pub(crate) fn limit_text(plan: &RunPlan) -> String {
     plan.timeout
         .map(|t| humantime::format_duration(t).to_string())
         .unwrap_or_default()
 }
 
 /// The trigger, within the deadline and until Ctrl-C: the run it created.
-async fn trigger(
+pub(crate) async fn trigger(
     client: &Client,
     plan: &RunPlan,
     deadline: Option<Instant>,
@@ -534,10 +553,22 @@ pub fn retry_command(run: &Run) -> String {
 /// The verdict, the node summary line and, on Error, the failing nodes, what they skipped
 /// downstream and (with `retry_hint`) the command that retries it (human output only).
 pub fn print_finished(ui: &Ui, done: &Run, finished: &Finished, retry_hint: bool) {
+    print_finished_labelled(ui, done, finished, retry_hint, None);
+}
+
+/// [`print_finished`] with the run's label after its id (`run 7 (dev, job 1) in 3s`), for
+/// verdicts of several runs.
+pub fn print_finished_labelled(
+    ui: &Ui,
+    done: &Run,
+    finished: &Finished,
+    retry_hint: bool,
+    label: Option<&str>,
+) {
     if ui.is_json() {
         return;
     }
-    print_verdict(ui, done, finished.failure.as_ref());
+    print_verdict(ui, done, finished.failure.as_ref(), label);
     if let Some(why) = &finished.insight_error {
         ui.out(format!("  nodes: not available ({why})"));
     }
@@ -558,7 +589,7 @@ pub fn print_finished(ui: &Ui, done: &Run, finished: &Finished, retry_hint: bool
 
 /// Cancel `last`'s run within [`CANCEL_BUDGET`]: the state the API confirmed, and whether
 /// it is Cancelled (a verdict may have come first).
-async fn cancel(client: &Client, ui: &Ui, last: Run, why: &str) -> (Run, bool) {
+pub(crate) async fn cancel(client: &Client, ui: &Ui, last: Run, why: &str) -> (Run, bool) {
     let id = last.id;
     match tokio::time::timeout(CANCEL_BUDGET, cancel_and_confirm(client, id)).await {
         Ok(Ok(run)) => {
@@ -586,7 +617,7 @@ async fn cancel(client: &Client, ui: &Ui, last: Run, why: &str) -> (Run, bool) {
 }
 
 /// `fut`, or `None` once `deadline` passes (no deadline: `fut`).
-async fn within<T>(
+pub(crate) async fn within<T>(
     deadline: Option<Instant>,
     fut: impl std::future::Future<Output = T>,
 ) -> Option<T> {
@@ -596,7 +627,7 @@ async fn within<T>(
     }
 }
 
-fn earliest(deadline: Option<Instant>, other: Instant) -> Instant {
+pub(crate) fn earliest(deadline: Option<Instant>, other: Instant) -> Instant {
     deadline.map_or(other, |d| d.min(other))
 }
 
@@ -619,7 +650,7 @@ impl Interrupt {
         Ok(Interrupt {})
     }
 
-    async fn recv(&mut self) {
+    pub(crate) async fn recv(&mut self) {
         #[cfg(unix)]
         self.signal.recv().await;
         #[cfg(not(unix))]
@@ -672,14 +703,19 @@ fn seconds_text(secs: f64) -> String {
     }
 }
 
-fn print_verdict(ui: &Ui, run: &Run, failure: Option<&FailureReport>) {
+fn print_verdict(ui: &Ui, run: &Run, failure: Option<&FailureReport>, label: Option<&str>) {
     let status = run.run_status();
     let word = match status {
         RunStatus::Success => ui.good("SUCCESS"),
         RunStatus::Error => ui.bad("ERROR"),
         _ => ui.warnish("CANCELLED"),
     };
-    ui.out(format!("{word} run {} in {}", run.id, duration_text(run)));
+    let label = label.map(|l| format!(" ({l})")).unwrap_or_default();
+    ui.out(format!(
+        "{word} run {}{label} in {}",
+        run.id,
+        duration_text(run)
+    ));
     if let Some(href) = &run.href {
         ui.out(format!("  {href}"));
     }

@@ -15,6 +15,7 @@ use crate::error::{CliError, CmdResult, Exit};
 use crate::init::gitignore::{self, GitignoreChange};
 use crate::init::project::Workspace;
 use crate::init::prompter::TerminalPrompter;
+use crate::init::targets::{self, TargetJob};
 use crate::init::wizard::{self, HookChoice, Presets, TokenSource, Wizard, WizardError};
 use crate::init::writer::{self, ExistingValues, InitSettings};
 use crate::init::{interrupt, job_check};
@@ -53,32 +54,91 @@ pub fn run(global: &GlobalArgs, args: &InitArgs, ui: &Ui) -> CmdResult {
 
     let interactive =
         !global.no_input && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if args.target.is_some() && interactive {
+        return Err(CliError::usage(
+            "init --target NAME runs without prompts: add --no-input and --job-id (the wizard writes the validation job)",
+        ));
+    }
     let decided = if interactive {
         interactive_wizard(global, ui, presets, values.clone(), &token_var, token)?
+    } else if let Some(name) = &args.target {
+        let Some(job_id) = presets.job_id else {
+            return Err(CliError::usage(format!(
+                "--target {name}: missing --job-id (the target's job)"
+            )));
+        };
+        // The target's job is checked in the project, in whatever environment it runs.
+        let mut d = without_prompts(global, ui, &presets, &values, &token_var, token, false)?;
+        let environment_id = d
+            .job_environment_id
+            .filter(|e| *e != d.settings.environment_id);
+        d.target = Some(TargetJob {
+            name: name.clone(),
+            job_id,
+            environment_id,
+        });
+        // The block keeps its own job (the validation job), if it has one.
+        if let Some(j) = &values.job_id {
+            d.settings.job_id = j.value;
+        }
+        d
     } else {
-        without_prompts(global, ui, &presets, &values, &token_var, token)?
+        without_prompts(global, ui, &presets, &values, &token_var, token, true)?
     };
 
     // Write: a new file, or a minimal edit of the existing one. Ctrl-C waits for the rename.
-    let changed: Vec<&'static str> = match &existing {
+    let cannot_edit = |e: writer::EditError| {
+        CliError::usage(format!("{e}; nothing was written")).with_hint(format!(
+            "set these values in {} by hand:\n{}",
+            e.path.display(),
+            e.block
+        ))
+    };
+    let (text, mut changed): (String, Vec<String>) = match &existing {
         Some(file) => {
-            let edit = writer::edit_existing(file, &decided.settings).map_err(|e| {
-                CliError::usage(format!("{e}; nothing was written")).with_hint(format!(
-                    "set these values in {} by hand:\n{}",
-                    e.path.display(),
-                    e.block
+            let edit = writer::edit_existing(file, &decided.settings).map_err(cannot_edit)?;
+            (
+                edit.text,
+                edit.changed.iter().map(|c| c.to_string()).collect(),
+            )
+        }
+        None => (
+            writer::render_new(&decided.settings, &token_var),
+            writer::Key::ALL
+                .iter()
+                .map(|k| k.name().to_string())
+                .collect(),
+        ),
+    };
+    let text = match &decided.target {
+        Some(t) => {
+            let edited = targets::set_target_job(&text, t).ok_or_else(|| {
+                CliError::usage(format!(
+                    "cannot safely add target `{}` to {} (its layout is not one datachonk edits textually); nothing was written",
+                    t.name,
+                    path.display()
+                ))
+                .with_hint(format!(
+                    "add it by hand under deploy.dbt_cloud.targets:\n  {}: {{job_id: {}}}",
+                    t.name, t.job_id
                 ))
             })?;
-            if !edit.changed.is_empty() {
-                write(&path, &edit.text)?;
+            if edited != text || existing.is_none() {
+                changed.retain(|c| c != "job_id");
+                changed.push(format!("targets.{}", t.name));
             }
-            edit.changed
+            // Nothing else changed and the target already said this: nothing to write.
+            if existing.as_ref().is_some_and(|f| f.text == edited) {
+                changed.clear();
+            }
+            edited
         }
-        None => {
-            write(&path, &writer::render_new(&decided.settings, &token_var))?;
-            writer::Key::ALL.iter().map(|k| k.name()).collect()
-        }
+        None => text,
     };
+    if !changed.is_empty() {
+        write(&path, &text)?;
+    }
+    let changed: Vec<&str> = changed.iter().map(String::as_str).collect();
     let gitignore = interrupt::while_writing(|| gitignore::ensure_ignored(&root))
         .map_err(|e| CliError::usage(e.to_string()))?;
 
@@ -111,6 +171,10 @@ struct Decided {
     job_advice: Vec<job_check::JobAdvice>,
     /// What was checked against the API; empty when nothing was.
     checked: Vec<String>,
+    /// The job's own environment, when the API said.
+    job_environment_id: Option<i64>,
+    /// `--target NAME`: the job goes to this target.
+    target: Option<TargetJob>,
 }
 
 fn presets(args: &InitArgs) -> Result<Presets, CliError> {
@@ -179,6 +243,8 @@ fn interactive_wizard(
         job_name: Some(outcome.job_name),
         job_advice: outcome.job_advice,
         checked: outcome.checked,
+        job_environment_id: None,
+        target: None,
     })
 }
 
@@ -189,6 +255,7 @@ fn without_prompts(
     existing: &ExistingValues,
     token_var: &str,
     token: Option<SecretString>,
+    job_in_environment: bool,
 ) -> Result<Decided, CliError> {
     let settings = wizard::settings_without_prompts(presets, existing).map_err(|missing| {
         let why = if global.no_input {
@@ -219,6 +286,8 @@ fn without_prompts(
             job_name: None,
             job_advice: Vec::new(),
             checked: Vec::new(),
+            job_environment_id: None,
+            target: None,
         });
     };
     ui.status(format!(
@@ -231,6 +300,7 @@ fn without_prompts(
         &token,
         &format!("env {token_var}"),
         client_options(ui)?,
+        job_in_environment,
     )
     .map_err(wizard_error)?;
     Ok(Decided {
@@ -240,6 +310,8 @@ fn without_prompts(
         job_name: Some(v.job_name),
         job_advice: v.job_advice,
         checked: v.checked,
+        job_environment_id: v.job_environment_id,
+        target: None,
     })
 }
 
@@ -309,6 +381,9 @@ fn report_result(
                 "auto_trigger": d.settings.auto_trigger,
                 "wait": d.settings.wait,
             }},
+            "target": d.target.as_ref().map(|t| json!({
+                "name": t.name, "job_id": t.job_id, "environment_id": t.environment_id,
+            })),
             "git": { "protected_branches": d.settings.protected_branches },
             "account_name": d.account_name,
             "job_name": d.job_name,

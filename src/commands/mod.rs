@@ -8,6 +8,7 @@ pub mod cloud_runs;
 pub mod config;
 pub mod connect;
 pub mod dbt_run;
+pub mod dbt_run_many;
 pub mod generate;
 pub mod hook;
 pub mod init;

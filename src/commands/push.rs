@@ -23,28 +23,41 @@ use crate::ui::Ui;
 
 use super::connect;
 use super::dbt_run::{self, RunPlan};
+use super::dbt_run_many::{self, ManyOptions, Unit};
 
 pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
     let options = super::config::load_options(global);
     let settings = config::load_generate(&options)?;
     let git_config = config::load_git(&options)?;
     // Configuration problems (exit 2) surface before anything is committed or pushed.
-    let flags = FlagValues {
+    let flags = |target: Option<&String>| FlagValues {
         cause: args.cause.clone(),
         wait: args.wait.then_some(true),
-        target: args.target.clone(),
+        target: target.cloned(),
         retries: args.retries,
         ..FlagValues::default()
     };
-    let cfg = connect::load(global, &flags)?;
-    let will_trigger = args.trigger_dbt_run || cfg.dbt_cloud.auto_trigger.value;
-    if will_trigger {
-        connect::confirm_target(global, &cfg, args.yes, "push and trigger")?;
-    }
-    let trigger = if will_trigger {
-        Some(Trigger::prepare(&cfg, ui)?)
+    let cfgs = if args.target.len() > 1 {
+        let mut cfgs = Vec::new();
+        for t in &args.target {
+            cfgs.push(connect::load(global, &flags(Some(t)))?);
+        }
+        cfgs
     } else {
+        vec![connect::load(global, &flags(args.target.first()))?]
+    };
+    // Each target's job is triggered when asked (flag) or by its own auto_trigger.
+    let to_trigger: Vec<Config> = cfgs
+        .into_iter()
+        .filter(|cfg| args.trigger_dbt_run || cfg.dbt_cloud.auto_trigger.value)
+        .collect();
+    for cfg in &to_trigger {
+        connect::confirm_target(global, cfg, args.yes, "push and trigger")?;
+    }
+    let trigger = if to_trigger.is_empty() {
         None
+    } else {
+        Some(Trigger::prepare(to_trigger, ui)?)
     };
 
     // Where we are.
@@ -253,51 +266,78 @@ pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
 }
 
 /// The trigger, checked before any git work: missing job id or token fails first (exit 2).
+/// Several targets: each one's job, awaited together (`dbt_run_many`).
 struct Trigger {
-    cfg: Config,
-    job_id: i64,
+    jobs: Vec<(Config, i64)>,
     client: Client,
 }
 
 impl Trigger {
-    fn prepare(cfg: &Config, ui: &Ui) -> Result<Trigger, CliError> {
-        let job_id = cfg.dbt_cloud.require_job_id()?;
-        let client = connect::client(cfg, ui)?;
-        Ok(Trigger {
-            cfg: cfg.clone(),
-            job_id,
-            client,
-        })
+    fn prepare(cfgs: Vec<Config>, ui: &Ui) -> Result<Trigger, CliError> {
+        let mut jobs = Vec::new();
+        for cfg in cfgs {
+            let job_id = cfg.dbt_cloud.require_job_id()?;
+            jobs.push((cfg, job_id));
+        }
+        let client = connect::client(&jobs[0].0, ui)?;
+        Ok(Trigger { jobs, client })
     }
 
     /// The cause: `--cause` (or the configured one), else the commit's subject, short sha
     /// and branch.
-    fn cause(&self, sha: &str, branch: &str, subject: &str) -> Sourced<String> {
-        self.cfg
-            .dbt_cloud
+    fn cause(cfg: &Config, sha: &str, branch: &str, subject: &str) -> Sourced<String> {
+        cfg.dbt_cloud
             .cause
             .clone()
             .unwrap_or_else(|| Sourced::new(default_cause(subject, sha, branch), Source::Default))
     }
 
-    fn run(&self, sha: &str, branch: &str, subject: &str, ui: &Ui) -> CmdResult {
-        let mut d = self.cfg.dbt_cloud.clone();
-        d.cause = Some(self.cause(sha, branch, subject));
+    fn plan(
+        cfg: &Config,
+        job_id: i64,
+        sha: &str,
+        branch: &str,
+        subject: &str,
+    ) -> Result<RunPlan, CliError> {
+        let mut d = cfg.dbt_cloud.clone();
+        d.cause = Some(Self::cause(cfg, sha, branch, subject));
         // dbt Cloud refuses git_sha with git_branch: the sha (what validates the pushed
         // commit) is sent and the branch is named in the cause.
         let request = dbt_run::trigger_request(&d, Some(sha), Some(branch))?;
-        let plan = RunPlan {
-            job_id: self.job_id,
+        Ok(RunPlan {
+            job_id,
             request,
             wait: d.wait.value,
             timeout: d.timeout.as_ref().map(|t| t.value),
             cancel_on_timeout: false,
             cancel_on_interrupt: false,
             retries: dbt_run::retries_of(&d),
-            store: super::cloud_insight::store_for(&self.cfg),
-        };
+            store: super::cloud_insight::store_for(cfg),
+        })
+    }
+
+    fn run(&self, sha: &str, branch: &str, subject: &str, ui: &Ui) -> CmdResult {
         let rt = super::runtime()?;
-        let result = rt.block_on(dbt_run::trigger_and_report(&self.client, &plan, ui));
+        let result = if let [(cfg, job_id)] = self.jobs.as_slice() {
+            let plan = Self::plan(cfg, *job_id, sha, branch, subject)?;
+            rt.block_on(dbt_run::trigger_and_report(&self.client, &plan, ui))
+        } else {
+            let mut units = Vec::new();
+            for (cfg, job_id) in &self.jobs {
+                let plan = Self::plan(cfg, *job_id, sha, branch, subject)?;
+                units.push(Unit::of(cfg, plan));
+            }
+            let options = ManyOptions {
+                wait: units.iter().any(|u| u.plan.wait),
+                sequential: false,
+            };
+            rt.block_on(dbt_run_many::trigger_all_and_report(
+                &self.client,
+                &units,
+                options,
+                ui,
+            ))
+        };
         rt.shutdown_background();
         result
     }
@@ -420,15 +460,20 @@ fn dry_run(
 ) -> CmdResult {
     let head = current.head.map(|h| h.to_string());
     let subject = message.map(commit::subject).unwrap_or_default();
-    let trigger_json = trigger.map(|t| {
-        let cause = match (&t.cfg.dbt_cloud.cause, &head) {
+    let job_json = |cfg: &Config, job_id: i64| {
+        let cause = match (&cfg.dbt_cloud.cause, &head) {
             (Some(c), _) => c.value.clone(),
             (None, Some(h)) if message.is_none() => {
                 default_cause(head_subject.unwrap_or_default(), h, &target.branch)
             }
             _ => default_cause(subject, "<new commit>", &target.branch),
         };
-        json!({ "job_id": t.job_id, "git_sha": if message.is_some() { None } else { head.clone() }, "cause": cause, "wait": t.cfg.dbt_cloud.wait.value })
+        json!({ "job_id": job_id, "git_sha": if message.is_some() { None } else { head.clone() }, "cause": cause, "wait": cfg.dbt_cloud.wait.value })
+    };
+    // One job: an object, as always; several targets: a list of them.
+    let trigger_json = trigger.map(|t| match t.jobs.as_slice() {
+        [(cfg, job_id)] => job_json(cfg, *job_id),
+        jobs => Value::Array(jobs.iter().map(|(c, j)| job_json(c, *j)).collect()),
     });
     if ui.is_json() {
         ui.json(&json!({
@@ -474,7 +519,12 @@ fn dry_run(
             current.name, target.remote, target.branch, target.url
         )),
     }
-    if let Some(t) = trigger_json {
+    let each: Vec<Value> = match trigger_json {
+        Some(Value::Array(list)) => list,
+        Some(one) => vec![one],
+        None => Vec::new(),
+    };
+    for t in each {
         let sha = t["git_sha"]
             .as_str()
             .map(|s| short_sha(s).to_string())

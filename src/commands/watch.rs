@@ -45,22 +45,30 @@ pub fn run(global: &GlobalArgs, args: &WatchArgs, ui: &Ui) -> CmdResult {
         )?,
         None => cfg.clone(),
     };
-    let downstream = match args.trigger {
-        Some(j) => j,
-        None => downstream_cfg.dbt_cloud.require_job_id()?,
-    };
-    if args.on_success_of.contains(&downstream) {
+    let client = connect::client(&cfg, ui)?;
+    let rt = super::runtime()?;
+    // Jobs named by name are resolved once, before anything else.
+    let (upstreams, downstream) = rt.block_on(async {
+        let mut upstreams = Vec::new();
+        for spec in &args.on_success_of {
+            upstreams.push(connect::resolve_job(&client, &cfg, spec).await?);
+        }
+        let downstream = match &args.trigger {
+            Some(spec) => connect::resolve_job(&client, &cfg, spec).await?,
+            None => downstream_cfg.dbt_cloud.require_job_id()?,
+        };
+        Ok::<_, CliError>((upstreams, downstream))
+    })?;
+    if upstreams.contains(&downstream) {
         return Err(CliError::usage(format!(
             "job {downstream} would trigger itself: --on-success-of and the downstream job must differ"
         )));
     }
-    let client = connect::client(&cfg, ui)?;
     let dir = state_dir(&cfg);
-    let rt = super::runtime()?;
     let stop = Arc::new(AtomicI32::new(0));
     let result = rt.block_on(async {
         listen_for_signals(stop.clone());
-        let mut pairs = open_pairs(&client, &dir, &args.on_success_of, downstream, ui).await?;
+        let mut pairs = open_pairs(&client, &dir, &upstreams, downstream, ui).await?;
         let request = {
             let mut r = dbt_run::trigger_request(&downstream_cfg.dbt_cloud, None, None)?;
             r.cause = String::new();

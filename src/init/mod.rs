@@ -17,5 +17,6 @@ pub mod interrupt;
 pub mod job_check;
 pub mod project;
 pub mod prompter;
+pub mod targets;
 pub mod wizard;
 pub mod writer;

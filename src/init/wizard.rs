@@ -596,6 +596,8 @@ pub fn settings_without_prompts(
 pub struct Verified {
     pub account_name: String,
     pub job_name: String,
+    /// The job's own environment (it may differ from `s.environment_id` when not strict).
+    pub job_environment_id: Option<i64>,
     pub job_advice: Vec<job_check::JobAdvice>,
     pub checked: Vec<String>,
 }
@@ -608,6 +610,7 @@ pub fn verify(
     token: &SecretString,
     token_source: &str,
     options: ClientOptions,
+    job_in_environment: bool,
 ) -> Result<Verified, WizardError> {
     let (mut conn, accounts) = Connection::open(&s.access_url, token, token_source, options)?;
     let mut checked = vec![format!("the token is accepted at {}", s.access_url)];
@@ -657,7 +660,8 @@ pub fn verify(
         environment.name.unwrap_or_default()
     ));
     let job = conn.job(s.job_id)?;
-    if job.project_id != Some(s.project_id) || job.environment_id != Some(s.environment_id) {
+    let elsewhere = job.environment_id != Some(s.environment_id) && job_in_environment;
+    if job.project_id != Some(s.project_id) || elsewhere {
         return Err(WizardError::Invalid(format!(
             "job {} belongs to project {} / environment {}, not project {} / environment {}",
             s.job_id,
@@ -676,6 +680,7 @@ pub fn verify(
     Ok(Verified {
         account_name,
         job_name,
+        job_environment_id: job.environment_id,
         job_advice,
         checked,
     })

@@ -105,6 +105,8 @@ pub struct ExistingValues {
     pub protected_branches: Option<Located<Vec<String>>>,
     /// The variable the token is read from (`token_env`, default `DBT_CLOUD_API_TOKEN`).
     pub token_env: String,
+    /// The file has `deploy.dbt_cloud.targets` (a job at the top level would be refused).
+    pub has_targets: bool,
 }
 
 impl ExistingValues {
@@ -199,6 +201,7 @@ pub fn read_existing(path: &Path) -> Result<Option<ExistingFile>, ConfigError> {
         wait: Some(located(d.wait)),
         protected_branches,
         token_env: d.token_env.value,
+        has_targets: !d.targets.is_empty(),
     };
     Ok(Some(ExistingFile {
         path: path.to_path_buf(),
@@ -317,8 +320,12 @@ pub struct EditError {
 
 /// Change only the keys whose value differs from `existing`; keep every other byte.
 pub fn edit_existing(existing: &ExistingFile, s: &InitSettings) -> Result<Edit, EditError> {
+    // With targets and no default one there is no job to edit here (a top-level job_id
+    // beside targets is refused): `init --target` writes the target's.
+    let no_job_here = existing.values.has_targets && existing.values.job_id.is_none();
     let changed: Vec<Key> = Key::ALL
         .into_iter()
+        .filter(|k| !(no_job_here && *k == Key::JobId))
         .filter(|k| !existing.values.holds(*k, s))
         .collect();
     let fail = || EditError {
@@ -537,7 +544,8 @@ fn holds_exactly(text: &str, s: &InitSettings) -> bool {
         && v(&d.account_id) == Some(s.account_id)
         && v(&d.project_id) == Some(s.project_id)
         && v(&d.environment_id) == Some(s.environment_id)
-        && v(&d.job_id) == Some(s.job_id)
+        // With targets, the jobs are theirs (checked by whoever wrote them).
+        && (v(&d.job_id) == Some(s.job_id) || (d.job_id.is_none() && d.targets.is_some()))
         && b(&d.auto_trigger, false) == s.auto_trigger
         && b(&d.wait, false) == s.wait
 }
