@@ -334,8 +334,9 @@ pub fn drive_client(
             cmd.env(key, v);
         }
     }
+    // No __pycache__ in the source tree.
     cmd.env("PYTHONIOENCODING", "utf-8")
-        .env("DRIVER_TMP", dir.path());
+        .env("PYTHONDONTWRITEBYTECODE", "1");
     for (k, v) in envs {
         cmd.env(k, v);
     }
