@@ -161,6 +161,13 @@ fn dbt_executor_runs_real_dbt_with_deferral_failures_and_cancel() {
         ))
         .json();
     assert!(manifest["nodes"]["model.shop.stg_orders"].is_object());
+    // dbt Cloud's run variables reach the artifacts (dagster-dbt reads the run id there).
+    assert_eq!(
+        manifest["metadata"]["env"]["DBT_CLOUD_RUN_ID"],
+        prod_run.to_string(),
+        "{}",
+        manifest["metadata"]
+    );
     let listed = api
         .get(&format!(
             "/api/v2/accounts/1/runs/{prod_run}/artifacts/?step=4"

@@ -258,6 +258,33 @@ fn every_json_response_validates_against_the_official_spec() {
         &api,
     );
 
+    // Job definitions written through the API (issue 14: dagster-dbt creates its ad hoc job).
+    let created = check(
+        post(
+            format!("{a}/jobs/"),
+            Some(
+                json!({"account_id": 1, "project_id": 1, "environment_id": 1,
+                        "name": "Adhoc", "job_type": "other"}),
+            ),
+        ),
+        &api,
+    )["data"]["id"]
+        .as_i64()
+        .expect("job id");
+    check(
+        post(
+            format!("{a}/jobs/{created}/"),
+            Some(json!({"name": "Adhoc (renamed)", "execute_steps": ["dbt parse"]})),
+        ),
+        &api,
+    );
+    check(
+        get(format!(
+            "{a}/runs/?finished_at__range=%5B%222020-01-01T00%3A00%3A00Z%22%2C%222100-01-01T00%3A00%3A00Z%22%5D&order_by=finished_at"
+        )),
+        &api,
+    );
+
     // Error envelopes are not in the spec; their `status` block still is a ResponseStatus.
     let status_schema = json!({"$ref": "#/components/schemas/ResponseStatus"});
     for (who, path) in [
@@ -284,6 +311,8 @@ fn every_json_response_validates_against_the_official_spec() {
         "GET /api/v3/accounts/{account_id}/projects/{project_id}/environments/",
         "GET /api/v2/accounts/{account_id}/jobs/",
         "GET /api/v2/accounts/{account_id}/jobs/{id}/",
+        "POST /api/v2/accounts/{account_id}/jobs/",
+        "POST /api/v2/accounts/{account_id}/jobs/{id}/",
         "POST /api/v2/accounts/{account_id}/jobs/{job_id}/run/",
         "POST /api/v2/accounts/{account_id}/jobs/{job_id}/rerun/",
         "GET /api/v2/accounts/{account_id}/runs/",

@@ -106,6 +106,20 @@ pub(crate) fn latest(run: &Run, path: &str, now: Instant) -> Option<Artifact> {
         .find_map(|i| at_step(run, Some(i), path, now))
 }
 
+/// The `DBT_CLOUD_*` variables dbt Cloud sets for every run; dbt writes them under the
+/// artifacts' `metadata.env` (clients such as dagster-dbt read the run id from there).
+pub(crate) fn cloud_env(run: &Run) -> Value {
+    json!({
+        "DBT_CLOUD_ACCOUNT_ID": run.account_id.to_string(),
+        "DBT_CLOUD_PROJECT_ID": run.project_id.to_string(),
+        "DBT_CLOUD_ENVIRONMENT_ID": run.environment_id.to_string(),
+        "DBT_CLOUD_JOB_ID": run.job_id.to_string(),
+        "DBT_CLOUD_RUN_ID": run.id.to_string(),
+        "DBT_CLOUD_RUN_REASON_CATEGORY": run.cause_category,
+        "DBT_CLOUD_RUN_REASON": run.trigger.cause,
+    })
+}
+
 struct Ctx<'a> {
     run: &'a Run,
     step: &'a StepPlan,
@@ -187,7 +201,7 @@ impl Ctx<'_> {
             "generated_at": iso(self.finished_at),
             "invocation_id": self.invocation_id(),
             "invocation_started_at": iso(self.started_at()),
-            "env": {},
+            "env": cloud_env(self.run),
         })
     }
 

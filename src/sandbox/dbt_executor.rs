@@ -196,7 +196,7 @@ fn deferral_environment(w: &Worker) -> Option<i64> {
         w.order.job.deferring_job_definition_id,
         w.order.job.deferring_environment_id,
     ) {
-        (Some(job), _) => w.state.fixture.job(job).map(|j| j.environment_id),
+        (Some(job), _) => w.state.fixture().job(job).map(|j| j.environment_id),
         (None, env) => env,
     }
 }
@@ -252,6 +252,20 @@ impl Invocation<'_> {
             .env("DBT_USE_COLORS", "false")
             .env("DBT_CLOUD_RUN_ID", w.order.run_id.to_string())
             .env("DBT_CLOUD_JOB_ID", w.order.job.id.to_string());
+        // dbt copies DBT_ENV_CUSTOM_ENV_* into the artifacts' metadata.env (prefix removed),
+        // which is how dbt Cloud's DBT_CLOUD_* variables reach them.
+        for (name, value) in [
+            ("ACCOUNT_ID", w.order.project.account_id),
+            ("PROJECT_ID", w.order.project.id),
+            ("ENVIRONMENT_ID", w.order.environment.id),
+            ("JOB_ID", w.order.job.id),
+            ("RUN_ID", w.order.run_id),
+        ] {
+            cmd.env(
+                format!("DBT_ENV_CUSTOM_ENV_DBT_CLOUD_{name}"),
+                value.to_string(),
+            );
+        }
         for var in ["PATH", "LANG", "LC_ALL", "TZ", "TMPDIR"] {
             if let Some(v) = std::env::var_os(var) {
                 cmd.env(var, v);
@@ -315,7 +329,7 @@ impl Invocation<'_> {
     /// Mask the fixture's tokens in text bound for a log.
     fn scrub(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for t in &self.w.state.fixture.tokens {
+        for t in &self.w.state.fixture().tokens {
             if t.token.len() >= 4 {
                 out = out.replace(&t.token, "*****");
             }

@@ -66,6 +66,7 @@ mod envelope;
 pub mod executor;
 pub mod faults;
 pub mod fixture;
+mod job_definitions;
 mod json;
 mod lineage;
 mod live;
@@ -309,7 +310,7 @@ impl Sandbox {
 
         let state = Arc::new(AppState {
             rate: Mutex::new(RateWindow::new(options.fixture.rate_limit.clone())),
-            fixture: options.fixture,
+            world: std::sync::RwLock::new(Arc::new(options.fixture)),
             executor: options.executor,
             base_url: base_url.clone(),
             started: Instant::now(),
@@ -455,9 +456,10 @@ impl RunningSandbox {
         self.tls.as_ref().map(|t| t.path.as_path())
     }
 
-    /// The fixture being served (tokens included: the caller configured them).
-    pub fn fixture(&self) -> &Fixture {
-        &self.state.fixture
+    /// The fixture being served, as it is now: jobs created, updated or deleted through the
+    /// API included (tokens too: the caller configured them).
+    pub fn fixture(&self) -> Fixture {
+        Fixture::clone(&self.state.fixture())
     }
 
     /// Every `/api/` (and other non-admin) request so far, in arrival order.

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use chrono::{DateTime, Utc};
+
 use serde_json::{Map, Value};
 
 use super::envelope::ApiError;
@@ -53,6 +55,25 @@ impl Query {
             }
         }
         out
+    }
+
+    /// A `__range` parameter: two date-times (`["2024-01-01T00:00:00+00:00", "..."]`, or a
+    /// comma list), both ends inclusive; a time without an offset is UTC. Anything else is a 400
+    /// naming the field.
+    pub fn datetime_range(&self, key: &str) -> Result<Option<TimeRange>, ApiError> {
+        if self.get(key).is_none() {
+            return Ok(None);
+        }
+        let bad = || ApiError::bad_request(key, "Enter a list of two valid date/times.");
+        let ends: Vec<DateTime<Utc>> = self
+            .list(key)
+            .iter()
+            .map(|t| parse_datetime(&t.replace(' ', "+")).ok_or_else(bad))
+            .collect::<Result<_, _>>()?;
+        match ends[..] {
+            [from, to] => Ok(Some((from, to))),
+            _ => Err(bad()),
+        }
     }
 
     /// An integer parameter; a non-integer is a 400 naming the field.
@@ -164,6 +185,28 @@ impl OrderBy {
     }
 }
 
+/// Two instants, both inclusive.
+pub type TimeRange = (DateTime<Utc>, DateTime<Utc>);
+
+/// An ISO 8601 date-time, with an offset (`Z`, `+00:00`) or without one (UTC).
+fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d+%H:%M:%S%.f", "%Y-%m-%d"]
+        .iter()
+        .find_map(|f| {
+            chrono::NaiveDateTime::parse_from_str(text, f)
+                .ok()
+                .or_else(|| {
+                    chrono::NaiveDate::parse_from_str(text, f)
+                        .ok()
+                        .and_then(|d| d.and_hms_opt(0, 0, 0))
+                })
+        })
+        .map(|n| n.and_utc())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,5 +234,37 @@ mod tests {
         assert!(Query::parse(Some("limit=101")).page().is_err());
         assert_eq!(Query::parse(Some("limit=100")).page().unwrap().limit, 100);
         assert_eq!(Query::parse(None).page().unwrap().limit, 100);
+    }
+
+    #[test]
+    fn datetime_ranges_in_the_spellings_clients_send() {
+        for q in [
+            r#"finished_at__range=["2024-05-01T10:00:00+00:00", "2024-05-01T11:00:00+00:00"]"#,
+            "finished_at__range=%5B%222024-05-01T10%3A00%3A00%2B00%3A00%22%2C%20%222024-05-01T11%3A00%3A00Z%22%5D",
+            "finished_at__range=2024-05-01T10:00:00,2024-05-01T11:00:00.000",
+            "finished_at__range=[\"2024-05-01T10:00:00+00:00\",\"2024-05-01T11:00:00+00:00\"]",
+        ] {
+            let (from, to) = Query::parse(Some(q))
+                .datetime_range("finished_at__range")
+                .unwrap_or_else(|_| panic!("{q}"))
+                .unwrap_or_else(|| panic!("{q}"));
+            assert_eq!(from.to_rfc3339(), "2024-05-01T10:00:00+00:00", "{q}");
+            assert_eq!(to.to_rfc3339(), "2024-05-01T11:00:00+00:00", "{q}");
+        }
+        assert!(Query::parse(None)
+            .datetime_range("finished_at__range")
+            .unwrap()
+            .is_none());
+        for bad in [
+            "finished_at__range=yesterday",
+            "finished_at__range=[\"2024-05-01\"]",
+        ] {
+            assert!(
+                Query::parse(Some(bad))
+                    .datetime_range("finished_at__range")
+                    .is_err(),
+                "{bad}"
+            );
+        }
     }
 }

@@ -21,8 +21,9 @@ use super::artifacts;
 use super::envelope::{ok, ok_list, ApiError};
 use super::executor::RunStatus;
 use super::fixture::TokenFixture;
+use super::job_definitions;
 use super::json;
-use super::query::{OrderBy, Query};
+use super::query::{OrderBy, Query, TimeRange};
 use super::server::{lock, observe, AppState};
 use super::state::{can_retry, Run};
 use super::trigger::{self, BodyFormat, TriggerRequest};
@@ -66,8 +67,12 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     let v3_env = "/api/v3/accounts/{account_id}/projects/{project_id}/environments";
     r = both(r, v3_env, get(list_environments_v3));
     r = both(r, &format!("{v3_env}/{{id}}"), get(get_environment_v3));
-    r = both(r, &format!("{A}/jobs"), get(list_jobs));
-    r = both(r, &format!("{A}/jobs/{{id}}"), get(get_job));
+    r = both(r, &format!("{A}/jobs"), get(list_jobs).post(create_job));
+    r = both(
+        r,
+        &format!("{A}/jobs/{{id}}"),
+        get(get_job).post(update_job).delete(destroy_job),
+    );
     r = both(r, &format!("{A}/jobs/{{id}}/run"), post(trigger_run));
     r = both(r, &format!("{A}/jobs/{{id}}/rerun"), post(rerun_job));
     r = r.route(
@@ -140,10 +145,7 @@ fn presented_token(headers: &HeaderMap) -> Option<&str> {
         .then_some(token)
 }
 
-fn authenticate<'a>(
-    state: &'a AppState,
-    headers: &HeaderMap,
-) -> Result<&'a TokenFixture, ApiError> {
+fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<TokenFixture, ApiError> {
     presented_token(headers)
         .and_then(|t| state.token(t))
         .ok_or(ApiError::Unauthorized)
@@ -156,7 +158,7 @@ fn authorize(
     need: Need,
 ) -> Result<(), ApiError> {
     let token = authenticate(state, headers)?;
-    if state.fixture.account(account_id).is_none() {
+    if state.fixture().account(account_id).is_none() {
         return Err(ApiError::NotFound);
     }
     if !token.covers(account_id) {
@@ -194,8 +196,8 @@ fn account(
 }
 
 fn job_in_account(state: &AppState, account_id: i64, job_id: i64) -> Result<(), ApiError> {
-    match state.fixture.job(job_id) {
-        Some(j) if state.fixture.project_account(j.project_id) == Some(account_id) => Ok(()),
+    match state.fixture().job(job_id) {
+        Some(j) if state.fixture().project_account(j.project_id) == Some(account_id) => Ok(()),
         _ => Err(ApiError::NotFound),
     }
 }
@@ -264,7 +266,7 @@ async fn list_accounts(State(s): Shared, RawQuery(raw): RawQuery, headers: Heade
     let q = Query::parse(raw.as_deref());
     let order = OrderBy::parse(&q, &["id", "name"], "id")?;
     let items = s
-        .fixture
+        .fixture()
         .accounts
         .iter()
         .filter(|a| token.covers(a.id))
@@ -285,14 +287,13 @@ fn sort_key(field: &str, id: i64, name: &str) -> Value {
 /// fixture token, ids from 1 in fixture order).
 async fn whoami(State(s): Shared, headers: HeaderMap) -> ApiResult {
     let token = authenticate(&s, &headers)?;
-    let user_id = s
-        .fixture
+    let fx = s.fixture();
+    let user_id = fx
         .tokens
         .iter()
-        .position(|t| std::ptr::eq(t, token))
+        .position(|t| t.token == token.token)
         .map_or(1, |i| i as i64 + 1);
-    let accounts = s
-        .fixture
+    let accounts = fx
         .accounts
         .iter()
         .filter(|a| token.covers(a.id))
@@ -302,7 +303,8 @@ async fn whoami(State(s): Shared, headers: HeaderMap) -> ApiResult {
 
 async fn get_account(State(s): Shared, Path(p): Params, headers: HeaderMap) -> ApiResult {
     let a = account(&s, &headers, &p, Need::Read)?;
-    let acc = s.fixture.account(a).ok_or(ApiError::NotFound)?;
+    let fx = s.fixture();
+    let acc = fx.account(a).ok_or(ApiError::NotFound)?;
     Ok(ok(json::account(acc)))
 }
 
@@ -322,7 +324,7 @@ async fn list_projects(
     }
     let pks = q.int_list("pk__in")?;
     let items = s
-        .fixture
+        .fixture()
         .projects
         .iter()
         .filter(|pr| pr.account_id == a)
@@ -344,7 +346,7 @@ async fn list_projects(
 async fn get_project(State(s): Shared, Path(p): Params, headers: HeaderMap) -> ApiResult {
     let a = account(&s, &headers, &p, Need::Read)?;
     let pid = id(&p, "id")?;
-    match s.fixture.project(pid) {
+    match s.fixture().project(pid) {
         Some(pr) if pr.account_id == a => Ok(ok(json::project(pr, true))),
         _ => Err(ApiError::NotFound),
     }
@@ -369,7 +371,7 @@ async fn list_environments_v3(
 ) -> ApiResult {
     let a = account(&s, &headers, &p, Need::Read)?;
     let project_id = id(&p, "project_id")?;
-    match s.fixture.project(project_id) {
+    match s.fixture().project(project_id) {
         Some(pr) if pr.account_id == a => {}
         _ => return Err(ApiError::NotFound),
     }
@@ -404,10 +406,10 @@ fn environments(
         }
     }
     let items = s
-        .fixture
+        .fixture()
         .environments
         .iter()
-        .filter(|e| s.fixture.project_account(e.project_id) == Some(a))
+        .filter(|e| s.fixture().project_account(e.project_id) == Some(a))
         .filter(|e| project_id.is_none_or(|p| e.project_id == p))
         .filter(|e| name.as_ref().is_none_or(|n| &e.name == n))
         .filter(|e| {
@@ -430,8 +432,8 @@ fn environments(
 async fn get_environment_v2(State(s): Shared, Path(p): Params, headers: HeaderMap) -> ApiResult {
     let a = account(&s, &headers, &p, Need::Read)?;
     let eid = id(&p, "id")?;
-    match s.fixture.environment(eid) {
-        Some(e) if s.fixture.project_account(e.project_id) == Some(a) => {
+    match s.fixture().environment(eid) {
+        Some(e) if s.fixture().project_account(e.project_id) == Some(a) => {
             Ok(ok(json::environment_v2(e, a)))
         }
         _ => Err(ApiError::NotFound),
@@ -441,8 +443,8 @@ async fn get_environment_v2(State(s): Shared, Path(p): Params, headers: HeaderMa
 async fn get_environment_v3(State(s): Shared, Path(p): Params, headers: HeaderMap) -> ApiResult {
     let a = account(&s, &headers, &p, Need::Read)?;
     let (pid, eid) = (id(&p, "project_id")?, id(&p, "id")?);
-    match s.fixture.environment(eid) {
-        Some(e) if e.project_id == pid && s.fixture.project_account(pid) == Some(a) => {
+    match s.fixture().environment(eid) {
+        Some(e) if e.project_id == pid && s.fixture().project_account(pid) == Some(a) => {
             Ok(ok(json::environment_v3(e, a)))
         }
         _ => Err(ApiError::NotFound),
@@ -496,10 +498,10 @@ async fn list_jobs(
     let now = Instant::now();
     let runs = lock(&s.runs);
     let items = s
-        .fixture
+        .fixture()
         .jobs
         .iter()
-        .filter(|j| s.fixture.project_account(j.project_id) == Some(a))
+        .filter(|j| s.fixture().project_account(j.project_id) == Some(a))
         .filter(|j| project_id.is_none_or(|p| j.project_id == p))
         .filter(|j| project_in.is_empty() || project_in.contains(&j.project_id))
         .filter(|j| environment_id.is_none_or(|e| j.environment_id == e))
@@ -529,7 +531,8 @@ async fn get_job(
     let a = account(&s, &headers, &p, Need::Read)?;
     let jid = id(&p, "id")?;
     job_in_account(&s, a, jid)?;
-    let job = s.fixture.job(jid).ok_or(ApiError::NotFound)?;
+    let fx = s.fixture();
+    let job = fx.job(jid).ok_or(ApiError::NotFound)?;
     let include = Query::parse(raw.as_deref()).include_related();
     let runs = lock(&s.runs);
     Ok(ok(job_with_related(
@@ -541,6 +544,85 @@ async fn get_job(
     )))
 }
 
+/// Writing job definitions needs a job admin (or account admin), as on dbt Cloud.
+fn authorize_job_admin(
+    s: &AppState,
+    headers: &HeaderMap,
+    p: &HashMap<String, String>,
+) -> Result<i64, ApiError> {
+    let a = account(s, headers, p, Need::Read)?;
+    let token = authenticate(s, headers)?;
+    if matches!(
+        token.permissions,
+        super::fixture::Permission::AccountAdmin | super::fixture::Permission::JobAdmin
+    ) {
+        Ok(a)
+    } else {
+        Err(ApiError::PermissionDenied)
+    }
+}
+
+/// `POST /jobs/` (Create Job): see [`job_definitions`].
+async fn create_job(
+    State(s): Shared,
+    Path(p): Params,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let a = authorize_job_admin(&s, &headers, &p)?;
+    let body = job_definitions::parse_body(&body).map_err(ApiError::BadRequest)?;
+    let job = s.change_fixture(|f| {
+        let job = job_definitions::create(f, a, &body)?;
+        f.jobs.push(job.clone());
+        Ok(job)
+    });
+    let job = job.map_err(ApiError::BadRequest)?;
+    Ok(ok(json::job(&job, &s.fixture())))
+}
+
+/// `POST /jobs/{id}/` (Update Job): the keys the body carries replace the job's.
+async fn update_job(
+    State(s): Shared,
+    Path(p): Params,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let a = authorize_job_admin(&s, &headers, &p)?;
+    let jid = id(&p, "id")?;
+    job_in_account(&s, a, jid)?;
+    let body = job_definitions::parse_body(&body).map_err(ApiError::BadRequest)?;
+    let job = s.change_fixture(|f| {
+        let mut job = f.job(jid).cloned().ok_or_else(Map::new)?;
+        job_definitions::apply(f, a, &mut job, &body)?;
+        if let Some(slot) = f.job_mut(jid) {
+            *slot = job.clone();
+        }
+        Ok(job)
+    });
+    let job = job.map_err(ApiError::BadRequest)?;
+    Ok(ok(json::job(&job, &s.fixture())))
+}
+
+/// `DELETE /jobs/{id}/` (Destroy Job): the job is gone from reads and lists (its runs stay).
+/// The spec documents `204` with no body; clients (dagster-dbt's `destroy_job`,
+/// dbt-cloud-cli's `job delete`) read the deleted job from the envelope, as dbt Cloud sends
+/// it: `200` with the job, `state: 2` (README "Known client pitfalls").
+async fn destroy_job(State(s): Shared, Path(p): Params, headers: HeaderMap) -> ApiResult {
+    let a = authorize_job_admin(&s, &headers, &p)?;
+    let jid = id(&p, "id")?;
+    job_in_account(&s, a, jid)?;
+    let before = s.fixture();
+    let job = s
+        .change_fixture(|f| {
+            let at = f.jobs.iter().position(|j| j.id == jid)?;
+            Some(f.jobs.remove(at))
+        })
+        .ok_or(ApiError::NotFound)?;
+    let mut v = json::job(&job, &before);
+    v["state"] = json!(2);
+    Ok(ok(v))
+}
+
 /// A job with the related objects asked for: `environment`, `most_recent_run`,
 /// `most_recent_completed_run` (dbt-mcp reads the last two).
 fn job_with_related(
@@ -550,13 +632,13 @@ fn job_with_related(
     runs: &super::state::RunStore,
     now: Instant,
 ) -> Value {
-    let mut v = json::job(job, &s.fixture);
+    let mut v = json::job(job, &s.fixture());
     let account_id = s
-        .fixture
+        .fixture()
         .project_account(job.project_id)
         .unwrap_or_default();
     if include.contains("environment") {
-        if let Some(e) = s.fixture.environment(job.environment_id) {
+        if let Some(e) = s.fixture().environment(job.environment_id) {
             v["environment"] = json::environment_embedded(e, account_id);
         }
     }
@@ -568,7 +650,7 @@ fn job_with_related(
             .filter(|r| r.job_id == job.id)
             .find(|r| !completed || r.snapshot(now).status.is_terminal())
             .map_or(Value::Null, |r| {
-                json::run(r, &s.fixture, &none, &s.base_url, now)
+                json::run(r, &s.fixture(), &none, &s.base_url, now)
             })
     };
     if include.contains("most_recent_run") {
@@ -598,7 +680,7 @@ fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
 /// The response to a trigger embeds `trigger` and `job`, as dbt Cloud's does.
 fn created_run_response(s: &AppState, run: &Run, now: Instant) -> Response {
     let include: BTreeSet<String> = ["trigger", "job"].iter().map(|x| x.to_string()).collect();
-    ok(json::run(run, &s.fixture, &include, &s.base_url, now))
+    ok(json::run(run, &s.fixture(), &include, &s.base_url, now))
 }
 
 /// Start a live run's worker (after the store's lock is released), then answer.
@@ -621,7 +703,7 @@ async fn trigger_run(
     let request = trigger::parse(&body, body_format(&headers)?).map_err(ApiError::BadRequest)?;
     let mut runs = lock(&s.runs);
     let id = runs
-        .create(&s.fixture, &s.executor, jid, request, None)
+        .create(&s.fixture(), &s.executor, jid, request, None)
         .map_err(|_| ApiError::NotFound)?
         .id;
     drop(runs);
@@ -639,10 +721,10 @@ async fn rerun_job(State(s): Shared, Path(p): Params, headers: HeaderMap) -> Api
     let id = match latest {
         Some(old) if can_retry(old, &old.snapshot(now)) => {
             let (old_id, trigger) = (old.id, old.trigger.clone());
-            runs.create(&s.fixture, &s.executor, jid, trigger, Some(old_id))
+            runs.create(&s.fixture(), &s.executor, jid, trigger, Some(old_id))
         }
         _ => runs.create(
-            &s.fixture,
+            &s.fixture(),
             &s.executor,
             jid,
             TriggerRequest::with_cause("Rerun via API"),
@@ -676,6 +758,19 @@ async fn list_runs(
     let status_in = q.int_list("status__in")?;
     let project_in = q.int_list("project_id__in")?;
     let pk_in = q.int_list("pk__in")?;
+    let created_range = q.datetime_range("created_at__range")?;
+    let finished_range = q.datetime_range("finished_at__range")?;
+    for (k, range) in [
+        ("created_at__range", created_range),
+        ("finished_at__range", finished_range),
+    ] {
+        if let Some((from, to)) = range {
+            filters.insert(k.into(), json!([from.to_rfc3339(), to.to_rfc3339()]));
+        }
+    }
+    let within = |range: Option<TimeRange>, t: Option<chrono::DateTime<chrono::Utc>>| {
+        range.is_none_or(|(from, to)| t.is_some_and(|t| from <= t && t <= to))
+    };
     for (k, v) in [
         ("job_definition_id", job),
         ("environment_id", environment_id),
@@ -714,6 +809,11 @@ async fn list_runs(
         .filter_map(|r| {
             let snap = r.snapshot(now);
             let code = snap.status.code();
+            if !within(created_range, Some(r.created_at))
+                || !within(finished_range, snap.finished.map(|f| r.at(f)))
+            {
+                return None;
+            }
             if status.is_some_and(|st| st != code)
                 || (!status_in.is_empty() && !status_in.contains(&code))
             {
@@ -727,7 +827,7 @@ async fn list_runs(
                 },
                 _ => json!(r.id),
             };
-            Some((key, json::run(r, &s.fixture, &include, &s.base_url, now)))
+            Some((key, json::run(r, &s.fixture(), &include, &s.base_url, now)))
         })
         .collect();
     list_response(items, &q, &order, filters)
@@ -750,7 +850,7 @@ async fn get_run(
     let run = run_in_account(runs.get(rid), a)?;
     Ok(ok(json::run(
         run,
-        &s.fixture,
+        &s.fixture(),
         &include,
         &s.base_url,
         Instant::now(),
@@ -766,7 +866,7 @@ async fn cancel_run(State(s): Shared, Path(p): Params, headers: HeaderMap) -> Ap
     let run = runs.cancel(rid, now).ok_or(ApiError::NotFound)?;
     Ok(ok(json::run(
         run,
-        &s.fixture,
+        &s.fixture(),
         &BTreeSet::new(),
         &s.base_url,
         now,
@@ -817,7 +917,7 @@ async fn retry_run(State(s): Shared, Path(p): Params, headers: HeaderMap) -> Api
     }
     let (job_id, trigger) = (old.job_id, old.trigger.clone());
     let id = runs
-        .create(&s.fixture, &s.executor, job_id, trigger, Some(rid))
+        .create(&s.fixture(), &s.executor, job_id, trigger, Some(rid))
         .map_err(|_| ApiError::NotFound)?
         .id;
     drop(runs);

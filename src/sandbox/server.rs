@@ -13,7 +13,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -39,7 +39,11 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Everything handlers share.
 pub(crate) struct AppState {
-    pub fixture: Fixture,
+    /// The world served: the fixture as loaded, then as API calls change it (jobs created,
+    /// updated, deleted). A request reads one snapshot ([`AppState::fixture`]); a change
+    /// replaces the snapshot whole ([`AppState::change_fixture`]), so no lock is ever held
+    /// across a handler.
+    pub world: RwLock<Arc<Fixture>>,
     pub executor: Executor,
     pub base_url: String,
     pub started: Instant,
@@ -62,13 +66,31 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
+    /// The world as it is now.
+    pub fn fixture(&self) -> Arc<Fixture> {
+        self.world.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Change the world (job create, update, delete); returns what `change` returned.
+    pub fn change_fixture<T>(&self, change: impl FnOnce(&mut Fixture) -> T) -> T {
+        let mut world = self.world.write().unwrap_or_else(|e| e.into_inner());
+        let mut next = Fixture::clone(&world);
+        let out = change(&mut next);
+        *world = Arc::new(next);
+        out
+    }
+
     /// The slot live runs of project `project_id` take turns on.
     pub fn warehouse_slot(&self, project_id: i64) -> Arc<Mutex<()>> {
         lock(&self.slots).entry(project_id).or_default().clone()
     }
 
-    pub fn token(&self, presented: &str) -> Option<&TokenFixture> {
-        self.fixture.tokens.iter().find(|t| t.token == presented)
+    pub fn token(&self, presented: &str) -> Option<TokenFixture> {
+        self.fixture()
+            .tokens
+            .iter()
+            .find(|t| t.token == presented)
+            .cloned()
     }
 }
 

@@ -45,8 +45,14 @@ pub fn plan(req: &RunRequest<'_>) -> RunPlan {
     }
 
     let behaviour = &req.behaviour;
-    let failing =
-        ends_early(behaviour.outcome).then(|| failing_position(behaviour, templates.len()));
+    // Failures that name nodes happen where nodes run: a run of only `dbt parse` (or `ls`,
+    // `deps`, ...) cannot hit them, and succeeds, as it would on dbt Cloud.
+    let runs_any_nodes = templates
+        .iter()
+        .any(|t| t.command.as_deref().is_some_and(runs_nodes));
+    let node_failures_only = behaviour.outcome == Outcome::Error && !behaviour.failures.is_empty();
+    let failing = (ends_early(behaviour.outcome) && (runs_any_nodes || !node_failures_only))
+        .then(|| failing_position(behaviour, templates.len()));
     let project = req.project.name.clone();
     let mut steps = Vec::new();
     let mut skipped = Vec::new();

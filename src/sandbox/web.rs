@@ -24,7 +24,7 @@ pub async fn index(State(s): State<Arc<AppState>>) -> Response {
         .runs
         .values()
         .rev()
-        .map(|r| json::run(r, &s.fixture, &related(&["trigger"]), &s.base_url, now))
+        .map(|r| json::run(r, &s.fixture(), &related(&["trigger"]), &s.base_url, now))
         .collect();
     let base = s.base_url.trim_end_matches('/');
     let mut body = String::new();
@@ -72,7 +72,7 @@ pub async fn run_page(
         return page(StatusCode::NOT_FOUND, "Not found", "<p>No such run.</p>");
     };
     let include = related(&["trigger", "run_steps"]);
-    let r = json::run(run, &s.fixture, &include, &s.base_url, Instant::now());
+    let r = json::run(run, &s.fixture(), &include, &s.base_url, Instant::now());
     drop(runs);
     let mut body = String::new();
     let _ = write!(

@@ -262,3 +262,119 @@ pub fn trusting_client(sandbox: &RunningSandbox) -> reqwest::blocking::Client {
         .build()
         .expect("client builds")
 }
+
+/// The Python of a client's virtualenv made by `scripts/setup-test-deps`: `$VENV_VAR`, else
+/// `~/.cache/datachonk/DEFAULT_DIR`. Fails (never skips) when `module` is not installed there.
+pub fn client_python(venv_var: &str, default_dir: &str, module: &str) -> std::path::PathBuf {
+    let venv = std::env::var_os(venv_var)
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| {
+                std::path::PathBuf::from(h)
+                    .join(".cache/datachonk")
+                    .join(default_dir)
+            })
+        })
+        .unwrap_or_else(|| panic!("HOME is not set (and {venv_var} neither)"));
+    let python = venv.join("bin/python");
+    let check =
+        format!("import importlib.util as u, sys; sys.exit(u.find_spec('{module}') is None)");
+    let installed = std::process::Command::new(&python)
+        .args(["-c", &check])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        installed,
+        "{module} is not installed in {} (nor under ${venv_var}): run `bash scripts/setup-test-deps`",
+        venv.display()
+    );
+    python
+}
+
+/// What a client driver script wrote: its JSON document, and its output for diagnostics.
+pub struct Driven {
+    pub out: Value,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run `python tests/clients/SCRIPT ARGS... OUT.json` in a temp dir with a clean environment
+/// (PATH and HOME from ours, plus `envs`), killed after `deadline`. A non-zero exit fails the
+/// test with the driver's output and the sandbox's request log.
+pub fn drive_client(
+    sandbox: &RunningSandbox,
+    python: &std::path::Path,
+    script: &str,
+    args: &[String],
+    envs: &[(&str, std::ffi::OsString)],
+    deadline: Duration,
+) -> Driven {
+    use std::path::Path;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(script);
+    let out_json = dir.path().join("out.json");
+    let (so, se) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let file = |p: &Path| std::fs::File::create(p).expect("output file");
+    let mut cmd = Command::new(python);
+    cmd.arg(&script)
+        .args(args)
+        .arg(&out_json)
+        .env_clear()
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(file(&so))
+        .stderr(file(&se));
+    for key in ["PATH", "HOME"] {
+        if let Some(v) = std::env::var_os(key) {
+            cmd.env(key, v);
+        }
+    }
+    // No __pycache__ in the source tree.
+    cmd.env("PYTHONIOENCODING", "utf-8")
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("python starts");
+    let until = Instant::now() + deadline;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(50)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+                panic!(
+                    "the driver {} did not finish in {deadline:?}\n--- stderr\n{}",
+                    script.display(),
+                    read(&se)
+                );
+            }
+        }
+    };
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    let (stdout, stderr) = (read(&so), read(&se));
+    assert!(
+        status.success(),
+        "driver exited {status}\n--- stdout\n{stdout}\n--- stderr\n{stderr}\n--- sandbox log\n{}",
+        sandbox
+            .requests()
+            .iter()
+            .map(|r| r.log_line())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let out = serde_json::from_str(&read(&out_json))
+        .unwrap_or_else(|e| panic!("driver wrote no JSON ({e})\n{stderr}"));
+    Driven {
+        out,
+        stdout,
+        stderr,
+    }
+}
