@@ -120,6 +120,17 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     New(crate::commands::new::NewArgs),
 
+    /// Find the relationships between the warehouse's tables: foreign keys the database
+    /// declares, naming patterns (`customer_id` → customers, singular or plural; the spec's
+    /// entity keys), and with a live database the overlap of sampled values. Each with its
+    /// evidence and a confidence (0 to 1).
+    ///
+    /// Examples:
+    ///   datachonk relationships                      # target/catalog.json
+    ///   datachonk relationships --from-postgres postgres://me@127.0.0.1:5432/shop?schema=raw --json
+    #[command(verbatim_doc_comment)]
+    Relationships(crate::commands::relationships::RelationshipsArgs),
+
     /// Commit exactly the generated files that changed and push the branch; then (with
     /// --trigger-dbt-run or `deploy.dbt_cloud.auto_trigger`) run the dbt Cloud job for the
     /// pushed commit.

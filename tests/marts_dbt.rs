@@ -203,6 +203,46 @@ fn entities_facts_and_metrics_build_snapshot_and_load_incrementally_with_real_db
     assert!(out.contains("datachonk/model.yml:5:33: unknown column `e_mail` (attribute) in model `stg_shop__customers` (write `email`)"), "{out}");
     write(p, "datachonk/model.yml", SPEC);
 
+    // Relationships on DuckDB (from the real catalog): naming patterns and the spec's keys.
+    let (code, out) = datachonk(p, &["--json", "relationships"]);
+    assert_eq!(code, 0, "{out}");
+    // stdout's JSON document comes first (then stderr).
+    let doc: serde_json::Value = serde_json::Deserializer::from_str(&out)
+        .into_iter()
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_else(|| panic!("no JSON: {out}"));
+    let found: Vec<String> = doc["relationships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{}.{} -> {}.{} {} {}",
+                r["from"]["relation"].as_str().unwrap(),
+                r["from"]["columns"][0].as_str().unwrap(),
+                r["to"]["relation"].as_str().unwrap(),
+                r["to"]["columns"][0].as_str().unwrap(),
+                r["confidence"],
+                r["evidence"]
+            )
+        })
+        .collect();
+    for want in [
+        "stg_shop__orders.customer_id -> stg_shop__customers.customer_id 0.9",
+        "stg_shop__order_lines.product_id -> stg_shop__products.product_id 0.9",
+        "stg_shop__order_lines.order_id -> stg_shop__orders.order_id 0.7",
+        "raw_shop.orders.customer_id -> raw_shop.customers.customer_id 0.7",
+    ] {
+        assert!(
+            found.iter().any(|f| f.starts_with(want)),
+            "{want} not in {found:#?}"
+        );
+    }
+    assert!(found
+        .iter()
+        .any(|f| f.contains("spec: entity customers has key customer_id")));
+
     let first_keys = sql(
         &python,
         p,

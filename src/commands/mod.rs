@@ -15,6 +15,7 @@ pub mod init;
 pub mod new;
 pub mod push;
 pub mod quickstart;
+pub mod relationships;
 pub mod sandbox;
 pub mod serve;
 pub mod watch;
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Init(args) => init::run(&cli.global, &args, &ui),
         Command::Generate(args) => generate::run(&cli.global, &args, &ui),
         Command::New(args) => new::run(&cli.global, &args, &ui),
+        Command::Relationships(args) => relationships::run(&cli.global, &args, &ui),
         Command::Push(args) => push::run(&cli.global, &args, &ui),
         Command::DbtRun(args) => dbt_run::run(&cli.global, &args, &ui),
         Command::Cloud(cmd) => cloud::run(&cli.global, cmd, &ui),

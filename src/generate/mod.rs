@@ -18,6 +18,7 @@ pub mod plan;
 pub mod postgres;
 pub mod project;
 pub mod quoting;
+pub mod relationships;
 pub mod select;
 pub mod sources_yaml;
 pub mod state;

@@ -221,6 +221,82 @@ pub fn read(url: &PgUrl, schemas: &[String]) -> Result<Metadata, PostgresError> 
     ))
 }
 
+/// Rows of each of `sqls` (every value cast to text by the query itself), run on one
+/// connection with the same URL handling, timeouts and password scrubbing as [`read`]; the
+/// URL's `schema` parameter is passed to each query as `$1` (`text[]`, null = all).
+/// (`datachonk relationships` reads declared foreign keys and samples values with it.)
+pub fn text_queries(
+    url: &PgUrl,
+    sqls: &[String],
+) -> Result<Vec<Vec<Vec<Option<String>>>>, PostgresError> {
+    let params = split_params(url)?;
+    let mut config: tokio_postgres::Config =
+        params
+            .conn_str
+            .parse()
+            .map_err(|e: tokio_postgres::Error| PostgresError::BadUrl {
+                url: url.redacted(),
+                message: url.scrub(&e.to_string()),
+            })?;
+    let connect_timeout = config
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(CONNECT_TIMEOUT);
+    config.connect_timeout(connect_timeout);
+    config.application_name("datachonk");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| PostgresError::Connect {
+            url: url.redacted(),
+            message: format!("cannot start the network runtime: {e}"),
+        })?;
+    let filter: Option<Vec<String>> = (!params.schemas.is_empty()).then_some(params.schemas);
+    runtime.block_on(async {
+        let (client, connection) = within(connect_timeout, config.connect(tokio_postgres::NoTls))
+            .await
+            .map_err(|e| PostgresError::Connect {
+                url: url.redacted(),
+                message: match e {
+                    Some(e) => url.scrub(&error_text(&e)),
+                    None => format!("no answer within {} s", connect_timeout.as_secs_f64()),
+                },
+            })?;
+        let connection = tokio::spawn(connection);
+        let mut out = Vec::with_capacity(sqls.len());
+        for sql in sqls {
+            let rows = if sql.contains("$1") {
+                within(params.query_timeout, client.query(sql.as_str(), &[&filter])).await
+            } else {
+                within(params.query_timeout, client.query(sql.as_str(), &[])).await
+            }
+            .map_err(|e| PostgresError::Query {
+                url: url.redacted(),
+                what: "introspection",
+                message: match e {
+                    Some(e) => url.scrub(&error_text(&e)),
+                    None => format!(
+                        "no answer within {} s (`query_timeout=SECONDS` in the URL waits longer)",
+                        params.query_timeout.as_secs_f64()
+                    ),
+                },
+            })?;
+            out.push(
+                rows.iter()
+                    .map(|r| {
+                        (0..r.len())
+                            .map(|i| r.get::<_, Option<String>>(i))
+                            .collect()
+                    })
+                    .collect(),
+            );
+        }
+        drop(client);
+        let _ = connection.await;
+        Ok(out)
+    })
+}
+
 /// `fut`, or `Err(None)` when it has not finished within `limit`.
 async fn within<T>(
     limit: Duration,
