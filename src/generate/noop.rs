@@ -48,8 +48,10 @@ impl Inputs {
     /// `None` when the input cannot be fingerprinted cheaply (a live database).
     pub fn read(req: &Request) -> Option<Inputs> {
         let path = match &req.input {
-            Input::Catalog(p) | Input::SourcesYaml(p) => p,
-            Input::Postgres(_) | Input::Spec => return None,
+            Input::Catalog(p) | Input::SourcesYaml(p) => Some(p),
+            // Only the spec (hashed below with the artifacts it is checked against).
+            Input::Spec => None,
+            Input::Postgres(_) => return None,
         };
         let dialect = super::quoting::Dialect::parse(&req.config.dialect)
             .unwrap_or(super::quoting::Dialect::Postgres);
@@ -62,6 +64,7 @@ impl Inputs {
         field(env!("CARGO_PKG_VERSION").as_bytes());
         field(match req.input {
             Input::Catalog(_) => b"catalog",
+            Input::Spec => b"spec",
             _ => b"sources",
         });
         field(templates.fingerprint.as_bytes());
@@ -71,8 +74,12 @@ impl Inputs {
         // The spec of entities, facts and metrics, and the artifacts it is validated against.
         field(&super::marts::inputs_fingerprint(
             &req.root,
-            matches!(req.input, Input::Catalog(_)).then_some(path.as_path()),
+            path.filter(|_| matches!(req.input, Input::Catalog(_)))
+                .map(|p| p.as_path()),
         ));
+        let Some(path) = path else {
+            return Some(Inputs { hash: h });
+        };
         // The metadata, streamed: a 20 MB catalog is hashed without being held.
         let mut file = std::fs::File::open(path).ok()?;
         let mut buf = vec![0u8; 256 * 1024];
@@ -88,10 +95,14 @@ impl Inputs {
     }
 
     /// The key of a run: these inputs, the project's declarations and the state file's bytes.
-    fn key(&self, project: &Project, root: &Path) -> Option<String> {
+    /// (`ours`: the files datachonk wrote, which are not the project's declarations.)
+    fn key(&self, project: &Project, root: &Path, ours: &dyn Fn(&str) -> bool) -> Option<String> {
         let state = std::fs::read(root.join(STATE_FILE)).ok()?;
         let mut h = self.hash.clone();
         h.update(project.fingerprint().as_bytes());
+        // What the spec's files are planned against besides models (semantic models, metrics,
+        // snapshots, a time spine the project declares).
+        h.update(super::marts::declared_fingerprint(root, ours));
         h.update(Sha256::digest(&state));
         Some(templates::hex(&h.finalize()))
     }
@@ -124,7 +135,12 @@ pub fn fast_plan(req: &Request, inputs: &Inputs) -> Result<Option<Plan>, Generat
     let recorded: BTreeSet<&str> = last.recorded.iter().map(String::as_str).collect();
     let project = project::read_with(&req.root, &|p| recorded.contains(p))?;
     timings.mark("read project");
-    if project.temp_files || inputs.key(&project, &req.root).as_deref() != Some(&last.key) {
+    if project.temp_files
+        || inputs
+            .key(&project, &req.root, &|p| recorded.contains(p))
+            .as_deref()
+            != Some(&last.key)
+    {
         return Ok(None);
     }
     timings.mark("fingerprint inputs");
@@ -176,7 +192,7 @@ pub fn remember(
         return Ok(());
     }
     let project = project::read(&req.root, state)?;
-    let Some(key) = inputs.key(&project, &req.root) else {
+    let Some(key) = inputs.key(&project, &req.root, &|p| state.checksum_of(p).is_some()) else {
         return Ok(());
     };
     let mut files = Vec::with_capacity(plan.files.len());

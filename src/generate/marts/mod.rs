@@ -369,6 +369,45 @@ pub fn known(
     Ok(known)
 }
 
+/// What [`read_declared`] finds, hashed (empty without a spec): part of the no-op fast path's
+/// key, so a semantic model, metric, snapshot or time spine the project adds is planned against.
+pub fn declared_fingerprint(root: &Path, ours: &dyn Fn(&str) -> bool) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    if !spec::exists(root) {
+        return Vec::new();
+    }
+    #[derive(Deserialize)]
+    struct LayoutOnly {
+        #[serde(default)]
+        layout: Option<LayoutFolder>,
+    }
+    #[derive(Deserialize)]
+    struct LayoutFolder {
+        #[serde(default)]
+        snapshots_folder: Option<String>,
+    }
+    let folder = spec::files(root)
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .filter(|t| t.contains("snapshots_folder"))
+        .filter_map(|t| serde_saphyr::from_str::<LayoutOnly>(&t).ok())
+        .find_map(|l| l.layout.and_then(|l| l.snapshots_folder))
+        .unwrap_or_else(|| "snapshots".into());
+    let d = read_declared(root, folder.trim_end_matches('/'), ours);
+    let mut h = Sha256::new();
+    for (kind, map) in [
+        ("S", &d.semantic_models),
+        ("M", &d.metrics),
+        ("N", &d.snapshots),
+    ] {
+        for (name, file) in map {
+            h.update(format!("{kind}\0{name}\0{file}\0"));
+        }
+    }
+    h.update(format!("T\0{:?}", d.time_spine));
+    h.finalize().to_vec()
+}
+
 /// Names used by a set of planned staging files' models (`.sql` stems).
 pub fn sql_stems<'a>(paths: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
     paths
