@@ -70,9 +70,10 @@ pub enum Command {
     /// Finds the git repository and the dbt project, asks for the dbt Cloud access URL, checks
     /// the API token against it (DBT_CLOUD_API_TOKEN when set, else a hidden prompt), lets you
     /// pick the project, environment and job from live lists, warns when the job is not a
-    /// state-aware validation job, asks about auto_trigger, wait and the protected branches,
-    /// offers a git hook, then writes datachonk.yaml atomically and adds .datachonk/ (this
-    /// checkout's caches) to .gitignore. The token is never written to any file.
+    /// state-aware validation job, offers a production job (written as targets dev + prod),
+    /// asks about auto_trigger, wait and the protected branches, offers a git hook, then
+    /// writes datachonk.yaml atomically and adds .datachonk/ (this checkout's caches) to
+    /// .gitignore. The token is never written to any file.
     ///
     /// Re-running it on an existing datachonk.yaml offers the file's values as defaults and
     /// rewrites only the values you change (comments and other keys are kept).

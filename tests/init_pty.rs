@@ -121,6 +121,10 @@ fn the_wizard_end_to_end_arrows_filter_wrong_then_right_token() {
     send(&mut p, ENTER);
     wait_for(&mut p, "Job: PR validation (id 160)");
     wait_for(&mut p, "1. dbt build --select state:modified+");
+    // A production job too: the project's first other job (Nightly slice 01, id 101).
+    wait_for(&mut p, "A production job too?");
+    send(&mut p, DOWN);
+    send(&mut p, ENTER);
 
     wait_for(&mut p, "auto_trigger)?");
     send(&mut p, "y");
@@ -146,7 +150,9 @@ fn the_wizard_end_to_end_arrows_filter_wrong_then_right_token() {
         "account_id: 7\n",
         "project_id: 10\n",
         "environment_id: 21\n",
-        "job_id: 160\n",
+        "default_target: dev\n",
+        "  dev: {job_id: 160}\n",
+        "  prod: {job_id: 101, confirm: true}\n",
         "auto_trigger: true\n",
         "wait: true\n",
         "protected_branches: [main, master]\n",
@@ -240,7 +246,9 @@ fn a_rerun_is_an_edit_defaults_offered_untouched_values_kept() {
     wait_for(&mut p, "dbt Cloud job (type to filter)");
     send(&mut p, ENTER);
     wait_for(&mut p, "Job: PR validation (id 160)");
-    // auto_trigger was unset (false): turn it on; keep everything else.
+    wait_for(&mut p, "A production job too?");
+    send(&mut p, ENTER); // no production job
+                         // auto_trigger was unset (false): turn it on; keep everything else.
     wait_for(&mut p, "auto_trigger)?");
     send(&mut p, "y");
     wait_for(&mut p, "(wait)?");

@@ -54,8 +54,9 @@ fn first_run_wrong_token_then_right_one_and_a_job_that_needs_advice_is_declined(
         Containing("Full build".into()),
         No, // "Use this job anyway?"
         Containing("PR validation".into()),
-        Yes,     // auto_trigger
-        Default, // wait
+        Containing("Production daily".into()), // the production job, in another environment
+        Yes,                                   // auto_trigger
+        Default,                               // wait
         Text("main, release/*".into()),
         Default, // hook: pre-merge-commit
     ]);
@@ -72,6 +73,7 @@ fn first_run_wrong_token_then_right_one_and_a_job_that_needs_advice_is_declined(
     assert_eq!(out.hook, HookChoice::PreMergeCommit);
     assert_eq!(out.account_name, "Init Analytics");
     assert!(out.job_advice.is_empty());
+    assert_eq!(out.production_job, Some((170, Some(20))));
 
     // The account was the only one: not asked. The job list offered all 13 jobs.
     let prompts: Vec<&str> = p.asked.iter().map(|a| a.prompt.as_str()).collect();
@@ -107,6 +109,7 @@ fn a_rerun_offers_the_files_values_as_defaults() {
         Default, // project
         Default, // environment
         Default, // job
+        Default, // production job: none
         Default, // auto_trigger
         Default, // wait
         Default, // protected branches
@@ -127,6 +130,7 @@ fn a_rerun_offers_the_files_values_as_defaults() {
             Some("analytics (id 10)"),
             Some("CI (id 21)"),
             Some("PR validation (id 160)"),
+            Some("No production job (only the validation job)"),
             Some("yes"),
             Some("no"), // wait is unset in the file: its effective value, false
             Some("main, master"),

@@ -236,6 +236,11 @@ fn interactive_wizard(
     }
     .run()
     .map_err(wizard_error)?;
+    let target = outcome.production_job.map(|(job_id, env)| TargetJob {
+        name: "prod".into(),
+        job_id,
+        environment_id: env.filter(|e| *e != outcome.settings.environment_id),
+    });
     Ok(Decided {
         settings: outcome.settings,
         hook: outcome.hook,
@@ -244,7 +249,7 @@ fn interactive_wizard(
         job_advice: outcome.job_advice,
         checked: outcome.checked,
         job_environment_id: None,
-        target: None,
+        target,
     })
 }
 

@@ -83,6 +83,12 @@ impl Connection {
         )
     }
 
+    /// The project's jobs in every environment.
+    pub fn project_jobs(&self, project_id: i64) -> Result<Vec<Job>, ApiError> {
+        self.rt
+            .block_on(self.client.list_jobs(Some(project_id), None))
+    }
+
     pub fn job(&self, job_id: i64) -> Result<Job, ApiError> {
         self.rt.block_on(self.client.get_job(job_id))
     }

@@ -82,6 +82,9 @@ pub struct Outcome {
     pub job_advice: Vec<job_check::JobAdvice>,
     /// What was checked against the API (one line each), for the summary and `--json`.
     pub checked: Vec<String>,
+    /// A production job picked besides the validation job (written as target `prod`): its
+    /// id and environment.
+    pub production_job: Option<(i64, Option<i64>)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -237,6 +240,7 @@ impl Wizard<'_> {
             "project {project_id}, environment {environment_id} and job {} exist and belong together",
             job.id.unwrap_or_default()
         ));
+        let production_job = self.ask_production_job(&conn, project_id, job.id)?;
 
         let auto_trigger = match self.presets.auto_trigger {
             Some(v) => v,
@@ -297,7 +301,46 @@ impl Wizard<'_> {
             job_name: job.name.clone().unwrap_or_default(),
             job_advice,
             checked,
+            production_job,
         })
+    }
+
+    /// "A validation job for pushes and a production job": offer the project's other jobs
+    /// (any environment) as the production target; the first item declines. Not asked when
+    /// the job was given as a flag or the file already has named targets.
+    fn ask_production_job(
+        &mut self,
+        conn: &super::api::Connection,
+        project_id: i64,
+        validation: Option<i64>,
+    ) -> Result<Option<(i64, Option<i64>)>, WizardError> {
+        if self.presets.job_id.is_some() || self.existing.has_targets {
+            return Ok(None);
+        }
+        let others: Vec<_> = conn
+            .project_jobs(project_id)?
+            .into_iter()
+            .filter(|j| j.id.is_some() && j.id != validation)
+            .collect();
+        if others.is_empty() {
+            return Ok(None);
+        }
+        let mut items = vec!["No production job (only the validation job)".to_string()];
+        items.extend(others.iter().map(|j| {
+            format!(
+                "{} (id {})",
+                j.name.clone().unwrap_or_default(),
+                j.id.unwrap_or_default()
+            )
+        }));
+        let picked = self.prompter.select(
+            "A production job too? (target `prod`, confirm: true; dbt-run --target prod)",
+            &items,
+            0,
+        )?;
+        Ok(picked
+            .checked_sub(1)
+            .map(|i| (others[i].id.unwrap_or_default(), others[i].environment_id)))
     }
 
     fn ask_access_url(&mut self) -> Result<String, WizardError> {
