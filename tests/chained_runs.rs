@@ -9,20 +9,44 @@ use std::time::Duration;
 use datachonk::sandbox::RunningSandbox;
 use support::*;
 
+/// The support fixture with the upstream jobs' runs (1 succeeds, 2 errors) queued for 4 s: the
+/// chained `dbt-run` must find them in progress, and a process started on a loaded machine can
+/// take longer than their usual ~0.2-1.4 s (it then waits for a next run that never comes).
+fn slow_start_sandbox() -> RunningSandbox {
+    let yaml = FIXTURE
+        .replacen("run: {queued_ms: 30,", "run: {queued_ms: 4000,", 1)
+        .replacen("      queued_ms: 20\n", "      queued_ms: 4000\n", 1);
+    assert_ne!(yaml, FIXTURE, "the fixture's upstream jobs were slowed");
+    let fixture = datachonk::sandbox::Fixture::from_yaml_str(&yaml, "slow start").unwrap();
+    datachonk::sandbox::Sandbox::start(
+        datachonk::sandbox::SandboxOptions::default().with_fixture(fixture),
+    )
+    .unwrap()
+}
+
 fn runs_of(sb: &RunningSandbox, job: i64) -> Vec<datachonk::sandbox::RunSummary> {
     sb.runs().into_iter().filter(|r| r.job_id == job).collect()
 }
 
 #[test]
 fn the_downstream_job_runs_after_the_upstream_run_in_progress_succeeds() {
-    let sb = sandbox(&[]);
+    let sb = slow_start_sandbox();
     let dir = workdir();
     let up = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "1", "--no-wait"]);
     assert_eq!(up.code, 0, "{}", up.stderr);
     let chained = datachonk(
         &sb,
         dir.path(),
-        &["dbt-run", "--job-id", "4", "--after-job", "1", "--no-wait"],
+        &[
+            "dbt-run",
+            "--job-id",
+            "4",
+            "--after-job",
+            "1",
+            "--no-wait",
+            "--timeout",
+            "60s",
+        ],
     );
     assert_eq!(chained.code, 0, "{}", chained.stderr);
     let upstream = &runs_of(&sb, 1)[0];
@@ -41,7 +65,7 @@ fn the_downstream_job_runs_after_the_upstream_run_in_progress_succeeds() {
 
 #[test]
 fn an_upstream_error_or_timeout_triggers_nothing() {
-    let sb = sandbox(&[]);
+    let sb = slow_start_sandbox();
     let dir = workdir();
     assert_eq!(
         datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "2", "--no-wait"]).code,
@@ -50,7 +74,15 @@ fn an_upstream_error_or_timeout_triggers_nothing() {
     let failed = datachonk(
         &sb,
         dir.path(),
-        &["dbt-run", "--job-id", "4", "--after-job", "2"],
+        &[
+            "dbt-run",
+            "--job-id",
+            "4",
+            "--after-job",
+            "2",
+            "--timeout",
+            "60s",
+        ],
     );
     assert_eq!(failed.code, 1, "{}", failed.stderr);
     let upstream = runs_of(&sb, 2)[0].id;
