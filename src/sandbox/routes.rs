@@ -1063,5 +1063,6 @@ async fn admin_reset_log(State(s): Shared) -> Response {
 async fn admin_reset(State(s): Shared) -> Response {
     let cleared = lock(&s.log).clear();
     lock(&s.runs).clear();
+    s.restore_fixture();
     axum::Json(json!({"cleared": cleared})).into_response()
 }
