@@ -35,6 +35,15 @@ const DRIVER_DEADLINE: Duration = Duration::from_secs(300);
 
 const ADHOC_JOB: &str = "DAGSTER_ADHOC_JOB__1__1";
 
+/// One Dagster at a time: three importing at once on a 2-core machine take long enough to
+/// push a finished run out of the polling sensor's first window (the last 60 s).
+static ONE_DAGSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Taken first by each test (before its sandbox acts), held to its end.
+fn dagster_turn() -> std::sync::MutexGuard<'static, ()> {
+    ONE_DAGSTER.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn drive(sandbox: &RunningSandbox, modes: &str, adhoc_job_name: Option<&str>) -> Value {
     let python = client_python("DATACHONK_TEST_DAGSTER_VENV", "dagster-venv", "dagster_dbt");
     let home = tempfile::tempdir().expect("dagster home");
@@ -103,6 +112,7 @@ fn succeeded_models(run_results: &Value) -> BTreeSet<String> {
 
 #[test]
 fn dagster_loads_asset_specs_from_the_manifest_and_materializes_them() {
+    let _turn = dagster_turn();
     let sandbox = start();
     let out = drive(&sandbox, "specs,materialize", None);
 
@@ -227,6 +237,7 @@ fn dagster_loads_asset_specs_from_the_manifest_and_materializes_them() {
 /// models dbt built and fails the step, as dbt's results say.
 #[test]
 fn dagster_materializes_what_succeeded_and_fails_on_the_failing_model() {
+    let _turn = dagster_turn();
     let sandbox = start();
     let job = sandbox
         .fixture()
@@ -287,6 +298,7 @@ fn dagster_materializes_what_succeeded_and_fails_on_the_failing_model() {
 /// not one of its own ad hoc runs) and reports each model it built.
 #[test]
 fn dagster_polling_sensor_reports_a_run_started_by_datachonk_dbt_run() {
+    let _turn = dagster_turn();
     let mut f = fixture();
     f.jobs.retain(|j| j.id == JOB_OK);
     let sandbox = support_sandbox(f);

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use datachonk::sandbox::{RequestRecord, RunStatus, RunningSandbox};
 use sandbox_support::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// A client run can take a dbt-cloud-cli poll (5 s) or two; anything past this is a hang.
 const CLIENT_DEADLINE: Duration = Duration::from_secs(90);
@@ -377,4 +377,36 @@ fn python_dbtc_works() {
     assert!(results["results"].is_array(), "raw run_results.json");
 
     assert_clean_log(&sandbox.requests(), "Bearer");
+}
+
+/// Job definitions written by a client other than the orchestrators that needed them:
+/// dbt-cloud-cli's `job create` (a full spec-shaped body: settings, triggers, schedule, ...)
+/// and `job delete` (which prints the deleted job from the envelope).
+#[test]
+fn dbt_cloud_cli_creates_and_deletes_a_job() {
+    let dbt_cloud = client("dbt-cloud");
+    let sandbox = tls_sandbox();
+    let env = ClientEnv::for_sandbox(&sandbox).with("DBT_CLOUD_ENVIRONMENT_ID", "1");
+    let created = env.ok(
+        &dbt_cloud,
+        &[
+            "job",
+            "create",
+            "--name",
+            "Made by dbt-cloud-cli",
+            "--execute-steps",
+            "['dbt seed', 'dbt build']",
+        ],
+    );
+    let id = created["id"].as_i64().expect("job id");
+    assert_eq!(created["execute_steps"], json!(["dbt seed", "dbt build"]));
+    assert_eq!(
+        sandbox.fixture().job(id).map(|j| j.name.clone()),
+        Some("Made by dbt-cloud-cli".to_string())
+    );
+    let deleted = env.ok(&dbt_cloud, &["job", "delete", "--job-id", &id.to_string()]);
+    assert_eq!(deleted["id"], id);
+    assert_eq!(deleted["state"], 2);
+    assert!(sandbox.fixture().job(id).is_none());
+    assert_clean_log(&sandbox.requests(), "Token");
 }

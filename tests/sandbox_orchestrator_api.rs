@@ -146,6 +146,17 @@ fn jobs_are_created_updated_and_destroyed_through_the_api() {
     assert_eq!(api.get(&format!("{A}/runs/{run_id}/")).status, 200);
     assert!(sb.fixture().job(id).is_none());
     assert!(sb.fixture().job(id + 1).is_some());
+
+    // The admin reset restores the jobs as loaded.
+    let reset = api
+        .http
+        .post(format!("{}/_sandbox/reset", sb.base_url()))
+        .send()
+        .expect("reset");
+    assert_eq!(reset.status(), 200);
+    assert!(sb.fixture().job(id + 1).is_none());
+    assert_eq!(api.get(&format!("{A}/jobs/{}/", id + 1)).status, 404);
+    assert_eq!(api.get(&format!("{A}/jobs/{JOB_OK}/")).status, 200);
 }
 
 #[test]

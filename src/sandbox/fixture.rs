@@ -278,7 +278,8 @@ pub enum FailureStatus {
 }
 
 /// What a token may do. Reads need anything but `metadata_only`; triggering, cancelling and
-/// retrying need `account_admin`, `job_admin` or `job_runner`.
+/// retrying need `account_admin`, `job_admin` or `job_runner`; writing job definitions
+/// `account_admin` or `job_admin`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
@@ -299,6 +300,11 @@ impl Permission {
             self,
             Permission::AccountAdmin | Permission::JobAdmin | Permission::JobRunner
         )
+    }
+
+    /// Create, update and delete job definitions.
+    pub fn can_write_jobs(self) -> bool {
+        matches!(self, Permission::AccountAdmin | Permission::JobAdmin)
     }
 }
 

@@ -56,7 +56,8 @@
 //!
 //! Admin endpoints (outside `/api/`, never logged, no token needed) let tests that start the
 //! binary observe it: `GET /_sandbox/requests` (the [`RequestRecord`]s), `GET /_sandbox/runs`
-//! (the [`RunSummary`]s), `POST /_sandbox/reset-log`, `POST /_sandbox/reset` (log and runs),
+//! (the [`RunSummary`]s), `POST /_sandbox/reset-log`, `POST /_sandbox/reset` (log, runs, and
+//! jobs back to the fixture as loaded),
 //! `GET /_sandbox/health`.
 
 mod artifacts;
@@ -308,9 +309,11 @@ impl Sandbox {
             })?;
         }
 
+        let loaded = Arc::new(options.fixture);
         let state = Arc::new(AppState {
-            rate: Mutex::new(RateWindow::new(options.fixture.rate_limit.clone())),
-            world: std::sync::RwLock::new(Arc::new(options.fixture)),
+            rate: Mutex::new(RateWindow::new(loaded.rate_limit.clone())),
+            world: std::sync::RwLock::new(loaded.clone()),
+            loaded,
             executor: options.executor,
             base_url: base_url.clone(),
             started: Instant::now(),

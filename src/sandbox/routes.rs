@@ -134,6 +134,7 @@ async fn method_not_allowed(method: Method) -> ApiError {
 enum Need {
     Read,
     Run,
+    WriteJobs,
 }
 
 /// The token of `Authorization: Bearer <t>` or `Authorization: Token <t>`.
@@ -167,6 +168,7 @@ fn authorize(
     let allowed = match need {
         Need::Read => token.permissions.can_read(),
         Need::Run => token.permissions.can_run(),
+        Need::WriteJobs => token.permissions.can_write_jobs(),
     };
     if allowed {
         Ok(())
@@ -196,8 +198,9 @@ fn account(
 }
 
 fn job_in_account(state: &AppState, account_id: i64, job_id: i64) -> Result<(), ApiError> {
-    match state.fixture().job(job_id) {
-        Some(j) if state.fixture().project_account(j.project_id) == Some(account_id) => Ok(()),
+    let fx = state.fixture();
+    match fx.job(job_id) {
+        Some(j) if fx.project_account(j.project_id) == Some(account_id) => Ok(()),
         _ => Err(ApiError::NotFound),
     }
 }
@@ -405,11 +408,11 @@ fn environments(
             filters.insert(k.into(), json!(v));
         }
     }
-    let items = s
-        .fixture()
+    let fx = s.fixture();
+    let items = fx
         .environments
         .iter()
-        .filter(|e| s.fixture().project_account(e.project_id) == Some(a))
+        .filter(|e| fx.project_account(e.project_id) == Some(a))
         .filter(|e| project_id.is_none_or(|p| e.project_id == p))
         .filter(|e| name.as_ref().is_none_or(|n| &e.name == n))
         .filter(|e| {
@@ -432,8 +435,9 @@ fn environments(
 async fn get_environment_v2(State(s): Shared, Path(p): Params, headers: HeaderMap) -> ApiResult {
     let a = account(&s, &headers, &p, Need::Read)?;
     let eid = id(&p, "id")?;
-    match s.fixture().environment(eid) {
-        Some(e) if s.fixture().project_account(e.project_id) == Some(a) => {
+    let fx = s.fixture();
+    match fx.environment(eid) {
+        Some(e) if fx.project_account(e.project_id) == Some(a) => {
             Ok(ok(json::environment_v2(e, a)))
         }
         _ => Err(ApiError::NotFound),
@@ -443,8 +447,9 @@ async fn get_environment_v2(State(s): Shared, Path(p): Params, headers: HeaderMa
 async fn get_environment_v3(State(s): Shared, Path(p): Params, headers: HeaderMap) -> ApiResult {
     let a = account(&s, &headers, &p, Need::Read)?;
     let (pid, eid) = (id(&p, "project_id")?, id(&p, "id")?);
-    match s.fixture().environment(eid) {
-        Some(e) if e.project_id == pid && s.fixture().project_account(pid) == Some(a) => {
+    let fx = s.fixture();
+    match fx.environment(eid) {
+        Some(e) if e.project_id == pid && fx.project_account(pid) == Some(a) => {
             Ok(ok(json::environment_v3(e, a)))
         }
         _ => Err(ApiError::NotFound),
@@ -497,11 +502,11 @@ async fn list_jobs(
     let include = q.include_related();
     let now = Instant::now();
     let runs = lock(&s.runs);
-    let items = s
-        .fixture()
+    let fx = s.fixture();
+    let items = fx
         .jobs
         .iter()
-        .filter(|j| s.fixture().project_account(j.project_id) == Some(a))
+        .filter(|j| fx.project_account(j.project_id) == Some(a))
         .filter(|j| project_id.is_none_or(|p| j.project_id == p))
         .filter(|j| project_in.is_empty() || project_in.contains(&j.project_id))
         .filter(|j| environment_id.is_none_or(|e| j.environment_id == e))
@@ -516,7 +521,7 @@ async fn list_jobs(
                 "environment_id" => json!([j.environment_id, j.id]),
                 f => sort_key(f, j.id, &j.name),
             };
-            (key, job_with_related(&s, j, &include, &runs, now))
+            (key, job_with_related(&s, &fx, j, &include, &runs, now))
         })
         .collect();
     list_response(items, &q, &order, filters)
@@ -537,29 +542,12 @@ async fn get_job(
     let runs = lock(&s.runs);
     Ok(ok(job_with_related(
         &s,
+        &fx,
         job,
         &include,
         &runs,
         Instant::now(),
     )))
-}
-
-/// Writing job definitions needs a job admin (or account admin), as on dbt Cloud.
-fn authorize_job_admin(
-    s: &AppState,
-    headers: &HeaderMap,
-    p: &HashMap<String, String>,
-) -> Result<i64, ApiError> {
-    let a = account(s, headers, p, Need::Read)?;
-    let token = authenticate(s, headers)?;
-    if matches!(
-        token.permissions,
-        super::fixture::Permission::AccountAdmin | super::fixture::Permission::JobAdmin
-    ) {
-        Ok(a)
-    } else {
-        Err(ApiError::PermissionDenied)
-    }
 }
 
 /// `POST /jobs/` (Create Job): see [`job_definitions`].
@@ -569,7 +557,7 @@ async fn create_job(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    let a = authorize_job_admin(&s, &headers, &p)?;
+    let a = account(&s, &headers, &p, Need::WriteJobs)?;
     let body = job_definitions::parse_body(&body).map_err(ApiError::BadRequest)?;
     let job = s.change_fixture(|f| {
         let job = job_definitions::create(f, a, &body)?;
@@ -587,19 +575,20 @@ async fn update_job(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    let a = authorize_job_admin(&s, &headers, &p)?;
+    let a = account(&s, &headers, &p, Need::WriteJobs)?;
     let jid = id(&p, "id")?;
     job_in_account(&s, a, jid)?;
     let body = job_definitions::parse_body(&body).map_err(ApiError::BadRequest)?;
     let job = s.change_fixture(|f| {
-        let mut job = f.job(jid).cloned().ok_or_else(Map::new)?;
-        job_definitions::apply(f, a, &mut job, &body)?;
+        let Some(mut job) = f.job(jid).cloned() else {
+            return Err(ApiError::NotFound);
+        };
+        job_definitions::apply(f, a, &mut job, &body).map_err(ApiError::BadRequest)?;
         if let Some(slot) = f.job_mut(jid) {
             *slot = job.clone();
         }
         Ok(job)
-    });
-    let job = job.map_err(ApiError::BadRequest)?;
+    })?;
     Ok(ok(json::job(&job, &s.fixture())))
 }
 
@@ -608,7 +597,7 @@ async fn update_job(
 /// dbt-cloud-cli's `job delete`) read the deleted job from the envelope, as dbt Cloud sends
 /// it: `200` with the job, `state: 2` (README "Known client pitfalls").
 async fn destroy_job(State(s): Shared, Path(p): Params, headers: HeaderMap) -> ApiResult {
-    let a = authorize_job_admin(&s, &headers, &p)?;
+    let a = account(&s, &headers, &p, Need::WriteJobs)?;
     let jid = id(&p, "id")?;
     job_in_account(&s, a, jid)?;
     let before = s.fixture();
@@ -627,18 +616,16 @@ async fn destroy_job(State(s): Shared, Path(p): Params, headers: HeaderMap) -> A
 /// `most_recent_completed_run` (dbt-mcp reads the last two).
 fn job_with_related(
     s: &AppState,
+    fx: &super::fixture::Fixture,
     job: &super::fixture::JobFixture,
     include: &BTreeSet<String>,
     runs: &super::state::RunStore,
     now: Instant,
 ) -> Value {
-    let mut v = json::job(job, &s.fixture());
-    let account_id = s
-        .fixture()
-        .project_account(job.project_id)
-        .unwrap_or_default();
+    let mut v = json::job(job, fx);
+    let account_id = fx.project_account(job.project_id).unwrap_or_default();
     if include.contains("environment") {
-        if let Some(e) = s.fixture().environment(job.environment_id) {
+        if let Some(e) = fx.environment(job.environment_id) {
             v["environment"] = json::environment_embedded(e, account_id);
         }
     }
@@ -649,9 +636,7 @@ fn job_with_related(
             .rev()
             .filter(|r| r.job_id == job.id)
             .find(|r| !completed || r.snapshot(now).status.is_terminal())
-            .map_or(Value::Null, |r| {
-                json::run(r, &s.fixture(), &none, &s.base_url, now)
-            })
+            .map_or(Value::Null, |r| json::run(r, fx, &none, &s.base_url, now))
     };
     if include.contains("most_recent_run") {
         v["most_recent_run"] = latest(false);
@@ -1063,5 +1048,6 @@ async fn admin_reset_log(State(s): Shared) -> Response {
 async fn admin_reset(State(s): Shared) -> Response {
     let cleared = lock(&s.log).clear();
     lock(&s.runs).clear();
+    s.restore_fixture();
     axum::Json(json!({"cleared": cleared})).into_response()
 }

@@ -44,6 +44,8 @@ pub(crate) struct AppState {
     /// replaces the snapshot whole ([`AppState::change_fixture`]), so no lock is ever held
     /// across a handler.
     pub world: RwLock<Arc<Fixture>>,
+    /// The fixture as loaded: what `POST /_sandbox/reset` restores.
+    pub loaded: Arc<Fixture>,
     pub executor: Executor,
     pub base_url: String,
     pub started: Instant,
@@ -69,6 +71,11 @@ impl AppState {
     /// The world as it is now.
     pub fn fixture(&self) -> Arc<Fixture> {
         self.world.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Back to the fixture as loaded (jobs written through the API are forgotten).
+    pub fn restore_fixture(&self) {
+        *self.world.write().unwrap_or_else(|e| e.into_inner()) = self.loaded.clone();
     }
 
     /// Change the world (job create, update, delete); returns what `change` returned.
