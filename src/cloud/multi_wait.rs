@@ -171,7 +171,7 @@ pub async fn wait_for_runs(
                 a.end = Some(RunEnd::Finished);
                 continue;
             }
-            let d = next_poll(
+            let d = run_delay(
                 status,
                 time_in_state(&a.run, a.seen_since),
                 a.expected_running,
@@ -186,6 +186,22 @@ pub async fn wait_for_runs(
                 .min();
             sleep_until_next(delay, nearest).await;
         }
+    }
+}
+
+/// A run with no history to predict its end from is looked at at least this often. The single
+/// wait backs off to 10 s for such a run (and can notice its end that late); here one request
+/// serves every pending run and the budget for several jobs is 2 requests/s, so the wait can
+/// afford to leave within a second of the last run ending (≤ 1.25 requests/s).
+const NO_HISTORY_CAP: Duration = Duration::from_millis(800);
+
+/// The delay before a run needs its next look: the single wait's schedule, capped for a run
+/// without history.
+fn run_delay(status: RunStatus, in_state: Duration, expected: Option<Duration>) -> Duration {
+    let d = next_poll(status, in_state, expected);
+    match expected {
+        Some(_) => d,
+        None => d.min(NO_HISTORY_CAP),
     }
 }
 
@@ -246,6 +262,19 @@ fn median(mut secs: Vec<f64>) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_without_history_is_looked_at_within_a_second_and_others_keep_the_schedule() {
+        let long = Duration::from_secs(600);
+        assert_eq!(run_delay(RunStatus::Running, long, None), NO_HISTORY_CAP);
+        assert!(run_delay(RunStatus::Running, Duration::ZERO, None) <= NO_HISTORY_CAP);
+        let expected = Some(Duration::from_secs(3600));
+        assert_eq!(
+            run_delay(RunStatus::Running, long, expected),
+            next_poll(RunStatus::Running, long, expected)
+        );
+        assert!(run_delay(RunStatus::Running, long, expected) > Duration::from_secs(1));
+    }
 
     #[test]
     fn median_of_samples() {
