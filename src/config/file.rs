@@ -301,40 +301,46 @@ fn syntax_error(path: &Path, text: &str, e: &serde_saphyr::Error) -> ConfigError
     invalid(path, text, line, column, message, hint)
 }
 
+/// serde's "unknown field `x`, expected one of `a`, `b`" → (`x`, [a, b]): read once for every
+/// YAML file datachonk parses (datachonk.yaml, the model spec).
+pub(crate) fn unknown_field(message: &str) -> Option<(&str, Vec<String>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, tail) = rest.split_once('`')?;
+    let expected = tail
+        .split_once("expected one of ")
+        .map(|(_, list)| {
+            list.split(',')
+                .map(|s| s.trim().trim_matches('`').to_string())
+                .collect()
+        })
+        .or_else(|| {
+            tail.split_once("expected ")
+                .map(|(_, one)| vec![one.trim().trim_matches('`').to_string()])
+        })
+        .unwrap_or_default();
+    Some((field, expected))
+}
+
 /// Turn the parser's terse messages into ones that say what was expected.
 fn explain(message: &str) -> (String, Option<String>) {
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        if let Some((field, tail)) = rest.split_once('`') {
-            let expected: Vec<String> = tail
-                .split_once("expected one of ")
-                .map(|(_, list)| {
-                    list.split(',')
-                        .map(|s| s.trim().trim_matches('`').to_string())
-                        .collect()
-                })
-                .or_else(|| {
-                    tail.split_once("expected ")
-                        .map(|(_, one)| vec![one.trim().trim_matches('`').to_string()])
-                })
-                .unwrap_or_default();
-            let public: Vec<&String> = expected
-                .iter()
-                .filter(|k| !matches!(k.as_str(), "token" | "api_token"))
-                .collect();
-            let suggestion = public
-                .iter()
-                .map(|k| (strsim::jaro_winkler(field, k), k))
-                .filter(|(score, _)| *score > 0.8)
-                .max_by(|a, b| a.0.total_cmp(&b.0))
-                .map(|(_, k)| format!("did you mean `{k}`?"));
-            let known = public
-                .iter()
-                .map(|k| k.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
-            let message = format!("unknown key `{field}` (expected one of: {known})");
-            return (message, suggestion);
-        }
+    if let Some((field, expected)) = unknown_field(message) {
+        let public: Vec<&String> = expected
+            .iter()
+            .filter(|k| !matches!(k.as_str(), "token" | "api_token"))
+            .collect();
+        let suggestion = public
+            .iter()
+            .map(|k| (strsim::jaro_winkler(field, k), k))
+            .filter(|(score, _)| *score > 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, k)| format!("did you mean `{k}`?"));
+        let known = public
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let message = format!("unknown key `{field}` (expected one of: {known})");
+        return (message, suggestion);
     }
     if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
         let key = rest.split(',').next().unwrap_or(rest).trim();

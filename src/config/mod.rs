@@ -19,6 +19,7 @@ use secrecy::SecretString;
 
 pub use env::{EnvSource, ProcessEnv, ENV_VARS};
 pub use error::ConfigError;
+pub(crate) use file::unknown_field;
 pub use file::{find_config_file, ConfigFile, CONFIG_FILE_NAME};
 pub use generate::{load_generate, GenerateConfig, GenerateSection, GenerateSettings};
 pub use git::{load_git, GitConfig, GitSection};

@@ -182,15 +182,12 @@ fn split_params(url: &PgUrl) -> Result<OurParams, PostgresError> {
     })
 }
 
-/// Introspect the database at `url`; `schemas` applies when the URL names none (empty = all
-/// user schemas).
-pub fn read(url: &PgUrl, schemas: &[String]) -> Result<Metadata, PostgresError> {
-    let params = split_params(url)?;
-    let schemas: Vec<String> = if params.schemas.is_empty() {
-        schemas.to_vec()
-    } else {
-        params.schemas
-    };
+/// The connection settings of `url` (connect timeout: the URL's, else [`CONNECT_TIMEOUT`]) and
+/// a runtime to run the session on: the same for introspection and `relationships` queries.
+fn connection_setup(
+    url: &PgUrl,
+    params: &OurParams,
+) -> Result<(tokio_postgres::Config, Duration, tokio::runtime::Runtime), PostgresError> {
     let mut config: tokio_postgres::Config =
         params
             .conn_str
@@ -212,6 +209,19 @@ pub fn read(url: &PgUrl, schemas: &[String]) -> Result<Metadata, PostgresError> 
             url: url.redacted(),
             message: format!("cannot start the network runtime: {e}"),
         })?;
+    Ok((config, connect_timeout, runtime))
+}
+
+/// Introspect the database at `url`; `schemas` applies when the URL names none (empty = all
+/// user schemas).
+pub fn read(url: &PgUrl, schemas: &[String]) -> Result<Metadata, PostgresError> {
+    let params = split_params(url)?;
+    let (config, connect_timeout, runtime) = connection_setup(url, &params)?;
+    let schemas: Vec<String> = if params.schemas.is_empty() {
+        schemas.to_vec()
+    } else {
+        params.schemas
+    };
     runtime.block_on(introspect(
         url,
         &config,
@@ -230,27 +240,7 @@ pub fn text_queries(
     sqls: &[String],
 ) -> Result<Vec<Vec<Vec<Option<String>>>>, PostgresError> {
     let params = split_params(url)?;
-    let mut config: tokio_postgres::Config =
-        params
-            .conn_str
-            .parse()
-            .map_err(|e: tokio_postgres::Error| PostgresError::BadUrl {
-                url: url.redacted(),
-                message: url.scrub(&e.to_string()),
-            })?;
-    let connect_timeout = config
-        .get_connect_timeout()
-        .copied()
-        .unwrap_or(CONNECT_TIMEOUT);
-    config.connect_timeout(connect_timeout);
-    config.application_name("datachonk");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| PostgresError::Connect {
-            url: url.redacted(),
-            message: format!("cannot start the network runtime: {e}"),
-        })?;
+    let (config, connect_timeout, runtime) = connection_setup(url, &params)?;
     let filter: Option<Vec<String>> = (!params.schemas.is_empty()).then_some(params.schemas);
     runtime.block_on(async {
         let (client, connection) = within(connect_timeout, config.connect(tokio_postgres::NoTls))

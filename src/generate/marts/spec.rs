@@ -237,30 +237,16 @@ fn syntax_error(path: &Path, e: &serde_saphyr::Error) -> MartsError {
 
 /// The parser's terse messages, saying what was expected.
 fn explain(message: &str) -> (String, Option<String>) {
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        if let Some((field, tail)) = rest.split_once('`') {
-            let expected: Vec<String> = tail
-                .split_once("expected one of ")
-                .map(|(_, list)| {
-                    list.split(',')
-                        .map(|s| s.trim().trim_matches('`').to_string())
-                        .collect()
-                })
-                .or_else(|| {
-                    tail.split_once("expected ")
-                        .map(|(_, one)| vec![one.trim().trim_matches('`').to_string()])
-                })
-                .unwrap_or_default();
-            let hint = closest(field, expected.iter().map(String::as_str))
-                .map(|k| format!("write `{k}:` instead of `{field}:`"));
-            return (
-                format!(
-                    "unknown key `{field}` (expected one of: {})",
-                    expected.join(", ")
-                ),
-                hint,
-            );
-        }
+    if let Some((field, expected)) = crate::config::unknown_field(message) {
+        let hint = closest(field, expected.iter().map(String::as_str))
+            .map(|k| format!("write `{k}:` instead of `{field}:`"));
+        return (
+            format!(
+                "unknown key `{field}` (expected one of: {})",
+                expected.join(", ")
+            ),
+            hint,
+        );
     }
     if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
         let key = rest.split(',').next().unwrap_or(rest).trim();
