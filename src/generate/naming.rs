@@ -40,7 +40,12 @@ pub fn snake_case(raw: &str) -> String {
             out.push('_');
             pending_sep = false;
         }
-        out.extend(c.to_lowercase());
+        if c.is_ascii() {
+            // The same as `to_lowercase` for ASCII, without its iterator (every column).
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
     }
     if raw.starts_with('_') {
         out.insert(0, '_');
