@@ -40,7 +40,12 @@ pub fn snake_case(raw: &str) -> String {
             out.push('_');
             pending_sep = false;
         }
-        out.extend(c.to_lowercase());
+        if c.is_ascii() {
+            // The same as `to_lowercase` for ASCII, without its iterator (every column).
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
     }
     if raw.starts_with('_') {
         out.insert(0, '_');
@@ -92,21 +97,38 @@ pub fn column_alias(
 pub fn collisions<'a>(
     pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Vec<(String, Vec<String>)> {
-    // Borrowed while looking: only clashes (rare) are copied.
-    let mut seen: Vec<(&str, Vec<&str>)> = Vec::new();
-    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    // A table's columns (dozens, 200,000 for a large catalog) are looked up by a scan:
+    // hashing each name with SipHash and allocating its list cost ~5x more. Past `SCAN`
+    // names (a source's tables) a map takes over.
+    const SCAN: usize = 32;
+    // Borrowed while looking: only clashes (rare) are copied. Each entry: derived, first
+    // raw, further raws (empty, so not allocated, unless it clashes).
+    let mut seen: Vec<(&str, &str, Vec<&str>)> = Vec::new();
+    let mut index: Option<std::collections::HashMap<&str, usize>> = None;
     for (raw, derived) in pairs {
-        match index.get(derived) {
-            Some(&i) => seen[i].1.push(raw),
+        if index.is_none() && seen.len() == SCAN {
+            index = Some(seen.iter().enumerate().map(|(i, e)| (e.0, i)).collect());
+        }
+        let found = match &index {
+            Some(index) => index.get(derived).copied(),
+            None => seen.iter().position(|e| e.0 == derived),
+        };
+        match found {
+            Some(i) => seen[i].2.push(raw),
             None => {
-                index.insert(derived, seen.len());
-                seen.push((derived, vec![raw]));
+                if let Some(index) = &mut index {
+                    index.insert(derived, seen.len());
+                }
+                seen.push((derived, raw, Vec::new()));
             }
         }
     }
     seen.into_iter()
-        .filter(|(_, raws)| raws.len() > 1)
-        .map(|(d, raws)| (d.to_string(), raws.into_iter().map(String::from).collect()))
+        .filter(|(_, _, more)| !more.is_empty())
+        .map(|(d, first, more)| {
+            let raws = std::iter::once(first).chain(more).map(String::from);
+            (d.to_string(), raws.collect())
+        })
         .collect()
 }
 
@@ -163,6 +185,29 @@ mod tests {
         assert_eq!(
             column_alias("Total Amount", 1, &rules, reserved),
             "total_amount"
+        );
+    }
+
+    #[test]
+    fn collisions_are_found_past_the_scan_limit() {
+        // More names than are scanned: clashes on both sides of the switch to a map.
+        let raws: Vec<String> = (0..100).map(|i| format!("C{i}")).collect();
+        let mut pairs: Vec<(&str, String)> = raws
+            .iter()
+            .map(|r| (r.as_str(), r.to_lowercase()))
+            .collect();
+        pairs.push(("X1", "c1".into()));
+        pairs.push(("X90", "c90".into()));
+        let got = collisions(pairs.iter().map(|(r, d)| (*r, d.as_str())));
+        assert_eq!(
+            got,
+            vec![
+                ("c1".to_string(), vec!["C1".to_string(), "X1".to_string()]),
+                (
+                    "c90".to_string(),
+                    vec!["C90".to_string(), "X90".to_string()]
+                ),
+            ]
         );
     }
 

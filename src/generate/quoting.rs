@@ -94,9 +94,6 @@ impl Dialect {
         let buf = &mut buf[..word.len()];
         buf.copy_from_slice(word.as_bytes());
         buf.make_ascii_lowercase();
-        let Ok(lower) = std::str::from_utf8(buf) else {
-            return false;
-        };
         let list: &[&str] = match self {
             Dialect::Duckdb => DUCKDB_RESERVED,
             Dialect::Postgres | Dialect::Redshift => POSTGRES_RESERVED,
@@ -104,7 +101,8 @@ impl Dialect {
             Dialect::Bigquery => BIGQUERY_RESERVED,
             Dialect::Databricks => ANSI_RESERVED,
         };
-        list.binary_search(&lower).is_ok()
+        // Compared as bytes (the order of `str`): no UTF-8 check of the lowered copy.
+        list.binary_search_by(|w| w.as_bytes().cmp(buf)).is_ok()
     }
 
     /// Does `raw` need quoting to be referenced exactly in this dialect?

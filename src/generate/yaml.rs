@@ -149,14 +149,16 @@ pub fn is_plain(s: &str) -> bool {
     if !(first.is_alphabetic() || first == '_') || s.ends_with(' ') {
         return false;
     }
-    if !s
-        .chars()
-        .all(|c| c.is_alphanumeric() || matches!(c, '_' | ' ' | '.' | ',' | '/' | '(' | ')' | '-'))
-    {
-        return false;
-    }
-    if s.contains("  ") {
-        return false;
+    // One pass, no substring search for the double space: this runs for most names and
+    // descriptions of a large YAML file.
+    let mut after_space = false;
+    for c in s.chars() {
+        let allowed =
+            c.is_alphanumeric() || matches!(c, '_' | ' ' | '.' | ',' | '/' | '(' | ')' | '-');
+        if !allowed || (c == ' ' && after_space) {
+            return false;
+        }
+        after_space = c == ' ';
     }
     // No allocation: this runs for most names and descriptions of a large YAML file.
     ![
@@ -258,6 +260,9 @@ mod tests {
         assert_eq!(scalar("say \"hi\"\n"), "\"say \\\"hi\\\"\\n\"");
         assert_eq!(scalar("#comment"), "\"#comment\"");
         assert_eq!(scalar("Order Items"), "Order Items");
+        assert_eq!(scalar("Order  Items"), "\"Order  Items\"");
+        assert_eq!(scalar("a b  c d"), "\"a b  c d\"");
+        assert_eq!(scalar("Order "), "\"Order \"");
     }
 
     #[test]
