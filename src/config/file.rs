@@ -284,21 +284,27 @@ fn is_env_var_name(s: &str) -> bool {
 }
 
 fn syntax_error(path: &Path, text: &str, e: &serde_saphyr::Error) -> ConfigError {
+    let (line, column, message) = yaml_error_parts(e);
+    let (message, hint) = explain(&message);
+    invalid(path, text, line, column, message, hint)
+}
+
+/// Line, column and the bare message of a YAML error, for every YAML file datachonk parses
+/// (datachonk.yaml, the model spec). The crate renders "error: line L column C: MESSAGE" and
+/// then its own snippet; only the message is kept (callers render their own, redacted).
+pub(crate) fn yaml_error_parts(e: &serde_saphyr::Error) -> (u64, u64, String) {
     let (line, column) = e
         .location()
         .map(|l| (l.line(), l.column()))
         .unwrap_or((0, 0));
     let raw = e.to_string();
-    // The crate renders "error: line L column C: MESSAGE" and then its own snippet; keep only
-    // the message (we render a redacted snippet ourselves).
     let first = raw.lines().next().unwrap_or_default();
     let first = first.strip_prefix("error: ").unwrap_or(first);
     let message = match first.split_once(": ") {
         Some((prefix, rest)) if prefix.starts_with("line ") => rest,
         _ => first,
     };
-    let (message, hint) = explain(message);
-    invalid(path, text, line, column, message, hint)
+    (line, column, message.to_string())
 }
 
 /// serde's "unknown field `x`, expected one of `a`, `b`" → (`x`, [a, b]): read once for every

@@ -19,8 +19,8 @@ use secrecy::SecretString;
 
 pub use env::{EnvSource, ProcessEnv, ENV_VARS};
 pub use error::ConfigError;
-pub(crate) use file::unknown_field;
 pub use file::{find_config_file, ConfigFile, CONFIG_FILE_NAME};
+pub(crate) use file::{unknown_field, yaml_error_parts};
 pub use generate::{load_generate, GenerateConfig, GenerateSection, GenerateSettings};
 pub use git::{load_git, GitConfig, GitSection};
 pub use resolve::load;

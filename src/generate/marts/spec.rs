@@ -212,18 +212,8 @@ pub fn parse(path: &Path, text: &str) -> Result<SpecFile, MartsError> {
 }
 
 fn syntax_error(path: &Path, e: &serde_saphyr::Error) -> MartsError {
-    let (line, column) = e
-        .location()
-        .map(|l| (l.line(), l.column()))
-        .unwrap_or((0, 0));
-    let raw = e.to_string();
-    let first = raw.lines().next().unwrap_or_default();
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    let message = match first.split_once(": ") {
-        Some((prefix, rest)) if prefix.starts_with("line ") => rest,
-        _ => first,
-    };
-    let (message, hint) = explain(message);
+    let (line, column, message) = crate::config::yaml_error_parts(e);
+    let (message, hint) = explain(&message);
     MartsError::Invalid {
         at: At {
             file: path.to_path_buf(),
