@@ -87,6 +87,19 @@ fn serve(sandbox: &RunningSandbox, dir: &Path, args: &[&str], env: &[(&str, &str
     }
 }
 
+/// `serve` with the token and account in the environment: connected from the start.
+fn connected(sandbox: &RunningSandbox, dir: &Path) -> Serve {
+    serve(
+        sandbox,
+        dir,
+        &[],
+        &[
+            ("DBT_CLOUD_API_TOKEN", TOKEN),
+            ("DBT_CLOUD_ACCOUNT_ID", "1"),
+        ],
+    )
+}
+
 impl Serve {
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
@@ -414,15 +427,7 @@ fn connects_lists_jobs_triggers_and_follows_runs_as_the_openapi_document_says() 
 fn without_the_key_from_a_foreign_host_or_origin_or_with_a_huge_body_nothing_is_served() {
     let sandbox = support::sandbox(&[]);
     let dir = workdir();
-    let s = serve(
-        &sandbox,
-        dir.path(),
-        &[],
-        &[
-            ("DBT_CLOUD_API_TOKEN", TOKEN),
-            ("DBT_CLOUD_ACCOUNT_ID", "1"),
-        ],
-    );
+    let s = connected(&sandbox, dir.path());
     let status_url = s.url("/api/dbt-cloud/status");
 
     // No key, a wrong key, a key that only differs at the end.
@@ -525,15 +530,7 @@ fn without_the_key_from_a_foreign_host_or_origin_or_with_a_huge_body_nothing_is_
 fn the_page_trades_its_key_for_a_strict_cookie_and_cookie_requests_need_our_origin() {
     let sandbox = support::sandbox(&[]);
     let dir = workdir();
-    let s = serve(
-        &sandbox,
-        dir.path(),
-        &[],
-        &[
-            ("DBT_CLOUD_API_TOKEN", TOKEN),
-            ("DBT_CLOUD_ACCOUNT_ID", "1"),
-        ],
-    );
+    let s = connected(&sandbox, dir.path());
     let r = s
         .http
         .get(s.url(&format!("/?key={}", s.key)))
@@ -730,15 +727,7 @@ tokens: [{token: fake-admin-token-5b2e91, permissions: account_admin}]
     .unwrap();
     let sandbox = Sandbox::start(SandboxOptions::default().with_fixture(fixture)).unwrap();
     let dir = workdir();
-    let s = Arc::new(serve(
-        &sandbox,
-        dir.path(),
-        &[],
-        &[
-            ("DBT_CLOUD_API_TOKEN", TOKEN),
-            ("DBT_CLOUD_ACCOUNT_ID", "1"),
-        ],
-    ));
+    let s = Arc::new(connected(&sandbox, dir.path()));
     let (code, t) = s.post("/api/dbt-cloud/trigger-run", &json!({ "job_id": 1 }));
     assert_eq!(code, 200);
     let run_id = t["run"]["id"].as_i64().unwrap();
