@@ -51,6 +51,13 @@ fn serve(sandbox: &RunningSandbox, dir: &Path, args: &[&str], env: &[(&str, &str
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // The client first: a panic after the spawn would leave the server running.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = Client::builder()
+        .timeout(Duration::from_secs(60))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let mut child = cmd.spawn().expect("serve starts");
     let mut first = String::new();
     BufReader::new(child.stdout.take().expect("stdout"))
@@ -75,14 +82,7 @@ fn serve(sandbox: &RunningSandbox, dir: &Path, args: &[&str], env: &[(&str, &str
         base: base.to_string(),
         key: key.to_string(),
         log,
-        http: {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            Client::builder()
-                .timeout(Duration::from_secs(60))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap()
-        },
+        http,
         seen: Mutex::new(Vec::new()),
     }
 }
