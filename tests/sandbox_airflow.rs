@@ -13,9 +13,9 @@
 
 mod sandbox_support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use datachonk::sandbox::{RunStatus, RunningSandbox, SandboxOptions, TlsMode};
 use sandbox_support::*;
@@ -49,17 +49,11 @@ fn airflow_python() -> PathBuf {
     python
 }
 
-struct Driven {
-    out: Value,
-    stdout: String,
-    stderr: String,
-}
-
 /// Run the driver with a clean environment (PATH and HOME only from ours, so a developer's
 /// own AIRFLOW_* never leaks in); killed after [`DRIVER_DEADLINE`].
 fn drive(sandbox: &RunningSandbox, args: &[String]) -> Driven {
     let python = airflow_python();
-    let dir = tempfile::tempdir().expect("temp dir");
+    let home = tempfile::tempdir().expect("temp dir");
     let ca = sandbox
         .ca_path()
         .expect("a --tls sandbox has a certificate");
@@ -69,61 +63,19 @@ fn drive(sandbox: &RunningSandbox, args: &[String]) -> Driven {
         "password": TOKEN,
         "host": format!("127.0.0.1:{}", sandbox.addr().port()),
     });
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/airflow_dbt_cloud.py");
-    let out_json = dir.path().join("out.json");
-    let (so, se) = (dir.path().join("stdout"), dir.path().join("stderr"));
-    let file = |p: &Path| std::fs::File::create(p).expect("output file");
-    let mut cmd = Command::new(&python);
-    cmd.arg(&script)
-        .args(args)
-        .arg(&out_json)
-        .env_clear()
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(file(&so))
-        .stderr(file(&se));
-    for key in ["PATH", "HOME"] {
-        if let Some(v) = std::env::var_os(key) {
-            cmd.env(key, v);
-        }
-    }
-    cmd.env("AIRFLOW_HOME", dir.path().join("airflow"))
-        .env("AIRFLOW_CONN_DBT_CLOUD_DEFAULT", conn.to_string())
-        .env("REQUESTS_CA_BUNDLE", ca)
-        .env("SSL_CERT_FILE", ca)
-        .env("PYTHONIOENCODING", "utf-8");
-    let mut child = cmd.spawn().expect("python starts");
-    let deadline = Instant::now() + DRIVER_DEADLINE;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("the Airflow driver did not finish in time");
-            }
-        }
-    };
-    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-    let (stdout, stderr) = (read(&so), read(&se));
-    assert!(
-        status.success(),
-        "driver exited {status}\n--- stdout\n{stdout}\n--- stderr\n{stderr}\n--- sandbox log\n{}",
-        sandbox
-            .requests()
-            .iter()
-            .map(|r| r.log_line())
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    let out = serde_json::from_str(&read(&out_json))
-        .unwrap_or_else(|e| panic!("driver wrote no JSON ({e})\n{stderr}"));
-    Driven {
-        out,
-        stdout,
-        stderr,
-    }
+    drive_client(
+        sandbox,
+        &python,
+        "airflow_dbt_cloud.py",
+        args,
+        &[
+            ("AIRFLOW_HOME", home.path().join("airflow").into()),
+            ("AIRFLOW_CONN_DBT_CLOUD_DEFAULT", conn.to_string().into()),
+            ("REQUESTS_CA_BUNDLE", ca.into()),
+            ("SSL_CERT_FILE", ca.into()),
+        ],
+        DRIVER_DEADLINE,
+    )
 }
 
 #[test]
