@@ -1144,6 +1144,11 @@ fn models_context(
 /// Writes a rendered file into the writer it is given.
 type Render<'a> = Box<dyn Fn(&mut dyn std::io::Write) -> Result<(), GenerateError> + 'a>;
 
+/// Template `name` rendered by minijinja with `ctx`.
+fn by_template<'a>(templates: &'a Templates, name: &'static str, ctx: Value) -> Render<'a> {
+    Box::new(move |out| Ok(templates.render_to(name, ctx.clone(), out)?))
+}
+
 /// How to render one of a source's YAML files, once the fast path has failed.
 struct YamlRender<'a> {
     /// Writes the file: the built-in template's native form ([`native`]), or minijinja with
@@ -1177,11 +1182,7 @@ fn plan_yaml(
                     })
                 } else {
                     let ctx = sources_context(source, sh.config, dialect);
-                    Box::new(move |out| {
-                        Ok(sh
-                            .templates
-                            .render_to(templates::SOURCES_YAML, ctx.clone(), out)?)
-                    })
+                    by_template(sh.templates, templates::SOURCES_YAML, ctx)
                 };
                 Ok(YamlRender {
                     render,
@@ -1234,11 +1235,7 @@ fn plan_yaml(
                     let merged = Arc::new(merged);
                     let ctx =
                         models_context(source, &merged, kept_models, extra, sh.config, dialect);
-                    Box::new(move |out| {
-                        Ok(sh
-                            .templates
-                            .render_to(templates::MODELS_YAML, ctx.clone(), out)?)
-                    })
+                    by_template(sh.templates, templates::MODELS_YAML, ctx)
                 };
                 Ok(YamlRender {
                     render,

@@ -538,14 +538,7 @@ mod tests {
             })
         };
         let (warn, error) = (rule(rng), rule(rng));
-        let freshness = match rng.below(5) {
-            0 => Some(serde_json::json!({ "warn_after": warn })),
-            1 => Some(serde_json::json!({ "error_after": error })),
-            2 => Some(serde_json::json!({ "warn_after": warn, "error_after": error })),
-            3 => Some(serde_json::json!({})),
-            _ => None,
-        };
-        cfg.freshness = freshness.map(|f| serde_json::from_value(f).unwrap());
+        cfg.freshness = freshness(rng.below(5), warn, error);
         for (raw, cast) in [
             ("integer", "bigint"),
             ("varchar", "text"),
@@ -559,6 +552,23 @@ mod tests {
             }
         }
         cfg
+    }
+
+    /// `generate.freshness` by `which`: warn_after only, error_after only, both, neither rule,
+    /// or none at all (4 and up).
+    fn freshness<T: serde::de::DeserializeOwned>(
+        which: usize,
+        warn: serde_json::Value,
+        error: serde_json::Value,
+    ) -> Option<T> {
+        let f = match which {
+            0 => serde_json::json!({ "warn_after": warn }),
+            1 => serde_json::json!({ "error_after": error }),
+            2 => serde_json::json!({ "warn_after": warn, "error_after": error }),
+            3 => serde_json::json!({}),
+            _ => return None,
+        };
+        Some(serde_json::from_value(f).unwrap())
     }
 
     /// An existing `_models.yml` for `source`: some of its models (with descriptions, tests,
@@ -824,14 +834,7 @@ mod tests {
                 cfg.type_map
                     .insert("text".into(), "{{ dbt.type_string() }}".into());
                 let rule = serde_json::json!({ "count": 12, "period": "hour" });
-                let freshness = match variant {
-                    0 => None,
-                    1 => Some(serde_json::json!({ "warn_after": rule })),
-                    2 => Some(serde_json::json!({ "error_after": rule })),
-                    3 => Some(serde_json::json!({ "warn_after": rule, "error_after": rule })),
-                    _ => Some(serde_json::json!({})),
-                };
-                cfg.freshness = freshness.map(|f| serde_json::from_value(f).unwrap());
+                cfg.freshness = freshness(variant, rule.clone(), rule);
                 // An empty text is false to the templates' conditions.
                 cfg.loaded_at_field = Some(["", "_loaded_at"][variant % 2].into());
                 cfg.database = match variant {
