@@ -80,6 +80,8 @@ pub enum TemplateError {
 pub struct Templates {
     env: Environment<'static>,
     origins: Vec<(String, String)>,
+    /// Built-ins replaced by a same-named file of the project's `templates_dir`.
+    overridden: Vec<&'static str>,
     /// Digest of every template's source: part of each planned file's input fingerprint.
     pub fingerprint: String,
 }
@@ -115,6 +117,7 @@ impl Templates {
             crate::generate::context::escape_jinja(s)
         });
         let mut origins = Vec::new();
+        let mut overridden = Vec::new();
         let mut digest = sha2_hex_init();
         for (name, builtin) in BUILTIN {
             let (origin, source) = match overrides.map(|d| d.join(name)) {
@@ -124,6 +127,7 @@ impl Templates {
                             path: path.clone(),
                             source,
                         })?;
+                    overridden.push(name);
                     (path.display().to_string(), text)
                 }
                 _ => (name.to_string(), builtin.to_string()),
@@ -154,8 +158,15 @@ impl Templates {
         Ok(Templates {
             env,
             origins,
+            overridden,
             fingerprint: hex(&digest.finalize()),
         })
+    }
+
+    /// True when template `name` is the built-in one (no file of that name in `templates_dir`):
+    /// `generate` may then write it through its compiled form ([`crate::generate::native`]).
+    pub fn is_builtin(&self, name: &str) -> bool {
+        !self.overridden.contains(&name)
     }
 
     /// Render template `name` with `ctx`.
@@ -251,9 +262,24 @@ fn yaml_str(v: &Value) -> Result<Value, minijinja::Error> {
     }
 }
 
+/// `yaml_str` of text, appended to `out` (no copy when the scalar is plain).
+pub fn push_yaml_str(out: &mut String, s: &str) {
+    if crate::generate::yaml::is_plain(s) {
+        out.push_str(s);
+    } else {
+        out.push_str(&crate::generate::yaml::scalar(s));
+    }
+}
+
 /// `jinja_str`: a single-quoted Jinja/Python string literal (`'it''s'` is not Jinja: `\'`).
 fn jinja_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
+    push_jinja_str(&mut out, s);
+    out
+}
+
+/// [`jinja_str`] appended to `out`.
+pub fn push_jinja_str(out: &mut String, s: &str) {
     out.push('\'');
     for c in s.chars() {
         match c {
@@ -264,7 +290,6 @@ fn jinja_str(s: &str) -> String {
         }
     }
     out.push('\'');
-    out
 }
 
 fn sha2_hex_init() -> sha2::Sha256 {

@@ -292,6 +292,38 @@ fn project_templates_override_builtins_by_file_name() {
 }
 
 #[test]
+fn overridden_yaml_templates_are_rendered_by_minijinja_and_the_others_stay_builtin() {
+    let dir = project(Some("generate:\n  templates_dir: t\n"));
+    std::fs::create_dir(dir.path().join("t")).unwrap();
+    std::fs::write(
+        dir.path().join("t/sources.yml"),
+        "# mine\n[% for t in source.tables %]\n[[ t.name ]]: [[ t.columns | length ]]\n[% endfor %]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("t/models.yml"),
+        "# mine [[ source.name ]]: [[ source.tables | length ]]\n",
+    )
+    .unwrap();
+    // New files are written as they render; existing ones are rendered, then compared.
+    generate(dir.path(), &["shop.order_items"]).success();
+    let sources = format!("{SHOP}/_shop__sources.yml");
+    let models = format!("{SHOP}/_shop__models.yml");
+    assert_eq!(read(dir.path(), &sources), "# mine\norder_items: 3\n");
+    assert_eq!(read(dir.path(), &models), "# mine shop: 1\n");
+    let sql = read(dir.path(), &format!("{SHOP}/stg_shop__order_items.sql"));
+    assert!(sql.starts_with("with\n\nsource as (\n"), "{sql}");
+    std::fs::write(
+        dir.path().join("t/models.yml"),
+        "# again [[ source.name ]]\n",
+    )
+    .unwrap();
+    generate(dir.path(), &["shop.order_items"]).success();
+    assert_eq!(read(dir.path(), &models), "# again shop\n");
+    assert_eq!(read(dir.path(), &sources), "# mine\norder_items: 3\n");
+}
+
+#[test]
 fn from_sources_yaml_reads_columns_and_declared_keys() {
     let dir = project(None);
     let src = fixture("sources.yml");

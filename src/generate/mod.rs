@@ -12,6 +12,7 @@ pub mod marts;
 pub mod merge;
 pub mod metadata;
 pub mod naming;
+pub mod native;
 pub mod noop;
 pub mod parallel;
 pub mod plan;
@@ -1074,13 +1075,7 @@ fn plan_source(
         }))
     };
     let declared = project.declared(&source.name).is_some();
-    // What the staging template sees: the schema as files show it (the fingerprint above
-    // hashes the raw one, as the fast path does).
-    let schema_text = source.schema_text();
-    let source_value = to_value(SourceRef {
-        schema: &schema_text,
-        ..source_ref
-    });
+    let source_value = staging_source(source);
     let shared = Shared {
         req,
         templates,
@@ -1124,9 +1119,75 @@ struct Shared<'a> {
     project: &'a project::Project,
 }
 
+/// What `staging_model.sql` sees as `source`: the schema as files show it (the fingerprint
+/// hashes the raw one, as the fast path does).
+fn staging_source(source: &SourceCtx) -> Value {
+    to_value(SourceRef {
+        name: &source.name,
+        database: source.database.as_deref(),
+        schema: &source.schema_text(),
+        quote_schema: source.quote_schema,
+    })
+}
+
+/// The context of `staging_model.sql` for table `t` (`source_value`: [`staging_source`]).
+fn staging_context(
+    source_value: &Value,
+    source: &Arc<SourceCtx>,
+    t: usize,
+    config: &Value,
+    dialect: &str,
+) -> Value {
+    minijinja::context! {
+        source => source_value.clone(),
+        table => values::table(source, t),
+        config => config.clone(),
+        dialect => dialect,
+    }
+}
+
+/// The context of `sources.yml`.
+fn sources_context(source: &Arc<SourceCtx>, config: &Value, dialect: &str) -> Value {
+    let source_value = minijinja::context! {
+        name => source.name.clone(),
+        database => source.database.clone(),
+        schema => source.schema_text(),
+        quote_schema => source.quote_schema,
+        tables => values::tables(source),
+    };
+    minijinja::context! { source => source_value, config => config.clone(), dialect => dialect }
+}
+
+/// The context of `models.yml`: `source` merged with the existing file (see [`merge`]).
+fn models_context(
+    source: &Arc<SourceCtx>,
+    merged: &Arc<merge::ModelsSource>,
+    kept_models: Vec<String>,
+    extra: String,
+    config: &Value,
+    dialect: &str,
+) -> Value {
+    minijinja::context! {
+        source => minijinja::context! {
+            name => source.name.clone(),
+            schema => source.schema_text(),
+            tables => values::models_tables(source, merged),
+        },
+        kept_models => kept_models,
+        extra => extra,
+        config => config.clone(),
+        dialect => dialect,
+    }
+}
+
+/// Writes a rendered file into the writer it is given.
+type Render<'a> = Box<dyn Fn(&mut dyn std::io::Write) -> Result<(), GenerateError> + 'a>;
+
 /// How to render one of a source's YAML files, once the fast path has failed.
-struct YamlRender {
-    ctx: Value,
+struct YamlRender<'a> {
+    /// Writes the file: the built-in template's native form ([`native`]), or minijinja with
+    /// the template's context when the project overrides it.
+    render: Render<'a>,
     report: Option<merge::MergeReport>,
     /// What to record as the file's generated descriptions (`_models.yml`).
     descriptions: Option<String>,
@@ -1146,17 +1207,23 @@ fn plan_yaml(
             format!("{}/_{}__sources.yml", sh.dir, source.name),
             FileKind::SourcesYaml,
             fingerprint(sh.base, "sources.yml", table_fps.iter().copied()),
-            |_| {
-                let source_value = minijinja::context! {
-                    name => source.name.clone(),
-                    database => source.database.clone(),
-                    schema => source.schema_text(),
-                    quote_schema => source.quote_schema,
-                    tables => values::tables(source),
+            |(path, _)| {
+                let render: Render = if sh.templates.is_builtin(templates::SOURCES_YAML) {
+                    let full_path = sh.req.root.join(path);
+                    Box::new(move |out| {
+                        native::sources_yaml(out, source, &sh.req.config)
+                            .map_err(|e| write_error(&full_path, e))
+                    })
+                } else {
+                    let ctx = sources_context(source, sh.config, dialect);
+                    Box::new(move |out| {
+                        Ok(sh
+                            .templates
+                            .render_to(templates::SOURCES_YAML, ctx.clone(), out)?)
+                    })
                 };
-                let ctx = minijinja::context! { source => source_value, config => sh.config.clone(), dialect => dialect };
                 Ok(YamlRender {
-                    ctx,
+                    render,
                     report: None,
                     descriptions: None,
                 })
@@ -1197,20 +1264,23 @@ fn plan_yaml(
                         kept_models.push(text);
                     }
                 }
-                let merged = Arc::new(merged);
-                let ctx = minijinja::context! {
-                        source => minijinja::context! {
-                            name => source.name.clone(),
-                            schema => source.schema_text(),
-                            tables => values::models_tables(source, &merged),
-                        },
-                        kept_models => kept_models,
-                        extra => extra,
-                        config => sh.config.clone(),
-                        dialect => dialect,
+                let render: Render = if sh.templates.is_builtin(templates::MODELS_YAML) {
+                    Box::new(move |out| {
+                        native::models_yaml(out, source, &merged, &kept_models, &extra)
+                            .map_err(|e| write_error(&full_path, e))
+                    })
+                } else {
+                    let merged = Arc::new(merged);
+                    let ctx =
+                        models_context(source, &merged, kept_models, extra, sh.config, dialect);
+                    Box::new(move |out| {
+                        Ok(sh
+                            .templates
+                            .render_to(templates::MODELS_YAML, ctx.clone(), out)?)
+                    })
                 };
                 Ok(YamlRender {
-                    ctx,
+                    render,
                     report: existing.map(|_| report),
                     descriptions: Some(merge::GeneratedDescriptions::of(source).to_text()),
                 })
@@ -1232,37 +1302,35 @@ fn plan_yaml(
 /// One YAML file of a source: unchanged by the fast path, else rendered from the context
 /// `prepare` makes (given the path and the file's bytes, when it exists) — straight to disk
 /// when the file is new and the plan writes, else to memory and compared with the disk.
-fn yaml_file(
+fn yaml_file<'r>(
     sh: &Shared,
     path: String,
     kind: FileKind,
     input: String,
-    prepare: impl FnOnce((&str, Option<&[u8]>)) -> Result<YamlRender, GenerateError>,
+    prepare: impl FnOnce((&str, Option<&[u8]>)) -> Result<YamlRender<'r>, GenerateError>,
 ) -> Result<PlannedFile, GenerateError> {
     let on_disk = match sh.disk.check(&path, kind, &input, sh.state)? {
         OnDisk::Unchanged(f) => return Ok(*f),
         OnDisk::Other(bytes) => bytes,
     };
     let YamlRender {
-        ctx,
+        render,
         report,
         descriptions,
     } = prepare((&path, on_disk.as_deref()))?;
-    let template = match kind {
-        FileKind::SourcesYaml => templates::SOURCES_YAML,
-        _ => templates::MODELS_YAML,
-    };
     if on_disk.is_none() {
         let streamed =
             sh.sink
-                .stream_new(&path, kind, input.clone(), descriptions.clone(), |out| {
-                    Ok(sh.templates.render_to(template, ctx.clone(), out)?)
-                })?;
+                .stream_new(&path, kind, input.clone(), descriptions.clone(), &render)?;
         if let Some(f) = streamed {
             return Ok(f);
         }
     }
-    let content = sh.templates.render(template, ctx)?;
+    let mut content = Vec::new();
+    render(&mut content)?;
+    // Both renderers write only text.
+    let content = String::from_utf8(content)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     let mut f = plan::classify(
         &path,
         kind,
@@ -1289,6 +1357,7 @@ fn render_models(
 ) -> Result<Vec<PlannedFile>, GenerateError> {
     let (req, state) = (sh.req, sh.state);
     let dialect = req.config.dialect.as_str();
+    let builtin = sh.templates.is_builtin(templates::STAGING_MODEL);
     let render = |&(i, fp): &(usize, &[u8; 32])| -> Result<PlannedFile, GenerateError> {
         let t = &source.tables[i];
         let path = format!("{}/{}.sql", sh.dir, t.model_name);
@@ -1300,15 +1369,14 @@ fn render_models(
             OnDisk::Unchanged(f) => return Ok(*f),
             OnDisk::Other(bytes) => bytes,
         };
-        let content = sh.templates.render(
-            templates::STAGING_MODEL,
-            minijinja::context! {
-                source => source_value.clone(),
-                table => values::table(source, i),
-                config => sh.config.clone(),
-                dialect => dialect,
-            },
-        )?;
+        let content = if builtin {
+            native::staging_model(&source.name, t)
+        } else {
+            sh.templates.render(
+                templates::STAGING_MODEL,
+                staging_context(source_value, source, i, sh.config, dialect),
+            )?
+        };
         Ok(plan::classify(
             &path,
             FileKind::StagingModel,
@@ -1379,6 +1447,15 @@ fn render_models(
         return Err(e);
     }
     Ok(out.into_iter().flatten().collect())
+}
+
+/// An I/O error of the file being written.
+fn write_error(path: &Path, source: std::io::Error) -> GenerateError {
+    write::WriteError {
+        path: path.to_path_buf(),
+        source,
+    }
+    .into()
 }
 
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, GenerateError> {

@@ -8,6 +8,7 @@
 //! One difference, on purpose: text from the metadata leaves here made safe for dbt's Jinja
 //! ([`jinja_safe`]), while the contexts keep it raw for matching and fingerprints.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use minijinja::value::{Enumerator, Object, ObjectRepr};
@@ -86,18 +87,116 @@ pub fn table(source: &Arc<SourceCtx>, t: usize) -> Value {
 /// changed, table by table in `source`'s order (empty: no file, the metadata as is).
 pub fn models_tables(source: &Arc<SourceCtx>, merged: &Arc<ModelsSource>) -> Value {
     let (source, merged) = (source.clone(), merged.clone());
-    let len = if merged.tables.is_empty() {
-        source.tables.len()
-    } else {
-        source.tables.len().min(merged.tables.len())
-    };
-    seq(len, move |t| {
+    seq(ModelsRow::count(&source, &merged), move |t| {
         Value::from_object(ModelsTableView {
             source: source.clone(),
             merged: merged.clone(),
             t,
         })
     })
+}
+
+/// A table of the models YAML: its context and what the merge decided for it (`None`: nothing
+/// to merge with). The template's view and the native renderer ([`super::native`]) both read
+/// the merged values through it.
+#[derive(Clone, Copy)]
+pub struct ModelsRow<'a> {
+    pub table: &'a TableCtx,
+    merged: Option<&'a ModelsTable>,
+}
+
+impl<'a> ModelsRow<'a> {
+    /// How many tables the models YAML lists.
+    pub fn count(source: &SourceCtx, merged: &ModelsSource) -> usize {
+        if merged.tables.is_empty() {
+            source.tables.len()
+        } else {
+            source.tables.len().min(merged.tables.len())
+        }
+    }
+
+    /// Table `t` of the models YAML.
+    pub fn at(source: &'a SourceCtx, merged: &'a ModelsSource, t: usize) -> Option<Self> {
+        let merged = if merged.tables.is_empty() {
+            None
+        } else {
+            Some(merged.tables.get(t)?)
+        };
+        Some(ModelsRow {
+            table: source.tables.get(t)?,
+            merged,
+        })
+    }
+
+    /// The file's description when a person wrote one, else the metadata's.
+    pub fn description(&self) -> &'a str {
+        self.merged
+            .map_or(&self.table.description, |m| &m.description)
+    }
+
+    /// Keys a person added to the model, as YAML text ("" when none).
+    pub fn extra(&self) -> &'a str {
+        self.merged.map_or("", |m| &m.extra)
+    }
+
+    pub fn column_count(&self) -> usize {
+        let len = self.table.columns.len();
+        self.merged.map_or(len, |m| len.min(m.columns.len()))
+    }
+
+    pub fn column(&self, c: usize) -> Option<ModelsCol<'a>> {
+        let merged = match self.merged {
+            Some(m) => Some(m.columns.get(c)?),
+            None => None,
+        };
+        Some(ModelsCol {
+            column: self.table.columns.get(c)?,
+            merged,
+        })
+    }
+}
+
+/// A column of the models YAML (see [`ModelsRow`]).
+#[derive(Clone, Copy)]
+pub struct ModelsCol<'a> {
+    pub column: &'a ColumnCtx,
+    merged: Option<&'a ModelsColumn>,
+}
+
+impl<'a> ModelsCol<'a> {
+    /// The file's description when a person wrote one, else the metadata's.
+    pub fn description(&self) -> &'a str {
+        self.merged
+            .and_then(|m| m.description.as_deref())
+            .unwrap_or(self.column.description())
+    }
+
+    /// Each test as YAML text: the merged ones, else `unique` and `not_null` on the key.
+    pub fn tests(&self) -> impl Iterator<Item = &'a str> {
+        let (merged, generated): (&[String], &[&str]) = match self.merged {
+            Some(m) => (&m.tests, &[]),
+            None if self.column.is_primary_key => (&[], KEY_TESTS),
+            None => (&[], &[]),
+        };
+        merged
+            .iter()
+            .map(String::as_str)
+            .chain(generated.iter().copied())
+    }
+
+    /// Keys a person added to the column, as YAML text ("" when none).
+    pub fn extra(&self) -> &'a str {
+        self.merged.map_or("", |m| &m.extra)
+    }
+}
+
+/// A column's `expression`: `quoted_name`, or `cast(quoted_name as cast_type)`; the name made
+/// safe for dbt's Jinja, the cast type the person's text.
+pub fn expression(c: &ColumnCtx) -> Cow<'_, str> {
+    match &c.cast_type {
+        Some(t) => format!("cast({} as {t})", jinja_safe(c.quoted_name())).into(),
+        None => jinja_safe(c.quoted_name()),
+    }
 }
 
 fn string(s: &str) -> Value {
@@ -144,10 +243,7 @@ fn column_field(c: &ColumnCtx, key: &str) -> Option<Value> {
         "needs_quoting" => Value::from(c.needs_quoting),
         "data_type" => meta(c.data_type()),
         "cast_type" => opt(&c.cast_type),
-        "expression" => match &c.cast_type {
-            Some(t) => Value::from(format!("cast({} as {t})", jinja_safe(c.quoted_name()))),
-            None => meta(c.quoted_name()),
-        },
+        "expression" => Value::from(expression(c).as_ref()),
         "description" => string(c.description()),
         "is_primary_key" => Value::from(c.is_primary_key),
         "kind" => Value::from(c.kind),
@@ -212,14 +308,8 @@ struct ModelsTableView {
 }
 
 impl ModelsTableView {
-    /// The table, and what the merge decided for it (`None`: nothing to merge with).
-    fn parts(&self) -> Option<(&TableCtx, Option<&ModelsTable>)> {
-        let merged = if self.merged.tables.is_empty() {
-            None
-        } else {
-            Some(self.merged.tables.get(self.t)?)
-        };
-        Some((self.source.tables.get(self.t)?, merged))
+    fn row(&self) -> Option<ModelsRow<'_>> {
+        ModelsRow::at(&self.source, &self.merged, self.t)
     }
 }
 
@@ -228,16 +318,13 @@ impl Object for ModelsTableView {
         ObjectRepr::Map
     }
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let (table, merged) = self.parts()?;
+        let row = self.row()?;
         Some(match key.as_str()? {
-            "description" => string(merged.map_or(&table.description, |m| &m.description)),
-            "extra" => string(merged.map_or("", |m| &m.extra)),
+            "description" => string(row.description()),
+            "extra" => string(row.extra()),
             "columns" => {
-                let len = merged.map_or(table.columns.len(), |m| {
-                    table.columns.len().min(m.columns.len())
-                });
                 let view = self.clone();
-                seq(len, move |c| {
+                seq(row.column_count(), move |c| {
                     Value::from_object(ModelsColumnView {
                         table: view.clone(),
                         c,
@@ -245,7 +332,7 @@ impl Object for ModelsTableView {
                 })
             }
             key @ ("name" | "identifier" | "model_name" | "primary_key") => {
-                table_field(table, key)?
+                table_field(row.table, key)?
             }
             _ => return None,
         })
@@ -261,17 +348,6 @@ struct ModelsColumnView {
     c: usize,
 }
 
-impl ModelsColumnView {
-    fn parts(&self) -> Option<(&ColumnCtx, Option<&ModelsColumn>)> {
-        let (table, merged) = self.table.parts()?;
-        let merged = match merged {
-            Some(m) => Some(m.columns.get(self.c)?),
-            None => None,
-        };
-        Some((table.columns.get(self.c)?, merged))
-    }
-}
-
 /// The tests a column gets when nothing was merged: `unique` and `not_null` on the key.
 const KEY_TESTS: &[&str] = &["unique", "not_null"];
 
@@ -280,21 +356,13 @@ impl Object for ModelsColumnView {
         ObjectRepr::Map
     }
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let (column, merged) = self.parts()?;
+        let col = self.table.row()?.column(self.c)?;
         Some(match key.as_str()? {
-            "description" => string(
-                merged
-                    .and_then(|m| m.description.as_deref())
-                    .unwrap_or(column.description()),
-            ),
-            "tests" => match merged {
-                Some(m) => Value::from_iter(m.tests.iter().map(|t| string(t))),
-                None if column.is_primary_key => Value::from_iter(KEY_TESTS.iter().copied()),
-                None => Value::from_iter(std::iter::empty::<Value>()),
-            },
-            "extra" => string(merged.map_or("", |m| &m.extra)),
+            "description" => string(col.description()),
+            "tests" => Value::from_iter(col.tests().map(Value::from)),
+            "extra" => string(col.extra()),
             key @ ("name" | "alias" | "quoted_name" | "data_type" | "cast_type"
-            | "is_primary_key" | "kind" | "position") => column_field(column, key)?,
+            | "is_primary_key" | "kind" | "position") => column_field(col.column, key)?,
             _ => return None,
         })
     }
