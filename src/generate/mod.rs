@@ -389,6 +389,7 @@ impl Sink<'_> {
             stat,
             descriptions: None,
             defined_in: None,
+            checksum: None,
         }))
     }
 }
@@ -447,7 +448,10 @@ fn record(state: &mut State, f: &PlannedFile) {
         return;
     }
     match f.action {
-        Action::Write => state.record(&f.path, f.content.as_bytes(), f.input.clone()),
+        Action::Write => match &f.checksum {
+            Some(sha256) => state.record_sha256(&f.path, sha256.clone(), f.input.clone()),
+            None => state.record(&f.path, f.content.as_bytes(), f.input.clone()),
+        },
         // Unchanged: record only what is not already recorded as is (the fast path leaves
         // `content` empty because the record already matches), adding a missing stat.
         Action::None if f.input.is_some() && state.input_of(&f.path) == f.input.as_deref() => {
@@ -1358,6 +1362,7 @@ fn render_models(
     let (req, state) = (sh.req, sh.state);
     let dialect = req.config.dialect.as_str();
     let builtin = sh.templates.is_builtin(templates::STAGING_MODEL);
+    let writing = matches!(sh.sink, Sink::Write(_));
     let render = |&(i, fp): &(usize, &[u8; 32])| -> Result<PlannedFile, GenerateError> {
         let t = &source.tables[i];
         let path = format!("{}/{}.sql", sh.dir, t.model_name);
@@ -1377,7 +1382,7 @@ fn render_models(
                 staging_context(source_value, source, i, sh.config, dialect),
             )?
         };
-        Ok(plan::classify(
+        let mut f = plan::classify(
             &path,
             FileKind::StagingModel,
             content,
@@ -1386,9 +1391,13 @@ fn render_models(
             state,
             req.force,
             None,
-        ))
+        );
+        if writing && f.action == Action::Write {
+            f.checksum = Some(state::sha256_hex(f.content.as_bytes()));
+        }
+        Ok(f)
     };
-    if !matches!(sh.sink, Sink::Write(_)) || chosen.len() < 64 {
+    if !writing || chosen.len() < 64 {
         return parallel::map(chosen.to_vec(), |item| {
             render(&item).and_then(|f| sh.sink.accept(f))
         });
