@@ -284,14 +284,9 @@ pub fn build(tables: Vec<Table>, cfg: &GenerateConfig) -> Result<Vec<SourceCtx>,
             model_names.push((format!("{name}.{}", t.name), model_name.clone()));
             work.push((t, dbt_name, model_name));
         }
-        // One thread: the metadata freed table by table is reused for the contexts (threads
-        // would allocate from their own arenas and raise the peak memory by ~15 MB).
-        let out = work
-            .into_iter()
-            .map(|(t, dbt_name, model_name)| {
-                table_ctx(t, dbt_name, model_name, cfg, dialect, &rules)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let out = super::parallel::map(work, |(t, dbt_name, model_name)| {
+            table_ctx(t, dbt_name, model_name, cfg, dialect, &rules)
+        })?;
         sources.push(SourceCtx {
             name: name.to_string(),
             database: cfg.database.clone(),

@@ -199,6 +199,18 @@ pub fn plan(req: &Request) -> Result<Plan, GenerateError> {
 /// mistake them for hand edits.
 /// Returns the plan (file contents empty) and the number of files written.
 pub fn generate(req: &Request) -> Result<(Plan, usize), GenerateError> {
+    if !noop::recorded(&req.root) {
+        // No record of a last run, so no no-op to find: the inputs (the whole catalog) are
+        // hashed beside the planning, for the record this run leaves.
+        return std::thread::scope(|scope| {
+            let hashing = scope.spawn(|| noop::Inputs::read(req));
+            write_all(req, || {
+                hashing
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            })
+        });
+    }
     let inputs = noop::Inputs::read(req);
     if let Some(inputs) = &inputs {
         if let Some(plan) = noop::fast_plan(req, inputs)? {
@@ -209,6 +221,15 @@ pub fn generate(req: &Request) -> Result<(Plan, usize), GenerateError> {
             }
         }
     }
+    write_all(req, || inputs)
+}
+
+/// [`generate`] once the no-op fast path has declined; `inputs` hashes the inputs for the
+/// record of this run (called once planning and writing are done).
+fn write_all(
+    req: &Request,
+    inputs: impl FnOnce() -> Option<noop::Inputs>,
+) -> Result<(Plan, usize), GenerateError> {
     noop::forget(&req.root);
     sweep_stale_temp_files(req);
     let previous = &State::load(&req.root)?;
@@ -241,7 +262,7 @@ pub fn generate(req: &Request) -> Result<(Plan, usize), GenerateError> {
     state.save(&req.root, previous)?;
     let mut plan = result?;
     plan.timings.mark("write state");
-    if let Some(inputs) = &inputs {
+    if let Some(inputs) = &inputs() {
         noop::remember(req, inputs, &plan, &state)?;
     }
     Ok((plan, writer.written.into_inner()))
@@ -368,6 +389,7 @@ impl Sink<'_> {
             stat,
             descriptions: None,
             defined_in: None,
+            checksum: None,
         }))
     }
 }
@@ -426,7 +448,10 @@ fn record(state: &mut State, f: &PlannedFile) {
         return;
     }
     match f.action {
-        Action::Write => state.record(&f.path, f.content.as_bytes(), f.input.clone()),
+        Action::Write => match &f.checksum {
+            Some(sha256) => state.record_sha256(&f.path, sha256.clone(), f.input.clone()),
+            None => state.record(&f.path, f.content.as_bytes(), f.input.clone()),
+        },
         // Unchanged: record only what is not already recorded as is (the fast path leaves
         // `content` empty because the record already matches), adding a missing stat.
         Action::None if f.input.is_some() && state.input_of(&f.path) == f.input.as_deref() => {
@@ -491,25 +516,33 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
         .collect();
     // Members of the touched sources (indexes into `metadata.tables`), with their input
     // fingerprints and whether they are selected.
+    let members: Vec<usize> = (0..metadata.tables.len())
+        .filter(|&i| {
+            let t = &metadata.tables[i];
+            is_selected[i]
+                || (touched.contains(t.source.as_str())
+                    && state
+                        .sources
+                        .get(&t.source)
+                        .is_some_and(|names| names.contains(&t.name))
+                    && !excluded.iter().any(|p| p.matches(t)))
+        })
+        .collect();
+    // Hashing every table's metadata (~40 MB for 10,000 tables) is spread over the cores.
+    let fingerprints = parallel::map(members.clone(), |i| {
+        Ok::<_, std::convert::Infallible>(table_fingerprint(&metadata.tables[i]))
+    })
+    .unwrap_or_else(|never| match never {});
     let mut by_source: BTreeMap<&str, Vec<Member>> = BTreeMap::new();
-    for (i, t) in metadata.tables.iter().enumerate() {
-        let member = is_selected[i]
-            || (touched.contains(t.source.as_str())
-                && state
-                    .sources
-                    .get(&t.source)
-                    .is_some_and(|names| names.contains(&t.name))
-                && !excluded.iter().any(|p| p.matches(t)));
-        if member {
-            by_source
-                .entry(t.source.as_str())
-                .or_default()
-                .push(Member {
-                    index: i,
-                    fingerprint: table_fingerprint(t),
-                    selected: is_selected[i],
-                });
-        }
+    for (i, fingerprint) in members.into_iter().zip(fingerprints) {
+        by_source
+            .entry(metadata.tables[i].source.as_str())
+            .or_default()
+            .push(Member {
+                index: i,
+                fingerprint,
+                selected: is_selected[i],
+            });
     }
     let dialect = Dialect::parse(&req.config.dialect).unwrap_or(Dialect::Postgres);
     let templates = Templates::new(req.config.templates_dir.as_deref(), dialect)?;
@@ -603,6 +636,7 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
     }
     // Fast-path files need no recording: their record already matches.
     let files: Vec<PlannedFile> = planned.into_values().flatten().chain(marts).collect();
+    parallel::drop_later((sources, inputs));
     Ok(Plan {
         files,
         state,
@@ -833,28 +867,37 @@ fn unchanged_source(
             fingerprint(&base, "models.yml", table_fps.iter().copied()),
         ));
     }
-    let mut files = Vec::with_capacity(wanted.len());
-    for (t, m) in tables.iter().filter(|(_, m)| m.selected) {
-        let model = context::model_name(&req.config, name, t);
-        if let Some(other) = project.model_file(&model) {
-            files.push(plan::exists(&format!("{dir}/{model}.sql"), other));
-            continue;
-        }
-        wanted.push((
-            format!("{dir}/{model}.sql"),
-            FileKind::StagingModel,
-            fingerprint(&base, "staging_model.sql", [&m.fingerprint]),
-        ));
-    }
-    for (path, kind, input) in wanted {
+    let mut files = Vec::with_capacity(wanted.len() + tables.len());
+    // Each file is checked as soon as it is named: the first miss (on a first run, the very
+    // first file) ends the fast path without naming the other 10,000.
+    let check = |path: &str, kind: FileKind, input: &str| -> Result<_, GenerateError> {
         // Cheap check first: no record with this input means no fast path, without reading.
-        if state.input_of(&path) != Some(input.as_str()) {
+        if state.input_of(path) != Some(input) {
             return Ok(None);
         }
-        match disk.check(&path, kind, &input, state)? {
-            OnDisk::Unchanged(f) => files.push(*f),
-            OnDisk::Other(_) => return Ok(None),
+        Ok(match disk.check(path, kind, input, state)? {
+            OnDisk::Unchanged(f) => Some(*f),
+            OnDisk::Other(_) => None,
+        })
+    };
+    for (path, kind, input) in wanted {
+        let Some(f) = check(&path, kind, &input)? else {
+            return Ok(None);
+        };
+        files.push(f);
+    }
+    for (t, m) in tables.iter().filter(|(_, m)| m.selected) {
+        let model = context::model_name(&req.config, name, t);
+        let path = format!("{dir}/{model}.sql");
+        if let Some(other) = project.model_file(&model) {
+            files.push(plan::exists(&path, other));
+            continue;
         }
+        let input = fingerprint(&base, "staging_model.sql", [&m.fingerprint]);
+        let Some(f) = check(&path, FileKind::StagingModel, &input)? else {
+            return Ok(None);
+        };
+        files.push(f);
     }
     Ok(Some(files))
 }
@@ -1316,6 +1359,7 @@ fn render_models(
     let (req, state) = (sh.req, sh.state);
     let dialect = req.config.dialect.as_str();
     let builtin = sh.templates.is_builtin(templates::STAGING_MODEL);
+    let writing = matches!(sh.sink, Sink::Write(_));
     let render = |&(i, fp): &(usize, &[u8; 32])| -> Result<PlannedFile, GenerateError> {
         let t = &source.tables[i];
         let path = format!("{}/{}.sql", sh.dir, t.model_name);
@@ -1335,7 +1379,7 @@ fn render_models(
                 staging_context(source_value, source, i, sh.config, dialect),
             )?
         };
-        Ok(plan::classify(
+        let mut f = plan::classify(
             &path,
             FileKind::StagingModel,
             content,
@@ -1344,9 +1388,13 @@ fn render_models(
             state,
             req.force,
             None,
-        ))
+        );
+        if writing && f.action == Action::Write {
+            f.checksum = Some(state::sha256_hex(f.content.as_bytes()));
+        }
+        Ok(f)
     };
-    if !matches!(sh.sink, Sink::Write(_)) || chosen.len() < 64 {
+    if !writing || chosen.len() < 64 {
         return parallel::map(chosen.to_vec(), |item| {
             render(&item).and_then(|f| sh.sink.accept(f))
         });

@@ -169,6 +169,11 @@ pub fn fast_plan(req: &Request, inputs: &Inputs) -> Result<Option<Plan>, Generat
     }))
 }
 
+/// Whether a record of the last run exists (else [`fast_plan`] finds no no-op).
+pub fn recorded(root: &Path) -> bool {
+    root.join(LAST_RUN_FILE).is_file()
+}
+
 /// Forget the record (a run that may change files is starting).
 pub fn forget(root: &Path) {
     let _ = std::fs::remove_file(root.join(LAST_RUN_FILE));

@@ -43,6 +43,16 @@ where
     Ok(out)
 }
 
+/// Drops `t` on a thread of its own: freeing the contexts of 10,000 tables (~1.5 million
+/// allocations) takes ~15 ms the caller need not wait for.
+pub fn drop_later<T: Send + 'static>(t: T) {
+    let spawned = std::thread::Builder::new()
+        .name("drop".into())
+        .spawn(move || drop(t));
+    // Without a thread, `t` was dropped by the failed spawn, here.
+    drop(spawned);
+}
+
 /// How many threads per-item work uses: the cores available, at most 8.
 pub fn threads() -> usize {
     std::thread::available_parallelism()

@@ -84,6 +84,10 @@ pub struct PlannedFile {
     /// `exists`: the project's file that already defines the model.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub defined_in: Option<String>,
+    /// SHA-256 (hex) of `content`, when it was hashed where it was rendered: the thread
+    /// that writes files (the slowest part of `generate`) need not.
+    #[serde(skip)]
+    pub checksum: Option<String>,
 }
 
 /// Compare rendered `content` with the file on disk (`on_disk`) and the recorded checksum.
@@ -126,6 +130,7 @@ pub fn classify(
         stat: None,
         descriptions: None,
         defined_in: None,
+        checksum: None,
     }
 }
 
@@ -160,6 +165,7 @@ pub fn unchanged(path: &str, kind: FileKind, input: &str) -> PlannedFile {
         stat: None,
         descriptions: None,
         defined_in: None,
+        checksum: None,
     }
 }
 
@@ -170,6 +176,7 @@ pub fn exists(path: &str, other: &str) -> PlannedFile {
         content: String::new(),
         input: None,
         defined_in: Some(other.to_string()),
+        checksum: None,
         ..unchanged(path, FileKind::StagingModel, "")
     }
 }

@@ -85,22 +85,30 @@ impl Dialect {
 
     /// Is `word` reserved (cannot be used as an unquoted identifier)? Case-insensitive.
     pub fn is_reserved(self, word: &str) -> bool {
-        // Lower-cased on the stack: this runs twice for every column. No reserved word is
-        // longer than the buffer.
-        let mut buf = [0u8; 32];
-        if word.len() > buf.len() {
+        let (list, starts) = match self {
+            Dialect::Duckdb => (DUCKDB_RESERVED, &DUCKDB_STARTS),
+            Dialect::Postgres | Dialect::Redshift => (POSTGRES_RESERVED, &POSTGRES_STARTS),
+            Dialect::Snowflake => (SNOWFLAKE_RESERVED, &SNOWFLAKE_STARTS),
+            Dialect::Bigquery => (BIGQUERY_RESERVED, &BIGQUERY_STARTS),
+            Dialect::Databricks => (ANSI_RESERVED, &ANSI_STARTS),
+        };
+        // This runs twice for every column: most names are ruled out by their length and
+        // first letter before any comparison.
+        let w = word.as_bytes();
+        let Some(&first) = w.first() else {
+            return false;
+        };
+        let Some(bit) = letter_bit(first.to_ascii_lowercase()) else {
+            return false;
+        };
+        if starts.get(w.len()).is_none_or(|s| s & bit == 0) {
             return false;
         }
-        let buf = &mut buf[..word.len()];
-        buf.copy_from_slice(word.as_bytes());
+        // Lower-cased on the stack: no reserved word is longer than the buffer.
+        let mut buf = [0u8; MAX_RESERVED_LEN];
+        let buf = &mut buf[..w.len()];
+        buf.copy_from_slice(w);
         buf.make_ascii_lowercase();
-        let list: &[&str] = match self {
-            Dialect::Duckdb => DUCKDB_RESERVED,
-            Dialect::Postgres | Dialect::Redshift => POSTGRES_RESERVED,
-            Dialect::Snowflake => SNOWFLAKE_RESERVED,
-            Dialect::Bigquery => BIGQUERY_RESERVED,
-            Dialect::Databricks => ANSI_RESERVED,
-        };
         // Compared as bytes (the order of `str`): no UTF-8 check of the lowered copy.
         list.binary_search_by(|w| w.as_bytes().cmp(buf)).is_ok()
     }
@@ -166,6 +174,38 @@ impl fmt::Display for Dialect {
 // Sorted, lowercase lists (binary search). Sources: PostgreSQL's "reserved" and "reserved
 // (can be function or type)" keywords; DuckDB's `duckdb_keywords()` categories other than
 // unreserved; Snowflake's and BigQuery's reserved keyword pages; SQL:2016 core for others.
+
+/// The longest reserved word of any dialect (checked by a test).
+const MAX_RESERVED_LEN: usize = 20;
+
+/// The bit of a reserved word's first character (`a`–`z`, `_`; no other starts one).
+const fn letter_bit(c: u8) -> Option<u32> {
+    match c {
+        b'a'..=b'z' => Some(1 << (c - b'a')),
+        b'_' => Some(1 << 26),
+        _ => None,
+    }
+}
+
+/// For each length, the first letters of the reserved words of that length.
+const fn starts(list: &[&str]) -> [u32; MAX_RESERVED_LEN + 1] {
+    let mut out = [0u32; MAX_RESERVED_LEN + 1];
+    let mut i = 0;
+    while i < list.len() {
+        let w = list[i].as_bytes();
+        if let Some(bit) = letter_bit(w[0]) {
+            out[w.len()] |= bit;
+        }
+        i += 1;
+    }
+    out
+}
+
+const POSTGRES_STARTS: [u32; MAX_RESERVED_LEN + 1] = starts(POSTGRES_RESERVED);
+const DUCKDB_STARTS: [u32; MAX_RESERVED_LEN + 1] = starts(DUCKDB_RESERVED);
+const SNOWFLAKE_STARTS: [u32; MAX_RESERVED_LEN + 1] = starts(SNOWFLAKE_RESERVED);
+const BIGQUERY_STARTS: [u32; MAX_RESERVED_LEN + 1] = starts(BIGQUERY_RESERVED);
+const ANSI_STARTS: [u32; MAX_RESERVED_LEN + 1] = starts(ANSI_RESERVED);
 
 const POSTGRES_RESERVED: &[&str] = &[
     "all",
@@ -701,8 +741,52 @@ mod tests {
             ANSI_RESERVED,
         ] {
             assert!(list.windows(2).all(|w| w[0] < w[1]), "{:?}", list);
-            // is_reserved lower-cases into a 32-byte buffer.
-            assert!(list.iter().all(|w| w.len() <= 32));
+            // is_reserved rules words out by length and first letter, then lower-cases
+            // into a buffer of the longest word's length.
+            for w in list {
+                assert!(!w.is_empty() && w.len() <= MAX_RESERVED_LEN, "{w}");
+                assert!(
+                    w.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                    "{w}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_reserved_word_is_found_in_any_case() {
+        for d in [
+            Dialect::Postgres,
+            Dialect::Redshift,
+            Dialect::Duckdb,
+            Dialect::Snowflake,
+            Dialect::Bigquery,
+            Dialect::Databricks,
+        ] {
+            let list = match d {
+                Dialect::Duckdb => DUCKDB_RESERVED,
+                Dialect::Postgres | Dialect::Redshift => POSTGRES_RESERVED,
+                Dialect::Snowflake => SNOWFLAKE_RESERVED,
+                Dialect::Bigquery => BIGQUERY_RESERVED,
+                Dialect::Databricks => ANSI_RESERVED,
+            };
+            for w in list {
+                assert!(d.is_reserved(w), "{d} {w}");
+                assert!(d.is_reserved(&w.to_ascii_uppercase()), "{d} {w}");
+                assert!(!d.is_reserved(&format!("{w}x")), "{d} {w}x");
+                assert!(!d.is_reserved(&format!("x{w}")), "{d} x{w}");
+            }
+            for w in [
+                "",
+                "a",
+                "column01_name",
+                "Ωselect",
+                "_",
+                "select1",
+                &"x".repeat(40),
+            ] {
+                assert!(!d.is_reserved(w), "{d} {w:?}");
+            }
         }
     }
 
