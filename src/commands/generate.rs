@@ -61,6 +61,12 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
         last_run: (!matches!(input, Input::Spec)).then(|| last_run(&settings.root, args)),
     };
     let writes = !(args.dry_run || args.diff || args.check);
+    // Whether git ignores the state file: asked beside the generation (opening the repository
+    // costs ~10 ms), answered after it. Generating writes no .gitignore that could change it.
+    let ignored = writes.then(|| {
+        let root = settings.root.clone();
+        std::thread::spawn(move || state_file_ignored(&root))
+    });
     // Writing streams each file to disk as it is rendered; the other modes keep contents.
     let (plan, written) = if writes {
         stop_writing_on_signal();
@@ -132,7 +138,7 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
         );
         ui.status(line);
         if writes && written > 0 {
-            if let Some(pattern) = state_file_ignored(&settings.root) {
+            if let Some(pattern) = ignored.and_then(|h| h.join().ok()).flatten() {
                 ui.warn(format!(
                     "{} is ignored by git ({pattern}): commit it with the models, or a clone will take every generated file for a hand edit (README, \"Safety\")",
                     generate::state::STATE_FILE
