@@ -755,6 +755,30 @@ fn big_catalog(tables: usize) -> String {
     serde_json::json!({"metadata": {}, "sources": sources, "nodes": {}, "errors": null}).to_string()
 }
 
+#[test]
+fn a_bad_column_in_the_last_table_leaves_no_model_written_while_deriving() {
+    // Models are written while later tables are still derived: enough tables that several
+    // batches are on disk before the last table's bad column is found.
+    let dir = project(None);
+    let mut catalog: serde_json::Value = serde_json::from_str(&big_catalog(1_000)).unwrap();
+    let columns = &mut catalog["sources"]["source.proj.big.t00999"]["columns"];
+    columns[""] = serde_json::json!({"type": "INTEGER", "index": 11, "name": "", "comment": null});
+    std::fs::write(dir.path().join("catalog.json"), catalog.to_string()).unwrap();
+    let before = snapshot(dir.path());
+    let a = datachonk(dir.path())
+        .args(["generate", "--from-catalog", "catalog.json"])
+        .assert()
+        .code(2);
+    let err = stderr(&a);
+    assert!(
+        err.contains("big.t00999: column 11 (\"\"): the name is empty"),
+        "{err}"
+    );
+    // No model, no folder, no state: the disk is as it was.
+    assert_eq!(snapshot(dir.path()), before);
+    assert!(!dir.path().join("models").exists());
+}
+
 /// Names of datachonk's temporary files under `dir`, recursively.
 fn temp_files(dir: &Path) -> Vec<String> {
     snapshot(dir)

@@ -224,85 +224,204 @@ pub enum ContextError {
 /// their order within a source). The tables are taken, not copied: their strings move into
 /// the contexts (200,000 columns copied once more were the largest part of peak memory).
 pub fn build(tables: Vec<Table>, cfg: &GenerateConfig) -> Result<Vec<SourceCtx>, ContextError> {
+    columns(names(tables, cfg), cfg, |_, _, _| {})
+}
+
+/// A source once its names are derived ([`names`]): everything of its [`SourceCtx`] but the
+/// tables' columns.
+pub struct SourceNames {
+    pub name: String,
+    pub schema: String,
+    pub quote_schema: bool,
+    pub tables: Vec<TableNames>,
+}
+
+/// A table once its names are derived: its metadata (still to derive columns from) and names.
+pub struct TableNames {
+    table: Table,
+    dbt_name: String,
+    pub model_name: String,
+}
+
+impl TableNames {
+    /// The raw relation name ([`TableCtx::identifier`]).
+    pub fn identifier(&self) -> &str {
+        &self.table.name
+    }
+}
+
+/// The first stage of [`build`]: sources, schemas, table and model names, checked. What
+/// follows a source whose names fail is left out, and the error is kept for [`columns`] to
+/// return (after the column errors of the sources before it, which [`build`] reports first).
+pub struct Names {
+    pub sources: Vec<SourceNames>,
+    error: Option<ContextError>,
+}
+
+impl Names {
+    /// Whether [`columns`] will fail whatever the columns are.
+    pub fn will_fail(&self) -> bool {
+        self.error.is_some()
+    }
+}
+
+/// Names of the selected tables, grouped by source (see [`build`]).
+pub fn names(tables: Vec<Table>, cfg: &GenerateConfig) -> Names {
     let dialect = Dialect::parse(&cfg.dialect).unwrap_or(Dialect::Postgres);
-    let rules = AliasRules {
-        digit_prefix: cfg.digit_prefix.clone(),
-        reserved_suffix: cfg.reserved_suffix.clone(),
-    };
     let mut by_source: BTreeMap<String, Vec<Table>> = BTreeMap::new();
     for t in tables {
         by_source.entry(t.source.clone()).or_default().push(t);
     }
     let mut sources = Vec::with_capacity(by_source.len());
-    let mut model_names: Vec<(String, String)> = Vec::new();
     for (name, tables) in by_source {
-        let name = name.as_str();
-        if !naming::is_plain_name(name) {
-            return Err(ContextError::BadSourceName { name: name.into() });
-        }
-        let refs: Vec<&Table> = tables.iter().collect();
-        let Some(schema) = source_schema(&refs, cfg) else {
-            let mut schemas: Vec<&str> = tables.iter().map(|t| t.schema.as_str()).collect();
-            schemas.sort_unstable();
-            schemas.dedup();
-            return Err(ContextError::SchemaConflict {
-                source_name: name.into(),
-                schemas: schemas.join(", "),
-            });
-        };
-        // The project's own name for a table it declares, else snake_case of the raw name.
-        let table_names: Vec<String> = tables.iter().map(dbt_name).collect();
-        for (t, dbt_name) in tables.iter().zip(&table_names) {
-            let problem = dialect.name_problem(&t.name, true).or_else(|| {
-                dbt_name
-                    .is_empty()
-                    .then(|| "no letter or digit to name its dbt table and model by".into())
-            });
-            if let Some(problem) = problem {
-                return Err(ContextError::BadTableName {
-                    source_name: name.into(),
-                    name: shorten(&t.name),
-                    problem,
-                });
+        match source_names(name, tables, cfg, dialect) {
+            Ok(s) => sources.push(s),
+            Err(e) => {
+                return Names {
+                    sources,
+                    error: Some(e),
+                }
             }
         }
-        let clashes = naming::collisions(
-            tables
-                .iter()
-                .zip(&table_names)
-                .map(|(t, s)| (t.name.as_str(), s.as_str())),
-        );
-        if !clashes.is_empty() {
-            return Err(ContextError::TableCollision {
-                list: describe(&clashes, &format!("{name}.")),
+    }
+    // Model names must be unique across sources too (dbt refuses two models of one name).
+    let model_names = sources.iter().flat_map(|s| {
+        s.tables.iter().map(move |t| {
+            (
+                format!("{}.{}", s.name, t.table.name),
+                t.model_name.as_str(),
+            )
+        })
+    });
+    let model_names: Vec<(String, &str)> = model_names.collect();
+    let clashes = naming::collisions(model_names.iter().map(|(r, m)| (r.as_str(), *m)));
+    let error = (!clashes.is_empty()).then(|| ContextError::TableCollision {
+        list: describe(&clashes, ""),
+    });
+    Names { sources, error }
+}
+
+/// One source's checks (name, schema, table names and their collisions) and names.
+fn source_names(
+    name: String,
+    tables: Vec<Table>,
+    cfg: &GenerateConfig,
+    dialect: Dialect,
+) -> Result<SourceNames, ContextError> {
+    if !naming::is_plain_name(&name) {
+        return Err(ContextError::BadSourceName { name });
+    }
+    let refs: Vec<&Table> = tables.iter().collect();
+    let Some(schema) = source_schema(&refs, cfg) else {
+        let mut schemas: Vec<&str> = tables.iter().map(|t| t.schema.as_str()).collect();
+        schemas.sort_unstable();
+        schemas.dedup();
+        return Err(ContextError::SchemaConflict {
+            source_name: name,
+            schemas: schemas.join(", "),
+        });
+    };
+    drop(refs);
+    // The project's own name for a table it declares, else snake_case of the raw name.
+    let table_names: Vec<String> = tables.iter().map(dbt_name).collect();
+    for (t, dbt_name) in tables.iter().zip(&table_names) {
+        let problem = dialect.name_problem(&t.name, true).or_else(|| {
+            dbt_name
+                .is_empty()
+                .then(|| "no letter or digit to name its dbt table and model by".into())
+        });
+        if let Some(problem) = problem {
+            return Err(ContextError::BadTableName {
+                source_name: name,
+                name: shorten(&t.name),
+                problem,
             });
         }
-        drop(refs);
-        let mut work = Vec::with_capacity(tables.len());
-        for (t, dbt_name) in tables.into_iter().zip(table_names) {
-            let model_name = model_name_for(cfg, name, &snake_case(&dbt_name));
-            model_names.push((format!("{name}.{}", t.name), model_name.clone()));
-            work.push((t, dbt_name, model_name));
-        }
-        let out = super::parallel::map(work, |(t, dbt_name, model_name)| {
-            table_ctx(t, dbt_name, model_name, cfg, dialect, &rules)
-        })?;
-        sources.push(SourceCtx {
-            name: name.to_string(),
-            database: cfg.database.clone(),
-            quote_schema: dialect.needs_quoting(&schema),
-            schema_configured: cfg.schema.is_some(),
-            schema,
-            tables: out,
-        });
     }
-    let clashes = naming::collisions(model_names.iter().map(|(r, m)| (r.as_str(), m.as_str())));
+    let clashes = naming::collisions(
+        tables
+            .iter()
+            .zip(&table_names)
+            .map(|(t, s)| (t.name.as_str(), s.as_str())),
+    );
     if !clashes.is_empty() {
         return Err(ContextError::TableCollision {
-            list: describe(&clashes, ""),
+            list: describe(&clashes, &format!("{name}.")),
         });
     }
-    Ok(sources)
+    let tables = tables
+        .into_iter()
+        .zip(table_names)
+        .map(|(table, dbt_name)| TableNames {
+            model_name: model_name_for(cfg, &name, &snake_case(&dbt_name)),
+            table,
+            dbt_name,
+        })
+        .collect();
+    Ok(SourceNames {
+        quote_schema: dialect.needs_quoting(&schema),
+        name,
+        schema,
+        tables,
+    })
+}
+
+/// The second stage of [`build`]: every table's columns, keys and casts, derived on every
+/// core. `on_table(source, table, ctx)` (indexes into `names.sources` and its tables) is
+/// called on the deriving thread as soon as a table's context is made, so that work on it
+/// can start before the other tables are derived. The first error in input order wins.
+pub fn columns(
+    names: Names,
+    cfg: &GenerateConfig,
+    on_table: impl Fn(usize, usize, &TableCtx) + Sync,
+) -> Result<Vec<SourceCtx>, ContextError> {
+    let dialect = Dialect::parse(&cfg.dialect).unwrap_or(Dialect::Postgres);
+    let rules = AliasRules {
+        digit_prefix: cfg.digit_prefix.clone(),
+        reserved_suffix: cfg.reserved_suffix.clone(),
+    };
+    let Names { sources, error } = names;
+    let mut shells = Vec::with_capacity(sources.len());
+    let mut work = Vec::new();
+    for (s, source) in sources.into_iter().enumerate() {
+        let counts = source.tables.len();
+        work.extend(
+            source
+                .tables
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| (s, i, t)),
+        );
+        shells.push((source.name, source.schema, source.quote_schema, counts));
+    }
+    // All sources' tables in one list: a catalog of many small sources is spread too.
+    let mut derived = super::parallel::map(work, |(s, i, t)| {
+        let ctx = table_ctx(t.table, t.dbt_name, t.model_name, cfg, dialect, &rules)?;
+        on_table(s, i, &ctx);
+        Ok(ctx)
+    })?;
+    if let Some(e) = error {
+        return Err(e);
+    }
+    // Split from the end: the first source keeps the list's own allocation (a single
+    // source's 10,000 tables are not copied).
+    let mut out: Vec<SourceCtx> = shells
+        .into_iter()
+        .rev()
+        .map(|(name, schema, quote_schema, count)| SourceCtx {
+            name,
+            database: cfg.database.clone(),
+            quote_schema,
+            schema_configured: cfg.schema.is_some(),
+            schema,
+            tables: match derived.len().checked_sub(count) {
+                Some(0) | None => std::mem::take(&mut derived),
+                Some(at) => derived.split_off(at),
+            },
+        })
+        .collect();
+    out.reverse();
+    Ok(out)
 }
 
 /// The schema a source's YAML names: configured, else the one all its tables share (`None`

@@ -8,6 +8,7 @@
 
 pub mod catalog;
 pub mod context;
+mod early;
 pub mod marts;
 pub mod merge;
 pub mod metadata;
@@ -327,8 +328,7 @@ impl Sink<'_> {
             return Ok(f);
         };
         if f.action == Action::Write {
-            let new = f.status == plan::FileStatus::New;
-            f.stat = write::write_atomic_stat(&w.root.join(&f.path), f.content.as_bytes(), new)?;
+            write_file(&w.root, &mut f)?;
             w.written.fetch_add(1, Ordering::Relaxed);
         }
         {
@@ -339,6 +339,14 @@ impl Sink<'_> {
         f.existing = None;
         Ok(f)
     }
+}
+
+/// Write planned file `f` under `root` (a new one with `create_new`), keeping its size and
+/// mtime for the state.
+fn write_file(root: &Path, f: &mut PlannedFile) -> Result<(), GenerateError> {
+    let new = f.status == plan::FileStatus::New;
+    f.stat = write::write_atomic_stat(&root.join(&f.path), f.content.as_bytes(), new)?;
+    Ok(())
 }
 
 impl Sink<'_> {
@@ -590,22 +598,53 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
     let mut all = std::mem::take(&mut metadata.tables);
     let slow: Vec<metadata::Table> = slow.iter().map(|&i| std::mem::take(&mut all[i])).collect();
     drop(all);
-    let sources: Vec<Arc<SourceCtx>> = context::build(slow, &req.config)?
-        .into_iter()
-        .map(Arc::new)
-        .collect();
+    let names = context::names(slow, &req.config);
+    let config = to_value(&req.config);
+    // What models planned while deriving see (each source's `base` and `dir` replace these).
+    let shared = Shared {
+        req,
+        templates: &templates,
+        config: &config,
+        base: &base,
+        dir: "",
+        state: &state,
+        disk: &disk,
+        sink,
+        project: &project,
+    };
+    // New staging models are written while the other tables' columns are still derived (the
+    // writer is what the wall clock waits on); dropped on an error, it removes them again.
+    let mut early = early::EarlyModels::start(&shared, &names, &inputs);
+    let sources: Vec<Arc<SourceCtx>> = context::columns(names, &req.config, |s, t, ctx| {
+        if let Some(early) = &early {
+            early.derived(&shared, s, t, ctx);
+        }
+    })?
+    .into_iter()
+    .map(Arc::new)
+    .collect();
     timings.mark("derive names, keys");
     let edits = plan_project_edits(req, &project, &sources)?;
     for f in edits {
         let f = sink.accept(f)?;
         planned.entry(String::new()).or_default().push(f);
     }
-    let config = to_value(&req.config);
-    for source in &sources {
+    for (index, source) in sources.iter().enumerate() {
         let dir = format!("{}/{}", req.config.output_dir, source.name);
         let mut files = Vec::new();
         plan_source(
-            req, &templates, &config, &base, source, &inputs, &dir, &state, &disk, sink, &project,
+            req,
+            &templates,
+            &config,
+            &base,
+            source,
+            &inputs,
+            &dir,
+            &state,
+            &disk,
+            sink,
+            &project,
+            early.as_mut().map(|e| (e, index)),
             &mut files,
         )?;
         planned.insert(source.name.clone(), files);
@@ -743,6 +782,42 @@ struct Member {
     selected: bool,
 }
 
+/// Whether a table's staging model is generated, with its input fingerprint: when it is
+/// selected, unless the project already has a model of that name in a file datachonk did not
+/// write (`Err`: that file).
+fn generated_model<'a>(
+    project: &'a project::Project,
+    input: Option<&'a TableInput>,
+    model_name: &str,
+) -> Result<Option<&'a [u8; 32]>, &'a str> {
+    let Some(input) = input.filter(|t| t.selected) else {
+        return Ok(None);
+    };
+    match project.model_file(model_name) {
+        Some(other) => Err(other),
+        None => Ok(Some(&input.fingerprint)),
+    }
+}
+
+/// The base fingerprint of a source's files: `base` and the parts of the source they show.
+fn source_base(
+    base: &Sha256,
+    name: &str,
+    database: Option<&str>,
+    schema: &str,
+    quote_schema: bool,
+) -> Sha256 {
+    let source_ref = SourceRef {
+        name,
+        database,
+        schema,
+        quote_schema,
+    };
+    let mut b = base.clone();
+    let _ = serde_json::to_vec(&source_ref).map(|v| b.update(v));
+    b
+}
+
 /// What planning needs of a table once it has moved into its context.
 struct TableInput {
     fingerprint: [u8; 32],
@@ -838,14 +913,13 @@ fn unchanged_source(
     let Some(schema) = context::source_schema(&refs, &req.config) else {
         return Ok(None);
     };
-    let source_ref = SourceRef {
+    let base = source_base(
+        base,
         name,
-        database: req.config.database.as_deref(),
-        schema: &schema,
-        quote_schema: dialect.needs_quoting(&schema),
-    };
-    let mut base = base.clone();
-    let _ = serde_json::to_vec(&source_ref).map(|v| base.update(v));
+        req.config.database.as_deref(),
+        &schema,
+        dialect.needs_quoting(&schema),
+    );
     let dir = format!("{}/{name}", req.config.output_dir);
     let table_fps: Vec<&[u8; 32]> = tables.iter().map(|(_, m)| &m.fingerprint).collect();
     let mut wanted = Vec::new();
@@ -1019,19 +1093,16 @@ fn plan_source(
     disk: &DiskCheck,
     sink: &Sink,
     project: &project::Project,
+    early: Option<(&mut early::EarlyModels, usize)>,
     files: &mut Vec<PlannedFile>,
 ) -> Result<(), GenerateError> {
-    let source_ref = SourceRef {
-        name: &source.name,
-        database: source.database.as_deref(),
-        schema: &source.schema,
-        quote_schema: source.quote_schema,
-    };
-    let base = {
-        let mut b = base.clone();
-        let _ = serde_json::to_vec(&source_ref).map(|v| b.update(v));
-        b
-    };
+    let base = source_base(
+        base,
+        &source.name,
+        source.database.as_deref(),
+        &source.schema,
+        source.quote_schema,
+    );
     let table_inputs: Vec<Option<&TableInput>> = source
         .tables
         .iter()
@@ -1041,22 +1112,14 @@ fn plan_source(
         .iter()
         .filter_map(|i| i.map(|i| &i.fingerprint))
         .collect();
-    let mut chosen: Vec<(usize, &[u8; 32])> = table_inputs
-        .iter()
-        .enumerate()
-        .filter_map(|(i, input)| input.filter(|t| t.selected).map(|t| (i, &t.fingerprint)))
-        .collect();
-    // A model the project already has (a file datachonk did not write): not generated.
-    chosen.retain(|&(i, _)| {
-        let t = &source.tables[i];
-        match project.model_file(&t.model_name) {
-            Some(other) => {
-                files.push(plan::exists(&format!("{dir}/{}.sql", t.model_name), other));
-                false
-            }
-            None => true,
+    let mut chosen: Vec<(usize, &[u8; 32])> = Vec::new();
+    for (i, (t, input)) in source.tables.iter().zip(&table_inputs).enumerate() {
+        match generated_model(project, *input, &t.model_name) {
+            Ok(Some(fp)) => chosen.push((i, fp)),
+            Ok(None) => {}
+            Err(other) => files.push(plan::exists(&format!("{dir}/{}.sql", t.model_name), other)),
         }
-    });
+    }
     // `_models.yml` lists the models the project has no file or properties entry for.
     let listed: Vec<usize> = (0..source.tables.len())
         .filter(|&i| {
@@ -1100,7 +1163,13 @@ fn plan_source(
                 &table_fps,
             )
         });
-        let models = render_models(&shared, &source_value, source, &chosen);
+        let models = match early {
+            // Planned (and the new ones written) while the columns were derived.
+            Some((early, index)) => early.models_of(sink, index).and_then(|done| {
+                early::finish_models(&shared, &source_value, source, &chosen, done)
+            }),
+            None => render_models(&shared, &source_value, source, &chosen),
+        };
         let yaml = yaml.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         (yaml, models)
     });
@@ -1356,43 +1425,18 @@ fn render_models(
     source: &Arc<SourceCtx>,
     chosen: &[(usize, &[u8; 32])],
 ) -> Result<Vec<PlannedFile>, GenerateError> {
-    let (req, state) = (sh.req, sh.state);
-    let dialect = req.config.dialect.as_str();
+    let dialect = sh.req.config.dialect.as_str();
     let builtin = sh.templates.is_builtin(templates::STAGING_MODEL);
     let writing = matches!(sh.sink, Sink::Write(_));
     let render = |&(i, fp): &(usize, &[u8; 32])| -> Result<PlannedFile, GenerateError> {
         let t = &source.tables[i];
-        let path = format!("{}/{}.sql", sh.dir, t.model_name);
-        let input = fingerprint(sh.base, "staging_model.sql", [fp]);
-        let on_disk = match sh
-            .disk
-            .check(&path, FileKind::StagingModel, &input, state)?
-        {
-            OnDisk::Unchanged(f) => return Ok(*f),
-            OnDisk::Other(bytes) => bytes,
-        };
-        let content = if builtin {
-            native::staging_model(&source.name, t)
-        } else {
-            sh.templates.render(
-                templates::STAGING_MODEL,
-                staging_context(source_value, source, i, sh.config, dialect),
-            )?
-        };
-        let mut f = plan::classify(
-            &path,
-            FileKind::StagingModel,
-            content,
-            Some(input),
-            on_disk,
-            state,
-            req.force,
-            None,
-        );
-        if writing && f.action == Action::Write {
-            f.checksum = Some(state::sha256_hex(f.content.as_bytes()));
-        }
-        Ok(f)
+        plan_model(sh, t, fp, || {
+            if builtin {
+                return Ok(native::staging_model(&source.name, t));
+            }
+            let ctx = staging_context(source_value, source, i, sh.config, dialect);
+            Ok(sh.templates.render(templates::STAGING_MODEL, ctx)?)
+        })
     };
     if !writing || chosen.len() < 64 {
         return parallel::map(chosen.to_vec(), |item| {
@@ -1453,6 +1497,40 @@ fn render_models(
         return Err(e);
     }
     Ok(out.into_iter().flatten().collect())
+}
+
+/// The staging model of table `t` (input fingerprint `fp`): the fast path's verdict, else
+/// `content()` compared with the disk. A file to write is hashed here, by the thread that
+/// rendered it, not by the one that writes.
+fn plan_model(
+    sh: &Shared,
+    t: &context::TableCtx,
+    fp: &[u8; 32],
+    content: impl FnOnce() -> Result<String, GenerateError>,
+) -> Result<PlannedFile, GenerateError> {
+    let path = format!("{}/{}.sql", sh.dir, t.model_name);
+    let input = fingerprint(sh.base, "staging_model.sql", [fp]);
+    let on_disk = match sh
+        .disk
+        .check(&path, FileKind::StagingModel, &input, sh.state)?
+    {
+        OnDisk::Unchanged(f) => return Ok(*f),
+        OnDisk::Other(bytes) => bytes,
+    };
+    let mut f = plan::classify(
+        &path,
+        FileKind::StagingModel,
+        content()?,
+        Some(input),
+        on_disk,
+        sh.state,
+        sh.req.force,
+        None,
+    );
+    if matches!(sh.sink, Sink::Write(_)) && f.action == Action::Write {
+        f.checksum = Some(state::sha256_hex(f.content.as_bytes()));
+    }
+    Ok(f)
 }
 
 /// An I/O error of the file being written.

@@ -26,16 +26,24 @@ use crate::templates::{push_jinja_str, push_yaml_str};
 
 /// `staging_model.sql` for table `table` of source `source_name`.
 pub fn staging_model(source_name: &str, table: &TableCtx) -> String {
+    let mut out = String::new();
+    staging_model_into(&mut out, source_name, table);
+    out
+}
+
+/// [`staging_model`] written into `out` (emptied first), reusing its allocation.
+pub fn staging_model_into(out: &mut String, source_name: &str, table: &TableCtx) {
     let columns: usize = table
         .columns
         .iter()
         .map(|c| c.quoted_name().len() + c.alias().len() + 14)
         .sum();
-    let mut out = String::with_capacity(160 + source_name.len() + table.name.len() + columns);
+    out.clear();
+    out.reserve(160 + source_name.len() + table.name.len() + columns);
     out.push_str("with\n\nsource as (\n\n    select * from {{ source(");
-    push_jinja_str(&mut out, source_name);
+    push_jinja_str(out, source_name);
     out.push_str(", ");
-    push_jinja_str(&mut out, &table.name);
+    push_jinja_str(out, &table.name);
     out.push_str(") }}\n\n),\n\nrenamed as (\n\n    select\n");
     let last = table.columns.len().saturating_sub(1);
     for (i, c) in table.columns.iter().enumerate() {
@@ -55,7 +63,6 @@ pub fn staging_model(source_name: &str, table: &TableCtx) -> String {
         out.push_str("        *\n");
     }
     out.push_str("\n    from source\n\n)\n\nselect * from renamed\n");
-    out
 }
 
 /// `sources.yml` for `source` (every table of it).
