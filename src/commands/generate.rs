@@ -63,7 +63,8 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
     let writes = !(args.dry_run || args.diff || args.check);
     // Whether git ignores the state file: asked beside the generation (opening the repository
     // costs ~10 ms), answered after it. Generating writes no .gitignore that could change it.
-    let ignored = writes.then(|| {
+    // Not when a record of the last run may make this run a no-op that writes nothing.
+    let ignored = (writes && !generate::noop::recorded(&settings.root)).then(|| {
         let root = settings.root.clone();
         std::thread::spawn(move || state_file_ignored(&root))
     });
@@ -138,7 +139,11 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
         );
         ui.status(line);
         if writes && written > 0 {
-            if let Some(pattern) = ignored.and_then(|h| h.join().ok()).flatten() {
+            let ignored = match ignored {
+                Some(asked) => asked.join().ok().flatten(),
+                None => state_file_ignored(&settings.root),
+            };
+            if let Some(pattern) = ignored {
                 ui.warn(format!(
                     "{} is ignored by git ({pattern}): commit it with the models, or a clone will take every generated file for a hand edit (README, \"Safety\")",
                     generate::state::STATE_FILE
