@@ -74,10 +74,37 @@ pub struct ColumnCtx {
     pub cast_type: Option<String>,
     pub needs_quoting: bool,
     pub is_primary_key: bool,
-    /// id, string, numeric, boolean, date, timestamp or other (for grouping in templates).
-    pub kind: &'static str,
+    /// What the column holds (for grouping in templates).
+    pub kind: Kind,
     /// 1-based position in the warehouse's column order.
-    pub position: usize,
+    pub position: u32,
+}
+
+/// What a column holds, from its name and type. One byte, not a `&str` (200,000 columns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Id,
+    String,
+    Numeric,
+    Boolean,
+    Date,
+    Timestamp,
+    Other,
+}
+
+impl Kind {
+    /// As templates see it: `id`, `string`, `numeric`, `boolean`, `date`, `timestamp`, `other`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Id => "id",
+            Kind::String => "string",
+            Kind::Numeric => "numeric",
+            Kind::Boolean => "boolean",
+            Kind::Date => "date",
+            Kind::Timestamp => "timestamp",
+            Kind::Other => "other",
+        }
+    }
 }
 
 impl ColumnCtx {
@@ -90,7 +117,7 @@ impl ColumnCtx {
         description: &str,
         cast_type: Option<String>,
         needs_quoting: bool,
-        kind: &'static str,
+        kind: Kind,
         position: usize,
     ) -> ColumnCtx {
         let parts = [name, alias, quoted_name, data_type, description];
@@ -110,7 +137,8 @@ impl ColumnCtx {
             needs_quoting,
             is_primary_key: false,
             kind,
-            position,
+            // A table of more than 4 billion columns cannot come from any warehouse.
+            position: u32::try_from(position).unwrap_or(u32::MAX),
         }
     }
 
@@ -163,7 +191,7 @@ impl Serialize for ColumnCtx {
             description: &'a str,
             is_primary_key: bool,
             kind: &'static str,
-            position: usize,
+            position: u32,
         }
         Form {
             name: self.name(),
@@ -175,7 +203,7 @@ impl Serialize for ColumnCtx {
             expression: &self.expression(),
             description: self.description(),
             is_primary_key: self.is_primary_key,
-            kind: self.kind,
+            kind: self.kind.as_str(),
             position: self.position,
         }
         .serialize(s)
@@ -514,7 +542,7 @@ fn table_ctx(
         if let Some(problem) = dialect.name_problem(c.alias(), false) {
             return Err(ContextError::BadColumnName {
                 table: table(),
-                position: c.position,
+                position: c.position as usize,
                 name: format!("{:?}", shorten(c.name())),
                 problem: format!("its alias `{}` is {problem}", shorten(c.alias())),
             });
@@ -530,7 +558,7 @@ fn table_ctx(
     let pk = primary_key(&t, &dbt_name, &declared, &columns, cfg)?;
     if let Some(i) = pk {
         columns[i].is_primary_key = true;
-        columns[i].kind = "id";
+        columns[i].kind = Kind::Id;
     }
     Ok(TableCtx {
         has_identifier: dbt_name != t.name,
@@ -595,7 +623,7 @@ fn column_ctx(
         cast_type,
         needs_quoting,
         if alias == "id" || alias.ends_with("_id") {
-            "id"
+            Kind::Id
         } else {
             type_kind
         },
@@ -655,14 +683,14 @@ fn primary_key(
 }
 
 /// What a column's (lower-cased) type makes it, unless its name makes it an id.
-fn type_kind(lower_type: &str) -> &'static str {
+fn type_kind(lower_type: &str) -> Kind {
     let has = |words: &[&str]| words.iter().any(|w| lower_type.contains(w));
     if has(&["bool"]) {
-        "boolean"
+        Kind::Boolean
     } else if has(&["timestamp", "datetime"]) {
-        "timestamp"
+        Kind::Timestamp
     } else if has(&["date"]) {
-        "date"
+        Kind::Date
     } else if has(&[
         "int",
         "numeric",
@@ -674,18 +702,18 @@ fn type_kind(lower_type: &str) -> &'static str {
         "bignumeric",
         "hugeint",
     ]) {
-        "numeric"
+        Kind::Numeric
     } else if has(&["char", "text", "string", "uuid"]) {
-        "string"
+        Kind::String
     } else {
-        "other"
+        Kind::Other
     }
 }
 
 /// A table's few distinct column types, each with its cast and kind: deciding them takes up
 /// to 16 substring searches, for every one of 200,000 columns in a large catalog.
 #[derive(Default)]
-struct TypeCache(Vec<(Box<str>, Option<String>, &'static str)>);
+struct TypeCache(Vec<(Box<str>, Option<String>, Kind)>);
 
 impl TypeCache {
     /// Beyond this many distinct types in one table, the rest are decided each time.
@@ -694,10 +722,10 @@ impl TypeCache {
     fn get(
         &mut self,
         lower_type: &str,
-        decide: impl FnOnce(&str) -> (Option<String>, &'static str),
-    ) -> (Option<String>, &'static str) {
+        decide: impl FnOnce(&str) -> (Option<String>, Kind),
+    ) -> (Option<String>, Kind) {
         if let Some((_, cast, kind)) = self.0.iter().find(|(t, ..)| &**t == lower_type) {
-            return (cast.clone(), kind);
+            return (cast.clone(), *kind);
         }
         let (cast, kind) = decide(lower_type);
         if self.0.len() < Self::MAX {

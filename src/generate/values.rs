@@ -246,7 +246,7 @@ fn column_field(c: &ColumnCtx, key: &str) -> Option<Value> {
         "expression" => Value::from(expression(c).as_ref()),
         "description" => string(c.description()),
         "is_primary_key" => Value::from(c.is_primary_key),
-        "kind" => Value::from(c.kind),
+        "kind" => Value::from(c.kind.as_str()),
         "position" => Value::from(c.position),
         _ => return None,
     })
