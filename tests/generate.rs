@@ -39,6 +39,11 @@ fn generate(dir: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
     datachonk(dir).args(&args).assert()
 }
 
+/// stderr of `datachonk ARGS` in `dir`, which must refuse with exit 2 (bad input).
+fn refused(dir: &Path, args: &[&str]) -> String {
+    stderr(&datachonk(dir).args(args).assert().code(2))
+}
+
 fn read(dir: &Path, rel: &str) -> String {
     std::fs::read_to_string(dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
@@ -349,11 +354,7 @@ fn bad_inputs_are_usage_errors_that_say_where() {
         "{\"sources\": {\"source.p.s.t\": {\"metadata\": {\"schema\": \"raw\", \"name\": \"t\"},\n \"columns\": {\"a\": {\"type\": \"INT\", \"index\": true, \"name\": \"a\"}}}}}",
     )
     .unwrap();
-    let a = datachonk(dir.path())
-        .args(["generate", "--from-catalog", "catalog.json"])
-        .assert()
-        .code(2);
-    let err = stderr(&a);
+    let err = refused(dir.path(), &["generate", "--from-catalog", "catalog.json"]);
     assert!(
         err.contains("catalog.json") && err.contains("sources.source.p.s.t.columns.a.index"),
         "{err}"
@@ -364,11 +365,8 @@ fn bad_inputs_are_usage_errors_that_say_where() {
         "sources:\n  - name: crm\n    tables:\n      - name: [oops\n",
     )
     .unwrap();
-    let a = datachonk(dir.path())
-        .args(["generate", "--from-sources", "bad.yml"])
-        .assert()
-        .code(2);
-    assert!(stderr(&a).contains("bad.yml"), "{}", stderr(&a));
+    let err = refused(dir.path(), &["generate", "--from-sources", "bad.yml"]);
+    assert!(err.contains("bad.yml"), "{err}");
 
     // Colliding columns are listed.
     std::fs::write(
@@ -376,11 +374,7 @@ fn bad_inputs_are_usage_errors_that_say_where() {
         "sources:\n  - name: crm\n    tables:\n      - name: t\n        columns:\n          - name: OrderId\n          - name: order_id\n          - name: Order ID\n",
     )
     .unwrap();
-    let a = datachonk(dir.path())
-        .args(["generate", "--from-sources", "clash.yml"])
-        .assert()
-        .code(2);
-    let err = stderr(&a);
+    let err = refused(dir.path(), &["generate", "--from-sources", "clash.yml"]);
     assert!(
         err.contains("\"OrderId\", \"order_id\", \"Order ID\" → order_id"),
         "{err}"
@@ -698,13 +692,8 @@ fn names_the_warehouse_cannot_hold_are_refused_naming_table_and_column() {
     let position = columns.as_object().unwrap().len() + 1;
     columns[""] = serde_json::json!({"type": "INTEGER", "index": 99, "name": "", "comment": null});
     std::fs::write(&catalog_path, catalog.to_string()).unwrap();
-    let run = || {
-        datachonk(dir.path())
-            .args(["generate", "--from-catalog", "catalog.json"])
-            .assert()
-            .code(2)
-    };
-    let err = stderr(&run());
+    let run = || refused(dir.path(), &["generate", "--from-catalog", "catalog.json"]);
+    let err = run();
     assert!(
         err.contains(&format!(
             "shop.orders: column {position} (\"\"): the name is empty"
@@ -719,7 +708,7 @@ fn names_the_warehouse_cannot_hold_are_refused_naming_table_and_column() {
     columns[&long] =
         serde_json::json!({"type": "INTEGER", "index": 99, "name": long, "comment": null});
     std::fs::write(&catalog_path, catalog.to_string()).unwrap();
-    let err = stderr(&run());
+    let err = run();
     assert!(
         err.contains("100000 bytes long; postgres holds at most 63"),
         "{err}"
@@ -765,11 +754,7 @@ fn a_bad_column_in_the_last_table_leaves_no_model_written_while_deriving() {
     columns[""] = serde_json::json!({"type": "INTEGER", "index": 11, "name": "", "comment": null});
     std::fs::write(dir.path().join("catalog.json"), catalog.to_string()).unwrap();
     let before = snapshot(dir.path());
-    let a = datachonk(dir.path())
-        .args(["generate", "--from-catalog", "catalog.json"])
-        .assert()
-        .code(2);
-    let err = stderr(&a);
+    let err = refused(dir.path(), &["generate", "--from-catalog", "catalog.json"]);
     assert!(
         err.contains("big.t00999: column 11 (\"\"): the name is empty"),
         "{err}"
