@@ -13,7 +13,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "datachonk",
-    version,
+    // "0.1.0 (abc1234 2026-12-06)": the commit and date it was built from (build.rs).
+    version = env!("DATACHONK_VERSION"),
     propagate_version = true,
     max_term_width = 100
 )]
@@ -283,6 +284,10 @@ pub enum Command {
         /// The shell to generate completions for.
         shell: clap_complete::Shell,
     },
+
+    /// Print the manual page (roff) of datachonk or of one of its commands, or write every
+    /// command's page into a folder.
+    Man(crate::commands::man::ManArgs),
 
     /// See the whole loop work with no account and no network.
     ///
