@@ -572,6 +572,10 @@ pub struct WatchArgs {
     /// Handle what is pending, then exit.
     #[arg(long)]
     pub once: bool,
+    /// Trigger without asking when the downstream job is one a target marks `confirm: true`
+    /// (asked once, at start; without a terminal this flag is required).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -714,6 +718,9 @@ pub struct RunRetryArgs {
     /// With --wait: give up after this long (e.g. 90s, 30m, 2h); exit code 4.
     #[arg(long, value_name = "DURATION", requires = "wait")]
     pub timeout: Option<String>,
+    /// Retry without asking when the run's job is one a target marks `confirm: true`.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -1147,6 +1154,11 @@ pub struct HookRunArgs {
     /// after a cancellation or the timeout [default: deploy.dbt_cloud.retries, else 0]
     #[arg(long, value_name = "N")]
     pub retries: Option<i64>,
+
+    /// pre-merge-commit: trigger without asking when the job is one a target marks
+    /// `confirm: true` (without a terminal this flag is required)
+    #[arg(long)]
+    pub yes: bool,
 
     /// Arguments git passes to the hook (pre-push: remote name and URL); unused.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]

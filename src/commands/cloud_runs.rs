@@ -30,7 +30,15 @@ fn plan_for(cfg: &Config, run: &Run) -> RunPlan {
 }
 
 /// Retry a failed run from the point of failure; with `wait`, follow the retry to its verdict.
-pub async fn retry(client: &Client, cfg: &Config, run_id: i64, wait: bool, ui: &Ui) -> CmdResult {
+/// `gate` is the production gate, asked with the run's job before anything is triggered.
+pub async fn retry(
+    client: &Client,
+    cfg: &Config,
+    run_id: i64,
+    wait: bool,
+    gate: &dyn Fn(i64) -> Result<(), CliError>,
+    ui: &Ui,
+) -> CmdResult {
     let mut interrupt = Interrupt::listen()?;
     let deadline = cfg
         .dbt_cloud
@@ -39,6 +47,7 @@ pub async fn retry(client: &Client, cfg: &Config, run_id: i64, wait: bool, ui: &
         .map(|t| Instant::now() + t.value);
     let failed = client.get_run(run_id, RUN_RELATED).await?;
     let plan = plan_for(cfg, &failed);
+    gate(plan.job_id)?;
     let (run, retry) = if failed.run_status() == RunStatus::Error {
         let finished = dbt_run::finish(client, &plan.store, &failed).await;
         let rplan = retries::plan(&failed, finished.insight.as_ref()).map_err(|why| {

@@ -64,6 +64,14 @@ pub fn run(global: &GlobalArgs, args: &WatchArgs, ui: &Ui) -> CmdResult {
             "job {downstream} would trigger itself: --on-success-of and the downstream job must differ"
         )));
     }
+    // Asked once, at start: the triggers come later, with nobody to ask.
+    connect::confirm_job(
+        global,
+        &downstream_cfg,
+        Some(downstream),
+        args.yes,
+        "watching",
+    )?;
     let dir = state_dir(&cfg);
     let stop = Arc::new(AtomicI32::new(0));
     let result = rt.block_on(async {
