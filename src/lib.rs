@@ -17,6 +17,7 @@ pub mod redact;
 pub mod sandbox;
 pub mod serve;
 pub mod templates;
+pub mod terminal_text;
 pub mod ui;
 
 pub use error::{CliError, CmdResult, Exit};

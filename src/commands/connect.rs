@@ -123,7 +123,9 @@ pub fn confirm_job(
         .with_hint("pass --yes to go ahead (in CI, once a person has decided to)"));
     }
     let go = dialoguer::Confirm::new()
-        .with_prompt(format!("{what} changes production. Go ahead with {doing}?"))
+        .with_prompt(crate::terminal_text::escape(&format!(
+            "{what} changes production. Go ahead with {doing}?"
+        )))
         .default(false)
         .interact()
         .map_err(|e| CliError::new(Exit::Interrupted, format!("no answer: {e}")))?;

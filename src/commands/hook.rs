@@ -207,7 +207,7 @@ fn run_hook(global: &GlobalArgs, args: &HookRunArgs, ui: &Ui) -> CmdResult {
 /// A notice that shows even with --quiet (a skipped check should never go unnoticed).
 fn eprintln_notice(ui: &Ui, line: &str) {
     if ui.is_quiet() {
-        eprintln!("{line}");
+        eprintln!("{}", crate::terminal_text::escape(line));
     } else {
         ui.status(line);
     }
