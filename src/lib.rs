@@ -16,6 +16,7 @@ pub mod quickstart;
 pub mod redact;
 pub mod sandbox;
 pub mod serve;
+pub mod signals;
 pub mod templates;
 pub mod terminal_text;
 pub mod ui;

@@ -110,7 +110,7 @@ fn outcome_word(exit: Exit) -> &'static str {
         Exit::RunError => "error",
         Exit::Cancelled => "cancelled",
         Exit::Timeout => "timeout",
-        Exit::Interrupted => "interrupted",
+        e if crate::signals::is_stop(e) => "interrupted",
         _ => "failed",
     }
 }
@@ -131,7 +131,7 @@ pub async fn wait(client: &Client, cfg: &Config, run_ids: &[i64], ui: &Ui) -> Cm
         let Followed { exit, report } =
             dbt_run::follow(client, &plan, run, deadline, &mut interrupt, ui).await?;
         reports.push(report);
-        if exit == Exit::Interrupted {
+        if crate::signals::is_stop(exit) {
             worst = exit;
             break;
         }
