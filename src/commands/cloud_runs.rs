@@ -49,7 +49,8 @@ pub async fn retry(
     let plan = plan_for(cfg, &failed);
     gate(plan.job_id)?;
     let (run, retry) = if failed.run_status() == RunStatus::Error {
-        let finished = dbt_run::finish(client, &plan.store, &failed).await;
+        let finished =
+            crate::cloud::verdict::finish_within(client, &plan.store, &failed, deadline).await;
         let rplan = retries::plan(&failed, finished.insight.as_ref()).map_err(|why| {
             CliError::new(Exit::RunError, format!("cannot retry run {run_id}: {why}"))
         })?;

@@ -284,8 +284,13 @@ pub async fn follow(
                 timed_out(client, plan, seen.unwrap_or(last), &url, ui).await
             }
             Some(Ok(WaitEnd::Finished(done))) => {
-                let finished = finish(client, &plan.store, &done).await;
-                let will_retry = done.run_status() == RunStatus::Error && retried < plan.retries;
+                let finished =
+                    crate::cloud::verdict::finish_within(client, &plan.store, &done, deadline)
+                        .await;
+                // No retry once the deadline has passed: the verdict and its exit code stand.
+                let in_time = deadline.is_none_or(|d| Instant::now() < d);
+                let will_retry =
+                    done.run_status() == RunStatus::Error && retried < plan.retries && in_time;
                 print_finished(ui, &done, &finished, !will_retry);
                 let mut ended = finished_report(&done, &finished);
                 if will_retry {
@@ -574,7 +579,9 @@ pub fn print_finished_labelled(
         return;
     }
     print_verdict(ui, done, finished.failure.as_ref(), label);
-    if let Some(why) = &finished.insight_error {
+    if crate::cloud::verdict::skipped_at_deadline(finished) {
+        ui.out(format!("  {}", crate::cloud::verdict::SKIPPED_AT_DEADLINE));
+    } else if let Some(why) = &finished.insight_error {
         ui.out(format!("  nodes: not available ({why})"));
     }
     if let Some(i) = &finished.insight {

@@ -311,14 +311,13 @@ async fn verdict(client: &Client, unit: &Unit, a: Awaited, ui: &Ui) -> (Exit, Va
     }
     let (run, finished) = if a.run.run_status() == RunStatus::Error {
         // The list does not carry steps: read the run with them (once) to find what failed.
-        let run = match client
-            .get_run(a.run.id, &["run_steps", "job", "trigger"])
-            .await
-        {
-            Ok(run) => run,
-            Err(_) => a.run,
+        let read = client.get_run(a.run.id, &["run_steps", "job", "trigger"]);
+        let run = match dbt_run::within(a.deadline, read).await {
+            Some(Ok(run)) => run,
+            _ => a.run,
         };
-        let finished = dbt_run::finish(client, &unit.plan.store, &run).await;
+        let finished =
+            crate::cloud::verdict::finish_within(client, &unit.plan.store, &run, a.deadline).await;
         (run, finished)
     } else {
         let nothing = Finished {
