@@ -285,9 +285,22 @@ fn a_closed_stdout_ends_a_listing_quietly() {
         ("DBT_CLOUD_API_TOKEN", sandbox_support::TOKEN),
         ("HOME", dir),
     ];
+    let api = sandbox_support::Api::new(&base);
+    let run = api.trigger(sandbox_support::JOB_OK, "closed stdout");
+    api.wait_terminal(run);
+    let run = run.to_string();
     for args in [
         &["-C", dir, "cloud", "jobs"][..],
         &["-C", dir, "cloud", "runs", "list"][..],
+        &[
+            "-C",
+            dir,
+            "cloud",
+            "artifacts",
+            "get",
+            &run,
+            "manifest.json",
+        ][..],
     ] {
         let out = with_closed_stdout(args, &envs);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
