@@ -124,7 +124,10 @@ fn after_help_sections(text: &str) -> Roff {
             continue;
         }
         if !indented && line.ends_with(':') {
-            roff.control("SH", [line.trim_end_matches(':').to_uppercase().as_str()]);
+            // "JSON output (--json):" → "JSON OUTPUT (--json)": flags keep their case.
+            let heading = line.trim_end_matches(':');
+            let (words, rest) = heading.split_at(heading.find(" (").unwrap_or(heading.len()));
+            roff.control("SH", [format!("{}{rest}", words.to_uppercase()).as_str()]);
         } else if indented {
             if !literal {
                 roff.control("nf", []);
