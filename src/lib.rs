@@ -12,6 +12,7 @@ pub mod generate;
 pub mod git;
 pub mod hook;
 pub mod init;
+pub mod io_limits;
 pub mod quickstart;
 pub mod redact;
 pub mod sandbox;

@@ -34,7 +34,7 @@ pub fn load(
         }
     };
     let parsed = match &path {
-        Some(p) => file::read(p)?,
+        Some(p) => file::read(p, file::origin_of(options))?,
         None => ConfigFile::default(),
     };
     let section = parsed.deploy.and_then(|d| d.dbt_cloud).unwrap_or_default();
