@@ -56,8 +56,9 @@ fetch "$base/$archive" "$tmp/$archive" || fail "cannot download $base/$archive"
 fetch "$base/$archive.sha256" "$tmp/$archive.sha256" || fail "cannot download $archive.sha256"
 want="$(cut -d' ' -f1 < "$tmp/$archive.sha256")"
 got="$(sha256 "$tmp/$archive")"
-[ -n "$want" ] && [ "$got" = "$want" ] ||
+if [ -z "$want" ] || [ "$got" != "$want" ]; then
   fail "checksum mismatch for $archive (expected $want, got $got): not installed"
+fi
 
 tar -xzf "$tmp/$archive" -C "$tmp"
 mkdir -p "$bin_dir" "$man_dir"
