@@ -6,7 +6,7 @@
 
 mod env;
 mod error;
-mod file;
+pub(crate) mod file;
 mod generate;
 mod git;
 mod resolve;
