@@ -547,9 +547,13 @@ fn normalize_url(raw: &str, origin: &str) -> Result<String, ConfigError> {
             "{shown:?} must be the access URL only, without a path such as {path:?} (e.g. https://emea.dbt.com)"
         )));
     }
-    if url.query().is_some() || !url.username().is_empty() || url.password().is_some() {
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
         return Err(bad(format!(
-            "{shown:?} must not carry a query string or credentials"
+            "{shown:?} must not carry a query string, a #fragment or credentials"
         )));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
