@@ -57,8 +57,11 @@ pub fn request_body(data: &[u8]) {
     crate::serve::api::parse_bodies(data);
 }
 
+/// A parser's entry point.
+pub type Target = fn(&[u8]);
+
 /// Every target by name (`scripts/fuzz`, the corpus folders under `fuzz/corpus/`).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("catalog", catalog),
     ("sources_yaml", sources_yaml),
     ("spec", spec),
