@@ -296,7 +296,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args, Clone)]
-#[command(group(clap::ArgGroup::new("input").args(["from_catalog", "from_sources", "from_postgres"])))]
+#[command(group(clap::ArgGroup::new("input").args(["from_catalog", "from_sources", "from_postgres", "from_warehouse"])))]
 pub struct GenerateArgs {
     /// What to generate: SOURCE or SOURCE.TABLE, with * and ? globs; TABLE matches the raw
     /// or snake_case name. Default: `generate.tables`, else every table in the metadata.
@@ -320,6 +320,12 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "URL")]
     pub from_postgres: Option<String>,
 
+    /// Read these schemas (or tables) of any warehouse dbt reaches, through the project's own
+    /// dbt (`dbt` on PATH, or $DATACHONK_DBT), its profile and target (`--target`): one
+    /// `dbt show` over the adapter's information schema. Repeat it or separate with commas.
+    #[arg(long, value_name = "SCHEMA[.TABLE]", num_args = 1)]
+    pub from_warehouse: Vec<String>,
+
     /// List each planned file as new, changed, unchanged or edited-by-hand; write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -341,7 +347,8 @@ pub struct GenerateArgs {
     pub strict: bool,
 
     /// With `--from-catalog cloud`: read the catalog of this named target's job
-    /// (deploy.dbt_cloud.targets) [env: DATACHONK_TARGET]
+    /// (deploy.dbt_cloud.targets) [env: DATACHONK_TARGET]. With `--from-warehouse`: the
+    /// dbt target to run with (the profile's default otherwise)
     #[arg(long, value_name = "NAME")]
     pub target: Option<String>,
 }

@@ -24,9 +24,9 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
         .from_catalog
         .as_ref()
         .is_some_and(|p| p.as_os_str() == "cloud");
-    if args.target.is_some() && !from_cloud {
+    if args.target.is_some() && !from_cloud && args.from_warehouse.is_empty() {
         return Err(CliError::usage(
-            "--target names the dbt Cloud job whose catalog is read: it goes with --from-catalog cloud",
+            "--target names the dbt Cloud job whose catalog is read (--from-catalog cloud) or the dbt target to read the warehouse with (--from-warehouse)",
         ));
     }
     let input = match (&args.from_catalog, &args.from_sources) {
@@ -41,13 +41,21 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
         }
         (Some(p), _) => Input::Catalog(p.clone()),
         (None, Some(p)) => Input::SourcesYaml(p.clone()),
+        (None, None) if !args.from_warehouse.is_empty() => {
+            Input::Warehouse(generate::warehouse::Warehouse::new(
+                settings.root.clone(),
+                &args.from_warehouse,
+                args.target.clone(),
+            )
+            .map_err(generate::GenerateError::from)?)
+        }
         (None, None) => match &args.from_postgres {
             Some(url) => Input::Postgres(generate::postgres::PgUrl::new(url.clone())),
             // Without metadata, a project with a spec renders its entities, facts and metrics.
             None if generate::marts::spec::exists(&settings.root) => Input::Spec,
             None => {
                 return Err(CliError::usage("no metadata given").with_hint(
-                    "pass --from-catalog target/catalog.json, --from-sources FILE or --from-postgres URL",
+                    "pass --from-catalog target/catalog.json, --from-sources FILE, --from-warehouse SCHEMA or --from-postgres URL",
                 ))
             }
         },
@@ -56,7 +64,11 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
         root: settings.root.clone(),
         config: settings.config,
         input: input.clone(),
-        selection: args.selection.clone(),
+        // `--from-warehouse raw.new_table`: the schema is read, the table chosen.
+        selection: match (&input, args.selection.is_empty()) {
+            (Input::Warehouse(w), true) => w.selection(),
+            _ => args.selection.clone(),
+        },
         force: args.force,
         last_run: (!matches!(input, Input::Spec)).then(|| last_run(&settings.root, args)),
     };
@@ -273,6 +285,9 @@ fn last_run(root: &std::path::Path, args: &GenerateArgs) -> crate::generate::sta
         }
         (Some(p), _) => prepush::record_input(root, InputKind::Catalog, Some(p)),
         (None, Some(p)) => prepush::record_input(root, InputKind::Sources, Some(p)),
+        (None, None) if !args.from_warehouse.is_empty() => {
+            prepush::record_input(root, InputKind::Warehouse, None)
+        }
         (None, None) => prepush::record_input(root, InputKind::Postgres, None),
     };
     LastRun {

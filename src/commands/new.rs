@@ -234,6 +234,7 @@ pub fn run(global: &GlobalArgs, args: &NewArgs, ui: &Ui) -> CmdResult {
         from_catalog: None,
         from_sources: None,
         from_postgres: None,
+        from_warehouse: Vec::new(),
         dry_run: false,
         diff: false,
         check: false,

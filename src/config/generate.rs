@@ -53,6 +53,17 @@ pub struct NamingSection {
     pub digit_prefix: Option<Spanned<String>>,
     /// Suffix for aliases that are reserved words (default `_`).
     pub reserved_suffix: Option<Spanned<String>>,
+    /// Stripped from a table's name (first match each) for its model name; `{source}` and
+    /// `{schema}` stand for the source's (default `["raw_", "{source}_", "{schema}_"]`).
+    pub strip_prefixes: Option<Spanned<Vec<String>>>,
+    /// What a primary key named `id` is renamed to (default `{entity}_id`; "" keeps `id`).
+    pub primary_key: Option<Spanned<String>>,
+    /// Ending of timestamps whose name says so: `_ts`, `_timestamp`… (default `_at`; "" off).
+    pub timestamp_suffix: Option<Spanned<String>>,
+    /// Ending of dates whose name says so: `_dt`, `_on` (default `_date`; "" off).
+    pub date_suffix: Option<Spanned<String>>,
+    /// Prefix for booleans that have none of `is_`, `has_`… (default "": off).
+    pub boolean_prefix: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -95,6 +106,13 @@ pub struct GenerateConfig {
     pub model_name: String,
     pub digit_prefix: String,
     pub reserved_suffix: String,
+    /// `generate.naming.strip_prefixes`.
+    pub strip_prefixes: Vec<String>,
+    /// `generate.naming.primary_key`, `timestamp_suffix`, `date_suffix`, `boolean_prefix`.
+    pub key_alias: String,
+    pub timestamp_suffix: String,
+    pub date_suffix: String,
+    pub boolean_prefix: String,
     pub primary_key_columns: Vec<String>,
     pub primary_keys: BTreeMap<String, String>,
     pub type_map: BTreeMap<String, String>,
@@ -126,6 +144,11 @@ impl Default for GenerateConfig {
             model_name: "stg_{source}__{table}".into(),
             digit_prefix: "_".into(),
             reserved_suffix: "_".into(),
+            strip_prefixes: vec!["raw_".into(), "{source}_".into(), "{schema}_".into()],
+            key_alias: "{entity}_id".into(),
+            timestamp_suffix: "_at".into(),
+            date_suffix: "_date".into(),
+            boolean_prefix: String::new(),
             primary_key_columns: vec!["id".into(), "{entity}_id".into(), "{table}_id".into()],
             primary_keys: BTreeMap::new(),
             type_map: BTreeMap::new(),
@@ -244,6 +267,38 @@ fn resolve(
         }
         if let Some(v) = n.reserved_suffix {
             c.reserved_suffix = v.value;
+        }
+        if let Some(v) = n.strip_prefixes {
+            c.strip_prefixes = v.value;
+        }
+        // Each rename must itself be a plain name part, or the aliases it makes are not.
+        let renames = [
+            (n.primary_key, "primary_key", &mut c.key_alias),
+            (
+                n.timestamp_suffix,
+                "timestamp_suffix",
+                &mut c.timestamp_suffix,
+            ),
+            (n.date_suffix, "date_suffix", &mut c.date_suffix),
+            (n.boolean_prefix, "boolean_prefix", &mut c.boolean_prefix),
+        ];
+        for (value, key, slot) in renames {
+            let Some(v) = value else { continue };
+            let bare = v.value.replace("{entity}", "x").replace("{table}", "x");
+            if !bare
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+            {
+                return Err(err(
+                    &v.referenced,
+                    format!(
+                        "generate.naming.{key}: {:?} is not lower-case letters, digits and _",
+                        v.value
+                    ),
+                    Some("it becomes part of column names; \"\" turns the rule off".into()),
+                ));
+            }
+            *slot = v.value;
         }
     }
     if let Some(pk) = s.primary_key {

@@ -26,6 +26,7 @@ pub mod sources_yaml;
 pub mod state;
 pub mod timings;
 pub mod values;
+pub mod warehouse;
 pub mod write;
 pub mod yaml;
 
@@ -55,6 +56,8 @@ pub enum Input {
     SourcesYaml(PathBuf),
     /// A live database (the URL's password never shows: see [`postgres::PgUrl`]).
     Postgres(postgres::PgUrl),
+    /// Schemas of any warehouse, read through the project's own dbt (`--from-warehouse`).
+    Warehouse(warehouse::Warehouse),
     /// No metadata: only the spec's entities, facts and metrics (`datachonk/*.yml`).
     Spec,
 }
@@ -65,6 +68,7 @@ impl Input {
             Input::Catalog(p) => p.display().to_string(),
             Input::SourcesYaml(p) => p.display().to_string(),
             Input::Postgres(url) => url.redacted(),
+            Input::Warehouse(w) => w.describe(),
             Input::Spec => format!("{}/*.yml", marts::spec::SPEC_DIR),
         }
     }
@@ -91,6 +95,8 @@ pub enum GenerateError {
     SourcesYaml(#[from] sources_yaml::SourcesYamlError),
     #[error(transparent)]
     Postgres(#[from] postgres::PostgresError),
+    #[error(transparent)]
+    Warehouse(#[from] warehouse::WarehouseError),
     #[error(transparent)]
     Select(#[from] select::SelectError),
     #[error(transparent)]
@@ -144,6 +150,10 @@ impl From<GenerateError> for CliError {
                 .with_hint(format!(
                     "add this to the file by hand, then run generate again:\n{block}"
                 )),
+            GenerateError::Warehouse(w) => match w.hint() {
+                Some(h) => err.with_hint(h),
+                None => err,
+            },
             GenerateError::Marts(m) => match m.hint() {
                 Some(h) => err.with_hint(h),
                 None => err,
@@ -178,6 +188,7 @@ pub fn load_metadata(input: &Input, config: &GenerateConfig) -> Result<Metadata,
         Input::Catalog(p) => catalog::read(p)?,
         Input::SourcesYaml(p) => sources_yaml::read(p)?,
         Input::Postgres(url) => postgres::read(url, config.schema.as_slice())?,
+        Input::Warehouse(w) => warehouse::read(w)?,
         Input::Spec => Metadata::default(),
     })
 }
@@ -708,7 +719,7 @@ fn apply_project(
         .filter_map(|p| p.strip_suffix(".sql"))
         .map(|p| p.rsplit('/').next().unwrap_or(p).to_ascii_lowercase())
         .collect();
-    let live = matches!(req.input, Input::Postgres(_));
+    let live = matches!(req.input, Input::Postgres(_) | Input::Warehouse(_));
     metadata.tables.retain(|t| {
         let own = t.project_node
             || (live

@@ -51,7 +51,7 @@ impl Inputs {
             Input::Catalog(p) | Input::SourcesYaml(p) => Some(p),
             // Only the spec (hashed below with the artifacts it is checked against).
             Input::Spec => None,
-            Input::Postgres(_) => return None,
+            Input::Postgres(_) | Input::Warehouse(_) => return None,
         };
         let dialect = super::quoting::Dialect::parse(&req.config.dialect)
             .unwrap_or(super::quoting::Dialect::Postgres);
