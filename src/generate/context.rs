@@ -758,10 +758,11 @@ fn restyle(
     };
     for i in 0..columns.len() {
         let c = &columns[i];
+        // The kind the type gave (an `_id` name made it `Id`: no date or time rule applies).
         let holds = if c.data_type().trim().is_empty() {
             naming::Holds::Unknown
         } else {
-            match type_kind(&c.data_type().to_ascii_lowercase()) {
+            match c.kind {
                 Kind::Timestamp => naming::Holds::Timestamp,
                 Kind::Date => naming::Holds::Date,
                 Kind::Boolean => naming::Holds::Boolean,
