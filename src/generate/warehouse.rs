@@ -387,7 +387,9 @@ fn row(v: &Value, index: usize) -> Result<Row, WarehouseError> {
 /// name; a named table or a schema with no table is an error (a typo must not plan nothing
 /// quietly).
 fn metadata(rows: Vec<Value>, specs: &[Spec]) -> Result<Metadata, WarehouseError> {
-    let mut tables: BTreeMap<(String, String), (Table, Vec<(f64, Column)>)> = BTreeMap::new();
+    // Per (schema, table): the table, and its columns with their ordinal positions.
+    type Columns = Vec<(f64, Column)>;
+    let mut tables: BTreeMap<(String, String), (Table, Columns)> = BTreeMap::new();
     for (i, v) in rows.iter().enumerate() {
         let r = row(v, i)?;
         let wanted = specs
