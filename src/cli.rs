@@ -346,6 +346,21 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub strict: bool,
 
+    /// Stage declared tables that a model of the project already reads (`source('s', 't')`):
+    /// by default they get no new model.
+    #[arg(long)]
+    pub include_staged: bool,
+
+    /// The dbt project: the folder of its dbt_project.yml (default: found upward from the
+    /// current folder).
+    #[arg(long, value_name = "DIR")]
+    pub project_dir: Option<PathBuf>,
+
+    /// Read what the project declares from this dbt manifest (default: target/manifest.json
+    /// when it is newer than every properties file).
+    #[arg(long, value_name = "PATH")]
+    pub manifest: Option<PathBuf>,
+
     /// With `--from-catalog cloud`: read the catalog of this named target's job
     /// (deploy.dbt_cloud.targets) [env: DATACHONK_TARGET]. With `--from-warehouse`: the
     /// dbt target to run with (the profile's default otherwise)

@@ -240,6 +240,9 @@ pub fn run(global: &GlobalArgs, args: &NewArgs, ui: &Ui) -> CmdResult {
         check: false,
         force: args.force,
         strict: false,
+        include_staged: false,
+        project_dir: None,
+        manifest: None,
         target: None,
     };
     super::generate::run(global, &generate, ui)

@@ -70,7 +70,7 @@ impl Inputs {
         field(templates.fingerprint.as_bytes());
         field(&serde_json::to_vec(&req.config).unwrap_or_default());
         field(req.selection.join("\0").as_bytes());
-        field(&[u8::from(req.force)]);
+        field(&[u8::from(req.force), u8::from(req.include_staged)]);
         // The spec of entities, facts and metrics, and the artifacts it is validated against.
         field(&super::marts::inputs_fingerprint(
             &req.root,
@@ -133,7 +133,10 @@ pub fn fast_plan(req: &Request, inputs: &Inputs) -> Result<Option<Plan>, Generat
         .map(|s| s.mtime_ns);
     // Read either way: an invalid YAML file is an error on every path.
     let recorded: BTreeSet<&str> = last.recorded.iter().map(String::as_str).collect();
-    let project = project::read_with(&req.root, &|p| recorded.contains(p))?;
+    let mut project = project::read_with(&req.root, &|p| recorded.contains(p))?;
+    project.overlay_manifest(&req.root, req.manifest.as_deref(), &|p| {
+        recorded.contains(p)
+    })?;
     timings.mark("read project");
     if project.temp_files
         || inputs
@@ -166,6 +169,7 @@ pub fn fast_plan(req: &Request, inputs: &Inputs) -> Result<Option<Plan>, Generat
         tables: last.tables,
         timings,
         warnings: Vec::new(),
+        notes: Vec::new(),
     }))
 }
 
@@ -196,7 +200,10 @@ pub fn remember(
     {
         return Ok(());
     }
-    let project = project::read(&req.root, state)?;
+    let mut project = project::read(&req.root, state)?;
+    project.overlay_manifest(&req.root, req.manifest.as_deref(), &|p| {
+        state.checksum_of(p).is_some()
+    })?;
     let Some(key) = inputs.key(&project, &req.root, &|p| state.checksum_of(p).is_some()) else {
         return Ok(());
     };

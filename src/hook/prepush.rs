@@ -118,6 +118,8 @@ fn regenerate(
         input,
         selection: run.selection.clone(),
         force: false,
+        include_staged: false,
+        manifest: None,
         last_run: None,
     };
     let planned = generate::plan(&request)?;
