@@ -522,7 +522,11 @@ fn two_runs_at_once_never_interleave() {
     // A run that cannot wait (the lock is held here) refuses, exit 2, and writes nothing.
     // The lock is the OS's `flock` on `.datachonk/`, as another datachonk takes it.
     let lock = std::fs::File::open(p.root.join(".datachonk")).unwrap();
-    lock.lock().unwrap();
+    // SAFETY: the descriptor is open while `lock` lives.
+    assert_eq!(
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) },
+        0
+    );
     let before = snapshot(&p.root);
     let out = cargo_bin_cmd!("datachonk")
         .current_dir(&p.root)

@@ -221,8 +221,10 @@ pub fn load_generate(options: &LoadOptions) -> Result<GenerateSettings, ConfigEr
     let dbt_project = dbt_root.is_some();
     let Some(path) = path else {
         let root = dbt_root.unwrap_or(start);
-        let mut config = GenerateConfig::default();
-        config.output_dir = default_output_dir(&root, dbt_project);
+        let mut config = GenerateConfig {
+            output_dir: default_output_dir(&root, dbt_project),
+            ..GenerateConfig::default()
+        };
         if dbt_project {
             if let Some(d) = crate::generate::manifest::project_dialect(&root) {
                 config.dialect = d;

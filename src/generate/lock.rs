@@ -51,17 +51,17 @@ pub fn acquire(root: &Path, wait: Duration, waiting: impl FnOnce()) -> Result<Lo
     std::fs::create_dir_all(&path).map_err(io)?;
     // A folder opens read-only, and `flock` takes any open file.
     let file = File::open(&path).map_err(io)?;
-    match file.try_lock() {
-        Ok(()) => return Ok(Lock { _file: file }),
-        Err(std::fs::TryLockError::WouldBlock) => {}
-        Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+    match flock(&file, false) {
+        Ok(true) => return Ok(Lock { _file: file }),
+        Ok(false) => {}
+        Err(e) => return Err(io(e)),
     }
     waiting();
     // The blocking lock runs on its own thread so that the wait has a bound; on timeout the
     // thread is left blocked and ends with the process.
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = tx.send(file.lock().map(|()| file));
+        let _ = tx.send(flock(&file, true).map(|_| file));
     });
     match rx.recv_timeout(wait) {
         Ok(Ok(file)) => Ok(Lock { _file: file }),
@@ -70,6 +70,31 @@ pub fn acquire(root: &Path, wait: Duration, waiting: impl FnOnce()) -> Result<Lo
             waited: wait.as_secs(),
         }),
     }
+}
+
+/// `flock(LOCK_EX)` on `file`, blocking or not: whether it was taken. (`File::lock` is newer
+/// than the crate's minimum Rust.) Elsewhere than Unix, runs are not serialized.
+#[cfg(unix)]
+fn flock(file: &File, block: bool) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let op = libc::LOCK_EX | if block { 0 } else { libc::LOCK_NB };
+    loop {
+        // SAFETY: the descriptor is open for as long as `file` lives; flock takes no pointers.
+        if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+            return Ok(true);
+        }
+        let e = std::io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EWOULDBLOCK) if !block => return Ok(false),
+            _ => return Err(e),
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn flock(_file: &File, _block: bool) -> std::io::Result<bool> {
+    Ok(true)
 }
 
 #[cfg(test)]
