@@ -237,7 +237,7 @@ pub fn load_generate(options: &LoadOptions) -> Result<GenerateSettings, ConfigEr
             dbt_project,
         });
     };
-    let text = file::read_text(&path)?;
+    let text = file::read_text(&path, file::origin_of(options))?;
     let parsed = file::parse(&path, &text)?;
     let root = dbt_root.unwrap_or_else(|| config_dir.unwrap_or(cwd));
     let section = parsed.generate.unwrap_or_default();

@@ -18,8 +18,8 @@ pub fn outcome_word(exit: Exit) -> &'static str {
         Exit::Timeout => "timeout",
         Exit::Git => "git_error",
         Exit::Api => "api_error",
-        Exit::Interrupted => "interrupted",
-        Exit::Terminated => "terminated",
+        // SIGTERM and SIGHUP get what Ctrl-C gets; the exit code says which signal it was.
+        Exit::Interrupted | Exit::Terminated | Exit::HungUp => "interrupted",
     }
 }
 
