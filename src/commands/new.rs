@@ -34,6 +34,14 @@ impl Kind {
             Kind::Metric => "metrics",
         }
     }
+
+    fn singular(self) -> &'static str {
+        match self {
+            Kind::Entity => "entity",
+            Kind::Fact => "fact",
+            Kind::Metric => "metric",
+        }
+    }
 }
 
 /// Declare an entity, fact or metric in the spec, then render it.
@@ -150,7 +158,7 @@ pub fn run(global: &GlobalArgs, args: &NewArgs, ui: &Ui) -> CmdResult {
     if !missing.is_empty() {
         return Err(CliError::usage(format!(
             "new {}: missing {}",
-            args.kind.section().trim_end_matches('s'),
+            args.kind.singular(),
             missing.join(", ")
         ))
         .with_hint(if interactive {
@@ -169,10 +177,7 @@ pub fn run(global: &GlobalArgs, args: &NewArgs, ui: &Ui) -> CmdResult {
         if let Some(line) = clash {
             return Err(CliError::usage(format!(
                 "{} `{}` is already declared at {}:{line}",
-                args.kind
-                    .section()
-                    .trim_end_matches('s')
-                    .replace("entitie", "entity"),
+                args.kind.singular(),
                 args.name,
                 other.display()
             ))
