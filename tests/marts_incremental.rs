@@ -88,7 +88,10 @@ fn incremental_facts_equal_a_full_refresh_and_orphans_point_at_the_unknown_membe
     );
     assert!(!out.contains("`orders_by_change` loads"), "{out}");
     let fct = read(p, "models/marts/fct_orders_by_window.sql");
-    assert!(fct.contains("incremental_strategy='delete+insert'"), "{fct}");
+    assert!(
+        fct.contains("incremental_strategy='delete+insert'"),
+        "{fct}"
+    );
     assert!(fct.contains("dbt.dateadd('day', -3, "), "{fct}");
     assert!(
         read(p, "models/marts/dim_customers.sql").contains("{{ config(materialized='table') }}"),
@@ -138,11 +141,7 @@ fn incremental_facts_equal_a_full_refresh_and_orphans_point_at_the_unknown_membe
             ["0"],
             "{model}: rows loaded before their customer arrived now point at it"
         );
-        dbt(
-            &dbt_bin,
-            p,
-            &["run", "--full-refresh", "--select", model],
-        );
+        dbt(&dbt_bin, p, &["run", "--full-refresh", "--select", model]);
         let diff = sql(
             &python,
             p,
@@ -181,7 +180,10 @@ fn incremental_facts_equal_a_full_refresh_and_orphans_point_at_the_unknown_membe
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "an orphan must fail the build: {text}");
+    assert!(
+        !out.status.success(),
+        "an orphan must fail the build: {text}"
+    );
     assert!(
         text.lines()
             .any(|l| l.contains("FAIL 1") && l.contains("not_null_fct_strict_orders_customer_key")),

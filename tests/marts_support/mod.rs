@@ -73,8 +73,7 @@ pub fn duckdb_project(p: &Path, tables: &[&str], spec: &str) {
         "shop:\n  target: ci\n  outputs:\n    ci:\n      type: duckdb\n      path: warehouse.duckdb\n      threads: 2\n",
     );
     write(p, "datachonk.yaml", "generate:\n  dialect: duckdb\n");
-    let mut sources =
-        String::from("sources:\n  - name: shop\n    schema: raw_shop\n    tables:\n");
+    let mut sources = String::from("sources:\n  - name: shop\n    schema: raw_shop\n    tables:\n");
     for t in tables {
         sources.push_str(&format!("      - name: {t}\n"));
     }

@@ -235,7 +235,10 @@ pub fn expr_names(expr: &str) -> Vec<String> {
             }
             let word: String = chars[start..i].iter().collect();
             let next = chars[i..].iter().find(|c| !c.is_whitespace());
-            if next != Some(&'(') && !SQL.contains(&word.to_ascii_lowercase().as_str()) && !out.contains(&word) {
+            if next != Some(&'(')
+                && !SQL.contains(&word.to_ascii_lowercase().as_str())
+                && !out.contains(&word)
+            {
                 out.push(word);
             }
             continue;
@@ -300,7 +303,10 @@ fn materialization(s: &str) -> Result<String, String> {
     }
     Err(match spec::closest(s, KNOWN) {
         Some(k) => format!("write `{k}`"),
-        None => format!("write one of: {} (incremental facts: `incremental:`)", KNOWN.join(", ")),
+        None => format!(
+            "write one of: {} (incremental facts: `incremental:`)",
+            KNOWN.join(", ")
+        ),
     })
 }
 
@@ -657,10 +663,12 @@ pub fn resolve(spec: &Spec, known: &Known) -> Result<Model, MartsError> {
         let time_attributes: Vec<String> = attributes
             .iter()
             .flatten()
-            .filter(|a: &&String| match known.column_type(&e.from.value, a.as_str()) {
-                Some(t) => is_time(t),
-                None => named_like_time(a),
-            })
+            .filter(
+                |a: &&String| match known.column_type(&e.from.value, a.as_str()) {
+                    Some(t) => is_time(t),
+                    None => named_like_time(a),
+                },
+            )
             .cloned()
             .collect();
         entities.insert(
@@ -919,7 +927,9 @@ pub fn resolve(spec: &Spec, known: &Known) -> Result<Model, MartsError> {
                     problems.push(Problem {
                         at: At::of(file, m),
                         message: format!("unknown materialization `{}` for a fact", m.value),
-                        hint: Some("write `table` or `view` (incremental loading: `incremental:`)".into()),
+                        hint: Some(
+                            "write `table` or `view` (incremental loading: `incremental:`)".into(),
+                        ),
                     });
                     String::new()
                 }
@@ -1383,7 +1393,10 @@ mod tests {
             expr_names("coalesce(revenue, 0) / nullif(order_count, 0) * 1.5 + 'x y'"),
             ["revenue", "order_count"]
         );
-        assert_eq!(expr_names("case when a is null then 0 else b end"), ["a", "b"]);
+        assert_eq!(
+            expr_names("case when a is null then 0 else b end"),
+            ["a", "b"]
+        );
     }
 
     #[test]

@@ -385,7 +385,11 @@ fn dim_yaml_ctx(e: &Entity, q: &dyn Fn(&str) -> String) -> Json {
     // The unknown member has no natural key: `not_null` skips it (and only it).
     let not_null = format!(
         "not_null:\n  config:\n    where: {}",
-        yaml_single(&format!("{} <> {}", q(&e.surrogate_key), lit_sql(UNKNOWN_KEY)))
+        yaml_single(&format!(
+            "{} <> {}",
+            q(&e.surrogate_key),
+            lit_sql(UNKNOWN_KEY)
+        ))
     );
     for k in &e.key {
         let tests: Vec<String> = match (scd2, e.key.len()) {
