@@ -651,9 +651,15 @@ fn fact_yaml_ctx(f: &Fact, semantic: bool) -> Json {
                 j.columns.join(", ")
             ),
         };
+        // Kimball's type 2 rule, said where people read it.
+        let version = match (j.scd2, fact_time(f)) {
+            (true, Some(t)) => format!(" The version valid at the row's {t}: a version that starts later leaves rows already loaded as they are."),
+            (true, None) => " The version current when the row was loaded.".to_string(),
+            _ => String::new(),
+        };
         columns.push(json!({
             "name": j.key_as,
-            "description": format!("Surrogate key of the {} ({}).{orphans}", model::singular(&j.entity), j.model),
+            "description": format!("Surrogate key of the {} ({}).{version}{orphans}", model::singular(&j.entity), j.model),
             "tests": [
                 "not_null".to_string(),
                 format!("relationships:\n  arguments:\n    to: ref('{}')\n    field: {}", j.model, j.entity_surrogate_key),
