@@ -209,8 +209,14 @@ fn the_spec_renders_dimensions_a_snapshot_facts_semantic_models_metrics_and_a_ti
     assert!(dim.contains("        '-1' as product_key,\n        product_id,\n        {% if 'product_name' in dc_text_columns %}'Unknown'{% else %}source.product_name{% endif %} as product_name,\n"), "{dim}");
     assert!(dim.contains("    from (select 1 as one) as unknown_row\n    left join source on 1 = 0\n\n)\n\nselect * from final\nunion all\nselect * from unknown_member\n"), "{dim}");
     // The dimension in the semantic layer, joined on its surrogate key.
-    assert!(props.contains("semantic_models:\n  - name: dim_products\n"), "{props}");
-    assert!(props.contains("      - name: product\n        type: primary\n        expr: product_key\n"), "{props}");
+    assert!(
+        props.contains("semantic_models:\n  - name: dim_products\n"),
+        "{props}"
+    );
+    assert!(
+        props.contains("      - name: product\n        type: primary\n        expr: product_key\n"),
+        "{props}"
+    );
     // scd2: from the snapshot, with validity, the key unique among current rows.
     let scd2 = read(p, "models/marts/dim_customers.sql");
     assert!(scd2.contains("{{ ref('customers_snapshot') }}"), "{scd2}");
@@ -445,5 +451,53 @@ fn layout_dialect_quoting_and_template_overrides() {
     assert_eq!(
         read(p, "models/core/d_orders.yml"),
         "# ours\nmodels:\n  - name: d_orders\n"
+    );
+}
+
+#[test]
+fn names_follow_the_layout_pattern_materializations_and_the_spine_are_configurable() {
+    let spec = "layout:\n  dim_name: \"dim_{singular}\"\n  fct_name: \"fact_{name}\"\n  fct_materialized: view\n  time_spine_start: \"2020-01-01\"\n  time_spine_end: \"2030-12-31\"\nentities:\n  customers: { from: stg_shop__customers, key: customer_id, attributes: [country], materialized: ephemeral }\nfacts:\n  orders: { from: stg_shop__orders, grain: order_id, entities: [customers], measures: [amount], time: ordered_at }\nmetrics:\n  revenue: { fact: orders, measure: amount }\n";
+    let dir = project(spec);
+    let p = dir.path();
+    write(
+        p,
+        "target/catalog.json",
+        &catalog(&[
+            ("stg_shop__customers", &["customer_id", "country"]),
+            (
+                "stg_shop__orders",
+                &["order_id", "customer_id", "amount", "ordered_at"],
+            ),
+        ]),
+    );
+    let (code, out) = run(p, &["generate"]);
+    assert_eq!(code, 0, "{out}");
+    let dim = read(p, "models/marts/dim_customer.sql");
+    assert!(
+        dim.contains("{{ config(materialized='ephemeral') }}"),
+        "{dim}"
+    );
+    let fct = read(p, "models/marts/fact_orders.sql");
+    assert!(fct.contains("{{ config(materialized='view') }}"), "{fct}");
+    assert!(fct.contains("{{ ref('dim_customer') }}"), "{fct}");
+    let spine = read(p, "models/marts/metricflow_time_spine.sql");
+    assert!(spine.contains("dbt.date_spine('day', 'cast(\\'2020-01-01\\' as date)', dbt.dateadd('day', 1, 'cast(\\'2030-12-31\\' as date)'))"), "{spine}");
+
+    write(
+        p,
+        "datachonk/model.yml",
+        &spec
+            .replace("2030-12-31", "2030-13-01")
+            .replace("fct_materialized: view", "fct_materialized: tabel"),
+    );
+    let (code, out) = run(p, &["generate"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("datachonk/model.yml:4:21: unknown materialization `tabel` (write `table`)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("datachonk/model.yml:6:19: `2030-13-01` is not a date"),
+        "{out}"
     );
 }

@@ -165,13 +165,13 @@ fn dimensions_are_semantic_models_and_every_metric_kind_equals_sql_through_metri
     // `cumulative_type_params.metric`), and MetricFlow adds a metric input beside it, then
     // warns that both are there. Anything else fails this test.
     let validate = mf(&mf_bin, p, &["validate-configs", "--show-all"]);
-    for counts in ["(ERRORS: 0, FUTURE_ERRORS: 0, WARNINGS: 0)"] {
-        assert_eq!(
-            validate.matches(counts).count(),
-            5,
-            "every warehouse validation is clean:\n{validate}"
-        );
-    }
+    assert_eq!(
+        validate
+            .matches("(ERRORS: 0, FUTURE_ERRORS: 0, WARNINGS: 0)")
+            .count(),
+        5,
+        "every warehouse validation is clean:\n{validate}"
+    );
     assert!(
         validate.contains("(ERRORS: 0, FUTURE_ERRORS: 0, WARNINGS: 2)"),
         "{validate}"

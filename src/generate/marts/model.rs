@@ -17,6 +17,9 @@ pub struct Layout {
     pub snapshots_folder: String,
     pub dim_prefix: String,
     pub fct_prefix: String,
+    /// `dim_{name}` or `fct_{singular}`, when the layout says a pattern.
+    pub dim_name: Option<String>,
+    pub fct_name: Option<String>,
     pub time_spine: String,
     /// The time spine's first and last day (`None`: the facts' time range, to today at least).
     pub time_spine_start: Option<String>,
@@ -32,6 +35,8 @@ impl Default for Layout {
             snapshots_folder: "snapshots".into(),
             dim_prefix: "dim_".into(),
             fct_prefix: "fct_".into(),
+            dim_name: None,
+            fct_name: None,
             time_spine: "metricflow_time_spine".into(),
             time_spine_start: None,
             time_spine_end: None,
@@ -269,6 +274,23 @@ fn is_time(t: &str) -> bool {
     t.starts_with("date") || t.starts_with("timestamp") || t == "datetime"
 }
 
+impl Layout {
+    /// The model of an entity (`dim`) or a fact.
+    pub fn model_name(&self, dim: bool, name: &str) -> String {
+        let (pattern, prefix) = if dim {
+            (&self.dim_name, &self.dim_prefix)
+        } else {
+            (&self.fct_name, &self.fct_prefix)
+        };
+        match pattern {
+            Some(p) => p
+                .replace("{name}", name)
+                .replace("{singular}", &singular(name)),
+            None => format!("{prefix}{name}"),
+        }
+    }
+}
+
 /// `customers` → `customer` (good enough for key names; `key:`/`surrogate_key:` override).
 pub fn singular(name: &str) -> String {
     if let Some(stem) = name.strip_suffix("ies") {
@@ -371,6 +393,8 @@ pub fn resolve(spec: &Spec, known: &Known) -> Result<Model, MartsError> {
                     .to_string(),
                 dim_prefix: l.dim_prefix.clone().unwrap_or(d.dim_prefix),
                 fct_prefix: l.fct_prefix.clone().unwrap_or(d.fct_prefix),
+                dim_name: l.dim_name.clone(),
+                fct_name: l.fct_name.clone(),
                 time_spine: l.time_spine.clone().unwrap_or(d.time_spine),
                 time_spine_start: None,
                 time_spine_end: None,
@@ -678,7 +702,7 @@ pub fn resolve(spec: &Spec, known: &Known) -> Result<Model, MartsError> {
                 materialized,
                 semantic_name: singular(name),
                 name: name.to_string(),
-                model: format!("{}{name}", layout.dim_prefix),
+                model: layout.model_name(true, name),
                 from: e.from.value.clone(),
                 key,
                 attributes,
@@ -954,7 +978,7 @@ pub fn resolve(spec: &Spec, known: &Known) -> Result<Model, MartsError> {
             name.to_string(),
             Fact {
                 name: name.to_string(),
-                model: format!("{}{name}", layout.fct_prefix),
+                model: layout.model_name(false, name),
                 from: f.from.value.clone(),
                 grain,
                 joins,

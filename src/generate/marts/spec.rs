@@ -41,6 +41,10 @@ pub struct Layout {
     pub snapshots_folder: Option<String>,
     pub dim_prefix: Option<String>,
     pub fct_prefix: Option<String>,
+    /// Model names as a pattern (wins over the prefixes): `{name}` is the spec's name,
+    /// `{singular}` its singular (`dim_{singular}` → `dim_customer`).
+    pub dim_name: Option<String>,
+    pub fct_name: Option<String>,
     /// Name of the time spine model rendered when the project has none.
     pub time_spine: Option<String>,
     /// First and last day of that time spine (`YYYY-MM-DD`; default: the facts' time range,
