@@ -4,6 +4,41 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// An "Examples:" heading (styled as clap's own) over indented command lines, one per
+/// argument. Shown after the options in `-h` and `--help`, and as a section of the man page.
+/// Lines stay within 78 columns: clap would wrap longer ones without indenting them.
+macro_rules! examples {
+    ($($line:literal),+ $(,)?) => {
+        concat!("\x1b[1m\x1b[4mExamples:\x1b[0m", $("\n  ", $line),+)
+    };
+}
+
+/// `dbt-run`'s examples: in its short help, and after the JSON shape in the long one.
+macro_rules! dbt_run_examples {
+    () => {
+        examples!(
+            "datachonk dbt-run --wait",
+            "datachonk dbt-run --job-id 42 --git-sha \"$(git rev-parse HEAD)\" \\",
+            "    --wait --timeout 30m",
+            "datachonk dbt-run --steps-override \"dbt build --select state:modified+\" --json",
+            "datachonk dbt-run --wait --retries 2",
+            "datachonk dbt-run --target dev --target prod --yes --wait",
+            "datachonk dbt-run --job-id 11 --job-id 12 --sequential",
+        )
+    };
+}
+
+/// `sandbox`'s examples: in its short help, and after the clients' section of the long one.
+macro_rules! sandbox_examples {
+    () => {
+        examples!(
+            "datachonk sandbox --addr 127.0.0.1:0 --token sandbox-token",
+            "datachonk sandbox --executor dbt --fixture sandbox.example.yaml",
+            "datachonk sandbox --fault 503:every=3 --fault latency:ms=200:path=/runs/",
+        )
+    };
+}
+
 /// Close the build → push → run loop of dbt development.
 ///
 /// datachonk generates dbt staging models from real metadata, commits and pushes exactly
@@ -13,9 +48,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "datachonk",
-    version,
+    // "0.1.0 (abc1234 2026-12-06)": the commit and date it was built from (build.rs).
+    version = env!("DATACHONK_VERSION"),
     propagate_version = true,
-    max_term_width = 100
+    // Wrapped to the terminal (wrap_help), at most 100 columns to stay readable.
+    max_term_width = 100,
+    after_help = EX_ROOT
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -25,7 +63,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Options every command takes, listed under their own heading in each command's help.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Global Options")]
 pub struct GlobalArgs {
     /// Configuration file to use instead of `datachonk.yaml` at the repository root.
     #[arg(long, global = true, value_name = "FILE")]
@@ -84,12 +124,13 @@ pub enum Command {
     ///
     /// Exit codes: 0 written (or already up to date), 2 missing/invalid settings, 6 API
     /// failure, 130 interrupted (nothing written).
+    #[command(after_help = EX_INIT)]
     Init(InitArgs),
 
-    /// Render dbt staging models from warehouse metadata (catalog.json, a sources YAML, a live
-    /// PostgreSQL database, or a dbt Cloud job's catalog).
+    /// Render dbt staging models from warehouse metadata.
     ///
-    /// Writes models/staging/<source>/_<source>__sources.yml, _<source>__models.yml and one
+    /// Reads catalog.json, a sources YAML, a live PostgreSQL database, or a dbt Cloud job's
+    /// catalog. Writes models/staging/<source>/_<source>__sources.yml, _<source>__models.yml and one
     /// stg_<source>__<table>.sql per table (configurable under `generate:` in datachonk.yaml).
     /// Files a person edited are never overwritten without --force; _models.yml is merged,
     /// keeping the descriptions and tests people added. Reruns are byte-identical.
@@ -97,44 +138,32 @@ pub enum Command {
     /// Entities, facts and metrics declared in datachonk/*.yml are rendered by every run
     /// (models/marts/dim_*.sql, fct_*.sql, snapshots, semantic models, metrics); without
     /// --from-* flags, a project with such a spec renders only those.
-    ///
-    /// Examples:
-    ///   dbt docs generate && datachonk generate --from-catalog target/catalog.json
-    ///   datachonk generate            # only the spec in datachonk/*.yml
-    ///   datachonk generate shop.orders 'crm.*' --from-catalog target/catalog.json --dry-run
-    ///   datachonk generate --from-sources models/staging/shop/_shop__sources.yml --diff
-    ///   datachonk generate --from-catalog target/catalog.json --check   # CI: exit 1 when stale
-    #[command(verbatim_doc_comment)]
+    #[command(after_help = EX_GENERATE)]
     Generate(GenerateArgs),
 
-    /// Declare an entity, fact or metric in the spec (datachonk/*.yml, edited in place,
-    /// comments kept), then render it as `generate` does.
+    /// Declare an entity, fact or metric in the spec, then render it.
+    ///
+    /// The spec (datachonk/*.yml) is edited in place, its comments kept; the rendering is
+    /// the one `generate` does.
     ///
     /// On a terminal, what the flags leave out is asked; with --no-input (or no terminal),
     /// missing flags are named and nothing is written (exit 2). The whole spec is checked
     /// first: nothing is written when it would not hold.
-    ///
-    /// Examples:
-    ///   datachonk new entity customers --from stg_shop__customers --key customer_id --history scd2 --updated-at updated_at
-    ///   datachonk new fact orders --from stg_shop__orders --grain order_id --measures amount --incremental ordered_at
-    ///   datachonk new metric revenue --fact orders --measure amount --agg sum --time ordered_at
-    #[command(verbatim_doc_comment)]
+    #[command(after_help = EX_NEW)]
     New(crate::commands::new::NewArgs),
 
-    /// Find the relationships between the warehouse's tables: foreign keys the database
-    /// declares, naming patterns (`customer_id` → customers, singular or plural; the spec's
+    /// Find the relationships between the warehouse's tables.
+    ///
+    /// The evidence: foreign keys the database declares, naming patterns (`customer_id` → customers, singular or plural; the spec's
     /// entity keys), and with a live database the overlap of sampled values. Each with its
     /// evidence and a confidence (0 to 1).
-    ///
-    /// Examples:
-    ///   datachonk relationships                      # target/catalog.json
-    ///   datachonk relationships --from-postgres postgres://me@127.0.0.1:5432/shop?schema=raw --json
-    #[command(verbatim_doc_comment)]
+    #[command(after_help = EX_RELATIONSHIPS)]
     Relationships(crate::commands::relationships::RelationshipsArgs),
 
-    /// Commit exactly the generated files that changed and push the branch; then (with
-    /// --trigger-dbt-run or `deploy.dbt_cloud.auto_trigger`) run the dbt Cloud job for the
-    /// pushed commit.
+    /// Commit exactly the generated files that changed and push the branch.
+    ///
+    /// Then, with --trigger-dbt-run or `deploy.dbt_cloud.auto_trigger`, run the dbt Cloud
+    /// job for the pushed commit.
     ///
     /// What is committed: the files `datachonk generate` wrote (recorded in
     /// datachonk.state.json, committed with them) whose content differs from HEAD. Other
@@ -157,76 +186,43 @@ pub enum Command {
     /// Exit codes: 0 pushed (and the run succeeded with --wait), 1 run Error, 2 usage or
     /// configuration, 3 run Cancelled, 4 timeout, 5 git failure (rejected, auth, protected
     /// branch, detached HEAD, no identity), 6 dbt Cloud API failure.
-    ///
-    /// Examples:
-    ///   datachonk push --dry-run
-    ///   datachonk push
-    ///   datachonk push --trigger-dbt-run --wait
-    ///   datachonk push --target dev --target prod --trigger-dbt-run --wait --yes
-    ///   datachonk push --remote origin --branch dbt/staging-models --message "Add shop models"
-    #[command(verbatim_doc_comment)]
+    #[command(after_help = EX_PUSH)]
     Push(PushArgs),
 
     /// Trigger a dbt Cloud job run (for code already in git) and optionally wait for it.
     ///
     /// Progress goes to stderr, one line per status or step change; the verdict to stdout.
-    /// With --json, stdout carries exactly one JSON document:
-    ///   {"outcome": "success|error|cancelled|timeout|triggered|interrupted",
-    ///    "run": {"id", "status", "status_humanized", "href", "job_id", "git_sha", "git_branch",
-    ///            "duration_seconds", "steps": [{"index", "name", "status"}]},
-    ///    "failure": {"step_index", "step_name", "nodes": [{"unique_id", "status", "message"}],
-    ///                "log_tail": [..]} | null,
-    ///    "cancelled_by_datachonk": bool,
-    ///    finished runs: "summary": "12 models ok · …", "nodes": {"steps": [..], …},
-    ///    on Error: "skipped_downstream": [..], "retry_command": "datachonk cloud runs retry …",
-    ///    after waiting: "attempts": [one document per attempt, each failed one with
-    ///                   "retry": {"plan", "run_id", "adopted"}]}
-    /// After Ctrl-C `run` is the last state seen; after a cancel, the state dbt Cloud confirmed.
+    /// With --json, stdout carries exactly one JSON document (its shape is shown below).
+    /// After Ctrl-C its `run` is the last state seen; after a cancel, the state dbt Cloud
+    /// confirmed.
+    ///
     /// With --retries N, a run ending in Error is retried from the point of failure (dbt
     /// Cloud's retry, else a new run selecting the failed nodes and their downstream); the
     /// verdict and exit code are the last attempt's; never after Cancelled or the timeout.
-    /// A failure before any run is known (usage, API, an unconfirmed trigger at the deadline):
-    ///   {"outcome": "usage_error|api_error|timeout|interrupted", "exit": N,
-    ///    "error": {"exit": N, "message": "…", "hints": [..]}}
-    ///
     ///
     /// Several jobs (--target, --job-id or --job repeated): each is triggered at most once,
     /// then all are awaited with one list request per poll (runs/?pk__in=[..]); one line per
     /// run as it changes, each run's verdict, and one combined verdict, the worst of error >
-    /// cancelled > timeout > success. --json then prints
-    ///   {"outcome": "…", "runs": [the document above plus "label", "target", per run;
-    ///                             {"outcome": "not_triggered", "label", "target", "job_id"}]}
-    /// --sequential triggers each job only after the previous run succeeded.
+    /// cancelled > timeout > success. --sequential triggers each job only after the previous
+    /// run succeeded.
     ///
     /// Exit codes: 0 success (or triggered without --wait), 1 run Error, 2 usage/config,
     /// 3 run Cancelled, 4 --timeout reached, 6 API failure, 130 interrupted.
-    ///
-    /// Examples:
-    ///   datachonk dbt-run --wait
-    ///   datachonk dbt-run --job-id 42 --git-sha "$(git rev-parse HEAD)" --wait --timeout 30m
-    ///   datachonk dbt-run --steps-override "dbt build --select state:modified+" --json
-    ///   datachonk dbt-run --wait --retries 2
-    ///   datachonk dbt-run --target dev --target prod --yes --wait
-    ///   datachonk dbt-run --job-id 11 --job-id 12 --sequential
-    #[command(name = "dbt-run", verbatim_doc_comment)]
+    #[command(name = "dbt-run", after_help = EX_DBT_RUN, after_long_help = DBT_RUN_LONG_HELP)]
     DbtRun(DbtRunArgs),
 
-    /// Git hooks: validate a branch with the dbt Cloud job before it is merged
-    /// (pre-merge-commit), check configuration and generated files before a push (pre-push).
+    /// Git hooks that check a branch before it is merged or pushed.
+    ///
+    /// pre-merge-commit validates the branch with the dbt Cloud job before it is merged;
+    /// pre-push checks the configuration and the generated files before a push.
     ///
     /// Also usable from the pre-commit framework: this repository's .pre-commit-hooks.yaml
     /// defines datachonk-pre-merge-commit and datachonk-pre-push (README, "Hooks").
-    ///
-    /// Examples:
-    ///   datachonk hook install                       # pre-merge-commit
-    ///   datachonk hook install --kind pre-push --chain
-    ///   datachonk hook status --json
-    ///   DATACHONK_SKIP_HOOK=1 git merge --no-ff feature/x   # skip once (or --no-verify)
-    #[command(subcommand, verbatim_doc_comment)]
+    #[command(subcommand, after_help = EX_HOOK)]
     Hook(HookCommand),
 
     /// Inspect dbt Cloud: the connection, jobs, runs and artifacts.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = EX_CLOUD)]
     Cloud(CloudCommand),
 
     /// A sensor: each new successful run of an upstream job triggers a downstream job once.
@@ -237,26 +233,24 @@ pub enum Command {
     /// start remembers the newest successful upstream run and waits for the next one. One
     /// watcher per pair (a second is refused). Ctrl-C / SIGTERM finish the current trigger and
     /// exit 130 / 143 with the state saved.
-    ///
-    /// Examples:
-    ///   datachonk watch --on-success-of 101 --trigger 202
-    ///   datachonk watch --on-success-of 101 --on-success-of 102 --trigger-target prod --once
+    #[command(after_help = EX_WATCH)]
     Watch(WatchArgs),
 
     /// Show or check the effective configuration.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = EX_CONFIG)]
     Config(ConfigCommand),
 
-    /// Serve a local dbt Cloud v2-compatible API (for the quickstart, tests, hooks and CI).
+    /// Serve a local stand-in for the dbt Cloud v2 API.
+    ///
+    /// For the quickstart, tests, hooks and CI.
     ///
     /// The first line on stdout is the base URL it listens on.
-    ///
-    /// Example:
-    ///   datachonk sandbox --addr 127.0.0.1:0 --token sandbox-token
-    #[command(verbatim_doc_comment)]
+    #[command(after_help = EX_SANDBOX, after_long_help = SANDBOX_LONG_HELP)]
     Sandbox(SandboxArgs),
 
-    /// Serve the integration API (/api/dbt-cloud/*) and a page to trigger and watch runs.
+    /// Serve a page to trigger and watch runs, and its API.
+    ///
+    /// The integration API lives under /api/dbt-cloud/*.
     ///
     /// The first stdout line is the page's URL with a per-start key
     /// (http://127.0.0.1:8765/?key=…); opening it logs the browser in. Scripts send the key as
@@ -264,25 +258,21 @@ pub enum Command {
     /// project with the API token in the environment, it is connected from the start;
     /// otherwise the page (or POST /api/dbt-cloud/connect) connects with a token kept in
     /// memory only. The API is described at /api/dbt-cloud/openapi.json.
-    ///
-    /// Examples:
-    ///   datachonk serve
-    ///   DATACHONK_SERVE_KEY=$(openssl rand -hex 32) datachonk serve --key-env DATACHONK_SERVE_KEY
-    ///   datachonk serve --addr 0.0.0.0:8765 --tls-cert cert.pem --tls-key key.pem
-    #[command(verbatim_doc_comment)]
+    #[command(after_help = EX_SERVE)]
     Serve(ServeArgs),
 
     /// Print shell completions for SHELL (bash, zsh, fish, elvish, powershell).
-    ///
-    /// Examples:
-    ///   datachonk completions bash > ~/.local/share/bash-completion/completions/datachonk
-    ///   datachonk completions zsh > "${fpath[1]}/_datachonk"
-    ///   datachonk completions fish > ~/.config/fish/completions/datachonk.fish
-    #[command(verbatim_doc_comment)]
+    #[command(after_help = EX_COMPLETIONS)]
     Completions {
         /// The shell to generate completions for.
         shell: clap_complete::Shell,
     },
+
+    /// Print the manual page (roff) of datachonk or of one of its commands.
+    ///
+    /// With --out-dir, every command's page is written into a folder instead.
+    #[command(after_help = EX_MAN)]
+    Man(crate::commands::man::ManArgs),
 
     /// See the whole loop work with no account and no network.
     ///
@@ -292,6 +282,7 @@ pub enum Command {
     /// triggers the validation job for the pushed commit, waits and prints the verdict.
     ///
     /// Exit code: as `push --trigger-dbt-run --wait` (0 when the run succeeded).
+    #[command(after_help = EX_QUICKSTART)]
     Quickstart(QuickstartArgs),
 }
 
@@ -567,40 +558,39 @@ pub struct WatchArgs {
     /// Handle what is pending, then exit.
     #[arg(long)]
     pub once: bool,
+    /// Trigger without asking when the downstream job is one a target marks `confirm: true`
+    /// (asked once, at start; without a terminal this flag is required).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum CloudCommand {
     /// Check the token and show the account and its projects.
+    #[command(after_help = EX_CLOUD_STATUS)]
     Status(CloudStatusArgs),
     /// List the account's jobs.
+    #[command(after_help = EX_CLOUD_JOBS)]
     Jobs(CloudJobsArgs),
     /// List, show, cancel or retry runs.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = EX_CLOUD_RUNS)]
     Runs(RunsCommand),
     /// List or download run artifacts.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = EX_CLOUD_ARTIFACTS)]
     Artifacts(ArtifactsCommand),
     /// Upstream and downstream of a model, source, seed or test, from a run's manifest.
     ///
     /// Reads the manifest of RUN, or of the latest successful run of the job (--job-id, else
     /// deploy.dbt_cloud.job_id), and shows each node with its status in that run. As a
     /// picture: --format mermaid (renders in GitHub and GitLab markdown) or dot (Graphviz).
-    ///
-    /// Examples:
-    ///   datachonk cloud lineage stg_shop__orders --depth 2
-    ///   datachonk cloud lineage shop.orders --format mermaid > lineage.md
-    ///   datachonk cloud lineage fct_orders --run 7 --format dot | dot -Tsvg > lineage.svg
+    #[command(after_help = EX_CLOUD_LINEAGE)]
     Lineage(LineageArgs),
     /// Source freshness from the latest run that checked it (sources.json).
     ///
     /// Per source table: when it was last loaded, its age, the warn/error criteria and the
     /// verdict. Exit 0 when every table passes or warns, 1 when any is stale past its error
     /// criteria (or could not be checked), 6 when no run has freshness results.
-    ///
-    /// Examples:
-    ///   datachonk cloud freshness
-    ///   datachonk cloud freshness --run 42 --json
+    #[command(after_help = EX_CLOUD_FRESHNESS)]
     Freshness(FreshnessArgs),
 }
 
@@ -674,26 +664,27 @@ pub struct CloudJobsArgs {
 #[derive(Debug, Subcommand)]
 pub enum RunsCommand {
     /// List runs, newest first.
+    #[command(after_help = EX_RUNS_LIST)]
     List(RunsListArgs),
     /// Show a run with its steps.
+    #[command(after_help = EX_RUNS_SHOW)]
     Show(RunShowArgs),
     /// Cancel a run.
+    #[command(after_help = EX_RUNS_CANCEL)]
     Cancel(RunIdArgs),
     /// Retry a failed run from the point of failure.
     ///
     /// dbt Cloud's own retry when the run allows it, else a new run of the same job and
     /// commit selecting only the failed nodes and their downstream. With --wait, waits and
     /// exits exactly as `dbt-run --wait` (0 success, 1 error, 3 cancelled, 4 timeout).
-    ///
-    /// Example: datachonk cloud runs retry 42 --wait
+    #[command(after_help = EX_RUNS_RETRY)]
     Retry(RunRetryArgs),
     /// Wait for runs started elsewhere (a schedule, another tool, the web UI).
     ///
     /// The waiter of `dbt-run --wait`: status changes and steps, the node summary, the
     /// failing nodes. Several runs: waits for all, and exits with the worst verdict
     /// (error 1 > cancelled 3 > timeout 4 > success 0).
-    ///
-    /// Example: datachonk cloud runs wait 42 43 --timeout 30m
+    #[command(after_help = EX_RUNS_WAIT)]
     Wait(RunsWaitArgs),
 }
 
@@ -709,6 +700,9 @@ pub struct RunRetryArgs {
     /// With --wait: give up after this long (e.g. 90s, 30m, 2h); exit code 4.
     #[arg(long, value_name = "DURATION", requires = "wait")]
     pub timeout: Option<String>,
+    /// Retry without asking when the run's job is one a target marks `confirm: true`.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -768,12 +762,14 @@ pub struct RunIdArgs {
 #[derive(Debug, Subcommand)]
 pub enum ArtifactsCommand {
     /// List the artifacts a run saved, per step.
+    #[command(after_help = EX_ARTIFACTS_LIST)]
     List(ArtifactListArgs),
     /// Download one artifact of a run, e.g. run_results.json or manifest.json.
     ///
     /// The raw file goes to stdout, or to FILE with -o (written atomically; with --json a
     /// JSON summary of what was written is printed). Without --step, the step that wrote
     /// the artifact is found (e.g. sources.json comes from the `dbt source freshness` step).
+    #[command(after_help = EX_ARTIFACTS_GET)]
     Get(ArtifactGetArgs),
 }
 
@@ -811,6 +807,7 @@ pub enum ConfigCommand {
     /// Every section of the file is validated first: a value `generate` or `push` would refuse
     /// is refused here too (exit 2). With named targets, each target's effective values are
     /// shown (--target NAME: that one).
+    #[command(after_help = EX_CONFIG_SHOW)]
     Show(ConfigTargetArgs),
     /// Validate datachonk.yaml and the DBT_CLOUD_* / DATACHONK_* environment without printing
     /// the configuration: exit 0 when valid, 2 with file, line and column when not.
@@ -820,10 +817,7 @@ pub enum ConfigCommand {
     /// project (exit 6 when dbt Cloud cannot be asked).
     ///
     /// Every problem is listed, not only the first.
-    ///
-    /// Examples (in CI, before anything else):
-    ///   datachonk config check
-    ///   datachonk config check --online --target prod
+    #[command(after_help = EX_CONFIG_CHECK)]
     Check(ConfigCheckArgs),
 }
 
@@ -844,7 +838,6 @@ pub struct ConfigTargetArgs {
 }
 
 #[derive(Debug, Args, Clone)]
-#[command(after_long_help = SANDBOX_CLIENTS_HELP)]
 pub struct SandboxArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
@@ -932,8 +925,9 @@ pub enum SandboxExecutor {
     Dbt,
 }
 
-/// `datachonk sandbox --help`: how to point other tools at the sandbox.
-const SANDBOX_CLIENTS_HELP: &str = "\
+/// `datachonk sandbox --help`: how to point other tools at the sandbox, then the examples.
+const SANDBOX_LONG_HELP: &str = concat!(
+    "\
 Pointing other tools at the sandbox:
   datachonk's own commands take the base URL as the access URL:
     DBT_CLOUD_ACCESS_URL=http://127.0.0.1:PORT DBT_CLOUD_ACCOUNT_ID=1 datachonk dbt-run --wait
@@ -951,7 +945,10 @@ Pointing other tools at the sandbox:
     dbtc jobs trigger --account-id 1 --job-id 1 --payload '{\"cause\": \"try\"}'
 
   Every request is logged on stderr (without tokens); tests can read the log as JSON from
-  GET /_sandbox/requests.";
+  GET /_sandbox/requests.",
+    "\n\n",
+    sandbox_examples!()
+);
 
 #[derive(Debug, Args, Clone)]
 pub struct QuickstartArgs {
@@ -960,18 +957,8 @@ pub struct QuickstartArgs {
     pub keep: Option<PathBuf>,
 }
 
-/// `datachonk init --help` examples, kept verbatim (doc comments are re-wrapped by clap).
-const INIT_EXAMPLES: &str = "\
-Examples:
-  datachonk init
-  datachonk init --access-url https://emea.dbt.com
-  DBT_CLOUD_API_TOKEN=... datachonk init --no-input --access-url https://emea.dbt.com \\
-      --account-id 1 --project-id 2 --environment-id 3 --job-id 4 --auto-trigger \\
-      --protected-branches 'main,release/*' --install-hook pre-merge-commit";
-
 /// `datachonk init`: each flag answers one question of the wizard (which is then not asked).
 #[derive(Debug, Args, Clone, Default)]
-#[command(after_long_help = INIT_EXAMPLES)]
 pub struct InitArgs {
     /// dbt Cloud access URL, e.g. https://cloud.getdbt.com, https://PREFIX.us1.dbt.com,
     /// https://emea.dbt.com, https://au.dbt.com or a sandbox's http://127.0.0.1:PORT.
@@ -1041,30 +1028,20 @@ pub enum HookCommand {
     /// refuses (exit 2) unless --chain (it is renamed KIND.datachonk-chained and runs first;
     /// its failure stops the hook) or --force (replaced; a copy is kept as
     /// KIND.datachonk-backup). Re-installing is harmless.
-    ///
-    /// Examples:
-    ///   datachonk hook install
-    ///   datachonk hook install --kind pre-push --chain
-    #[command(verbatim_doc_comment)]
+    #[command(after_help = EX_HOOK_INSTALL)]
     Install(HookInstallArgs),
 
     /// Remove datachonk's hook (all kinds, or --kind).
     ///
     /// A chained hook is put back in its place. Hooks datachonk did not write are left alone.
-    ///
-    /// Example:
-    ///   datachonk hook uninstall --kind pre-push
-    #[command(verbatim_doc_comment)]
+    #[command(after_help = EX_HOOK_UNINSTALL)]
     Uninstall(HookKindArg),
 
     /// Say, for each kind, what is installed: ours, foreign or none.
     ///
     /// Also its path and whether a previous hook is chained. With --json, one document:
     ///   {"hooks_dir", "hooks": [{"kind", "path", "installed", "chained"}]}
-    ///
-    /// Example:
-    ///   datachonk hook status --json
-    #[command(verbatim_doc_comment)]
+    #[command(after_help = EX_HOOK_STATUS)]
     Status,
 
     /// Run a hook's check (what the installed script calls). Never prompts.
@@ -1086,11 +1063,7 @@ pub enum HookCommand {
     ///
     /// Exit codes: 0 ok, 1 run Error / stale files, 2 configuration, 3 run Cancelled,
     /// 4 timeout, 5 git (not pushed), 6 API failure, 130 interrupted.
-    ///
-    /// Examples:
-    ///   datachonk hook run pre-push
-    ///   datachonk hook run pre-merge-commit
-    #[command(verbatim_doc_comment)]
+    #[command(after_help = EX_HOOK_RUN)]
     Run(HookRunArgs),
 }
 
@@ -1143,6 +1116,11 @@ pub struct HookRunArgs {
     #[arg(long, value_name = "N")]
     pub retries: Option<i64>,
 
+    /// pre-merge-commit: trigger without asking when the job is one a target marks
+    /// `confirm: true` (without a terminal this flag is required)
+    #[arg(long)]
+    pub yes: bool,
+
     /// Arguments git passes to the hook (pre-push: remote name and URL); unused.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     pub git_args: Vec<String>,
@@ -1181,3 +1159,197 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
+
+// Examples shown after the options of each command's help (and in its man page).
+const EX_ROOT: &str = examples!(
+    "datachonk quickstart                   # the whole loop, no account needed",
+    "datachonk init",
+    "datachonk generate --from-catalog target/catalog.json",
+    "datachonk push --trigger-dbt-run --wait",
+);
+
+/// `dbt-run --help`: the shape of its --json document, then the examples.
+const DBT_RUN_LONG_HELP: &str = concat!(
+    "\x1b[1m\x1b[4mJSON output (--json):\x1b[0m
+  {\"outcome\": \"success|error|cancelled|timeout|triggered|interrupted\",
+   \"run\": {\"id\", \"status\", \"status_humanized\", \"href\", \"job_id\",
+           \"git_sha\", \"git_branch\", \"duration_seconds\",
+           \"steps\": [{\"index\", \"name\", \"status\"}]},
+   \"failure\": {\"step_index\", \"step_name\",
+               \"nodes\": [{\"unique_id\", \"status\", \"message\"}],
+               \"log_tail\": [..]} | null,
+   \"cancelled_by_datachonk\": bool,
+   finished runs: \"summary\": \"12 models ok · …\", \"nodes\": {\"steps\": [..], …},
+   on Error: \"skipped_downstream\": [..],
+             \"retry_command\": \"datachonk cloud runs retry …\",
+   after waiting: \"attempts\": [one document per attempt, each failed one
+                  with \"retry\": {\"plan\", \"run_id\", \"adopted\"}]}
+
+  A failure before any run is known (usage, API, an unconfirmed trigger at
+  the deadline):
+  {\"outcome\": \"usage_error|api_error|timeout|interrupted\", \"exit\": N,
+   \"error\": {\"exit\": N, \"message\": \"…\", \"hints\": [..]}}
+
+  Several jobs:
+  {\"outcome\": \"…\", \"runs\": [the document above plus \"label\", \"target\";
+                            {\"outcome\": \"not_triggered\", \"label\",
+                             \"target\", \"job_id\"}]}
+
+",
+    dbt_run_examples!()
+);
+const EX_INIT: &str = examples!(
+    "datachonk init",
+    "datachonk init --access-url https://emea.dbt.com",
+    "DBT_CLOUD_API_TOKEN=... datachonk init --no-input \\",
+    "    --access-url https://emea.dbt.com --account-id 1 --project-id 2 \\",
+    "    --environment-id 3 --job-id 4 --auto-trigger \\",
+    "    --protected-branches 'main,release/*' --install-hook pre-merge-commit",
+);
+const EX_GENERATE: &str = examples!(
+    "dbt docs generate && datachonk generate --from-catalog target/catalog.json",
+    "datachonk generate                     # only the spec in datachonk/*.yml",
+    "datachonk generate shop.orders 'crm.*' \\",
+    "    --from-catalog target/catalog.json --dry-run",
+    "datachonk generate --from-sources models/staging/shop/_shop__sources.yml \\",
+    "    --diff",
+    "# CI: exit 1 when a generated file is stale",
+    "datachonk generate --from-catalog target/catalog.json --check",
+);
+const EX_NEW: &str = examples!(
+    "datachonk new entity customers --from stg_shop__customers \\",
+    "    --key customer_id --history scd2 --updated-at updated_at",
+    "datachonk new fact orders --from stg_shop__orders --grain order_id \\",
+    "    --measures amount --incremental ordered_at",
+    "datachonk new metric revenue --fact orders --measure amount --agg sum \\",
+    "    --time ordered_at",
+);
+const EX_RELATIONSHIPS: &str = examples!(
+    "datachonk relationships                      # target/catalog.json",
+    "datachonk relationships --json \\",
+    "    --from-postgres 'postgres://me@127.0.0.1:5432/shop?schema=raw'",
+);
+const EX_PUSH: &str = examples!(
+    "datachonk push --dry-run",
+    "datachonk push",
+    "datachonk push --trigger-dbt-run --wait",
+    "datachonk push --target dev --target prod --trigger-dbt-run --wait --yes",
+    "datachonk push --remote origin --branch dbt/staging-models \\",
+    "    --message \"Add shop models\"",
+);
+const EX_DBT_RUN: &str = dbt_run_examples!();
+const EX_HOOK: &str = examples!(
+    "datachonk hook install                       # pre-merge-commit",
+    "datachonk hook install --kind pre-push --chain",
+    "datachonk hook status --json",
+    "DATACHONK_SKIP_HOOK=1 git merge --no-ff feature/x     # skip once",
+);
+const EX_CLOUD: &str = examples!(
+    "datachonk cloud status",
+    "datachonk cloud runs list --limit 5",
+    "datachonk cloud runs show 42 --nodes",
+);
+const EX_WATCH: &str = examples!(
+    "datachonk watch --on-success-of 101 --trigger 202",
+    "datachonk watch --on-success-of 101 --on-success-of 102 \\",
+    "    --trigger-target prod --once",
+);
+const EX_CONFIG: &str = examples!("datachonk config show", "datachonk config check --online",);
+const EX_SANDBOX: &str = sandbox_examples!();
+const EX_SERVE: &str = examples!(
+    "datachonk serve",
+    "DATACHONK_SERVE_KEY=$(openssl rand -hex 32) \\",
+    "    datachonk serve --key-env DATACHONK_SERVE_KEY",
+    "datachonk serve --addr 0.0.0.0:8765 --tls-cert cert.pem --tls-key key.pem",
+);
+const EX_COMPLETIONS: &str = examples!(
+    "mkdir -p ~/.local/share/bash-completion/completions",
+    "datachonk completions bash \\",
+    "    > ~/.local/share/bash-completion/completions/datachonk",
+    "datachonk completions zsh > \"${fpath[1]}/_datachonk\"",
+    "datachonk completions fish > ~/.config/fish/completions/datachonk.fish",
+);
+const EX_MAN: &str = examples!(
+    "datachonk man | man -l -",
+    "datachonk man cloud runs list | man -l -",
+    "datachonk man --out-dir ~/.local/share/man/man1",
+);
+const EX_QUICKSTART: &str = examples!(
+    "datachonk quickstart",
+    "datachonk quickstart --keep /tmp/datachonk-tour",
+);
+const EX_CLOUD_STATUS: &str = examples!(
+    "datachonk cloud status",
+    "datachonk cloud status --access-url https://emea.dbt.com --account-id 1",
+);
+const EX_CLOUD_JOBS: &str = examples!(
+    "datachonk cloud jobs",
+    "datachonk cloud jobs --project-id 2 --json",
+);
+const EX_CLOUD_RUNS: &str = examples!(
+    "datachonk cloud runs list --status error",
+    "datachonk cloud runs retry 42 --wait",
+);
+const EX_CLOUD_ARTIFACTS: &str = examples!(
+    "datachonk cloud artifacts list 42",
+    "datachonk cloud artifacts get 42 manifest.json -o manifest.json",
+);
+const EX_CLOUD_LINEAGE: &str = examples!(
+    "datachonk cloud lineage stg_shop__orders --depth 2",
+    "datachonk cloud lineage shop.orders --format mermaid > lineage.md",
+    "datachonk cloud lineage fct_orders --run 7 --format dot \\",
+    "    | dot -Tsvg > lineage.svg",
+);
+const EX_CLOUD_FRESHNESS: &str = examples!(
+    "datachonk cloud freshness",
+    "datachonk cloud freshness --run 42 --json",
+);
+const EX_RUNS_LIST: &str = examples!(
+    "datachonk cloud runs list",
+    "datachonk cloud runs list --job \"CI validate\" --status error --limit 20",
+);
+const EX_RUNS_SHOW: &str = examples!(
+    "datachonk cloud runs show 42",
+    "datachonk cloud runs show 42 --nodes",
+    "datachonk cloud runs show 42 --logs",
+);
+const EX_RUNS_CANCEL: &str = examples!("datachonk cloud runs cancel 42",);
+const EX_RUNS_RETRY: &str = examples!(
+    "datachonk cloud runs retry 42",
+    "datachonk cloud runs retry 42 --wait --timeout 30m",
+);
+const EX_RUNS_WAIT: &str = examples!(
+    "datachonk cloud runs wait 42",
+    "datachonk cloud runs wait 42 43 --timeout 30m",
+);
+const EX_ARTIFACTS_LIST: &str = examples!(
+    "datachonk cloud artifacts list 42",
+    "datachonk cloud artifacts list 42 --step 2 --json",
+);
+const EX_ARTIFACTS_GET: &str = examples!(
+    "datachonk cloud artifacts get 42 run_results.json | jq .results",
+    "datachonk cloud artifacts get 42 manifest.json -o target/manifest.json",
+    "datachonk cloud artifacts get 42 sources.json --step 1",
+);
+const EX_CONFIG_SHOW: &str = examples!(
+    "datachonk config show",
+    "datachonk config show --target prod --json",
+);
+const EX_CONFIG_CHECK: &str = examples!(
+    "datachonk config check                 # in CI, before anything else",
+    "datachonk config check --online --target prod",
+);
+const EX_HOOK_INSTALL: &str = examples!(
+    "datachonk hook install",
+    "datachonk hook install --kind pre-push --chain",
+    "datachonk hook install --target prod",
+);
+const EX_HOOK_UNINSTALL: &str = examples!(
+    "datachonk hook uninstall",
+    "datachonk hook uninstall --kind pre-push",
+);
+const EX_HOOK_STATUS: &str = examples!("datachonk hook status", "datachonk hook status --json",);
+const EX_HOOK_RUN: &str = examples!(
+    "datachonk hook run pre-push",
+    "datachonk hook run pre-merge-commit",
+);

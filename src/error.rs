@@ -19,10 +19,12 @@ pub enum Exit {
     Git = 5,
     /// dbt Cloud API failure (auth, not found, unreachable after retries).
     Api = 6,
-    /// Interrupted (Ctrl-C).
+    /// Interrupted (Ctrl-C, SIGINT).
     Interrupted = 130,
-    /// Stopped by SIGTERM (`watch`), state saved.
+    /// Stopped by SIGTERM, as Ctrl-C stops it.
     Terminated = 143,
+    /// Stopped by SIGHUP (the terminal closed), as Ctrl-C stops it.
+    HungUp = 129,
 }
 
 impl Exit {

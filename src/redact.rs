@@ -3,8 +3,8 @@
 //! Every message that quotes a URL a person typed (access URL, git remote, database URL) goes
 //! through `url`, because a token in a URL is a common way to hand one to a tool in CI.
 
-/// `raw` with credentials and query values replaced by `***`:
-/// `https://user:SECRET@host/?token=T` → `https://user:***@host/?token=***`.
+/// `raw` with credentials, query values and the fragment replaced by `***`:
+/// `https://user:SECRET@host/?token=T#F` → `https://user:***@host/?token=***#***`.
 ///
 /// Over http(s) a user name alone is hidden too (`https://TOKEN@host` is how many CI systems pass
 /// a token to git); over ssh the user name (`git@…`) is kept, since it is never a secret there.
@@ -45,12 +45,14 @@ fn redact(raw: &str, hide_http_users: bool) -> String {
         }
         None => authority.to_string(),
     };
-    let tail = match tail.split_once('?') {
+    // A fragment never reaches the server, so it is where a token is sometimes carried
+    // (`…#access_token=…`): hidden like a query value.
+    let (tail, fragment) = match tail.split_once('#') {
+        Some((t, f)) => (t, Some(f)),
+        None => (tail, None),
+    };
+    let mut tail = match tail.split_once('?') {
         Some((path, query)) => {
-            let (query, fragment) = match query.split_once('#') {
-                Some((q, f)) => (q, Some(f)),
-                None => (query, None),
-            };
             let hidden: Vec<String> = query
                 .split('&')
                 .map(|pair| match pair.split_once('=') {
@@ -59,15 +61,13 @@ fn redact(raw: &str, hide_http_users: bool) -> String {
                     None => "***".to_string(),
                 })
                 .collect();
-            let mut out = format!("{path}?{}", hidden.join("&"));
-            if let Some(f) = fragment {
-                out.push('#');
-                out.push_str(f);
-            }
-            out
+            format!("{path}?{}", hidden.join("&"))
         }
         None => tail.to_string(),
     };
+    if let Some(f) = fragment {
+        tail.push_str(if f.is_empty() { "#" } else { "#***" });
+    }
     match scheme {
         Some(s) => format!("{s}://{authority}{tail}"),
         None => format!("{authority}{tail}"),
@@ -100,6 +100,19 @@ mod tests {
                 "https://h.example/?token=***&a=***",
             ),
             ("https://h.example?SECRET", "https://h.example?***"),
+            (
+                "https://h.example/#access_token=SECRET",
+                "https://h.example/#***",
+            ),
+            (
+                "https://h.example/x?a=SECRET#SECRET2",
+                "https://h.example/x?a=***#***",
+            ),
+            (
+                "https://SECRET@h.example#SECRET2",
+                "https://***@h.example#***",
+            ),
+            ("https://h.example/#", "https://h.example/#"),
             ("user:SECRET@host", "user:***@host"),
             (
                 "http://u:p%40ss@127.0.0.1:8080/r.git",

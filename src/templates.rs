@@ -122,11 +122,15 @@ impl Templates {
         for (name, builtin) in BUILTIN {
             let (origin, source) = match overrides.map(|d| d.join(name)) {
                 Some(path) if path.is_file() => {
-                    let text =
-                        std::fs::read_to_string(&path).map_err(|source| TemplateError::Read {
-                            path: path.clone(),
-                            source,
-                        })?;
+                    let text = crate::io_limits::read_text(
+                        &path,
+                        crate::io_limits::CONFIG_LIMIT,
+                        crate::io_limits::Origin::Found,
+                    )
+                    .map_err(|source| TemplateError::Read {
+                        path: path.clone(),
+                        source,
+                    })?;
                     overridden.push(name);
                     (path.display().to_string(), text)
                 }
@@ -145,7 +149,11 @@ impl Templates {
             let dir = dir.to_path_buf();
             env.set_loader(move |name| {
                 let path = dir.join(name);
-                match std::fs::read_to_string(&path) {
+                match crate::io_limits::read_text(
+                    &path,
+                    crate::io_limits::CONFIG_LIMIT,
+                    crate::io_limits::Origin::Found,
+                ) {
                     Ok(text) => Ok(Some(text)),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                     Err(e) => Err(minijinja::Error::new(

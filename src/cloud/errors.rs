@@ -57,8 +57,8 @@ pub enum ApiError {
     },
 
     #[error(
-        "the trigger of job {job_id} got no clear answer, and whether it created a run cannot be \
-         confirmed ({why})"
+        "trigger unconfirmed: a run may exist (the trigger of job {job_id} got no clear answer, \
+         and whether it created a run cannot be confirmed: {why})"
     )]
     TriggerUnconfirmed { job_id: i64, why: String },
 

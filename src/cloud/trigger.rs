@@ -54,17 +54,24 @@ pub async fn trigger_run(
     let started = Instant::now();
     let mut attempt = 1;
     loop {
-        let outcome = match client.attempt(&call).await? {
-            Ok(answer) => {
-                let run: Run = client.decode(&call, &answer)?;
-                return Ok(Triggered {
-                    run,
-                    adopted: false,
-                    posts: attempt,
-                    cause: request.cause,
-                });
+        let outcome = match client.attempt(&call).await {
+            Ok(Ok(answer)) => match client.decode::<Run>(&call, &answer) {
+                Ok(run) => {
+                    return Ok(Triggered {
+                        run,
+                        adopted: false,
+                        posts: attempt,
+                        cause: request.cause,
+                    })
+                }
+                Err(e) => return unreadable(client, job_id, &request, baseline, attempt, e).await,
+            },
+            // A success too large to read: accepted all the same.
+            Err(e @ ApiError::TooLarge { .. }) => {
+                return unreadable(client, job_id, &request, baseline, attempt, e).await
             }
-            Err(outcome) => outcome,
+            Ok(Err(outcome)) => outcome,
+            Err(e) => return Err(e),
         };
         let provably_not_sent = matches!(
             outcome,
@@ -105,6 +112,35 @@ pub async fn trigger_run(
                 return Err(client.gave_up(&call, &outcome, attempt, started.elapsed()))
             }
         }
+    }
+}
+
+/// A success whose body cannot be read (truncated, HTML, over the cap): the trigger was
+/// accepted, so a run may exist. Exactly as after a lost answer it is looked up by its
+/// marker and adopted; if it is not found the trigger is *not* sent again (dbt Cloud said
+/// yes, the list may lag): "trigger unconfirmed", with the look-up command as the hint.
+async fn unreadable(
+    client: &Client,
+    job_id: i64,
+    request: &TriggerRequest,
+    baseline: Baseline,
+    posts: u32,
+    why: ApiError,
+) -> Result<Triggered, ApiError> {
+    client.debug(&format!(
+        "the trigger's answer cannot be read ({why}); looking for {baseline} with its marker"
+    ));
+    match look_for_run(client, job_id, request, baseline).await? {
+        Some(run) => Ok(Triggered {
+            run,
+            adopted: true,
+            posts,
+            cause: request.cause.clone(),
+        }),
+        None => Err(unconfirmed(
+            job_id,
+            format!("dbt Cloud accepted it, but its answer could not be read ({why}), and no run with this trigger's marker is listed yet"),
+        )),
     }
 }
 

@@ -107,7 +107,10 @@ pub fn run(global: &GlobalArgs, cmd: CloudCommand, ui: &Ui) -> CmdResult {
                 Ok(Exit::Success)
             }
             CloudCommand::Runs(RunsCommand::Retry(a)) => {
-                cloud_runs::retry(&client, &cfg, a.run_id, a.wait, ui).await
+                let gate = |job: i64| {
+                    connect::confirm_job(global, &cfg, Some(job), a.yes, "the retry")
+                };
+                cloud_runs::retry(&client, &cfg, a.run_id, a.wait, &gate, ui).await
             }
             CloudCommand::Runs(RunsCommand::Wait(a)) => {
                 cloud_runs::wait(&client, &cfg, &a.run_ids, ui).await

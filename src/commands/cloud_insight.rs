@@ -424,10 +424,7 @@ pub async fn artifacts_get(client: &Client, a: &ArtifactGetArgs, ui: &Ui) -> Cmd
                 ui.status(format!("wrote {} ({} bytes)", path.display(), bytes.len()));
             }
         }
-        None => {
-            ui.raw(&bytes)
-                .map_err(|e| CliError::new(Exit::Api, format!("cannot write to stdout: {e}")))?;
-        }
+        None => return super::wrote_stdout(ui.raw(&bytes), Exit::Api),
     }
     Ok(Exit::Success)
 }

@@ -30,7 +30,15 @@ fn plan_for(cfg: &Config, run: &Run) -> RunPlan {
 }
 
 /// Retry a failed run from the point of failure; with `wait`, follow the retry to its verdict.
-pub async fn retry(client: &Client, cfg: &Config, run_id: i64, wait: bool, ui: &Ui) -> CmdResult {
+/// `gate` is the production gate, asked with the run's job before anything is triggered.
+pub async fn retry(
+    client: &Client,
+    cfg: &Config,
+    run_id: i64,
+    wait: bool,
+    gate: &dyn Fn(i64) -> Result<(), CliError>,
+    ui: &Ui,
+) -> CmdResult {
     let mut interrupt = Interrupt::listen()?;
     let deadline = cfg
         .dbt_cloud
@@ -39,8 +47,10 @@ pub async fn retry(client: &Client, cfg: &Config, run_id: i64, wait: bool, ui: &
         .map(|t| Instant::now() + t.value);
     let failed = client.get_run(run_id, RUN_RELATED).await?;
     let plan = plan_for(cfg, &failed);
+    gate(plan.job_id)?;
     let (run, retry) = if failed.run_status() == RunStatus::Error {
-        let finished = dbt_run::finish(client, &plan.store, &failed).await;
+        let finished =
+            crate::cloud::verdict::finish_within(client, &plan.store, &failed, deadline).await;
         let rplan = retries::plan(&failed, finished.insight.as_ref()).map_err(|why| {
             CliError::new(Exit::RunError, format!("cannot retry run {run_id}: {why}"))
         })?;
@@ -101,7 +111,7 @@ fn outcome_word(exit: Exit) -> &'static str {
         Exit::RunError => "error",
         Exit::Cancelled => "cancelled",
         Exit::Timeout => "timeout",
-        Exit::Interrupted => "interrupted",
+        e if crate::signals::is_stop(e) => "interrupted",
         _ => "failed",
     }
 }
@@ -122,7 +132,7 @@ pub async fn wait(client: &Client, cfg: &Config, run_ids: &[i64], ui: &Ui) -> Cm
         let Followed { exit, report } =
             dbt_run::follow(client, &plan, run, deadline, &mut interrupt, ui).await?;
         reports.push(report);
-        if exit == Exit::Interrupted {
+        if crate::signals::is_stop(exit) {
             worst = exit;
             break;
         }

@@ -79,14 +79,39 @@ pub fn confirm_target(
     yes: bool,
     doing: &str,
 ) -> Result<(), CliError> {
+    confirm_job(
+        global,
+        cfg,
+        cfg.dbt_cloud.job_id.as_ref().map(|j| j.value),
+        yes,
+        doing,
+    )
+}
+
+/// The production gate, by job: asked when the chosen target says `confirm: true`, or when
+/// any target marked so names `job_id` — however the command reached the job (`--job-id`,
+/// `--job NAME`, `DBT_CLOUD_JOB_ID`, `--trigger`, another target).
+pub fn confirm_job(
+    global: &GlobalArgs,
+    cfg: &Config,
+    job_id: Option<i64>,
+    yes: bool,
+    doing: &str,
+) -> Result<(), CliError> {
     let d = &cfg.dbt_cloud;
-    if !d.confirm.value || yes {
+    let by_job = job_id.and_then(|j| d.protected_by(j));
+    if yes || !(d.confirm.value || by_job.is_some()) {
         return Ok(());
     }
-    let what = match (&d.target, &d.job_id) {
-        (Some(t), Some(j)) => format!("target `{}` (job {})", t.value, j.value),
-        (Some(t), None) => format!("target `{}`", t.value),
-        (None, Some(j)) => format!("job {}", j.value),
+    let chosen = d
+        .target
+        .as_ref()
+        .filter(|_| d.confirm.value)
+        .map(|t| t.value.as_str());
+    let what = match (chosen.or(by_job), job_id) {
+        (Some(t), Some(j)) => format!("target `{t}` (job {j})"),
+        (Some(t), None) => format!("target `{t}`"),
+        (None, Some(j)) => format!("job {j}"),
         (None, None) => "this job".to_string(),
     };
     let interactive =
@@ -98,7 +123,9 @@ pub fn confirm_target(
         .with_hint("pass --yes to go ahead (in CI, once a person has decided to)"));
     }
     let go = dialoguer::Confirm::new()
-        .with_prompt(format!("{what} changes production. Go ahead with {doing}?"))
+        .with_prompt(crate::terminal_text::escape(&format!(
+            "{what} changes production. Go ahead with {doing}?"
+        )))
         .default(false)
         .interact()
         .map_err(|e| CliError::new(Exit::Interrupted, format!("no answer: {e}")))?;

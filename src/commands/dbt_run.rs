@@ -284,8 +284,13 @@ pub async fn follow(
                 timed_out(client, plan, seen.unwrap_or(last), &url, ui).await
             }
             Some(Ok(WaitEnd::Finished(done))) => {
-                let finished = finish(client, &plan.store, &done).await;
-                let will_retry = done.run_status() == RunStatus::Error && retried < plan.retries;
+                let finished =
+                    crate::cloud::verdict::finish_within(client, &plan.store, &done, deadline)
+                        .await;
+                // No retry once the deadline has passed: the verdict and its exit code stand.
+                let in_time = deadline.is_none_or(|d| Instant::now() < d);
+                let will_retry =
+                    done.run_status() == RunStatus::Error && retried < plan.retries && in_time;
                 print_finished(ui, &done, &finished, !will_retry);
                 let mut ended = finished_report(&done, &finished);
                 if will_retry {
@@ -365,7 +370,7 @@ async fn start_retry(
     let started = tokio::select! {
         r = within(deadline, retries::start(client, job, failed, rplan, request)) => r,
         _ = interrupt.recv() => return Err(CliError::new(
-            Exit::Interrupted,
+            crate::signals::stop_exit(),
             format!("interrupted while retrying run {}: a run may have been created", failed.id),
         ).with_hint(may_exist)),
     };
@@ -403,7 +408,7 @@ pub(crate) async fn trigger(
     let triggered = tokio::select! {
         r = within(deadline, trigger_run(client, job, &plan.request)) => r,
         _ = interrupt.recv() => return Err(CliError::new(
-            Exit::Interrupted,
+            crate::signals::stop_exit(),
             format!("interrupted while triggering job {job}: a run may have been created"),
         ).with_hint(may_exist)),
     };
@@ -459,17 +464,22 @@ async fn wait(
 /// Ctrl-C while waiting: leave the run, or cancel it (confirmed) with --cancel-on-interrupt.
 async fn interrupted(client: &Client, plan: &RunPlan, last: Run, url: &str, ui: &Ui) -> Followed {
     let (last, cancelled) = if plan.cancel_on_interrupt {
-        ui.status(format!("Interrupted: cancelling run {}…", last.id));
+        ui.status(format!(
+            "Interrupted ({}): cancelling run {}…",
+            crate::signals::name(),
+            last.id
+        ));
         cancel(client, ui, last, "interrupted").await
     } else {
         ui.status(format!(
-            "Interrupted: run {} keeps running ({url})",
+            "Interrupted ({}): run {} keeps running ({url})",
+            crate::signals::name(),
             last.id
         ));
         (last, false)
     };
     Followed {
-        exit: Exit::Interrupted,
+        exit: crate::signals::stop_exit(),
         report: report_json("interrupted", &last, None, cancelled),
     }
 }
@@ -569,7 +579,9 @@ pub fn print_finished_labelled(
         return;
     }
     print_verdict(ui, done, finished.failure.as_ref(), label);
-    if let Some(why) = &finished.insight_error {
+    if crate::cloud::verdict::skipped_at_deadline(finished) {
+        ui.out(format!("  {}", crate::cloud::verdict::SKIPPED_AT_DEADLINE));
+    } else if let Some(why) = &finished.insight_error {
         ui.out(format!("  nodes: not available ({why})"));
     }
     if let Some(i) = &finished.insight {
@@ -631,32 +643,7 @@ pub(crate) fn earliest(deadline: Option<Instant>, other: Instant) -> Instant {
     deadline.map_or(other, |d| d.min(other))
 }
 
-/// SIGINT (Ctrl-C), registered when created (tokio's `ctrl_c()` only registers when first
-/// polled, which would leave a window where Ctrl-C kills the process mid-request).
-pub struct Interrupt {
-    #[cfg(unix)]
-    signal: tokio::signal::unix::Signal,
-}
-
-impl Interrupt {
-    pub fn listen() -> Result<Self, CliError> {
-        #[cfg(unix)]
-        {
-            let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-                .map_err(|e| CliError::new(Exit::Api, format!("cannot listen for Ctrl-C: {e}")))?;
-            Ok(Interrupt { signal })
-        }
-        #[cfg(not(unix))]
-        Ok(Interrupt {})
-    }
-
-    pub(crate) async fn recv(&mut self) {
-        #[cfg(unix)]
-        self.signal.recv().await;
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
+pub use crate::signals::Interrupt;
 
 fn print_event(ui: &Ui, event: WaitEvent<'_>) {
     match event {

@@ -250,7 +250,7 @@ pub async fn trigger_all_and_report(
                     verdict(client, unit, a, ui).await
                 });
             }
-            report(ui, ended, Some(Exit::Interrupted))
+            report(ui, ended, Some(crate::signals::stop_exit()))
         }
         Some(Ok(())) => {
             for (unit, a) in units.iter().zip(awaited) {
@@ -293,10 +293,10 @@ async fn sequential(
         if followed.exit != Exit::Success {
             stopped = Some(followed.exit);
         }
-        let interrupted = followed.exit == Exit::Interrupted;
+        let interrupted = crate::signals::is_stop(followed.exit);
         ended.push((followed.exit, labelled(followed.report, unit)));
         if interrupted {
-            return report(ui, ended, Some(Exit::Interrupted));
+            return report(ui, ended, Some(crate::signals::stop_exit()));
         }
     }
     report(ui, ended, None)
@@ -311,14 +311,13 @@ async fn verdict(client: &Client, unit: &Unit, a: Awaited, ui: &Ui) -> (Exit, Va
     }
     let (run, finished) = if a.run.run_status() == RunStatus::Error {
         // The list does not carry steps: read the run with them (once) to find what failed.
-        let run = match client
-            .get_run(a.run.id, &["run_steps", "job", "trigger"])
-            .await
-        {
-            Ok(run) => run,
-            Err(_) => a.run,
+        let read = client.get_run(a.run.id, &["run_steps", "job", "trigger"]);
+        let run = match dbt_run::within(a.deadline, read).await {
+            Some(Ok(run)) => run,
+            _ => a.run,
         };
-        let finished = dbt_run::finish(client, &unit.plan.store, &run).await;
+        let finished =
+            crate::cloud::verdict::finish_within(client, &unit.plan.store, &run, a.deadline).await;
         (run, finished)
     } else {
         let nothing = Finished {
@@ -370,7 +369,7 @@ async fn interrupted(client: &Client, unit: &Unit, last: Run, ui: &Ui) -> (Exit,
         (last, false)
     };
     let report = dbt_run::report_json("interrupted", &last, None, cancelled);
-    (Exit::Interrupted, labelled(report, unit))
+    (crate::signals::stop_exit(), labelled(report, unit))
 }
 
 fn labelled(mut report: Value, unit: &Unit) -> Value {

@@ -74,7 +74,7 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
         let result = generate::generate(&request);
         if generate::write::was_interrupted() {
             return Err(CliError::new(
-                Exit::Interrupted,
+                crate::signals::stop_exit(),
                 "interrupted: the files written so far are complete and recorded; no temporary file is left",
             )
             .with_hint("run the same command again to finish"));
@@ -222,13 +222,12 @@ fn state_file_ignored(root: &std::path::Path) -> Option<String> {
         .then(|| format!("check with `git check-ignore -v {}`", rel.display()))
 }
 
-/// On SIGINT or SIGTERM, stop writing: each file being written is abandoned and its temporary
-/// file removed, the files already written are recorded in the state as usual, and `run`
-/// exits 130. A second signal exits at once (a later run sweeps what that leaves).
+/// On SIGINT, SIGTERM or SIGHUP, stop writing: each file being written is abandoned and its
+/// temporary file removed, the files already written are recorded in the state as usual, and
+/// `run` exits 130, 143 or 129. A second signal exits at once (a later run sweeps what it leaves).
 fn stop_writing_on_signal() {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{signal, SignalKind};
         let Ok(rt) = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -236,28 +235,16 @@ fn stop_writing_on_signal() {
             return;
         };
         // Registered here, before any file is written, not when the thread gets to run.
-        let signals = rt.block_on(async {
-            Ok::<_, std::io::Error>((
-                signal(SignalKind::interrupt())?,
-                signal(SignalKind::terminate())?,
-            ))
-        });
-        let Ok((mut int, mut term)) = signals else {
+        let Ok(mut stop) = rt.block_on(async { crate::signals::Interrupt::listen() }) else {
             return;
         };
         std::thread::spawn(move || {
             rt.block_on(async {
-                tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
-                }
+                stop.recv().await;
                 generate::write::interrupt();
-                tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
-                }
+                stop.recv().await;
             });
-            std::process::exit(Exit::Interrupted.code());
+            std::process::exit(crate::signals::stop_exit().code());
         });
     }
 }

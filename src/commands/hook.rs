@@ -199,7 +199,7 @@ fn run_hook(global: &GlobalArgs, args: &HookRunArgs, ui: &Ui) -> CmdResult {
         ..FlagValues::default()
     };
     match args.kind {
-        HookKind::PreMergeCommit => pre_merge_commit(global, &flags, ui),
+        HookKind::PreMergeCommit => pre_merge_commit(global, &flags, args.yes, ui),
         HookKind::PrePush => pre_push(global, &flags, ui),
     }
 }
@@ -207,13 +207,13 @@ fn run_hook(global: &GlobalArgs, args: &HookRunArgs, ui: &Ui) -> CmdResult {
 /// A notice that shows even with --quiet (a skipped check should never go unnoticed).
 fn eprintln_notice(ui: &Ui, line: &str) {
     if ui.is_quiet() {
-        eprintln!("{line}");
+        eprintln!("{}", crate::terminal_text::escape(line));
     } else {
         ui.status(line);
     }
 }
 
-fn pre_merge_commit(global: &GlobalArgs, flags: &FlagValues, ui: &Ui) -> CmdResult {
+fn pre_merge_commit(global: &GlobalArgs, flags: &FlagValues, yes: bool, ui: &Ui) -> CmdResult {
     let repo = hook::open_repository()?;
     let heads = merge::merge_heads(&repo, std::env::vars())?;
     if heads.is_empty() {
@@ -225,6 +225,7 @@ fn pre_merge_commit(global: &GlobalArgs, flags: &FlagValues, ui: &Ui) -> CmdResu
     // Configuration problems (exit 2) before anything else.
     let cfg = connect::load(global, flags)?;
     let job_id = cfg.dbt_cloud.require_job_id()?;
+    connect::confirm_job(global, &cfg, Some(job_id), yes, "the trigger")?;
     let mut targets = Vec::new();
     for head in &heads {
         let found = merge::on_remote(&repo, head)?;

@@ -12,6 +12,7 @@ pub mod dbt_run_many;
 pub mod generate;
 pub mod hook;
 pub mod init;
+pub mod man;
 pub mod new;
 pub mod push;
 pub mod quickstart;
@@ -54,12 +55,25 @@ pub fn run(cli: Cli) -> i32 {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut cmd, "datachonk", &mut script);
-            ui.raw(&script)
-                .map(|_| Exit::Success)
-                .map_err(|e| CliError::new(Exit::Usage, format!("cannot write to stdout: {e}")))
+            wrote_stdout(ui.raw(&script), Exit::Usage)
         }
+        Command::Man(args) => man::run(&args, &ui),
     };
     finish(&ui, result)
+}
+
+/// The result of writing a command's output to stdout. A reader that stopped early (`| head`)
+/// closed the pipe: the rest is not wanted, so that ends the command quietly with exit 0, as
+/// Unix tools do.
+pub fn wrote_stdout(written: std::io::Result<()>, exit_on_error: Exit) -> CmdResult {
+    match written {
+        Ok(()) => Ok(Exit::Success),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Exit::Success),
+        Err(e) => Err(CliError::new(
+            exit_on_error,
+            format!("cannot write to stdout: {e}"),
+        )),
+    }
 }
 
 /// The edge where every command ends: the error on stderr, and with `--json` exactly one

@@ -186,6 +186,7 @@ pub fn run(global: &GlobalArgs, args: &NewArgs, ui: &Ui) -> CmdResult {
     }
     let file = spec_file(&root, args.file.as_deref());
     let rel = file.strip_prefix(&root).unwrap_or(&file).to_path_buf();
+    let had_file = file.exists();
     let text = match std::fs::read_to_string(&file) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -209,12 +210,21 @@ pub fn run(global: &GlobalArgs, args: &NewArgs, ui: &Ui) -> CmdResult {
     let parsed = spec::parse(&rel, &new_text).map_err(crate::generate::GenerateError::from)?;
     spec.files.retain(|(p, _)| p != &rel);
     spec.files.push((rel.clone(), parsed));
-    if let Err(e) = model::resolve(&spec, &known) {
-        let what = format!("{} {}", args.kind.section(), args.name);
-        return Err(CliError::usage(format!("with the new entry, {e}")).with_hint(format!(
-            "nothing was written: correct the flags of `new` ({what}) or the spec entries named above"
-        )));
-    }
+    let resolved = match model::resolve(&spec, &known) {
+        Ok(m) => m,
+        Err(e) => {
+            let what = format!("{} {}", args.kind.section(), args.name);
+            return Err(CliError::usage(format!("with the new entry, {e}")).with_hint(format!(
+                "nothing was written: correct the flags of `new` ({what}) or the spec entries named above"
+            )));
+        }
+    };
+    check_name(
+        args.kind,
+        &args.name,
+        &resolved.layout,
+        &settings.config.dialect,
+    )?;
 
     if args.dry_run {
         ui.out(format!(
@@ -231,7 +241,6 @@ pub fn run(global: &GlobalArgs, args: &NewArgs, ui: &Ui) -> CmdResult {
     }
     std::fs::write(&file, &new_text)
         .map_err(|e| CliError::usage(format!("cannot write {}: {e}", rel.display())))?;
-    ui.status(format!("added {} to {}", args.name, rel.display()));
 
     // Render exactly as `datachonk generate` does with the spec as its only input.
     let generate = GenerateArgs {
@@ -246,7 +255,78 @@ pub fn run(global: &GlobalArgs, args: &NewArgs, ui: &Ui) -> CmdResult {
         strict: false,
         target: None,
     };
-    super::generate::run(global, &generate, ui)
+    // The spec keeps the entry only when it renders: otherwise every later `generate`
+    // would fail on it until the line is removed by hand.
+    let rendered = super::generate::run(global, &generate, ui);
+    match &rendered {
+        Ok(Exit::Success) => ui.status(format!("added {} to {}", args.name, rel.display())),
+        _ => {
+            let restored = if text.is_empty() && !had_file {
+                std::fs::remove_file(&file)
+            } else {
+                std::fs::write(&file, &text)
+            };
+            match restored {
+                Ok(()) => ui.warn(format!(
+                    "{} was not added to {}: rendering it failed (the spec is as it was)",
+                    args.name,
+                    rel.display()
+                )),
+                Err(e) => ui.warn(format!(
+                    "rendering {} failed, and {} could not be restored ({e}): remove the entry by hand",
+                    args.name,
+                    rel.display()
+                )),
+            }
+        }
+    }
+    rendered
+}
+
+/// Names the files and the warehouse cannot hold, refused before the spec is touched: a
+/// model file name over 255 bytes (`dim_<name>.sql`, `<name>_snapshot.yml`), a model name
+/// over the dialect's identifier limit, a reserved word.
+fn check_name(
+    kind: Kind,
+    name: &str,
+    layout: &model::Layout,
+    dialect: &str,
+) -> Result<(), CliError> {
+    use crate::generate::quoting::Dialect;
+    let prefix = match kind {
+        Kind::Entity => layout.dim_prefix.as_str(),
+        Kind::Fact => layout.fct_prefix.as_str(),
+        Kind::Metric => "",
+    };
+    let model_name = format!("{prefix}{name}");
+    let refuse = |why: String| {
+        Err(CliError::usage(format!(
+            "cannot add `{}`: {why}",
+            crate::redact::clip(name, 60)
+        ))
+        .with_hint("choose a shorter or different name; nothing was written"))
+    };
+    // The longest file a kind writes: `<prefix><name>.sql`/`.yml`, an entity's snapshot.
+    let longest = (model_name.len() + ".sql".len()).max(match kind {
+        Kind::Entity => name.len() + "_snapshot.yml".len(),
+        _ => 0,
+    });
+    if longest > 255 {
+        return refuse(format!(
+            "its files would have names of {longest} bytes; file systems hold at most 255"
+        ));
+    }
+    if let Some(d) = Dialect::parse(dialect) {
+        if kind != Kind::Metric {
+            if let Some(why) = d.name_problem(&model_name, true) {
+                return refuse(format!("the model name `{model_name}` is {why}"));
+            }
+        }
+        if d.is_reserved(name) {
+            return refuse(format!("`{name}` is a reserved word in {d}"));
+        }
+    }
+    Ok(())
 }
 
 /// The spec file to edit: `--file`, else `datachonk/model.yml`, else the only spec file.

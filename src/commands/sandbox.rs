@@ -112,25 +112,11 @@ fn with_tls(mut options: SandboxOptions, args: &SandboxArgs) -> SandboxOptions {
     options
 }
 
-/// Block until SIGINT or SIGTERM (Ctrl-C on Windows).
+/// Block until SIGINT, SIGTERM or SIGHUP (Ctrl-C on Windows).
 fn wait_for_signal() -> Result<(), CliError> {
     let rt = super::runtime()?;
     rt.block_on(async {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            let mut term = signal(SignalKind::terminate()).map_err(|e| {
-                CliError::new(Exit::Usage, format!("cannot listen for SIGTERM: {e}"))
-            })?;
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
+        crate::signals::Interrupt::listen()?.recv().await;
         Ok(())
     })
 }

@@ -168,19 +168,8 @@ async fn connect_from_config(app: &App, cfg: &Config, ui: &Ui) {
     }
 }
 
-/// SIGINT or SIGTERM (Ctrl-C on Windows).
+/// SIGINT, SIGTERM or SIGHUP (Ctrl-C on Windows).
 async fn stop_signal() -> Result<(), CliError> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate())
-            .map_err(|e| CliError::new(Exit::Usage, format!("cannot listen for SIGTERM: {e}")))?;
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+    crate::signals::Interrupt::listen()?.recv().await;
     Ok(())
 }

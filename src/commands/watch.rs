@@ -64,6 +64,14 @@ pub fn run(global: &GlobalArgs, args: &WatchArgs, ui: &Ui) -> CmdResult {
             "job {downstream} would trigger itself: --on-success-of and the downstream job must differ"
         )));
     }
+    // Asked once, at start: the triggers come later, with nobody to ask.
+    connect::confirm_job(
+        global,
+        &downstream_cfg,
+        Some(downstream),
+        args.yes,
+        "watching",
+    )?;
     let dir = state_dir(&cfg);
     let stop = Arc::new(AtomicI32::new(0));
     let result = rt.block_on(async {
@@ -119,6 +127,7 @@ pub fn run(global: &GlobalArgs, args: &WatchArgs, ui: &Ui) -> CmdResult {
     }
     Ok(match signal {
         Some(15) => Exit::Terminated,
+        Some(1) => Exit::HungUp,
         Some(_) => Exit::Interrupted,
         None => Exit::Success,
     })
@@ -350,7 +359,8 @@ async fn recover(
     Ok(())
 }
 
-/// Ctrl-C → 2 (SIGINT), SIGTERM → 15: the loop finishes its current step and exits.
+/// Ctrl-C → 2 (SIGINT), SIGTERM → 15, SIGHUP → 1: the loop finishes its current step and
+/// exits (130, 143, 129).
 fn listen_for_signals(stop: Arc<AtomicI32>) {
     let on_int = stop.clone();
     tokio::spawn(async move {
@@ -361,9 +371,15 @@ fn listen_for_signals(stop: Arc<AtomicI32>) {
     #[cfg(unix)]
     tokio::spawn(async move {
         use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            term.recv().await;
-            stop.store(15, Ordering::SeqCst);
+        if let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) {
+            let got = tokio::select! {
+                _ = term.recv() => 15,
+                _ = hup.recv() => 1,
+            };
+            let _ = stop.compare_exchange(0, got, Ordering::SeqCst, Ordering::SeqCst);
         }
     });
 }

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::error::ConfigError;
+pub use crate::io_limits::Origin;
 
 pub const CONFIG_FILE_NAME: &str = "datachonk.yaml";
 
@@ -154,35 +155,83 @@ pub fn find_config_file(start: &Path) -> Option<PathBuf> {
 }
 
 /// Read and parse a configuration file.
-pub fn read(path: &Path) -> Result<ConfigFile, ConfigError> {
-    parse(path, &read_text(path)?)
+pub fn read(path: &Path, origin: Origin) -> Result<ConfigFile, ConfigError> {
+    parse(path, &read_text(path, origin)?)
 }
 
-/// The file's text, refusing what is not a regular file and anything too large to be one.
-pub fn read_text(path: &Path) -> Result<String, ConfigError> {
-    let read_err = |source| ConfigError::Read {
+/// The file's text, refusing what is not a regular file (a pipe only when the path was
+/// given with `--config`) and anything too large to be a configuration file.
+pub fn read_text(path: &Path, origin: Origin) -> Result<String, ConfigError> {
+    let meta = std::fs::metadata(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
-    };
-    let meta = std::fs::metadata(path).map_err(read_err)?;
+    })?;
     if meta.is_dir() {
         return Err(ConfigError::NotAFile {
             path: path.to_path_buf(),
             what: "a directory, not a configuration file",
         });
     }
-    if meta.len() > MAX_CONFIG_BYTES {
-        return Err(ConfigError::NotAFile {
+    let read = || crate::io_limits::read_text(path, crate::io_limits::CONFIG_LIMIT, origin);
+    let text = if origin == Origin::Named && is_pipe(&meta) {
+        read_once(path, read)
+    } else {
+        read()
+    };
+    text.map_err(|source| {
+        if source.kind() == std::io::ErrorKind::FileTooLarge {
+            return ConfigError::NotAFile {
+                path: path.to_path_buf(),
+                what: "over 1 MiB: too large to be a configuration file",
+            };
+        }
+        ConfigError::Read {
             path: path.to_path_buf(),
-            what: "over 1 MiB: too large to be a configuration file",
-        });
-    }
-    std::fs::read_to_string(path).map_err(read_err)
+            source,
+        }
+    })
 }
 
-/// A configuration file is a few dozen lines; anything past this is a mistake (a data file
-/// saved under the wrong name), refused before parsing it.
-const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+#[cfg(unix)]
+fn is_pipe(meta: &std::fs::Metadata) -> bool {
+    std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type())
+}
+
+#[cfg(not(unix))]
+fn is_pipe(_: &std::fs::Metadata) -> bool {
+    false
+}
+
+/// A `--config` pipe (`--config <(…)`) is read once per process, however many sections load
+/// it: a second read would find nothing left (or block for a writer that is gone).
+fn read_once(
+    path: &Path,
+    read: impl FnOnce() -> std::io::Result<String>,
+) -> std::io::Result<String> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Cached = Result<String, (std::io::ErrorKind, String)>;
+    static READ: OnceLock<Mutex<HashMap<PathBuf, Cached>>> = OnceLock::new();
+    let mut cache = READ
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let entry = cache
+        .entry(path.to_path_buf())
+        .or_insert_with(|| read().map_err(|e| (e.kind(), e.to_string())));
+    entry
+        .clone()
+        .map_err(|(kind, message)| std::io::Error::new(kind, message))
+}
+
+/// Where the configuration file's path came from (`--config`, or found by searching).
+pub fn origin_of(options: &super::LoadOptions) -> Origin {
+    if options.explicit_file.is_some() {
+        Origin::Named
+    } else {
+        Origin::Found
+    }
+}
 
 /// Parse configuration text; `path` is only used in messages.
 pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {

@@ -162,7 +162,7 @@ pub fn load_generate(options: &LoadOptions) -> Result<GenerateSettings, ConfigEr
             config: GenerateConfig::default(),
         });
     };
-    let text = file::read_text(&path)?;
+    let text = file::read_text(&path, file::origin_of(options))?;
     let parsed = file::parse(&path, &text)?;
     let root = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),

@@ -59,7 +59,7 @@ pub fn load_git(options: &LoadOptions) -> Result<GitConfig, ConfigError> {
     let Some(path) = path else {
         return Ok(GitConfig::default());
     };
-    let text = file::read_text(&path)?;
+    let text = file::read_text(&path, file::origin_of(options))?;
     let parsed = file::parse(&path, &text)?;
     resolve(parsed.git.unwrap_or_default(), &path, &text)
 }

@@ -6,7 +6,7 @@
 
 mod env;
 mod error;
-mod file;
+pub(crate) mod file;
 mod generate;
 mod git;
 mod resolve;
@@ -108,6 +108,9 @@ pub struct DbtCloudConfig {
     pub targets: Vec<String>,
     /// Pushing or triggering here changes production: ask first.
     pub confirm: Sourced<bool>,
+    /// Every job some target marks `confirm: true` (target name, job id): the gate belongs
+    /// to the job, however a command reaches it (an id, a name, a variable, another target).
+    pub protected_jobs: Vec<(String, i64)>,
 }
 
 /// Per-run overrides sent with every trigger (TriggerRunRequest fields).
@@ -156,6 +159,14 @@ pub struct LoadOptions {
 }
 
 impl DbtCloudConfig {
+    /// The target (or `deploy.dbt_cloud` itself) that marks `job_id` as production.
+    pub fn protected_by(&self, job_id: i64) -> Option<&str> {
+        self.protected_jobs
+            .iter()
+            .find(|(_, j)| *j == job_id)
+            .map(|(name, _)| name.as_str())
+    }
+
     /// The token, or an error that says how to provide it.
     pub fn require_token(&self) -> Result<&Sourced<SecretString>, ConfigError> {
         self.token.as_ref().ok_or_else(|| ConfigError::Missing {

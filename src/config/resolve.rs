@@ -34,7 +34,7 @@ pub fn load(
         }
     };
     let parsed = match &path {
-        Some(p) => file::read(p)?,
+        Some(p) => file::read(p, file::origin_of(options))?,
         None => ConfigFile::default(),
     };
     let section = parsed.deploy.and_then(|d| d.dbt_cloud).unwrap_or_default();
@@ -71,10 +71,28 @@ pub fn load(
     };
     dbt_cloud.target = chosen.map(|(name, _)| name);
     dbt_cloud.targets = targets;
+    dbt_cloud.protected_jobs = protected_jobs(&section);
     Ok(Config {
         file: path,
         dbt_cloud,
     })
+}
+
+/// Jobs that change production: each target's job when the target (or the block it
+/// inherits from) says `confirm: true`, and the block's own job when the block says so.
+fn protected_jobs(s: &DbtCloudSection) -> Vec<(String, i64)> {
+    let confirm = |c: &Option<Spanned<bool>>| c.as_ref().map(|c| c.value);
+    let mut jobs = Vec::new();
+    if let (Some(true), Some(job)) = (confirm(&s.confirm), &s.job_id) {
+        jobs.push(("deploy.dbt_cloud".to_string(), job.value));
+    }
+    for (name, t) in s.targets.iter().flat_map(|t| t.value.iter()) {
+        let on = confirm(&t.confirm).or(confirm(&s.confirm)).unwrap_or(false);
+        if let (true, Some(job)) = (on, t.job_id.as_ref().or(s.job_id.as_ref())) {
+            jobs.push((name.clone(), job.value));
+        }
+    }
+    jobs
 }
 
 /// The target to use: `--target` > `DATACHONK_TARGET` > `default_target`; with it, whether it
@@ -424,6 +442,7 @@ fn resolve_dbt_cloud(
         target: None,
         targets: Vec::new(),
         confirm,
+        protected_jobs: Vec::new(),
         access_url,
         token,
         token_env,
@@ -528,9 +547,13 @@ fn normalize_url(raw: &str, origin: &str) -> Result<String, ConfigError> {
             "{shown:?} must be the access URL only, without a path such as {path:?} (e.g. https://emea.dbt.com)"
         )));
     }
-    if url.query().is_some() || !url.username().is_empty() || url.password().is_some() {
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
         return Err(bad(format!(
-            "{shown:?} must not carry a query string or credentials"
+            "{shown:?} must not carry a query string, a #fragment or credentials"
         )));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())

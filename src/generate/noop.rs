@@ -82,6 +82,7 @@ impl Inputs {
         };
         // The metadata, streamed: a 20 MB catalog is hashed without being held.
         let mut file = std::fs::File::open(path).ok()?;
+        file.metadata().ok()?.is_file().then_some(())?; // a pipe or device: no record, read once
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             match file.read(&mut buf) {

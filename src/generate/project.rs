@@ -243,7 +243,12 @@ pub fn read_with(root: &Path, ours: &dyn Fn(&str) -> bool) -> Result<Project, Pr
             project.model_files.entry(stem).or_insert(rel);
             continue;
         }
-        let text = std::fs::read_to_string(&full).map_err(|source| ProjectError::Read {
+        let text = crate::io_limits::read_text(
+            &full,
+            crate::io_limits::YAML_LIMIT,
+            crate::io_limits::Origin::Found,
+        )
+        .map_err(|source| ProjectError::Read {
             path: full.clone(),
             source,
         })?;

@@ -75,7 +75,12 @@ struct ColumnDef {
 }
 
 pub fn read(path: &Path) -> Result<Metadata, SourcesYamlError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SourcesYamlError::Read {
+    let text = crate::io_limits::read_text(
+        path,
+        crate::io_limits::YAML_LIMIT,
+        crate::io_limits::Origin::Named,
+    )
+    .map_err(|source| SourcesYamlError::Read {
         path: path.to_path_buf(),
         source,
     })?;

@@ -77,17 +77,22 @@ impl Prompter for TerminalPrompter {
         default: usize,
     ) -> Result<usize, PromptError> {
         let default = default.min(items.len().saturating_sub(1));
+        // Job and project names come from dbt Cloud: shown, never obeyed by the terminal.
+        let items: Vec<String> = items
+            .iter()
+            .map(|i| crate::terminal_text::escape(i).into_owned())
+            .collect();
         let picked = if items.len() > FILTER_THRESHOLD {
             dialoguer::FuzzySelect::with_theme(self.theme.as_ref())
                 .with_prompt(format!("{prompt} (type to filter)"))
-                .items(items)
+                .items(&items)
                 .default(default)
                 .max_length(10)
                 .interact_opt()
         } else {
             dialoguer::Select::with_theme(self.theme.as_ref())
                 .with_prompt(prompt)
-                .items(items)
+                .items(&items)
                 .default(default)
                 .interact_opt()
         };

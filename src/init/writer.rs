@@ -162,7 +162,12 @@ pub fn read_existing(path: &Path) -> Result<Option<ExistingFile>, ConfigError> {
     if !path.is_file() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let text = crate::io_limits::read_text(
+        path,
+        crate::io_limits::CONFIG_LIMIT,
+        crate::io_limits::Origin::Found,
+    )
+    .map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;

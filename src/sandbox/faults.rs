@@ -11,6 +11,7 @@
 //! | `429` | answer 429 with `Retry-After` (option `retry-after=SECONDS`, default 1) |
 //! | `latency` | delay the response by `ms=MILLISECONDS` (default 500) |
 //! | `drop` | close the TCP connection without answering |
+//! | `garble` | answer `200` with a truncated JSON body (with `after`: the trigger's run is created, its answer unreadable) |
 //!
 //! Options: `every=N` (every Nth matching request: deterministic), `p=0.25` (probability),
 //! `times=N` (at most N injections), `burst=N` (once fired, also hit the next N-1 matching
@@ -34,6 +35,8 @@ pub enum FaultKind {
     Latency(Duration),
     /// Close the connection without answering.
     Drop,
+    /// Answer 200 with a truncated body (a proxy cut it short).
+    Garble,
 }
 
 /// When a fault fires among the requests it matches.
@@ -66,7 +69,9 @@ pub struct FaultSpec {
 pub enum FaultSpecError {
     #[error("empty fault spec")]
     Empty,
-    #[error("unknown fault kind `{0}` (expected 500, 502, 503, 504, 429, latency or drop)")]
+    #[error(
+        "unknown fault kind `{0}` (expected 500, 502, 503, 504, 429, latency, drop or garble)"
+    )]
     UnknownKind(String),
     #[error("unknown fault option `{0}` (expected every, p, times, burst, method, path, after, retry-after, ms, seed)")]
     UnknownOption(String),
@@ -76,7 +81,7 @@ pub enum FaultSpecError {
         value: String,
         why: &'static str,
     },
-    #[error("`after` only applies to 5xx and drop faults")]
+    #[error("`after` only applies to 5xx, drop and garble faults")]
     AfterNotApplicable,
 }
 
@@ -99,6 +104,7 @@ impl FromStr for FaultSpec {
             },
             "latency" | "slow" => FaultKind::Latency(Duration::from_millis(500)),
             "drop" => FaultKind::Drop,
+            "garble" => FaultKind::Garble,
             other => return Err(FaultSpecError::UnknownKind(other.to_string())),
         };
         let mut spec = FaultSpec {
@@ -178,7 +184,12 @@ impl FromStr for FaultSpec {
                 _ => return Err(FaultSpecError::UnknownOption(key)),
             }
         }
-        if spec.after_handler && !matches!(kind, FaultKind::ServerError(_) | FaultKind::Drop) {
+        if spec.after_handler
+            && !matches!(
+                kind,
+                FaultKind::ServerError(_) | FaultKind::Drop | FaultKind::Garble
+            )
+        {
             return Err(FaultSpecError::AfterNotApplicable);
         }
         spec.kind = kind;
@@ -198,6 +209,7 @@ pub enum FaultAction {
     Status(u16),
     TooManyRequests { retry_after_seconds: u64 },
     Drop,
+    Garble,
 }
 
 /// What the faults decided for one request.
@@ -294,6 +306,7 @@ impl FaultEngine {
                     retry_after_seconds,
                 },
                 FaultKind::Drop => FaultAction::Drop,
+                FaultKind::Garble => FaultAction::Garble,
             };
             let slot = if f.spec.after_handler {
                 &mut decision.after

@@ -461,7 +461,12 @@ impl Fixture {
 
     /// Read and validate a fixture file.
     pub fn from_path(path: &Path) -> Result<Fixture, FixtureError> {
-        let text = std::fs::read_to_string(path).map_err(|source| FixtureError::Read {
+        let text = crate::io_limits::read_text(
+            path,
+            crate::io_limits::YAML_LIMIT,
+            crate::io_limits::Origin::Named,
+        )
+        .map_err(|source| FixtureError::Read {
             path: path.to_path_buf(),
             source,
         })?;

@@ -354,6 +354,12 @@ fn fault_response(action: FaultAction) -> Response {
         .into_response(),
         // Never sent: the connection is killed first.
         FaultAction::Drop => axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        FaultAction::Garble => (
+            axum::http::StatusCode::OK,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            "{\"status\": {\"code\": 200}, \"data\": {\"id\": ",
+        )
+            .into_response(),
     }
 }
 

@@ -521,3 +521,11 @@ fn event<T: serde::Serialize>(name: &str, data: &T) -> Event {
         .json_data(data)
         .unwrap_or_else(|_| Event::default().event(name))
 }
+
+/// The request bodies serve parses, for the fuzz targets (`fuzz_targets::serve_body`).
+#[doc(hidden)]
+pub fn parse_bodies(body: &[u8]) {
+    let body = Bytes::copy_from_slice(body);
+    let _ = parse::<ConnectBody>(&body, "");
+    let _ = parse::<TriggerBody>(&body, "");
+}

@@ -22,8 +22,9 @@ use std::sync::Arc;
 
 use super::errors::ServeError;
 
-/// The cookie that carries the key for the page.
-pub const COOKIE: &str = "datachonk_key";
+/// The prefix of the page's session cookie, `datachonk_session_<port>`: cookies are not
+/// scoped by port, so two servers on one host (or another local app) must not share one.
+pub const COOKIE: &str = "datachonk_session";
 /// The largest request body read (JSON requests are a few hundred bytes).
 pub const MAX_BODY: usize = 64 * 1024;
 /// How long a client may take to send its body.
@@ -31,6 +32,12 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Guard {
     key: String,
+    /// The page's cookie value: random for each start, never the key (a cookie stored by a
+    /// browser, or read by another local app, does not give the key away, and dies with
+    /// the server).
+    session: String,
+    /// `datachonk_session_<port>`.
+    cookie: String,
     /// `Host` values that name this server; empty: any (bound to an unspecified address).
     hosts: Vec<String>,
     scheme: &'static str,
@@ -58,6 +65,11 @@ impl Guard {
         };
         Guard {
             key,
+            session: new_key().unwrap_or_else(|_| {
+                // No OS randomness: a session no cookie can match (the key still works).
+                String::new()
+            }),
+            cookie: format!("{COOKIE}_{port}"),
             hosts,
             scheme: if tls { "https" } else { "http" },
             allow_origins: allow_origins
@@ -80,6 +92,10 @@ impl Guard {
         constant_time_eq(presented.as_bytes(), self.key.as_bytes())
     }
 
+    fn session_matches(&self, presented: &str) -> bool {
+        !self.session.is_empty() && constant_time_eq(presented.as_bytes(), self.session.as_bytes())
+    }
+
     /// How the request proves it knows the key.
     fn credential(&self, headers: &HeaderMap) -> Option<Credential> {
         if let Some(auth) = headers
@@ -95,7 +111,7 @@ impl Guard {
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
             .filter_map(|kv| kv.trim().split_once('='))
-            .any(|(k, v)| k == COOKIE && self.key_matches(v));
+            .any(|(k, v)| k == self.cookie && self.session_matches(v));
         found.then_some(Credential::Cookie)
     }
 
@@ -114,10 +130,10 @@ impl Guard {
             ""
         };
         HeaderValue::from_str(&format!(
-            "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/{secure}",
-            self.key
+            "{}={}; HttpOnly; SameSite=Strict; Path=/{secure}",
+            self.cookie, self.session
         ))
-        .expect("the key is hex")
+        .expect("the session is hex")
     }
 }
 
@@ -355,11 +371,26 @@ mod tests {
             g.credential(&headers(&[(header::AUTHORIZATION, &bearer)])),
             Some(Credential::Bearer)
         );
-        let cookie = format!("other=1; {COOKIE}={key}");
+        let cookie = format!("other=1; {COOKIE}_1={}", g.session);
         assert_eq!(
             g.credential(&headers(&[(header::COOKIE, &cookie)])),
             Some(Credential::Cookie)
         );
+        // The cookie carries the session, not the key; and another port's cookie is not ours.
+        assert_ne!(g.session, key);
+        for other in [
+            format!("{COOKIE}_1={key}"),
+            format!("{COOKIE}_2={}", g.session),
+            format!("{COOKIE}={}", g.session),
+        ] {
+            assert_eq!(
+                g.credential(&headers(&[(header::COOKIE, &other)])),
+                None,
+                "{other}"
+            );
+        }
+        let again = Guard::new(key.clone(), "127.0.0.1:1".parse().unwrap(), false, vec![]);
+        assert_ne!(again.session, g.session, "a new session for each start");
         let wrong = format!("Bearer {}", "ab".repeat(31));
         assert_eq!(
             g.credential(&headers(&[(header::AUTHORIZATION, &wrong)])),

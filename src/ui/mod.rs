@@ -91,14 +91,18 @@ impl Ui {
     /// A progress or status line on stderr (suppressed by `--quiet`).
     pub fn status(&self, line: impl AsRef<str>) {
         if !self.quiet {
-            let _ = writeln!(std::io::stderr().lock(), "{}", line.as_ref());
+            let _ = writeln!(std::io::stderr().lock(), "{}", self.clean(line.as_ref()));
         }
     }
 
     /// A diagnostic only shown with `--verbose`.
     pub fn debug(&self, line: impl AsRef<str>) {
         if self.verbose {
-            let _ = writeln!(std::io::stderr().lock(), "{}", self.dim(line.as_ref()));
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{}",
+                self.clean(&self.dim(line.as_ref()))
+            );
         }
     }
 
@@ -108,13 +112,17 @@ impl Ui {
             "warning:",
             Style::new().bold().fg_color(Some(AnsiColor::Yellow.into())),
         );
-        let _ = writeln!(std::io::stderr().lock(), "{label} {}", line.as_ref());
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "{label} {}",
+            self.clean(line.as_ref())
+        );
     }
 
     /// Human output that is the command's result: stdout, never in `--json` mode.
     pub fn out(&self, line: impl AsRef<str>) {
         if !self.json {
-            let _ = writeln!(std::io::stdout().lock(), "{}", line.as_ref());
+            let _ = writeln!(std::io::stdout().lock(), "{}", self.clean(line.as_ref()));
         }
     }
 
@@ -164,8 +172,9 @@ impl Ui {
             Style::new().bold().fg_color(Some(AnsiColor::Red.into())),
         );
         let mut e = std::io::stderr().lock();
-        let _ = writeln!(e, "{label} {}", err.message);
+        let _ = writeln!(e, "{label} {}", self.clean(&err.message));
         for hint in &err.hints {
+            let hint = self.clean(hint);
             let _ = writeln!(e, "{} {hint}", self.paint("hint:", Style::new().bold()));
         }
     }
@@ -194,6 +203,17 @@ impl Ui {
 
     pub fn dim(&self, s: &str) -> String {
         self.paint(s, Style::new().dimmed())
+    }
+
+    /// Every human line on its way out: control characters from outside text (job names,
+    /// dbt's messages, log tails, file contents) made visible, only the colour the Ui
+    /// painted itself kept. The one place this happens, so no caller can forget it.
+    fn clean<'a>(&self, line: &'a str) -> std::borrow::Cow<'a, str> {
+        if self.color {
+            crate::terminal_text::escape_keeping(line, crate::terminal_text::sgr_len)
+        } else {
+            crate::terminal_text::escape(line)
+        }
     }
 
     fn paint(&self, s: &str, style: Style) -> String {

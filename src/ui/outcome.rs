@@ -20,6 +20,7 @@ pub fn outcome_word(exit: Exit) -> &'static str {
         Exit::Api => "api_error",
         Exit::Interrupted => "interrupted",
         Exit::Terminated => "terminated",
+        Exit::HungUp => "hung_up",
     }
 }
 

@@ -220,7 +220,12 @@ struct CatalogColumn {
 
 /// Read a catalog file.
 pub fn read(path: &Path) -> Result<Metadata, CatalogError> {
-    let bytes = std::fs::read(path).map_err(|source| CatalogError::Read {
+    let bytes = crate::io_limits::read(
+        path,
+        crate::io_limits::ARTIFACT_LIMIT,
+        crate::io_limits::Origin::Named,
+    )
+    .map_err(|source| CatalogError::Read {
         path: path.to_path_buf(),
         source,
     })?;

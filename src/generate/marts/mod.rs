@@ -162,7 +162,12 @@ impl Known {
             #[serde(default, rename = "type")]
             data_type: Option<String>,
         }
-        let bytes = std::fs::read(path).map_err(|e| MartsError::Read {
+        let bytes = crate::io_limits::read(
+            path,
+            crate::io_limits::ARTIFACT_LIMIT,
+            crate::io_limits::Origin::Named,
+        )
+        .map_err(|e| MartsError::Read {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
@@ -349,7 +354,11 @@ pub fn inputs_fingerprint(root: &Path, input: Option<&Path>) -> Vec<u8> {
     for f in files.iter().chain(artifacts(root, input).iter()) {
         h.update(f.to_string_lossy().as_bytes());
         h.update([0]);
-        if let Ok(b) = std::fs::read(f) {
+        if let Ok(b) = crate::io_limits::read(
+            f,
+            crate::io_limits::ARTIFACT_LIMIT,
+            crate::io_limits::Origin::Found,
+        ) {
             h.update(&b);
         }
         h.update([0]);

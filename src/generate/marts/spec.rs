@@ -221,7 +221,12 @@ pub fn read(root: &Path) -> Result<Spec, MartsError> {
     let mut spec = Spec::default();
     for full in files(root) {
         let rel = full.strip_prefix(root).unwrap_or(&full).to_path_buf();
-        let text = std::fs::read_to_string(&full).map_err(|e| MartsError::Read {
+        let text = crate::io_limits::read_text(
+            &full,
+            crate::io_limits::YAML_LIMIT,
+            crate::io_limits::Origin::Found,
+        )
+        .map_err(|e| MartsError::Read {
             path: rel.clone(),
             message: e.to_string(),
         })?;

@@ -1,0 +1,3 @@
+#![no_main]
+// datachonk::fuzz_targets::fixture: no panic, no hang, memory bounded, whatever the bytes.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| datachonk::fuzz_targets::fixture(data));
