@@ -704,12 +704,14 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
     timings.mark("render, write files");
     // Entities, facts and metrics of the spec (datachonk/*.yml), when the project has one.
     let staging = marts::sql_stems(planned.values().flatten().map(|f| f.path.as_str()));
-    let marts = marts::render::plan(req, &templates, &state, &disk, sink, &project, &staging)?;
+    let (marts, marts_warnings) =
+        marts::render::plan(req, &templates, &state, &disk, sink, &project, &staging)?;
     if !marts.is_empty() {
         timings.mark("render, write marts");
     }
     // A sources file an earlier generate wrote for a source the project now declares itself.
     let mut warnings = project.warnings.clone();
+    warnings.extend(marts_warnings);
     let mut notes = Vec::new();
     if staged_elsewhere > 0 {
         notes.push(format!(
