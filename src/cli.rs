@@ -287,7 +287,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args, Clone)]
-#[command(group(clap::ArgGroup::new("input").args(["from_catalog", "from_sources", "from_postgres"])))]
+#[command(group(clap::ArgGroup::new("input").args(["from_catalog", "from_sources", "from_postgres", "from_warehouse"])))]
 pub struct GenerateArgs {
     /// What to generate: SOURCE or SOURCE.TABLE, with * and ? globs; TABLE matches the raw
     /// or snake_case name. Default: `generate.tables`, else every table in the metadata.
@@ -311,6 +311,12 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "URL")]
     pub from_postgres: Option<String>,
 
+    /// Read these schemas (or tables) of any warehouse dbt reaches, through the project's own
+    /// dbt (`dbt` on PATH, or $DATACHONK_DBT), its profile and target (`--target`): one
+    /// `dbt show` over the adapter's information schema. Repeat it or separate with commas.
+    #[arg(long, value_name = "SCHEMA[.TABLE]", num_args = 1)]
+    pub from_warehouse: Vec<String>,
+
     /// List each planned file as new, changed, unchanged or edited-by-hand; write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -331,8 +337,24 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub strict: bool,
 
+    /// Stage declared tables that a model of the project already reads (`source('s', 't')`):
+    /// by default they get no new model.
+    #[arg(long)]
+    pub include_staged: bool,
+
+    /// The dbt project: the folder of its dbt_project.yml (default: found upward from the
+    /// current folder).
+    #[arg(long, value_name = "DIR")]
+    pub project_dir: Option<PathBuf>,
+
+    /// Read what the project declares from this dbt manifest (default: target/manifest.json
+    /// when it is newer than every properties file).
+    #[arg(long, value_name = "PATH")]
+    pub manifest: Option<PathBuf>,
+
     /// With `--from-catalog cloud`: read the catalog of this named target's job
-    /// (deploy.dbt_cloud.targets) [env: DATACHONK_TARGET]
+    /// (deploy.dbt_cloud.targets) [env: DATACHONK_TARGET]. With `--from-warehouse`: the
+    /// dbt target to run with (the profile's default otherwise)
     #[arg(long, value_name = "NAME")]
     pub target: Option<String>,
 }

@@ -91,8 +91,9 @@ fn writes_the_dbt_labs_layout_with_quoting_aliases_and_key_tests() {
         sql.contains("select * from {{ source('shop', 'orders') }}"),
         "{sql}"
     );
-    // Snowflake: upper-case ID needs no quotes, camelCase and reserved words do.
-    assert!(sql.contains("        ID as id,\n"), "{sql}");
+    // Snowflake: upper-case ID needs no quotes, camelCase and reserved words do. The key
+    // `ID` of `orders` is named for its entity (dbt Labs' style).
+    assert!(sql.contains("        ID as order_id,\n"), "{sql}");
     assert!(
         sql.contains("        \"customerId\" as customer_id,\n"),
         "{sql}"
@@ -115,7 +116,7 @@ fn writes_the_dbt_labs_layout_with_quoting_aliases_and_key_tests() {
         "{models}"
     );
     assert!(
-        models.contains("      - name: id\n        data_type: INTEGER\n        description: \"Order identifier: one per \\\"order\\\"\"\n        data_tests:\n          - unique\n          - not_null\n"),
+        models.contains("      - name: order_id\n        data_type: INTEGER\n        description: \"Order identifier: one per \\\"order\\\"\"\n        data_tests:\n          - unique\n          - not_null\n"),
         "{models}"
     );
     assert!(models.contains("data_type: number(18,2)"), "{models}");
@@ -178,9 +179,17 @@ fn hand_edited_sql_is_left_alone_without_force() {
         stdout(&dry)
     );
 
+    // Issue 20 §2: a rename in a generated model's SQL is the truth. Regenerating leaves the
+    // SQL as the person wrote it and the model's YAML follows it (before, the diff reverted
+    // the SQL to `order_`, and the YAML kept `order_` while the SQL said `order_code`).
     let diff = generate(dir.path(), &["shop.orders", "--diff"]).success();
     assert!(
-        stdout(&diff).contains("-        \"order\" as order_code,\n+        \"order\" as order_,"),
+        !stdout(&diff).contains("+        \"order\" as order_,"),
+        "{}",
+        stdout(&diff)
+    );
+    assert!(
+        stdout(&diff).contains("+      - name: order_code"),
         "{}",
         stdout(&diff)
     );
@@ -205,12 +214,12 @@ fn models_yml_merge_keeps_what_people_added_and_reports_it() {
     let text = std::fs::read_to_string(&path).unwrap();
     let text = text
         .replace(
-            "      - name: name\n        data_type: VARCHAR\n        description: \"\"\n",
+            "      - name: name\n        data_type: VARCHAR\n",
             "      - name: name\n        data_type: VARCHAR\n        description: '{{ doc(\"customer_name\") }}'\n        meta:\n          pii: true\n        data_tests:\n          - accepted_values:\n              arguments:\n                values: [a, b]\n",
         )
         .replace(
-            "    description: \"\"\n    columns:",
-            "    description: One row per customer.\n    config:\n      tags: [core]\n    columns:",
+            "  - name: stg_shop__customers\n    columns:",
+            "  - name: stg_shop__customers\n    description: One row per customer.\n    config:\n      tags: [core]\n    columns:",
         )
         + "\n      - name: legacy_flag\n        description: gone soon\n";
     std::fs::write(&path, &text).unwrap();
@@ -474,7 +483,7 @@ fn metadata_changes_are_picked_up_past_the_no_op_fast_path() {
     );
     assert!(
         out.contains(
-            "kept your edited descriptions although the warehouse comment changed: stg_shop__orders.id\n"
+            "kept your edited descriptions although the warehouse comment changed: stg_shop__orders.order_id\n"
         ),
         "{out}"
     );

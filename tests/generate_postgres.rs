@@ -98,7 +98,7 @@ fn from_postgres_detects_keys_comments_quoting_and_dbt_builds_it() {
     // Dropped column gone, order kept.
     let group = read(p, &format!("{dir_s}/stg_shop__group.sql"));
     assert!(
-        group.contains("id,\n        \"order\" as order_\n"),
+        group.contains("id as group_id,\n        \"order\" as order_\n"),
         "{group}"
     );
     let sources = read(p, &format!("{dir_s}/_shop__sources.yml"));
@@ -182,7 +182,7 @@ fn from_postgres_detects_keys_comments_quoting_and_dbt_builds_it() {
             .count()
     };
     assert_eq!(count("model."), 3, "{build}");
-    // unique + not_null on customers.customer_id and group.id.
+    // unique + not_null on customers.customer_id and group.group_id (was `id`).
     assert_eq!(count("test."), 4, "{build}");
     for r in nodes {
         assert!(

@@ -204,7 +204,19 @@ fn the_spec_renders_dimensions_a_snapshot_facts_semantic_models_metrics_and_a_ti
     );
     assert!(dim.contains("{{ dbt.hash(\"coalesce(\" ~ dbt.cast('product_id', dbt.type_string()) ~ \", '_dc_null_')\") }} as product_key,\n        product_id,\n        product_name,\n        price\n"), "{dim}");
     let props = read(p, "models/marts/dim_products.yml");
-    assert!(props.contains("      - name: product_id\n        description: Natural key of the product.\n        data_tests:\n          - unique\n          - not_null\n"), "{props}");
+    assert!(props.contains("      - name: product_id\n        description: Natural key of the product.\n        data_tests:\n          - unique\n          - not_null:\n              config:\n                where: 'product_key <> ''-1'''\n"), "{props}");
+    // The unknown member (issue 22 §1): the fixed key over a row of nulls, text labelled.
+    assert!(dim.contains("        '-1' as product_key,\n        product_id,\n        {% if 'product_name' in dc_text_columns %}'Unknown'{% else %}source.product_name{% endif %} as product_name,\n"), "{dim}");
+    assert!(dim.contains("    from (select 1 as one) as unknown_row\n    left join source on 1 = 0\n\n)\n\nselect * from final\nunion all\nselect * from unknown_member\n"), "{dim}");
+    // The dimension in the semantic layer, joined on its surrogate key.
+    assert!(
+        props.contains("semantic_models:\n  - name: dim_products\n"),
+        "{props}"
+    );
+    assert!(
+        props.contains("      - name: product\n        type: primary\n        expr: product_key\n"),
+        "{props}"
+    );
     // scd2: from the snapshot, with validity, the key unique among current rows.
     let scd2 = read(p, "models/marts/dim_customers.sql");
     assert!(scd2.contains("{{ ref('customers_snapshot') }}"), "{scd2}");
@@ -220,10 +232,10 @@ fn the_spec_renders_dimensions_a_snapshot_facts_semantic_models_metrics_and_a_ti
     ));
     // The incremental fact: config, the is_incremental() filter, the point-in-time join.
     let fct = read(p, "models/marts/fct_orders.sql");
-    assert!(fct.starts_with("{{\n    config(\n        materialized='incremental',\n        unique_key='order_id',\n        on_schema_change='append_new_columns'\n    )\n}}\n"), "{fct}");
-    assert!(fct.contains("    {% if is_incremental() %}\n    where ordered_at >= (select max(ordered_at) from {{ this }})\n    {% endif %}\n"), "{fct}");
+    assert!(fct.starts_with("{{\n    config(\n        materialized='incremental',\n        unique_key='order_id',\n        incremental_strategy='delete+insert',\n        on_schema_change='append_new_columns'\n    )\n}}\n"), "{fct}");
+    assert!(fct.contains("    {% if is_incremental() %}\n    where ordered_at >= (select max(ordered_at) from {{ this }})\n        or exists (select 1 from {{ this }} as loaded where loaded.order_id = src.order_id and (loaded.customer_key = '-1'))\n    {% endif %}\n"), "{fct}");
     assert!(
-        fct.contains("        dim_customers.customer_key,\n"),
+        fct.contains("        coalesce(dim_customers.customer_key, '-1') as customer_key,\n"),
         "{fct}"
     );
     assert!(fct.contains("on source.customer_id = dim_customers.customer_id\n        and (source.ordered_at >= dim_customers.valid_from or dim_customers.version_number = 1)"), "{fct}");
@@ -239,7 +251,7 @@ fn the_spec_renders_dimensions_a_snapshot_facts_semantic_models_metrics_and_a_ti
     );
     // A composite grain: both columns carried, no semantic model without a time column.
     let lines = read(p, "models/marts/fct_order_lines.sql");
-    assert!(lines.contains("        source.order_id,\n        source.line_number,\n        dim_products.product_key,\n"), "{lines}");
+    assert!(lines.contains("        source.order_id,\n        source.line_number,\n        coalesce(dim_products.product_key, '-1') as product_key,\n"), "{lines}");
     assert!(!read(p, "models/marts/fct_order_lines.yml").contains("semantic_models"));
     let metrics = read(p, "models/marts/_metrics.yml");
     for m in [
@@ -439,5 +451,53 @@ fn layout_dialect_quoting_and_template_overrides() {
     assert_eq!(
         read(p, "models/core/d_orders.yml"),
         "# ours\nmodels:\n  - name: d_orders\n"
+    );
+}
+
+#[test]
+fn names_follow_the_layout_pattern_materializations_and_the_spine_are_configurable() {
+    let spec = "layout:\n  dim_name: \"dim_{singular}\"\n  fct_name: \"fact_{name}\"\n  fct_materialized: view\n  time_spine_start: \"2020-01-01\"\n  time_spine_end: \"2030-12-31\"\nentities:\n  customers: { from: stg_shop__customers, key: customer_id, attributes: [country], materialized: ephemeral }\nfacts:\n  orders: { from: stg_shop__orders, grain: order_id, entities: [customers], measures: [amount], time: ordered_at }\nmetrics:\n  revenue: { fact: orders, measure: amount }\n";
+    let dir = project(spec);
+    let p = dir.path();
+    write(
+        p,
+        "target/catalog.json",
+        &catalog(&[
+            ("stg_shop__customers", &["customer_id", "country"]),
+            (
+                "stg_shop__orders",
+                &["order_id", "customer_id", "amount", "ordered_at"],
+            ),
+        ]),
+    );
+    let (code, out) = run(p, &["generate"]);
+    assert_eq!(code, 0, "{out}");
+    let dim = read(p, "models/marts/dim_customer.sql");
+    assert!(
+        dim.contains("{{ config(materialized='ephemeral') }}"),
+        "{dim}"
+    );
+    let fct = read(p, "models/marts/fact_orders.sql");
+    assert!(fct.contains("{{ config(materialized='view') }}"), "{fct}");
+    assert!(fct.contains("{{ ref('dim_customer') }}"), "{fct}");
+    let spine = read(p, "models/marts/metricflow_time_spine.sql");
+    assert!(spine.contains("dbt.date_spine('day', 'cast(\\'2020-01-01\\' as date)', dbt.dateadd('day', 1, 'cast(\\'2030-12-31\\' as date)'))"), "{spine}");
+
+    write(
+        p,
+        "datachonk/model.yml",
+        &spec
+            .replace("2030-12-31", "2030-13-01")
+            .replace("fct_materialized: view", "fct_materialized: tabel"),
+    );
+    let (code, out) = run(p, &["generate"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("datachonk/model.yml:4:21: unknown materialization `tabel` (write `table`)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("datachonk/model.yml:6:19: `2030-13-01` is not a date"),
+        "{out}"
     );
 }

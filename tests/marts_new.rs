@@ -111,7 +111,7 @@ fn new_writes_the_entry_in_place_then_renders_it() {
     );
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("references entity customers (the fact has its key customer_id)"),
+        out.contains("references entity customers (the fact has its key customer_id; relationships: confidence 0.80, "),
         "{out}"
     );
     assert!(read(p, "models/marts/fct_orders.sql").contains("dim_customers.customer_key"));

@@ -139,7 +139,7 @@ fn push_trigger_wait_with_real_dbt_good_change_succeeds_sql_error_fails() {
             &world.remote,
             &["show", "--name-only", "--format=%s", &good]
         )
-        .contains("models/staging/shop/stg_shop__raw_orders.sql"));
+        .contains("models/staging/shop/stg_shop__orders.sql"));
     let runs = sandbox.runs();
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0].status, RunStatus::Success);
@@ -151,7 +151,7 @@ fn push_trigger_wait_with_real_dbt_good_change_succeeds_sql_error_fails() {
         .join("models/staging/shop/stg_shop__broken.sql");
     std::fs::write(
         &broken,
-        "select id, no_such_column from {{ ref('stg_shop__raw_orders') }}\n",
+        "select id, no_such_column from {{ ref('stg_shop__orders') }}\n",
     )
     .unwrap();
     world.git(

@@ -57,7 +57,7 @@ fn quickstart_runs_the_whole_loop_with_a_simulated_run() {
     }
     assert!(stdout.contains("SUCCESS run 1"), "{stdout}");
     assert!(keep
-        .join("shop/models/staging/shop/stg_shop__raw_orders.sql")
+        .join("shop/models/staging/shop/stg_shop__orders.sql")
         .exists());
     let log = remote_log(&keep.join("remote.git"));
     assert!(
@@ -95,12 +95,13 @@ fn quickstart_runs_real_dbt_when_dbt_is_on_path() {
         })
         .collect();
     assert!(
-        built.contains(&("model.shop.stg_shop__raw_orders", "success")),
+        built.contains(&("model.shop.stg_shop__orders", "success")),
         "{built:?}"
     );
     assert!(
         built.iter().any(
-            |(id, s)| id.starts_with("test.shop.not_null_stg_shop__raw_orders_id") && *s == "pass"
+            |(id, s)| id.starts_with("test.shop.not_null_stg_shop__orders_order_id")
+                && *s == "pass"
         ),
         "{built:?}"
     );

@@ -44,7 +44,14 @@ fn declared_foreign_keys_naming_patterns_and_sampled_values_on_postgres() {
     let out = cargo_bin_cmd!("datachonk")
         .current_dir(p)
         .env("NO_COLOR", "1")
-        .args(["--json", "relationships", "--from-postgres", &url])
+        .args([
+            "--json",
+            "relationships",
+            "--from-postgres",
+            &url,
+            "--min-confidence",
+            "0",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -104,7 +111,8 @@ fn declared_foreign_keys_naming_patterns_and_sampled_values_on_postgres() {
     get("shop.order_lines(order_id) -> shop.orders(order_id)");
     // Not declared: found by its name, every sampled value found in the target.
     let named = get("shop.order_lines(product_id) -> shop.products(product_id)");
-    assert_eq!((named.1, named.2.as_str()), (0.95, "naming"), "{named:?}");
+    // Two matching values say little: above a name alone (0.7), well below 0.95.
+    assert_eq!((named.1, named.2.as_str()), (0.78, "naming"), "{named:?}");
     assert!(
         named
             .3

@@ -19,14 +19,24 @@ use crate::ui::Ui;
 pub const STALE: Exit = Exit::RunError;
 
 pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
-    let settings = config::load_generate(&load_options(global))?;
+    let mut options = load_options(global);
+    options.start_dir = args.project_dir.clone();
+    let settings = config::load_generate(&options)?;
+    if let Some(dir) = &args.project_dir {
+        if !dir.join("dbt_project.yml").is_file() {
+            return Err(CliError::usage(format!(
+                "--project-dir {}: no dbt_project.yml there",
+                dir.display()
+            )));
+        }
+    }
     let from_cloud = args
         .from_catalog
         .as_ref()
         .is_some_and(|p| p.as_os_str() == "cloud");
-    if args.target.is_some() && !from_cloud {
+    if args.target.is_some() && !from_cloud && args.from_warehouse.is_empty() {
         return Err(CliError::usage(
-            "--target names the dbt Cloud job whose catalog is read: it goes with --from-catalog cloud",
+            "--target names the dbt Cloud job whose catalog is read (--from-catalog cloud) or the dbt target to read the warehouse with (--from-warehouse)",
         ));
     }
     let input = match (&args.from_catalog, &args.from_sources) {
@@ -41,23 +51,51 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
         }
         (Some(p), _) => Input::Catalog(p.clone()),
         (None, Some(p)) => Input::SourcesYaml(p.clone()),
+        (None, None) if !args.from_warehouse.is_empty() => {
+            Input::Warehouse(generate::warehouse::Warehouse::new(
+                settings.root.clone(),
+                &args.from_warehouse,
+                args.target.clone(),
+            )
+            .map_err(generate::GenerateError::from)?)
+        }
         (None, None) => match &args.from_postgres {
             Some(url) => Input::Postgres(generate::postgres::PgUrl::new(url.clone())),
             // Without metadata, a project with a spec renders its entities, facts and metrics.
             None if generate::marts::spec::exists(&settings.root) => Input::Spec,
             None => {
                 return Err(CliError::usage("no metadata given").with_hint(
-                    "pass --from-catalog target/catalog.json, --from-sources FILE or --from-postgres URL",
+                    "pass --from-catalog target/catalog.json, --from-sources FILE, --from-warehouse SCHEMA or --from-postgres URL",
                 ))
             }
         },
+    };
+    // One run at a time: a second one waits (bounded), then refuses.
+    let _lock = generate::lock::acquire(&settings.root, generate::lock::wait_bound(), || {
+        ui.status(format!(
+            "waiting for another datachonk generate on this project to finish (up to {}s)",
+            generate::lock::wait_bound().as_secs()
+        ))
+    })
+    .map_err(generate::GenerateError::from)?;
+    // `--check` with no selection judges what earlier runs chose, not the whole catalog.
+    let selection = if args.check && args.selection.is_empty() && settings.config.tables.is_empty()
+    {
+        remembered_selection(&settings.root)
+    } else if let (true, Input::Warehouse(w)) = (args.selection.is_empty(), &input) {
+        // `--from-warehouse raw.new_table`: the schema is read, the table chosen.
+        w.selection()
+    } else {
+        args.selection.clone()
     };
     let request = Request {
         root: settings.root.clone(),
         config: settings.config,
         input: input.clone(),
-        selection: args.selection.clone(),
+        selection,
         force: args.force,
+        include_staged: args.include_staged,
+        manifest: args.manifest.clone(),
         last_run: (!matches!(input, Input::Spec)).then(|| last_run(&settings.root, args)),
     };
     let writes = !(args.dry_run || args.diff || args.check);
@@ -164,6 +202,9 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
         for w in &plan.warnings {
             ui.warn(w.clone());
         }
+        for n in &plan.notes {
+            ui.status(n.clone());
+        }
         for f in plan.files.iter().filter(|f| f.status == FileStatus::Exists) {
             let other = f.defined_in.as_deref().unwrap_or_default();
             if other != f.path && settings.root.join(&f.path).exists() {
@@ -249,6 +290,22 @@ fn stop_writing_on_signal() {
     }
 }
 
+/// The tables earlier runs chose: the last run's selection and every table the state records
+/// as generated. Empty (everything) when the last run selected everything or none is recorded.
+fn remembered_selection(root: &std::path::Path) -> Vec<String> {
+    let Ok(state) = generate::state::State::load(root) else {
+        return Vec::new();
+    };
+    let Some(run) = state.last_run.as_ref().filter(|r| !r.selection.is_empty()) else {
+        return Vec::new();
+    };
+    let mut out = run.selection.clone();
+    for (source, tables) in &state.sources {
+        out.extend(tables.iter().map(|t| format!("{source}.{t}")));
+    }
+    out
+}
+
 /// What this run read, recorded in datachonk.state.json with the files so `hook run pre-push` can
 /// re-check without being told (one state write, not two).
 fn last_run(root: &std::path::Path, args: &GenerateArgs) -> crate::generate::state::LastRun {
@@ -260,6 +317,9 @@ fn last_run(root: &std::path::Path, args: &GenerateArgs) -> crate::generate::sta
         }
         (Some(p), _) => prepush::record_input(root, InputKind::Catalog, Some(p)),
         (None, Some(p)) => prepush::record_input(root, InputKind::Sources, Some(p)),
+        (None, None) if !args.from_warehouse.is_empty() => {
+            prepush::record_input(root, InputKind::Warehouse, None)
+        }
         (None, None) => prepush::record_input(root, InputKind::Postgres, None),
     };
     LastRun {
@@ -330,6 +390,10 @@ fn print_diffs(plan: &Plan, ui: &Ui) {
             continue;
         }
         let old = f.existing.as_deref().unwrap_or("");
+        if f.existing.is_some() && old == f.content {
+            // A person's edit that regenerating matches (their renames): nothing to show.
+            continue;
+        }
         let diff = similar::TextDiff::from_lines(old, &f.content);
         let from = if f.existing.is_some() {
             format!("a/{}", f.path)

@@ -34,6 +34,14 @@ impl Kind {
             Kind::Metric => "metrics",
         }
     }
+
+    fn singular(self) -> &'static str {
+        match self {
+            Kind::Entity => "entity",
+            Kind::Fact => "fact",
+            Kind::Metric => "metric",
+        }
+    }
 }
 
 /// Declare an entity, fact or metric in the spec, then render it.
@@ -135,10 +143,10 @@ pub fn run(global: &GlobalArgs, args: &NewArgs, ui: &Ui) -> CmdResult {
     if interactive {
         let color = global.color == ColorChoice::Always
             || (global.color == ColorChoice::Auto && std::env::var_os("NO_COLOR").is_none());
-        ask(&mut args, &known, &current, color)?;
+        ask(&mut args, &known, &current, color, &root)?;
     }
     if args.kind == Kind::Fact && args.entities.is_none() {
-        let proposed = propose_entities(&args, &known, &current);
+        let proposed = propose_entities(&args, &known, &current, &root);
         for (entity, column) in &proposed {
             ui.status(format!(
                 "references entity {entity} (the fact has its key {column}); --entities chooses others"
@@ -150,7 +158,7 @@ pub fn run(global: &GlobalArgs, args: &NewArgs, ui: &Ui) -> CmdResult {
     if !missing.is_empty() {
         return Err(CliError::usage(format!(
             "new {}: missing {}",
-            args.kind.section().trim_end_matches('s'),
+            args.kind.singular(),
             missing.join(", ")
         ))
         .with_hint(if interactive {
@@ -169,10 +177,7 @@ pub fn run(global: &GlobalArgs, args: &NewArgs, ui: &Ui) -> CmdResult {
         if let Some(line) = clash {
             return Err(CliError::usage(format!(
                 "{} `{}` is already declared at {}:{line}",
-                args.kind
-                    .section()
-                    .trim_end_matches('s')
-                    .replace("entitie", "entity"),
+                args.kind.singular(),
                 args.name,
                 other.display()
             ))
@@ -243,11 +248,15 @@ pub fn run(global: &GlobalArgs, args: &NewArgs, ui: &Ui) -> CmdResult {
         from_catalog: None,
         from_sources: None,
         from_postgres: None,
+        from_warehouse: Vec::new(),
         dry_run: false,
         diff: false,
         check: false,
         force: args.force,
         strict: false,
+        include_staged: false,
+        project_dir: None,
+        manifest: None,
         target: None,
     };
     // The spec keeps the entry only when it renders: otherwise every later `generate`
@@ -526,24 +535,61 @@ fn fields(a: &NewArgs) -> Vec<(String, Field)> {
 
 /// Entities whose key columns the fact's model has (naming pattern `<entity key>`), with the
 /// column that matched.
+/// Entities a new fact references: those whose key columns it has, each with what
+/// `datachonk relationships` finds between the two models in the project's catalog (its
+/// confidence and evidence); one it finds below the default threshold is not proposed.
 fn propose_entities(
     a: &NewArgs,
     known: &marts::Known,
     current: &spec::Spec,
+    root: &Path,
 ) -> Vec<(String, String)> {
-    let Some(cols) = a.from.as_deref().and_then(|m| known.columns(m)).flatten() else {
+    use crate::generate::relationships::{self, EntityKey};
+    let Some(from) = a.from.as_deref() else {
         return Vec::new();
     };
+    let Some(cols) = known.columns(from).flatten() else {
+        return Vec::new();
+    };
+    let entities: Vec<EntityKey> = current
+        .files
+        .iter()
+        .flat_map(|(_, f)| f.entities.iter())
+        .map(|(name, e)| EntityKey {
+            entity: name.clone(),
+            model: e.value.from.value.clone(),
+            key: e.value.key.value.list(),
+        })
+        .collect();
+    let found = crate::generate::catalog::read(&root.join("target/catalog.json"))
+        .map(|m| relationships::detect(&m, &[], &entities))
+        .unwrap_or_default();
     let mut out = Vec::new();
-    for (_, f) in &current.files {
-        for (name, e) in &f.entities {
-            let key = e.value.key.value.list();
-            if key
-                .iter()
-                .all(|k| cols.iter().any(|c| c.eq_ignore_ascii_case(k)))
-            {
-                out.push((name.clone(), key.join(", ")));
-            }
+    for e in &entities {
+        if !e
+            .key
+            .iter()
+            .all(|k| cols.iter().any(|c| c.eq_ignore_ascii_case(k)))
+        {
+            continue;
+        }
+        let evidence = found.iter().find(|r| {
+            r.from.relation.eq_ignore_ascii_case(from)
+                && r.to.relation.eq_ignore_ascii_case(&e.model)
+                && r.from.columns == e.key
+        });
+        match evidence {
+            Some(r) if r.confidence < relationships::DEFAULT_MIN_CONFIDENCE => continue,
+            Some(r) => out.push((
+                e.entity.clone(),
+                format!(
+                    "{}; relationships: confidence {:.2}, {}",
+                    e.key.join(", "),
+                    r.confidence,
+                    r.evidence.join("; ")
+                ),
+            )),
+            None => out.push((e.entity.clone(), e.key.join(", "))),
         }
     }
     out
@@ -555,6 +601,7 @@ fn ask(
     known: &marts::Known,
     current: &spec::Spec,
     color: bool,
+    root: &Path,
 ) -> Result<(), CliError> {
     let mut p = TerminalPrompter::new(color);
     let interrupted = |_| CliError::new(Exit::Interrupted, "interrupted: nothing written");
@@ -617,7 +664,7 @@ fn ask(
                 }
                 if a.entities.is_none() {
                     let mut chosen = Vec::new();
-                    for (entity, column) in propose_entities(a, known, current) {
+                    for (entity, column) in propose_entities(a, known, current, root) {
                         if p.confirm(
                             &format!("Reference entity {entity} (through {column})?"),
                             true,

@@ -26,12 +26,24 @@ pub struct RelationshipsArgs {
     /// declared foreign keys, naming patterns, and the overlap of sampled values.
     #[arg(long, value_name = "URL")]
     pub from_postgres: Option<String>,
-    /// Leave out relationships below this confidence (0 to 1).
-    #[arg(long, value_name = "X", default_value_t = 0.0)]
+    /// Leave out relationships below this confidence (0 to 1; declared keys are 1, a name
+    /// alone 0.6-0.7, name and values up to 0.95, values alone by sample size).
+    #[arg(long, value_name = "X", default_value_t = relationships::DEFAULT_MIN_CONFIDENCE)]
     pub min_confidence: f64,
+    /// Include views (left out by default: a view repeats its tables' columns, so each of its
+    /// key columns would look like a relationship of its own).
+    #[arg(long)]
+    pub include_views: bool,
 }
 
 pub fn run(global: &GlobalArgs, args: &RelationshipsArgs, ui: &Ui) -> CmdResult {
+    if !(0.0..=1.0).contains(&args.min_confidence) {
+        return Err(CliError::usage(format!(
+            "--min-confidence {} is outside 0..1",
+            args.min_confidence
+        ))
+        .with_hint("a confidence is between 0 (anything) and 1 (declared keys only)"));
+    }
     let settings = config::load_generate(&load_options(global))?;
     let root = &settings.root;
     // The spec's entity keys are evidence too (a spec that does not parse is an error).
@@ -52,11 +64,27 @@ pub fn run(global: &GlobalArgs, args: &RelationshipsArgs, ui: &Ui) -> CmdResult 
     let (input, metadata, fks, url) = match (&args.from_postgres, &args.from_catalog) {
         (Some(raw), _) => {
             let url = PgUrl::new(raw.clone());
-            let metadata = postgres::read(&url, settings.config.schema.as_slice())
+            let mut metadata = postgres::read(&url, settings.config.schema.as_slice())
                 .map_err(GenerateError::from)?;
-            let rows = postgres::text_queries(&url, &[relationships::FOREIGN_KEYS_SQL.to_string()])
-                .map_err(GenerateError::from)?;
-            let fks = relationships::foreign_keys(&rows[0]);
+            let rows = postgres::text_queries(
+                &url,
+                &[
+                    relationships::FOREIGN_KEYS_SQL.to_string(),
+                    relationships::PARTITIONS_SQL.to_string(),
+                ],
+            )
+            .map_err(GenerateError::from)?;
+            let mut fks = relationships::foreign_keys(&rows[0]);
+            let (folded, views) =
+                relationships::fold(&mut metadata, &mut fks, &rows[1], args.include_views);
+            if folded > 0 {
+                ui.status(format!("{folded} partition(s) read as their parent table"));
+            }
+            if views > 0 {
+                ui.status(format!(
+                    "{views} view(s) left out (--include-views reads them)"
+                ));
+            }
             (url.redacted(), metadata, fks, Some(url))
         }
         (None, path) => {
@@ -69,7 +97,14 @@ pub fn run(global: &GlobalArgs, args: &RelationshipsArgs, ui: &Ui) -> CmdResult 
                     "run `dbt docs generate`, or pass --from-catalog PATH or --from-postgres URL",
                 ));
             }
-            let metadata = catalog::read(&path).map_err(GenerateError::from)?;
+            let mut metadata = catalog::read(&path).map_err(GenerateError::from)?;
+            let (_, views) =
+                relationships::fold(&mut metadata, &mut Vec::new(), &[], args.include_views);
+            if views > 0 {
+                ui.status(format!(
+                    "{views} view(s) left out (--include-views reads them)"
+                ));
+            }
             (path.display().to_string(), metadata, Vec::new(), None)
         }
     };
@@ -98,6 +133,35 @@ pub fn run(global: &GlobalArgs, args: &RelationshipsArgs, ui: &Ui) -> CmdResult 
                 };
                 relationships::apply_overlap(&mut found[i], num(0), num(1));
             }
+        }
+        // Values alone: columns no name explains whose sampled values all fall in a key.
+        let left = relationships::MAX_CHECKED.saturating_sub(checked.len());
+        let candidates = relationships::value_candidates(&metadata, &found, left);
+        let sqls: Vec<String> = candidates
+            .iter()
+            .filter_map(relationships::overlap_sql)
+            .collect();
+        if !sqls.is_empty() {
+            let results = postgres::text_queries(url, &sqls).map_err(GenerateError::from)?;
+            let sampled: Vec<_> = candidates
+                .into_iter()
+                .zip(&results)
+                .map(|(r, rows)| {
+                    let num = |j: usize| {
+                        rows.first()
+                            .and_then(|r| r.get(j).cloned().flatten())
+                            .and_then(|v| v.parse::<u64>().ok())
+                            .unwrap_or(0)
+                    };
+                    (r, num(0), num(1))
+                })
+                .collect();
+            ui.status(format!(
+                "sampled {} column/key pair(s) for values alone (at most {} distinct values each)",
+                sampled.len(),
+                relationships::SAMPLE
+            ));
+            found.extend(relationships::grade_value_candidates(sampled));
         }
     }
     found.retain(|r| r.confidence >= args.min_confidence);

@@ -53,6 +53,17 @@ pub struct NamingSection {
     pub digit_prefix: Option<Spanned<String>>,
     /// Suffix for aliases that are reserved words (default `_`).
     pub reserved_suffix: Option<Spanned<String>>,
+    /// Stripped from a table's name (first match each) for its model name; `{source}` and
+    /// `{schema}` stand for the source's (default `["raw_", "{source}_", "{schema}_"]`).
+    pub strip_prefixes: Option<Spanned<Vec<String>>>,
+    /// What a primary key named `id` is renamed to (default `{entity}_id`; "" keeps `id`).
+    pub primary_key: Option<Spanned<String>>,
+    /// Ending of timestamps whose name says so: `_ts`, `_timestamp`… (default `_at`; "" off).
+    pub timestamp_suffix: Option<Spanned<String>>,
+    /// Ending of dates whose name says so: `_dt`, `_on` (default `_date`; "" off).
+    pub date_suffix: Option<Spanned<String>>,
+    /// Prefix for booleans that have none of `is_`, `has_`… (default "": off).
+    pub boolean_prefix: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -61,8 +72,9 @@ pub struct PrimaryKeySection {
     /// Candidate key names, first match wins; `{table}` = snake_case table name, `{entity}` =
     /// its singular (default `[id, "{entity}_id", "{table}_id"]`).
     pub columns: Option<Spanned<Vec<String>>>,
-    /// Explicit keys: `SOURCE.TABLE` or `TABLE` → column (raw name or alias).
-    pub tables: Option<Spanned<BTreeMap<String, String>>>,
+    /// Explicit keys: `SOURCE.TABLE` or `TABLE` → column (raw name or alias); null (`~`) or
+    /// `none`: the table has no key (no key tests).
+    pub tables: Option<Spanned<BTreeMap<String, Option<String>>>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -95,6 +107,13 @@ pub struct GenerateConfig {
     pub model_name: String,
     pub digit_prefix: String,
     pub reserved_suffix: String,
+    /// `generate.naming.strip_prefixes`.
+    pub strip_prefixes: Vec<String>,
+    /// `generate.naming.primary_key`, `timestamp_suffix`, `date_suffix`, `boolean_prefix`.
+    pub key_alias: String,
+    pub timestamp_suffix: String,
+    pub date_suffix: String,
+    pub boolean_prefix: String,
     pub primary_key_columns: Vec<String>,
     pub primary_keys: BTreeMap<String, String>,
     pub type_map: BTreeMap<String, String>,
@@ -126,6 +145,11 @@ impl Default for GenerateConfig {
             model_name: "stg_{source}__{table}".into(),
             digit_prefix: "_".into(),
             reserved_suffix: "_".into(),
+            strip_prefixes: vec!["raw_".into(), "{source}_".into(), "{schema}_".into()],
+            key_alias: "{entity}_id".into(),
+            timestamp_suffix: "_at".into(),
+            date_suffix: "_date".into(),
+            boolean_prefix: String::new(),
             primary_key_columns: vec!["id".into(), "{entity}_id".into(), "{table}_id".into()],
             primary_keys: BTreeMap::new(),
             type_map: BTreeMap::new(),
@@ -136,13 +160,30 @@ impl Default for GenerateConfig {
     }
 }
 
-/// The project root (the folder of `datachonk.yaml`, else the current directory) and the
-/// resolved `generate:` section.
+/// The project root and the resolved `generate:` section. The root is the dbt project's:
+/// the folder of `dbt_project.yml` found upward from the start folder (the current one, or
+/// `--project-dir`), else from the configuration file's folder; without one, the folder of
+/// `datachonk.yaml` (else the current folder), as before `generate` read dbt projects.
 #[derive(Debug, Clone)]
 pub struct GenerateSettings {
     pub root: PathBuf,
     pub file: Option<PathBuf>,
     pub config: GenerateConfig,
+    /// Whether `root` holds a `dbt_project.yml`.
+    pub dbt_project: bool,
+}
+
+/// The folder holding `dbt_project.yml`, from `start` upward (not past a git repository's top).
+pub fn find_dbt_project(start: &Path) -> Option<PathBuf> {
+    for dir in start.ancestors() {
+        if dir.join("dbt_project.yml").is_file() {
+            return Some(dir.to_path_buf());
+        }
+        if dir.join(".git").exists() {
+            break;
+        }
+    }
+    None
 }
 
 /// Find and read `datachonk.yaml` (as `config::load` does) and resolve its `generate:` section.
@@ -151,29 +192,85 @@ pub fn load_generate(options: &LoadOptions) -> Result<GenerateSettings, ConfigEr
         path: ".".into(),
         source,
     })?;
+    let start = options.start_dir.clone().unwrap_or_else(|| cwd.clone());
+    let start = if start.is_absolute() {
+        start
+    } else {
+        cwd.join(start)
+    };
     let path = match &options.explicit_file {
         Some(p) => Some(p.clone()),
-        None => find_config_file(options.start_dir.as_deref().unwrap_or(&cwd)),
+        None => find_config_file(&start),
     };
+    let config_dir = path.as_ref().map(|path| match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => cwd.clone(),
+    });
+    let dbt_root = find_dbt_project(&start).or_else(|| {
+        config_dir
+            .as_deref()
+            .map(|d| {
+                if d.is_absolute() {
+                    d.to_path_buf()
+                } else {
+                    cwd.join(d)
+                }
+            })
+            .and_then(|d| find_dbt_project(&d))
+    });
+    let dbt_project = dbt_root.is_some();
     let Some(path) = path else {
+        let root = dbt_root.unwrap_or(start);
+        let mut config = GenerateConfig {
+            output_dir: default_output_dir(&root, dbt_project),
+            ..GenerateConfig::default()
+        };
+        if dbt_project {
+            if let Some(d) = crate::generate::manifest::project_dialect(&root) {
+                config.dialect = d;
+            }
+        }
         return Ok(GenerateSettings {
-            root: options.start_dir.clone().unwrap_or(cwd),
+            root,
             file: None,
-            config: GenerateConfig::default(),
+            config,
+            dbt_project,
         });
     };
     let text = file::read_text(&path, file::origin_of(options))?;
     let parsed = file::parse(&path, &text)?;
-    let root = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => cwd,
-    };
-    let config = resolve(parsed.generate.unwrap_or_default(), &path, &text, &root)?;
+    let root = dbt_root.unwrap_or_else(|| config_dir.unwrap_or(cwd));
+    let section = parsed.generate.unwrap_or_default();
+    let output_configured = section.output_dir.is_some();
+    let dialect_configured = section.dialect.is_some();
+    let mut config = resolve(section, &path, &text, &root)?;
+    if !output_configured {
+        config.output_dir = default_output_dir(&root, dbt_project);
+    }
+    if !dialect_configured && dbt_project {
+        if let Some(d) = crate::generate::manifest::project_dialect(&root) {
+            config.dialect = d;
+        }
+    }
     Ok(GenerateSettings {
         root,
         file: Some(path),
         config,
+        dbt_project,
     })
+}
+
+/// `<first model-paths entry>/staging`: where dbt reads models from.
+fn default_output_dir(root: &Path, dbt_project: bool) -> String {
+    let first = dbt_project
+        .then(|| {
+            crate::generate::project::model_paths(root)
+                .into_iter()
+                .next()
+        })
+        .flatten()
+        .unwrap_or_else(|| "models".into());
+    format!("{first}/staging")
 }
 
 fn resolve(
@@ -245,13 +342,55 @@ fn resolve(
         if let Some(v) = n.reserved_suffix {
             c.reserved_suffix = v.value;
         }
+        if let Some(v) = n.strip_prefixes {
+            c.strip_prefixes = v.value;
+        }
+        // Each rename must itself be a plain name part, or the aliases it makes are not.
+        let renames = [
+            (n.primary_key, "primary_key", &mut c.key_alias),
+            (
+                n.timestamp_suffix,
+                "timestamp_suffix",
+                &mut c.timestamp_suffix,
+            ),
+            (n.date_suffix, "date_suffix", &mut c.date_suffix),
+            (n.boolean_prefix, "boolean_prefix", &mut c.boolean_prefix),
+        ];
+        for (value, key, slot) in renames {
+            let Some(v) = value else { continue };
+            let bare = v.value.replace("{entity}", "x").replace("{table}", "x");
+            if !bare
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+            {
+                return Err(err(
+                    &v.referenced,
+                    format!(
+                        "generate.naming.{key}: {:?} is not lower-case letters, digits and _",
+                        v.value
+                    ),
+                    Some("it becomes part of column names; \"\" turns the rule off".into()),
+                ));
+            }
+            *slot = v.value;
+        }
     }
     if let Some(pk) = s.primary_key {
         if let Some(v) = pk.columns {
             c.primary_key_columns = v.value;
         }
         if let Some(v) = pk.tables {
-            c.primary_keys = v.value;
+            // "" = no key: null and `none` say the table has none.
+            c.primary_keys = v
+                .value
+                .into_iter()
+                .map(|(t, col)| {
+                    let col = col
+                        .filter(|c| !c.eq_ignore_ascii_case("none"))
+                        .unwrap_or_default();
+                    (t, col)
+                })
+                .collect();
         }
     }
     if let Some(v) = s.type_map {

@@ -142,6 +142,26 @@ impl ColumnCtx {
         }
     }
 
+    /// Replace the alias (a style rename): the packed text is rebuilt.
+    pub(crate) fn set_alias(&mut self, alias: &str) {
+        let parts = [
+            self.name(),
+            alias,
+            self.quoted_name(),
+            self.data_type(),
+            self.description(),
+        ]
+        .map(str::to_string);
+        let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+        for (i, part) in parts.iter().enumerate() {
+            text.push_str(part);
+            if let Some(end) = self.ends.get_mut(i) {
+                *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            }
+        }
+        self.text = text.into_boxed_str();
+    }
+
     fn part(&self, i: usize) -> &str {
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
         let end = self.ends.get(i).map_or(self.text.len(), |&e| e as usize);
@@ -268,6 +288,9 @@ pub struct SourceNames {
 pub struct TableNames {
     table: Table,
     dbt_name: String,
+    /// The dbt name without loader prefixes (`generate.naming.strip_prefixes`): `{table}` of
+    /// the model name, and what its entity (`{entity}`, the singular) is made from.
+    short_name: String,
     pub model_name: String,
 }
 
@@ -380,10 +403,14 @@ fn source_names(
     let tables = tables
         .into_iter()
         .zip(table_names)
-        .map(|(table, dbt_name)| TableNames {
-            model_name: model_name_for(cfg, &name, &snake_case(&dbt_name)),
-            table,
-            dbt_name,
+        .map(|(table, dbt_name)| {
+            let short_name = short_name(cfg, &name, &table, &dbt_name);
+            TableNames {
+                model_name: model_name_for(cfg, &name, &short_name),
+                short_name,
+                table,
+                dbt_name,
+            }
         })
         .collect();
     Ok(SourceNames {
@@ -424,7 +451,7 @@ pub fn columns(
     }
     // All sources' tables in one list: a catalog of many small sources is spread too.
     let mut derived = super::parallel::map(work, |(s, i, t)| {
-        let ctx = table_ctx(t.table, t.dbt_name, t.model_name, cfg, dialect, &rules)?;
+        let ctx = table_ctx(t, cfg, dialect, &rules)?;
         on_table(s, i, &ctx);
         Ok(ctx)
     })?;
@@ -467,7 +494,17 @@ pub fn source_schema(tables: &[&Table], cfg: &GenerateConfig) -> Option<String> 
 
 /// The model name for table `t` of `source` (`generate.naming.model`).
 pub fn model_name(cfg: &GenerateConfig, source: &str, t: &Table) -> String {
-    model_name_for(cfg, source, &snake_case(&dbt_name(t)))
+    model_name_for(cfg, source, &short_name(cfg, source, t, &dbt_name(t)))
+}
+
+/// [`TableNames::short_name`]: snake_case of the dbt name, loader prefixes stripped.
+fn short_name(cfg: &GenerateConfig, source: &str, t: &Table, dbt_name: &str) -> String {
+    naming::model_table_name(
+        &snake_case(dbt_name),
+        &cfg.strip_prefixes,
+        source,
+        &t.schema,
+    )
 }
 
 /// A table's name in dbt: the project's declared name, else snake_case of the raw name.
@@ -505,13 +542,17 @@ fn describe(clashes: &[(String, Vec<String>)], prefix: &str) -> String {
 }
 
 fn table_ctx(
-    mut t: Table,
-    dbt_name: String,
-    model_name: String,
+    names: TableNames,
     cfg: &GenerateConfig,
     dialect: Dialect,
     rules: &AliasRules,
 ) -> Result<TableCtx, ContextError> {
+    let TableNames {
+        table: mut t,
+        dbt_name,
+        short_name,
+        model_name,
+    } = names;
     // Only whether the input declared keys is needed later, not the columns themselves.
     let declared: Vec<usize> = t
         .columns
@@ -555,9 +596,21 @@ fn table_ctx(
             list: describe(&clashes, ""),
         });
     }
-    let pk = primary_key(&t, &dbt_name, &declared, &columns, cfg)?;
+    let entity = singular(&short_name);
+    let pk = primary_key(
+        &t,
+        &dbt_name,
+        &short_name,
+        &entity,
+        &declared,
+        &columns,
+        cfg,
+    )?;
     if let Some(i) = pk {
         columns[i].is_primary_key = true;
+    }
+    restyle(&mut columns, cfg, dialect, &entity, &short_name);
+    if let Some(i) = pk {
         columns[i].kind = Kind::Id;
     }
     Ok(TableCtx {
@@ -636,6 +689,8 @@ fn column_ctx(
 fn primary_key(
     t: &Table,
     dbt_name: &str,
+    short_name: &str,
+    entity: &str,
     declared: &[usize],
     columns: &[ColumnCtx],
     cfg: &GenerateConfig,
@@ -647,6 +702,10 @@ fn primary_key(
         dbt_name.to_string(),
     ];
     if let Some(col) = keys.iter().find_map(|k| cfg.primary_keys.get(k)) {
+        // `generate.primary_key.tables: {t: ~}` (or `none`) resolves to "": no key, no tests.
+        if col.is_empty() {
+            return Ok(None);
+        }
         return match columns
             .iter()
             .position(|c| c.name() == col || c.alias() == col)
@@ -670,16 +729,61 @@ fn primary_key(
         // A composite key: `unique` on one column would be wrong, so no key tests.
         return Ok(None);
     }
-    let entity = naming::singular(dbt_name);
     for candidate in &cfg.primary_key_columns {
         let want = candidate
-            .replace("{table}", dbt_name)
+            .replace("{table}", short_name)
             .replace("{entity}", entity);
         if let Some(i) = columns.iter().position(|c| c.alias() == want) {
             return Ok(Some(i));
         }
     }
     Ok(None)
+}
+
+/// dbt Labs' style-guide renames ([`naming::StyleRules`]), each made only when the new alias
+/// is free (no other column has it), not reserved and fits the dialect: a rename that would
+/// clash keeps the plain alias rather than fail the table.
+fn restyle(
+    columns: &mut [ColumnCtx],
+    cfg: &GenerateConfig,
+    dialect: Dialect,
+    entity: &str,
+    table: &str,
+) {
+    let rules = naming::StyleRules {
+        key: &cfg.key_alias,
+        timestamp_suffix: &cfg.timestamp_suffix,
+        date_suffix: &cfg.date_suffix,
+        boolean_prefix: &cfg.boolean_prefix,
+    };
+    for i in 0..columns.len() {
+        let c = &columns[i];
+        // The kind the type gave (an `_id` name made it `Id`: no date or time rule applies).
+        let holds = if c.data_type().trim().is_empty() {
+            naming::Holds::Unknown
+        } else {
+            match c.kind {
+                Kind::Timestamp => naming::Holds::Timestamp,
+                Kind::Date => naming::Holds::Date,
+                Kind::Boolean => naming::Holds::Boolean,
+                _ => naming::Holds::Other,
+            }
+        };
+        let Some(new) = rules.rename(c.alias(), holds, c.is_primary_key, entity, table) else {
+            continue;
+        };
+        let free = !columns.iter().any(|o| o.alias() == new)
+            && !dialect.is_reserved(&new)
+            && dialect.name_problem(&new, false).is_none();
+        if free {
+            columns[i].set_alias(&new);
+        }
+    }
+}
+
+/// The entity a table holds: the singular of its (short) name, `orders` → `order`.
+fn singular(name: &str) -> String {
+    super::marts::model::singular(name)
 }
 
 /// What a column's (lower-cased) type makes it, unless its name makes it an id.
@@ -850,17 +954,66 @@ mod tests {
         assert_eq!(
             c,
             [
-                ("ID", "\"ID\"", "id"),
+                ("ID", "\"ID\"", "order_item_id"),
                 ("order", "\"order\"", "order_"),
                 ("2fa", "\"2fa\"", "_2fa")
             ]
         );
-        assert_eq!(t.primary_key.as_deref(), Some("id"));
+        assert_eq!(t.primary_key.as_deref(), Some("order_item_id"));
         assert_eq!(t.columns[0].cast_type.as_deref(), Some("bigint"));
         assert_eq!(t.columns[1].cast_type, None);
         assert_eq!(
             t.description,
             "Has {{ '{{' }} braces }} and {{ '{%' }} tags %}"
+        );
+    }
+
+    #[test]
+    fn style_renames_keep_the_plain_alias_when_they_would_clash() {
+        let cfg = GenerateConfig::default();
+        // `raw_orders`: the model is `stg_shop__orders`, its entity `order`.
+        let t = table(
+            "raw_orders",
+            vec![
+                col("id", "INTEGER"),
+                col("created_ts", "TIMESTAMP"),
+                col("created_at", "TIMESTAMP"),
+                col("ship_dt", "DATE"),
+                col("Paid", "BOOLEAN"),
+            ],
+        );
+        let s = build(vec![t.clone()], &cfg).unwrap();
+        let t0 = &s[0].tables[0];
+        assert_eq!(t0.model_name, "stg_shop__orders");
+        assert_eq!(t0.name, "raw_orders");
+        let aliases: Vec<&str> = t0.columns.iter().map(|c| c.alias()).collect();
+        assert_eq!(
+            aliases,
+            ["order_id", "created_ts", "created_at", "ship_date", "paid"]
+        );
+        assert_eq!(t0.primary_key.as_deref(), Some("order_id"));
+        // A table that has both `id` and `order_id`: the key keeps its name.
+        let both = table(
+            "orders",
+            vec![col("id", "INTEGER"), col("order_id", "INTEGER")],
+        );
+        let s = build(vec![both], &cfg).unwrap();
+        let aliases: Vec<&str> = s[0].tables[0].columns.iter().map(|c| c.alias()).collect();
+        assert_eq!(aliases, ["id", "order_id"]);
+        // Configured off, or a boolean prefix on.
+        let cfg = GenerateConfig {
+            key_alias: String::new(),
+            boolean_prefix: "is_".into(),
+            strip_prefixes: Vec::new(),
+            ..GenerateConfig::default()
+        };
+        let s = build(vec![t], &cfg).unwrap();
+        let t0 = &s[0].tables[0];
+        assert_eq!(t0.model_name, "stg_shop__raw_orders");
+        let aliases: Vec<&str> = t0.columns.iter().map(|c| c.alias()).collect();
+        assert_eq!(
+            aliases,
+            ["id", "created_ts", "created_at", "ship_date", "is_paid"]
         );
     }
 

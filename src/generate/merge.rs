@@ -57,6 +57,9 @@ impl GeneratedDescriptions {
                 if !c.description().is_empty() {
                     set.insert(description_hash(&t.model_name, c.alias(), c.description()));
                 }
+                if c.is_primary_key {
+                    set.insert(description_hash(&t.model_name, c.alias(), KEY_MARK));
+                }
             }
         }
         GeneratedDescriptions(set)
@@ -84,6 +87,13 @@ impl GeneratedDescriptions {
         self.0.contains(&description_hash(model, column, text))
     }
 }
+
+/// Recorded (as a "description") for each column whose key tests datachonk wrote: the next
+/// merge then knows a missing `unique` was deleted by a person, not never written.
+const KEY_MARK: &str = "\0key";
+
+/// The generated key tests, by name.
+const KEY_TESTS: [&str; 2] = ["unique", "not_null"];
 
 /// FNV-1a over the parts, each followed by a 0 byte: stable across Rust versions (unlike
 /// `DefaultHasher`), and collisions only matter per model and column.
@@ -263,19 +273,15 @@ pub fn models_context(
 }
 
 fn parse(path: &Path, text: &str) -> Result<Value, MergeError> {
-    // The file is local and may be large (10,000 models): no parser budget.
-    let mut options = serde_saphyr::Options::default();
-    options.budget = None;
-    let value: Value = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
-        let (line, column) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((0, 0));
+    // Read as dbt reads it: the budget grows with the file (10,000 models), a key written
+    // twice keeps its last value.
+    let (value, _): (Value, _) = yaml::from_str_tolerant(text).map_err(|e| {
+        let (line, column, message) = yaml::error_message(&e);
         MergeError {
             path: path.to_path_buf(),
             line,
             column,
-            message: e.to_string().lines().next().unwrap_or_default().to_string(),
+            message,
         }
     })?;
     match &value {
@@ -391,23 +397,38 @@ fn column(
     generated: Option<&GeneratedDescriptions>,
     report: &mut MergeReport,
 ) -> ModelsColumn {
-    let mut tests: Vec<String> = if c.is_primary_key {
-        vec!["unique".into(), "not_null".into()]
-    } else {
-        Vec::new()
-    };
+    let mut tests: Vec<String> = Vec::new();
     let mut description = None;
     let mut extra = String::new();
     if let Some(e) = existing {
         let d = e.get("description").and_then(Value::as_str);
         description = self::description(model, c.alias(), d, c.description(), generated, report);
-        for key in ["data_tests", "tests"] {
-            for test in e.get(key).and_then(Value::as_seq).unwrap_or(&[]) {
-                let text = yaml::emit(test);
-                if !tests.contains(&text) {
-                    tests.push(text);
-                    report.kept_tests += 1;
+        let theirs: Vec<&Value> = ["data_tests", "tests"]
+            .iter()
+            .flat_map(|key| e.get(key).and_then(Value::as_seq).unwrap_or(&[]))
+            .collect();
+        // Whether datachonk wrote this column's key tests last time (unknown without a record).
+        let was_key = generated.map(|g| g.contains(model, c.alias(), KEY_MARK));
+        // A key that is new here gets its tests, unless the person already has a test of that
+        // name (a `unique` with `severity: warn` is theirs, never doubled). A key written
+        // before is the person's to keep, configure or delete.
+        if c.is_primary_key && was_key != Some(true) {
+            for k in KEY_TESTS {
+                if !theirs.iter().any(|t| t.test_name() == Some(k)) {
+                    tests.push(k.to_string());
                 }
+            }
+        }
+        for test in theirs {
+            // The key moved off this column: the bare tests it implied go with it.
+            let bare_key = matches!(test, Value::Str(s) if KEY_TESTS.contains(&s.as_str()));
+            if was_key == Some(true) && !c.is_primary_key && bare_key {
+                continue;
+            }
+            let text = yaml::emit(test);
+            if !tests.contains(&text) {
+                tests.push(text);
+                report.kept_tests += usize::from(!(bare_key && c.is_primary_key));
             }
         }
         if let Value::Map(entries) = e {
@@ -426,6 +447,9 @@ fn column(
                 extra = yaml::emit(&Value::Map(rest));
             }
         }
+    }
+    if existing.is_none() && c.is_primary_key {
+        tests = KEY_TESTS.iter().map(|k| k.to_string()).collect();
     }
     ModelsColumn {
         description,

@@ -9,6 +9,8 @@
 pub mod catalog;
 pub mod context;
 mod early;
+pub mod lock;
+pub mod manifest;
 pub mod marts;
 pub mod merge;
 pub mod metadata;
@@ -21,11 +23,13 @@ pub mod postgres;
 pub mod project;
 pub mod quoting;
 pub mod relationships;
+pub mod renames;
 pub mod select;
 pub mod sources_yaml;
 pub mod state;
 pub mod timings;
 pub mod values;
+pub mod warehouse;
 pub mod write;
 pub mod yaml;
 
@@ -55,6 +59,8 @@ pub enum Input {
     SourcesYaml(PathBuf),
     /// A live database (the URL's password never shows: see [`postgres::PgUrl`]).
     Postgres(postgres::PgUrl),
+    /// Schemas of any warehouse, read through the project's own dbt (`--from-warehouse`).
+    Warehouse(warehouse::Warehouse),
     /// No metadata: only the spec's entities, facts and metrics (`datachonk/*.yml`).
     Spec,
 }
@@ -65,6 +71,7 @@ impl Input {
             Input::Catalog(p) => p.display().to_string(),
             Input::SourcesYaml(p) => p.display().to_string(),
             Input::Postgres(url) => url.redacted(),
+            Input::Warehouse(w) => w.describe(),
             Input::Spec => format!("{}/*.yml", marts::spec::SPEC_DIR),
         }
     }
@@ -79,6 +86,10 @@ pub struct Request {
     /// `SOURCE[.TABLE]` globs; empty = `generate.tables`, else everything.
     pub selection: Vec<String>,
     pub force: bool,
+    /// Stage declared tables some model of the project already reads (`--include-staged`).
+    pub include_staged: bool,
+    /// `--manifest PATH`: read what the project declares as dbt resolved it from there.
+    pub manifest: Option<PathBuf>,
     /// Recorded in the state when the files are written (`hook run pre-push` re-checks from it).
     pub last_run: Option<state::LastRun>,
 }
@@ -91,6 +102,8 @@ pub enum GenerateError {
     SourcesYaml(#[from] sources_yaml::SourcesYamlError),
     #[error(transparent)]
     Postgres(#[from] postgres::PostgresError),
+    #[error(transparent)]
+    Warehouse(#[from] warehouse::WarehouseError),
     #[error(transparent)]
     Select(#[from] select::SelectError),
     #[error(transparent)]
@@ -107,6 +120,10 @@ pub enum GenerateError {
     Project(#[from] project::ProjectError),
     #[error(transparent)]
     Marts(#[from] marts::MartsError),
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
+    #[error(transparent)]
+    Manifest(#[from] manifest::ManifestError),
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,
@@ -144,6 +161,10 @@ impl From<GenerateError> for CliError {
                 .with_hint(format!(
                     "add this to the file by hand, then run generate again:\n{block}"
                 )),
+            GenerateError::Warehouse(w) => match w.hint() {
+                Some(h) => err.with_hint(h),
+                None => err,
+            },
             GenerateError::Marts(m) => match m.hint() {
                 Some(h) => err.with_hint(h),
                 None => err,
@@ -170,6 +191,8 @@ pub struct Plan {
     pub timings: Timings,
     /// Problems the plan cannot fix, for people (e.g. a source declared twice).
     pub warnings: Vec<String>,
+    /// What the plan decided that people should know (tables left to the project's models).
+    pub notes: Vec<String>,
 }
 
 /// Read the metadata an input describes (`config.schema` narrows a database's schemas).
@@ -178,6 +201,7 @@ pub fn load_metadata(input: &Input, config: &GenerateConfig) -> Result<Metadata,
         Input::Catalog(p) => catalog::read(p)?,
         Input::SourcesYaml(p) => sources_yaml::read(p)?,
         Input::Postgres(url) => postgres::read(url, config.schema.as_slice())?,
+        Input::Warehouse(w) => warehouse::read(w)?,
         Input::Spec => Metadata::default(),
     })
 }
@@ -492,18 +516,40 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
         &req.selection
     };
     let mut state = State::load(&req.root)?;
-    let project = project::read(&req.root, &state)?;
+    let mut project = project::read(&req.root, &state)?;
+    project.overlay_manifest(&req.root, req.manifest.as_deref(), &|p| {
+        state.checksum_of(p).is_some()
+    })?;
     timings.mark("read project");
     apply_project(req, &project, &state, &mut metadata);
     metadata.sort();
-    let selected = match req.input {
+    let mut selected = match req.input {
         Input::Spec => Vec::new(),
         _ => select::select(&metadata.tables, patterns, &req.config.exclude)?,
     };
+    // A table a model of the person's already reads is staged: no second model for it,
+    // unless asked for, or datachonk generates one already.
+    let mut staged_elsewhere = 0;
+    if !req.include_staged && !project.staged.is_empty() {
+        selected.retain(|&i| {
+            let t = &metadata.tables[i];
+            let name = t.declared_name.as_deref().unwrap_or(&t.name);
+            let ours = state
+                .sources
+                .get(&t.source)
+                .is_some_and(|names| names.contains(&t.name));
+            let staged = project
+                .staged
+                .contains(&(t.source.to_ascii_lowercase(), name.to_ascii_lowercase()));
+            staged_elsewhere += usize::from(staged && !ours);
+            ours || !staged
+        });
+    }
     let disk = DiskCheck {
         root: &req.root,
         state_mtime_ns: State::stats_written_at(&req.root),
         listings: Mutex::default(),
+        edited_models: std::sync::OnceLock::new(),
     };
     timings.mark("select, read state");
 
@@ -554,8 +600,10 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
     }
     let dialect = Dialect::parse(&req.config.dialect).unwrap_or(Dialect::Postgres);
     let templates = Templates::new(req.config.templates_dir.as_deref(), dialect)?;
-    let mut base = base_fingerprint(&templates, &req.config, req.force);
-    base.update(project.render_fingerprint().as_bytes());
+    // The project's models and declarations decide only what `_models.yml` lists: they are
+    // part of that file's input alone (a model entry appended to a person's file must not make
+    // every staging model look re-derived).
+    let base = base_fingerprint(&templates, &req.config, req.force);
     timings.mark("fingerprint inputs");
 
     // No-op fast path per source: when every file of a source is exactly what datachonk last
@@ -615,14 +663,13 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
     // New staging models are written while the other tables' columns are still derived (the
     // writer is what the wall clock waits on); dropped on an error, it removes them again.
     let mut early = early::EarlyModels::start(&shared, &names, &inputs);
-    let sources: Vec<Arc<SourceCtx>> = context::columns(names, &req.config, |s, t, ctx| {
+    let mut sources = context::columns(names, &req.config, |s, t, ctx| {
         if let Some(early) = &early {
             early.derived(&shared, s, t, ctx);
         }
-    })?
-    .into_iter()
-    .map(Arc::new)
-    .collect();
+    })?;
+    let renamed = apply_sql_renames(req, &state, &disk, &mut sources);
+    let sources: Vec<Arc<SourceCtx>> = sources.into_iter().map(Arc::new).collect();
     timings.mark("derive names, keys");
     let edits = plan_project_edits(req, &project, &sources)?;
     for f in edits {
@@ -645,6 +692,7 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
             sink,
             &project,
             early.as_mut().map(|e| (e, index)),
+            renamed.get(&source.name),
             &mut files,
         )?;
         planned.insert(source.name.clone(), files);
@@ -656,12 +704,20 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
     timings.mark("render, write files");
     // Entities, facts and metrics of the spec (datachonk/*.yml), when the project has one.
     let staging = marts::sql_stems(planned.values().flatten().map(|f| f.path.as_str()));
-    let marts = marts::render::plan(req, &templates, &state, &disk, sink, &project, &staging)?;
+    let (marts, marts_warnings) =
+        marts::render::plan(req, &templates, &state, &disk, sink, &project, &staging)?;
     if !marts.is_empty() {
         timings.mark("render, write marts");
     }
     // A sources file an earlier generate wrote for a source the project now declares itself.
-    let mut warnings = Vec::new();
+    let mut warnings = project.warnings.clone();
+    warnings.extend(marts_warnings);
+    let mut notes = Vec::new();
+    if staged_elsewhere > 0 {
+        notes.push(format!(
+            "{staged_elsewhere} selected table(s) are already read by models of the project: no new model for them (--include-staged stages them anyway)"
+        ));
+    }
     for name in &source_names {
         let ours = format!("{}/{name}/_{name}__sources.yml", req.config.output_dir);
         if let Some(d) = project.declared(name) {
@@ -683,7 +739,82 @@ fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateError> {
         tables: selected.len(),
         timings,
         warnings,
+        notes,
     })
+}
+
+/// A person's renames in generated staging models (`id as order_id`) become the columns'
+/// aliases, so the model's YAML follows the SQL. Only models datachonk wrote and a person
+/// edited since are read (size and mtime first, then the checksum).
+/// Returns, per source with renames, a digest of them: the YAML files' input fingerprint
+/// takes it, so that a rename is not mistaken for an unchanged input.
+fn apply_sql_renames(
+    req: &Request,
+    state: &State,
+    disk: &DiskCheck,
+    sources: &mut [SourceCtx],
+) -> HashMap<String, [u8; 32]> {
+    let mut digests = HashMap::new();
+    let mut edited = BTreeSet::new();
+    if req.force {
+        // `--force` renders every model afresh, renames included.
+        let _ = disk.edited_models.set(edited);
+        return digests;
+    }
+    for source in sources.iter_mut() {
+        let mut digest: Option<Sha256> = None;
+        for t in source.tables.iter_mut() {
+            let path = format!(
+                "{}/{}/{}.sql",
+                req.config.output_dir, source.name, t.model_name
+            );
+            let Some(recorded) = state.checksum_of(&path) else {
+                continue;
+            };
+            let full = req.root.join(&path);
+            let Ok(meta) = std::fs::metadata(&full) else {
+                continue;
+            };
+            let now = state::FileStat::of(&meta);
+            if let (Some(r), Some(n)) = (state.stat_of(&path), now) {
+                if r.trusted(&n, disk.state_mtime_ns) {
+                    continue;
+                }
+            }
+            let Ok(sql) = std::fs::read_to_string(&full) else {
+                continue;
+            };
+            if state::sha256_hex(sql.as_bytes()) == recorded {
+                continue;
+            }
+            edited.insert(path.clone());
+            for (raw, alias) in renames::renames(&sql) {
+                let Some(c) = t
+                    .columns
+                    .iter_mut()
+                    .find(|c| c.name().eq_ignore_ascii_case(&raw) || c.quoted_name() == raw)
+                else {
+                    continue;
+                };
+                if c.alias() != alias {
+                    if t.primary_key.as_deref() == Some(c.alias()) {
+                        t.primary_key = Some(alias.clone());
+                    }
+                    c.set_alias(&alias);
+                    let d = digest.get_or_insert_with(Sha256::new);
+                    for part in [t.model_name.as_str(), c.name(), alias.as_str()] {
+                        d.update((part.len() as u64).to_le_bytes());
+                        d.update(part.as_bytes());
+                    }
+                }
+            }
+        }
+        if let Some(d) = digest {
+            digests.insert(source.name.clone(), d.finalize().into());
+        }
+    }
+    let _ = disk.edited_models.set(edited);
+    digests
 }
 
 /// Plan against what the project declares: its own catalog nodes (models, snapshots, tests)
@@ -708,7 +839,7 @@ fn apply_project(
         .filter_map(|p| p.strip_suffix(".sql"))
         .map(|p| p.rsplit('/').next().unwrap_or(p).to_ascii_lowercase())
         .collect();
-    let live = matches!(req.input, Input::Postgres(_));
+    let live = matches!(req.input, Input::Postgres(_) | Input::Warehouse(_));
     metadata.tables.retain(|t| {
         let own = t.project_node
             || (live
@@ -889,6 +1020,18 @@ fn fingerprint<'a>(
     templates::hex(&h.finalize())
 }
 
+/// The input fingerprint of a source's `_models.yml`: its tables and what the project has
+/// (which models it already has a file or properties entry for is what the file lists).
+fn models_fingerprint<'a>(
+    base: &Sha256,
+    project: &project::Project,
+    tables: impl IntoIterator<Item = &'a [u8; 32]>,
+) -> String {
+    let mut b = base.clone();
+    b.update(project.render_fingerprint().as_bytes());
+    fingerprint(&b, "models.yml", tables)
+}
+
 /// All of a source's files, when each is unchanged by the fast path (see
 /// [`DiskCheck::unchanged`]); `None` as soon as one is not.
 #[allow(clippy::too_many_arguments)]
@@ -938,7 +1081,7 @@ fn unchanged_source(
         wanted.push((
             format!("{dir}/_{name}__models.yml"),
             FileKind::ModelsYaml,
-            fingerprint(&base, "models.yml", table_fps.iter().copied()),
+            models_fingerprint(&base, project, table_fps.iter().copied()),
         ));
     }
     let mut files = Vec::with_capacity(wanted.len() + tables.len());
@@ -984,6 +1127,9 @@ struct DiskCheck<'a> {
     /// Names in each output folder, read once: a file that is not there is known to be new
     /// without trying to open it (10,000 failed opens on a first run otherwise).
     listings: Mutex<HashMap<PathBuf, Arc<BTreeSet<std::ffi::OsString>>>>,
+    /// Staging models datachonk wrote that a person has edited since (see
+    /// [`apply_sql_renames`]): theirs to keep, even when rendering now gives their bytes.
+    edited_models: std::sync::OnceLock<BTreeSet<String>>,
 }
 
 impl DiskCheck<'_> {
@@ -1094,6 +1240,7 @@ fn plan_source(
     sink: &Sink,
     project: &project::Project,
     early: Option<(&mut early::EarlyModels, usize)>,
+    renamed: Option<&[u8; 32]>,
     files: &mut Vec<PlannedFile>,
 ) -> Result<(), GenerateError> {
     let base = source_base(
@@ -1111,6 +1258,7 @@ fn plan_source(
     let table_fps: Vec<&[u8; 32]> = table_inputs
         .iter()
         .filter_map(|i| i.map(|i| &i.fingerprint))
+        .chain(renamed)
         .collect();
     let mut chosen: Vec<(usize, &[u8; 32])> = Vec::new();
     for (i, (t, input)) in source.tables.iter().zip(&table_inputs).enumerate() {
@@ -1305,11 +1453,17 @@ fn plan_yaml(
         )
     };
     let models = |source: &Arc<SourceCtx>| {
+        let path = format!("{}/_{}__models.yml", sh.dir, source.name);
+        if sh.state.checksum_of(&path).is_none() {
+            if let Some(text) = read_optional(&sh.req.root.join(&path))? {
+                return append_to_persons_models(sh, &path, text, source);
+            }
+        }
         yaml_file(
             sh,
             format!("{}/_{}__models.yml", sh.dir, source.name),
             FileKind::ModelsYaml,
-            fingerprint(sh.base, "models.yml", table_fps.iter().copied()),
+            models_fingerprint(sh.base, sh.project, table_fps.iter().copied()),
             |(path, on_disk)| {
                 let existing = match (on_disk, sh.req.force) {
                     (Some(b), false) => Some(String::from_utf8_lossy(b).into_owned()),
@@ -1367,6 +1521,35 @@ fn plan_yaml(
         (sources, models)
     });
     Ok(sources?.into_iter().chain(models?).collect())
+}
+
+/// `_<source>__models.yml` exists but datachonk never wrote it: it is the person's. The
+/// entries of the models it lacks are appended to its `models:` list; nothing else changes.
+fn append_to_persons_models(
+    sh: &Shared,
+    path: &str,
+    text: Vec<u8>,
+    source: &Arc<SourceCtx>,
+) -> Result<PlannedFile, GenerateError> {
+    let text = String::from_utf8(text).map_err(|_| GenerateError::Read {
+        path: sh.req.root.join(path),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
+    })?;
+    let (merged, _, _, _) = merge::models_context(source, None, None)?;
+    let mut block = Vec::new();
+    native::models_yaml(&mut block, source, &merged, &[], "")
+        .map_err(|e| write_error(&sh.req.root.join(path), e))?;
+    let block = String::from_utf8_lossy(&block);
+    let names: Vec<String> = source.tables.iter().map(|t| t.model_name.clone()).collect();
+    let new = project::append_models(
+        &sh.req.root,
+        path,
+        &text,
+        sh.project.models_lists.get(path),
+        &block,
+        &names,
+    )?;
+    sh.sink.accept(plan::project_edit(path, text, new))
 }
 
 /// One YAML file of a source: unchanged by the fast path, else rendered from the context
@@ -1527,6 +1710,19 @@ fn plan_model(
         sh.req.force,
         None,
     );
+    // A person's edit that rendering now matches (their renames are followed) stays theirs:
+    // recording their bytes as datachonk's would let the next run revert the renames.
+    if f.status == plan::FileStatus::Unchanged
+        && sh
+            .disk
+            .edited_models
+            .get()
+            .is_some_and(|e| e.contains(&path))
+    {
+        f.status = plan::FileStatus::EditedByHand;
+        f.action = Action::Skip;
+        f.existing = Some(f.content.clone());
+    }
     if matches!(sh.sink, Sink::Write(_)) && f.action == Action::Write {
         f.checksum = Some(state::sha256_hex(f.content.as_bytes()));
     }

@@ -139,12 +139,108 @@ pub fn is_plain_name(s: &str) -> bool {
         && !s.starts_with(|c: char| c.is_ascii_digit())
 }
 
-/// A very small English singular, only for primary-key guesses (`orders` → `order`).
-pub fn singular(s: &str) -> &str {
-    if s.ends_with("ss") {
-        return s;
+/// The name a table's model is called by (`{table}` of `generate.naming.model`): its dbt
+/// name without the first of `prefixes` it starts with, then without the next that matches,
+/// and so on (`raw_shop_orders` → `orders` with `["raw_", "shop_"]`). `{source}` and
+/// `{schema}` in a prefix stand for the source's (snake_case). A strip that would leave
+/// nothing, or a name starting with a digit, is not made.
+pub fn model_table_name(dbt_name: &str, prefixes: &[String], source: &str, schema: &str) -> String {
+    let mut name = dbt_name;
+    let schema = snake_case(schema);
+    for p in prefixes {
+        let p = p.replace("{source}", source).replace("{schema}", &schema);
+        if p.is_empty() || p == "_" {
+            continue;
+        }
+        if let Some(rest) = name.strip_prefix(p.as_str()) {
+            if is_plain_name(rest) {
+                name = rest;
+            }
+        }
     }
-    s.strip_suffix('s').unwrap_or(s)
+    name.to_string()
+}
+
+/// What a column holds, as far as the style rules care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holds {
+    Timestamp,
+    Date,
+    Boolean,
+    /// The input gave no type: the name alone decides.
+    Unknown,
+    Other,
+}
+
+/// dbt Labs' style-guide renames (`generate.naming`): what they make of snake_case `alias`,
+/// or `None` when no rule applies. Conservative: only a key named exactly `id`, only endings
+/// that say timestamp or date (and agree with the type when there is one), booleans only
+/// when a prefix is configured. The caller keeps the alias when the new one collides.
+pub struct StyleRules<'a> {
+    /// `{entity}_id`: the name of a primary key called `id` ("" keeps it).
+    pub key: &'a str,
+    pub timestamp_suffix: &'a str,
+    pub date_suffix: &'a str,
+    pub boolean_prefix: &'a str,
+}
+
+/// Endings that say "timestamp" whatever the type (unless it is a date).
+const TIMESTAMP_ENDINGS: [&str; 5] = ["_ts", "_tstamp", "_timestamp", "_datetime", "_dttm"];
+/// Prefixes that already make a boolean read as one.
+const BOOLEAN_PREFIXES: [&str; 10] = [
+    "is_", "has_", "was_", "can_", "should_", "did_", "does_", "will_", "are_", "were_",
+];
+
+impl StyleRules<'_> {
+    pub fn rename(
+        &self,
+        alias: &str,
+        holds: Holds,
+        is_primary_key: bool,
+        entity: &str,
+        table: &str,
+    ) -> Option<String> {
+        if is_primary_key && alias == "id" && !self.key.is_empty() {
+            let key = self
+                .key
+                .replace("{entity}", entity)
+                .replace("{table}", table);
+            return (key != alias && is_plain_name(&key)).then_some(key);
+        }
+        let with_suffix = |stem: &str, suffix: &str| {
+            (!stem.is_empty() && !stem.ends_with('_') && !suffix.is_empty())
+                .then(|| format!("{stem}{suffix}"))
+        };
+        let timestamp_like = matches!(holds, Holds::Timestamp | Holds::Unknown);
+        let ending = TIMESTAMP_ENDINGS.iter().find_map(|e| alias.strip_suffix(e));
+        if let (Some(stem), true) = (ending, timestamp_like) {
+            return with_suffix(stem, self.timestamp_suffix);
+        }
+        // `_time` is a time of day unless the type says timestamp.
+        if let (Some(stem), Holds::Timestamp) = (alias.strip_suffix("_time"), holds) {
+            return with_suffix(stem, self.timestamp_suffix);
+        }
+        // `_dt` says date (or, typed so, timestamp); `_on` only when the type agrees.
+        for (ending, alone_means_date) in [("_dt", true), ("_on", false)] {
+            let Some(stem) = alias.strip_suffix(ending) else {
+                continue;
+            };
+            match holds {
+                Holds::Timestamp => return with_suffix(stem, self.timestamp_suffix),
+                Holds::Date => return with_suffix(stem, self.date_suffix),
+                Holds::Unknown if alone_means_date => return with_suffix(stem, self.date_suffix),
+                _ => {}
+            }
+        }
+        if holds == Holds::Boolean
+            && !self.boolean_prefix.is_empty()
+            && !BOOLEAN_PREFIXES.iter().any(|p| alias.starts_with(p))
+            && !alias.starts_with(self.boolean_prefix)
+        {
+            return Some(format!("{}{alias}", self.boolean_prefix));
+        }
+        None
+    }
 }
 
 #[cfg(test)]
@@ -186,6 +282,107 @@ mod tests {
             column_alias("Total Amount", 1, &rules, reserved),
             "total_amount"
         );
+    }
+
+    #[test]
+    fn model_names_lose_loader_prefixes() {
+        let p: Vec<String> = ["raw_", "{source}_", "{schema}_"]
+            .map(String::from)
+            .to_vec();
+        let m = |t: &str, source: &str, schema: &str| model_table_name(t, &p, source, schema);
+        assert_eq!(m("raw_orders", "ecom", "raw"), "orders");
+        assert_eq!(m("raw_loaves", "main_raw", "main_raw"), "loaves");
+        assert_eq!(m("stripe_charges", "stripe", "raw"), "charges");
+        assert_eq!(m("charges", "payments", "Stripe Data"), "charges");
+        assert_eq!(
+            m("stripe_data_charges", "payments", "Stripe Data"),
+            "charges"
+        );
+        // Never to nothing, never to a name starting with a digit.
+        assert_eq!(m("raw_", "s", "s"), "raw_");
+        assert_eq!(m("raw_2020", "s", "s"), "raw_2020");
+        assert_eq!(m("orders", "s", "s"), "orders");
+        assert_eq!(
+            model_table_name("raw_orders", &[], "s", "raw"),
+            "raw_orders"
+        );
+    }
+
+    #[test]
+    fn style_rules_rename_only_what_the_name_says() {
+        let rules = StyleRules {
+            key: "{entity}_id",
+            timestamp_suffix: "_at",
+            date_suffix: "_date",
+            boolean_prefix: "",
+        };
+        let r =
+            |alias: &str, holds: Holds, pk: bool| rules.rename(alias, holds, pk, "order", "orders");
+        assert_eq!(r("id", Holds::Other, true).as_deref(), Some("order_id"));
+        // Not a key, or a key with another name: kept.
+        assert_eq!(r("id", Holds::Other, false), None);
+        assert_eq!(r("customer_id", Holds::Other, false), None);
+        assert_eq!(r("order_id", Holds::Other, true), None);
+        assert_eq!(
+            r("created_ts", Holds::Timestamp, false).as_deref(),
+            Some("created_at")
+        );
+        assert_eq!(
+            r("updated_timestamp", Holds::Unknown, false).as_deref(),
+            Some("updated_at")
+        );
+        assert_eq!(r("created_ts", Holds::Date, false), None);
+        assert_eq!(
+            r("shipped_time", Holds::Timestamp, false).as_deref(),
+            Some("shipped_at")
+        );
+        assert_eq!(r("opening_time", Holds::Other, false), None);
+        assert_eq!(
+            r("order_dt", Holds::Date, false).as_deref(),
+            Some("order_date")
+        );
+        assert_eq!(
+            r("order_dt", Holds::Unknown, false).as_deref(),
+            Some("order_date")
+        );
+        assert_eq!(
+            r("order_dt", Holds::Timestamp, false).as_deref(),
+            Some("order_at")
+        );
+        assert_eq!(
+            r("created_on", Holds::Date, false).as_deref(),
+            Some("created_date")
+        );
+        assert_eq!(r("created_on", Holds::Unknown, false), None);
+        assert_eq!(r("turned_on", Holds::Boolean, false), None);
+        assert_eq!(r("created_at", Holds::Timestamp, false), None);
+        assert_eq!(r("ts", Holds::Timestamp, false), None);
+        // Booleans only when a prefix is configured.
+        assert_eq!(r("shipped", Holds::Boolean, false), None);
+        let is = StyleRules {
+            boolean_prefix: "is_",
+            ..rules
+        };
+        assert_eq!(
+            is.rename("shipped", Holds::Boolean, false, "o", "o")
+                .as_deref(),
+            Some("is_shipped")
+        );
+        assert_eq!(is.rename("has_gift", Holds::Boolean, false, "o", "o"), None);
+        // Every rule can be turned off.
+        let off = StyleRules {
+            key: "",
+            timestamp_suffix: "",
+            date_suffix: "",
+            boolean_prefix: "",
+        };
+        for (a, h, pk) in [
+            ("id", Holds::Other, true),
+            ("x_ts", Holds::Timestamp, false),
+            ("x_dt", Holds::Date, false),
+        ] {
+            assert_eq!(off.rename(a, h, pk, "o", "o"), None, "{a}");
+        }
     }
 
     #[test]

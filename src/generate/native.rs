@@ -124,9 +124,11 @@ pub fn sources_yaml(
             y.meta(&table.identifier);
             y.text("\n");
         }
-        y.text("        description: ");
-        y.str(&table.description);
-        y.text("\n");
+        if !table.description.is_empty() {
+            y.text("        description: ");
+            y.str(&table.description);
+            y.text("\n");
+        }
         if table.quote_identifier {
             y.text("        quoting:\n          identifier: true\n");
         }
@@ -140,9 +142,11 @@ pub fn sources_yaml(
                 y.meta(c.data_type());
                 y.text("\n");
             }
-            y.text("            description: ");
-            y.str(c.description());
-            y.text("\n");
+            if !c.description().is_empty() {
+                y.text("            description: ");
+                y.str(c.description());
+                y.text("\n");
+            }
             if c.needs_quoting {
                 y.text("            quote: true\n");
             }
@@ -170,9 +174,12 @@ pub fn models_yaml(
     for (t, row) in (0..tables).filter_map(|t| Some((t, ModelsRow::at(source, merged, t)?))) {
         y.text("  - name: ");
         y.str(&row.table.model_name);
-        y.text("\n    description: ");
-        y.str(row.description());
         y.text("\n");
+        if !row.description().is_empty() {
+            y.text("    description: ");
+            y.str(row.description());
+            y.text("\n");
+        }
         if !row.extra().is_empty() {
             y.text("    ");
             y.indented(row.extra(), 4);
@@ -197,9 +204,11 @@ pub fn models_yaml(
                 }
                 None => {}
             }
-            y.text("        description: ");
-            y.str(col.description());
-            y.text("\n");
+            if !col.description().is_empty() {
+                y.text("        description: ");
+                y.str(col.description());
+                y.text("\n");
+            }
             let mut tests = col.tests().peekable();
             if tests.peek().is_some() {
                 y.text("        data_tests:\n");
@@ -401,6 +410,15 @@ mod tests {
         "emoji 🦀",
         "amount",
         "created_at",
+        // Names the style rules rename (`_ts` → `_at`, `_dt` → `_date`, loader prefixes).
+        "created_ts",
+        "order_dt",
+        "signed_up_on",
+        "shipped",
+        "is_paid",
+        "raw_orders",
+        "shop_items",
+        "order_id_ts",
     ];
 
     const TYPES: &[&str] = &[
@@ -536,8 +554,15 @@ mod tests {
             model_name: rng
                 .pick(&["stg_{source}__{table}", "stg_{table}", "{source}_{table}"])
                 .into(),
+            key_alias: rng.pick(&["{entity}_id", "", "{table}_key"]).into(),
+            timestamp_suffix: rng.pick(&["_at", ""]).into(),
+            date_suffix: rng.pick(&["_date", "", "_on"]).into(),
+            boolean_prefix: rng.pick(&["", "is_"]).into(),
             ..GenerateConfig::default()
         };
+        if rng.chance(30) {
+            cfg.strip_prefixes = Vec::new();
+        }
         let rule = |rng: &mut Rng| {
             serde_json::json!({
                 "count": rng.below(48),
@@ -809,6 +834,7 @@ mod tests {
                     col("{{ x }}", "map({# k #})", Some("{% raw %}"), false),
                     col("2fa", "", None, false),
                     col("Naïve Col", "timestamp with time zone", Some("yes"), false),
+                    col("Shipped TS", "timestamp", None, false),
                 ],
             ),
             Table {
@@ -878,16 +904,23 @@ mod tests {
         );
         let items = staging_model("shop", &s.tables[2]);
         assert!(
-            items.contains("        \"ID\" as id,\n        \"select\" as select_,\n"),
+            items.contains("        \"ID\" as order_item_id,\n        \"select\" as select_,\n"),
             "{items}"
         );
         assert!(items.contains("\"{{ '{{' }} x }}\" as x,"), "{items}");
+        assert!(items.contains("\"Shipped TS\" as shipped_at\n"), "{items}");
         let quote = staging_model("shop", &s.tables[3]);
         assert!(quote.contains("{{ source('shop', 'it\\'s') }}"), "{quote}");
         let mut out = Vec::new();
         sources_yaml(&mut out, &s, &cfg).unwrap();
         let out = String::from_utf8(out).unwrap();
         assert!(out.starts_with("sources:\n  - name: shop\n    schema: raw\n    tables:\n"));
+        // A description only where there is one (the table `one` has an empty comment).
+        assert!(
+            out.contains("      - name: one\n        columns:\n          - name: id\n            data_type: INTEGER\n\n"),
+            "{out}"
+        );
+        assert!(!out.contains("description: \"\""), "{out}");
         assert!(
             out.contains("        description: \"Line items: one\\nper {{ '{{' }} order }}\"\n")
         );

@@ -51,7 +51,7 @@ impl Inputs {
             Input::Catalog(p) | Input::SourcesYaml(p) => Some(p),
             // Only the spec (hashed below with the artifacts it is checked against).
             Input::Spec => None,
-            Input::Postgres(_) => return None,
+            Input::Postgres(_) | Input::Warehouse(_) => return None,
         };
         let dialect = super::quoting::Dialect::parse(&req.config.dialect)
             .unwrap_or(super::quoting::Dialect::Postgres);
@@ -70,7 +70,7 @@ impl Inputs {
         field(templates.fingerprint.as_bytes());
         field(&serde_json::to_vec(&req.config).unwrap_or_default());
         field(req.selection.join("\0").as_bytes());
-        field(&[u8::from(req.force)]);
+        field(&[u8::from(req.force), u8::from(req.include_staged)]);
         // The spec of entities, facts and metrics, and the artifacts it is validated against.
         field(&super::marts::inputs_fingerprint(
             &req.root,
@@ -134,7 +134,10 @@ pub fn fast_plan(req: &Request, inputs: &Inputs) -> Result<Option<Plan>, Generat
         .map(|s| s.mtime_ns);
     // Read either way: an invalid YAML file is an error on every path.
     let recorded: BTreeSet<&str> = last.recorded.iter().map(String::as_str).collect();
-    let project = project::read_with(&req.root, &|p| recorded.contains(p))?;
+    let mut project = project::read_with(&req.root, &|p| recorded.contains(p))?;
+    project.overlay_manifest(&req.root, req.manifest.as_deref(), &|p| {
+        recorded.contains(p)
+    })?;
     timings.mark("read project");
     if project.temp_files
         || inputs
@@ -167,6 +170,7 @@ pub fn fast_plan(req: &Request, inputs: &Inputs) -> Result<Option<Plan>, Generat
         tables: last.tables,
         timings,
         warnings: Vec::new(),
+        notes: Vec::new(),
     }))
 }
 
@@ -197,7 +201,10 @@ pub fn remember(
     {
         return Ok(());
     }
-    let project = project::read(&req.root, state)?;
+    let mut project = project::read(&req.root, state)?;
+    project.overlay_manifest(&req.root, req.manifest.as_deref(), &|p| {
+        state.checksum_of(p).is_some()
+    })?;
     let Some(key) = inputs.key(&project, &req.root, &|p| state.checksum_of(p).is_some()) else {
         return Ok(());
     };

@@ -110,6 +110,9 @@ pub fn classify(
             let existing = Some(String::from_utf8_lossy(&bytes).into_owned());
             if ours {
                 (FileStatus::Changed, Action::Write, existing)
+            } else if state.checksum_of(path).is_none() {
+                // Never written by datachonk: the person's, whatever `--force` says.
+                (FileStatus::EditedByHand, Action::Skip, existing)
             } else if force || kind == FileKind::ModelsYaml {
                 // _models.yml was merged with the person's edits, so writing it keeps them.
                 (FileStatus::EditedByHand, Action::Write, existing)

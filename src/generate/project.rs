@@ -60,6 +60,31 @@ pub struct Project {
     pub properties: BTreeMap<String, String>,
     /// Whether a temporary file of a datachonk that was writing is under the model paths.
     pub temp_files: bool,
+    /// `models:` lists of the person's properties files, by project-relative path.
+    pub models_lists: BTreeMap<String, ModelsList>,
+    /// Tables some model of the person's already reads: `(source, table)` of each
+    /// `source('s', 't')` call in their model files, lower-cased.
+    pub staged: std::collections::BTreeSet<(String, String)>,
+    /// What people should know about their files (a key written twice…), with file:line.
+    pub warnings: Vec<String>,
+    /// When the newest of the person's properties files was written (a manifest older than
+    /// it no longer says what the project declares).
+    pub newest_properties: Option<std::time::SystemTime>,
+    /// The manifest read over the YAML, when one was (see [`Project::overlay_manifest`]).
+    pub manifest: Option<PathBuf>,
+    /// The manifest's adapter (`adapter_type`).
+    pub adapter_type: Option<String>,
+    /// [`Project::render_fingerprint`], computed once (every source's `_models.yml` takes it).
+    render_fp: std::sync::OnceLock<String>,
+}
+
+/// The `models:` list of one of the person's properties files.
+#[derive(Debug, Clone, Default)]
+pub struct ModelsList {
+    /// Entry names, in the file's order.
+    pub names: Vec<String>,
+    /// 1-based line of the last entry's `name` value.
+    pub last_line: Option<u64>,
 }
 
 /// One `sources:` entry of a person's file.
@@ -69,6 +94,10 @@ pub struct DeclaredSource {
     pub database: Option<String>,
     /// `schema:`, or the source's name when absent (as dbt does).
     pub schema: String,
+    /// `database` and `schema` with the common Jinja forms rendered (see [`render_jinja`]);
+    /// `None` when the text has Jinja that cannot be resolved here.
+    pub database_resolved: Option<String>,
+    pub schema_resolved: Option<String>,
     /// Project-relative path of the file, forward slashes.
     pub file: String,
     /// 1-based line of the source's `name` value.
@@ -113,20 +142,66 @@ impl Project {
         database: Option<&str>,
         schema: &str,
     ) -> Option<&DeclaredSource> {
-        let literal = |s: &str| !s.contains("{{") && !s.contains("{%");
         let same_schema = |s: &DeclaredSource| {
-            literal(&s.schema)
-                && s.schema.eq_ignore_ascii_case(schema)
-                && match (&s.database, database) {
-                    (Some(a), Some(b)) if literal(a) => a.eq_ignore_ascii_case(b),
+            s.schema_resolved
+                .as_deref()
+                .is_some_and(|r| r.eq_ignore_ascii_case(schema))
+                && match (&s.database_resolved, database) {
+                    (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
                     _ => true,
                 }
         };
         self.sources
             .iter()
-            .find(|s| s.name == source && (same_schema(s) || !literal(&s.schema)))
+            .find(|s| s.name == source && (same_schema(s) || s.schema_resolved.is_none()))
             .or_else(|| self.sources.iter().find(|s| same_schema(s)))
             .or_else(|| self.sources.iter().find(|s| s.name == source))
+    }
+
+    /// What dbt resolved, from the manifest (`explicit`, else `target/manifest.json` when it
+    /// is newer than every properties file): each declared source's database and schema as
+    /// rendered, and the tables models read. The YAML still says where each declaration is.
+    /// (`ours`: files datachonk wrote, whose models do not count as the project's.)
+    pub fn overlay_manifest(
+        &mut self,
+        root: &Path,
+        explicit: Option<&Path>,
+        ours: &dyn Fn(&str) -> bool,
+    ) -> Result<(), super::manifest::ManifestError> {
+        let Some(path) = super::manifest::pick(root, explicit, self.newest_properties) else {
+            return Ok(());
+        };
+        let m = super::manifest::read(&path)?;
+        for s in &mut self.sources {
+            let Some(r) = m.sources.iter().find(|r| r.source == s.name) else {
+                continue;
+            };
+            if s.schema_resolved.is_none() {
+                // The warning that it could not be resolved no longer holds.
+                let said = format!("{}:{}: the schema of source {}", s.file, s.line, s.name);
+                self.warnings.retain(|w| !w.starts_with(&said));
+            }
+            s.schema_resolved = Some(r.schema.clone());
+            s.database_resolved = r.database.clone();
+            for t in &mut s.tables {
+                if let Some(r) = m
+                    .sources
+                    .iter()
+                    .find(|r| r.source == s.name && r.table == t.name)
+                {
+                    t.identifier = r.identifier.clone();
+                }
+            }
+        }
+        self.staged.extend(
+            m.reads
+                .into_iter()
+                .filter(|(file, _, _)| !ours(file))
+                .map(|(_, s, t)| (s, t)),
+        );
+        self.adapter_type = m.adapter_type;
+        self.manifest = Some(path);
+        Ok(())
     }
 
     /// The project's own declaration of source `name`.
@@ -151,7 +226,12 @@ impl Project {
     /// A fingerprint of what rendered files depend on in the project: which sources it
     /// declares and which models it has. Not the declared tables and columns: what a run adds
     /// to them must not make the next run re-record every file.
-    pub fn render_fingerprint(&self) -> String {
+    pub fn render_fingerprint(&self) -> &str {
+        self.render_fp
+            .get_or_init(|| self.compute_render_fingerprint())
+    }
+
+    fn compute_render_fingerprint(&self) -> String {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
         for s in &self.sources {
@@ -185,6 +265,15 @@ impl Project {
         for m in self.properties.keys() {
             h.update(format!("P\0{m}\0"));
         }
+        for (s, t) in &self.staged {
+            h.update(format!("R\0{s}\0{t}\0"));
+        }
+        for s in &self.sources {
+            h.update(format!(
+                "X\0{:?}\0{:?}\0",
+                s.schema_resolved, s.database_resolved
+            ));
+        }
         super::super::templates::hex(&h.finalize())
     }
 }
@@ -199,8 +288,8 @@ pub fn model_paths(root: &Path) -> Vec<String> {
     }
     let paths = std::fs::read_to_string(root.join("dbt_project.yml"))
         .ok()
-        .and_then(|t| serde_saphyr::from_str::<DbtProject>(&t).ok())
-        .and_then(|p| p.model_paths)
+        .and_then(|t| yaml::from_str_tolerant::<DbtProject>(&t).ok())
+        .and_then(|(p, _)| p.model_paths)
         .unwrap_or_else(|| vec!["models".into()]);
     paths
         .into_iter()
@@ -240,6 +329,10 @@ pub fn read_with(root: &Path, ours: &dyn Fn(&str) -> bool) -> Result<Project, Pr
                 .file_stem()
                 .map(|s| s.to_string_lossy().to_ascii_lowercase())
                 .unwrap_or_default();
+            // What the model reads: a table it stages needs no new model.
+            if let Ok(text) = std::fs::read_to_string(&full) {
+                project.staged.extend(source_calls(&text));
+            }
             project.model_files.entry(stem).or_insert(rel);
             continue;
         }
@@ -252,6 +345,9 @@ pub fn read_with(root: &Path, ours: &dyn Fn(&str) -> bool) -> Result<Project, Pr
             path: full.clone(),
             source,
         })?;
+        if let Ok(modified) = std::fs::metadata(&full).and_then(|m| m.modified()) {
+            project.newest_properties = project.newest_properties.max(Some(modified));
+        }
         read_properties(&mut project, &rel, &full, &text)?;
     }
     Ok(project)
@@ -326,7 +422,7 @@ struct ColumnEntry {
 
 #[derive(Deserialize)]
 struct ModelEntry {
-    name: Value,
+    name: Spanned<Value>,
     #[serde(default)]
     config: Option<Value>,
 }
@@ -350,29 +446,107 @@ fn is_empty_yaml(text: &str) -> bool {
     })
 }
 
-fn parse(rel_full: &Path, text: &str) -> Result<PropertiesFile, ProjectError> {
+/// A properties file, read with dbt's tolerance ([`yaml::from_str_tolerant`]); the first key
+/// written twice, if any, comes back for a warning.
+fn parse(
+    rel_full: &Path,
+    text: &str,
+) -> Result<(PropertiesFile, Option<yaml::Duplicate>), ProjectError> {
     if is_empty_yaml(text) {
-        return Ok(PropertiesFile::default());
+        return Ok((PropertiesFile::default(), None));
     }
-    serde_saphyr::from_str::<PropertiesFile>(text).map_err(|e| {
-        let (line, column) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((0, 0));
-        let raw = e.to_string();
-        let first = raw.lines().next().unwrap_or_default();
-        let first = first.strip_prefix("error: ").unwrap_or(first);
-        let message = match first.split_once(": ") {
-            Some((prefix, rest)) if prefix.starts_with("line ") => rest,
-            _ => first,
-        };
+    yaml::from_str_tolerant::<PropertiesFile>(text).map_err(|e| {
+        let (line, column, message) = yaml::error_message(&e);
         ProjectError::Invalid {
             path: rel_full.to_path_buf(),
             line,
             column,
-            message: message.to_string(),
+            message,
         }
     })
+}
+
+/// `(source, table)` of every `source('s', 't')` call in a model's text, lower-cased.
+pub fn source_calls(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("source(") {
+        // `source(` as a word: not the tail of another name (`my_source(`).
+        let word = rest[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '.'));
+        rest = &rest[at + "source(".len()..];
+        if !word {
+            continue;
+        }
+        let mut args = Vec::new();
+        let mut s = rest;
+        for _ in 0..2 {
+            let t = s.trim_start();
+            let Some(q) = t.chars().next().filter(|c| *c == '\'' || *c == '"') else {
+                break;
+            };
+            let Some(end) = t[1..].find(q) else { break };
+            args.push(t[1..1 + end].to_ascii_lowercase());
+            s = t[1 + end + 1..].trim_start();
+            s = s.strip_prefix(',').unwrap_or(s);
+        }
+        if let [source, table] = args.as_slice() {
+            out.push((source.clone(), table.clone()));
+        }
+    }
+    out
+}
+
+/// The common Jinja forms of a source's `database`/`schema` rendered as dbt would with no
+/// `--vars` and this environment: `var('x', 'default')` → the default, `env_var('X',
+/// 'default')` → `$X` or the default. `None` for any other Jinja (`target.schema`, a macro):
+/// it cannot be resolved without dbt, and then only the source's name can match it.
+pub fn render_jinja(text: &str) -> Option<String> {
+    if !text.contains("{{") && !text.contains("{%") {
+        return Some(text.to_string());
+    }
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        let close = after.find("}}")?;
+        out.push_str(&render_expression(after[..close].trim())?);
+        rest = &after[close + 2..];
+    }
+    if rest.contains("{%") {
+        return None;
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// One `{{ … }}` expression of [`render_jinja`].
+fn render_expression(expr: &str) -> Option<String> {
+    let call = |name: &str| -> Option<Vec<String>> {
+        let inner = expr.strip_prefix(name)?.trim_start().strip_prefix('(')?;
+        let inner = inner.trim_end().strip_suffix(')')?;
+        let mut args = Vec::new();
+        for part in inner.split(',') {
+            let p = part.trim();
+            let q = p.chars().next()?;
+            if !(q == '\'' || q == '"') || p.len() < 2 || !p.ends_with(q) {
+                return None;
+            }
+            args.push(p[1..p.len() - 1].to_string());
+        }
+        Some(args)
+    };
+    if let Some(args) = call("env_var") {
+        let name = args.first()?;
+        return std::env::var(name).ok().or_else(|| args.get(1).cloned());
+    }
+    if let Some(args) = call("var") {
+        return args.get(1).cloned();
+    }
+    None
 }
 
 fn read_properties(
@@ -381,7 +555,15 @@ fn read_properties(
     full: &Path,
     text: &str,
 ) -> Result<(), ProjectError> {
-    let file = parse(full, text)?;
+    let (file, duplicate) = parse(full, text)?;
+    if let Some(d) = duplicate {
+        project.warnings.push(format!(
+            "{rel}:{}:{}: {} written twice in one mapping: dbt keeps the last, and so does datachonk",
+            d.line,
+            d.column,
+            d.key.map(|k| format!("key `{k}`")).unwrap_or_else(|| "a key".into())
+        ));
+    }
     for s in file.sources.unwrap_or_default() {
         let Some(name) = text_of(&s.name.value) else {
             continue;
@@ -412,18 +594,29 @@ fn read_properties(
                 })
             })
             .collect();
+        let schema = s
+            .schema
+            .as_ref()
+            .and_then(scalar_text)
+            .map(|s| unescape_jinja(&s))
+            .unwrap_or_else(|| name.clone());
+        let database = s
+            .database
+            .as_ref()
+            .and_then(scalar_text)
+            .map(|s| unescape_jinja(&s));
+        let schema_resolved = render_jinja(&schema);
+        if schema_resolved.is_none() {
+            project.warnings.push(format!(
+                "{rel}:{}: the schema of source {name} ({schema}) cannot be resolved without dbt: only tables of a source named {name} are matched to it",
+                s.name.referenced.line()
+            ));
+        }
         project.sources.push(DeclaredSource {
-            schema: s
-                .schema
-                .as_ref()
-                .and_then(scalar_text)
-                .map(|s| unescape_jinja(&s))
-                .unwrap_or_else(|| name.clone()),
-            database: s
-                .database
-                .as_ref()
-                .and_then(scalar_text)
-                .map(|s| unescape_jinja(&s)),
+            database_resolved: database.as_deref().and_then(render_jinja),
+            schema_resolved,
+            schema,
+            database,
             name,
             file: rel.to_string(),
             line: s.name.referenced.line(),
@@ -431,8 +624,18 @@ fn read_properties(
             tables,
         });
     }
-    for m in file.models.unwrap_or_default() {
-        let Some(name) = scalar_text(&m.name) else {
+    let models = file.models.unwrap_or_default();
+    if !models.is_empty() {
+        let list = project.models_lists.entry(rel.to_string()).or_default();
+        for m in &models {
+            if let Some(name) = scalar_text(&m.name.value) {
+                list.names.push(name);
+                list.last_line = Some(m.name.referenced.line());
+            }
+        }
+    }
+    for m in models {
+        let Some(name) = scalar_text(&m.name.value) else {
             continue;
         };
         let name = name.to_ascii_lowercase();
@@ -634,6 +837,100 @@ pub fn edit(
     Ok(Some(out))
 }
 
+/// The text of the person's properties file `rel` with new model entries appended to its
+/// `models:` list (or a `models:` list appended, when it has none). `block` is rendered YAML
+/// starting with `models:` and its entries at a dash indent of 2; the entries are moved to the
+/// indent of the file's own list. Every other byte stays; the result must read back with the
+/// file's models in their order followed by `names`, or nothing is written.
+pub fn append_models(
+    root: &Path,
+    rel: &str,
+    text: &str,
+    list: Option<&ModelsList>,
+    block: &str,
+    names: &[String],
+) -> Result<String, ProjectError> {
+    let full = root.join(rel);
+    let what = format!("model(s) {}", names.join(", "));
+    let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let entries: Vec<&str> = block
+        .lines()
+        .skip_while(|l| l.trim_end() != "models:")
+        .skip(1)
+        .collect();
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut out = String::with_capacity(text.len() + block.len() + 64);
+    match list.and_then(|l| l.last_line) {
+        Some(last) => {
+            let item = list_item(&lines, last).ok_or_else(|| cannot(&full, &what))?;
+            // A blank line between the file's entries is kept between the new ones.
+            let spaced = item
+                .start
+                .checked_sub(1)
+                .and_then(|i| lines.get(i))
+                .is_some_and(|l| l.trim().is_empty());
+            for (i, line) in lines.iter().enumerate() {
+                out.push_str(line);
+                if i == item.end {
+                    if !out.ends_with('\n') {
+                        out.push_str(eol);
+                    }
+                    for l in &entries {
+                        if spaced && l.trim_start().starts_with("- ") && indent_of(l) == 2 {
+                            out.push_str(eol);
+                        }
+                        if !l.trim().is_empty() {
+                            out.push_str(&" ".repeat(item.dash));
+                            out.push_str(l.strip_prefix("  ").unwrap_or(l));
+                        }
+                        out.push_str(eol);
+                    }
+                }
+            }
+        }
+        None => {
+            out.push_str(text);
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push_str(eol);
+            }
+            if !is_empty_yaml(text) {
+                out.push_str(eol);
+            }
+            out.push_str("models:");
+            out.push_str(eol);
+            for l in &entries {
+                out.push_str(l);
+                out.push_str(eol);
+            }
+        }
+    }
+    // Read back: the file's models, in order, then the new ones.
+    let mut check = Project::default();
+    let ok = read_properties(&mut check, rel, &full, &out).is_ok() && {
+        let now = check
+            .models_lists
+            .get(rel)
+            .map(|l| l.names.clone())
+            .unwrap_or_default();
+        let before = list.map(|l| l.names.clone()).unwrap_or_default();
+        now.len() == before.len() + names.len()
+            && now[..before.len()] == before[..]
+            && now[before.len()..]
+                .iter()
+                .zip(names)
+                .all(|(a, b)| a.eq_ignore_ascii_case(b))
+    };
+    if !ok {
+        return Err(ProjectError::CannotEdit {
+            path: full,
+            what,
+            reason: "the edited file would not read back as intended (an unusual layout)".into(),
+            block: entries.join("\n"),
+        });
+    }
+    Ok(out)
+}
+
 fn cannot(full: &Path, what: &str) -> ProjectError {
     ProjectError::CannotEdit {
         path: full.to_path_buf(),
@@ -811,9 +1108,123 @@ mod tests {
         assert_eq!(s.tables[1].line, 18);
         assert!(p.properties_entry("STG_SHOP__ORDERS").is_some());
         assert!(p.model_file("orders_v").is_some());
-        // A Jinja schema cannot match, the source name does.
+        // The common Jinja forms are rendered to match (issue 20: `env_var` with a default).
         assert!(p.source_for("shop", None, "raw").is_some());
-        assert!(p.source_for("other", None, "raw").is_none());
+        assert_eq!(
+            p.source_for("other", None, "raw").map(|s| s.name.as_str()),
+            Some("shop")
+        );
+        assert!(p.source_for("other", None, "elsewhere").is_none());
+    }
+
+    #[test]
+    fn common_jinja_renders_and_the_rest_says_it_cannot() {
+        assert_eq!(render_jinja("raw").as_deref(), Some("raw"));
+        assert_eq!(
+            render_jinja("{{ var('raw_schema', 'raw') }}").as_deref(),
+            Some("raw")
+        );
+        assert_eq!(
+            render_jinja("{{ env_var(\"DATACHONK_TEST_UNSET_VAR\", 'land') }}_x").as_deref(),
+            Some("land_x")
+        );
+        assert_eq!(render_jinja("{{ target.schema }}_raw"), None);
+        assert_eq!(render_jinja("{{ var('no_default') }}"), None);
+        let p = project_of(&[(
+            "models/s.yml",
+            "sources:\n  - name: a\n    schema: \"{{ target.schema }}\"\n",
+        )])
+        .unwrap();
+        assert!(
+            p.warnings[0].starts_with("models/s.yml:2: the schema of source a"),
+            "{:?}",
+            p.warnings
+        );
+    }
+
+    #[test]
+    fn source_calls_are_found_in_either_quotes_and_not_in_other_names() {
+        let sql = "select * from {{ source('Shop', \"orders\") }} join {{source( 'shop','items' )}} join {{ my_source('x', 'y') }}";
+        assert_eq!(
+            source_calls(sql),
+            vec![
+                ("shop".to_string(), "orders".to_string()),
+                ("shop".into(), "items".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_keep_the_last_and_are_reported_with_their_line() {
+        let text = "models:\n  - name: m\n    columns:\n      - name: c\n        data_type: varchar\n        data_type: integer\n";
+        let p = project_of(&[("models/m.yml", text)]).unwrap();
+        assert!(p.properties_entry("m").is_some());
+        assert!(
+            p.warnings[0].starts_with("models/m.yml:6:"),
+            "{:?}",
+            p.warnings
+        );
+        assert!(p.warnings[0].contains("data_type"), "{:?}", p.warnings);
+    }
+
+    #[test]
+    fn many_aliases_of_one_anchor_are_read() {
+        let mut text =
+            String::from("x: &d\n  description: shared\nsources:\n  - name: s\n    tables:\n");
+        for i in 0..2000 {
+            text.push_str(&format!("      - name: t{i}\n        <<: *d\n"));
+        }
+        let p = project_of(&[("models/s.yml", &text)]).unwrap();
+        assert_eq!(p.sources[0].tables.len(), 2000);
+    }
+
+    #[test]
+    fn model_entries_are_appended_after_the_last_one_and_every_byte_stays() {
+        let text = "version: 2\n\nmodels:\n  - name: a  # mine\n    description: A.\n\n  - name: b\n    columns:\n      - name: id\n# trailing comment\n";
+        let p = project_of(&[("models/m.yml", text)]).unwrap();
+        let block = "models:\n  - name: c\n    columns:\n      - name: x\n";
+        let out = append_models(
+            Path::new("/"),
+            "models/m.yml",
+            text,
+            p.models_lists.get("models/m.yml"),
+            block,
+            &["c".to_string()],
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "version: 2\n\nmodels:\n  - name: a  # mine\n    description: A.\n\n  - name: b\n    columns:\n      - name: id\n\n  - name: c\n    columns:\n      - name: x\n# trailing comment\n"
+        );
+        // Indentless lists keep their indent; a file without `models:` gets one.
+        let text = "models:\n- name: a\n";
+        let p = project_of(&[("m.yml", text)]).unwrap();
+        let out = append_models(
+            Path::new("/"),
+            "m.yml",
+            text,
+            p.models_lists.get("m.yml"),
+            block,
+            &["c".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "models:\n- name: a\n- name: c\n  columns:\n    - name: x\n"
+        );
+        let out = append_models(
+            Path::new("/"),
+            "m.yml",
+            "sources: []\n",
+            None,
+            block,
+            &["c".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "sources: []\n\nmodels:\n  - name: c\n    columns:\n      - name: x\n"
+        );
     }
 
     #[test]

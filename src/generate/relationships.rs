@@ -155,44 +155,57 @@ pub fn detect(
                 continue;
             };
             for (j, target) in metadata.tables.iter().enumerate() {
-                if i == j || !(bases[j] == stem || singular(&bases[j]) == stem) {
-                    continue;
-                }
                 // Same schema kind only: a model refers to models, a table to tables.
                 if target.project_node != t.project_node {
                     continue;
                 }
-                let (column, why, confidence) = if let Some(k) = has(target, &c.name) {
-                    let pk = target
-                        .columns
-                        .iter()
-                        .any(|x| x.name == k && x.is_primary_key);
-                    (
-                        k,
-                        if pk {
-                            "its primary key"
-                        } else {
-                            "a column of the same name"
-                        },
-                        if pk { 0.85 } else { 0.7 },
-                    )
-                } else if let Some(k) = has(target, "id") {
-                    let pk = target
-                        .columns
-                        .iter()
-                        .any(|x| x.name == k && x.is_primary_key);
-                    (
-                        k,
-                        if pk {
-                            "its primary key id"
-                        } else {
-                            "its column id"
-                        },
-                        if pk { 0.8 } else { 0.6 },
-                    )
-                } else {
+                // A staging model and the dimension built from it are copies, not related.
+                if i != j && bases[i] == bases[j] {
                     continue;
+                }
+                let (b, one) = (&bases[j], singular(&bases[j]));
+                let exact = stem == b.as_str() || stem == one;
+                // A role before the table's name: manager_staff_id → staff,
+                // original_language_id → language.
+                let role = !exact
+                    && [b.as_str(), one.as_str()]
+                        .iter()
+                        .any(|n| stem.ends_with(&format!("_{n}")));
+                if !exact && !role {
+                    continue;
+                }
+                let pk_of = |k: &str| {
+                    target
+                        .columns
+                        .iter()
+                        .any(|x| x.name == k && x.is_primary_key)
                 };
+                let key = [format!("{one}_id"), format!("{b}_id"), "id".to_string()]
+                    .iter()
+                    .find_map(|k| has(target, k).filter(|k| pk_of(k)));
+                let (column, why, confidence) = match (exact, key) {
+                    (true, _) if has(target, &c.name).is_some_and(|k| pk_of(&k)) => (
+                        has(target, &c.name).unwrap_or_default(),
+                        "its primary key",
+                        0.7,
+                    ),
+                    (_, Some(k)) => {
+                        let why = if role {
+                            "a role before its primary key"
+                        } else {
+                            "its primary key"
+                        };
+                        (k, why, if role { 0.6 } else { 0.7 })
+                    }
+                    (true, None) => match has(target, &c.name) {
+                        Some(k) => (k, "a column of the same name", 0.5),
+                        None => continue,
+                    },
+                    (false, None) => continue,
+                };
+                if i == j && column.eq_ignore_ascii_case(&c.name) {
+                    continue;
+                }
                 add(
                     end(t, vec![c.name.clone()]),
                     end(target, vec![column.clone()]),
@@ -218,7 +231,7 @@ pub fn detect(
                 end(t, vec![col.clone()]),
                 end(target, vec![e.key[0].clone()]),
                 format!("spec: entity {} has key {}", e.entity, e.key[0]),
-                0.9,
+                0.8,
             );
         }
     }
@@ -229,9 +242,194 @@ pub fn detect(
     out
 }
 
-/// Maximum distinct values sampled per candidate; maximum candidates checked.
+/// Maximum distinct values sampled per candidate; maximum candidates checked (named ones
+/// first, then value-only ones).
 pub const SAMPLE: usize = 1000;
-pub const MAX_CHECKED: usize = 200;
+pub const MAX_CHECKED: usize = 400;
+
+/// The relationships' default threshold: name alone (0.6-0.7), name and values, values alone
+/// on a sample large enough to mean something, declared keys.
+pub const DEFAULT_MIN_CONFIDENCE: f64 = 0.5;
+
+/// How much a sample of `n` distinct values says (0 for one value, 1 from 100 on): two
+/// matching values are not 599.
+fn sample_weight(n: u64) -> f64 {
+    if n <= 1 {
+        return 0.0;
+    }
+    ((n as f64).log10() / 2.0).min(1.0)
+}
+
+/// A kind of value a key can hold, from the warehouse's type name (`None`: not a key type).
+fn key_family(data_type: &str) -> Option<&'static str> {
+    let t = data_type.to_ascii_lowercase();
+    if t.contains("int") || t == "serial" || t == "bigserial" {
+        Some("integer")
+    } else if t.contains("char") || t.contains("text") || t.contains("string") {
+        Some("text")
+    } else if t == "uuid" {
+        Some("uuid")
+    } else {
+        None
+    }
+}
+
+/// Candidates on values alone: a column of a key's type (not its table's own key, not already a
+/// candidate) against every other table's single-column primary key. At most `limit`.
+pub fn value_candidates(
+    metadata: &Metadata,
+    found: &[Relationship],
+    limit: usize,
+) -> Vec<Relationship> {
+    let mut out = Vec::new();
+    let keys: Vec<(&Table, &super::metadata::Column)> = metadata
+        .tables
+        .iter()
+        .filter(|t| !t.project_node)
+        .filter_map(|t| {
+            let pks: Vec<_> = t.columns.iter().filter(|c| c.is_primary_key).collect();
+            match pks.as_slice() {
+                [one] => Some((t, *one)),
+                _ => None,
+            }
+        })
+        .collect();
+    for t in metadata.tables.iter().filter(|t| !t.project_node) {
+        let pks = t.columns.iter().filter(|c| c.is_primary_key).count();
+        for c in &t.columns {
+            if c.is_primary_key && pks == 1 {
+                continue;
+            }
+            let Some(family) = key_family(&c.data_type) else {
+                continue;
+            };
+            let from = end(t, vec![c.name.clone()]);
+            if found.iter().any(|r| r.from == from) {
+                continue;
+            }
+            for (u, k) in &keys {
+                if std::ptr::eq(*u, t) || key_family(&k.data_type) != Some(family) {
+                    continue;
+                }
+                if out.len() >= limit {
+                    return out;
+                }
+                out.push(Relationship {
+                    from: from.clone(),
+                    to: end(u, vec![k.name.clone()]),
+                    kind: "values",
+                    evidence: Vec::new(),
+                    confidence: 0.0,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Grade value-only candidates: every sampled value in the target's key, on a sample that
+/// says something, and in no other key the same column fits (serial keys 1..N all hold small
+/// numbers). Candidates whose values do not all fit are dropped.
+pub fn grade_value_candidates(candidates: Vec<(Relationship, u64, u64)>) -> Vec<Relationship> {
+    let mut fits: BTreeMap<End, usize> = BTreeMap::new();
+    for (r, n, f) in &candidates {
+        if *n > 0 && n == f {
+            *fits.entry(r.from.clone()).or_default() += 1;
+        }
+    }
+    candidates
+        .into_iter()
+        .filter(|(_, n, f)| *n > 0 && n == f)
+        .map(|(mut r, n, _)| {
+            let k = fits[&r.from];
+            r.evidence.push(format!(
+                "values: all {n} sampled distinct values (at most {SAMPLE}) found in the key {}.{}",
+                r.to.relation,
+                r.to.columns.join(",")
+            ));
+            if k > 1 {
+                r.evidence
+                    .push(format!("ambiguous: they also fit {} other key(s)", k - 1));
+            }
+            r.confidence = (0.3 + 0.5 * sample_weight(n)) / k as f64;
+            r.confidence = (r.confidence * 100.0).round() / 100.0;
+            r
+        })
+        .collect()
+}
+
+/// Partitions (`pg_inherits`): (child schema, child, parent schema, parent), `$1` = schemas.
+pub const PARTITIONS_SQL: &str = "
+    select cn.nspname::text, c.relname::text, pn.nspname::text, p.relname::text
+      from pg_catalog.pg_inherits i
+      join pg_catalog.pg_class c on c.oid = i.inhrelid
+      join pg_catalog.pg_namespace cn on cn.oid = c.relnamespace
+      join pg_catalog.pg_class p on p.oid = i.inhparent
+      join pg_catalog.pg_namespace pn on pn.oid = p.relnamespace
+     where ($1::text[] is null or cn.nspname = any($1))";
+
+/// Leave out what is not a table of its own: partitions fold into their root table (their
+/// foreign keys become the root's), and views unless `include_views`. Returns (partitions
+/// folded, views left out).
+pub fn fold(
+    metadata: &mut Metadata,
+    fks: &mut Vec<ForeignKey>,
+    partitions: &[Vec<Option<String>>],
+    include_views: bool,
+) -> (usize, usize) {
+    let s = |r: &Vec<Option<String>>, i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+    let parent: BTreeMap<(String, String), (String, String)> = partitions
+        .iter()
+        .map(|r| ((s(r, 0), s(r, 1)), (s(r, 2), s(r, 3))))
+        .collect();
+    let root = |mut k: (String, String)| {
+        for _ in 0..32 {
+            match parent.get(&k) {
+                Some(p) => k = p.clone(),
+                None => break,
+            }
+        }
+        k
+    };
+    let before = metadata.tables.len();
+    metadata
+        .tables
+        .retain(|t| t.project_node || !parent.contains_key(&(t.schema.clone(), t.name.clone())));
+    let folded = before - metadata.tables.len();
+    let before = metadata.tables.len();
+    if !include_views {
+        metadata.tables.retain(|t| {
+            t.project_node
+                || !t.kind.as_deref().is_some_and(|k| {
+                    k.eq_ignore_ascii_case("view") || k.eq_ignore_ascii_case("materialized view")
+                })
+        });
+    }
+    let views = before - metadata.tables.len();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for mut fk in fks.drain(..) {
+        (fk.from_schema, fk.from_table) = root((fk.from_schema, fk.from_table));
+        (fk.to_schema, fk.to_table) = root((fk.to_schema, fk.to_table));
+        let key = (
+            fk.from_schema.clone(),
+            fk.from_table.clone(),
+            fk.from_columns.clone(),
+            fk.to_schema.clone(),
+            fk.to_table.clone(),
+            fk.to_columns.clone(),
+        );
+        let kept = metadata
+            .tables
+            .iter()
+            .any(|t| t.schema == fk.from_schema && t.name == fk.from_table);
+        if kept && seen.insert(key) {
+            out.push(fk);
+        }
+    }
+    *fks = out;
+    (folded, views)
+}
 
 /// The query sampling a naming candidate's values (warehouse tables only): how many distinct
 /// values were sampled and how many of them the target has.
@@ -265,7 +463,8 @@ pub fn apply_overlap(r: &mut Relationship, sampled: u64, found: u64) {
         r.to.relation
     ));
     r.confidence = if found == sampled {
-        r.confidence.max(0.95)
+        // Name and values agree: high, the more so the larger the sample.
+        r.confidence.max(0.75 + 0.2 * sample_weight(sampled))
     } else if ratio >= 0.9 {
         r.confidence
     } else {
@@ -377,16 +576,16 @@ mod tests {
         assert_eq!(
             lines,
             [
-                "raw.orders.category_id -> raw.category.category_id 0.7",
-                "raw.orders.customer_id -> raw.customers.id 0.8",
-                "stg_shop__orders.customer_id -> stg_shop__customers.customer_id 0.7",
+                "raw.orders.category_id -> raw.category.category_id 0.5",
+                "raw.orders.customer_id -> raw.customers.id 0.7",
+                "stg_shop__orders.customer_id -> stg_shop__customers.customer_id 0.5",
             ]
         );
         let mut r = found[1].clone();
         apply_overlap(&mut r, 10, 10);
-        assert_eq!(r.confidence, 0.95);
+        assert_eq!(r.confidence, 0.85);
         let mut r = found[1].clone();
         apply_overlap(&mut r, 10, 3);
-        assert_eq!(r.confidence, 0.24);
+        assert_eq!(r.confidence, 0.21);
     }
 }

@@ -105,6 +105,8 @@ pub enum InputKind {
     Postgres,
     /// `--from-catalog cloud`
     Cloud,
+    /// `--from-warehouse SCHEMA…` (through the project's dbt)
+    Warehouse,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

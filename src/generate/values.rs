@@ -510,7 +510,9 @@ mod tests {
         got.sort_unstable();
         assert_eq!(got, want);
         assert_eq!(t["model_name"], "stg_shop__order_items");
-        assert_eq!(t["primary_key"], "id");
+        // The key `ID` of `order_items` is named for its entity (dbt Labs' style).
+        assert_eq!(t["primary_key"], "order_item_id");
+        assert_eq!(t["columns"][0]["alias"], "order_item_id");
         let c = &t["columns"];
         assert_eq!(c[0]["tests"], serde_json::json!(["unique", "not_null"]));
         assert_eq!(c[0]["cast_type"], "bigint");

@@ -81,6 +81,7 @@ pub fn check(
         Some(run) => match (run.input.kind, &run.input.path) {
             (InputKind::Postgres, _) => "the last input was a database: the warehouse was not re-read".into(),
             (InputKind::Cloud, _) => "the last input was a dbt Cloud catalog: it was not fetched again".into(),
+            (InputKind::Warehouse, _) => "the last input was the warehouse (through dbt): it was not re-read".into(),
             _ => "the last input is not recorded".into(),
         },
     };
@@ -91,7 +92,7 @@ pub fn check(
 fn input_path(input: &Input) -> &Path {
     match input {
         Input::Catalog(p) | Input::SourcesYaml(p) => p,
-        Input::Postgres(_) | Input::Spec => Path::new(""),
+        Input::Postgres(_) | Input::Warehouse(_) | Input::Spec => Path::new(""),
     }
 }
 
@@ -101,7 +102,7 @@ fn local_input(root: &Path, run: &LastRun) -> Option<Input> {
     match run.input.kind {
         InputKind::Catalog => Some(Input::Catalog(path)),
         InputKind::Sources => Some(Input::SourcesYaml(path)),
-        InputKind::Postgres | InputKind::Cloud => None,
+        InputKind::Postgres | InputKind::Cloud | InputKind::Warehouse => None,
     }
 }
 
@@ -117,6 +118,8 @@ fn regenerate(
         input,
         selection: run.selection.clone(),
         force: false,
+        include_staged: false,
+        manifest: None,
         last_run: None,
     };
     let planned = generate::plan(&request)?;
@@ -168,6 +171,7 @@ pub fn fix_command(run: &LastRun) -> String {
         (InputKind::Sources, Some(p)) => format!("--from-sources {}", shell_word(p)),
         (InputKind::Cloud, _) => "--from-catalog cloud".into(),
         (InputKind::Postgres, _) => "--from-postgres URL".into(),
+        (InputKind::Warehouse, _) => "--from-warehouse SCHEMA".into(),
         (_, None) => "--from-catalog PATH".into(),
     };
     let mut cmd = "datachonk generate".to_string();

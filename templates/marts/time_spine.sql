@@ -1,12 +1,13 @@
 [#- datachonk built-in template: the time spine dbt's semantic layer needs (one row per day),
-    rendered when the project has none. Context: time_spine (name, column, start, end). -#]
+    rendered when the project has none. Context: time_spine (name, column; start and end: Jinja
+    expressions giving the first day and the day after the last). -#]
 {{ config(materialized='table') }}
 
 with
 
 days as (
 
-    {{ dbt.date_spine('day', "cast('[[ time_spine.start ]]' as date)", "cast('[[ time_spine.end ]]' as date)") }}
+    {{ dbt.date_spine('day', [[ time_spine.start ]], [[ time_spine.end ]]) }}
 
 ),
 

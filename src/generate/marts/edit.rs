@@ -109,13 +109,24 @@ pub fn insert(text: &str, section: &str, line: &str) -> Result<String, EditError
     };
     // The section's block: indented lines (and blank or comment lines between them) up to the
     // next top-level key.
+    // An indented comment right under an entry (no blank line between) belongs to it: the new
+    // entry goes after it, not between the entry and its comment.
     let mut last = h;
     let mut indent: Option<String> = None;
+    let mut attached = false;
     for (i, l) in lines.iter().enumerate().skip(h + 1) {
         let t = l.trim_end_matches(['\n', '\r']);
-        if t.trim().is_empty() || t.trim_start().starts_with('#') && !t.starts_with('#') {
+        if t.trim().is_empty() {
+            attached = false;
             continue;
         }
+        if t.trim_start().starts_with('#') && !t.starts_with('#') {
+            if attached && last > h {
+                last = i;
+            }
+            continue;
+        }
+        attached = true;
         if !t.starts_with([' ', '\t']) {
             if t.starts_with('#') {
                 continue;
@@ -174,6 +185,16 @@ mod tests {
             "facts:\n  x: { a: b }\n"
         );
         assert!(insert("facts: { x: {} }\n", "facts", "y: {}").is_err());
+        // An entry's own trailing comment stays with it.
+        assert_eq!(
+            insert(
+                "facts:\n  orders:\n    from: stg_o\n    # incremental later\nmetrics: {}\n",
+                "facts",
+                "lines: { from: stg_l }"
+            )
+            .unwrap(),
+            "facts:\n  orders:\n    from: stg_o\n    # incremental later\n  lines: { from: stg_l }\nmetrics: {}\n"
+        );
     }
 
     #[test]

@@ -98,6 +98,8 @@ impl MartsError {
 #[derive(Debug, Default)]
 pub struct Known {
     models: BTreeMap<String, Option<Vec<String>>>,
+    /// (model, column) → the warehouse's type name, when a catalog says it.
+    types: BTreeMap<(String, String), String>,
     /// Where the columns came from (for messages and the no-op key).
     pub sources: Vec<PathBuf>,
 }
@@ -106,6 +108,13 @@ impl Known {
     /// `None`: no such model; `Some(None)`: it exists, columns unknown.
     pub fn columns(&self, model: &str) -> Option<Option<Vec<String>>> {
         self.models.get(&model.to_ascii_lowercase()).cloned()
+    }
+
+    /// The warehouse's type of a model's column, when a catalog says it.
+    pub fn column_type(&self, model: &str, column: &str) -> Option<&str> {
+        self.types
+            .get(&(model.to_ascii_lowercase(), column.to_ascii_lowercase()))
+            .map(String::as_str)
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -150,6 +159,8 @@ impl Known {
             name: String,
             #[serde(default)]
             index: Option<i64>,
+            #[serde(default, rename = "type")]
+            data_type: Option<String>,
         }
         let bytes = crate::io_limits::read(
             path,
@@ -183,11 +194,14 @@ impl Known {
                 self.add_model(&name);
                 continue;
             }
-            let mut columns: Vec<(i64, String)> = node
-                .columns
-                .into_values()
-                .map(|c| (c.index.unwrap_or(0), c.name))
-                .collect();
+            let mut columns: Vec<(i64, String)> = Vec::new();
+            for c in node.columns.into_values() {
+                if let Some(t) = c.data_type {
+                    self.types
+                        .insert((name.to_ascii_lowercase(), c.name.to_ascii_lowercase()), t);
+                }
+                columns.push((c.index.unwrap_or(0), c.name));
+            }
             columns.sort();
             self.add_columns(&name, columns.into_iter().map(|(_, c)| c).collect());
         }

@@ -17,7 +17,15 @@ pub struct Layout {
     pub snapshots_folder: String,
     pub dim_prefix: String,
     pub fct_prefix: String,
+    /// `dim_{name}` or `fct_{singular}`, when the layout says a pattern.
+    pub dim_name: Option<String>,
+    pub fct_name: Option<String>,
     pub time_spine: String,
+    /// The time spine's first and last day (`None`: the facts' time range, to today at least).
+    pub time_spine_start: Option<String>,
+    pub time_spine_end: Option<String>,
+    pub dim_materialized: String,
+    pub fct_materialized: String,
 }
 
 impl Default for Layout {
@@ -27,7 +35,13 @@ impl Default for Layout {
             snapshots_folder: "snapshots".into(),
             dim_prefix: "dim_".into(),
             fct_prefix: "fct_".into(),
+            dim_name: None,
+            fct_name: None,
             time_spine: "metricflow_time_spine".into(),
+            time_spine_start: None,
+            time_spine_end: None,
+            dim_materialized: "table".into(),
+            fct_materialized: "table".into(),
         }
     }
 }
@@ -50,7 +64,38 @@ pub struct Entity {
     pub snapshot: Option<Snapshot>,
     pub snapshot_name: String,
     pub surrogate_key: String,
+    pub materialized: String,
     pub description: String,
+    /// Attributes whose type is a date or time (time dimensions in the semantic model).
+    pub time_attributes: Vec<String>,
+    /// The name facts and semantic models know it by (`customers` → `customer`).
+    pub semantic_name: String,
+}
+
+/// The surrogate key of every dimension's unknown member: facts whose entity key matches no
+/// member point here (Kimball's "-1" row), so an orphan is kept, counted and visible.
+pub const UNKNOWN_KEY: &str = "-1";
+
+/// What a fact does with a row whose entity key matches no member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Orphans {
+    /// Point it at the dimension's unknown member (the default).
+    Unknown,
+    /// Leave the key null, so the fact's `not_null` test fails.
+    Fail,
+}
+
+/// How an incremental fact finds the rows to (re)load.
+#[derive(Debug, Clone, Serialize)]
+pub struct Incremental {
+    /// The column compared with the table's latest value.
+    pub column: String,
+    /// Re-read this far behind the latest value: (amount, unit singular).
+    pub lookback: Option<(u32, String)>,
+    /// dbt's `incremental_strategy` as the spec says it (`None`: the dialect's default).
+    pub strategy: Option<String>,
+    pub on_schema_change: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -89,7 +134,9 @@ pub struct Fact {
     pub dimensions: Vec<String>,
     /// Time columns (the fact's and its metrics'), the default first.
     pub time_dimensions: Vec<String>,
-    pub incremental: Option<(String, String)>,
+    pub incremental: Option<Incremental>,
+    pub orphans: Orphans,
+    pub materialized: String,
     pub description: String,
     /// Semantic-model measures its metrics use.
     pub semantic_measures: Vec<Measure>,
@@ -131,7 +178,13 @@ pub struct Model {
     pub entities: Vec<Entity>,
     pub facts: Vec<Fact>,
     pub metrics: Vec<Metric>,
+    /// What is valid but probably not meant (printed, nothing refused).
+    #[serde(skip)]
+    pub warnings: Vec<Problem>,
 }
+
+/// Incremental strategies that replace a reloaded row (so a rerun equals a full refresh).
+pub const STRATEGIES: [&str; 3] = ["merge", "delete+insert", "insert_overwrite"];
 
 pub const AGGS: [&str; 9] = [
     "sum",
@@ -144,6 +197,99 @@ pub const AGGS: [&str; 9] = [
     "sum_boolean",
     "percentile",
 ];
+
+/// `3 days` → (3, "day"): a window or lookback, `N unit` with a unit dbt and MetricFlow know.
+pub fn parse_window(s: &str) -> Option<(u32, String)> {
+    let mut parts = s.split_whitespace();
+    let n: u32 = parts.next()?.parse().ok()?;
+    let unit = parts.next()?.to_ascii_lowercase();
+    if parts.next().is_some() || n == 0 {
+        return None;
+    }
+    let unit = unit.strip_suffix('s').unwrap_or(&unit).to_string();
+    WINDOW_UNITS.contains(&unit.as_str()).then_some((n, unit))
+}
+
+pub const WINDOW_UNITS: [&str; 7] = ["minute", "hour", "day", "week", "month", "quarter", "year"];
+
+/// The names a derived metric's expression uses: identifiers that are neither SQL words nor
+/// functions (followed by `(`), nor numbers.
+pub fn expr_names(expr: &str) -> Vec<String> {
+    const SQL: [&str; 15] = [
+        "and", "or", "not", "null", "is", "case", "when", "then", "else", "end", "as", "true",
+        "false", "in", "between",
+    ];
+    let mut out: Vec<String> = Vec::new();
+    let chars: Vec<char> = expr.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            // A string literal: skip it.
+            i += 1;
+            while i < chars.len() && chars[i] != '\'' {
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        if c.is_ascii_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            let next = chars[i..].iter().find(|c| !c.is_whitespace());
+            if next != Some(&'(')
+                && !SQL.contains(&word.to_ascii_lowercase().as_str())
+                && !out.contains(&word)
+            {
+                out.push(word);
+            }
+            continue;
+        }
+        if c.is_ascii_digit() {
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
+                i += 1;
+            }
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// A column named like a date or time (`ordered_at`, `signed_up_on`, `birth_date`): a time
+/// dimension when no catalog says its type.
+fn named_like_time(c: &str) -> bool {
+    let c = c.to_ascii_lowercase();
+    ["_at", "_on", "_date", "_time", "_timestamp"]
+        .iter()
+        .any(|s| c.ends_with(s))
+        || matches!(c.as_str(), "date" | "timestamp")
+}
+
+fn is_time(t: &str) -> bool {
+    let t = t.to_ascii_lowercase();
+    t.starts_with("date") || t.starts_with("timestamp") || t == "datetime"
+}
+
+impl Layout {
+    /// The model of an entity (`dim`) or a fact.
+    pub fn model_name(&self, dim: bool, name: &str) -> String {
+        let (pattern, prefix) = if dim {
+            (&self.dim_name, &self.dim_prefix)
+        } else {
+            (&self.fct_name, &self.fct_prefix)
+        };
+        match pattern {
+            Some(p) => p
+                .replace("{name}", name)
+                .replace("{singular}", &singular(name)),
+            None => format!("{prefix}{name}"),
+        }
+    }
+}
 
 /// `customers` → `customer` (good enough for key names; `key:`/`surrogate_key:` override).
 pub fn singular(name: &str) -> String {
@@ -169,6 +315,33 @@ fn key_name(entity: &str, key: &[String]) -> String {
         [one] if one.ends_with("_id") => format!("{}_key", &one[..one.len() - 3]),
         _ => format!("{}_key", singular(entity)),
     }
+}
+
+/// A mart's materialization as dbt names it, or what to write instead.
+fn materialization(s: &str) -> Result<String, String> {
+    const KNOWN: [&str; 3] = ["table", "view", "ephemeral"];
+    if KNOWN.contains(&s) {
+        return Ok(s.to_string());
+    }
+    Err(match spec::closest(s, KNOWN) {
+        Some(k) => format!("write `{k}`"),
+        None => format!(
+            "write one of: {} (incremental facts: `incremental:`)",
+            KNOWN.join(", ")
+        ),
+    })
+}
+
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && (1..=12).contains(&s[5..7].parse::<u32>().unwrap_or(0))
+        && (1..=31).contains(&s[8..10].parse::<u32>().unwrap_or(0))
 }
 
 fn valid_name(s: &str) -> bool {
@@ -220,8 +393,45 @@ pub fn resolve(spec: &Spec, known: &Known) -> Result<Model, MartsError> {
                     .to_string(),
                 dim_prefix: l.dim_prefix.clone().unwrap_or(d.dim_prefix),
                 fct_prefix: l.fct_prefix.clone().unwrap_or(d.fct_prefix),
+                dim_name: l.dim_name.clone(),
+                fct_name: l.fct_name.clone(),
                 time_spine: l.time_spine.clone().unwrap_or(d.time_spine),
+                time_spine_start: None,
+                time_spine_end: None,
+                dim_materialized: d.dim_materialized,
+                fct_materialized: d.fct_materialized,
             };
+            for (value, slot) in [
+                (&l.dim_materialized, &mut model.layout.dim_materialized),
+                (&l.fct_materialized, &mut model.layout.fct_materialized),
+            ] {
+                if let Some(v) = value {
+                    match materialization(&v.value) {
+                        Ok(m) => *slot = m,
+                        Err(hint) => problem(
+                            At::of(file, v),
+                            format!("unknown materialization `{}`", v.value),
+                            Some(hint),
+                        ),
+                    }
+                }
+            }
+            for (value, slot) in [
+                (&l.time_spine_start, &mut model.layout.time_spine_start),
+                (&l.time_spine_end, &mut model.layout.time_spine_end),
+            ] {
+                if let Some(v) = value {
+                    if is_date(&v.value) {
+                        *slot = Some(v.value.clone());
+                    } else {
+                        problem(
+                            At::of(file, v),
+                            format!("`{}` is not a date", v.value),
+                            Some("write a day as YYYY-MM-DD, e.g. `2020-01-01`".into()),
+                        );
+                    }
+                }
+            }
         }
     }
     let layout = model.layout.clone();
@@ -463,11 +673,36 @@ pub fn resolve(spec: &Spec, known: &Known) -> Result<Model, MartsError> {
             .as_ref()
             .map(|s| s.value.clone())
             .unwrap_or_else(|| key_name(name, &key));
+        let materialized = match &e.materialized {
+            Some(m) => materialization(&m.value).unwrap_or_else(|hint| {
+                problems.push(Problem {
+                    at: At::of(file, m),
+                    message: format!("unknown materialization `{}`", m.value),
+                    hint: Some(hint),
+                });
+                String::new()
+            }),
+            None => layout.dim_materialized.clone(),
+        };
+        let time_attributes: Vec<String> = attributes
+            .iter()
+            .flatten()
+            .filter(
+                |a: &&String| match known.column_type(&e.from.value, a.as_str()) {
+                    Some(t) => is_time(t),
+                    None => named_like_time(a),
+                },
+            )
+            .cloned()
+            .collect();
         entities.insert(
             name.to_string(),
             Entity {
+                time_attributes,
+                materialized,
+                semantic_name: singular(name),
                 name: name.to_string(),
-                model: format!("{}{name}", layout.dim_prefix),
+                model: layout.model_name(true, name),
                 from: e.from.value.clone(),
                 key,
                 attributes,
@@ -491,6 +726,7 @@ pub fn resolve(spec: &Spec, known: &Known) -> Result<Model, MartsError> {
 
     // Facts.
     let mut facts: BTreeMap<String, Fact> = BTreeMap::new();
+    let mut incremental_at: BTreeMap<String, At> = BTreeMap::new();
     let mut fact_cols: BTreeMap<String, Option<Vec<String>>> = BTreeMap::new();
     for (name, (file, f, _)) in &fact_at {
         let cols = check_from(&mut problems, file, &f.from).flatten();
@@ -575,11 +811,13 @@ pub fn resolve(spec: &Spec, known: &Known) -> Result<Model, MartsError> {
             });
         }
         for j in &mut joins {
-            j.alias = if used[&j.entity] > 1 {
-                format!("{}__{}", j.model, j.columns.join("__"))
+            if used[&j.entity] > 1 {
+                j.alias = format!("{}__{}", j.model, j.columns.join("__"));
             } else {
-                j.model.clone()
-            };
+                // One reference: the entity's own name, so MetricFlow joins the dimension.
+                j.alias = j.model.clone();
+                j.semantic_name = singular(&j.entity);
+            }
         }
         let mut seen_keys = BTreeSet::new();
         for j in &joins {
@@ -621,17 +859,10 @@ pub fn resolve(spec: &Spec, known: &Known) -> Result<Model, MartsError> {
                 "time",
             );
         }
-        let incremental = f.incremental.as_ref().map(|i| {
-            check_col(
-                &mut problems,
-                At::of(file, &i.value.updated_at),
-                &cols,
-                &f.from.value,
-                &i.value.updated_at.value,
-                "incremental.updated_at",
-            );
+        let incremental = f.incremental.as_ref().and_then(|i| {
+            let iat = At::of(file, i);
+            let i = &i.value;
             let osc = i
-                .value
                 .on_schema_change
                 .as_ref()
                 .map(|o| o.value.clone())
@@ -639,28 +870,115 @@ pub fn resolve(spec: &Spec, known: &Known) -> Result<Model, MartsError> {
             if !["ignore", "fail", "append_new_columns", "sync_all_columns"].contains(&osc.as_str())
             {
                 problems.push(Problem {
-                    at: At::of(
-                        file,
-                        i.value
-                            .on_schema_change
-                            .as_ref()
-                            .unwrap_or(&i.value.updated_at),
-                    ),
+                    at: i
+                        .on_schema_change
+                        .as_ref()
+                        .map(|o| At::of(file, o))
+                        .unwrap_or(iat.clone()),
                     message: format!("unknown on_schema_change `{osc}`"),
                     hint: Some(
                         "write one of: ignore, fail, append_new_columns, sync_all_columns".into(),
                     ),
                 });
             }
-            (i.value.updated_at.value.clone(), osc)
+            let strategy = i.strategy.as_ref().and_then(|st| {
+                if STRATEGIES.contains(&st.value.as_str()) {
+                    Some(st.value.clone())
+                } else {
+                    problems.push(Problem {
+                        at: At::of(file, st),
+                        message: format!("unknown incremental strategy `{}`", st.value),
+                        hint: Some(format!(
+                            "write one of: {} (each reloads rows on the grain, so a reloaded row replaces its old version)",
+                            STRATEGIES.join(", ")
+                        )),
+                    });
+                    None
+                }
+            });
+            let lookback = i.lookback.as_ref().and_then(|l| match parse_window(&l.value) {
+                Some(w) => Some(w),
+                None => {
+                    problems.push(Problem {
+                        at: At::of(file, l),
+                        message: format!("`{}` is not a lookback", l.value),
+                        hint: Some(format!(
+                            "write a number and a unit, e.g. `lookback: 3 days` (units: {})",
+                            WINDOW_UNITS.join(", ")
+                        )),
+                    });
+                    None
+                }
+            });
+            let column = match (&i.updated_at, &f.time) {
+                (Some(u), _) => {
+                    check_col(
+                        &mut problems,
+                        At::of(file, u),
+                        &cols,
+                        &f.from.value,
+                        &u.value,
+                        "incremental.updated_at",
+                    );
+                    u.value.clone()
+                }
+                (None, Some(t)) if i.lookback.is_some() => t.value.clone(),
+                (None, _) => {
+                    problems.push(Problem {
+                        at: iat.clone(),
+                        message: format!("incremental fact `{name}` says neither which column changes nor how far back to re-read"),
+                        hint: Some(if f.time.is_some() {
+                            "add `updated_at: COLUMN` (a column that moves when a row changes) or `lookback: 3 days` (re-read the last days of the fact's `time`)".into()
+                        } else {
+                            "add `updated_at: COLUMN` (a column that moves when a row changes), or `time: COLUMN` to the fact and `lookback: 3 days` here".into()
+                        }),
+                    });
+                    return None;
+                }
+            };
+            incremental_at.insert(name.to_string(), iat);
+            Some(Incremental {
+                column,
+                lookback,
+                strategy,
+                on_schema_change: osc,
+            })
         });
+        let materialized = match &f.materialized {
+            Some(m) => match materialization(&m.value) {
+                Ok(v) if v != "ephemeral" => v,
+                _ => {
+                    problems.push(Problem {
+                        at: At::of(file, m),
+                        message: format!("unknown materialization `{}` for a fact", m.value),
+                        hint: Some(
+                            "write `table` or `view` (incremental loading: `incremental:`)".into(),
+                        ),
+                    });
+                    String::new()
+                }
+            },
+            None => layout.fct_materialized.clone(),
+        };
+        let orphans = match f.orphans.as_ref().map(|o| (o, o.value.as_str())) {
+            None | Some((_, "unknown")) => Orphans::Unknown,
+            Some((_, "fail")) => Orphans::Fail,
+            Some((o, other)) => {
+                problems.push(Problem {
+                    at: At::of(file, o),
+                    message: format!("unknown orphans `{other}`"),
+                    hint: Some("write `orphans: unknown` (rows without a member point at the unknown member) or `orphans: fail` (the key's not_null test fails on them)".into()),
+                });
+                Orphans::Unknown
+            }
+        };
         fact_cols.insert(name.to_string(), cols);
         let primary_entity = singular(name);
         facts.insert(
             name.to_string(),
             Fact {
                 name: name.to_string(),
-                model: format!("{}{name}", layout.fct_prefix),
+                model: layout.model_name(false, name),
                 from: f.from.value.clone(),
                 grain,
                 joins,
@@ -668,6 +986,8 @@ pub fn resolve(spec: &Spec, known: &Known) -> Result<Model, MartsError> {
                 dimensions: f.dimensions.iter().map(|m| m.value.clone()).collect(),
                 time_dimensions: f.time.iter().map(|t| t.value.clone()).collect(),
                 incremental,
+                orphans,
+                materialized,
                 description: f
                     .description
                     .clone()
@@ -809,7 +1129,7 @@ pub fn resolve(spec: &Spec, known: &Known) -> Result<Model, MartsError> {
                     }
                     (None, Some(t)) => t.clone(),
                     (None, None) => match &f.incremental {
-                        Some((u, _)) => u.clone(),
+                        Some(i) => i.column.clone(),
                         None => {
                             problems.push(Problem {
                                 at: at.clone(),
@@ -826,6 +1146,15 @@ pub fn resolve(spec: &Spec, known: &Known) -> Result<Model, MartsError> {
                     },
                 };
                 let window = m.window.as_ref().map(|w| w.value.clone());
+                if let Some(w) = &m.window {
+                    if parse_window(&w.value).is_none_or(|(_, u)| u == "minute" || u == "hour") {
+                        problems.push(Problem {
+                            at: At::of(file, w),
+                            message: format!("`{}` is not a window", w.value),
+                            hint: Some("write a number and a unit, e.g. `window: 7 days` (units: day, week, month, quarter, year)".into()),
+                        });
+                    }
+                }
                 let grain_to_date = m.grain_to_date.as_ref().map(|g| g.value.clone());
                 if kind == "simple" && (window.is_some() || grain_to_date.is_some()) {
                     problems.push(Problem {
@@ -904,6 +1233,22 @@ pub fn resolve(spec: &Spec, known: &Known) -> Result<Model, MartsError> {
                 };
                 for r in list {
                     metric_ref(&mut problems, r);
+                }
+                for word in expr_names(&expr.value) {
+                    if !list.iter().any(|r| r.value == word) {
+                        problems.push(Problem {
+                            at: At::of(file, expr),
+                            message: format!("derived metric `{name}`'s expression uses `{word}`, which is not among its `metrics`"),
+                            hint: Some(if metric_at.contains_key(word.as_str()) {
+                                format!("add `{word}` to `metrics: [...]`")
+                            } else {
+                                match spec::closest(&word, list.iter().map(|r| r.value.as_str())) {
+                                    Some(n) => format!("write `{n}`"),
+                                    None => format!("name metrics of `metrics: [...]` ({})", list.iter().map(|r| r.value.as_str()).collect::<Vec<_>>().join(", ")),
+                                }
+                            }),
+                        });
+                    }
                 }
                 deps.insert(
                     name.to_string(),
@@ -1004,6 +1349,19 @@ pub fn resolve(spec: &Spec, known: &Known) -> Result<Model, MartsError> {
         });
     }
 
+    // An event time used as the change column: late rows and corrections never arrive.
+    for f in facts.values() {
+        if let (Some(i), Some(at)) = (&f.incremental, incremental_at.get(&f.name)) {
+            if i.lookback.is_none() && f.time_dimensions.first() == Some(&i.column) {
+                model.warnings.push(Problem {
+                    at: at.clone(),
+                    message: format!("fact `{}` loads incrementally on `{}`, its event time: rows that arrive late or are corrected later are never loaded", f.name, i.column),
+                    hint: Some("name a column that moves when a row changes (`updated_at: COLUMN`), or re-read a window: `lookback: 3 days`".into()),
+                });
+            }
+        }
+    }
+
     if !problems.is_empty() {
         return Err(MartsError::Spec(problems));
     }
@@ -1047,6 +1405,23 @@ fn find_cycle(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_and_expression_names_are_parsed() {
+        assert_eq!(parse_window("7 days"), Some((7, "day".into())));
+        assert_eq!(parse_window("1 month"), Some((1, "month".into())));
+        assert_eq!(parse_window("seven days"), None);
+        assert_eq!(parse_window("7 fortnights"), None);
+        assert_eq!(parse_window("0 days"), None);
+        assert_eq!(
+            expr_names("coalesce(revenue, 0) / nullif(order_count, 0) * 1.5 + 'x y'"),
+            ["revenue", "order_count"]
+        );
+        assert_eq!(
+            expr_names("case when a is null then 0 else b end"),
+            ["a", "b"]
+        );
+    }
 
     #[test]
     fn singular_names() {

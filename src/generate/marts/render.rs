@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value as Json};
 use sha2::Digest;
 
-use super::model::{self, Entity, Fact, MetricKind, Model, Snapshot};
+use super::model::{self, Entity, Fact, MetricKind, Model, Orphans, Snapshot, UNKNOWN_KEY};
 use super::MartsError;
 use crate::generate::plan::{self, FileKind, PlannedFile};
 use crate::generate::project::Project;
@@ -34,7 +34,8 @@ struct Job {
     ctx: Json,
 }
 
-/// Read, validate and plan the spec's files (none when the project has no spec).
+/// Read, validate and plan the spec's files (none when the project has no spec), and what in
+/// the spec is valid but probably not meant (warnings, for people).
 /// `staging_models` are the models this run generates (they exist for the spec).
 #[allow(clippy::too_many_arguments)]
 pub(in crate::generate) fn plan(
@@ -45,9 +46,9 @@ pub(in crate::generate) fn plan(
     sink: &Sink,
     project: &Project,
     staging_models: &BTreeSet<String>,
-) -> Result<Vec<PlannedFile>, GenerateError> {
+) -> Result<(Vec<PlannedFile>, Vec<String>), GenerateError> {
     if !super::spec::exists(&req.root) {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let spec = super::spec::read(&req.root)?;
     let input = match &req.input {
@@ -89,7 +90,8 @@ pub(in crate::generate) fn plan(
             sink.accept(f)
         })?;
     files.extend(rendered);
-    Ok(files)
+    let warnings = model.warnings.iter().map(ToString::to_string).collect();
+    Ok((files, warnings))
 }
 
 /// The files of a resolved spec, and the models the project already has (not generated).
@@ -134,7 +136,7 @@ fn jobs(
             path: format!("{dir}/{}.yml", e.model),
             kind: FileKind::MartProperties,
             template: DIM_YAML,
-            ctx: json!({ "entity": dim_yaml_ctx(e) }),
+            ctx: json!({ "entity": dim_yaml_ctx(e, &q) }),
         });
     }
     let mut semantic = false;
@@ -158,7 +160,7 @@ fn jobs(
             path: format!("{dir}/{}.sql", f.model),
             kind: FileKind::MartModel,
             template: FCT,
-            ctx: json!({ "fact": fact_ctx(f, &q) }),
+            ctx: json!({ "fact": fact_ctx(f, &q, dialect) }),
         });
         jobs.push(Job {
             path: format!("{dir}/{}.yml", f.model),
@@ -186,7 +188,8 @@ fn jobs(
     }
     if semantic && declared.time_spine.is_none() && project.model_file(&layout.time_spine).is_none()
     {
-        let ctx = json!({ "time_spine": { "name": layout.time_spine, "column": "date_day", "start": "2000-01-01", "end": "2040-01-01" } });
+        let (start, end) = spine_bounds(model, &q);
+        let ctx = json!({ "time_spine": { "name": layout.time_spine, "column": "date_day", "start": start, "end": end } });
         jobs.push(Job {
             path: format!("{dir}/{}.sql", layout.time_spine),
             kind: FileKind::MartModel,
@@ -201,6 +204,43 @@ fn jobs(
         });
     }
     Ok((jobs, exists))
+}
+
+/// The time spine's first day and the day after its last, as Jinja expressions giving SQL:
+/// the layout's dates, else the facts' time range (the earliest event to today at least), so
+/// an all-time cumulative metric neither starts before the data nor runs decades past it.
+fn spine_bounds(model: &Model, q: &dyn Fn(&str) -> String) -> (String, String) {
+    let date = |d: &str| lit(&format!("cast('{d}' as date)"));
+    let per_fact = |agg: &str| -> Vec<String> {
+        model
+            .facts
+            .iter()
+            .filter(|f| !f.time_dimensions.is_empty())
+            .filter_map(|f| fact_time(f).map(|t| (f, t)))
+            .map(|(f, t)| {
+                format!(
+                    "{} ~ ref({}) ~ ' union all '",
+                    lit(&format!("select {agg}(cast({} as date)) as d from ", q(t))),
+                    lit(&f.model)
+                )
+            })
+            .collect()
+    };
+    let bound = |agg: &str| {
+        let mut parts = vec![lit(&format!("(select {agg}(d) from ("))];
+        parts.extend(per_fact(agg));
+        parts.push(lit("select current_date as d) as bounds)"));
+        parts.join(" ~ ")
+    };
+    let start = match &model.layout.time_spine_start {
+        Some(d) => date(d),
+        None => bound("min"),
+    };
+    let end = match &model.layout.time_spine_end {
+        Some(d) => date(d),
+        None => bound("max"),
+    };
+    (start, format!("dbt.dateadd('day', 1, {end})"))
 }
 
 /// A reference to a column of a dbt model, as the spec names it. Columns dbt creates are
@@ -303,31 +343,62 @@ fn dim_ctx(e: &Entity, q: &dyn Fn(&str) -> String) -> Json {
             key.join(", ")
         ));
     }
+    // The unknown member: the same select over one row of nulls (the source left-joined on
+    // nothing, so every column keeps its type), with the fixed key and text attributes labelled.
+    // Which attributes are text is asked of the relation when dbt runs (the spec's source
+    // may not be built yet when generating): `dc_text_columns`, set by the template.
+    let mut unknown = select.clone();
+    unknown[0] = format!("{} as {}", lit_sql(UNKNOWN_KEY), q(&e.surrogate_key));
+    for item in unknown.iter_mut() {
+        if let Some(a) = e.attributes.iter().flatten().find(|a| *item == q(a)) {
+            *item = format!(
+                "{{% if {} in dc_text_columns %}}'Unknown'{{% else %}}{cte}.{qa}{{% endif %}} as {qa}",
+                lit(&a.to_ascii_lowercase()),
+                qa = q(a)
+            );
+        }
+    }
     json!({
         "name": e.name,
         "model": e.model,
         "from": e.from,
         "snapshot_name": e.snapshot_name,
         "select": select,
+        "unknown": unknown,
+        "materialized": e.materialized,
     })
 }
 
-fn dim_yaml_ctx(e: &Entity) -> Json {
+/// A SQL string literal.
+fn lit_sql(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn dim_yaml_ctx(e: &Entity, q: &dyn Fn(&str) -> String) -> Json {
     let scd2 = e.snapshot.is_some();
     let thing = model::singular(&e.name);
     let mut columns = vec![json!({
         "name": e.surrogate_key,
-        "description": format!("Surrogate key of the {thing}{}.", if scd2 { " version" } else { "" }),
+        "description": format!("Surrogate key of the {thing}{}; `{UNKNOWN_KEY}`: the unknown member, which facts point to when their key matches no {thing}.", if scd2 { " version" } else { "" }),
         "tests": ["unique", "not_null"],
     })];
+    // The unknown member has no natural key: `not_null` skips it (and only it).
+    let not_null = format!(
+        "not_null:\n  config:\n    where: {}",
+        yaml_single(&format!(
+            "{} <> {}",
+            q(&e.surrogate_key),
+            lit_sql(UNKNOWN_KEY)
+        ))
+    );
     for k in &e.key {
         let tests: Vec<String> = match (scd2, e.key.len()) {
-            (false, 1) => vec!["unique".into(), "not_null".into()],
+            (false, 1) => vec!["unique".into(), not_null.clone()],
             (true, 1) => vec![
-                "not_null".into(),
+                not_null.clone(),
                 "unique:\n  config:\n    where: is_current".into(),
             ],
-            _ => vec!["not_null".into()],
+            _ => vec![not_null.clone()],
         };
         columns.push(json!({ "name": k, "description": if e.key.len() == 1 { format!("Natural key of the {thing}.") } else { String::new() }, "tests": tests }));
     }
@@ -350,7 +421,45 @@ fn dim_yaml_ctx(e: &Entity) -> Json {
             columns.push(json!({ "name": name, "description": description, "tests": [] }));
         }
     }
-    json!({ "model": e.model, "description": e.description, "columns": columns })
+    json!({
+        "model": e.model,
+        "description": e.description,
+        "columns": columns,
+        "semantic_model": dim_semantic_model(e),
+    })
+}
+
+/// The dimension in the semantic layer: its surrogate key as the entity facts join on (for
+/// scd2 that key names the version valid at the fact's event time, resolved when the fact is
+/// built), its attributes as dimensions. `None` when its attributes are not known.
+fn dim_semantic_model(e: &Entity) -> Option<Json> {
+    let attributes = e.attributes.as_ref()?;
+    let mut dimensions: Vec<Json> = Vec::new();
+    for c in e.key.iter().chain(attributes) {
+        dimensions.push(if e.time_attributes.contains(c) {
+            json!({ "name": c, "type": "time", "granularity": "day" })
+        } else {
+            json!({ "name": c, "type": "categorical" })
+        });
+    }
+    if e.snapshot.is_some() {
+        for t in ["valid_from", "valid_to"] {
+            dimensions.push(json!({ "name": t, "type": "time", "granularity": "day" }));
+        }
+        dimensions.push(json!({ "name": "is_current", "type": "categorical" }));
+    }
+    Some(json!({
+        "name": e.model,
+        "description": e.description,
+        "model": e.model,
+        "entities": [{ "name": e.semantic_name, "type": "primary", "expr": e.surrogate_key }],
+        "dimensions": dimensions,
+    }))
+}
+
+/// A YAML single-quoted scalar.
+fn yaml_single(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
 }
 
 fn snapshot_ctx(e: &Entity, s: &Snapshot) -> Json {
@@ -377,10 +486,10 @@ fn snapshot_ctx(e: &Entity, s: &Snapshot) -> Json {
 fn fact_time(f: &Fact) -> Option<&String> {
     f.time_dimensions
         .first()
-        .or(f.incremental.as_ref().map(|(c, _)| c))
+        .or(f.incremental.as_ref().map(|i| &i.column))
 }
 
-fn fact_ctx(f: &Fact, q: &dyn Fn(&str) -> String) -> Json {
+fn fact_ctx(f: &Fact, q: &dyn Fn(&str) -> String, dialect: Dialect) -> Json {
     let mut select: Vec<String> = Vec::new();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut add = |select: &mut Vec<String>, col: &str| {
@@ -394,10 +503,14 @@ fn fact_ctx(f: &Fact, q: &dyn Fn(&str) -> String) -> Json {
     let mut key_lines = Vec::new();
     for j in &f.joins {
         let line = format!("{}.{}", j.alias, q(&j.entity_surrogate_key));
-        key_lines.push(if j.entity_surrogate_key == j.key_as {
-            line
-        } else {
-            format!("{line} as {}", q(&j.key_as))
+        key_lines.push(match f.orphans {
+            Orphans::Unknown => format!(
+                "coalesce({line}, {}) as {}",
+                lit_sql(UNKNOWN_KEY),
+                q(&j.key_as)
+            ),
+            Orphans::Fail if j.entity_surrogate_key == j.key_as => line,
+            Orphans::Fail => format!("{line} as {}", q(&j.key_as)),
         });
     }
     // Surrogate keys right after the grain, then the natural keys, measures, dimensions, times.
@@ -415,8 +528,8 @@ fn fact_ctx(f: &Fact, q: &dyn Fn(&str) -> String) -> Json {
     {
         add(&mut select, c);
     }
-    if let Some((c, _)) = &f.incremental {
-        add(&mut select, c);
+    if let Some(i) = &f.incremental {
+        add(&mut select, &i.column);
     }
     select.splice(grain_len..grain_len, key_lines);
     let time = fact_time(f);
@@ -463,8 +576,58 @@ fn fact_ctx(f: &Fact, q: &dyn Fn(&str) -> String) -> Json {
         "select": select,
         "joins": joins,
         "unique_key": unique_key,
-        "incremental": f.incremental.as_ref().map(|(c, osc)| json!({ "column": q(c), "on_schema_change": osc })),
+        "incremental": f.incremental.as_ref().map(|i| incremental_ctx(f, i, q, dialect)),
+        "materialized": f.materialized,
     })
+}
+
+/// The incremental config and filter: rows at or after the table's latest `column` (less the
+/// lookback), and rows loaded before whose entity had no member yet (a late-arriving
+/// dimension member), so a rerun gives what a full refresh would.
+fn incremental_ctx(
+    f: &Fact,
+    i: &model::Incremental,
+    q: &dyn Fn(&str) -> String,
+    dialect: Dialect,
+) -> Json {
+    let c = q(&i.column);
+    let latest = format!("(select max({c}) from {{{{ this }}}})");
+    let mut filter = match &i.lookback {
+        None => format!("{c} >= {latest}"),
+        Some((n, unit)) => format!(
+            "{c} >= {{{{ dbt.dateadd({}, -{n}, {} ~ this ~ ')') }}}}",
+            lit(unit),
+            lit(&format!("(select max({c}) from "))
+        ),
+    };
+    let missing: Vec<String> = f
+        .joins
+        .iter()
+        .map(|j| match f.orphans {
+            Orphans::Unknown => format!("loaded.{} = {}", q(&j.key_as), lit_sql(UNKNOWN_KEY)),
+            Orphans::Fail => format!("loaded.{} is null", q(&j.key_as)),
+        })
+        .collect();
+    if !missing.is_empty() {
+        let same: Vec<String> = f
+            .grain
+            .iter()
+            .map(|g| format!("loaded.{g} = src.{g}", g = q(g)))
+            .collect();
+        filter = format!(
+            "{filter}\n        or exists (select 1 from {{{{ this }}}} as loaded where {} and ({}))",
+            same.join(" and "),
+            missing.join(" or ")
+        );
+    }
+    let strategy = i.strategy.clone().unwrap_or_else(|| {
+        match dialect {
+            Dialect::Postgres | Dialect::Redshift | Dialect::Duckdb => "delete+insert",
+            _ => "merge",
+        }
+        .into()
+    });
+    json!({ "filter": filter, "strategy": strategy, "on_schema_change": i.on_schema_change })
 }
 
 fn fact_yaml_ctx(f: &Fact, semantic: bool) -> Json {
@@ -478,10 +641,29 @@ fn fact_yaml_ctx(f: &Fact, semantic: bool) -> Json {
         columns.push(json!({ "name": g, "description": "", "tests": tests }));
     }
     for j in &f.joins {
+        let orphans = match f.orphans {
+            Orphans::Unknown => format!(
+                " A row whose {} matches none points to the unknown member (`{UNKNOWN_KEY}`).",
+                j.columns.join(", ")
+            ),
+            Orphans::Fail => format!(
+                " Null when the row's {} matches none, which fails not_null.",
+                j.columns.join(", ")
+            ),
+        };
+        // Kimball's type 2 rule, said where people read it.
+        let version = match (j.scd2, fact_time(f)) {
+            (true, Some(t)) => format!(" The version valid at the row's {t}: a version that starts later leaves rows already loaded as they are."),
+            (true, None) => " The version current when the row was loaded.".to_string(),
+            _ => String::new(),
+        };
         columns.push(json!({
             "name": j.key_as,
-            "description": format!("Surrogate key of the {} ({}).", model::singular(&j.entity), j.model),
-            "tests": [format!("relationships:\n  arguments:\n    to: ref('{}')\n    field: {}", j.model, j.entity_surrogate_key)],
+            "description": format!("Surrogate key of the {} ({}).{version}{orphans}", model::singular(&j.entity), j.model),
+            "tests": [
+                "not_null".to_string(),
+                format!("relationships:\n  arguments:\n    to: ref('{}')\n    field: {}", j.model, j.entity_surrogate_key),
+            ],
         }));
     }
     let semantic_model = semantic.then(|| {
@@ -494,12 +676,12 @@ fn fact_yaml_ctx(f: &Fact, semantic: bool) -> Json {
             .iter()
             .filter_map(|e| e["name"].as_str().map(str::to_string))
             .collect();
+        // Facts join dimensions on the surrogate key (one convention: it is what the fact
+        // carries and what the unknown member has).
         for j in &f.joins {
-            if let [one] = j.columns.as_slice() {
-                if names.insert(j.semantic_name.clone()) {
-                    entities
-                        .push(json!({ "name": j.semantic_name, "type": "foreign", "expr": one }));
-                }
+            if names.insert(j.semantic_name.clone()) {
+                entities
+                    .push(json!({ "name": j.semantic_name, "type": "foreign", "expr": j.key_as }));
             }
         }
         let mut dimensions: Vec<Json> = f

@@ -41,8 +41,20 @@ pub struct Layout {
     pub snapshots_folder: Option<String>,
     pub dim_prefix: Option<String>,
     pub fct_prefix: Option<String>,
+    /// Model names as a pattern (wins over the prefixes): `{name}` is the spec's name,
+    /// `{singular}` its singular (`dim_{singular}` → `dim_customer`).
+    pub dim_name: Option<String>,
+    pub fct_name: Option<String>,
     /// Name of the time spine model rendered when the project has none.
     pub time_spine: Option<String>,
+    /// First and last day of that time spine (`YYYY-MM-DD`; default: the facts' time range,
+    /// to today at least).
+    pub time_spine_start: Option<Spanned<String>>,
+    pub time_spine_end: Option<Spanned<String>>,
+    /// How dimensions and facts materialize (default `table`, as dbt's project-structure guide
+    /// advises for marts; an entry's `materialized:` wins).
+    pub dim_materialized: Option<Spanned<String>>,
+    pub fct_materialized: Option<Spanned<String>>,
 }
 
 /// A key or grain: one column or several.
@@ -75,6 +87,8 @@ pub struct EntitySpec {
     /// scd2, check strategy: the columns compared.
     pub check: Option<Vec<Spanned<String>>>,
     pub surrogate_key: Option<Spanned<String>>,
+    /// `table` (default), `view` or `ephemeral`.
+    pub materialized: Option<Spanned<String>>,
     pub description: Option<String>,
 }
 
@@ -101,14 +115,27 @@ pub struct FactSpec {
     /// The time column metrics aggregate over (default: a metric's `time`).
     pub time: Option<Spanned<String>>,
     pub incremental: Option<Spanned<Incremental>>,
+    /// What a row whose entity key matches no member gets: `unknown` (default: the entity's
+    /// unknown member, so the row is kept and visible) or `fail` (the key stays null and the
+    /// fact's `not_null` test fails on it).
+    pub orphans: Option<Spanned<String>>,
+    /// `table` (default) or `view` (an incremental fact is incremental).
+    pub materialized: Option<Spanned<String>>,
     pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Incremental {
-    /// Rows whose value here is at least the table's latest are (re)loaded.
-    pub updated_at: Spanned<String>,
+    /// A change column: rows whose value here is at least the table's latest are (re)loaded
+    /// and merged on the grain (late and corrected rows arrive because this column moves).
+    pub updated_at: Option<Spanned<String>>,
+    /// A window re-read on every run (`3 days`): on `updated_at` when given, else on the
+    /// fact's `time` (for facts with no change column: late rows within the window arrive).
+    pub lookback: Option<Spanned<String>>,
+    /// dbt's `incremental_strategy` (default: `delete+insert` on PostgreSQL, Redshift and
+    /// DuckDB, `merge` elsewhere).
+    pub strategy: Option<Spanned<String>>,
     /// dbt's `on_schema_change` (default `append_new_columns`).
     pub on_schema_change: Option<Spanned<String>>,
 }
