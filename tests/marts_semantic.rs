@@ -34,7 +34,7 @@ entities:
   customers:
     from: stg_shop__customers
     key: customer_id
-    attributes: [customer_name, country, signed_up_on]
+    attributes: [customer_name, country, signed_up_date]
     description: A person who has an account.
 
 facts:
@@ -149,7 +149,7 @@ fn dimensions_are_semantic_models_and_every_metric_kind_equals_sql_through_metri
     let dim = read(p, "models/marts/dim_customers.yml");
     assert!(dim.contains("semantic_models:"), "{dim}");
     assert!(
-        dim.contains("- name: signed_up_on\n        type: time"),
+        dim.contains("- name: signed_up_date\n        type: time"),
         "{dim}"
     );
     dbt(

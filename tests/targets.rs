@@ -72,7 +72,8 @@ fn a_job_is_found_by_name_exactly_then_ignoring_case() {
     let exact = datachonk(
         &sb,
         dir.path(),
-        &["dbt-run", "--job", "Broken", "--no-wait"],
+        // Job 2 is the `prod` target's (confirm: true): the gate applies by name too.
+        &["dbt-run", "--job", "Broken", "--no-wait", "--yes"],
     );
     assert_eq!(exact.code, 0, "{}", exact.stderr);
     let loose = datachonk(&sb, dir.path(), &["dbt-run", "--job", "slow", "--no-wait"]);
@@ -101,7 +102,12 @@ fn job_by_name_or_id_works_wherever_a_job_is_named() {
     let sb = sandbox(&[]);
     let dir = project();
     for job in ["1", "2"] {
-        let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", job, "--wait"]);
+        // Job 2 is the `prod` target's (confirm: true): gated by id as by name.
+        let r = datachonk(
+            &sb,
+            dir.path(),
+            &["dbt-run", "--job-id", job, "--wait", "--yes"],
+        );
         assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
     }
     let list_of = |args: &[&str]| -> Vec<i64> {
