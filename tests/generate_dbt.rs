@@ -36,35 +36,8 @@ fn generated_staging_layer_parses_and_builds_with_real_dbt() {
     let python = dbt_bin.with_file_name("python");
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
-    std::fs::create_dir(p.join(".git")).unwrap();
-    std::fs::write(
-        p.join("dbt_project.yml"),
-        "name: chonk\nversion: '1.0.0'\nconfig-version: 2\nprofile: chonk\nmodel-paths: [models]\nmodels:\n  chonk:\n    staging:\n      +materialized: view\n",
-    )
-    .unwrap();
-    std::fs::write(
-        p.join("profiles.yml"),
-        "chonk:\n  target: ci\n  outputs:\n    ci:\n      type: duckdb\n      path: warehouse.duckdb\n      threads: 1\n",
-    )
-    .unwrap();
-    // The raw tables, through the duckdb package dbt-duckdb installs.
-    let mut py = Process::new(&python);
-    py.current_dir(p).args([
-        "-c",
-        &format!("import duckdb; c = duckdb.connect('warehouse.duckdb'); c.execute({WAREHOUSE_SQL:?}); c.close()"),
-    ]);
-    run(&mut py, "create the DuckDB warehouse");
-
-    // Declare the tables (names only) so `dbt docs generate` writes a catalog with their columns.
-    std::fs::create_dir_all(p.join("models")).unwrap();
-    std::fs::write(
-        p.join("models/bootstrap.yml"),
-        "sources:\n  - name: shop\n    schema: raw\n    tables:\n      - name: orders\n      - name: order_items\n        identifier: Order Items\n      - name: customers\n        identifier: Customers\n      - name: sales_2021\n        identifier: 2021_sales\n      - name: t\n        identifier: \"{{ '{{' }} t }}\"\n        quoting: {identifier: true}\n",
-    )
-    .unwrap();
-    dbt(&dbt_bin, p, &["docs", "generate"]);
-    std::fs::remove_file(p.join("models/bootstrap.yml")).unwrap();
-    std::fs::copy(p.join("target/catalog.json"), p.join("catalog.json")).unwrap();
+    // The raw tables, and a catalog of their columns from dbt itself (names only declared for it).
+    real_dbt::duckdb_project_with_catalog(&dbt_bin, p, WAREHOUSE_SQL, "sources:\n  - name: shop\n    schema: raw\n    tables:\n      - name: orders\n      - name: order_items\n        identifier: Order Items\n      - name: customers\n        identifier: Customers\n      - name: sales_2021\n        identifier: 2021_sales\n      - name: t\n        identifier: \"{{ '{{' }} t }}\"\n        quoting: {identifier: true}\n");
 
     std::fs::write(
         p.join("datachonk.yaml"),

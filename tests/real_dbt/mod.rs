@@ -64,3 +64,37 @@ pub fn dbt(dbt: &Path, project: &Path, args: &[&str]) -> String {
         &format!("dbt {}", args.join(" ")),
     )
 }
+
+/// A dbt project on DuckDB in `p` (`dbt_project.yml` named `chonk`, staging as views, the profile
+/// beside it, an empty `.git`), its warehouse made by running `warehouse_sql` through the duckdb
+/// package dbt-duckdb installs, and `catalog.json` at its root: `dbt docs generate` over
+/// `bootstrap_sources` (a sources YAML declaring the tables by name), which is removed again.
+pub fn duckdb_project_with_catalog(
+    dbt_bin: &Path,
+    p: &Path,
+    warehouse_sql: &str,
+    bootstrap_sources: &str,
+) {
+    std::fs::create_dir(p.join(".git")).unwrap();
+    std::fs::write(
+        p.join("dbt_project.yml"),
+        "name: chonk\nversion: '1.0.0'\nconfig-version: 2\nprofile: chonk\nmodel-paths: [models]\nmodels:\n  chonk:\n    staging:\n      +materialized: view\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("profiles.yml"),
+        "chonk:\n  target: ci\n  outputs:\n    ci:\n      type: duckdb\n      path: warehouse.duckdb\n      threads: 1\n",
+    )
+    .unwrap();
+    let mut py = Command::new(dbt_bin.with_file_name("python"));
+    py.current_dir(p).args([
+        "-c",
+        &format!("import duckdb; c = duckdb.connect('warehouse.duckdb'); c.execute({warehouse_sql:?}); c.close()"),
+    ]);
+    run_ok(&mut py, "create the DuckDB warehouse");
+    std::fs::create_dir_all(p.join("models")).unwrap();
+    std::fs::write(p.join("models/bootstrap.yml"), bootstrap_sources).unwrap();
+    dbt(dbt_bin, p, &["docs", "generate"]);
+    std::fs::remove_file(p.join("models/bootstrap.yml")).unwrap();
+    std::fs::copy(p.join("target/catalog.json"), p.join("catalog.json")).unwrap();
+}
