@@ -4,6 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::LoadOptions;
+use crate::ui::{ColorMode, UiOptions};
+
+mod marts;
+pub use marts::{NewArgs, NewKind, RelationshipsArgs};
+
 /// An "Examples:" heading (styled as clap's own) over indented command lines, one per
 /// argument. Shown after the options in `-h` and `--help`, and as a section of the man page.
 /// Lines stay within 78 columns: clap would wrap longer ones without indenting them.
@@ -103,6 +109,44 @@ pub enum ColorChoice {
     Never,
 }
 
+impl GlobalArgs {
+    /// Where the configuration is read from (`--config`, else found from the working directory).
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            explicit_file: self.config.clone(),
+            start_dir: None,
+        }
+    }
+
+    /// True when questions may be asked: not `--no-input`, and both stdin and stderr are
+    /// terminals.
+    pub fn can_prompt(&self) -> bool {
+        use std::io::IsTerminal;
+        !self.no_input && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+    }
+
+    /// Whether prompts are coloured: `always`, or `auto` without NO_COLOR.
+    pub fn prompt_color(&self) -> bool {
+        self.color == ColorChoice::Always
+            || (self.color == ColorChoice::Auto && std::env::var_os("NO_COLOR").is_none())
+    }
+}
+
+impl From<&GlobalArgs> for UiOptions {
+    fn from(g: &GlobalArgs) -> Self {
+        UiOptions {
+            json: g.json,
+            quiet: g.quiet,
+            verbose: g.verbose,
+            color: match g.color {
+                ColorChoice::Auto => ColorMode::Auto,
+                ColorChoice::Always => ColorMode::Always,
+                ColorChoice::Never => ColorMode::Never,
+            },
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Set up datachonk in this repository: a wizard that writes datachonk.yaml.
@@ -150,7 +194,7 @@ pub enum Command {
     /// missing flags are named and nothing is written (exit 2). The whole spec is checked
     /// first: nothing is written when it would not hold.
     #[command(after_help = EX_NEW)]
-    New(crate::commands::new::NewArgs),
+    New(NewArgs),
 
     /// Find the relationships between the warehouse's tables.
     ///
@@ -158,7 +202,7 @@ pub enum Command {
     /// entity keys), and with a live database the overlap of sampled values. Each with its
     /// evidence and a confidence (0 to 1).
     #[command(after_help = EX_RELATIONSHIPS)]
-    Relationships(crate::commands::relationships::RelationshipsArgs),
+    Relationships(RelationshipsArgs),
 
     /// Commit exactly the generated files that changed and push the branch.
     ///
@@ -272,7 +316,7 @@ pub enum Command {
     ///
     /// With --out-dir, every command's page is written into a folder instead.
     #[command(after_help = EX_MAN)]
-    Man(crate::commands::man::ManArgs),
+    Man(ManArgs),
 
     /// See the whole loop work with no account and no network.
     ///
@@ -1032,6 +1076,18 @@ pub struct InitArgs {
     /// datachonk's is left alone, with a warning). Without prompts and without this flag: none.
     #[arg(long, value_name = "KIND", value_enum)]
     pub install_hook: Option<crate::init::wizard::HookChoice>,
+}
+
+/// `datachonk man`: which page to print, or where to write them all.
+#[derive(Debug, Args, Clone)]
+pub struct ManArgs {
+    /// The command whose page to print, e.g. `cloud runs list` (default: datachonk's own).
+    #[arg(value_name = "COMMAND")]
+    pub command: Vec<String>,
+
+    /// Write every command's page into DIR (created if needed) instead of printing one.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub out_dir: Option<PathBuf>,
 }
 
 fn parse_access_url(s: &str) -> Result<String, String> {

@@ -14,6 +14,7 @@ pub mod git;
 pub mod hook;
 pub mod init;
 pub mod io_limits;
+pub mod marts_ops;
 pub mod quickstart;
 pub mod redact;
 pub mod sandbox;

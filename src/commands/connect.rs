@@ -30,11 +30,7 @@ pub fn server_flags(s: &ServerArgs) -> FlagValues {
 
 /// Load the configuration for a command.
 pub fn load(global: &GlobalArgs, flags: &FlagValues) -> Result<Config, CliError> {
-    Ok(config::load(
-        &super::config::load_options(global),
-        flags,
-        &ProcessEnv,
-    )?)
+    Ok(config::load(&global.load_options(), flags, &ProcessEnv)?)
 }
 
 /// A client for the configured account; missing token or account id is a usage error (2).

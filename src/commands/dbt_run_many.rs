@@ -15,7 +15,7 @@ use crate::cloud::multi_wait::{self, Awaited, MultiEvent, MultiWaitStats, RunEnd
 use crate::cloud::{Client, Run, RunStatus};
 use crate::config::{Config, FlagValues};
 use crate::error::{CliError, CmdResult, Exit};
-use crate::ui::{outcome_word, Ui};
+use crate::{error::outcome_word, ui::Ui};
 
 use super::connect;
 use super::dbt_run::{self, Finished, Interrupt, RunPlan};
