@@ -13,6 +13,7 @@ mod error;
 pub(crate) mod file;
 mod generate;
 mod git;
+pub mod reference;
 mod load;
 mod reader;
 mod resolve;
