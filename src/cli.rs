@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::LoadOptions;
+use crate::config::{FlagValues, LoadOptions};
 use crate::ui::{ColorMode, UiOptions};
 
 mod marts;
@@ -481,6 +481,27 @@ pub struct ConnectionArgs {
     /// [env: DATACHONK_TARGET; config: deploy.dbt_cloud.default_target]
     #[arg(long, value_name = "NAME")]
     pub target: Option<String>,
+}
+
+impl ServerArgs {
+    /// Flag values of the server flags (access URL, account).
+    pub fn flags(&self) -> FlagValues {
+        FlagValues {
+            access_url: self.access_url.clone(),
+            account_id: self.account_id,
+            ..FlagValues::default()
+        }
+    }
+}
+
+impl ConnectionArgs {
+    /// Flag values of the connection flags every cloud-facing command takes.
+    pub fn flags(&self) -> FlagValues {
+        FlagValues {
+            target: self.target.clone(),
+            ..self.server.flags()
+        }
+    }
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -171,3 +171,21 @@ impl From<crate::marts_ops::error::MartsError> for CliError {
         }
     }
 }
+
+impl From<crate::connect::ConnectError> for CliError {
+    fn from(e: crate::connect::ConnectError) -> Self {
+        use crate::connect::ConnectError;
+        match e {
+            ConnectError::Config(c) => c.into(),
+            ConnectError::Api(a) => a.into(),
+            ConnectError::Refused { message, hint } => {
+                let err = CliError::usage(message);
+                match hint {
+                    Some(h) => err.with_hint(h),
+                    None => err,
+                }
+            }
+            ConnectError::Unanswered(m) => CliError::new(Exit::Interrupted, m),
+        }
+    }
+}

@@ -130,7 +130,7 @@ async fn check_online(configs: &[Config], ui: &Ui) -> Result<Vec<String>, CliErr
     let Some(first) = configs.first() else {
         return Ok(found);
     };
-    let client = super::connect::client(first, ui)?;
+    let client = crate::connect::client(first, ui.debug_log())?;
     client.get_account().await?;
     let projects = client.list_projects().await?;
     for cfg in configs {

@@ -178,9 +178,8 @@ fn client_options(ui: &Ui) -> Result<ClientOptions, CliError> {
     o.request_timeout = Duration::from_secs(20);
     o.retry.max_attempts = 3;
     o.retry.budget = Duration::from_secs(10);
-    if ui.is_verbose() {
-        let ui = ui.clone();
-        o.debug = Some(std::sync::Arc::new(move |line: &str| ui.debug(line)));
+    if let Some(log) = ui.debug_log() {
+        o.debug = Some(log);
     }
     Ok(o)
 }

@@ -103,6 +103,14 @@ impl Ui {
         self.verbose
     }
 
+    /// With `--verbose`, a sink for diagnostic lines (each request and retry decision) that
+    /// lower layers can keep without knowing the Ui; `None` otherwise.
+    pub fn debug_log(&self) -> Option<Arc<dyn Fn(&str) + Send + Sync>> {
+        let ui = self.clone();
+        self.verbose
+            .then(|| Arc::new(move |line: &str| ui.debug(line)) as Arc<dyn Fn(&str) + Send + Sync>)
+    }
+
     /// True when a spinner or live progress may be drawn.
     pub fn is_interactive(&self) -> bool {
         self.stderr_tty && !self.json && !self.quiet
