@@ -455,3 +455,52 @@ fn the_link_checker_finds_what_it_must() {
         vec!["../../a.yaml", "b.md"]
     );
 }
+
+/// Every `.rs` file under `dir`.
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_readme_section_the_program_names_exists() {
+    // Messages say `(README, \"Safety\")` in string literals, and --help (the doc comments of
+    // the CLI's types) says `(README, "Hooks")`: the README keeps those headings.
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let headings: BTreeSet<String> = prose_lines(&readme)
+        .into_iter()
+        .filter_map(|(_, l)| l.strip_prefix("## ").map(str::to_string))
+        .collect();
+    let mut files = Vec::new();
+    rust_files(&repo().join("src"), &mut files);
+    let mut named = 0;
+    let mut missing = Vec::new();
+    for file in files {
+        let shown = file.strip_prefix(repo()).unwrap().display().to_string();
+        let is_cli = shown == "src/cli.rs" || shown.starts_with("src/cli/");
+        for line in std::fs::read_to_string(&file).unwrap().lines() {
+            let help = is_cli && line.trim_start().starts_with("///");
+            let quote = if help { "README, \"" } else { "README, \\\"" };
+            for (at, _) in line.match_indices(quote) {
+                let rest = &line[at + quote.len()..];
+                let section = &rest[..rest.find(['"', '\\']).unwrap_or(rest.len())];
+                named += 1;
+                if !headings.contains(section) {
+                    missing.push(format!("{shown}: README section {section:?}"));
+                }
+            }
+        }
+    }
+    assert!(named > 0, "the program names README sections");
+    assert!(
+        missing.is_empty(),
+        "the README lacks sections the program names:\n{}",
+        missing.join("\n")
+    );
+}
