@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{FlagValues, LoadOptions};
+use crate::init::choices::HookChoice;
 use crate::ui::{ColorMode, UiOptions};
 
 mod marts;
@@ -1096,7 +1097,7 @@ pub struct InitArgs {
     /// Install this git hook, as `datachonk hook install --kind KIND` does (a hook that is not
     /// datachonk's is left alone, with a warning). Without prompts and without this flag: none.
     #[arg(long, value_name = "KIND", value_enum)]
-    pub install_hook: Option<crate::init::wizard::HookChoice>,
+    pub install_hook: Option<InstallHook>,
 }
 
 /// `datachonk man`: which page to print, or where to write them all.
@@ -1111,9 +1112,30 @@ pub struct ManArgs {
     pub out_dir: Option<PathBuf>,
 }
 
+/// `--install-hook`'s values: the flag's spelling of `init::choices::HookChoice`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InstallHook {
+    /// Validate the branch being merged with the dbt Cloud job before the merge commit.
+    PreMergeCommit,
+    /// Check configuration and generated files (no network) before a push.
+    PrePush,
+    /// No hook.
+    None,
+}
+
+impl From<InstallHook> for HookChoice {
+    fn from(h: InstallHook) -> Self {
+        match h {
+            InstallHook::PreMergeCommit => HookChoice::PreMergeCommit,
+            InstallHook::PrePush => HookChoice::PrePush,
+            InstallHook::None => HookChoice::None,
+        }
+    }
+}
+
 fn parse_access_url(s: &str) -> Result<String, String> {
     let s = s.trim().trim_end_matches('/');
-    crate::init::wizard::check_url(s)?;
+    crate::init::choices::check_url(s)?;
     Ok(s.to_string())
 }
 

@@ -167,7 +167,7 @@ fn presets(args: &InitArgs) -> Result<Presets, CliError> {
         auto_trigger: args.auto_trigger,
         wait: args.wait,
         protected_branches,
-        install_hook: args.install_hook,
+        install_hook: args.install_hook.map(HookChoice::from),
     })
 }
 

@@ -4,6 +4,7 @@
 //!
 //! - [`project`]: the git repository and the dbt project around the current directory.
 //! - [`prompter`]: the questions, behind a trait (dialoguer, or a script in tests).
+//! - [`choices`]: what the wizard and the CLI share (the hook choice, the URL check).
 //! - [`wizard`]: the flow, knowing nothing of terminals; also the `--no-input` resolution.
 //! - [`api`]: the few blocking dbt Cloud calls the flow makes.
 //! - [`job_check`]: is the chosen job a state-aware validation job?
@@ -13,6 +14,7 @@
 //! - [`interrupt`]: Ctrl-C restores the terminal and exits 130, never mid-write.
 
 pub mod api;
+pub mod choices;
 pub mod compose;
 pub mod gitignore;
 pub mod interrupt;
