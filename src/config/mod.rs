@@ -13,9 +13,9 @@ mod error;
 pub(crate) mod file;
 mod generate;
 mod git;
-pub mod reference;
 mod load;
 mod reader;
+pub mod reference;
 mod resolve;
 mod types;
 
