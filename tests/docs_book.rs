@@ -504,3 +504,57 @@ fn every_readme_section_the_program_names_exists() {
         missing.join("\n")
     );
 }
+
+/// Repository paths named as code (`src/serve/openapi.json`, `scripts/soak`): the first word of
+/// an inline code span that starts with one of the repository's folders.
+fn repository_paths(line: &str) -> Vec<String> {
+    const FOLDERS: &[&str] = &[
+        "src/",
+        "tests/",
+        "scripts/",
+        "templates/",
+        "docs/",
+        "fuzz/",
+        ".ci/",
+        ".github/",
+    ];
+    let mut out = Vec::new();
+    let mut rest = line;
+    while let Some(start) = rest.find('`') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('`') else { break };
+        let word = after[..end].split_whitespace().next().unwrap_or("");
+        if FOLDERS.iter().any(|f| word.starts_with(f))
+            && !word.contains(['<', '>', '*', '{', '}', '…'])
+        {
+            out.push(word.trim_end_matches('/').to_string());
+        }
+        rest = &after[end + 1..];
+    }
+    out
+}
+
+#[test]
+fn every_repository_path_the_docs_name_exists() {
+    // A file moved or renamed in a refactor leaves the book pointing at nothing: name it here.
+    let mut named = 0;
+    let mut missing = Vec::new();
+    for doc in documents() {
+        let shown = doc.strip_prefix(repo()).unwrap().display().to_string();
+        let text = std::fs::read_to_string(&doc).unwrap();
+        for (n, line) in prose_lines(&text) {
+            for path in repository_paths(line) {
+                named += 1;
+                if !repo().join(&path).exists() {
+                    missing.push(format!("{shown}:{n}: `{path}` does not exist"));
+                }
+            }
+        }
+    }
+    assert!(named > 20, "the docs name repository files ({named} found)");
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+    assert_eq!(
+        repository_paths("see `src/a.rs`, `scripts/bench-* N`, `datachonk.yaml` and `docs/`"),
+        vec!["src/a.rs", "docs"]
+    );
+}
