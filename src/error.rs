@@ -138,21 +138,6 @@ pub fn outcome_json(result: &CmdResult) -> serde_json::Value {
     }
 }
 
-#[cfg(test)]
-mod outcome_tests {
-    use super::*;
-
-    #[test]
-    fn a_failure_names_its_outcome_exit_message_and_hints() {
-        let v = outcome_json(&Err(CliError::usage("bad flag").with_hint("try --help")));
-        assert_eq!(v["outcome"], "usage_error");
-        assert_eq!(v["exit"], 2);
-        assert_eq!(v["error"]["message"], "bad flag");
-        assert_eq!(v["error"]["hints"][0], "try --help");
-        assert_eq!(outcome_json(&Ok(Exit::Success))["outcome"], "success");
-    }
-}
-
 impl From<crate::marts_ops::error::MartsError> for CliError {
     fn from(e: crate::marts_ops::error::MartsError) -> Self {
         use crate::marts_ops::error::MartsError;
@@ -187,5 +172,20 @@ impl From<crate::connect::ConnectError> for CliError {
             }
             ConnectError::Unanswered(m) => CliError::new(Exit::Interrupted, m),
         }
+    }
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_names_its_outcome_exit_message_and_hints() {
+        let v = outcome_json(&Err(CliError::usage("bad flag").with_hint("try --help")));
+        assert_eq!(v["outcome"], "usage_error");
+        assert_eq!(v["exit"], 2);
+        assert_eq!(v["error"]["message"], "bad flag");
+        assert_eq!(v["error"]["hints"][0], "try --help");
+        assert_eq!(outcome_json(&Ok(Exit::Success))["outcome"], "success");
     }
 }

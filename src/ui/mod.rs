@@ -24,6 +24,9 @@ pub struct UiOptions {
     pub color: ColorMode,
 }
 
+/// A sink for `--verbose` lines, shareable across threads (see [`Ui::debug_log`]).
+pub type DebugLine = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// A failure as printed: its message and hints. The edge turns its own error type into this,
 /// so the printer needs to know nothing of exit codes.
 #[derive(Debug, Clone, Copy)]
@@ -105,10 +108,10 @@ impl Ui {
 
     /// With `--verbose`, a sink for diagnostic lines (each request and retry decision) that
     /// lower layers can keep without knowing the Ui; `None` otherwise.
-    pub fn debug_log(&self) -> Option<Arc<dyn Fn(&str) + Send + Sync>> {
+    pub fn debug_log(&self) -> Option<DebugLine> {
         let ui = self.clone();
         self.verbose
-            .then(|| Arc::new(move |line: &str| ui.debug(line)) as Arc<dyn Fn(&str) + Send + Sync>)
+            .then(|| Arc::new(move |line: &str| ui.debug(line)) as DebugLine)
     }
 
     /// True when a spinner or live progress may be drawn.
