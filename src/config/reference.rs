@@ -255,7 +255,7 @@ pub fn markdown() -> String {
     let mut out = String::new();
     for s in SECTIONS {
         let title = if s.path.is_empty() {
-            "the file".to_string()
+            "The top level".to_string()
         } else {
             format!("`{}`", s.path)
         };
