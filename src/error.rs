@@ -138,21 +138,21 @@ pub fn outcome_json(result: &CmdResult) -> serde_json::Value {
     }
 }
 
-impl From<crate::marts_ops::error::MartsError> for CliError {
-    fn from(e: crate::marts_ops::error::MartsError) -> Self {
-        use crate::marts_ops::error::MartsError;
+impl From<crate::marts_ops::error::MartsOpsError> for CliError {
+    fn from(e: crate::marts_ops::error::MartsOpsError) -> Self {
+        use crate::marts_ops::error::MartsOpsError;
         match e {
-            MartsError::Refused { message, hint } => {
+            MartsOpsError::Refused { message, hint } => {
                 let err = CliError::usage(message);
                 match hint {
                     Some(h) => err.with_hint(h),
                     None => err,
                 }
             }
-            MartsError::Interrupted => {
+            MartsOpsError::Interrupted => {
                 CliError::new(Exit::Interrupted, "interrupted: nothing written")
             }
-            MartsError::Generate(g) => g.into(),
+            MartsOpsError::Generate(g) => g.into(),
         }
     }
 }

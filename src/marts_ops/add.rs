@@ -13,7 +13,7 @@ use crate::init::prompter::Prompter;
 
 use super::ask::{ask, Context};
 use super::entry::{self, Entry, Kind};
-use super::error::MartsError;
+use super::error::MartsOpsError;
 use super::names::check_name;
 use super::propose::propose_entities;
 
@@ -40,7 +40,7 @@ pub fn plan(
     file: Option<&Path>,
     prompter: Option<&mut dyn Prompter>,
     note: &mut dyn FnMut(String),
-) -> Result<SpecEdit, MartsError> {
+) -> Result<SpecEdit, MartsOpsError> {
     let root = &settings.root;
     entry::refuse_foreign_flags(&entry)?;
     // What the project knows (for proposals and for checking the whole spec).
@@ -80,12 +80,12 @@ fn propose_default_entities(entry: &mut Entry, cx: &Context, note: &mut dyn FnMu
     entry.entities = Some(proposed.into_iter().map(|(e, _)| e).collect());
 }
 
-fn refuse_missing(entry: &Entry, interactive: bool) -> Result<(), MartsError> {
+fn refuse_missing(entry: &Entry, interactive: bool) -> Result<(), MartsOpsError> {
     let missing = entry::missing_flags(entry);
     if missing.is_empty() {
         return Ok(());
     }
-    Err(MartsError::refused(format!(
+    Err(MartsOpsError::refused(format!(
         "new {}: missing {}",
         entry.kind.singular(),
         missing.join(", ")
@@ -98,7 +98,7 @@ fn refuse_missing(entry: &Entry, interactive: bool) -> Result<(), MartsError> {
 }
 
 /// A name already declared (in any spec file) is refused, with where.
-fn refuse_clash(entry: &Entry, current: &spec::Spec) -> Result<(), MartsError> {
+fn refuse_clash(entry: &Entry, current: &spec::Spec) -> Result<(), MartsOpsError> {
     for (other, f) in &current.files {
         let clash = match entry.kind {
             Kind::Entity => f.entities.get(&entry.name).map(|s| s.referenced.line()),
@@ -106,7 +106,7 @@ fn refuse_clash(entry: &Entry, current: &spec::Spec) -> Result<(), MartsError> {
             Kind::Metric => f.metrics.get(&entry.name).map(|s| s.referenced.line()),
         };
         if let Some(line) = clash {
-            return Err(MartsError::refused(format!(
+            return Err(MartsOpsError::refused(format!(
                 "{} `{}` is already declared at {}:{line}",
                 entry.kind.singular(),
                 entry.name,
@@ -119,7 +119,7 @@ fn refuse_clash(entry: &Entry, current: &spec::Spec) -> Result<(), MartsError> {
 }
 
 /// The spec file's new text, the entry inserted under its section (comments kept).
-fn place(entry: &Entry, root: &Path, flag: Option<&Path>) -> Result<SpecEdit, MartsError> {
+fn place(entry: &Entry, root: &Path, flag: Option<&Path>) -> Result<SpecEdit, MartsOpsError> {
     let file = spec_file(root, flag);
     let rel = file.strip_prefix(root).unwrap_or(&file).to_path_buf();
     let had_file = file.exists();
@@ -127,7 +127,7 @@ fn place(entry: &Entry, root: &Path, flag: Option<&Path>) -> Result<SpecEdit, Ma
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => {
-            return Err(MartsError::refused(format!(
+            return Err(MartsOpsError::refused(format!(
                 "cannot read {}: {e}",
                 rel.display()
             )))
@@ -136,7 +136,7 @@ fn place(entry: &Entry, root: &Path, flag: Option<&Path>) -> Result<SpecEdit, Ma
     let section = entry.kind.section();
     let line = edit::entry_line(&entry.name, &entry::fields(entry));
     let after = edit::insert(&before, section, &line).map_err(|e| {
-        MartsError::refused(format!("{}: {e}", rel.display()))
+        MartsOpsError::refused(format!("{}: {e}", rel.display()))
             .with_hint(format!("add this under {section}: by hand:\n  {line}"))
     })?;
     Ok(SpecEdit {
@@ -157,13 +157,13 @@ fn check_whole(
     known: &marts::Known,
     edit: &SpecEdit,
     dialect: &str,
-) -> Result<(), MartsError> {
+) -> Result<(), MartsOpsError> {
     let parsed = spec::parse(&edit.rel, &edit.after).map_err(GenerateError::from)?;
     spec.files.retain(|(p, _)| p != &edit.rel);
     spec.files.push((edit.rel.clone(), parsed));
     let resolved = model::resolve(&spec, known).map_err(|e| {
         let what = format!("{} {}", entry.kind.section(), entry.name);
-        MartsError::refused(format!("with the new entry, {e}")).with_hint(format!(
+        MartsOpsError::refused(format!("with the new entry, {e}")).with_hint(format!(
             "nothing was written: correct the flags of `new` ({what}) or the spec entries named above"
         ))
     })?;
@@ -189,14 +189,15 @@ fn spec_file(root: &Path, flag: Option<&Path>) -> PathBuf {
 
 impl SpecEdit {
     /// Write the new text (creating the spec folder when needed).
-    pub fn write(&self) -> Result<(), MartsError> {
+    pub fn write(&self) -> Result<(), MartsOpsError> {
         if let Some(dir) = self.file.parent() {
             std::fs::create_dir_all(dir).map_err(|e| {
-                MartsError::refused(format!("cannot create {}: {e}", dir.display()))
+                MartsOpsError::refused(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        std::fs::write(&self.file, &self.after)
-            .map_err(|e| MartsError::refused(format!("cannot write {}: {e}", self.rel.display())))
+        std::fs::write(&self.file, &self.after).map_err(|e| {
+            MartsOpsError::refused(format!("cannot write {}: {e}", self.rel.display()))
+        })
     }
 
     /// Put the file back as it was (removing it when the edit created it).

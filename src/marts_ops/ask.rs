@@ -7,7 +7,7 @@ use crate::generate::marts::{self, model, spec};
 use crate::init::prompter::{PromptError, Prompter};
 
 use super::entry::{Entry, Kind};
-use super::error::MartsError;
+use super::error::MartsOpsError;
 use super::propose::propose_entities;
 
 /// What the wizard needs to propose answers: the project's models and the spec as it is.
@@ -17,7 +17,7 @@ pub struct Context<'a> {
     pub root: &'a Path,
 }
 
-pub fn ask(a: &mut Entry, p: &mut dyn Prompter, cx: &Context) -> Result<(), MartsError> {
+pub fn ask(a: &mut Entry, p: &mut dyn Prompter, cx: &Context) -> Result<(), MartsOpsError> {
     match a.kind {
         Kind::Entity | Kind::Fact => {
             if a.from.is_none() {
@@ -33,8 +33,8 @@ pub fn ask(a: &mut Entry, p: &mut dyn Prompter, cx: &Context) -> Result<(), Mart
     }
 }
 
-fn interrupted(_: PromptError) -> MartsError {
-    MartsError::Interrupted
+fn interrupted(_: PromptError) -> MartsOpsError {
+    MartsOpsError::Interrupted
 }
 
 fn any(_: &str) -> Result<(), String> {
@@ -50,7 +50,7 @@ fn list(s: String) -> Vec<String> {
 }
 
 /// The model an entity or a fact is built from: picked from the project's, else typed.
-fn ask_model(p: &mut dyn Prompter, known: &marts::Known) -> Result<String, MartsError> {
+fn ask_model(p: &mut dyn Prompter, known: &marts::Known) -> Result<String, MartsOpsError> {
     let models: Vec<String> = known.names().map(str::to_string).collect();
     if models.is_empty() {
         return p
@@ -63,7 +63,7 @@ fn ask_model(p: &mut dyn Prompter, known: &marts::Known) -> Result<String, Marts
     Ok(models[i].clone())
 }
 
-fn ask_entity(a: &mut Entry, p: &mut dyn Prompter) -> Result<(), MartsError> {
+fn ask_entity(a: &mut Entry, p: &mut dyn Prompter) -> Result<(), MartsOpsError> {
     let guess = format!("{}_id", model::singular(&a.name));
     if a.key.is_empty() {
         a.key = list(
@@ -92,7 +92,7 @@ fn ask_entity(a: &mut Entry, p: &mut dyn Prompter) -> Result<(), MartsError> {
     Ok(())
 }
 
-fn ask_fact(a: &mut Entry, p: &mut dyn Prompter, cx: &Context) -> Result<(), MartsError> {
+fn ask_fact(a: &mut Entry, p: &mut dyn Prompter, cx: &Context) -> Result<(), MartsOpsError> {
     let guess = format!("{}_id", model::singular(&a.name));
     if a.grain.is_empty() {
         a.grain = list(
@@ -123,7 +123,7 @@ fn ask_fact(a: &mut Entry, p: &mut dyn Prompter, cx: &Context) -> Result<(), Mar
     Ok(())
 }
 
-fn ask_metric(a: &mut Entry, p: &mut dyn Prompter) -> Result<(), MartsError> {
+fn ask_metric(a: &mut Entry, p: &mut dyn Prompter) -> Result<(), MartsOpsError> {
     let kind = a.metric_type.clone().unwrap_or_else(|| "simple".into());
     if kind != "simple" && kind != "cumulative" {
         return Ok(());

@@ -3,7 +3,7 @@
 
 use crate::generate::marts::edit::Field;
 
-use super::error::MartsError;
+use super::error::MartsOpsError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -61,7 +61,7 @@ pub struct Entry {
 }
 
 /// Flags that belong to another kind are refused (they would be silently dropped).
-pub fn refuse_foreign_flags(a: &Entry) -> Result<(), MartsError> {
+pub fn refuse_foreign_flags(a: &Entry) -> Result<(), MartsOpsError> {
     let entity = [
         ("--key", !a.key.is_empty()),
         ("--attributes", !a.attributes.is_empty()),
@@ -116,7 +116,7 @@ pub fn refuse_foreign_flags(a: &Entry) -> Result<(), MartsError> {
     if foreign.is_empty() {
         Ok(())
     } else {
-        Err(MartsError::refused(
+        Err(MartsOpsError::refused(
             format!("new {:?}: {} do(es) not apply", a.kind, foreign.join(", ")).to_lowercase(),
         )
         .with_hint("`datachonk new --help` lists the flags of each kind"))

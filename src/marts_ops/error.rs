@@ -4,7 +4,7 @@
 use crate::generate::GenerateError;
 
 #[derive(Debug)]
-pub enum MartsError {
+pub enum MartsOpsError {
     /// The flags, answers or files cannot be used as they are: what is wrong, and what to do.
     Refused {
         message: String,
@@ -16,9 +16,9 @@ pub enum MartsError {
     Generate(GenerateError),
 }
 
-impl MartsError {
+impl MartsOpsError {
     pub fn refused(message: impl Into<String>) -> Self {
-        MartsError::Refused {
+        MartsOpsError::Refused {
             message: message.into(),
             hint: None,
         }
@@ -26,7 +26,7 @@ impl MartsError {
 
     pub fn with_hint(self, hint: impl Into<String>) -> Self {
         match self {
-            MartsError::Refused { message, .. } => MartsError::Refused {
+            MartsOpsError::Refused { message, .. } => MartsOpsError::Refused {
                 message,
                 hint: Some(hint.into()),
             },
@@ -35,8 +35,8 @@ impl MartsError {
     }
 }
 
-impl From<GenerateError> for MartsError {
+impl From<GenerateError> for MartsOpsError {
     fn from(e: GenerateError) -> Self {
-        MartsError::Generate(e)
+        MartsOpsError::Generate(e)
     }
 }

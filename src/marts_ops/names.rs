@@ -4,7 +4,7 @@ use crate::generate::marts::model;
 use crate::generate::quoting::Dialect;
 
 use super::entry::Kind;
-use super::error::MartsError;
+use super::error::MartsOpsError;
 
 /// Names the files and the warehouse cannot hold, refused before the spec is touched: a
 /// model file name over 255 bytes (`dim_<name>.sql`, `<name>_snapshot.yml`), a model name
@@ -14,7 +14,7 @@ pub fn check_name(
     name: &str,
     layout: &model::Layout,
     dialect: &str,
-) -> Result<(), MartsError> {
+) -> Result<(), MartsOpsError> {
     let prefix = match kind {
         Kind::Entity => layout.dim_prefix.as_str(),
         Kind::Fact => layout.fct_prefix.as_str(),
@@ -22,7 +22,7 @@ pub fn check_name(
     };
     let model_name = format!("{prefix}{name}");
     let refuse = |why: String| {
-        Err(MartsError::refused(format!(
+        Err(MartsOpsError::refused(format!(
             "cannot add `{}`: {why}",
             crate::redact::clip(name, 60)
         ))

@@ -10,7 +10,7 @@ use crate::generate::postgres::{self, PgUrl};
 use crate::generate::relationships::{self, ForeignKey, Relationship};
 use crate::generate::{catalog, marts::spec, GenerateError};
 
-use super::error::MartsError;
+use super::error::MartsOpsError;
 use super::propose::entity_keys;
 
 /// Where the metadata comes from.
@@ -42,7 +42,7 @@ pub fn find(
     input: Input,
     include_views: bool,
     note: &mut dyn FnMut(String),
-) -> Result<Found, MartsError> {
+) -> Result<Found, MartsOpsError> {
     let root = &settings.root;
     // The spec's entity keys are evidence too (a spec that does not parse is an error).
     let entities = if spec::exists(root) {
@@ -79,7 +79,7 @@ fn read_postgres(
     settings: &GenerateSettings,
     include_views: bool,
     note: &mut dyn FnMut(String),
-) -> Result<Read, MartsError> {
+) -> Result<Read, MartsOpsError> {
     let url = PgUrl::new(raw.to_string());
     let mut metadata =
         postgres::read(&url, settings.config.schema.as_slice()).map_err(GenerateError::from)?;
@@ -110,11 +110,11 @@ fn read_catalog(
     root: &Path,
     include_views: bool,
     note: &mut dyn FnMut(String),
-) -> Result<Read, MartsError> {
+) -> Result<Read, MartsOpsError> {
     let path: PathBuf = path.map_or_else(|| root.join("target/catalog.json"), Path::to_path_buf);
     if !path.is_file() {
         return Err(
-            MartsError::refused(format!("no catalog at {}", path.display())).with_hint(
+            MartsOpsError::refused(format!("no catalog at {}", path.display())).with_hint(
                 "run `dbt docs generate`, or pass --from-catalog PATH or --from-postgres URL",
             ),
         );
@@ -140,7 +140,7 @@ fn count(rows: &[Vec<Option<String>>], j: usize) -> u64 {
 
 /// Value overlap for the naming candidates (sampled and bounded); returns how many were
 /// checked, so values alone get what is left of the bound.
-fn sample_overlap(url: &PgUrl, found: &mut [Relationship]) -> Result<usize, MartsError> {
+fn sample_overlap(url: &PgUrl, found: &mut [Relationship]) -> Result<usize, MartsOpsError> {
     let checked: Vec<usize> = found
         .iter()
         .enumerate()
@@ -168,7 +168,7 @@ fn sample_values_alone(
     found: &mut Vec<Relationship>,
     left: usize,
     note: &mut dyn FnMut(String),
-) -> Result<(), MartsError> {
+) -> Result<(), MartsOpsError> {
     let candidates = relationships::value_candidates(metadata, found, left);
     let sqls: Vec<String> = candidates
         .iter()
