@@ -23,6 +23,7 @@ pub mod serve;
 pub mod signals;
 pub mod templates;
 pub mod terminal_text;
+pub mod tls;
 pub mod ui;
 
 pub use error::{CliError, CmdResult, Exit};

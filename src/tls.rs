@@ -1,4 +1,5 @@
-//! HTTPS for the sandbox: certificates and the rustls server configuration.
+//! HTTPS for the sandbox and `serve`: certificates and the rustls server configuration.
+//! A leaf: it uses nothing of the crate, so both servers (and any layer) may use it.
 //!
 //! Why: widely used clients hard-code `https://` (dbt-cloud-cli builds
 //! `https://{DBT_CLOUD_HOST}/api/v2`), so plain HTTP alone cannot host them unmodified.
@@ -29,7 +30,7 @@ use tokio_rustls::TlsAcceptor;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TlsMode {
     /// Generate a CA and a server certificate at start; clients trust
-    /// [`RunningSandbox::ca_pem`](super::RunningSandbox::ca_pem) (also written to a file).
+    /// [`RunningSandbox::ca_pem`](crate::sandbox::RunningSandbox::ca_pem) (also written to a file).
     SelfSigned,
     /// Serve this PEM certificate chain (leaf first) and PEM private key.
     Files { cert: PathBuf, key: PathBuf },

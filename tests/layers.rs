@@ -96,7 +96,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("layer sandbox -> generate", "gen helper (digest)"),
     ("layer generate -> error", "gen helper"),
     // The lower layers: the layers helper.
-    ("circle within sandbox", "layers helper (in progress)"),
     (
         "layer serve -> sandbox",
         "layers helper (TLS set-up to a leaf, in progress)",
@@ -195,10 +194,7 @@ fn shape_report() {
     fns.sort_by(|a, b| b.lines.cmp(&a.lines).then(a.file.cmp(&b.file)));
     println!("longest functions in src/commands/ (limit {MAX_COMMAND_FN_LINES}):");
     for f in fns.iter().take(12) {
-        println!(
-            "  {:>4}  {}::{} ({}:{})",
-            f.lines, f.file, f.name, f.file, f.line
-        );
+        println!("  {:>4}  {}  {}:{}", f.lines, f.name, f.file, f.line);
     }
     let circles = src.circles();
     println!("circles between files: {}", circles.len());

@@ -25,12 +25,12 @@ use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 use std::time::{Instant, SystemTime};
 
+use super::app_state::lock;
 use super::artifacts;
 use super::executor::{RunStatus, StepEnd, StepPlan};
+use super::live_run::{plain_step, Worker};
 use super::manifest_from_checkout;
 use super::process::{self, Ending};
-use super::server::lock;
-use super::worker::{plain_step, Worker};
 
 /// How a step ended, for the run.
 enum StepVerdict {

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use super::executor::{RunSnapshot, RunStatus, StepEnd, StepPlan, StepSnapshot};
+use super::status::{RunSnapshot, RunStatus, StepEnd, StepPlan, StepSnapshot};
 
 /// Instants (offsets from the run's creation) a worker has recorded so far.
 #[derive(Debug, Clone, Default, PartialEq)]

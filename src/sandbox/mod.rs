@@ -60,6 +60,7 @@
 //! jobs back to the fixture as loaded),
 //! `GET /_sandbox/health`.
 
+mod app_state;
 mod artifacts;
 mod checkout;
 mod dbt_executor;
@@ -71,7 +72,9 @@ mod job_definitions;
 mod json;
 mod lineage;
 mod live;
+mod live_run;
 mod manifest_from_checkout;
+mod plan;
 mod process;
 mod query;
 mod requests;
@@ -79,9 +82,10 @@ mod routes;
 mod server;
 mod simulate;
 mod state;
-pub(crate) mod tls;
+mod status;
 pub mod trigger;
 mod web;
+mod work_order;
 mod worker;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -91,20 +95,17 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+pub use crate::tls::{default_cert_path, TlsError, TlsMode};
 pub use executor::{Executor, RunStatus};
 pub use faults::{FaultSpec, FaultSpecError};
 pub use fixture::{Fixture, FixtureError, DEFAULT_TOKEN};
-pub use requests::RequestRecord;
+pub use requests::{RequestHook, RequestRecord};
 pub use state::RunSummary;
-pub use tls::{default_cert_path, TlsError, TlsMode};
 pub use trigger::TriggerRequest;
 
+use app_state::{lock, AppState, RateWindow};
 use faults::FaultEngine;
-use server::{lock, AppState, RateWindow};
 use state::RunStore;
-
-/// Called with each API request's record as it completes (the binary logs it to stderr).
-pub type RequestHook = Arc<dyn Fn(&RequestRecord) + Send + Sync>;
 
 /// How to start a sandbox. `SandboxOptions::default()` is the built-in fixture on a free
 /// loopback port, accepting [`DEFAULT_TOKEN`].
@@ -404,10 +405,10 @@ impl TlsTrust {
         options: &SandboxOptions,
         addr: SocketAddr,
     ) -> Result<Self, TlsError> {
-        let setup = tls::TlsSetup::new(mode, addr.ip())?;
+        let setup = crate::tls::TlsSetup::new(mode, addr.ip())?;
         let trust = match (&options.tls_cert_out, mode) {
             (Some(path), _) => {
-                tls::write_pem(path, &setup.trust_pem)?;
+                crate::tls::write_pem(path, &setup.trust_pem)?;
                 Trust {
                     pem: setup.trust_pem,
                     path: path.clone(),
@@ -422,7 +423,7 @@ impl TlsTrust {
             },
             (None, TlsMode::SelfSigned) => {
                 let path = default_cert_path(addr.port());
-                tls::write_pem(&path, &setup.trust_pem)?;
+                crate::tls::write_pem(&path, &setup.trust_pem)?;
                 Trust {
                     pem: setup.trust_pem,
                     path,

@@ -3,9 +3,13 @@
 //! never on a token, which is never recorded.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+/// Called with each API request's record as it completes (the binary logs it to stderr).
+pub type RequestHook = Arc<dyn Fn(&RequestRecord) + Send + Sync>;
 
 /// One request as the sandbox saw and answered it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

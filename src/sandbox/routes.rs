@@ -17,6 +17,7 @@ use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use serde_json::{json, Map, Value};
 
+use super::app_state::{lock, AppState};
 use super::artifacts;
 use super::envelope::{ok, ok_list, ApiError};
 use super::executor::RunStatus;
@@ -24,7 +25,7 @@ use super::fixture::TokenFixture;
 use super::job_definitions;
 use super::json;
 use super::query::{OrderBy, Query, TimeRange};
-use super::server::{lock, observe, AppState};
+use super::server::observe;
 use super::state::{can_retry, Run};
 use super::trigger::{self, BodyFormat, TriggerRequest};
 use super::worker;

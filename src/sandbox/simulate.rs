@@ -4,13 +4,11 @@
 
 use std::time::Duration;
 
-use super::executor::{
-    ends_early, failing_position, failure_status, NodeResult, RunPlan, RunRequest, StepEnd,
-    StepPlan,
-};
 use super::fixture::{FailureStatus, NodeFailure, NodeWarning, Outcome};
 use super::lineage::{self, model_unique_id};
 use super::manifest_from_checkout::{original_file_path, ModelFile};
+use super::plan::{ends_early, failing_position, failure_status, RunPlan, RunRequest};
+use super::status::{NodeResult, StepEnd, StepPlan};
 
 /// The dbt-core version the simulated logs and artifacts claim.
 pub const SIMULATED_DBT_VERSION: &str = "1.10.15";

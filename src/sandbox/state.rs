@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::executor::{Executor, RunPlan, RunRequest, RunSnapshot, RunStatus};
 use super::fixture::{Fixture, Outcome, RunBehaviour};
 use super::trigger::TriggerRequest;
-use super::worker::WorkOrder;
+use super::work_order::WorkOrder;
 
 /// One run: what was asked, the executor's plan, and what users did to it since.
 #[derive(Debug, Clone)]

@@ -14,8 +14,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use super::app_state::{lock, AppState};
 use super::json;
-use super::server::{lock, AppState};
 
 /// `GET /`: the sandbox, its API base and its runs, newest first.
 pub async fn index(State(s): State<Arc<AppState>>) -> Response {

@@ -8,46 +8,18 @@
 //! arrives; a sandbox shutdown counts as a cancel, so no dbt outlives its sandbox.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
+use super::app_state::{lock, AppState};
 use super::checkout::{self, CheckoutError, CheckoutRequest};
 use super::dbt_executor;
 use super::executor::{CheckedOut, Executor, RunRequest, StepEnd, StepPlan};
-use super::fixture::{EnvironmentFixture, JobFixture, ProjectFixture, RunBehaviour};
+use super::fixture::{JobFixture, ProjectFixture};
+use super::live_run::{plain_step, Worker};
 use super::manifest_from_checkout;
 use super::process::POLL;
-use super::server::{lock, AppState};
 use super::simulate;
-use super::state::Run;
-
-/// Everything a worker needs, copied out of the fixture and trigger when the run is created
-/// (the worker never holds the run store's lock while it works).
-#[derive(Debug, Clone)]
-pub struct WorkOrder {
-    pub run_id: i64,
-    pub executor: Executor,
-    pub job: JobFixture,
-    pub project: ProjectFixture,
-    pub environment: EnvironmentFixture,
-    pub commands: Vec<String>,
-    pub git_sha: Option<String>,
-    pub git_branch: Option<String>,
-    pub generate_docs: bool,
-    pub behaviour: RunBehaviour,
-    pub dbt_version: String,
-    pub threads: i64,
-    pub target_name: String,
-    pub schema: Option<String>,
-    /// `timeout_seconds_override`, else the job's `timeout_seconds` (0: none).
-    pub timeout: Option<Duration>,
-    /// For a retry (`POST runs/{id}/retry/`): the files the retried run's failed step kept
-    /// (its `run_results.json`), from which the `dbt` executor runs `dbt retry`.
-    pub retry_state: Option<PathBuf>,
-    /// For a simulated retry: the nodes it re-runs (see [`RunRequest::retry_nodes`]).
-    pub retry_nodes: Option<Vec<String>>,
-}
 
 /// Start the worker for a freshly created live run (no-op for planned runs).
 pub(crate) fn launch(state: &Arc<AppState>, run_id: i64) {
@@ -85,124 +57,7 @@ pub(crate) fn launch(state: &Arc<AppState>, run_id: i64) {
     }
 }
 
-/// One live run's thread.
-pub(crate) struct Worker {
-    pub state: Arc<AppState>,
-    pub order: WorkOrder,
-    /// `<workdir>/runs/<id>`: the checkout, the profile and each step's artifacts.
-    pub run_dir: PathBuf,
-    created: Instant,
-}
-
 impl Worker {
-    /// Offset from the run's creation, the unit of every recorded instant.
-    pub fn now(&self) -> Duration {
-        self.created.elapsed()
-    }
-
-    /// A user cancelled the run, or the sandbox is shutting down.
-    pub fn cancelled(&self) -> bool {
-        self.state.stopping.load(Ordering::Relaxed)
-            || lock(&self.state.runs)
-                .get(self.order.run_id)
-                .is_none_or(|r| r.cancelled_after.is_some())
-    }
-
-    /// The job's deadline for anything started now.
-    pub fn deadline(&self) -> Option<Instant> {
-        self.order.timeout.map(|t| self.created + t)
-    }
-
-    pub fn record(&self, f: impl FnOnce(&mut Run)) {
-        let mut runs = lock(&self.state.runs);
-        if let Some(run) = runs.runs.get_mut(&self.order.run_id) {
-            f(run);
-        }
-    }
-
-    fn clock(&self, f: impl FnOnce(&mut super::executor::LiveClock, Duration)) {
-        let now = self.now();
-        self.record(|run| {
-            if let Some(clock) = run.plan.live.as_mut() {
-                f(clock, now);
-            }
-        });
-    }
-
-    /// Show a new running step; returns its position.
-    pub fn begin_step(&self, name: &str, command: Option<&str>) -> usize {
-        let now = self.now();
-        let mut position = 0;
-        self.record(|run| {
-            position = run.plan.steps.len();
-            run.plan.steps.push(StepPlan {
-                name: name.to_string(),
-                command: command.map(str::to_string),
-                duration: Duration::ZERO,
-                // Not read until the step has an end time.
-                end: StepEnd::Success,
-                logs: String::new(),
-                artifacts: Vec::new(),
-                nodes: Vec::new(),
-                debug_logs: None,
-                files: None,
-            });
-            if let Some(clock) = run.plan.live.as_mut() {
-                clock.step_times.push((now, None));
-            }
-        });
-        position
-    }
-
-    /// Close step `position` with what it produced.
-    pub fn end_step(&self, position: usize, done: StepPlan) {
-        let now = self.now();
-        self.record(|run| {
-            let start = run
-                .plan
-                .live
-                .as_ref()
-                .and_then(|c| c.step_times.get(position))
-                .map_or(now, |t| t.0);
-            if let Some(step) = run.plan.steps.get_mut(position) {
-                *step = StepPlan {
-                    name: step.name.clone(),
-                    command: step.command.clone(),
-                    duration: now.saturating_sub(start),
-                    ..done
-                };
-            }
-            if let Some(t) = run
-                .plan
-                .live
-                .as_mut()
-                .and_then(|c| c.step_times.get_mut(position))
-            {
-                t.1 = Some(now);
-            }
-        });
-    }
-
-    /// A step that ran in-process: begin, end at once with `end` and `logs`.
-    pub fn instant_step(&self, name: &str, end: StepEnd, logs: String) {
-        let p = self.begin_step(name, None);
-        self.end_step(p, plain_step(end, logs));
-    }
-
-    /// The run is over; `message` becomes `status_message`.
-    pub fn finish(&self, message: Option<String>, skipped: Vec<StepPlan>) {
-        let now = self.now();
-        self.record(|run| {
-            if message.is_some() {
-                run.plan.status_message = message;
-            }
-            run.plan.skipped = skipped;
-            if let Some(clock) = run.plan.live.as_mut() {
-                clock.finished = Some(now);
-            }
-        });
-    }
-
     /// Wait `d` unless cancelled first; `false` when cancelled. Fixture timings only: real
     /// work never waits on a clock.
     fn pause(&self, d: Duration) -> bool {
@@ -343,15 +198,6 @@ impl Worker {
         }
     }
 
-    /// dbt Cloud's words for a run that hit its timeout.
-    pub fn timeout_message(&self) -> String {
-        format!(
-            "This run timed out after running for {} seconds.",
-            self.order.timeout.map_or(0, |t| t.as_secs())
-        )
-    }
-
-    /// `simulate` with a repository: the fixture's plan, built from the models at this sha,
     /// played out step by step after the real clone.
     fn replay_simulation(&self, project_dir: &Path) {
         let scanned = match manifest_from_checkout::scan(project_dir) {
@@ -422,21 +268,6 @@ impl Worker {
             self.end_step(position, step.clone());
         }
         self.finish(None, plan.skipped);
-    }
-}
-
-/// A step without artifacts.
-pub(crate) fn plain_step(end: StepEnd, logs: String) -> StepPlan {
-    StepPlan {
-        name: String::new(),
-        command: None,
-        duration: Duration::ZERO,
-        end,
-        logs,
-        artifacts: Vec::new(),
-        nodes: Vec::new(),
-        debug_logs: None,
-        files: None,
     }
 }
 

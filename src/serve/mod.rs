@@ -23,7 +23,7 @@ use axum::Router;
 pub use api::{App, ResolveTarget, Settings, TargetInfo};
 pub use guard::Guard;
 
-use crate::sandbox::TlsMode;
+use crate::tls::TlsMode;
 
 /// One line per request (method, path without its query: the key travels there once, and
 /// status); never a header or a body.
@@ -66,7 +66,7 @@ impl Bound {
 pub async fn bind(options: ServeOptions, app: Arc<App>) -> Result<Bound, String> {
     let tls = match &options.tls {
         Some(mode) => Some(
-            crate::sandbox::tls::TlsSetup::new(mode, options.addr.ip())
+            crate::tls::TlsSetup::new(mode, options.addr.ip())
                 .map_err(|e| e.to_string())?
                 .acceptor,
         ),
