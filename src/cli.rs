@@ -1,4 +1,9 @@
 //! The command-line surface (clap derive). Doc comments here are the `--help` text.
+//!
+//! Long on purpose: it is the help of every command, read as one surface; the marts
+//! commands' arguments are in `cli/marts.rs`. Only clap types and their conversions to the
+//! plain values the layers below take (`UiOptions`, `LoadOptions`, `FlagValues`, `Entry`)
+//! live here; nothing below names this module.
 
 use std::path::PathBuf;
 

@@ -86,3 +86,62 @@ fn with_target(
         changed,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::init::writer::{default_protected_branches, read_existing};
+
+    fn settings() -> InitSettings {
+        InitSettings {
+            access_url: "https://emea.dbt.com".into(),
+            account_id: 1,
+            project_id: 2,
+            environment_id: 3,
+            job_id: 4,
+            auto_trigger: true,
+            wait: true,
+            protected_branches: default_protected_branches(),
+        }
+    }
+
+    fn prod() -> TargetJob {
+        TargetJob {
+            name: "prod".into(),
+            job_id: 9,
+            environment_id: None,
+        }
+    }
+
+    #[test]
+    fn a_new_file_changes_every_key_and_a_target_replaces_the_block_job() {
+        let path = Path::new("datachonk.yaml");
+        let plain = compose(path, None, &settings(), "TOKEN", None).unwrap();
+        assert_eq!(plain.changed.len(), writer::Key::ALL.len());
+        assert!(plain.changed.iter().any(|c| c == "job_id"));
+
+        let with = compose(path, None, &settings(), "TOKEN", Some(&prod())).unwrap();
+        assert!(
+            !with.changed.iter().any(|c| c == "job_id"),
+            "{:?}",
+            with.changed
+        );
+        assert_eq!(
+            with.changed.last().map(String::as_str),
+            Some("targets.prod")
+        );
+        assert!(with.text.contains("prod"), "{}", with.text);
+    }
+
+    #[test]
+    fn rerunning_with_the_same_target_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("datachonk.yaml");
+        let first = compose(&path, None, &settings(), "TOKEN", Some(&prod())).unwrap();
+        std::fs::write(&path, &first.text).unwrap();
+        let existing = read_existing(&path).unwrap().unwrap();
+        let again = compose(&path, Some(&existing), &settings(), "TOKEN", Some(&prod())).unwrap();
+        assert!(again.changed.is_empty(), "{:?}", again.changed);
+        assert_eq!(again.text, first.text);
+    }
+}
