@@ -168,3 +168,23 @@ fn the_example_reader_sees_commented_keys_and_leaves_prose_alone() {
         "a:\n  b: 1\n  # Prose: not a key.\n  # see https://x\n    c: {d: 2}"
     );
 }
+
+#[test]
+fn an_unknown_key_is_answered_with_the_documented_keys_of_its_section() {
+    // serde also names `model`, which the parser accepts only to refuse: it is not offered.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("datachonk.yaml"), "modle:\n  x: 1\n").unwrap();
+    let out = assert_cmd::Command::new(env!("CARGO_BIN_EXE_datachonk"))
+        .current_dir(dir.path())
+        .args(["config", "check"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("unknown key `modle` (expected one of: deploy, generate, git)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("`model`"), "{stderr}");
+}

@@ -158,10 +158,9 @@ pub(crate) fn unknown_field(message: &str) -> Option<(&str, Vec<String>)> {
 /// Turn the parser's terse messages into ones that say what was expected.
 fn explain(message: &str) -> (String, Option<String>) {
     if let Some((field, expected)) = unknown_field(message) {
-        let public: Vec<&String> = expected
-            .iter()
-            .filter(|k| !matches!(k.as_str(), "token" | "api_token"))
-            .collect();
+        // Only keys a person may write: not the refused ones (a literal token, `model:`).
+        let writable = super::reference::writable_keys(&expected);
+        let public: Vec<&String> = writable.iter().collect();
         let suggestion = public
             .iter()
             .map(|k| (strsim::jaro_winkler(field, k), k))

@@ -245,6 +245,42 @@ pub const SECTIONS: &[SectionDoc] = &[
     },
 ];
 
+/// Keys a section's parser accepts only to refuse them with a precise message (a literal
+/// token; the model spec, which lives in `datachonk/*.yml`): never offered as suggestions.
+pub const REFUSED: &[(&str, &str)] = &[
+    ("", "model"),
+    ("deploy.dbt_cloud", "token"),
+    ("deploy.dbt_cloud", "api_token"),
+];
+
+/// Of the keys a parser said it expected (serde's list, which names the refused ones too),
+/// those a person may write: the documented keys of the section the list belongs to, in order.
+/// A list that is no section's (a nested value such as a freshness period) loses only the
+/// token keys.
+pub fn writable_keys(expected: &[String]) -> Vec<String> {
+    let wanted: Vec<&str> = expected.iter().map(String::as_str).collect();
+    for s in SECTIONS {
+        let mut all: Vec<&str> = s.keys.iter().map(|k| k.key).collect();
+        all.extend(
+            REFUSED
+                .iter()
+                .filter(|(p, _)| *p == s.path)
+                .map(|(_, k)| *k),
+        );
+        all.sort_unstable();
+        let mut sorted = wanted.clone();
+        sorted.sort_unstable();
+        if all == sorted {
+            return s.keys.iter().map(|k| k.key.to_string()).collect();
+        }
+    }
+    wanted
+        .into_iter()
+        .filter(|k| !matches!(*k, "token" | "api_token"))
+        .map(str::to_string)
+        .collect()
+}
+
 /// The section at a dotted path.
 pub fn section(path: &str) -> Option<&'static SectionDoc> {
     SECTIONS.iter().find(|s| s.path == path)
@@ -338,13 +374,6 @@ mod tests {
             .map(|k| k.key)
             .collect()
     }
-
-    /// Fields a section's parser accepts only to refuse them with a precise message.
-    const REFUSED: &[(&str, &str)] = &[
-        ("", "model"),
-        ("deploy.dbt_cloud", "token"),
-        ("deploy.dbt_cloud", "api_token"),
-    ];
 
     #[test]
     fn each_section_documents_exactly_the_keys_its_parser_accepts() {
@@ -488,5 +517,28 @@ mod tests {
         for (name, _) in ENV_VARS {
             assert!(page.contains(&format!("| `{name}` |")), "{name} is listed");
         }
+    }
+
+    #[test]
+    fn suggestions_offer_the_documented_keys_of_the_section_only() {
+        let list = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+        // serde names the refused `model` at the top level; a person is not offered it.
+        let top = fields_of::<ConfigFile>();
+        assert_eq!(
+            writable_keys(&list(top)),
+            list(&["deploy", "generate", "git"])
+        );
+        let block = fields_of::<DbtCloudSection>();
+        let offered = writable_keys(&list(block));
+        assert_eq!(offered, list(&documented("deploy.dbt_cloud")));
+        assert!(!offered.iter().any(|k| k == "token" || k == "api_token"));
+        // `generate.naming.model` is a real key there.
+        let naming = fields_of::<NamingSection>();
+        assert_eq!(writable_keys(&list(naming))[0], "model");
+        // A list that is no section's keeps its keys.
+        assert_eq!(
+            writable_keys(&list(&["count", "period"])),
+            list(&["count", "period"])
+        );
     }
 }
