@@ -784,7 +784,7 @@ fn absolute(key: &str, children: &[String], path: &[String]) -> Option<Vec<Strin
         key.split("::").map(String::from).collect()
     };
     let first = path.first()?;
-    let mut rest = &path[..];
+    let mut rest = path;
     match first.as_str() {
         "crate" => {
             base.clear();
