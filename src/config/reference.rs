@@ -1,6 +1,7 @@
 //! Every key of `datachonk.yaml`, described once, beside the parser: what it holds, its type,
 //! its default and the environment variable or flag that overrides it. The book's
-//! configuration reference is generated from these tables ([`markdown`]), and tests hold them
+//! configuration reference is generated from these tables ([`markdown`]), an unknown key is
+//! answered with its section's keys from here ([`writable_keys`]), and tests hold the tables
 //! to the parser (each section's keys are exactly the fields its serde type accepts), to the
 //! resolved defaults, and to `datachonk.example.yaml`.
 //!
