@@ -35,7 +35,8 @@ mod unix {
     use std::sync::atomic::Ordering;
     use std::sync::OnceLock;
 
-    use super::{PENDING, WRITING};
+    // By full path: the layer scanners read `super` in an inline module as the file's parent.
+    use crate::init::interrupt::{PENDING, WRITING};
 
     /// The terminal modes of stdin before any prompt (None when stdin is not a terminal).
     static SAVED: OnceLock<Option<libc::termios>> = OnceLock::new();
