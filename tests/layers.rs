@@ -7,8 +7,8 @@
 //! (b) a circle between files (a child naming an item its parent defines counts: the parent
 //!     declares the child, so the parent file depends on it);
 //! (c) anything outside `commands/`, `cli` and `main.rs` naming `crate::cli` or `crate::commands`;
-//! (d) a file in `src/commands/` naming another command's file (a parent command may use its
-//!     own subcommand files);
+//! (d) a command's file in `src/commands/` naming another command's file (a command is a file
+//!     with `fn run` and its subdirectory; helpers there that are no command may be shared);
 //! (e) a function in `src/commands/` over 80 lines.
 //! `KNOWN` lists what is still open, each with who removes it; it is emptied as that lands.
 //! `scripts/code-shape` runs `shape_report` below for the figures issue 25 §5 asks for.
@@ -26,42 +26,12 @@ const KNOWN: &[(&str, &str)] = &[
         "deploy helper (commands/mod.rs defines items its children use)",
     ),
     ("circle within hook", "deploy helper"),
-    (
-        "command commands::cloud uses another command",
-        "deploy helper",
-    ),
-    (
-        "command commands::cloud_insight uses another command",
-        "deploy helper",
-    ),
-    (
-        "command commands::cloud_runs uses another command",
-        "deploy helper",
-    ),
-    (
-        "command commands::dbt_run uses another command",
-        "deploy helper",
-    ),
-    (
-        "command commands::dbt_run_many uses another command",
-        "deploy helper",
-    ),
-    (
-        "command commands::hook uses another command",
-        "deploy helper",
-    ),
-    (
-        "command commands::push uses another command",
-        "deploy helper",
-    ),
-    (
-        "command commands::serve uses another command",
-        "deploy helper",
-    ),
-    (
-        "command commands::watch uses another command",
-        "deploy helper",
-    ),
+    ("command dbt_run uses another command", "deploy helper"),
+    ("command dbt_run_many uses another command", "deploy helper"),
+    ("command hook uses another command", "deploy helper"),
+    ("command push uses another command", "deploy helper"),
+    ("command serve uses another command", "deploy helper"),
+    ("command watch uses another command", "deploy helper"),
     ("fn commands/cloud.rs::run", "deploy helper"),
     ("fn commands/cloud.rs::run_show", "deploy helper"),
     ("fn commands/cloud_insight.rs::freshness", "deploy helper"),
@@ -77,14 +47,10 @@ const KNOWN: &[(&str, &str)] = &[
     ("fn commands/watch.rs::run", "deploy helper"),
     ("layer cloud -> error", "deploy helper (cloud/errors.rs)"),
     ("layer hook -> error", "deploy helper (hook/)"),
-    // The CLI's top layer: the cli helper (issue 25 §2).
-    ("circle within init", "cli helper"),
-    (
-        "command commands::generate uses another command",
-        "gen and cli helpers",
-    ),
-    ("command commands::init uses another command", "cli helper"),
-    ("command commands::new uses another command", "cli helper"),
+    // Commands that use commands/config.rs or generate.rs: the cli and gen helpers.
+    ("command generate uses another command", "gen helper"),
+    ("command init uses another command", "cli helper"),
+    ("command new uses another command", "cli helper"),
     // generate in stages, templates a leaf, shared leaves: the gen helper (issue 25 §2-3).
     ("circle within generate", "gen helper"),
     ("fn commands/generate.rs::run", "gen helper"),
@@ -95,11 +61,7 @@ const KNOWN: &[(&str, &str)] = &[
     ),
     ("layer sandbox -> generate", "gen helper (digest)"),
     ("layer generate -> error", "gen helper"),
-    // The lower layers: the layers helper.
-    (
-        "layer serve -> sandbox",
-        "layers helper (TLS set-up to a leaf, in progress)",
-    ),
+    // Open after this session (layers helper's report).
     (
         "layer git -> error",
         "open: GitError's exit-code mapping belongs in src/error.rs",
@@ -597,17 +559,31 @@ impl Src {
             .collect()
     }
 
-    /// (d): a command file naming another command's file; a parent command may use its own
-    /// subcommand files, and `commands/mod.rs` dispatches to all of them.
+    /// (d): a command's file naming another command's file. A command is `commands/X.rs` with
+    /// everything under `commands/X/`, when one of its files has a `fn run`; files of one
+    /// command may use each other, and anything may use a helper module under `commands/`
+    /// that is no command (the dispatcher, the reporters), which may in turn use commands.
     fn command_to_command(&self, e: &Edge, add: &mut impl FnMut(String, String)) {
-        if e.from == "commands" || e.to == "commands" || e.to.starts_with(&format!("{}::", e.from))
-        {
+        let group = |k: &str| k.split("::").nth(1).map(str::to_string);
+        let (Some(a), Some(b)) = (group(&e.from), group(&e.to)) else {
+            return;
+        };
+        if a == b || !self.is_command(&a) || !self.is_command(&b) {
             return;
         }
         add(
-            format!("command {} uses another command", e.from),
+            format!("command {a} uses another command"),
             format!("{}: uses {}", self.line_of(e), e.to),
         );
+    }
+
+    /// Whether `commands::name` (and its files) is a command: one of its files has `fn run`.
+    fn is_command(&self, name: &str) -> bool {
+        let root = format!("commands::{name}");
+        self.modules.iter().any(|(k, m)| {
+            (*k == root || k.starts_with(&format!("{root}::")))
+                && fn_starts(&m.text).iter().any(|(_, f)| f == "run")
+        })
     }
 
     /// Strongly connected groups of more than one file inside one top-level module, each
