@@ -159,9 +159,32 @@ fn shape_report() {
         println!("  {:>4}  {}  {}:{}", f.lines, f.name, f.file, f.line);
     }
     let circles = src.circles();
-    println!("circles between files: {}", circles.len());
+    println!("circles between files of one layer: {}", circles.len());
     for c in &circles {
         println!("  {} [{}]", c.len(), c.join(", "));
+    }
+    let top = |k: &str| k.split("::").next().unwrap_or("").to_string();
+    let across: Vec<Vec<String>> = src
+        .circles_among(false)
+        .into_iter()
+        .filter(|c| c.iter().any(|m| top(m) != top(&c[0])))
+        .collect();
+    println!("circles across layers: {}", across.len());
+    for c in &across {
+        println!("  {} [{}]", c.len(), c.join(", "));
+    }
+    if root().join("DESIGN.md").exists() {
+        let table = Layers::from_design_md();
+        let up: Vec<String> = src
+            .violations(&table)
+            .into_iter()
+            .filter(|v| v.key.starts_with("layer ") || v.key.starts_with("names "))
+            .map(|v| format!("{} ({} imports)", v.key, v.places.len()))
+            .collect();
+        println!("arrows up DESIGN.md's Layers table: {}", up.len());
+        for a in up {
+            println!("  {a}");
+        }
     }
     let mut dirs: BTreeMap<String, usize> = BTreeMap::new();
     let mut files: Vec<(usize, String)> = Vec::new();
@@ -590,9 +613,18 @@ impl Src {
     /// sorted, in order. (A circle across layers always has an arrow the table forbids, since
     /// the table only lets a layer use the ones listed before it: that arrow is reported.)
     fn circles(&self) -> Vec<Vec<String>> {
+        self.circles_among(true)
+    }
+
+    /// `within_layer: false`: circles across layers too (each has an arrow up the table).
+    fn circles_among(&self, within_layer: bool) -> Vec<Vec<String>> {
         let top = |k: &str| k.split("::").next().unwrap_or("").to_string();
         let mut graph: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        for e in self.edges.iter().filter(|e| top(&e.from) == top(&e.to)) {
+        for e in self
+            .edges
+            .iter()
+            .filter(|e| !within_layer || top(&e.from) == top(&e.to))
+        {
             graph.entry(&e.from).or_default().insert(&e.to);
         }
         let mut t = Tarjan {
