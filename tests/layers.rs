@@ -114,7 +114,10 @@ fn imports_follow_the_layers_in_design_md() {
 fn the_scanner_resolves_use_trees_and_finds_a_child_using_its_parent() {
     let files = vec![
         ("src/lib.rs", "pub mod a;\npub mod b;\n"),
-        ("src/a/mod.rs", "mod leaf;\npub use leaf::Thing;\npub struct Top;\n"),
+        (
+            "src/a/mod.rs",
+            "mod leaf;\nmod other;\npub use leaf::Thing;\npub struct Top;\n",
+        ),
         (
             "src/a/leaf.rs",
             "use super::{Top, leaf2 as _};\n// crate::b::gone\nconst S: &str = \"crate::b::x\";\npub struct Thing;\n",
@@ -122,6 +125,10 @@ fn the_scanner_resolves_use_trees_and_finds_a_child_using_its_parent() {
         (
             "src/b.rs",
             "use crate::{a::{self, Thing}};\nfn f() -> Thing { crate::a::Thing }\n",
+        ),
+        (
+            "src/a/other.rs",
+            "pub(in crate::a) fn g() {}\n",
         ),
     ];
     let src = Src::from_texts(
@@ -137,6 +144,8 @@ fn the_scanner_resolves_use_trees_and_finds_a_child_using_its_parent() {
         .collect();
     // `Thing` is re-exported by a/mod.rs: b's arrow lands on the leaf that defines it.
     assert!(edges.contains(&("b".into(), "a::leaf".into())), "{edges:?}");
+    // Importing the module `a` is not an arrow to a/mod.rs: what b names through it is.
+    assert!(!edges.contains(&("b".into(), "a".into())), "{edges:?}");
     // Comments and strings name nothing.
     assert!(
         !edges.contains(&("a::leaf".into(), "b".into())),
@@ -438,7 +447,7 @@ impl Src {
                     continue;
                 }
                 for (path, alias) in u.paths {
-                    if let Some(abs) = absolute(key, &children, &path) {
+                    if let Some(abs) = absolute(key, &children, &BTreeMap::new(), &path) {
                         if let Some(name) = alias.or_else(|| abs.last().cloned()) {
                             if name != "*" {
                                 re.insert(name, abs);
@@ -467,13 +476,28 @@ impl Src {
                     });
                 }
             }
+            // `use super::marts;` imports a module: what counts is which of its items the
+            // file then names (`marts::Spec`, resolved through its re-exports), not its mod.rs.
+            let mut aliases: BTreeMap<String, Vec<String>> = BTreeMap::new();
             let mut paths: Vec<(Vec<String>, usize)> = Vec::new();
             for u in use_statements(&m.text) {
-                paths.extend(u.paths.into_iter().map(|(p, _)| (p, u.line)));
+                for (path, alias) in u.paths {
+                    let module = absolute(key, &children, &BTreeMap::new(), &path)
+                        .filter(|abs| !u.public && src.modules.contains_key(&abs.join("::")));
+                    match module.and_then(|abs| Some((alias.or_else(|| abs.last().cloned())?, abs)))
+                    {
+                        Some((name, abs)) => {
+                            aliases.insert(name, abs);
+                        }
+                        None => paths.push((path, u.line)),
+                    }
+                }
             }
-            paths.extend(expression_paths(&m.text, &children));
+            let mut roots = children.clone();
+            roots.extend(aliases.keys().cloned());
+            paths.extend(expression_paths(&m.text, &roots));
             for (path, line) in paths {
-                let Some(abs) = absolute(key, &children, &path) else {
+                let Some(abs) = absolute(key, &children, &aliases, &path) else {
                     continue;
                 };
                 if let Some(to) = src.resolve(&abs, 0) {
@@ -785,7 +809,12 @@ fn join(key: &str, child: &str) -> String {
 }
 
 /// A path as written, made absolute from module `key`; `None` for other crates' paths.
-fn absolute(key: &str, children: &[String], path: &[String]) -> Option<Vec<String>> {
+fn absolute(
+    key: &str,
+    children: &[String],
+    aliases: &BTreeMap<String, Vec<String>>,
+    path: &[String],
+) -> Option<Vec<String>> {
     let mut base: Vec<String> = if key.is_empty() {
         Vec::new()
     } else {
@@ -806,7 +835,11 @@ fn absolute(key: &str, children: &[String], path: &[String]) -> Option<Vec<Strin
             }
         }
         c if children.iter().any(|k| k == c) => {}
-        _ => return None,
+        c => {
+            let mut abs = aliases.get(c)?.clone();
+            abs.extend(rest[1..].iter().filter(|s| *s != "self").cloned());
+            return Some(abs);
+        }
     }
     base.extend(rest.iter().filter(|s| *s != "self").cloned());
     Some(base)
@@ -1099,9 +1132,9 @@ fn expand(tree: &str, prefix: &mut Vec<String>, out: &mut Vec<(Vec<String>, Opti
     out.push((full, alias.filter(|a| a != "_")));
 }
 
-/// Paths outside `use`: `crate::a::b`, `super::x`, `self::y`, or `child::z` for a declared
-/// child module (not preceded by `::`, so `other_crate::child::z` does not count).
-fn expression_paths(text: &str, children: &[String]) -> Vec<(Vec<String>, usize)> {
+/// Paths outside `use`: `crate::a::b`, `super::x`, `self::y`, or `m::z` for a declared child
+/// module or an imported one (not preceded by `::`, so `other_crate::m::z` does not count).
+fn expression_paths(text: &str, roots: &[String]) -> Vec<(Vec<String>, usize)> {
     let mut out = Vec::new();
     let b = text.as_bytes();
     let mut i = 0;
@@ -1110,7 +1143,14 @@ fn expression_paths(text: &str, children: &[String]) -> Vec<(Vec<String>, usize)
             i += 1;
             continue;
         }
-        let preceded = text[..i].trim_end().ends_with("::");
+        let before = text[..i].trim_end();
+        // `pub(in crate::x)` is a visibility, not a use of `x`.
+        let visibility = before
+            .strip_suffix("in")
+            .map(str::trim_end)
+            .and_then(|b| b.strip_suffix('('))
+            .is_some_and(|b| b.trim_end().ends_with("pub"));
+        let preceded = before.ends_with("::") || visibility;
         let mut segs = Vec::new();
         let mut j = i;
         loop {
@@ -1134,7 +1174,7 @@ fn expression_paths(text: &str, children: &[String]) -> Vec<(Vec<String>, usize)
         let first = segs[0].as_str();
         let counts = !preceded
             && segs.len() > 1
-            && (matches!(first, "crate" | "super" | "self") || children.iter().any(|c| c == first));
+            && (matches!(first, "crate" | "super" | "self") || roots.iter().any(|c| c == first));
         if counts && !in_use(text, i) {
             out.push((segs, line_at(text, i)));
         }
