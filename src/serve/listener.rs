@@ -1,14 +1,15 @@
 //! The accept loop: hyper's HTTP/1 with a header-read timeout (a client that trickles its
 //! request cannot hold a connection), a cap on open connections, and TLS handshakes under a
-//! deadline in each connection's own task. Connections that have not yet sent a complete
-//! request head are few and the first to go: past `MAX_PENDING` of them the oldest is
-//! dropped, so a slowloris never makes a real request wait for the header timeout.
+//! deadline in each connection's own task. Connections that have not sent a complete request
+//! head within `GRACE` are the first to go — when more than `MAX_PENDING` of them wait, or
+//! when every slot is taken — so a slowloris never makes a real request wait for the header
+//! timeout, and a burst of quick clients is never cut.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -19,9 +20,11 @@ use tokio::sync::{Notify, Semaphore};
 
 /// Open connections at once (50 pages' SSE streams and scripts fit many times over).
 const MAX_CONNECTIONS: usize = 512;
-/// Connections still in their TLS handshake or first request head. Well under
-/// `MAX_CONNECTIONS`, so trickling clients can never take every slot.
+/// Connections still in their TLS handshake or first request head past `GRACE` that are let
+/// wait (for the header timeout) while slots are free. Well under `MAX_CONNECTIONS`.
 const MAX_PENDING: usize = 64;
+/// How long any client may take to send its first head before it can be dropped for others.
+const GRACE: Duration = Duration::from_secs(2);
 /// From connection (or the end of the previous request) to a complete request head.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,7 +55,7 @@ impl Listener {
         let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         let pending = Arc::new(Pending::default());
         loop {
-            let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+            let Some(permit) = free_slot(&slots, &pending).await else {
                 return;
             };
             let (tcp, _) = match self.tcp.accept().await {
@@ -98,6 +101,24 @@ impl Listener {
     }
 }
 
+/// A connection slot; when all are taken, connections stuck before their head make room.
+async fn free_slot(
+    slots: &Arc<Semaphore>,
+    pending: &Pending,
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    loop {
+        if let Ok(permit) = Arc::clone(slots).try_acquire_owned() {
+            return Some(permit);
+        }
+        pending.drop_stale(0);
+        tokio::select! {
+            permit = Arc::clone(slots).acquire_owned() => return permit.ok(),
+            // Until a stale one exists: the youngest may be under `GRACE` still.
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+    }
+}
+
 /// The connections that have not sent a complete request head yet, oldest first.
 #[derive(Default)]
 struct Pending {
@@ -107,7 +128,7 @@ struct Pending {
 #[derive(Default)]
 struct PendingInner {
     next_id: u64,
-    conns: VecDeque<(u64, Arc<Notify>)>,
+    conns: VecDeque<(u64, Instant, Arc<Notify>)>,
 }
 
 impl Pending {
@@ -117,19 +138,38 @@ impl Pending {
         let id = inner.next_id;
         inner.next_id += 1;
         let evicted = Arc::new(Notify::new());
-        inner.conns.push_back((id, Arc::clone(&evicted)));
-        while inner.conns.len() > MAX_PENDING {
-            if let Some((_, oldest)) = inner.conns.pop_front() {
+        inner
+            .conns
+            .push_back((id, Instant::now(), Arc::clone(&evicted)));
+        drop(inner);
+        self.drop_stale(MAX_PENDING);
+        (id, evicted)
+    }
+
+    /// Drop the oldest connections past `GRACE` without a head until at most `keep` of those
+    /// are left (0 when every slot is taken: all of them).
+    fn drop_stale(&self, keep: usize) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let stale = inner
+            .conns
+            .iter()
+            .take_while(|(_, since, _)| now.duration_since(*since) >= GRACE)
+            .count();
+        for _ in 0..stale
+            .saturating_sub(keep)
+            .max(usize::from(keep == 0 && stale > 0))
+        {
+            if let Some((_, _, oldest)) = inner.conns.pop_front() {
                 // notify_one keeps the permit if the task is not waiting yet.
                 oldest.notify_one();
             }
         }
-        (id, evicted)
     }
 
     fn remove(&self, id: u64) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner.conns.retain(|(i, _)| *i != id);
+        inner.conns.retain(|(i, _, _)| *i != id);
     }
 }
 
