@@ -68,6 +68,16 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
+/// dbt Cloud API failures are exit 6, with the client's hints.
+impl From<crate::cloud::ApiError> for CliError {
+    fn from(e: crate::cloud::ApiError) -> Self {
+        let hints = e.hints();
+        let mut err = CliError::new(Exit::Api, e.to_string());
+        err.hints = hints;
+        err
+    }
+}
+
 /// What a command returns: the exit status it wants when it did its job
 /// (e.g. `RunError` when the awaited run failed), or an error.
 pub type CmdResult = Result<Exit, CliError>;

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod cloud;
 pub mod commands;
 pub mod config;
+pub mod deploy;
 pub mod error;
 pub mod fuzz_targets;
 pub mod generate;

@@ -1,4 +1,8 @@
-//! `datachonk cloud …`: look at the connection, jobs, runs and artifacts.
+//! `datachonk cloud …`: look at the connection, jobs, runs and artifacts. `runs` (retry,
+//! wait) and `insight` (nodes, lineage, freshness, artifacts) are its parts.
+
+pub mod insight;
+pub mod runs;
 
 use serde_json::{json, Value};
 
@@ -8,7 +12,7 @@ use crate::config::{Config, FlagValues};
 use crate::error::{CliError, CmdResult, Exit};
 use crate::ui::Ui;
 
-use super::{cloud_insight, cloud_runs, connect};
+use super::connect;
 
 pub fn run(global: &GlobalArgs, cmd: CloudCommand, ui: &Ui) -> CmdResult {
     let (connection, extra) = match &cmd {
@@ -68,7 +72,7 @@ pub fn run(global: &GlobalArgs, cmd: CloudCommand, ui: &Ui) -> CmdResult {
     }
     let cfg = load(global, connection, extra)?;
     let client = connect::client(&cfg, ui)?;
-    let rt = super::runtime()?;
+    let rt = crate::commands::runtime::runtime()?;
     let result = rt.block_on(async {
         match cmd {
             CloudCommand::Status(_) => status(&client, &cfg, ui).await,
@@ -110,19 +114,19 @@ pub fn run(global: &GlobalArgs, cmd: CloudCommand, ui: &Ui) -> CmdResult {
                 let gate = |job: i64| {
                     connect::confirm_job(global, &cfg, Some(job), a.yes, "the retry")
                 };
-                cloud_runs::retry(&client, &cfg, a.run_id, a.wait, &gate, ui).await
+                runs::retry(&client, &cfg, a.run_id, a.wait, &gate, ui).await
             }
             CloudCommand::Runs(RunsCommand::Wait(a)) => {
-                cloud_runs::wait(&client, &cfg, &a.run_ids, ui).await
+                runs::wait(&client, &cfg, &a.run_ids, ui).await
             }
             CloudCommand::Artifacts(ArtifactsCommand::Get(a)) => {
-                cloud_insight::artifacts_get(&client, &a, ui).await
+                insight::artifacts_get(&client, &a, ui).await
             }
             CloudCommand::Artifacts(ArtifactsCommand::List(a)) => {
-                cloud_insight::artifacts_list(&client, a.run_id, a.step, ui).await
+                insight::artifacts_list(&client, a.run_id, a.step, ui).await
             }
-            CloudCommand::Lineage(a) => cloud_insight::lineage(&client, &cfg, &a, ui).await,
-            CloudCommand::Freshness(a) => cloud_insight::freshness(&client, &cfg, &a, ui).await,
+            CloudCommand::Lineage(a) => insight::lineage(&client, &cfg, &a, ui).await,
+            CloudCommand::Freshness(a) => insight::freshness(&client, &cfg, &a, ui).await,
         }
     });
     rt.shutdown_background();
@@ -268,7 +272,7 @@ async fn run_show(
         .await?;
     // Nodes come from artifacts: always in --json, on request for people.
     let insight = if nodes || ui.is_json() {
-        Some(cloud_insight::gather(client, cfg, &run).await?)
+        Some(insight::gather(client, cfg, &run).await?)
     } else {
         None
     };
@@ -283,7 +287,7 @@ async fn run_show(
             })
             .collect();
         if let Some(i) = &insight {
-            v["nodes"] = cloud_insight::insight_json(i);
+            v["nodes"] = insight::insight_json(i);
         }
         ui.json(&v);
         return Ok(Exit::Success);
@@ -338,7 +342,7 @@ async fn run_show(
         }
     }
     if let Some(i) = &insight {
-        cloud_insight::print_nodes(ui, i);
+        insight::print_nodes(ui, i);
     }
     Ok(Exit::Success)
 }

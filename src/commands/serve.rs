@@ -60,7 +60,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs, ui: &Ui) -> CmdResult {
     let app = Arc::new(App::new(
         settings,
         client_options,
-        super::cloud_insight::store_for(&cfg),
+        crate::deploy::store_for(&cfg),
     ));
     let log_ui = ui.clone();
     let options = ServeOptions {
@@ -70,7 +70,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs, ui: &Ui) -> CmdResult {
         allow_origins: args.allow_origins.clone(),
         log: Arc::new(move |line: &str| log_ui.status(format!("serve: {line}"))),
     };
-    let rt = super::runtime()?;
+    let rt = crate::commands::runtime::runtime()?;
     rt.block_on(async {
         let bound = serve::bind(options, Arc::clone(&app))
             .await

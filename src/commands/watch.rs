@@ -17,7 +17,7 @@ use crate::config::{parse_duration, Config, FlagValues};
 use crate::error::{CliError, CmdResult, Exit};
 use crate::ui::Ui;
 
-use super::{connect, dbt_run};
+use super::connect;
 
 /// One upstream → downstream pair being watched.
 struct Pair {
@@ -46,7 +46,7 @@ pub fn run(global: &GlobalArgs, args: &WatchArgs, ui: &Ui) -> CmdResult {
         None => cfg.clone(),
     };
     let client = connect::client(&cfg, ui)?;
-    let rt = super::runtime()?;
+    let rt = crate::commands::runtime::runtime()?;
     // Jobs named by name are resolved once, before anything else.
     let (upstreams, downstream) = rt.block_on(async {
         let mut upstreams = Vec::new();
@@ -78,7 +78,7 @@ pub fn run(global: &GlobalArgs, args: &WatchArgs, ui: &Ui) -> CmdResult {
         listen_for_signals(stop.clone());
         let mut pairs = open_pairs(&client, &dir, &upstreams, downstream, ui).await?;
         let request = {
-            let mut r = dbt_run::trigger_request(&downstream_cfg.dbt_cloud, None, None)?;
+            let mut r = crate::deploy::request_for(&downstream_cfg.dbt_cloud, None, None)?;
             r.cause = String::new();
             r
         };

@@ -115,6 +115,7 @@ impl Hub {
                     _ => false,
                 });
             }
+            WaitEvent::Polled(_) => {}
         };
         let ended = wait_for_run(&self.client, run_id, &options, &mut stats, &mut on_event).await;
         let state = match ended {

@@ -12,29 +12,10 @@ use crate::cloud::insight::manifest::Manifest;
 use crate::cloud::insight::{self, ArtifactStore, RunInsight};
 use crate::cloud::{ApiError, Client, Run, RunQuery, RunStatus};
 use crate::config::Config;
+use crate::deploy::store_for;
 use crate::error::{CliError, CmdResult, Exit};
 use crate::generate::write::write_atomic;
 use crate::ui::Ui;
-
-/// Where a command keeps finished runs' artifacts: `.datachonk/runs/` next to datachonk.yaml,
-/// else at the root of the git repository around the current directory; nowhere otherwise.
-pub fn store_for(cfg: &Config) -> ArtifactStore {
-    if let Some(dir) = cfg.file.as_ref().and_then(|f| f.parent()) {
-        let dir = if dir.as_os_str().is_empty() {
-            std::path::Path::new(".")
-        } else {
-            dir
-        };
-        return ArtifactStore::in_project(dir);
-    }
-    match git2::Repository::discover(".")
-        .ok()
-        .and_then(|r| r.workdir().map(|w| w.to_path_buf()))
-    {
-        Some(root) => ArtifactStore::in_project(&root),
-        None => ArtifactStore::none(),
-    }
-}
 
 const RUN_RELATED: &[&str] = &["run_steps", "job", "trigger"];
 
@@ -116,7 +97,7 @@ pub async fn lineage(client: &Client, cfg: &Config, args: &LineageArgs, ui: &Ui)
         Some(id) => client.get_run(id, RUN_RELATED).await?,
         None => {
             let flag = match &args.job {
-                Some(spec) => Some(super::connect::resolve_job(client, cfg, spec).await?),
+                Some(spec) => Some(crate::commands::connect::resolve_job(client, cfg, spec).await?),
                 None => args.job_id,
             };
             let job = job_of(cfg, flag).ok_or_else(|| {
@@ -243,7 +224,7 @@ fn freshness_step(run: &Run) -> Option<i64> {
 pub async fn freshness(client: &Client, cfg: &Config, args: &FreshnessArgs, ui: &Ui) -> CmdResult {
     let store = store_for(cfg);
     let flag = match &args.job {
-        Some(spec) => Some(super::connect::resolve_job(client, cfg, spec).await?),
+        Some(spec) => Some(crate::commands::connect::resolve_job(client, cfg, spec).await?),
         None => args.job_id,
     };
     let job = job_of(cfg, flag);
@@ -424,7 +405,7 @@ pub async fn artifacts_get(client: &Client, a: &ArtifactGetArgs, ui: &Ui) -> Cmd
                 ui.status(format!("wrote {} ({} bytes)", path.display(), bytes.len()));
             }
         }
-        None => return super::wrote_stdout(ui.raw(&bytes), Exit::Api),
+        None => return crate::commands::dispatch::wrote_stdout(ui.raw(&bytes), Exit::Api),
     }
     Ok(Exit::Success)
 }
