@@ -93,6 +93,37 @@ pub enum Event<'a> {
     },
     /// `--after-job`: the upstream run's status changed.
     UpstreamStatus { job_id: i64, run: &'a Run },
+    /// `watch`: a pair seen for the first time starts after the upstream's newest success.
+    SensorStarted {
+        upstream_job: i64,
+        name: &'a str,
+        downstream_job: i64,
+        after_run: i64,
+    },
+    /// `watch`: an upstream run finished before the look-back: not triggered.
+    SensorSkipped {
+        upstream_job: i64,
+        upstream_run: i64,
+    },
+    /// `watch`: an upstream success triggered the downstream job.
+    SensorTriggered {
+        upstream_job: i64,
+        name: &'a str,
+        upstream_run: i64,
+        downstream_job: i64,
+        run: &'a Run,
+    },
+    /// `watch`: a trigger left in doubt before a restart had created this run.
+    SensorRecovered {
+        upstream_job: i64,
+        upstream_run: i64,
+        run: &'a Run,
+    },
+    /// `watch`: an interval failed (5xx, dropped connection); the next one tries again.
+    SensorRetrying {
+        error: &'a str,
+        interval: std::time::Duration,
+    },
 }
 
 /// Why a cancel was not confirmed.

@@ -10,10 +10,12 @@ pub mod error;
 pub mod event;
 pub mod follow;
 pub mod many;
+pub mod observe;
 pub mod plan;
 pub mod trigger;
 pub mod upstream;
 pub mod verdict;
+pub mod watch;
 
 pub use deployment::Deployment;
 pub use error::{DeployError, Failure};

@@ -15,6 +15,23 @@ pub struct Terminal<'a> {
 
 impl Reporter for Terminal<'_> {
     fn report(&self, event: &Event<'_>) {
+        match event {
+            Event::Verdict { .. }
+            | Event::Retry { .. }
+            | Event::NotRetried { .. }
+            | Event::Interrupted { .. }
+            | Event::CancelUnconfirmed { .. }
+            | Event::TimedOut { .. }
+            | Event::GaveUp { .. }
+            | Event::NotTriggered { .. } => self.ending(event),
+            _ => self.progress(event),
+        }
+    }
+}
+
+impl Terminal<'_> {
+    /// The run going: triggered, its status and steps, the upstream it waits for.
+    fn progress(&self, event: &Event<'_>) {
         let ui = self.ui;
         match *event {
             Event::Triggered {
@@ -44,6 +61,70 @@ impl Reporter for Terminal<'_> {
             Event::Step { step, .. } => step_line(ui, step),
             // The live status line and CI heartbeats are drawn from these (not yet shown).
             Event::Heartbeat { .. } => {}
+            Event::UpstreamWaiting {
+                job_id,
+                name,
+                newest,
+            } => ui.status(format!(
+                "waiting for the next run of job {job_id} ({name}) to start (newest so far: {newest})"
+            )),
+            Event::UpstreamStatus { job_id, run } => ui.status(format!(
+                "upstream run {} of job {job_id}: {}",
+                run.id,
+                run.run_status().label()
+            )),
+            _ => self.sensor(event),
+        }
+    }
+
+    /// `watch`'s sensor: pairs started, upstream runs skipped or answered with a trigger.
+    fn sensor(&self, event: &Event<'_>) {
+        let ui = self.ui;
+        match *event {
+            Event::SensorStarted {
+                upstream_job,
+                name,
+                downstream_job,
+                after_run,
+            } => ui.status(format!(
+                "watching job {upstream_job} ({name}) → job {downstream_job}: from after run {after_run}"
+            )),
+            Event::SensorSkipped {
+                upstream_job,
+                upstream_run,
+            } => ui.status(format!(
+                "run {upstream_run} of job {upstream_job} finished before the look-back: not triggered"
+            )),
+            Event::SensorTriggered {
+                upstream_job,
+                name,
+                upstream_run,
+                downstream_job,
+                run,
+            } => ui.out(format!(
+                "run {upstream_run} of job {upstream_job} ({name}) succeeded → triggered run {} of job {downstream_job}",
+                run.id
+            )),
+            Event::SensorRecovered {
+                upstream_job,
+                upstream_run,
+                run,
+            } => ui.status(format!(
+                "run {upstream_run} of job {upstream_job} was already handled before a restart (run {})",
+                run.id
+            )),
+            Event::SensorRetrying { error, interval } => ui.warn(format!(
+                "{error}; trying again in {}",
+                humantime::format_duration(interval)
+            )),
+            _ => {}
+        }
+    }
+
+    /// How a run ended or was left: verdicts, retries, interruptions, deadlines.
+    fn ending(&self, event: &Event<'_>) {
+        let ui = self.ui;
+        match *event {
             Event::Verdict {
                 run,
                 finished,
@@ -105,18 +186,7 @@ impl Reporter for Terminal<'_> {
                     ));
                 }
             }
-            Event::UpstreamWaiting {
-                job_id,
-                name,
-                newest,
-            } => ui.status(format!(
-                "waiting for the next run of job {job_id} ({name}) to start (newest so far: {newest})"
-            )),
-            Event::UpstreamStatus { job_id, run } => ui.status(format!(
-                "upstream run {} of job {job_id}: {}",
-                run.id,
-                run.run_status().label()
-            )),
+            _ => {}
         }
     }
 }
