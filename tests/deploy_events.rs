@@ -48,10 +48,7 @@ impl datachonk::deploy::Reporter for Recorder {
             Event::Heartbeat { .. } => "heartbeat".into(),
             Event::Verdict {
                 run, retry_hint, ..
-            } => format!(
-                "verdict {} hint={retry_hint}",
-                run.run_status().label()
-            ),
+            } => format!("verdict {} hint={retry_hint}", run.run_status().label()),
             Event::Retry { attempt, of, .. } => format!("retry {attempt}/{of}"),
             Event::TimedOut {
                 cancel_asked,
@@ -91,7 +88,11 @@ fn plan(job_id: i64) -> RunPlan {
     }
 }
 
-fn deploy(sb: &datachonk::sandbox::RunningSandbox, plan: &RunPlan, rec: &Recorder) -> datachonk::deploy::Verdict {
+fn deploy(
+    sb: &datachonk::sandbox::RunningSandbox,
+    plan: &RunPlan,
+    rec: &Recorder,
+) -> datachonk::deploy::Verdict {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -144,7 +145,9 @@ fn a_success_reports_trigger_progress_and_one_verdict_in_order() {
     );
     let middle = &lines[2..lines.len() - 2];
     assert!(
-        middle.iter().all(|l| l.starts_with("status ") || l.starts_with("step ")),
+        middle
+            .iter()
+            .all(|l| l.starts_with("status ") || l.starts_with("step ")),
         "only progress between the trigger and the verdict: {lines:?}"
     );
     let seen = statuses(&lines);
@@ -182,7 +185,10 @@ fn an_error_is_reported_then_retried_and_the_retry_decides() {
         &verdict.attempts[0].ending,
         Ending::Finished { run, .. } if run.run_status().label() == "Error"
     ));
-    let retry = verdict.attempts[0].retry.as_ref().expect("the first attempt was retried");
+    let retry = verdict.attempts[0]
+        .retry
+        .as_ref()
+        .expect("the first attempt was retried");
     assert_eq!(retry.run_id, verdict.last().ending.run().id);
     assert_eq!(verdict.outcome(), Outcome::Success, "{:?}", rec.lines());
 
@@ -190,7 +196,9 @@ fn an_error_is_reported_then_retried_and_the_retry_decides() {
     let key: Vec<&str> = lines
         .iter()
         .map(String::as_str)
-        .filter(|l| l.starts_with("triggered") || l.starts_with("verdict") || l.starts_with("retry"))
+        .filter(|l| {
+            l.starts_with("triggered") || l.starts_with("verdict") || l.starts_with("retry")
+        })
         .collect();
     // The failed verdict says no retry hint (a retry follows); the retry's verdict does.
     assert_eq!(
@@ -205,7 +213,10 @@ fn an_error_is_reported_then_retried_and_the_retry_decides() {
     );
     let error_at = lines.iter().position(|l| l == "status Error").unwrap();
     let retry_at = lines.iter().position(|l| l == "retry 1/1").unwrap();
-    assert!(error_at < retry_at, "the Error is seen before the retry: {lines:?}");
+    assert!(
+        error_at < retry_at,
+        "the Error is seen before the retry: {lines:?}"
+    );
     assert_eq!(lines.last().unwrap(), "verdict Success hint=true");
 }
 

@@ -35,43 +35,22 @@ pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
     // Where we are.
     let repository = repo::open(&settings.root)?;
     repo::check_clean_state(&repository)?;
-    let current = repo::current_branch(&repository)?;
-    let target = git_push::resolve_target(
-        &repository,
-        &current,
-        args.remote.as_deref(),
-        args.branch.as_deref(),
-    )?;
-    if !args.allow_protected {
-        repo::check_not_protected(&current.name, &git_config.protected_branches)?;
-        repo::check_not_protected(&target.branch, &git_config.protected_branches)?;
-    }
+    let (current, target) = locate(&repository, args, &git_config)?;
 
     // What to commit.
-    let head_commit = match current.head {
-        Some(id) => Some(
-            repository
-                .find_commit(id)
-                .map_err(GitError::git("cannot read HEAD's commit"))?,
-        ),
-        None => None,
-    };
-    let head_tree = match &head_commit {
-        Some(c) => Some(c.tree().map_err(GitError::git("cannot read HEAD's tree"))?),
-        None => None,
-    };
+    let head_tree = head_tree(&repository, current.head)?;
     let timer = Phases::start(ui);
     let plan = plan_commit(&repository, &settings.root, head_tree.as_ref(), &timer)?;
     let message = commit_message(args, &settings, &plan)?;
 
+    let planned = Planned {
+        current: &current,
+        target: &target,
+        plan: &plan,
+        message: message.as_deref(),
+    };
     if args.dry_run {
         let head_subject = current.head.map(|h| commit_subject(&repository, h));
-        let planned = Planned {
-            current: &current,
-            target: &target,
-            plan: &plan,
-            message: message.as_deref(),
-        };
         return dry_run(ui, &planned, head_subject.as_deref(), trigger.as_ref());
     }
 
@@ -106,12 +85,6 @@ pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
             current.name, target.remote, target.branch
         ));
     }
-    let planned = Planned {
-        current: &current,
-        target: &target,
-        plan: &plan,
-        message: None,
-    };
     let report = report(&planned, committed, &sha, &subject, updated);
     match trigger {
         None => {
@@ -127,6 +100,44 @@ pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
             trigger_after_push(&trigger, report, (&sha, &target.branch, &subject), ui)
         }
     }
+}
+
+/// The branch we are on and where it goes, refusing protected branches unless allowed.
+fn locate(
+    repository: &Repository,
+    args: &PushArgs,
+    git_config: &config::GitConfig,
+) -> Result<(CurrentBranch, PushTarget), CliError> {
+    let current = repo::current_branch(repository)?;
+    let target = git_push::resolve_target(
+        repository,
+        &current,
+        args.remote.as_deref(),
+        args.branch.as_deref(),
+    )?;
+    if !args.allow_protected {
+        repo::check_not_protected(&current.name, &git_config.protected_branches)?;
+        repo::check_not_protected(&target.branch, &git_config.protected_branches)?;
+    }
+    Ok((current, target))
+}
+
+/// HEAD's tree (none on a branch without commits yet).
+fn head_tree(
+    repository: &Repository,
+    head: Option<Oid>,
+) -> Result<Option<git2::Tree<'_>>, CliError> {
+    let Some(id) = head else {
+        return Ok(None);
+    };
+    let commit = repository
+        .find_commit(id)
+        .map_err(GitError::git("cannot read HEAD's commit"))?;
+    Ok(Some(
+        commit
+            .tree()
+            .map_err(GitError::git("cannot read HEAD's tree"))?,
+    ))
 }
 
 /// Timings of the push's phases, for `-v`.
