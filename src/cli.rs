@@ -4,6 +4,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::{FlagValues, LoadOptions};
+use crate::init::choices::HookChoice;
+use crate::ui::{ColorMode, UiOptions};
+
+mod marts;
+pub use marts::{NewArgs, NewKind, RelationshipsArgs};
+
 /// An "Examples:" heading (styled as clap's own) over indented command lines, one per
 /// argument. Shown after the options in `-h` and `--help`, and as a section of the man page.
 /// Lines stay within 78 columns: clap would wrap longer ones without indenting them.
@@ -103,6 +110,44 @@ pub enum ColorChoice {
     Never,
 }
 
+impl GlobalArgs {
+    /// Where the configuration is read from (`--config`, else found from the working directory).
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            explicit_file: self.config.clone(),
+            start_dir: None,
+        }
+    }
+
+    /// True when questions may be asked: not `--no-input`, and both stdin and stderr are
+    /// terminals.
+    pub fn can_prompt(&self) -> bool {
+        use std::io::IsTerminal;
+        !self.no_input && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+    }
+
+    /// Whether prompts are coloured: `always`, or `auto` without NO_COLOR.
+    pub fn prompt_color(&self) -> bool {
+        self.color == ColorChoice::Always
+            || (self.color == ColorChoice::Auto && std::env::var_os("NO_COLOR").is_none())
+    }
+}
+
+impl From<&GlobalArgs> for UiOptions {
+    fn from(g: &GlobalArgs) -> Self {
+        UiOptions {
+            json: g.json,
+            quiet: g.quiet,
+            verbose: g.verbose,
+            color: match g.color {
+                ColorChoice::Auto => ColorMode::Auto,
+                ColorChoice::Always => ColorMode::Always,
+                ColorChoice::Never => ColorMode::Never,
+            },
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Set up datachonk in this repository: a wizard that writes datachonk.yaml.
@@ -150,7 +195,7 @@ pub enum Command {
     /// missing flags are named and nothing is written (exit 2). The whole spec is checked
     /// first: nothing is written when it would not hold.
     #[command(after_help = EX_NEW)]
-    New(crate::commands::new::NewArgs),
+    New(NewArgs),
 
     /// Find the relationships between the warehouse's tables.
     ///
@@ -158,7 +203,7 @@ pub enum Command {
     /// entity keys), and with a live database the overlap of sampled values. Each with its
     /// evidence and a confidence (0 to 1).
     #[command(after_help = EX_RELATIONSHIPS)]
-    Relationships(crate::commands::relationships::RelationshipsArgs),
+    Relationships(RelationshipsArgs),
 
     /// Commit exactly the generated files that changed and push the branch.
     ///
@@ -272,7 +317,7 @@ pub enum Command {
     ///
     /// With --out-dir, every command's page is written into a folder instead.
     #[command(after_help = EX_MAN)]
-    Man(crate::commands::man::ManArgs),
+    Man(ManArgs),
 
     /// See the whole loop work with no account and no network.
     ///
@@ -437,6 +482,27 @@ pub struct ConnectionArgs {
     /// [env: DATACHONK_TARGET; config: deploy.dbt_cloud.default_target]
     #[arg(long, value_name = "NAME")]
     pub target: Option<String>,
+}
+
+impl ServerArgs {
+    /// Flag values of the server flags (access URL, account).
+    pub fn flags(&self) -> FlagValues {
+        FlagValues {
+            access_url: self.access_url.clone(),
+            account_id: self.account_id,
+            ..FlagValues::default()
+        }
+    }
+}
+
+impl ConnectionArgs {
+    /// Flag values of the connection flags every cloud-facing command takes.
+    pub fn flags(&self) -> FlagValues {
+        FlagValues {
+            target: self.target.clone(),
+            ..self.server.flags()
+        }
+    }
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -1031,12 +1097,45 @@ pub struct InitArgs {
     /// Install this git hook, as `datachonk hook install --kind KIND` does (a hook that is not
     /// datachonk's is left alone, with a warning). Without prompts and without this flag: none.
     #[arg(long, value_name = "KIND", value_enum)]
-    pub install_hook: Option<crate::init::wizard::HookChoice>,
+    pub install_hook: Option<InstallHook>,
+}
+
+/// `datachonk man`: which page to print, or where to write them all.
+#[derive(Debug, Args, Clone)]
+pub struct ManArgs {
+    /// The command whose page to print, e.g. `cloud runs list` (default: datachonk's own).
+    #[arg(value_name = "COMMAND")]
+    pub command: Vec<String>,
+
+    /// Write every command's page into DIR (created if needed) instead of printing one.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub out_dir: Option<PathBuf>,
+}
+
+/// `--install-hook`'s values: the flag's spelling of `init::choices::HookChoice`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InstallHook {
+    /// Validate the branch being merged with the dbt Cloud job before the merge commit.
+    PreMergeCommit,
+    /// Check configuration and generated files (no network) before a push.
+    PrePush,
+    /// No hook.
+    None,
+}
+
+impl From<InstallHook> for HookChoice {
+    fn from(h: InstallHook) -> Self {
+        match h {
+            InstallHook::PreMergeCommit => HookChoice::PreMergeCommit,
+            InstallHook::PrePush => HookChoice::PrePush,
+            InstallHook::None => HookChoice::None,
+        }
+    }
 }
 
 fn parse_access_url(s: &str) -> Result<String, String> {
     let s = s.trim().trim_end_matches('/');
-    crate::init::wizard::check_url(s)?;
+    crate::init::choices::check_url(s)?;
     Ok(s.to_string())
 }
 

@@ -81,3 +81,121 @@ impl From<crate::cloud::ApiError> for CliError {
 /// What a command returns: the exit status it wants when it did its job
 /// (e.g. `RunError` when the awaited run failed), or an error.
 pub type CmdResult = Result<Exit, CliError>;
+
+// Edge mappings: the layers below keep plain errors and values; exit codes and the way a
+// failure is printed are decided here.
+
+impl From<crate::config::ConfigError> for CliError {
+    fn from(e: crate::config::ConfigError) -> Self {
+        use crate::config::ConfigError;
+        let message = match &e {
+            ConfigError::Invalid { snippet, .. } if !snippet.is_empty() => {
+                format!("{e}\n{snippet}")
+            }
+            _ => e.to_string(),
+        };
+        let err = CliError::new(Exit::Usage, message);
+        match e {
+            ConfigError::Invalid { hint: Some(h), .. } => err.with_hint(h),
+            ConfigError::Missing { how, .. } => err.with_hint(how),
+            ConfigError::NotAFile { .. } => err.with_hint(
+                "datachonk.yaml must be a YAML file of a few lines (see datachonk.example.yaml); \
+                     rename or remove what is there, or point --config at the right file",
+            ),
+            _ => err,
+        }
+    }
+}
+
+impl<'a> From<&'a CliError> for crate::ui::Problem<'a> {
+    fn from(e: &'a CliError) -> Self {
+        crate::ui::Problem {
+            message: &e.message,
+            hints: &e.hints,
+        }
+    }
+}
+
+/// The `outcome` word of an exit code, shared with the commands' own documents (`success`,
+/// `error`, `cancelled`, `timeout`, `interrupted` are what `dbt-run --json` says too).
+pub fn outcome_word(exit: Exit) -> &'static str {
+    match exit {
+        Exit::Success => "success",
+        Exit::RunError => "error",
+        Exit::Usage => "usage_error",
+        Exit::Cancelled => "cancelled",
+        Exit::Timeout => "timeout",
+        Exit::Git => "git_error",
+        Exit::Api => "api_error",
+        // SIGTERM and SIGHUP get what Ctrl-C gets; the exit code says which signal it was.
+        Exit::Interrupted | Exit::Terminated | Exit::HungUp => "interrupted",
+    }
+}
+
+/// The `--json` document of an exit no command wrote a document for: every failure (usage,
+/// configuration, git, API, a deadline hit before any run was known) and any command without
+/// a result of its own. Shape (README, "JSON output"):
+/// `{"outcome": "usage_error", "exit": 2, "error": {"message": "…", "hints": ["…"]}}`.
+pub fn outcome_json(result: &CmdResult) -> serde_json::Value {
+    use serde_json::json;
+    match result {
+        Ok(exit) => json!({ "outcome": outcome_word(*exit), "exit": exit.code(), "error": null }),
+        Err(e) => json!({
+            "outcome": outcome_word(e.exit),
+            "exit": e.exit.code(),
+            "error": { "exit": e.exit.code(), "message": e.message, "hints": e.hints },
+        }),
+    }
+}
+
+impl From<crate::marts_ops::error::MartsError> for CliError {
+    fn from(e: crate::marts_ops::error::MartsError) -> Self {
+        use crate::marts_ops::error::MartsError;
+        match e {
+            MartsError::Refused { message, hint } => {
+                let err = CliError::usage(message);
+                match hint {
+                    Some(h) => err.with_hint(h),
+                    None => err,
+                }
+            }
+            MartsError::Interrupted => {
+                CliError::new(Exit::Interrupted, "interrupted: nothing written")
+            }
+            MartsError::Generate(g) => g.into(),
+        }
+    }
+}
+
+impl From<crate::connect::ConnectError> for CliError {
+    fn from(e: crate::connect::ConnectError) -> Self {
+        use crate::connect::ConnectError;
+        match e {
+            ConnectError::Config(c) => c.into(),
+            ConnectError::Api(a) => a.into(),
+            ConnectError::Refused { message, hint } => {
+                let err = CliError::usage(message);
+                match hint {
+                    Some(h) => err.with_hint(h),
+                    None => err,
+                }
+            }
+            ConnectError::Unanswered(m) => CliError::new(Exit::Interrupted, m),
+        }
+    }
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_names_its_outcome_exit_message_and_hints() {
+        let v = outcome_json(&Err(CliError::usage("bad flag").with_hint("try --help")));
+        assert_eq!(v["outcome"], "usage_error");
+        assert_eq!(v["exit"], 2);
+        assert_eq!(v["error"]["message"], "bad flag");
+        assert_eq!(v["error"]["hints"][0], "try --help");
+        assert_eq!(outcome_json(&Ok(Exit::Success))["outcome"], "success");
+    }
+}

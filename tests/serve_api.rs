@@ -892,3 +892,43 @@ fn when_dbt_cloud_fails_the_answer_is_a_502_that_says_so() {
     assert_error(code, &body, 400, "bad_request");
     assert!(!body.to_string().contains("secret"), "{body}");
 }
+
+#[test]
+fn during_a_slowloris_a_complete_request_is_served_at_once() {
+    let sandbox = support::sandbox(&[]);
+    let dir = workdir();
+    let s = connected(&sandbox, dir.path());
+    let addr = s.base.trim_start_matches("http://").to_string();
+    // More trickling clients than serve keeps connections (512): each has sent half a head.
+    let trickling: Vec<std::net::TcpStream> = (0..600)
+        .map(|_| {
+            let mut c = std::net::TcpStream::connect(&addr).unwrap();
+            std::io::Write::write_all(&mut c, b"GET /api/dbt-cloud/status HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            c
+        })
+        .collect();
+    // A real request is answered long before the trickling clients' 10 s header timeout
+    // would free their slots: connections still sending a head are the first to go.
+    let quick = Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let r = quick
+        .get(s.url("/api/dbt-cloud/status"))
+        .bearer_auth(&s.key)
+        .send()
+        .expect("answered while 600 clients trickle their heads");
+    assert_eq!(r.status(), 200);
+    // The oldest trickling client was dropped for the newer ones.
+    let mut oldest = &trickling[0];
+    oldest
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    match std::io::Read::read(&mut oldest, &mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("the oldest trickling connection is still open: {other:?}"),
+    }
+}

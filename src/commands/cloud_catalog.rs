@@ -5,12 +5,10 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::GlobalArgs;
 use crate::cloud::{ApiError, RunQuery, RunStatus};
-use crate::config::FlagValues;
+use crate::config::{self, FlagValues, ProcessEnv};
 use crate::error::{CliError, Exit};
 use crate::generate::write::write_atomic;
 use crate::ui::Ui;
-
-use super::connect;
 
 /// Where the fetched catalog is kept (inside the already git-ignored `.datachonk/`).
 pub const CACHE: &str = ".datachonk/cloud-catalog.json";
@@ -28,7 +26,7 @@ pub fn fetch(
         target: target.map(str::to_string),
         ..FlagValues::default()
     };
-    let cfg = connect::load(global, &flags)?;
+    let cfg = config::load(&global.load_options(), &flags, &ProcessEnv)?;
     let job_id = match catalog_job_id {
         Some(id) => id,
         None => cfg.dbt_cloud.require_job_id().map_err(|_| {
@@ -37,7 +35,7 @@ pub fn fetch(
             )
         })?,
     };
-    let client = connect::client(&cfg, ui)?;
+    let client = crate::connect::client(&cfg, ui.debug_log())?;
     let rt = super::runtime()?;
     let fetched = rt.block_on(async {
         let latest = client

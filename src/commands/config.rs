@@ -20,7 +20,7 @@ pub fn run(global: &GlobalArgs, cmd: ConfigCommand, ui: &Ui) -> CmdResult {
 /// would refuse is refused by `config show`/`config check` too.
 /// With named targets and none chosen, every target is resolved (and so validated).
 fn load_all(global: &GlobalArgs, args: &ConfigTargetArgs) -> Result<Vec<Config>, crate::CliError> {
-    let options = load_options(global);
+    let options = global.load_options();
     let flags = FlagValues {
         target: args.target.clone(),
         ..FlagValues::default()
@@ -44,7 +44,7 @@ fn load_all(global: &GlobalArgs, args: &ConfigTargetArgs) -> Result<Vec<Config>,
 
 /// Every problem, not only the first: each section and each target is resolved on its own.
 fn problems(global: &GlobalArgs, args: &ConfigTargetArgs) -> (Vec<Config>, Vec<String>) {
-    let options = load_options(global);
+    let options = global.load_options();
     let mut found = Vec::new();
     let mut note = |e: CliError| {
         let hints: String = e.hints.iter().map(|h| format!("\n    hint: {h}")).collect();
@@ -130,7 +130,7 @@ async fn check_online(configs: &[Config], ui: &Ui) -> Result<Vec<String>, CliErr
     let Some(first) = configs.first() else {
         return Ok(found);
     };
-    let client = super::connect::client(first, ui)?;
+    let client = crate::connect::client(first, ui.debug_log())?;
     client.get_account().await?;
     let projects = client.list_projects().await?;
     for cfg in configs {
@@ -197,11 +197,9 @@ async fn check_online(configs: &[Config], ui: &Ui) -> Result<Vec<String>, CliErr
 }
 
 /// Load options shared by every command: `--config FILE` or a search from the current directory.
+/// Kept for the commands that still call it here; the options are `GlobalArgs::load_options`.
 pub fn load_options(global: &GlobalArgs) -> LoadOptions {
-    LoadOptions {
-        explicit_file: global.config.clone(),
-        start_dir: None,
-    }
+    global.load_options()
 }
 
 fn show(global: &GlobalArgs, args: &ConfigTargetArgs, ui: &Ui) -> CmdResult {

@@ -68,7 +68,7 @@ fn finish(ui: &Ui, result: CmdResult) -> i32 {
         ui.error(err);
     }
     if ui.owes_json() {
-        ui.json(&crate::ui::outcome_json(&result));
+        ui.json(&crate::error::outcome_json(&result));
     }
     match result {
         Ok(exit) => exit.code(),
@@ -107,6 +107,6 @@ pub fn parse_failed(err: clap::Error, args: &[std::ffi::OsString]) -> i32 {
         first.trim_start_matches("error: "),
         crate::cloud::errors::ECHO_LIMIT,
     ));
-    Ui::json_only().json(&crate::ui::outcome_json(&Err(error)));
+    Ui::json_only().json(&crate::error::outcome_json(&Err(error)));
     Exit::Usage.code()
 }

@@ -1,23 +1,24 @@
 //! `datachonk init`: compose the init modules — find the workspace, ask (or take flags),
 //! write `datachonk.yaml` and `.gitignore`, and say how to provide the token.
 
-use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use secrecy::SecretString;
 use serde_json::json;
 
-use crate::cli::{ColorChoice, GlobalArgs, InitArgs};
+use crate::cli::{GlobalArgs, InitArgs};
 use crate::cloud::ClientOptions;
 use crate::config::{EnvSource, ProcessEnv, CONFIG_FILE_NAME};
 use crate::error::{CliError, CmdResult, Exit};
+use crate::hook::install::InstallOutcome;
+use crate::init::compose::compose;
 use crate::init::gitignore::{self, GitignoreChange};
 use crate::init::project::Workspace;
 use crate::init::prompter::TerminalPrompter;
-use crate::init::targets::{self, TargetJob};
+use crate::init::targets::TargetJob;
 use crate::init::wizard::{self, HookChoice, Presets, TokenSource, Wizard, WizardError};
-use crate::init::writer::{self, ExistingValues, InitSettings};
+use crate::init::writer::{self, ExistingFile, ExistingValues, InitSettings};
 use crate::init::{interrupt, job_check};
 use crate::ui::Ui;
 
@@ -35,110 +36,23 @@ pub fn run(global: &GlobalArgs, args: &InitArgs, ui: &Ui) -> CmdResult {
         .unwrap_or_else(|| root.join(CONFIG_FILE_NAME));
 
     let existing = writer::read_existing(&path)?;
-    let mut values = existing
-        .as_ref()
-        .map(|e| e.values.clone())
-        .unwrap_or_default();
-    if values.token_env.is_empty() {
-        values.token_env = DEFAULT_TOKEN_ENV.to_string();
-    }
-    if existing.is_some() {
-        ui.status(format!(
-            "Found {}: its values are the defaults; only what you change is rewritten.",
-            path.display()
-        ));
-    }
+    let values = starting_values(existing.as_ref(), &path, ui);
     let token_var = values.token_env.clone();
     let token = ProcessEnv.get(&token_var).map(SecretString::from);
-    let presets = presets(args)?;
-
-    let interactive =
-        !global.no_input && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    if args.target.is_some() && interactive {
-        return Err(CliError::usage(
-            "init --target NAME runs without prompts: add --no-input and --job-id (the wizard writes the validation job)",
-        ));
-    }
-    let decided = if interactive {
-        interactive_wizard(global, ui, presets, values.clone(), &token_var, token)?
-    } else if let Some(name) = &args.target {
-        let Some(job_id) = presets.job_id else {
-            return Err(CliError::usage(format!(
-                "--target {name}: missing --job-id (the target's job)"
-            )));
-        };
-        // The target's job is checked in the project, in whatever environment it runs.
-        let mut d = without_prompts(global, ui, &presets, &values, &token_var, token, false)?;
-        let environment_id = d
-            .job_environment_id
-            .filter(|e| *e != d.settings.environment_id);
-        d.target = Some(TargetJob {
-            name: name.clone(),
-            job_id,
-            environment_id,
-        });
-        // The block keeps its own job (the validation job), if it has one.
-        if let Some(j) = &values.job_id {
-            d.settings.job_id = j.value;
-        }
-        d
-    } else {
-        without_prompts(global, ui, &presets, &values, &token_var, token, true)?
-    };
+    let decided = decide(global, args, ui, &values, &token_var, token)?;
 
     // Write: a new file, or a minimal edit of the existing one. Ctrl-C waits for the rename.
-    let cannot_edit = |e: writer::EditError| {
-        CliError::usage(format!("{e}; nothing was written")).with_hint(format!(
-            "set these values in {} by hand:\n{}",
-            e.path.display(),
-            e.block
-        ))
-    };
-    let (text, mut changed): (String, Vec<String>) = match &existing {
-        Some(file) => {
-            let edit = writer::edit_existing(file, &decided.settings).map_err(cannot_edit)?;
-            (
-                edit.text,
-                edit.changed.iter().map(|c| c.to_string()).collect(),
-            )
-        }
-        None => (
-            writer::render_new(&decided.settings, &token_var),
-            writer::Key::ALL
-                .iter()
-                .map(|k| k.name().to_string())
-                .collect(),
-        ),
-    };
-    let text = match &decided.target {
-        Some(t) => {
-            let edited = targets::set_target_job(&text, t).ok_or_else(|| {
-                CliError::usage(format!(
-                    "cannot safely add target `{}` to {} (its layout is not one datachonk edits textually); nothing was written",
-                    t.name,
-                    path.display()
-                ))
-                .with_hint(format!(
-                    "add it by hand under deploy.dbt_cloud.targets:\n  {}: {{job_id: {}}}",
-                    t.name, t.job_id
-                ))
-            })?;
-            if edited != text || existing.is_none() {
-                changed.retain(|c| c != "job_id");
-                changed.push(format!("targets.{}", t.name));
-            }
-            // Nothing else changed and the target already said this: nothing to write.
-            if existing.as_ref().is_some_and(|f| f.text == edited) {
-                changed.clear();
-            }
-            edited
-        }
-        None => text,
-    };
-    if !changed.is_empty() {
-        write(&path, &text)?;
+    let composed = compose(
+        &path,
+        existing.as_ref(),
+        &decided.settings,
+        &token_var,
+        decided.target.as_ref(),
+    )
+    .map_err(|e| CliError::usage(e.message).with_hint(e.hint))?;
+    if !composed.changed.is_empty() {
+        write(&path, &composed.text)?;
     }
-    let changed: Vec<&str> = changed.iter().map(String::as_str).collect();
     let gitignore = interrupt::while_writing(|| gitignore::ensure_ignored(&root))
         .map_err(|e| CliError::usage(e.to_string()))?;
 
@@ -149,17 +63,77 @@ pub fn run(global: &GlobalArgs, args: &InitArgs, ui: &Ui) -> CmdResult {
         .hook_kind()
         .map(|kind| super::hook::install_here(kind, crate::hook::install::Existing::Refuse, None));
 
-    report_result(
+    report_result(&Report {
         ui,
-        &path,
-        existing.is_some(),
-        &changed,
+        path: &path,
+        existed: existing.is_some(),
+        changed: composed.changed.iter().map(String::as_str).collect(),
         gitignore,
         hook,
-        &decided,
-        &token_var,
-    );
+        d: &decided,
+        token_var: &token_var,
+    });
     Ok(Exit::Success)
+}
+
+/// The values the questions start from: the existing file's, with the token variable's
+/// default name.
+fn starting_values(existing: Option<&ExistingFile>, path: &Path, ui: &Ui) -> ExistingValues {
+    let mut values = existing.map(|e| e.values.clone()).unwrap_or_default();
+    if values.token_env.is_empty() {
+        values.token_env = DEFAULT_TOKEN_ENV.to_string();
+    }
+    if existing.is_some() {
+        ui.status(format!(
+            "Found {}: its values are the defaults; only what you change is rewritten.",
+            path.display()
+        ));
+    }
+    values
+}
+
+/// The settings from the wizard (on a terminal) or the flags and the existing file.
+fn decide(
+    global: &GlobalArgs,
+    args: &InitArgs,
+    ui: &Ui,
+    values: &ExistingValues,
+    token_var: &str,
+    token: Option<SecretString>,
+) -> Result<Decided, CliError> {
+    let presets = presets(args)?;
+    let interactive = global.can_prompt();
+    if args.target.is_some() && interactive {
+        return Err(CliError::usage(
+            "init --target NAME runs without prompts: add --no-input and --job-id (the wizard writes the validation job)",
+        ));
+    }
+    if interactive {
+        return interactive_wizard(global, ui, presets, values.clone(), token_var, token);
+    }
+    let Some(name) = &args.target else {
+        return without_prompts(global, ui, &presets, values, token_var, token, true);
+    };
+    let Some(job_id) = presets.job_id else {
+        return Err(CliError::usage(format!(
+            "--target {name}: missing --job-id (the target's job)"
+        )));
+    };
+    // The target's job is checked in the project, in whatever environment it runs.
+    let mut d = without_prompts(global, ui, &presets, values, token_var, token, false)?;
+    let environment_id = d
+        .job_environment_id
+        .filter(|e| *e != d.settings.environment_id);
+    d.target = Some(TargetJob {
+        name: name.clone(),
+        job_id,
+        environment_id,
+    });
+    // The block keeps its own job (the validation job), if it has one.
+    if let Some(j) = &values.job_id {
+        d.settings.job_id = j.value;
+    }
+    Ok(d)
 }
 
 /// What the wizard or the flags decided, and what the API said about it.
@@ -193,7 +167,7 @@ fn presets(args: &InitArgs) -> Result<Presets, CliError> {
         auto_trigger: args.auto_trigger,
         wait: args.wait,
         protected_branches,
-        install_hook: args.install_hook,
+        install_hook: args.install_hook.map(HookChoice::from),
     })
 }
 
@@ -204,9 +178,8 @@ fn client_options(ui: &Ui) -> Result<ClientOptions, CliError> {
     o.request_timeout = Duration::from_secs(20);
     o.retry.max_attempts = 3;
     o.retry.budget = Duration::from_secs(10);
-    if ui.is_verbose() {
-        let ui = ui.clone();
-        o.debug = Some(std::sync::Arc::new(move |line: &str| ui.debug(line)));
+    if let Some(log) = ui.debug_log() {
+        o.debug = Some(log);
     }
     Ok(o)
 }
@@ -220,9 +193,7 @@ fn interactive_wizard(
     token: Option<SecretString>,
 ) -> Result<Decided, CliError> {
     interrupt::install();
-    let color = global.color == ColorChoice::Always
-        || (global.color == ColorChoice::Auto && std::env::var_os("NO_COLOR").is_none());
-    let mut prompter = TerminalPrompter::new(color);
+    let mut prompter = TerminalPrompter::new(global.prompt_color());
     let outcome = Wizard {
         prompter: &mut prompter,
         ui,
@@ -360,66 +331,97 @@ fn report_workspace(ws: &Workspace, cwd: &Path, ui: &Ui) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn report_result(
-    ui: &Ui,
-    path: &Path,
+/// What `init` did, for the report.
+struct Report<'a> {
+    ui: &'a Ui,
+    path: &'a Path,
     existed: bool,
-    changed: &[&str],
+    changed: Vec<&'a str>,
     gitignore: GitignoreChange,
-    hook: Option<Result<(std::path::PathBuf, crate::hook::install::InstallOutcome), CliError>>,
-    d: &Decided,
-    token_var: &str,
-) {
-    if ui.is_json() {
-        ui.json(&json!({
-            "file": path.display().to_string(),
-            "written": !changed.is_empty(),
-            "created": !existed,
-            "changed": changed,
-            "deploy": { "dbt_cloud": {
-                "access_url": d.settings.access_url,
-                "account_id": d.settings.account_id,
-                "project_id": d.settings.project_id,
-                "environment_id": d.settings.environment_id,
-                "job_id": d.settings.job_id,
-                "auto_trigger": d.settings.auto_trigger,
-                "wait": d.settings.wait,
-            }},
-            "target": d.target.as_ref().map(|t| json!({
-                "name": t.name, "job_id": t.job_id, "environment_id": t.environment_id,
-            })),
-            "git": { "protected_branches": d.settings.protected_branches },
-            "account_name": d.account_name,
-            "job_name": d.job_name,
-            "job_warnings": d.job_advice.iter().map(|a| a.message()).collect::<Vec<_>>(),
-            "checked": d.checked,
-            "gitignore": match gitignore {
-                GitignoreChange::Created => "created",
-                GitignoreChange::Appended => "appended",
-                GitignoreChange::AlreadyIgnored => "unchanged",
-            },
-            "install_hook": d.hook.kind(),
-            "hook_command": d.hook.install_command(),
-            "hook_installed": match &hook {
-                Some(Ok((p, _))) => json!(p.display().to_string()),
-                _ => serde_json::Value::Null,
-            },
-            "hook_error": match &hook {
-                Some(Err(e)) => json!(e.message),
-                _ => serde_json::Value::Null,
-            },
-            "token_env": token_var,
-        }));
-        return;
+    hook: Option<Result<(PathBuf, InstallOutcome), CliError>>,
+    d: &'a Decided,
+    token_var: &'a str,
+}
+
+fn report_result(r: &Report) {
+    if r.ui.is_json() {
+        r.ui.json(&result_json(r));
+    } else {
+        report_human(r);
     }
+}
+
+fn result_json(r: &Report) -> serde_json::Value {
+    let Report {
+        path,
+        existed,
+        changed,
+        gitignore,
+        hook,
+        d,
+        token_var,
+        ..
+    } = r;
+    json!({
+        "file": path.display().to_string(),
+        "written": !changed.is_empty(),
+        "created": !*existed,
+        "changed": changed,
+        "deploy": { "dbt_cloud": {
+            "access_url": d.settings.access_url,
+            "account_id": d.settings.account_id,
+            "project_id": d.settings.project_id,
+            "environment_id": d.settings.environment_id,
+            "job_id": d.settings.job_id,
+            "auto_trigger": d.settings.auto_trigger,
+            "wait": d.settings.wait,
+        }},
+        "target": d.target.as_ref().map(|t| json!({
+            "name": t.name, "job_id": t.job_id, "environment_id": t.environment_id,
+        })),
+        "git": { "protected_branches": d.settings.protected_branches },
+        "account_name": d.account_name,
+        "job_name": d.job_name,
+        "job_warnings": d.job_advice.iter().map(|a| a.message()).collect::<Vec<_>>(),
+        "checked": d.checked,
+        "gitignore": match gitignore {
+            GitignoreChange::Created => "created",
+            GitignoreChange::Appended => "appended",
+            GitignoreChange::AlreadyIgnored => "unchanged",
+        },
+        "install_hook": d.hook.kind(),
+        "hook_command": d.hook.install_command(),
+        "hook_installed": match &hook {
+            Some(Ok((p, _))) => json!(p.display().to_string()),
+            _ => serde_json::Value::Null,
+        },
+        "hook_error": match &hook {
+            Some(Err(e)) => json!(e.message),
+            _ => serde_json::Value::Null,
+        },
+        "token_env": token_var,
+    })
+}
+
+/// The human report: what was checked and written, then what to do next.
+fn report_human(r: &Report) {
+    let Report {
+        ui,
+        path,
+        existed,
+        changed,
+        gitignore,
+        hook,
+        d,
+        token_var,
+    } = r;
     if !d.checked.is_empty() {
         ui.out(format!(
             "Checked against dbt Cloud: {}.",
             d.checked.join("; ")
         ));
     }
-    match (existed, changed.is_empty()) {
+    match (*existed, changed.is_empty()) {
         (true, true) => ui.out(format!(
             "{} already says this; nothing was written.",
             path.display()

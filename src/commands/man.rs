@@ -5,25 +5,14 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::{Args, CommandFactory};
+use clap::CommandFactory;
 use clap_mangen::roff::{roman, Roff};
 use clap_mangen::Man;
 use serde_json::json;
 
-use crate::cli::Cli;
+use crate::cli::{Cli, ManArgs};
 use crate::error::{CliError, CmdResult, Exit};
 use crate::ui::Ui;
-
-#[derive(Debug, Args, Clone)]
-pub struct ManArgs {
-    /// The command whose page to print, e.g. `cloud runs list` (default: datachonk's own).
-    #[arg(value_name = "COMMAND")]
-    pub command: Vec<String>,
-
-    /// Write every command's page into DIR (created if needed) instead of printing one.
-    #[arg(long, value_name = "DIR", conflicts_with = "command")]
-    pub out_dir: Option<PathBuf>,
-}
 
 pub fn run(args: &ManArgs, ui: &Ui) -> CmdResult {
     let root = built_root();

@@ -1,8 +1,7 @@
-//! Configuration errors, written for the person who has to fix them. All map to exit code 2.
+//! Configuration errors, written for the person who has to fix them. All map to exit code 2
+//! (the mapping lives at the CLI edge, `src/error.rs`).
 
 use std::path::PathBuf;
-
-use crate::error::{CliError, Exit};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -34,25 +33,4 @@ pub enum ConfigError {
 
     #[error("no {what} configured")]
     Missing { what: String, how: String },
-}
-
-impl From<ConfigError> for CliError {
-    fn from(e: ConfigError) -> Self {
-        let message = match &e {
-            ConfigError::Invalid { snippet, .. } if !snippet.is_empty() => {
-                format!("{e}\n{snippet}")
-            }
-            _ => e.to_string(),
-        };
-        let err = CliError::new(Exit::Usage, message);
-        match e {
-            ConfigError::Invalid { hint: Some(h), .. } => err.with_hint(h),
-            ConfigError::Missing { how, .. } => err.with_hint(how),
-            ConfigError::NotAFile { .. } => err.with_hint(
-                "datachonk.yaml must be a YAML file of a few lines (see datachonk.example.yaml); \
-                 rename or remove what is there, or point --config at the right file",
-            ),
-            _ => err,
-        }
-    }
 }

@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 use super::error::ConfigError;
-use super::file::{self, find_config_file};
-use super::LoadOptions;
+use super::reader::invalid;
 
 /// `generate:` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -186,82 +185,8 @@ pub fn find_dbt_project(start: &Path) -> Option<PathBuf> {
     None
 }
 
-/// Find and read `datachonk.yaml` (as `config::load` does) and resolve its `generate:` section.
-pub fn load_generate(options: &LoadOptions) -> Result<GenerateSettings, ConfigError> {
-    let cwd = std::env::current_dir().map_err(|source| ConfigError::Read {
-        path: ".".into(),
-        source,
-    })?;
-    let start = options.start_dir.clone().unwrap_or_else(|| cwd.clone());
-    let start = if start.is_absolute() {
-        start
-    } else {
-        cwd.join(start)
-    };
-    let path = match &options.explicit_file {
-        Some(p) => Some(p.clone()),
-        None => find_config_file(&start),
-    };
-    let config_dir = path.as_ref().map(|path| match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => cwd.clone(),
-    });
-    let dbt_root = find_dbt_project(&start).or_else(|| {
-        config_dir
-            .as_deref()
-            .map(|d| {
-                if d.is_absolute() {
-                    d.to_path_buf()
-                } else {
-                    cwd.join(d)
-                }
-            })
-            .and_then(|d| find_dbt_project(&d))
-    });
-    let dbt_project = dbt_root.is_some();
-    let Some(path) = path else {
-        let root = dbt_root.unwrap_or(start);
-        let mut config = GenerateConfig {
-            output_dir: default_output_dir(&root, dbt_project),
-            ..GenerateConfig::default()
-        };
-        if dbt_project {
-            if let Some(d) = crate::generate::manifest::project_dialect(&root) {
-                config.dialect = d;
-            }
-        }
-        return Ok(GenerateSettings {
-            root,
-            file: None,
-            config,
-            dbt_project,
-        });
-    };
-    let text = file::read_text(&path, file::origin_of(options))?;
-    let parsed = file::parse(&path, &text)?;
-    let root = dbt_root.unwrap_or_else(|| config_dir.unwrap_or(cwd));
-    let section = parsed.generate.unwrap_or_default();
-    let output_configured = section.output_dir.is_some();
-    let dialect_configured = section.dialect.is_some();
-    let mut config = resolve(section, &path, &text, &root)?;
-    if !output_configured {
-        config.output_dir = default_output_dir(&root, dbt_project);
-    }
-    if !dialect_configured && dbt_project {
-        if let Some(d) = crate::generate::manifest::project_dialect(&root) {
-            config.dialect = d;
-        }
-    }
-    Ok(GenerateSettings {
-        root,
-        file: Some(path),
-        config,
-        dbt_project,
-    })
-}
-
 /// `<first model-paths entry>/staging`: where dbt reads models from.
-fn default_output_dir(root: &Path, dbt_project: bool) -> String {
+pub(super) fn default_output_dir(root: &Path, dbt_project: bool) -> String {
     let first = dbt_project
         .then(|| {
             crate::generate::project::model_paths(root)
@@ -273,7 +198,7 @@ fn default_output_dir(root: &Path, dbt_project: bool) -> String {
     format!("{first}/staging")
 }
 
-fn resolve(
+pub(super) fn resolve(
     s: GenerateSection,
     path: &Path,
     text: &str,
@@ -281,7 +206,7 @@ fn resolve(
 ) -> Result<GenerateConfig, ConfigError> {
     let mut c = GenerateConfig::default();
     let err = |at: &serde_saphyr::Location, message: String, hint: Option<String>| {
-        file::invalid(path, text, at.line(), at.column(), message, hint)
+        invalid(path, text, at.line(), at.column(), message, hint)
     };
     if let Some(v) = s.source {
         if !crate::generate::naming::is_plain_name(&v.value) {

@@ -8,8 +8,9 @@ use serde_saphyr::Spanned;
 
 use super::env::{self, EnvSource};
 use super::error::ConfigError;
-use super::file::{self, find_config_file, ConfigFile, DbtCloudSection, DurationValue};
-use super::{
+use super::file::{self, ConfigFile, DbtCloudSection};
+use super::reader::{self, find_config_file, parse_duration, DurationValue};
+use super::types::{
     Config, DbtCloudConfig, FlagValues, LoadOptions, Source, Sourced, TriggerOverrides,
     DEFAULT_ACCESS_URL,
 };
@@ -34,7 +35,7 @@ pub fn load(
         }
     };
     let parsed = match &path {
-        Some(p) => file::read(p, file::origin_of(options))?,
+        Some(p) => file::read(p, reader::origin_of(options))?,
         None => ConfigFile::default(),
     };
     let section = parsed.deploy.and_then(|d| d.dbt_cloud).unwrap_or_default();
@@ -327,7 +328,7 @@ fn resolve_dbt_cloud(
         path,
     );
     if let Some(c) = &cause {
-        super::validate_cause(&c.value).map_err(|message| match &c.source {
+        super::types::validate_cause(&c.value).map_err(|message| match &c.source {
             Source::Flag(f) => ConfigError::BadFlag {
                 flag: f.clone(),
                 message,
@@ -502,21 +503,6 @@ fn invalid_value(source: &Source, key: &str, message: String, path: &Path) -> Co
             message,
         },
     }
-}
-
-/// Parse `90s`, `30m`, `1h 30m` or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    if let Ok(secs) = t.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    // humantime's own messages ("expected number at 0") say little to a person: name the forms.
-    humantime::parse_duration(t).map_err(|_| {
-        format!(
-            "expected a duration such as 90s, 30m, 1h 30m or a number of seconds, got {:?}",
-            crate::redact::clip(t, crate::redact::ECHO_LIMIT)
-        )
-    })
 }
 
 /// Check an access URL and drop any trailing slash: `https://host[:port]` with no path.

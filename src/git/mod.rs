@@ -8,7 +8,7 @@
 //! - [`commit`]: identity, message (template), the commit itself
 //! - [`push`]: target (upstream or `<remote>/<branch>`), the push, per-ref results
 //! - [`credentials`]: the bounded credential callback; [`askpass`]: git's askpass protocol
-//! - [`whole_objects`]: local remotes get whole objects (no delta search)
+//! - [`whole_objects`]: local remotes get whole objects (no delta search); [`url`]: SSH or local
 //! - [`errors`]: [`GitError`] and its mapping to exit code 5
 
 pub mod askpass;
@@ -18,6 +18,7 @@ pub mod errors;
 pub mod push;
 pub mod repo;
 pub mod stage;
+pub mod url;
 pub mod whole_objects;
 
 pub use errors::GitError;

@@ -13,6 +13,7 @@ use git2::{
 use super::credentials::Attempts;
 use super::errors::GitError;
 use super::repo::CurrentBranch;
+use super::url::{is_local_url, is_ssh_url};
 use super::whole_objects;
 
 /// Where the branch goes.
@@ -273,7 +274,7 @@ fn push_now(
     // for a network remote; a local one gets whole objects, see `whole_objects`).
     options.packbuilder_parallelism(0);
 
-    let undeltified = if whole_objects::is_local_url(&target.url) {
+    let undeltified = if is_local_url(&target.url) {
         Some(whole_objects::open(repo)?)
     } else {
         None
@@ -448,19 +449,6 @@ pub fn redact_url(url: &str) -> String {
     crate::redact::url_keeping_user(url)
 }
 
-/// `ssh://…` or scp-like `user@host:path`.
-pub fn is_ssh_url(url: &str) -> bool {
-    if let Some((scheme, _)) = url.split_once("://") {
-        return matches!(scheme, "ssh" | "git+ssh" | "ssh+git");
-    }
-    // scp-like: a colon before any slash, and not a Windows drive letter.
-    match (url.find(':'), url.find('/')) {
-        (Some(c), Some(s)) => c < s && c > 1,
-        (Some(c), None) => c > 1,
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,16 +500,6 @@ mod tests {
         ] {
             assert_eq!(redact_url(kept), kept);
         }
-    }
-
-    #[test]
-    fn ssh_urls_are_recognised() {
-        assert!(is_ssh_url("ssh://git@github.com/a/b.git"));
-        assert!(is_ssh_url("git@github.com:a/b.git"));
-        assert!(!is_ssh_url("https://github.com/a/b.git"));
-        assert!(!is_ssh_url("file:///tmp/r.git"));
-        assert!(!is_ssh_url("/tmp/r.git"));
-        assert!(!is_ssh_url("git://127.0.0.1:9418/r.git"));
     }
 
     #[test]

@@ -21,14 +21,6 @@ use git2::{ConfigLevel, Repository};
 
 use super::errors::GitError;
 
-/// True for a path or `file://` URL (what libgit2's local transport handles).
-pub fn is_local_url(url: &str) -> bool {
-    if let Some((scheme, _)) = url.split_once("://") {
-        return scheme == "file";
-    }
-    !super::push::is_ssh_url(url)
-}
-
 /// A handle on `repo` whose pack building does not deltify, and the config file it reads
 /// (removed on drop).
 pub struct WholeObjects {
@@ -86,20 +78,5 @@ struct Cleanup<'a>(&'a Path);
 impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(self.0);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn local_urls_are_paths_and_file_urls() {
-        assert!(is_local_url("file:///tmp/r.git"));
-        assert!(is_local_url("/tmp/r.git"));
-        assert!(is_local_url("../r.git"));
-        assert!(!is_local_url("git@github.com:a/b.git"));
-        assert!(!is_local_url("https://github.com/a/b.git"));
-        assert!(!is_local_url("git://127.0.0.1/r.git"));
     }
 }

@@ -7,11 +7,33 @@ use std::sync::Arc;
 
 use anstyle::{AnsiColor, Style};
 
-use crate::cli::{ColorChoice, GlobalArgs};
-use crate::error::CliError;
+/// When to colour (`--color`): plain values, so this layer knows nothing of clap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorMode {
+    Auto,
+    Always,
+    Never,
+}
 
-mod outcome;
-pub use outcome::{outcome_json, outcome_word};
+/// How the person asked to be spoken to; the CLI builds it from its global flags.
+#[derive(Debug, Clone, Copy)]
+pub struct UiOptions {
+    pub json: bool,
+    pub quiet: bool,
+    pub verbose: bool,
+    pub color: ColorMode,
+}
+
+/// A sink for `--verbose` lines, shareable across threads (see [`Ui::debug_log`]).
+pub type DebugLine = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// A failure as printed: its message and hints. The edge turns its own error type into this,
+/// so the printer needs to know nothing of exit codes.
+#[derive(Debug, Clone, Copy)]
+pub struct Problem<'a> {
+    pub message: &'a str,
+    pub hints: &'a [String],
+}
 
 #[derive(Debug, Clone)]
 pub struct Ui {
@@ -29,20 +51,21 @@ pub struct Ui {
 }
 
 impl Ui {
-    pub fn new(global: &GlobalArgs) -> Self {
+    pub fn new(options: impl Into<UiOptions>) -> Self {
+        let options = options.into();
         let stderr_tty = std::io::stderr().is_terminal();
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let color = match global.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
+        let color = match options.color {
+            ColorMode::Always => true,
+            ColorMode::Never => false,
+            ColorMode::Auto => {
                 stderr_tty && !no_color && std::env::var("TERM").map_or(true, |t| t != "dumb")
             }
         };
         Ui {
-            json: global.json,
-            quiet: global.quiet,
-            verbose: global.verbose,
+            json: options.json,
+            quiet: options.quiet,
+            verbose: options.verbose,
             color,
             stderr_tty,
             json_fields: None,
@@ -81,6 +104,14 @@ impl Ui {
 
     pub fn is_verbose(&self) -> bool {
         self.verbose
+    }
+
+    /// With `--verbose`, a sink for diagnostic lines (each request and retry decision) that
+    /// lower layers can keep without knowing the Ui; `None` otherwise.
+    pub fn debug_log(&self) -> Option<DebugLine> {
+        let ui = self.clone();
+        self.verbose
+            .then(|| Arc::new(move |line: &str| ui.debug(line)) as DebugLine)
     }
 
     /// True when a spinner or live progress may be drawn.
@@ -166,14 +197,15 @@ impl Ui {
     }
 
     /// Print an error with its hints on stderr.
-    pub fn error(&self, err: &CliError) {
+    pub fn error<'a>(&self, problem: impl Into<Problem<'a>>) {
+        let err = problem.into();
         let label = self.paint(
             "error:",
             Style::new().bold().fg_color(Some(AnsiColor::Red.into())),
         );
         let mut e = std::io::stderr().lock();
-        let _ = writeln!(e, "{label} {}", self.clean(&err.message));
-        for hint in &err.hints {
+        let _ = writeln!(e, "{label} {}", self.clean(err.message));
+        for hint in err.hints {
             let hint = self.clean(hint);
             let _ = writeln!(e, "{} {hint}", self.paint("hint:", Style::new().bold()));
         }
