@@ -317,7 +317,7 @@ async fn validate(
 }
 
 fn pre_push(global: &GlobalArgs, flags: &FlagValues, ui: &Ui) -> CmdResult {
-    let options = super::config::load_options(global);
+    let options = global.load_options();
     // Every section, as the commands that use them would load them (exit 2 when invalid).
     let settings = config::load_generate(&options)?;
     config::load_git(&options)?;

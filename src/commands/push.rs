@@ -26,7 +26,7 @@ use super::deploying::{self, block_on};
 use crate::deploy::{self, ManyOptions, RunPlan, Unit};
 
 pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
-    let options = super::config::load_options(global);
+    let options = global.load_options();
     let settings = config::load_generate(&options)?;
     let git_config = config::load_git(&options)?;
     // Configuration problems (exit 2) surface before anything is committed or pushed.

@@ -114,7 +114,7 @@ fn key_from_env(var: &str) -> Result<String, CliError> {
 
 /// Targets and the default job from datachonk.yaml, and how to read a target's block later.
 fn settings(global: &GlobalArgs, flags: &FlagValues, cfg: &Config) -> Result<Settings, CliError> {
-    let options = super::config::load_options(global);
+    let options = global.load_options();
     let base = flags.clone();
     let resolve = move |target: Option<&str>| {
         let flags = FlagValues {
