@@ -2,7 +2,10 @@
 //! the terminal reporter, the `--json` document of the verdict, and its exit status.
 
 use crate::cloud::Client;
-use crate::deploy::{Deployment, ManyOptions, RunPlan, Unit};
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::deploy::{Deployment, ManyOptions, RunPlan, Stop, Unit};
 use crate::error::CmdResult;
 use crate::signals::Interrupt;
 use crate::ui::Ui;
@@ -10,6 +13,13 @@ use crate::ui::Ui;
 use super::error::exit_of;
 use super::reporters::documents::{report_many, verdict_json};
 use super::reporters::terminal::Terminal;
+
+/// The deploy core hears the process's stop signals through this.
+impl Stop for Interrupt {
+    fn requested(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(self.recv())
+    }
+}
 
 /// Trigger `plan`'s job, follow it when it waits, print the verdict; the exit status follows
 /// DESIGN.md.

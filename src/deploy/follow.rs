@@ -60,7 +60,7 @@ impl Deployment<'_> {
             let (client, reporter) = (self.client, self.reporter);
             let waited = tokio::select! {
                 r = wait(client, reporter, plan.job_id, &run, deadline, &mut stats) => Some(r),
-                _ = self.interrupt.recv() => None,
+                _ = self.interrupt.requested() => None,
             };
             // After a stop signal the last state the waiter saw, else the run waited for.
             let last = stats.last.take().unwrap_or_else(|| run.clone());
@@ -90,7 +90,7 @@ impl Deployment<'_> {
             });
             let mut attempt = Attempt::ended(Ending::Finished {
                 run: done,
-                finished,
+                finished: Box::new(finished),
             });
             if !will_retry {
                 attempts.push(attempt);

@@ -47,7 +47,7 @@ impl Deployment<'_> {
                     url: &url,
                     label: Some(&unit.label),
                 });
-                ended.push((unit, UnitEnd::Ended(Ending::Triggered(a.run))));
+                ended.push((unit, UnitEnd::Ended(Box::new(Ending::Triggered(a.run)))));
             }
             return Ok(ManyVerdict {
                 units: ended,
@@ -76,7 +76,7 @@ impl Deployment<'_> {
         let client = self.client;
         let waited = tokio::select! {
             r = multi_wait::wait_for_runs(client, &mut awaited, &mut stats, &mut on_event) => Some(r),
-            _ = self.interrupt.recv() => None,
+            _ = self.interrupt.requested() => None,
         };
         client.debug(&format!(
             "{} list requests for {} runs",
@@ -95,7 +95,7 @@ impl Deployment<'_> {
             } else {
                 self.verdict_of(unit, a).await
             };
-            ended.push((unit, UnitEnd::Ended(ending)));
+            ended.push((unit, UnitEnd::Ended(Box::new(ending))));
         }
         Ok(ManyVerdict {
             units: ended,
@@ -190,7 +190,10 @@ impl Deployment<'_> {
             retry_hint: true,
             label: Some(&unit.label),
         });
-        Ending::Finished { run, finished }
+        Ending::Finished {
+            run,
+            finished: Box::new(finished),
+        }
     }
 
     async fn timed_out_unit(&self, unit: &Unit, a: Awaited) -> Ending {

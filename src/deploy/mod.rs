@@ -17,7 +17,7 @@ pub mod upstream;
 pub mod verdict;
 pub mod watch;
 
-pub use deployment::Deployment;
+pub use deployment::{Deployment, Stop};
 pub use error::{DeployError, Failure};
 pub use event::{CancelProblem, Event, Reporter};
 pub use plan::{request_for, retries_of, store_for, url_of, ManyOptions, RunPlan, Unit};

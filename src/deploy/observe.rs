@@ -12,7 +12,7 @@ use super::event::{Event, Reporter};
 #[derive(Debug)]
 pub enum Observed {
     /// It finished: what it did (also reported as [`Event::Verdict`]).
-    Finished(Run, Finished),
+    Finished(Box<Run>, Box<Finished>),
     /// `options.deadline` passed first.
     GaveUp,
 }
@@ -42,7 +42,7 @@ pub async fn observe(
                 retry_hint: true,
                 label: None,
             });
-            Ok(Observed::Finished(run, finished))
+            Ok(Observed::Finished(Box::new(run), Box::new(finished)))
         }
         WaitEnd::TimedOut(_) => Ok(Observed::GaveUp),
     }

@@ -25,7 +25,7 @@ impl Deployment<'_> {
         let client = self.client;
         let triggered = tokio::select! {
             r = within(deadline, trigger_run(client, job, &plan.request)) => r,
-            _ = self.interrupt.recv() => return Err(DeployError::new(
+            _ = self.interrupt.requested() => return Err(DeployError::new(
                 Failure::Stopped,
                 format!("interrupted while triggering job {job}: a run may have been created"),
             ).with_hint(may_exist)),
@@ -67,7 +67,7 @@ impl Deployment<'_> {
         let client = self.client;
         let started = tokio::select! {
             r = within(deadline, retries::start(client, job, failed, rplan, request)) => r,
-            _ = self.interrupt.recv() => return Err(DeployError::new(
+            _ = self.interrupt.requested() => return Err(DeployError::new(
                 Failure::Stopped,
                 format!("interrupted while retrying run {}: a run may have been created", failed.id),
             ).with_hint(may_exist)),

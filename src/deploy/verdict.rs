@@ -13,7 +13,7 @@ pub enum Ending {
     /// Triggered and not awaited.
     Triggered(Run),
     /// It finished: Success, Error or Cancelled, with what it did.
-    Finished { run: Run, finished: Finished },
+    Finished { run: Run, finished: Box<Finished> },
     /// The deadline came first (the last state seen); `cancelled` when we cancelled it.
     TimedOut { run: Run, cancelled: bool },
     /// A stop signal came first; `cancelled` when we cancelled it.
@@ -124,7 +124,7 @@ impl Verdict {
 #[derive(Debug)]
 pub enum UnitEnd {
     /// Awaited together with the others (or not awaited): one ending, no retries.
-    Ended(Ending),
+    Ended(Box<Ending>),
     /// Followed on its own (`--sequential`), retries included.
     Followed(Verdict),
     /// Not triggered: an earlier unit ended without success.

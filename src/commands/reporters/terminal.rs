@@ -48,9 +48,7 @@ impl Terminal<'_> {
             }
             Event::Link { url, .. } => ui.status(format!("  {url}")),
             Event::Left { run, url, label } => {
-                if !ui.is_json() {
-                    ui.out(format!("run {}{} triggered: {url}", run.id, paren(label)));
-                }
+                ui.out(format!("run {}{} triggered: {url}", run.id, paren(label)))
             }
             Event::Status { run, label } => ui.status(format!(
                 "run {}{}: {}",
@@ -178,14 +176,11 @@ impl Terminal<'_> {
                 run.id,
                 run.run_status().label()
             )),
-            Event::NotTriggered { label, after } => {
-                if !ui.is_json() {
-                    ui.out(format!(
-                        "NOT TRIGGERED {label} (an earlier run ended: {})",
-                        after.word()
-                    ));
-                }
-            }
+            // Like every stdout line, not printed under --json (the document says it).
+            Event::NotTriggered { label, after } => ui.out(format!(
+                "NOT TRIGGERED {label} (an earlier run ended: {})",
+                after.word()
+            )),
             _ => {}
         }
     }
