@@ -10,10 +10,12 @@ use crate::error::CmdResult;
 use crate::ui::Ui;
 
 pub fn run(global: &GlobalArgs, args: &DbtRunArgs, ui: &Ui) -> CmdResult {
+    // The flags every job shares (all but the job and the target).
+    let shared = flags::flag_values(args);
     if is_many(args) {
-        many::run(global, args, ui)
+        many::run(global, args, shared, ui)
     } else {
-        one::run(global, args, ui)
+        one::run(global, args, shared, ui)
     }
 }
 

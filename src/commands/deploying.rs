@@ -52,7 +52,7 @@ pub async fn many(client: &Client, units: &[Unit], options: ManyOptions, ui: &Ui
 /// A current-thread runtime for `fut`, shut down without waiting for idle connections (a
 /// keep-alive must never delay the exit).
 pub fn block_on<T>(fut: impl std::future::Future<Output = CmdResultOf<T>>) -> CmdResultOf<T> {
-    let rt = super::runtime::runtime()?;
+    let rt = super::runtime()?;
     let result = rt.block_on(fut);
     rt.shutdown_background();
     result

@@ -234,7 +234,7 @@ fn pre_merge_commit(global: &GlobalArgs, flags: &FlagValues, yes: bool, ui: &Ui)
         targets.push((head.clone(), merge::branch_name(&repo, head, &found)));
     }
     let client = connect::client(&cfg, ui)?;
-    let rt = crate::commands::runtime::runtime()?;
+    let rt = crate::commands::runtime()?;
     let mut result = Ok(Exit::Success);
     for (head, branch) in &targets {
         result = rt.block_on(validate(&client, &cfg, job_id, head, branch.as_deref(), ui));

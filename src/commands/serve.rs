@@ -70,7 +70,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs, ui: &Ui) -> CmdResult {
         allow_origins: args.allow_origins.clone(),
         log: Arc::new(move |line: &str| log_ui.status(format!("serve: {line}"))),
     };
-    let rt = crate::commands::runtime::runtime()?;
+    let rt = crate::commands::runtime()?;
     rt.block_on(async {
         let bound = serve::bind(options, Arc::clone(&app))
             .await

@@ -11,9 +11,7 @@ use crate::deploy::{self, ManyOptions, RunPlan, Unit};
 use crate::error::{CliError, CmdResult};
 use crate::ui::Ui;
 
-use super::flags::flag_values;
-
-pub fn run(global: &GlobalArgs, args: &DbtRunArgs, ui: &Ui) -> CmdResult {
+pub fn run(global: &GlobalArgs, args: &DbtRunArgs, shared: FlagValues, ui: &Ui) -> CmdResult {
     if args.after_job.is_some() || args.after_target.is_some() {
         return Err(CliError::usage(
             "--after-job/--after-target trigger one job: name one --target, --job-id or --job",
@@ -25,7 +23,7 @@ pub fn run(global: &GlobalArgs, args: &DbtRunArgs, ui: &Ui) -> CmdResult {
         )
         .with_hint("name the jobs with --job-id (one --target may give their defaults), or the targets alone"));
     }
-    let cfgs = configs(global, args, ui)?;
+    let cfgs = configs(global, args, &shared, ui)?;
     for cfg in &cfgs {
         connect::confirm_target(global, cfg, args.yes, "the trigger")?;
     }
@@ -43,11 +41,16 @@ pub fn run(global: &GlobalArgs, args: &DbtRunArgs, ui: &Ui) -> CmdResult {
 }
 
 /// One configuration per job: per `--target`, per `--job-id`, per `--job` (by name).
-fn configs(global: &GlobalArgs, args: &DbtRunArgs, ui: &Ui) -> Result<Vec<Config>, CliError> {
+fn configs(
+    global: &GlobalArgs,
+    args: &DbtRunArgs,
+    shared: &FlagValues,
+    ui: &Ui,
+) -> Result<Vec<Config>, CliError> {
     let flags = |target: Option<&String>, job_id: Option<i64>| FlagValues {
         job_id,
         target: target.cloned(),
-        ..flag_values(args)
+        ..shared.clone()
     };
     let mut cfgs: Vec<Config> = Vec::new();
     if args.target.len() > 1 {

@@ -11,13 +11,11 @@ use crate::deploy::{self, RunPlan};
 use crate::error::{CliError, CmdResult};
 use crate::ui::Ui;
 
-use super::flags::flag_values;
-
-pub fn run(global: &GlobalArgs, args: &DbtRunArgs, ui: &Ui) -> CmdResult {
+pub fn run(global: &GlobalArgs, args: &DbtRunArgs, shared: FlagValues, ui: &Ui) -> CmdResult {
     let flags = FlagValues {
         job_id: args.job_id.first().copied(),
         target: args.target.first().cloned(),
-        ..flag_values(args)
+        ..shared
     };
     let mut cfg = connect::load(global, &flags)?;
     if let Some(name) = args.job.first() {
