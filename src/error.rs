@@ -68,6 +68,48 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
+/// dbt Cloud API failures are exit 6, with the client's hints.
+impl From<crate::cloud::ApiError> for CliError {
+    fn from(e: crate::cloud::ApiError) -> Self {
+        let hints = e.hints();
+        let mut err = CliError::new(Exit::Api, e.to_string());
+        err.hints = hints;
+        err
+    }
+}
+
+/// Hook failures: a hook in the way or an unpushed commit are usage and git errors, with
+/// what to do next.
+impl From<crate::hook::HookError> for CliError {
+    fn from(e: crate::hook::HookError) -> Self {
+        use crate::hook::HookError;
+        match &e {
+            HookError::Foreign { kind, .. } => CliError::usage(e.to_string())
+                .with_hint(format!(
+                    "--chain keeps it: it is renamed to {kind}.datachonk-chained and runs first (its failure stops the hook)"
+                ))
+                .with_hint(format!(
+                    "--force replaces it, keeping a copy as {kind}.datachonk-backup"
+                )),
+            HookError::InTheWay { .. } => CliError::usage(e.to_string()),
+            HookError::NotPushed { branch, .. } => {
+                let what = branch.as_deref().unwrap_or("the branch");
+                let push = match branch {
+                    Some(b) => format!("git push -u origin {b}"),
+                    None => "git push".to_string(),
+                };
+                CliError::new(Exit::Git, format!("push {what} first: {e}")).with_hint(format!(
+                    "the dbt Cloud job can only check out what is on the remote: `{push}`, then merge again"
+                ))
+            }
+            HookError::NoRepository(_) | HookError::Git { .. } => {
+                CliError::new(Exit::Git, e.to_string())
+            }
+            HookError::Io { .. } => CliError::usage(e.to_string()),
+        }
+    }
+}
+
 /// What a command returns: the exit status it wants when it did its job
 /// (e.g. `RunError` when the awaited run failed), or an error.
 pub type CmdResult = Result<Exit, CliError>;

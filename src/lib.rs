@@ -8,6 +8,7 @@ pub mod cloud;
 pub mod commands;
 pub mod config;
 pub mod connect;
+pub mod deploy;
 pub mod error;
 pub mod fuzz_targets;
 pub mod generate;

@@ -1,7 +1,6 @@
-//! API failures in the user's terms. Every one maps to exit code 6 and says what to do next;
-//! none ever contains the token (only the name of the variable it came from).
-
-use crate::error::{CliError, Exit};
+//! API failures in the user's terms. Every one says what to do next (the CLI maps them to
+//! exit code 6 at its edge); none ever contains the token (only the name of the variable it
+//! came from).
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -157,15 +156,6 @@ impl ApiError {
             }
             _ => Vec::new(),
         }
-    }
-}
-
-impl From<ApiError> for CliError {
-    fn from(e: ApiError) -> Self {
-        let hints = e.hints();
-        let mut err = CliError::new(Exit::Api, e.to_string());
-        err.hints = hints;
-        err
     }
 }
 

@@ -27,6 +27,9 @@ pub enum WaitEvent<'a> {
     Status(&'a Run),
     /// A step started or changed status.
     Step(&'a RunStep),
+    /// A poll was answered and the run is not finished (after any change it reported): the
+    /// pulse a heartbeat or a live status line is drawn from.
+    Polled(&'a Run),
 }
 
 #[derive(Debug, Clone)]
@@ -231,6 +234,7 @@ pub async fn wait_for_run(
             on_event(WaitEvent::Status(&run));
             return Ok(WaitEnd::Finished(run));
         }
+        on_event(WaitEvent::Polled(&run));
         let in_state = time_in_state(&run, state_since);
         let delay = next_poll(status, in_state, options.expected_running);
         if past_deadline() {

@@ -1,4 +1,8 @@
-//! `datachonk cloud …`: look at the connection, jobs, runs and artifacts.
+//! `datachonk cloud …`: look at the connection, jobs, runs and artifacts. `runs` (retry,
+//! wait) and `insight` (nodes, lineage, freshness, artifacts) are its parts.
+
+pub mod insight;
+pub mod runs;
 
 use serde_json::{json, Value};
 
@@ -8,10 +12,25 @@ use crate::config::{Config, FlagValues};
 use crate::error::{CliError, CmdResult, Exit};
 use crate::ui::Ui;
 
-use super::{cloud_insight, cloud_runs, connect};
+use super::connect;
 
 pub fn run(global: &GlobalArgs, cmd: CloudCommand, ui: &Ui) -> CmdResult {
-    let (connection, extra) = match &cmd {
+    let (connection, extra) = flags_of(&cmd);
+    if let CloudCommand::Artifacts(ArtifactsCommand::Get(a)) = &cmd {
+        // Refused before anything is sent: `..` would climb out of the run's artifacts.
+        crate::cloud::client::artifact_path(&a.path).map_err(CliError::usage)?;
+    }
+    let cfg = load(global, connection, extra)?;
+    let client = connect::client(&cfg, ui)?;
+    let rt = crate::commands::runtime()?;
+    let result = rt.block_on(dispatch(global, cmd, &client, &cfg, ui));
+    rt.shutdown_background();
+    result
+}
+
+/// The connection flags of the subcommand, and the settings it adds to them.
+fn flags_of(cmd: &CloudCommand) -> (&ConnectionArgs, FlagValues) {
+    match cmd {
         CloudCommand::Status(a) => (&a.connection, FlagValues::default()),
         CloudCommand::Jobs(a) => (
             &a.connection,
@@ -61,72 +80,75 @@ pub fn run(global: &GlobalArgs, cmd: CloudCommand, ui: &Ui) -> CmdResult {
                 ..FlagValues::default()
             },
         ),
-    };
-    if let CloudCommand::Artifacts(ArtifactsCommand::Get(a)) = &cmd {
-        // Refused before anything is sent: `..` would climb out of the run's artifacts.
-        crate::cloud::client::artifact_path(&a.path).map_err(CliError::usage)?;
     }
-    let cfg = load(global, connection, extra)?;
-    let client = connect::client(&cfg, ui)?;
-    let rt = super::runtime()?;
-    let result = rt.block_on(async {
-        match cmd {
-            CloudCommand::Status(_) => status(&client, &cfg, ui).await,
-            CloudCommand::Jobs(_) => jobs(&client, &cfg, ui).await,
-            CloudCommand::Runs(RunsCommand::List(a)) => {
-                let mut status_in = Vec::new();
-                for s in &a.status {
-                    for part in s.split(',') {
-                        status_in.push(RunStatus::parse(part.trim()).ok_or_else(|| {
-                            CliError::usage(format!(
-                                "--status {part}: expected queued, starting, running, success, error or cancelled"
-                            ))
-                        })?);
-                    }
-                }
-                let job_id = match &a.job {
-                    Some(spec) => Some(connect::resolve_job(&client, &cfg, spec).await?),
-                    None => a.job_id,
-                };
-                let query = RunQuery {
-                    job_id,
-                    status_in,
-                    order_by: Some("-id".into()),
-                    limit: a.limit.max(1),
-                    include_related: vec!["trigger".into()],
-                    ..RunQuery::default()
-                };
-                runs_list(&client, &query, ui).await
-            }
-            CloudCommand::Runs(RunsCommand::Show(a)) => {
-                run_show(&client, &cfg, a.run_id, a.logs, a.nodes, ui).await
-            }
-            CloudCommand::Runs(RunsCommand::Cancel(a)) => {
-                let run = client.cancel_run(a.run_id).await?;
-                print_run_line(ui, &run, "cancel requested");
-                Ok(Exit::Success)
-            }
-            CloudCommand::Runs(RunsCommand::Retry(a)) => {
-                let gate = |job: i64| {
-                    connect::confirm_job(global, &cfg, Some(job), a.yes, "the retry")
-                };
-                cloud_runs::retry(&client, &cfg, a.run_id, a.wait, &gate, ui).await
-            }
-            CloudCommand::Runs(RunsCommand::Wait(a)) => {
-                cloud_runs::wait(&client, &cfg, &a.run_ids, ui).await
-            }
-            CloudCommand::Artifacts(ArtifactsCommand::Get(a)) => {
-                cloud_insight::artifacts_get(&client, &a, ui).await
-            }
-            CloudCommand::Artifacts(ArtifactsCommand::List(a)) => {
-                cloud_insight::artifacts_list(&client, a.run_id, a.step, ui).await
-            }
-            CloudCommand::Lineage(a) => cloud_insight::lineage(&client, &cfg, &a, ui).await,
-            CloudCommand::Freshness(a) => cloud_insight::freshness(&client, &cfg, &a, ui).await,
+}
+
+async fn dispatch(
+    global: &GlobalArgs,
+    cmd: CloudCommand,
+    client: &Client,
+    cfg: &Config,
+    ui: &Ui,
+) -> CmdResult {
+    match cmd {
+        CloudCommand::Status(_) => status(client, cfg, ui).await,
+        CloudCommand::Jobs(_) => jobs(client, cfg, ui).await,
+        CloudCommand::Runs(RunsCommand::List(a)) => {
+            let query = runs_query(client, cfg, &a).await?;
+            runs_list(client, &query, ui).await
         }
-    });
-    rt.shutdown_background();
-    result
+        CloudCommand::Runs(RunsCommand::Show(a)) => {
+            run_show(client, cfg, a.run_id, a.logs, a.nodes, ui).await
+        }
+        CloudCommand::Runs(RunsCommand::Cancel(a)) => {
+            let run = client.cancel_run(a.run_id).await?;
+            print_run_line(ui, &run, "cancel requested");
+            Ok(Exit::Success)
+        }
+        CloudCommand::Runs(RunsCommand::Retry(a)) => {
+            let gate = |job: i64| connect::confirm_job(global, cfg, Some(job), a.yes, "the retry");
+            runs::retry(client, cfg, a.run_id, a.wait, &gate, ui).await
+        }
+        CloudCommand::Runs(RunsCommand::Wait(a)) => runs::wait(client, cfg, &a.run_ids, ui).await,
+        CloudCommand::Artifacts(ArtifactsCommand::Get(a)) => {
+            insight::artifacts_get(client, &a, ui).await
+        }
+        CloudCommand::Artifacts(ArtifactsCommand::List(a)) => {
+            insight::artifacts_list(client, a.run_id, a.step, ui).await
+        }
+        CloudCommand::Lineage(a) => insight::lineage(client, cfg, &a, ui).await,
+        CloudCommand::Freshness(a) => insight::freshness(client, cfg, &a, ui).await,
+    }
+}
+
+/// `runs list`'s query: `--status` (comma lists too), the job by id or name, newest first.
+async fn runs_query(
+    client: &Client,
+    cfg: &Config,
+    a: &crate::cli::RunsListArgs,
+) -> Result<RunQuery, CliError> {
+    let mut status_in = Vec::new();
+    for s in &a.status {
+        for part in s.split(',') {
+            status_in.push(RunStatus::parse(part.trim()).ok_or_else(|| {
+                CliError::usage(format!(
+                    "--status {part}: expected queued, starting, running, success, error or cancelled"
+                ))
+            })?);
+        }
+    }
+    let job_id = match &a.job {
+        Some(spec) => Some(connect::resolve_job(client, cfg, spec).await?),
+        None => a.job_id,
+    };
+    Ok(RunQuery {
+        job_id,
+        status_in,
+        order_by: Some("-id".into()),
+        limit: a.limit.max(1),
+        include_related: vec!["trigger".into()],
+        ..RunQuery::default()
+    })
 }
 
 fn load(
@@ -268,13 +290,25 @@ async fn run_show(
         .await?;
     // Nodes come from artifacts: always in --json, on request for people.
     let insight = if nodes || ui.is_json() {
-        Some(cloud_insight::gather(client, cfg, &run).await?)
+        Some(insight::gather(client, cfg, &run).await?)
     } else {
         None
     };
     if ui.is_json() {
-        let mut v = run_json(&run);
-        v["steps"] = run
+        ui.json(&show_json(&run, insight.as_ref(), logs));
+        return Ok(Exit::Success);
+    }
+    print_run(ui, &run, logs);
+    if let Some(i) = &insight {
+        insight::print_nodes(ui, i);
+    }
+    Ok(Exit::Success)
+}
+
+/// `runs show --json`: the run, its steps (with logs when asked) and its nodes.
+fn show_json(run: &Run, insight: Option<&crate::cloud::insight::RunInsight>, logs: bool) -> Value {
+    let mut v = run_json(run);
+    v["steps"] = run
             .steps()
             .iter()
             .map(|s| {
@@ -282,12 +316,14 @@ async fn run_show(
                        "duration_seconds": s.elapsed_seconds(), "logs": if logs { s.logs.clone() } else { None }})
             })
             .collect();
-        if let Some(i) = &insight {
-            v["nodes"] = cloud_insight::insight_json(i);
-        }
-        ui.json(&v);
-        return Ok(Exit::Success);
+    if let Some(i) = insight {
+        v["nodes"] = insight::insight_json(i);
     }
+    v
+}
+
+/// `runs show` for people: status, link, job, cause, commit, duration, message and steps.
+fn print_run(ui: &Ui, run: &Run, logs: bool) {
     ui.out(format!(
         "run {}  {}",
         run.id,
@@ -337,10 +373,6 @@ async fn run_show(
             }
         }
     }
-    if let Some(i) = &insight {
-        cloud_insight::print_nodes(ui, i);
-    }
-    Ok(Exit::Success)
 }
 
 fn run_json(r: &Run) -> Value {

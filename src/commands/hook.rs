@@ -17,7 +17,9 @@ use crate::hook::{self, prepush, HookKind};
 use crate::ui::Ui;
 
 use super::connect;
-use super::dbt_run::{self, RunPlan};
+use super::deploying;
+use super::reporters::documents::run_json;
+use crate::deploy::{self, RunPlan};
 
 /// How many of the job's latest successful runs are searched for the sha (one API page).
 const RECENT_RUNS: usize = 100;
@@ -232,7 +234,7 @@ fn pre_merge_commit(global: &GlobalArgs, flags: &FlagValues, yes: bool, ui: &Ui)
         targets.push((head.clone(), merge::branch_name(&repo, head, &found)));
     }
     let client = connect::client(&cfg, ui)?;
-    let rt = super::runtime()?;
+    let rt = crate::commands::runtime()?;
     let mut result = Ok(Exit::Success);
     for (head, branch) in &targets {
         result = rt.block_on(validate(&client, &cfg, job_id, head, branch.as_deref(), ui));
@@ -277,7 +279,7 @@ async fn validate(
             .clone()
             .unwrap_or_else(|| format!("{}/ (run {})", client.base_url(), run.id));
         if ui.is_json() {
-            ui.json(&dbt_run::report_json("already-validated", run, None, false));
+            ui.json(&run_json("already-validated", run, None, false));
         } else {
             ui.out(format!(
                 "{} {short} already validated by run {} of job {job_id}: {url}",
@@ -296,7 +298,7 @@ async fn validate(
         let cause: String = cause.chars().take(config::MAX_CAUSE_LEN).collect();
         d.cause = Some(Sourced::new(cause, Source::Default));
     }
-    let request = dbt_run::trigger_request(&d, Some(&head.sha), branch)?;
+    let request = deploy::request_for(&d, Some(&head.sha), branch)?;
     ui.status(format!(
         "datachonk pre-merge-commit: validating {} @ {short} with job {job_id}",
         branch.unwrap_or("the merged commit")
@@ -308,14 +310,14 @@ async fn validate(
         timeout: d.timeout.as_ref().map(|t| t.value),
         cancel_on_timeout: false,
         cancel_on_interrupt: false,
-        retries: dbt_run::retries_of(&d),
-        store: super::cloud_insight::store_for(cfg),
+        retries: deploy::retries_of(&d),
+        store: deploy::store_for(cfg),
     };
-    dbt_run::trigger_and_report(client, &plan, ui).await
+    deploying::one(client, &plan, ui).await
 }
 
 fn pre_push(global: &GlobalArgs, flags: &FlagValues, ui: &Ui) -> CmdResult {
-    let options = super::config::load_options(global);
+    let options = global.load_options();
     // Every section, as the commands that use them would load them (exit 2 when invalid).
     let settings = config::load_generate(&options)?;
     config::load_git(&options)?;

@@ -22,51 +22,95 @@ use crate::templates::Templates;
 use crate::ui::Ui;
 
 use super::connect;
-use super::dbt_run::{self, RunPlan};
-use super::dbt_run_many::{self, ManyOptions, Unit};
+use super::deploying::{self, block_on};
+use crate::deploy::{self, ManyOptions, RunPlan, Unit};
 
 pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
-    let options = super::config::load_options(global);
+    let options = global.load_options();
     let settings = config::load_generate(&options)?;
     let git_config = config::load_git(&options)?;
     // Configuration problems (exit 2) surface before anything is committed or pushed.
-    let flags = |target: Option<&String>| FlagValues {
-        cause: args.cause.clone(),
-        wait: args.wait.then_some(true),
-        target: target.cloned(),
-        retries: args.retries,
-        ..FlagValues::default()
-    };
-    let cfgs = if args.target.len() > 1 {
-        let mut cfgs = Vec::new();
-        for t in &args.target {
-            cfgs.push(connect::load(global, &flags(Some(t)))?);
-        }
-        cfgs
-    } else {
-        vec![connect::load(global, &flags(args.target.first()))?]
-    };
-    // Each target's job is triggered when asked (flag) or by its own auto_trigger.
-    let to_trigger: Vec<Config> = cfgs
-        .into_iter()
-        .filter(|cfg| args.trigger_dbt_run || cfg.dbt_cloud.auto_trigger.value)
-        .collect();
-    for cfg in &to_trigger {
-        connect::confirm_target(global, cfg, args.yes, "push and trigger")?;
-    }
-    let trigger = if to_trigger.is_empty() {
-        None
-    } else {
-        Some(Trigger::prepare(to_trigger, ui)?)
-    };
+    let trigger = Trigger::from_args(global, args, ui)?;
 
     // Where we are.
-    let root = &settings.root;
-    let repository = repo::open(root)?;
+    let repository = repo::open(&settings.root)?;
     repo::check_clean_state(&repository)?;
-    let current = repo::current_branch(&repository)?;
-    let target = git_push::resolve_target(
+    let (current, target) = locate(&repository, args, &git_config)?;
+
+    // What to commit.
+    let head_tree = head_tree(&repository, current.head)?;
+    let timer = Phases::start(ui);
+    let plan = plan_commit(&repository, &settings.root, head_tree.as_ref(), &timer)?;
+    let message = commit_message(args, &settings, &plan)?;
+
+    let planned = Planned {
+        current: &current,
+        target: &target,
+        plan: &plan,
+        message: message.as_deref(),
+    };
+    if args.dry_run {
+        let head_subject = current.head.map(|h| commit_subject(&repository, h));
+        return dry_run(ui, &planned, head_subject.as_deref(), trigger.as_ref());
+    }
+
+    let committed = match &message {
+        Some(message) => {
+            let at = (&current, head_tree.as_ref());
+            Some(commit(&repository, at, &plan, message, &timer)?)
+        }
+        None => None,
+    };
+    let Some(head) = committed.or(current.head) else {
+        ui.out("Nothing to commit and nothing to push: the branch has no commits yet.");
+        if ui.is_json() {
+            ui.json(&json!({ "push": { "outcome": "nothing", "branch": current.name, "commit": null, "pushed": false } }));
+        }
+        return Ok(Exit::Success);
+    };
+    let updated = push(
         &repository,
+        &git_config,
+        (&current, &target),
+        head,
+        committed,
+        &timer,
+    )?;
+    let sha = head.to_string();
+    let subject = commit_subject(&repository, head);
+    let summary = summary_line(&target, &sha, updated, committed.is_some());
+    if target.set_upstream {
+        ui.status(format!(
+            "{} now tracks {}/{}",
+            current.name, target.remote, target.branch
+        ));
+    }
+    let report = report(&planned, committed, &sha, &subject, updated);
+    match trigger {
+        None => {
+            if ui.is_json() {
+                ui.json(&json!({ "push": report }));
+            } else {
+                ui.out(summary);
+            }
+            Ok(Exit::Success)
+        }
+        Some(trigger) => {
+            ui.status(summary);
+            trigger_after_push(&trigger, report, (&sha, &target.branch, &subject), ui)
+        }
+    }
+}
+
+/// The branch we are on and where it goes, refusing protected branches unless allowed.
+fn locate(
+    repository: &Repository,
+    args: &PushArgs,
+    git_config: &config::GitConfig,
+) -> Result<(CurrentBranch, PushTarget), CliError> {
+    let current = repo::current_branch(repository)?;
+    let target = git_push::resolve_target(
+        repository,
         &current,
         args.remote.as_deref(),
         args.branch.as_deref(),
@@ -75,184 +119,199 @@ pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
         repo::check_not_protected(&current.name, &git_config.protected_branches)?;
         repo::check_not_protected(&target.branch, &git_config.protected_branches)?;
     }
+    Ok((current, target))
+}
 
-    // What to commit.
-    let state = State::load(root).map_err(|e| CliError::usage(e.to_string()))?;
-    let prefix = project_prefix(&repository, root)?;
-    let head_commit = match current.head {
-        Some(id) => Some(
-            repository
-                .find_commit(id)
-                .map_err(GitError::git("cannot read HEAD's commit"))?,
-        ),
-        None => None,
+/// HEAD's tree (none on a branch without commits yet).
+fn head_tree(
+    repository: &Repository,
+    head: Option<Oid>,
+) -> Result<Option<git2::Tree<'_>>, CliError> {
+    let Some(id) = head else {
+        return Ok(None);
     };
-    let head_tree = match &head_commit {
-        Some(c) => Some(c.tree().map_err(GitError::git("cannot read HEAD's tree"))?),
-        None => None,
-    };
-    let workdir = repo::workdir(&repository)?;
-    let started = std::time::Instant::now();
-    let phase = |name: &str| ui.debug(format!("{name}: {:.3}s", started.elapsed().as_secs_f64()));
-    let plan = stage::plan(&repository, &workdir, &prefix, &state, head_tree.as_ref())?;
-    phase("planned the commit");
-    for left in &plan.left_out {
-        ui.warn(format!("left out {}: {}", left.path, left.reason.label()));
-    }
-    let message = if plan.is_empty() {
-        None
-    } else {
-        Some(match &args.message {
-            Some(m) if !m.trim().is_empty() => commit::tidy(m),
-            Some(_) => return Err(CliError::usage("--message must not be empty")),
-            None => {
-                let dialect = Dialect::parse(&settings.config.dialect).unwrap_or(Dialect::Postgres);
-                let templates = Templates::new(settings.config.templates_dir.as_deref(), dialect)
-                    .map_err(crate::generate::GenerateError::from)?;
-                commit::render_message(&templates, &settings.config, &plan)
-                    .map_err(crate::generate::GenerateError::from)?
-            }
-        })
-    };
+    let commit = repository
+        .find_commit(id)
+        .map_err(GitError::git("cannot read HEAD's commit"))?;
+    Ok(Some(
+        commit
+            .tree()
+            .map_err(GitError::git("cannot read HEAD's tree"))?,
+    ))
+}
 
-    if args.dry_run {
-        let head_subject = current.head.map(|h| commit_subject(&repository, h));
-        return dry_run(
+/// Timings of the push's phases, for `-v`.
+struct Phases<'a> {
+    ui: &'a Ui,
+    started: std::time::Instant,
+}
+
+impl<'a> Phases<'a> {
+    fn start(ui: &'a Ui) -> Self {
+        Phases {
             ui,
-            &current,
-            &target,
-            &plan,
-            message.as_deref(),
-            head_subject.as_deref(),
-            trigger.as_ref(),
-        );
+            started: std::time::Instant::now(),
+        }
     }
 
-    // Commit.
-    let mut committed = None;
-    if let Some(message) = &message {
-        let (author, committer) = commit::identity(&repository)?;
-        if commit::wants_signing(&repository) {
-            ui.warn("commit.gpgsign is set, but datachonk does not sign commits: this commit will be unsigned");
-        }
-        let id = commit::create(
-            &repository,
-            &current.refname,
-            &plan,
-            head_tree.as_ref(),
-            current.head,
-            message,
-            (&author, &committer),
-        )?;
-        phase("committed");
-        if let Err(e) = stage::update_index(&repository, &plan.files) {
-            ui.warn(format!(
-                "committed, but the index was not updated ({e}); `git status` may show the files as changed until `git reset -q`"
-            ));
-        }
-        phase("updated the index");
-        ui.status(format!(
-            "Committed {} on {}: {} ({} file{})",
-            short_sha(&id.to_string()),
-            current.name,
-            commit::subject(message),
-            plan.files.len(),
-            plural(plan.files.len())
+    fn done(&self, name: &str) {
+        self.ui.debug(format!(
+            "{name}: {:.3}s",
+            self.started.elapsed().as_secs_f64()
         ));
-        list_files(ui, &plan, |line| ui.status(line));
-        committed = Some(id);
     }
-    let Some(head) = committed.or(current.head) else {
-        ui.out("Nothing to commit and nothing to push: the branch has no commits yet.");
-        if ui.is_json() {
-            ui.json(&json!({ "push": { "outcome": "nothing", "branch": current.name, "commit": null, "pushed": false } }));
-        }
-        return Ok(Exit::Success);
-    };
+}
 
-    // Push.
+/// The files to commit: generated files that changed (the rest is left out, with a warning).
+fn plan_commit(
+    repository: &Repository,
+    root: &Path,
+    head_tree: Option<&git2::Tree<'_>>,
+    timer: &Phases<'_>,
+) -> Result<StagePlan, CliError> {
+    let state = State::load(root).map_err(|e| CliError::usage(e.to_string()))?;
+    let prefix = project_prefix(repository, root)?;
+    let workdir = repo::workdir(repository)?;
+    let plan = stage::plan(repository, &workdir, &prefix, &state, head_tree)?;
+    timer.done("planned the commit");
+    for left in &plan.left_out {
+        timer
+            .ui
+            .warn(format!("left out {}: {}", left.path, left.reason.label()));
+    }
+    Ok(plan)
+}
+
+/// The commit message: `--message`, else rendered from the commit template (none when
+/// there is nothing to commit).
+fn commit_message(
+    args: &PushArgs,
+    settings: &config::GenerateSettings,
+    plan: &StagePlan,
+) -> Result<Option<String>, CliError> {
+    if plan.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(match &args.message {
+        Some(m) if !m.trim().is_empty() => commit::tidy(m),
+        Some(_) => return Err(CliError::usage("--message must not be empty")),
+        None => {
+            let dialect = Dialect::parse(&settings.config.dialect).unwrap_or(Dialect::Postgres);
+            let templates = Templates::new(settings.config.templates_dir.as_deref(), dialect)
+                .map_err(crate::generate::GenerateError::from)?;
+            commit::render_message(&templates, &settings.config, plan)
+                .map_err(crate::generate::GenerateError::from)?
+        }
+    }))
+}
+
+/// Commit the planned files on the current branch (and update the index to match).
+fn commit(
+    repository: &Repository,
+    (current, head_tree): (&CurrentBranch, Option<&git2::Tree<'_>>),
+    plan: &StagePlan,
+    message: &str,
+    timer: &Phases<'_>,
+) -> Result<Oid, CliError> {
+    let ui = timer.ui;
+    let (author, committer) = commit::identity(repository)?;
+    if commit::wants_signing(repository) {
+        ui.warn("commit.gpgsign is set, but datachonk does not sign commits: this commit will be unsigned");
+    }
+    let id = commit::create(
+        repository,
+        &current.refname,
+        plan,
+        head_tree,
+        current.head,
+        message,
+        (&author, &committer),
+    )?;
+    timer.done("committed");
+    if let Err(e) = stage::update_index(repository, &plan.files) {
+        ui.warn(format!(
+            "committed, but the index was not updated ({e}); `git status` may show the files as changed until `git reset -q`"
+        ));
+    }
+    timer.done("updated the index");
+    ui.status(format!(
+        "Committed {} on {}: {} ({} file{})",
+        short_sha(&id.to_string()),
+        current.name,
+        commit::subject(message),
+        plan.files.len(),
+        plural(plan.files.len())
+    ));
+    list_files(ui, plan, |line| ui.status(line));
+    Ok(id)
+}
+
+/// Push `head` to the target; whether the remote branch moved. A failure says what was kept.
+fn push(
+    repository: &Repository,
+    git_config: &config::GitConfig,
+    (current, target): (&CurrentBranch, &PushTarget),
+    head: Oid,
+    committed: Option<Oid>,
+    timer: &Phases<'_>,
+) -> Result<bool, CliError> {
+    let ui = timer.ui;
     ui.status(format!(
         "Pushing {} to {}/{} ({})",
         current.name, target.remote, target.branch, target.url
     ));
     let outcome = git_push::push(
-        &repository,
-        &target,
+        repository,
+        target,
         &current.refname,
         head,
         git_config.push_timeout,
     )
     .map_err(|e| {
-        let mut err = CliError::from(e);
-        if let Some(id) = committed {
-            err = err.with_hint(format!(
+        let err = CliError::from(e);
+        match committed {
+            Some(id) => err.with_hint(format!(
                 "the commit {} is kept on {}; nothing was triggered. Rerun `datachonk push` once fixed (it will only push)",
                 short_sha(&id.to_string()),
                 current.name
-            ));
-        } else {
-            err = err.with_hint("nothing was triggered; rerun `datachonk push` once fixed");
+            )),
+            None => err.with_hint("nothing was triggered; rerun `datachonk push` once fixed"),
         }
-        err
     })?;
     for (stage, at) in &outcome.stages {
         ui.debug(format!("  push {stage}: +{:.3}s", at.as_secs_f64()));
     }
-    phase("pushed");
-    let sha = head.to_string();
-    let subject = commit_subject(&repository, head);
-    let summary = if outcome.updated {
+    timer.done("pushed");
+    Ok(outcome.updated)
+}
+
+/// What the push did, in one line.
+fn summary_line(target: &PushTarget, sha: &str, updated: bool, committed: bool) -> String {
+    let at = format!("{}/{}", target.remote, target.branch);
+    if updated {
+        format!("pushed {} to {at}", short_sha(sha))
+    } else if !committed {
         format!(
-            "pushed {} to {}/{}",
-            short_sha(&sha),
-            target.remote,
-            target.branch
-        )
-    } else if committed.is_none() {
-        format!(
-            "nothing to commit and nothing to push: {}/{} is at {}",
-            target.remote,
-            target.branch,
-            short_sha(&sha)
+            "nothing to commit and nothing to push: {at} is at {}",
+            short_sha(sha)
         )
     } else {
-        format!(
-            "{}/{} is at {}",
-            target.remote,
-            target.branch,
-            short_sha(&sha)
-        )
-    };
-    if target.set_upstream {
-        ui.status(format!(
-            "{} now tracks {}/{}",
-            current.name, target.remote, target.branch
-        ));
+        format!("{at} is at {}", short_sha(sha))
     }
+}
 
-    let report = report(
-        &current,
-        &target,
-        &plan,
-        committed,
-        &sha,
-        &subject,
-        outcome.updated,
-    );
-    let Some(trigger) = trigger else {
-        if ui.is_json() {
-            ui.json(&json!({ "push": report }));
-        } else {
-            ui.out(summary);
-        }
-        return Ok(Exit::Success);
-    };
-    // With a trigger, stdout belongs to the run's verdict (the same as dbt-run's); with
-    // --json that document carries the push's details under `push`.
-    ui.status(summary);
+/// Trigger (and maybe wait) for the pushed commit. With a trigger, stdout belongs to the
+/// run's verdict (the same as dbt-run's); with --json that document carries the push's
+/// details under `push`.
+fn trigger_after_push(
+    trigger: &Trigger,
+    report: Value,
+    (sha, branch, subject): (&str, &str, &str),
+    ui: &Ui,
+) -> CmdResult {
     let mut fields = serde_json::Map::new();
     fields.insert("push".into(), report.clone());
-    let result = trigger.run(&sha, &target.branch, &subject, &ui.with_json_fields(fields));
+    let result = trigger.run(sha, branch, subject, &ui.with_json_fields(fields));
     // The trigger failed before any verdict was printed: the push still happened, and a
     // script reading --json must learn that from stdout, not only from stderr's prose.
     if let (Err(e), true) = (&result, ui.is_json()) {
@@ -265,6 +324,14 @@ pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
     result
 }
 
+/// What the push is about: where from, where to, which files, and the message.
+struct Planned<'a> {
+    current: &'a CurrentBranch,
+    target: &'a PushTarget,
+    plan: &'a StagePlan,
+    message: Option<&'a str>,
+}
+
 /// The trigger, checked before any git work: missing job id or token fails first (exit 2).
 /// Several targets: each one's job, awaited together (`dbt_run_many`).
 struct Trigger {
@@ -273,6 +340,42 @@ struct Trigger {
 }
 
 impl Trigger {
+    /// The jobs to trigger after the push: each target's, when asked (flag) or by its own
+    /// auto_trigger; none at all is `None`.
+    fn from_args(
+        global: &GlobalArgs,
+        args: &PushArgs,
+        ui: &Ui,
+    ) -> Result<Option<Trigger>, CliError> {
+        let flags = |target: Option<&String>| FlagValues {
+            cause: args.cause.clone(),
+            wait: args.wait.then_some(true),
+            target: target.cloned(),
+            retries: args.retries,
+            ..FlagValues::default()
+        };
+        let cfgs = if args.target.len() > 1 {
+            let mut cfgs = Vec::new();
+            for t in &args.target {
+                cfgs.push(connect::load(global, &flags(Some(t)))?);
+            }
+            cfgs
+        } else {
+            vec![connect::load(global, &flags(args.target.first()))?]
+        };
+        let to_trigger: Vec<Config> = cfgs
+            .into_iter()
+            .filter(|cfg| args.trigger_dbt_run || cfg.dbt_cloud.auto_trigger.value)
+            .collect();
+        for cfg in &to_trigger {
+            connect::confirm_target(global, cfg, args.yes, "push and trigger")?;
+        }
+        if to_trigger.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Trigger::prepare(to_trigger, ui)?))
+    }
+
     fn prepare(cfgs: Vec<Config>, ui: &Ui) -> Result<Trigger, CliError> {
         let mut jobs = Vec::new();
         for cfg in cfgs {
@@ -303,7 +406,7 @@ impl Trigger {
         d.cause = Some(Self::cause(cfg, sha, branch, subject));
         // dbt Cloud refuses git_sha with git_branch: the sha (what validates the pushed
         // commit) is sent and the branch is named in the cause.
-        let request = dbt_run::trigger_request(&d, Some(sha), Some(branch))?;
+        let request = deploy::request_for(&d, Some(sha), Some(branch))?;
         Ok(RunPlan {
             job_id,
             request,
@@ -311,16 +414,15 @@ impl Trigger {
             timeout: d.timeout.as_ref().map(|t| t.value),
             cancel_on_timeout: false,
             cancel_on_interrupt: false,
-            retries: dbt_run::retries_of(&d),
-            store: super::cloud_insight::store_for(cfg),
+            retries: deploy::retries_of(&d),
+            store: deploy::store_for(cfg),
         })
     }
 
     fn run(&self, sha: &str, branch: &str, subject: &str, ui: &Ui) -> CmdResult {
-        let rt = super::runtime()?;
-        let result = if let [(cfg, job_id)] = self.jobs.as_slice() {
+        if let [(cfg, job_id)] = self.jobs.as_slice() {
             let plan = Self::plan(cfg, *job_id, sha, branch, subject)?;
-            rt.block_on(dbt_run::trigger_and_report(&self.client, &plan, ui))
+            block_on(deploying::one(&self.client, &plan, ui))
         } else {
             let mut units = Vec::new();
             for (cfg, job_id) in &self.jobs {
@@ -331,15 +433,8 @@ impl Trigger {
                 wait: units.iter().any(|u| u.plan.wait),
                 sequential: false,
             };
-            rt.block_on(dbt_run_many::trigger_all_and_report(
-                &self.client,
-                &units,
-                options,
-                ui,
-            ))
-        };
-        rt.shutdown_background();
-        result
+            block_on(deploying::many(&self.client, &units, options, ui))
+        }
     }
 }
 
@@ -429,14 +524,13 @@ fn files_json(plan: &StagePlan) -> Value {
 
 /// The `push` part of the `--json` document (schema in the README, "Push").
 fn report(
-    current: &CurrentBranch,
-    target: &PushTarget,
-    plan: &StagePlan,
+    p: &Planned<'_>,
     committed: Option<Oid>,
     sha: &str,
     subject: &str,
     updated: bool,
 ) -> Value {
+    let (current, target, plan) = (p.current, p.target, p.plan);
     json!({
         "outcome": if updated { "pushed" } else { "up-to-date" },
         "branch": current.name,
@@ -449,41 +543,24 @@ fn report(
     })
 }
 
+/// `--dry-run`: what would be committed, pushed and triggered.
 fn dry_run(
     ui: &Ui,
-    current: &CurrentBranch,
-    target: &PushTarget,
-    plan: &StagePlan,
-    message: Option<&str>,
+    p: &Planned<'_>,
     head_subject: Option<&str>,
     trigger: Option<&Trigger>,
 ) -> CmdResult {
-    let head = current.head.map(|h| h.to_string());
-    let subject = message.map(commit::subject).unwrap_or_default();
-    let job_json = |cfg: &Config, job_id: i64| {
-        let cause = match (&cfg.dbt_cloud.cause, &head) {
-            (Some(c), _) => c.value.clone(),
-            (None, Some(h)) if message.is_none() => {
-                default_cause(head_subject.unwrap_or_default(), h, &target.branch)
-            }
-            _ => default_cause(subject, "<new commit>", &target.branch),
-        };
-        json!({ "job_id": job_id, "git_sha": if message.is_some() { None } else { head.clone() }, "cause": cause, "wait": cfg.dbt_cloud.wait.value })
-    };
-    // One job: an object, as always; several targets: a list of them.
-    let trigger_json = trigger.map(|t| match t.jobs.as_slice() {
-        [(cfg, job_id)] => job_json(cfg, *job_id),
-        jobs => Value::Array(jobs.iter().map(|(c, j)| job_json(c, *j)).collect()),
-    });
+    let trigger_json = trigger.map(|t| dry_trigger_json(p, head_subject, t));
     if ui.is_json() {
+        let (current, target, plan) = (p.current, p.target, p.plan);
         ui.json(&json!({
             "push": {
                 "outcome": "dry-run",
                 "branch": current.name,
                 "remote": { "name": target.remote, "url": target.url, "branch": target.branch },
                 "set_upstream": target.set_upstream,
-                "commit": message.map(|m| json!({ "message": m, "subject": commit::subject(m), "files": files_json(plan) })),
-                "head": head,
+                "commit": p.message.map(|m| json!({ "message": m, "subject": commit::subject(m), "files": files_json(plan) })),
+                "head": current.head.map(|h| h.to_string()),
                 "pushed": false,
                 "left_out": plan.left_out,
             },
@@ -491,34 +568,7 @@ fn dry_run(
         }));
         return Ok(Exit::Success);
     }
-    match message {
-        Some(m) => {
-            ui.out(format!(
-                "Would commit {} file{} on {}:",
-                plan.files.len(),
-                plural(plan.files.len()),
-                current.name
-            ));
-            list_files(ui, plan, |line| ui.out(line));
-            ui.out("with the message:");
-            for line in m.lines() {
-                ui.out(format!("  | {line}"));
-            }
-        }
-        None => ui.out("Nothing to commit."),
-    }
-    let upstream = if target.set_upstream {
-        " (and set it as upstream)"
-    } else {
-        ""
-    };
-    match (&head, message) {
-        (None, None) => ui.out("Nothing to push: the branch has no commits yet."),
-        _ => ui.out(format!(
-            "Would push {} to {}/{} ({}){upstream}",
-            current.name, target.remote, target.branch, target.url
-        )),
-    }
+    dry_run_lines(ui, p);
     let each: Vec<Value> = match trigger_json {
         Some(Value::Array(list)) => list,
         Some(one) => vec![one],
@@ -540,6 +590,60 @@ fn dry_run(
         ));
     }
     Ok(Exit::Success)
+}
+
+/// The jobs a dry run would trigger: one job an object, as always; several targets a list.
+fn dry_trigger_json(p: &Planned<'_>, head_subject: Option<&str>, trigger: &Trigger) -> Value {
+    let head = p.current.head.map(|h| h.to_string());
+    let subject = p.message.map(commit::subject).unwrap_or_default();
+    let branch = &p.target.branch;
+    let job_json = |cfg: &Config, job_id: i64| {
+        let cause = match (&cfg.dbt_cloud.cause, &head) {
+            (Some(c), _) => c.value.clone(),
+            (None, Some(h)) if p.message.is_none() => {
+                default_cause(head_subject.unwrap_or_default(), h, branch)
+            }
+            _ => default_cause(subject, "<new commit>", branch),
+        };
+        json!({ "job_id": job_id, "git_sha": if p.message.is_some() { None } else { head.clone() }, "cause": cause, "wait": cfg.dbt_cloud.wait.value })
+    };
+    match trigger.jobs.as_slice() {
+        [(cfg, job_id)] => job_json(cfg, *job_id),
+        jobs => Value::Array(jobs.iter().map(|(c, j)| job_json(c, *j)).collect()),
+    }
+}
+
+/// The commit and the push a dry run would make, for people.
+fn dry_run_lines(ui: &Ui, p: &Planned<'_>) {
+    let (current, target, plan) = (p.current, p.target, p.plan);
+    match p.message {
+        Some(m) => {
+            ui.out(format!(
+                "Would commit {} file{} on {}:",
+                plan.files.len(),
+                plural(plan.files.len()),
+                current.name
+            ));
+            list_files(ui, plan, |line| ui.out(line));
+            ui.out("with the message:");
+            for line in m.lines() {
+                ui.out(format!("  | {line}"));
+            }
+        }
+        None => ui.out("Nothing to commit."),
+    }
+    let upstream = if target.set_upstream {
+        " (and set it as upstream)"
+    } else {
+        ""
+    };
+    match (current.head, p.message) {
+        (None, None) => ui.out("Nothing to push: the branch has no commits yet."),
+        _ => ui.out(format!(
+            "Would push {} to {}/{} ({}){upstream}",
+            current.name, target.remote, target.branch, target.url
+        )),
+    }
 }
 
 #[cfg(test)]

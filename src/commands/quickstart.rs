@@ -52,6 +52,48 @@ fn run_in(global: &GlobalArgs, root: &Path, ui: &Ui) -> CmdResult {
         ws.remote.display()
     ));
 
+    let sandbox = start_sandbox(root, &ws, ui)?;
+
+    let project = ws.project.display().to_string();
+    let catalog = ws.root.join("catalog.json").display().to_string();
+    ui.status(ui.bold("3/4 datachonk generate --from-catalog catalog.json"));
+    let code = sub(
+        global,
+        &["-C", &project, "generate", "--from-catalog", &catalog],
+    );
+    if code != 0 {
+        return Err(CliError::new(
+            exit_from(code),
+            "quickstart: generate failed (see above)",
+        ));
+    }
+    ui.status(ui.bold(
+        "4/4 datachonk push --trigger-dbt-run --wait (commit, push, run the job for that commit)",
+    ));
+    let code = sub(
+        global,
+        &["-C", &project, "push", "--trigger-dbt-run", "--wait"],
+    );
+    sandbox.shutdown();
+    if code == 0 {
+        ui.status("");
+        ui.status("Next: the same loop on your project and your dbt Cloud account:");
+        ui.status("  datachonk init            # writes datachonk.yaml (access URL, account, job)");
+        ui.status("  datachonk generate --from-catalog target/catalog.json");
+        ui.status("  datachonk push --trigger-dbt-run --wait");
+        Ok(Exit::Success)
+    } else {
+        Ok(exit_from(code))
+    }
+}
+
+/// Stage 2: the embedded sandbox standing in for dbt Cloud (real dbt when it is on PATH), and
+/// the settings the loop reads from the environment, pointing at it.
+fn start_sandbox(
+    root: &Path,
+    ws: &quickstart::Workspace,
+    ui: &Ui,
+) -> Result<crate::sandbox::RunningSandbox, CliError> {
     ui.status(ui.bold("2/4 start a local dbt Cloud (the embedded sandbox)"));
     let executor = match find_on_path("dbt") {
         Some(dbt) => {
@@ -92,38 +134,7 @@ fn run_in(global: &GlobalArgs, root: &Path, ui: &Ui) -> CmdResult {
     ] {
         std::env::remove_var(var);
     }
-
-    let project = ws.project.display().to_string();
-    let catalog = ws.root.join("catalog.json").display().to_string();
-    ui.status(ui.bold("3/4 datachonk generate --from-catalog catalog.json"));
-    let code = sub(
-        global,
-        &["-C", &project, "generate", "--from-catalog", &catalog],
-    );
-    if code != 0 {
-        return Err(CliError::new(
-            exit_from(code),
-            "quickstart: generate failed (see above)",
-        ));
-    }
-    ui.status(ui.bold(
-        "4/4 datachonk push --trigger-dbt-run --wait (commit, push, run the job for that commit)",
-    ));
-    let code = sub(
-        global,
-        &["-C", &project, "push", "--trigger-dbt-run", "--wait"],
-    );
-    sandbox.shutdown();
-    if code == 0 {
-        ui.status("");
-        ui.status("Next: the same loop on your project and your dbt Cloud account:");
-        ui.status("  datachonk init            # writes datachonk.yaml (access URL, account, job)");
-        ui.status("  datachonk generate --from-catalog target/catalog.json");
-        ui.status("  datachonk push --trigger-dbt-run --wait");
-        Ok(Exit::Success)
-    } else {
-        Ok(exit_from(code))
-    }
+    Ok(sandbox)
 }
 
 /// Run a datachonk command line in this process, with the same output settings.

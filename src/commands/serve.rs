@@ -60,7 +60,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs, ui: &Ui) -> CmdResult {
     let app = Arc::new(App::new(
         settings,
         client_options,
-        super::cloud_insight::store_for(&cfg),
+        crate::deploy::store_for(&cfg),
     ));
     let log_ui = ui.clone();
     let options = ServeOptions {
@@ -70,7 +70,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs, ui: &Ui) -> CmdResult {
         allow_origins: args.allow_origins.clone(),
         log: Arc::new(move |line: &str| log_ui.status(format!("serve: {line}"))),
     };
-    let rt = super::runtime()?;
+    let rt = crate::commands::runtime()?;
     rt.block_on(async {
         let bound = serve::bind(options, Arc::clone(&app))
             .await
@@ -114,7 +114,7 @@ fn key_from_env(var: &str) -> Result<String, CliError> {
 
 /// Targets and the default job from datachonk.yaml, and how to read a target's block later.
 fn settings(global: &GlobalArgs, flags: &FlagValues, cfg: &Config) -> Result<Settings, CliError> {
-    let options = super::config::load_options(global);
+    let options = global.load_options();
     let base = flags.clone();
     let resolve = move |target: Option<&str>| {
         let flags = FlagValues {

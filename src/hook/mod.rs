@@ -9,8 +9,6 @@ pub mod prepush;
 
 use std::path::PathBuf;
 
-use crate::error::{CliError, Exit};
-
 /// The hooks datachonk can install.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum HookKind {
@@ -74,35 +72,6 @@ impl HookError {
     ) -> impl FnOnce(std::io::Error) -> HookError {
         let path = path.to_path_buf();
         move |source| HookError::Io { what, path, source }
-    }
-}
-
-impl From<HookError> for CliError {
-    fn from(e: HookError) -> Self {
-        match &e {
-            HookError::Foreign { kind, .. } => CliError::usage(e.to_string())
-                .with_hint(format!(
-                    "--chain keeps it: it is renamed to {kind}.datachonk-chained and runs first (its failure stops the hook)"
-                ))
-                .with_hint(format!(
-                    "--force replaces it, keeping a copy as {kind}.datachonk-backup"
-                )),
-            HookError::InTheWay { .. } => CliError::usage(e.to_string()),
-            HookError::NotPushed { branch, .. } => {
-                let what = branch.as_deref().unwrap_or("the branch");
-                let push = match branch {
-                    Some(b) => format!("git push -u origin {b}"),
-                    None => "git push".to_string(),
-                };
-                CliError::new(Exit::Git, format!("push {what} first: {e}")).with_hint(format!(
-                    "the dbt Cloud job can only check out what is on the remote: `{push}`, then merge again"
-                ))
-            }
-            HookError::NoRepository(_) | HookError::Git { .. } => {
-                CliError::new(Exit::Git, e.to_string())
-            }
-            HookError::Io { .. } => CliError::usage(e.to_string()),
-        }
     }
 }
 

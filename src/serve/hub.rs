@@ -1,8 +1,9 @@
 //! One watcher per run, however many clients look at it.
 //!
 //! Fifty open pages and twenty scripts polling `runs/:id` must not become seventy pollers of
-//! dbt Cloud: the first request for a run starts a task that follows it with the CLI's own
-//! adaptive wait ([`wait_for_run`]) and publishes each state on a `watch` channel; every
+//! dbt Cloud: the first request for a run starts a task that follows it with the deploy core
+//! ([`observe`], the CLI's own adaptive wait) and publishes each of its events on a `watch`
+//! channel (the page's stream is one more consumer of those events); every
 //! request and SSE stream reads that channel. A finished run's verdict (summary, failing
 //! nodes) is gathered once and kept, so looking at it again costs dbt Cloud nothing.
 
@@ -12,9 +13,10 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 use crate::cloud::insight::ArtifactStore;
-use crate::cloud::verdict;
-use crate::cloud::wait::{wait_for_run, WaitEnd, WaitEvent, WaitOptions, WaitStats};
+use crate::cloud::wait::WaitOptions;
 use crate::cloud::{Client, Run};
+use crate::deploy::observe::{observe, Observed};
+use crate::deploy::{Event, Reporter};
 
 use super::errors::ServeError;
 use super::views::{RunView, StepView};
@@ -97,15 +99,39 @@ impl Hub {
     }
 
     async fn watch(&self, run_id: i64, options: WaitOptions, tx: watch::Sender<RunState>) {
-        let mut stats = WaitStats::default();
-        let mut on_event = |event: WaitEvent<'_>| match event {
-            // The terminal status is published with its verdict, below.
-            WaitEvent::Status(run) if run.run_status().is_terminal() => {}
-            WaitEvent::Status(run) => {
-                tx.send_if_modified(|s| replace(s, RunState::Known(Box::new(RunView::of(run)))));
+        let publisher = Publisher { tx: &tx };
+        let ended = observe(&self.client, &publisher, &self.store, run_id, &options).await;
+        let state = match ended {
+            Ok(Observed::Finished(run, finished)) => {
+                RunState::Known(Box::new(RunView::finished(&run, &finished)))
             }
-            WaitEvent::Step(step) => {
-                tx.send_if_modified(|s| match s {
+            Ok(Observed::GaveUp) => RunState::Failed(ServeError::new(
+                axum::http::StatusCode::GATEWAY_TIMEOUT,
+                "timed_out",
+                format!("run {run_id} could not be followed"),
+            )),
+            Err(e) => RunState::Failed(e.into()),
+        };
+        tx.send_replace(state);
+    }
+}
+
+/// Publishes a followed run's events as the states the page and `runs/:id` read.
+struct Publisher<'a> {
+    tx: &'a watch::Sender<RunState>,
+}
+
+impl Reporter for Publisher<'_> {
+    fn report(&self, event: &Event<'_>) {
+        match *event {
+            // The terminal status is published with its verdict, by the watcher.
+            Event::Status { run, .. } if run.run_status().is_terminal() => {}
+            Event::Status { run, .. } => {
+                self.tx
+                    .send_if_modified(|s| replace(s, RunState::Known(Box::new(RunView::of(run)))));
+            }
+            Event::Step { step, .. } => {
+                self.tx.send_if_modified(|s| match s {
                     RunState::Known(view) => {
                         let before = view.clone();
                         view.upsert_step(StepView::of(step));
@@ -115,21 +141,8 @@ impl Hub {
                     _ => false,
                 });
             }
-        };
-        let ended = wait_for_run(&self.client, run_id, &options, &mut stats, &mut on_event).await;
-        let state = match ended {
-            Ok(WaitEnd::Finished(run)) => {
-                let finished = verdict::finish(&self.client, &self.store, &run).await;
-                RunState::Known(Box::new(RunView::finished(&run, &finished)))
-            }
-            Ok(WaitEnd::TimedOut(_)) => RunState::Failed(ServeError::new(
-                axum::http::StatusCode::GATEWAY_TIMEOUT,
-                "timed_out",
-                format!("run {run_id} could not be followed"),
-            )),
-            Err(e) => RunState::Failed(e.into()),
-        };
-        tx.send_replace(state);
+            _ => {}
+        }
     }
 }
 

@@ -12,29 +12,10 @@ use crate::cloud::insight::manifest::Manifest;
 use crate::cloud::insight::{self, ArtifactStore, RunInsight};
 use crate::cloud::{ApiError, Client, Run, RunQuery, RunStatus};
 use crate::config::Config;
+use crate::deploy::store_for;
 use crate::error::{CliError, CmdResult, Exit};
 use crate::generate::write::write_atomic;
 use crate::ui::Ui;
-
-/// Where a command keeps finished runs' artifacts: `.datachonk/runs/` next to datachonk.yaml,
-/// else at the root of the git repository around the current directory; nowhere otherwise.
-pub fn store_for(cfg: &Config) -> ArtifactStore {
-    if let Some(dir) = cfg.file.as_ref().and_then(|f| f.parent()) {
-        let dir = if dir.as_os_str().is_empty() {
-            std::path::Path::new(".")
-        } else {
-            dir
-        };
-        return ArtifactStore::in_project(dir);
-    }
-    match git2::Repository::discover(".")
-        .ok()
-        .and_then(|r| r.workdir().map(|w| w.to_path_buf()))
-    {
-        Some(root) => ArtifactStore::in_project(&root),
-        None => ArtifactStore::none(),
-    }
-}
 
 const RUN_RELATED: &[&str] = &["run_steps", "job", "trigger"];
 
@@ -112,73 +93,10 @@ fn job_of(cfg: &Config, flag: Option<i64>) -> Option<i64> {
 }
 
 pub async fn lineage(client: &Client, cfg: &Config, args: &LineageArgs, ui: &Ui) -> CmdResult {
-    let run = match args.run {
-        Some(id) => client.get_run(id, RUN_RELATED).await?,
-        None => {
-            let flag = match &args.job {
-                Some(spec) => Some(super::connect::resolve_job(client, cfg, spec).await?),
-                None => args.job_id,
-            };
-            let job = job_of(cfg, flag).ok_or_else(|| {
-                CliError::usage("which run's manifest? pass --run RUN or --job-id JOB")
-                    .with_hint("or set deploy.dbt_cloud.job_id / DBT_CLOUD_JOB_ID")
-            })?;
-            latest_success(client, job).await?.ok_or_else(|| {
-                CliError::new(
-                    Exit::Api,
-                    format!("job {job} has no successful run to read a manifest from"),
-                )
-                .with_hint("pass --run RUN to read the manifest of another run")
-            })?
-        }
-    };
+    let run = lineage_run(client, cfg, args).await?;
     let store = store_for(cfg);
-    let steps = insight::dbt_steps(&run);
-    let mut manifest = None;
-    for (index, _) in steps.iter().rev() {
-        if let Some(bytes) = store
-            .get(client, &run, Some(*index), "manifest.json")
-            .await?
-        {
-            manifest = Some(Manifest::parse(&bytes).map_err(|e| {
-                CliError::new(
-                    Exit::Api,
-                    format!("manifest.json of run {} is unreadable: {e}", run.id),
-                )
-            })?);
-            break;
-        }
-    }
-    let manifest = manifest.ok_or_else(|| {
-        CliError::new(
-            Exit::Api,
-            format!(
-                "run {} saved no manifest.json (no dbt step wrote one)",
-                run.id
-            ),
-        )
-    })?;
-    let focus = lineage::find(&manifest, &args.node).map_err(|e| match e {
-        FindError::NotFound { suggestions } => {
-            let err = CliError::usage(format!(
-                "no node named `{}` in the manifest of run {}",
-                args.node, run.id
-            ));
-            match suggestions.as_slice() {
-                [] => {
-                    err.with_hint("name a model, seed, snapshot, test, SOURCE.TABLE or a unique id")
-                }
-                s => err.with_hint(format!("did you mean {}?", s.join(", "))),
-            }
-        }
-        FindError::Ambiguous { candidates } => CliError::usage(format!(
-            "`{}` names {} nodes: {}",
-            args.node,
-            candidates.len(),
-            candidates.join(", ")
-        ))
-        .with_hint("pass the unique id, or TYPE:NAME"),
-    })?;
+    let manifest = manifest_of(client, &store, &run).await?;
+    let focus = focus_of(&manifest, args, &run)?;
     let statuses = run_statuses(client, &store, &run).await?;
     let picture = lineage::lineage(&manifest, &focus, args.depth, &statuses);
     if ui.is_json() {
@@ -200,6 +118,88 @@ pub async fn lineage(client: &Client, cfg: &Config, args: &LineageArgs, ui: &Ui)
         ui.out(line);
     }
     Ok(Exit::Success)
+}
+
+/// The run whose manifest is read: `--run`, else the job's latest success.
+async fn lineage_run(client: &Client, cfg: &Config, args: &LineageArgs) -> Result<Run, CliError> {
+    Ok(match args.run {
+        Some(id) => client.get_run(id, RUN_RELATED).await?,
+        None => {
+            let flag = match &args.job {
+                Some(spec) => Some(crate::commands::connect::resolve_job(client, cfg, spec).await?),
+                None => args.job_id,
+            };
+            let job = job_of(cfg, flag).ok_or_else(|| {
+                CliError::usage("which run's manifest? pass --run RUN or --job-id JOB")
+                    .with_hint("or set deploy.dbt_cloud.job_id / DBT_CLOUD_JOB_ID")
+            })?;
+            latest_success(client, job).await?.ok_or_else(|| {
+                CliError::new(
+                    Exit::Api,
+                    format!("job {job} has no successful run to read a manifest from"),
+                )
+                .with_hint("pass --run RUN to read the manifest of another run")
+            })?
+        }
+    })
+}
+
+/// The manifest of the last dbt step of `run` that wrote one.
+async fn manifest_of(
+    client: &Client,
+    store: &ArtifactStore,
+    run: &Run,
+) -> Result<Manifest, CliError> {
+    let steps = insight::dbt_steps(run);
+    let mut manifest = None;
+    for (index, _) in steps.iter().rev() {
+        if let Some(bytes) = store
+            .get(client, run, Some(*index), "manifest.json")
+            .await?
+        {
+            manifest = Some(Manifest::parse(&bytes).map_err(|e| {
+                CliError::new(
+                    Exit::Api,
+                    format!("manifest.json of run {} is unreadable: {e}", run.id),
+                )
+            })?);
+            break;
+        }
+    }
+    manifest.ok_or_else(|| {
+        CliError::new(
+            Exit::Api,
+            format!(
+                "run {} saved no manifest.json (no dbt step wrote one)",
+                run.id
+            ),
+        )
+    })
+}
+
+/// The node `args.node` names in the manifest (a "did you mean" when none does).
+fn focus_of(manifest: &Manifest, args: &LineageArgs, run: &Run) -> Result<String, CliError> {
+    lineage::find(manifest, &args.node).map_err(|e| match e {
+        FindError::NotFound { suggestions } => {
+            let err = CliError::usage(format!(
+                "no node named `{}` in the manifest of run {}",
+                args.node, run.id
+            ));
+            match suggestions.as_slice() {
+                [] => {
+                    err.with_hint("name a model, seed, snapshot, test, SOURCE.TABLE or a unique id")
+                }
+                s => err.with_hint(format!("did you mean {}?", s.join(", "))),
+            }
+        }
+        FindError::Ambiguous { candidates } => CliError::usage(format!(
+            "`{}` names {} nodes: {}",
+            args.node,
+            candidates.len(),
+            candidates.join(", ")
+        ))
+        .with_hint("pass the unique id, or TYPE:NAME"),
+    })
 }
 
 /// unique id → the node's status in the last dbt step that ran it.
@@ -243,41 +243,11 @@ fn freshness_step(run: &Run) -> Option<i64> {
 pub async fn freshness(client: &Client, cfg: &Config, args: &FreshnessArgs, ui: &Ui) -> CmdResult {
     let store = store_for(cfg);
     let flag = match &args.job {
-        Some(spec) => Some(super::connect::resolve_job(client, cfg, spec).await?),
+        Some(spec) => Some(crate::commands::connect::resolve_job(client, cfg, spec).await?),
         None => args.job_id,
     };
     let job = job_of(cfg, flag);
-    let (run, step) = match args.run {
-        Some(id) => {
-            let run = client.get_run(id, RUN_RELATED).await?;
-            let step = freshness_step(&run);
-            (run, step)
-        }
-        None => {
-            let query = RunQuery {
-                job_id: job,
-                status_in: vec![RunStatus::Success, RunStatus::Error],
-                order_by: Some("-id".into()),
-                limit: 30,
-                ..RunQuery::default()
-            };
-            let mut found = None;
-            for r in client.list_runs(&query).await? {
-                if r.has_sources_generated == Some(false) {
-                    continue;
-                }
-                let run = client.get_run(r.id, RUN_RELATED).await?;
-                if let Some(step) = freshness_step(&run) {
-                    found = Some((run, Some(step)));
-                    break;
-                }
-            }
-            match found {
-                Some(f) => f,
-                None => return Err(no_freshness_runs(client, job).await),
-            }
-        }
-    };
+    let (run, step) = freshness_run(client, args.run, job).await?;
     let Some(bytes) = store.get(client, &run, step, "sources.json").await? else {
         return Err(CliError::new(
             Exit::Api,
@@ -325,6 +295,46 @@ pub async fn freshness(client: &Client, cfg: &Config, args: &FreshnessArgs, ui: 
         count("runtime error")
     ));
     Ok(exit)
+}
+
+/// The run to read freshness from and its freshness step: `--run`, else the job's latest
+/// finished run that checked freshness.
+async fn freshness_run(
+    client: &Client,
+    run_id: Option<i64>,
+    job: Option<i64>,
+) -> Result<(Run, Option<i64>), CliError> {
+    Ok(match run_id {
+        Some(id) => {
+            let run = client.get_run(id, RUN_RELATED).await?;
+            let step = freshness_step(&run);
+            (run, step)
+        }
+        None => {
+            let query = RunQuery {
+                job_id: job,
+                status_in: vec![RunStatus::Success, RunStatus::Error],
+                order_by: Some("-id".into()),
+                limit: 30,
+                ..RunQuery::default()
+            };
+            let mut found = None;
+            for r in client.list_runs(&query).await? {
+                if r.has_sources_generated == Some(false) {
+                    continue;
+                }
+                let run = client.get_run(r.id, RUN_RELATED).await?;
+                if let Some(step) = freshness_step(&run) {
+                    found = Some((run, Some(step)));
+                    break;
+                }
+            }
+            match found {
+                Some(f) => f,
+                None => return Err(no_freshness_runs(client, job).await),
+            }
+        }
+    })
 }
 
 fn print_table(ui: &Ui, t: &TableFreshness) {
@@ -424,7 +434,7 @@ pub async fn artifacts_get(client: &Client, a: &ArtifactGetArgs, ui: &Ui) -> Cmd
                 ui.status(format!("wrote {} ({} bytes)", path.display(), bytes.len()));
             }
         }
-        None => return super::wrote_stdout(ui.raw(&bytes), Exit::Api),
+        None => return crate::commands::wrote_stdout(ui.raw(&bytes), Exit::Api),
     }
     Ok(Exit::Success)
 }

@@ -1,0 +1,6 @@
+//! The CLI's consumers of the deploy core: the terminal's lines for its events, and the
+//! `--json` documents of its verdicts. Every command that deploys prints through these.
+
+pub mod documents;
+pub mod terminal;
+pub mod verdict_lines;

@@ -1,0 +1,284 @@
+//! The terminal consumer of deploy events: one line per state change on stderr, verdicts on
+//! stdout (only the `--json` document there under `--json`).
+
+use crate::cloud::retries::RetryPlan;
+use crate::cloud::{Run, RunStatus, RunStep};
+use crate::deploy::{CancelProblem, Event, Reporter};
+use crate::ui::Ui;
+
+use super::verdict_lines::{print_finished, seconds_text};
+
+/// Prints a deployment's events through `ui`.
+pub struct Terminal<'a> {
+    pub ui: &'a Ui,
+}
+
+impl Reporter for Terminal<'_> {
+    fn report(&self, event: &Event<'_>) {
+        match event {
+            Event::Verdict { .. }
+            | Event::Retry { .. }
+            | Event::NotRetried { .. }
+            | Event::Interrupted { .. }
+            | Event::CancelUnconfirmed { .. }
+            | Event::TimedOut { .. }
+            | Event::GaveUp { .. }
+            | Event::NotTriggered { .. } => self.ending(event),
+            _ => self.progress(event),
+        }
+    }
+}
+
+impl Terminal<'_> {
+    /// The run going: triggered, its status and steps, the upstream it waits for.
+    fn progress(&self, event: &Event<'_>) {
+        let ui = self.ui;
+        match *event {
+            Event::Triggered {
+                job_id,
+                run,
+                adopted,
+            } => {
+                let adopted = if adopted {
+                    " (found after a lost response; not triggered twice)"
+                } else {
+                    ""
+                };
+                ui.status(format!("Triggered job {job_id} → run {}{adopted}", run.id));
+            }
+            Event::Link { url, .. } => ui.status(format!("  {url}")),
+            Event::Left { run, url, label } => {
+                ui.out(format!("run {}{} triggered: {url}", run.id, paren(label)))
+            }
+            Event::Status { run, label } => ui.status(format!(
+                "run {}{}: {}",
+                run.id,
+                paren(label),
+                run.run_status().label()
+            )),
+            Event::Step { step, .. } => step_line(ui, step),
+            // The live status line and CI heartbeats are drawn from these (not yet shown).
+            Event::Heartbeat { .. } => {}
+            Event::UpstreamWaiting {
+                job_id,
+                name,
+                newest,
+            } => ui.status(format!(
+                "waiting for the next run of job {job_id} ({name}) to start (newest so far: {newest})"
+            )),
+            Event::UpstreamStatus { job_id, run } => ui.status(format!(
+                "upstream run {} of job {job_id}: {}",
+                run.id,
+                run.run_status().label()
+            )),
+            _ => self.sensor(event),
+        }
+    }
+
+    /// `watch`'s sensor: pairs started, upstream runs skipped or answered with a trigger.
+    fn sensor(&self, event: &Event<'_>) {
+        let ui = self.ui;
+        match *event {
+            Event::SensorStarted {
+                upstream_job,
+                name,
+                downstream_job,
+                after_run,
+            } => ui.status(format!(
+                "watching job {upstream_job} ({name}) → job {downstream_job}: from after run {after_run}"
+            )),
+            Event::SensorSkipped {
+                upstream_job,
+                upstream_run,
+            } => ui.status(format!(
+                "run {upstream_run} of job {upstream_job} finished before the look-back: not triggered"
+            )),
+            Event::SensorTriggered {
+                upstream_job,
+                name,
+                upstream_run,
+                downstream_job,
+                run,
+            } => ui.out(format!(
+                "run {upstream_run} of job {upstream_job} ({name}) succeeded → triggered run {} of job {downstream_job}",
+                run.id
+            )),
+            Event::SensorRecovered {
+                upstream_job,
+                upstream_run,
+                run,
+            } => ui.status(format!(
+                "run {upstream_run} of job {upstream_job} was already handled before a restart (run {})",
+                run.id
+            )),
+            Event::SensorRetrying { error, interval } => ui.warn(format!(
+                "{error}; trying again in {}",
+                humantime::format_duration(interval)
+            )),
+            _ => {}
+        }
+    }
+
+    /// How a run ended or was left: verdicts, retries, interruptions, deadlines.
+    fn ending(&self, event: &Event<'_>) {
+        let ui = self.ui;
+        match *event {
+            Event::Verdict {
+                run,
+                finished,
+                retry_hint,
+                label,
+            } => print_finished(ui, run, finished, retry_hint, label),
+            Event::Retry {
+                attempt,
+                of,
+                failed,
+                started,
+                plan,
+                adopted,
+            } => retry_line(ui, attempt, of, failed, started, plan, adopted),
+            Event::NotRetried { why, .. } => ui.warn(format!("not retried: {why}")),
+            Event::RetriesNotApplied => ui.warn(
+                "retries (deploy.dbt_cloud.retries) are not applied to runs awaited together: use --sequential",
+            ),
+            Event::Interrupted {
+                run,
+                url,
+                cancelling,
+                label,
+            } => interrupted_line(ui, run, url, cancelling, label),
+            Event::CancelUnconfirmed {
+                run_id,
+                reason,
+                ref problem,
+            } => ui.warn(match problem {
+                CancelProblem::EndedFirst(run) => format!(
+                    "{reason}; run {run_id} ended {} before it could be cancelled",
+                    run.run_status().label()
+                ),
+                CancelProblem::Failed(e) => {
+                    format!("{reason}, and cancelling run {run_id} failed: {e}")
+                }
+                CancelProblem::NoAnswer(secs) => format!(
+                    "{reason}, and dbt Cloud did not confirm the cancellation of run {run_id} within {secs}s"
+                ),
+            }),
+            Event::TimedOut {
+                run,
+                url,
+                limit,
+                cancel_asked,
+                cancelled,
+                label,
+            } => timed_out_lines(ui, run, url, limit, (cancel_asked, cancelled), label),
+            Event::GaveUp { run, label } => ui.status(format!(
+                "run {} ({label}): gave up waiting, still {}",
+                run.id,
+                run.run_status().label()
+            )),
+            // Like every stdout line, not printed under --json (the document says it).
+            Event::NotTriggered { label, after } => ui.out(format!(
+                "NOT TRIGGERED {label} (an earlier run ended: {})",
+                after.word()
+            )),
+            _ => {}
+        }
+    }
+}
+
+/// ` (dev, job 1)` for one of several runs, nothing for one.
+fn paren(label: Option<&str>) -> String {
+    label.map(|l| format!(" ({l})")).unwrap_or_default()
+}
+
+fn step_line(ui: &Ui, step: &RunStep) {
+    let status = step.run_status();
+    let name = step.name.as_deref().unwrap_or("step");
+    let index = step.index.unwrap_or(0);
+    let took = match step.elapsed_seconds() {
+        Some(secs) if status.is_terminal() => format!(" ({})", seconds_text(secs)),
+        _ => String::new(),
+    };
+    let label = match status {
+        RunStatus::Success => ui.good("ok"),
+        RunStatus::Error => ui.bad("error"),
+        RunStatus::Cancelled => ui.warnish("cancelled"),
+        other => other.label().to_ascii_lowercase(),
+    };
+    ui.status(format!("  step {index} {name}: {label}{took}"));
+}
+
+fn retry_line(
+    ui: &Ui,
+    attempt: u32,
+    of: u32,
+    failed: &Run,
+    started: &Run,
+    plan: &RetryPlan,
+    adopted: bool,
+) {
+    let adopted = if adopted {
+        " (found after a lost response; not started twice)"
+    } else {
+        ""
+    };
+    let line = format!(
+        "retry {attempt}/{of}: run {} → run {} {}{adopted}",
+        failed.id,
+        started.id,
+        plan.describe()
+    );
+    // With --json the attempts are in the document; the line goes to stderr.
+    if ui.is_json() {
+        ui.status(line);
+    } else {
+        ui.out(line);
+    }
+}
+
+fn interrupted_line(ui: &Ui, run: &Run, url: &str, cancelling: bool, label: Option<&str>) {
+    // One run names the signal; several runs' lines are shorter.
+    let head = match label {
+        None => format!("Interrupted ({})", crate::signals::name()),
+        Some(_) => "Interrupted".to_string(),
+    };
+    if cancelling {
+        ui.status(format!("{head}: cancelling run {}…", run.id));
+    } else {
+        ui.status(format!("{head}: run {} keeps running ({url})", run.id));
+    }
+}
+
+fn timed_out_lines(
+    ui: &Ui,
+    run: &Run,
+    url: &str,
+    limit: &str,
+    (cancel_asked, cancelled): (bool, bool),
+    label: Option<&str>,
+) {
+    let status = run.run_status().label();
+    let state = match (cancelled, label) {
+        (true, _) => "cancelled".to_string(),
+        (false, None) => format!("still {status}"),
+        (false, Some(_)) => format!("still {status} (left running)"),
+    };
+    if label.is_none() {
+        if !cancel_asked {
+            ui.status(format!(
+                "Gave up waiting after {limit}; run {} is still {status} (left running: {url})",
+                run.id
+            ));
+        } else if cancelled {
+            ui.status(format!("Gave up after {limit}: cancelled run {}", run.id));
+        }
+    }
+    if !ui.is_json() {
+        ui.out(format!(
+            "{} run {}{} {state} after {limit}",
+            ui.warnish("TIMEOUT"),
+            run.id,
+            paren(label)
+        ));
+    }
+}
