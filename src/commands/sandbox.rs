@@ -13,6 +13,10 @@ use crate::ui::Ui;
 
 pub fn run(args: &SandboxArgs, ui: &Ui) -> CmdResult {
     let options = options(args, ui)?;
+    let rt = super::runtime()?;
+    // Listening before the URL is out: a script that stops the sandbox as soon as it has read
+    // the URL gets the same clean stop as Ctrl-C.
+    let mut stop = rt.block_on(async { crate::signals::Interrupt::listen() })?;
     let sandbox = Sandbox::start(options)
         .map_err(|e| CliError::new(Exit::Usage, format!("cannot start the sandbox: {e}")))?;
     let url = sandbox.base_url();
@@ -39,7 +43,7 @@ pub fn run(args: &SandboxArgs, ui: &Ui) -> CmdResult {
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    wait_for_signal()?;
+    rt.block_on(stop.recv());
     ui.status("sandbox: stopping");
     sandbox.shutdown();
     Ok(Exit::Success)
@@ -110,13 +114,4 @@ fn with_tls(mut options: SandboxOptions, args: &SandboxArgs) -> SandboxOptions {
         }
     }
     options
-}
-
-/// Block until SIGINT, SIGTERM or SIGHUP (Ctrl-C on Windows).
-fn wait_for_signal() -> Result<(), CliError> {
-    let rt = super::runtime()?;
-    rt.block_on(async {
-        crate::signals::Interrupt::listen()?.recv().await;
-        Ok(())
-    })
 }

@@ -72,6 +72,9 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs, ui: &Ui) -> CmdResult {
     };
     let rt = crate::commands::runtime()?;
     rt.block_on(async {
+        // Listening before the URL is out: a script that stops serve as soon as it has read
+        // the URL gets the same clean stop as Ctrl-C.
+        let mut stop = crate::signals::Interrupt::listen()?;
         let bound = serve::bind(options, Arc::clone(&app))
             .await
             .map_err(CliError::usage)?;
@@ -88,7 +91,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs, ui: &Ui) -> CmdResult {
         ));
         tokio::select! {
             _ = bound.serve() => {}
-            r = stop_signal() => { r?; }
+            _ = stop.recv() => {}
         }
         ui.status("serve: stopping");
         Ok(Exit::Success)
@@ -166,10 +169,4 @@ async fn connect_from_config(app: &App, cfg: &Config, ui: &Ui) {
             e.message
         ));
     }
-}
-
-/// SIGINT, SIGTERM or SIGHUP (Ctrl-C on Windows).
-async fn stop_signal() -> Result<(), CliError> {
-    crate::signals::Interrupt::listen()?.recv().await;
-    Ok(())
 }
