@@ -28,7 +28,7 @@ pub async fn one(client: &Client, plan: &RunPlan, ui: &Ui) -> CmdResult {
     // the trigger one ends the command saying a run may exist; while waiting it leaves or
     // cancels the run.
     let mut interrupt = Interrupt::listen()?;
-    let terminal = Terminal { ui };
+    let terminal = Terminal::new(ui);
     let verdict = Deployment::new(client, &terminal, &mut interrupt)
         .run_one(plan)
         .await?;
@@ -42,7 +42,7 @@ pub async fn one(client: &Client, plan: &RunPlan, ui: &Ui) -> CmdResult {
 /// verdict; `--json`: one document holding every run.
 pub async fn many(client: &Client, units: &[Unit], options: ManyOptions, ui: &Ui) -> CmdResult {
     let mut interrupt = Interrupt::listen()?;
-    let terminal = Terminal { ui };
+    let terminal = Terminal::new(ui);
     let verdict = Deployment::new(client, &terminal, &mut interrupt)
         .run_many(units, options)
         .await?;

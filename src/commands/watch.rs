@@ -59,7 +59,7 @@ pub fn run(global: &GlobalArgs, args: &WatchArgs, ui: &Ui) -> CmdResult {
         look_back,
         once: args.once,
     };
-    let terminal = Terminal { ui };
+    let terminal = Terminal::new(ui);
     let sensor = Sensor {
         client: &client,
         reporter: &terminal,

@@ -61,7 +61,7 @@ pub async fn retry(
         }
         return Ok(Exit::Success);
     }
-    let terminal = Terminal { ui };
+    let terminal = Terminal::new(ui);
     let verdict = Deployment::new(client, &terminal, &mut interrupt)
         .follow(&plan, run, deadline)
         .await?;
@@ -110,7 +110,7 @@ async fn start_retry(
 pub async fn wait(client: &Client, cfg: &Config, run_ids: &[i64], ui: &Ui) -> CmdResult {
     let mut interrupt = Interrupt::listen()?;
     let deadline = deadline_of(cfg.dbt_cloud.timeout.as_ref().map(|t| t.value));
-    let terminal = Terminal { ui };
+    let terminal = Terminal::new(ui);
     let mut deployment = Deployment::new(client, &terminal, &mut interrupt);
     let mut reports: Vec<Value> = Vec::new();
     let mut worst = Outcome::Success;

@@ -82,6 +82,6 @@ async fn wait_upstream(
     timeout: Option<std::time::Duration>,
     ui: &Ui,
 ) -> Result<String, CliError> {
-    let terminal = Terminal { ui };
+    let terminal = Terminal::new(ui);
     Ok(after_upstream(client, &terminal, upstream, downstream, timeout).await?)
 }

@@ -1,5 +1,9 @@
 //! The terminal consumer of deploy events: one line per state change on stderr, verdicts on
-//! stdout (only the `--json` document there under `--json`).
+//! stdout (only the `--json` document there under `--json`), and while nothing changes a
+//! heartbeat line at most every 30 s, so a long step in a CI log never looks like a hang.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::cloud::retries::RetryPlan;
 use crate::cloud::{Run, RunStatus, RunStep};
@@ -8,13 +12,105 @@ use crate::ui::Ui;
 
 use super::verdict_lines::{print_finished, seconds_text};
 
+/// Quiet time after which a heartbeat line says the run is still going.
+pub const HEARTBEAT: Duration = Duration::from_secs(30);
+
 /// Prints a deployment's events through `ui`.
 pub struct Terminal<'a> {
     pub ui: &'a Ui,
+    pulse: Mutex<Pulse>,
+}
+
+/// What the heartbeat line says: when the last line was printed, and the run and step going.
+struct Pulse {
+    last_line: Instant,
+    /// Run id → when it was first seen.
+    runs: Vec<(i64, Instant)>,
+    /// The step running: run id, index, name, since.
+    step: Option<(i64, i64, String, Instant)>,
+}
+
+impl<'a> Terminal<'a> {
+    pub fn new(ui: &'a Ui) -> Self {
+        Terminal {
+            ui,
+            pulse: Mutex::new(Pulse {
+                last_line: Instant::now(),
+                runs: Vec::new(),
+                step: None,
+            }),
+        }
+    }
+
+    fn pulse(&self) -> std::sync::MutexGuard<'_, Pulse> {
+        self.pulse.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Remember what the heartbeat needs from `event`; anything but a heartbeat is a line.
+    fn note(&self, event: &Event<'_>) {
+        let now = Instant::now();
+        let mut pulse = self.pulse();
+        match event {
+            Event::Heartbeat { run } => {
+                if !pulse.runs.iter().any(|(id, _)| *id == run.id) {
+                    pulse.runs.push((run.id, now));
+                }
+                return;
+            }
+            Event::Triggered { run, .. } | Event::Status { run, .. } => {
+                if !pulse.runs.iter().any(|(id, _)| *id == run.id) {
+                    pulse.runs.push((run.id, now));
+                }
+            }
+            Event::Step { run_id, step } => {
+                pulse.step = (step.run_status() == RunStatus::Running).then(|| {
+                    (
+                        *run_id,
+                        step.index.unwrap_or(0),
+                        step.name.clone().unwrap_or_else(|| "step".into()),
+                        now,
+                    )
+                });
+            }
+            _ => {}
+        }
+        pulse.last_line = now;
+    }
+
+    /// `still running: run 7, step 4 'dbt build' 1m30s, 2m05s in all` after `HEARTBEAT` of
+    /// quiet (live terminals get the same line; `--quiet` drops it with every status line).
+    fn heartbeat(&self, run: &Run) {
+        let now = Instant::now();
+        let mut pulse = self.pulse();
+        if now.duration_since(pulse.last_line) < HEARTBEAT {
+            return;
+        }
+        let since = |t: Instant| seconds_text(now.duration_since(t).as_secs_f64());
+        let total = pulse
+            .runs
+            .iter()
+            .find(|(id, _)| *id == run.id)
+            .map(|(_, t)| format!(", {} in all", since(*t)))
+            .unwrap_or_default();
+        let step = match &pulse.step {
+            Some((id, index, name, t)) if *id == run.id => {
+                format!(", step {index} '{name}' {}", since(*t))
+            }
+            _ => String::new(),
+        };
+        pulse.last_line = now;
+        drop(pulse);
+        self.ui.status(format!(
+            "still {}: run {}{step}{total}",
+            run.run_status().label().to_ascii_lowercase(),
+            run.id
+        ));
+    }
 }
 
 impl Reporter for Terminal<'_> {
     fn report(&self, event: &Event<'_>) {
+        self.note(event);
         match event {
             Event::Verdict { .. }
             | Event::Retry { .. }
@@ -57,8 +153,7 @@ impl Terminal<'_> {
                 run.run_status().label()
             )),
             Event::Step { step, .. } => step_line(ui, step),
-            // The live status line and CI heartbeats are drawn from these (not yet shown).
-            Event::Heartbeat { .. } => {}
+            Event::Heartbeat { run } => self.heartbeat(run),
             Event::UpstreamWaiting {
                 job_id,
                 name,
