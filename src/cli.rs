@@ -462,6 +462,11 @@ pub struct PushArgs {
     /// after a cancellation or the timeout [default: deploy.dbt_cloud.retries, else 0]
     #[arg(long, value_name = "N")]
     pub retries: Option<i64>,
+
+    /// With --wait: write the verdict as JUnit XML to FILE (one test suite per dbt step, one
+    /// test case per node: what CI test-report tabs read)
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
 }
 
 /// Where to reach dbt Cloud; each flag overrides its environment variable and `datachonk.yaml`.
@@ -615,6 +620,11 @@ pub struct DbtRunArgs {
     /// Cancel the run on Ctrl-C (otherwise it is left running).
     #[arg(long)]
     pub cancel_on_interrupt: bool,
+
+    /// Write the verdict as JUnit XML to FILE (one test suite per dbt step, one test case
+    /// per node: what CI test-report tabs read)
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
 
     /// When the run ends in Error, retry it from the point of failure up to N times
     /// (dbt Cloud's retry, else a new run of the failed nodes and their downstream); never
@@ -808,6 +818,10 @@ pub struct RunsWaitArgs {
     /// Give up after this long for all of them (e.g. 90s, 30m, 2h); exit code 4.
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
+    /// Write the verdicts as JUnit XML to FILE (one test suite per dbt step of each run, one
+    /// test case per node: what CI test-report tabs read)
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

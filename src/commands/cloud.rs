@@ -109,7 +109,9 @@ async fn dispatch(
             let gate = |job: i64| connect::confirm_job(global, cfg, Some(job), a.yes, "the retry");
             runs::retry(client, cfg, a.run_id, a.wait, &gate, ui).await
         }
-        CloudCommand::Runs(RunsCommand::Wait(a)) => runs::wait(client, cfg, &a.run_ids, ui).await,
+        CloudCommand::Runs(RunsCommand::Wait(a)) => {
+            runs::wait(client, cfg, &a.run_ids, ui, a.junit.as_deref()).await
+        }
         CloudCommand::Artifacts(ArtifactsCommand::Get(a)) => {
             insight::artifacts_get(client, &a, ui).await
         }

@@ -3,6 +3,7 @@
 
 use crate::cloud::Client;
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 
 use crate::deploy::{Deployment, ManyOptions, RunPlan, Stop, Unit};
@@ -12,6 +13,7 @@ use crate::ui::Ui;
 
 use super::error::exit_of;
 use super::reporters::documents::{report_many, verdict_json};
+use super::reporters::junit;
 use super::reporters::terminal::Terminal;
 
 /// The deploy core hears the process's stop signals through this.
@@ -21,9 +23,9 @@ impl Stop for Interrupt {
     }
 }
 
-/// Trigger `plan`'s job, follow it when it waits, print the verdict; the exit status follows
-/// DESIGN.md.
-pub async fn one(client: &Client, plan: &RunPlan, ui: &Ui) -> CmdResult {
+/// Trigger `plan`'s job, follow it when it waits, print the verdict (and write it as JUnit XML
+/// to `junit`); the exit status follows DESIGN.md.
+pub async fn one(client: &Client, plan: &RunPlan, ui: &Ui, junit: Option<&Path>) -> CmdResult {
     // Listen for stop signals from the start (registered now, not when first polled): during
     // the trigger one ends the command saying a run may exist; while waiting it leaves or
     // cancels the run.
@@ -32,6 +34,9 @@ pub async fn one(client: &Client, plan: &RunPlan, ui: &Ui) -> CmdResult {
     let verdict = Deployment::new(client, &terminal, &mut interrupt)
         .run_one(plan)
         .await?;
+    if let Some(path) = junit {
+        junit::write(path, &junit::of_verdict(&verdict))?;
+    }
     if ui.is_json() {
         ui.json(&verdict_json(&verdict));
     }
@@ -40,12 +45,21 @@ pub async fn one(client: &Client, plan: &RunPlan, ui: &Ui) -> CmdResult {
 
 /// Trigger every unit's job, then (with `options.wait`) wait for all of them and print one
 /// verdict; `--json`: one document holding every run.
-pub async fn many(client: &Client, units: &[Unit], options: ManyOptions, ui: &Ui) -> CmdResult {
+pub async fn many(
+    client: &Client,
+    units: &[Unit],
+    options: ManyOptions,
+    ui: &Ui,
+    junit: Option<&Path>,
+) -> CmdResult {
     let mut interrupt = Interrupt::listen()?;
     let terminal = Terminal::new(ui);
     let verdict = Deployment::new(client, &terminal, &mut interrupt)
         .run_many(units, options)
         .await?;
+    if let Some(path) = junit {
+        junit::write(path, &junit::of_many(&verdict))?;
+    }
     Ok(report_many(ui, &verdict))
 }
 

@@ -313,7 +313,7 @@ async fn validate(
         retries: deploy::retries_of(&d),
         store: deploy::store_for(cfg),
     };
-    deploying::one(client, &plan, ui).await
+    deploying::one(client, &plan, ui, None).await
 }
 
 fn pre_push(global: &GlobalArgs, flags: &FlagValues, ui: &Ui) -> CmdResult {

@@ -337,6 +337,7 @@ struct Planned<'a> {
 struct Trigger {
     jobs: Vec<(Config, i64)>,
     client: Client,
+    junit: Option<std::path::PathBuf>,
 }
 
 impl Trigger {
@@ -373,17 +374,25 @@ impl Trigger {
         if to_trigger.is_empty() {
             return Ok(None);
         }
-        Ok(Some(Trigger::prepare(to_trigger, ui)?))
+        Ok(Some(Trigger::prepare(to_trigger, args.junit.clone(), ui)?))
     }
 
-    fn prepare(cfgs: Vec<Config>, ui: &Ui) -> Result<Trigger, CliError> {
+    fn prepare(
+        cfgs: Vec<Config>,
+        junit: Option<std::path::PathBuf>,
+        ui: &Ui,
+    ) -> Result<Trigger, CliError> {
         let mut jobs = Vec::new();
         for cfg in cfgs {
             let job_id = cfg.dbt_cloud.require_job_id()?;
             jobs.push((cfg, job_id));
         }
         let client = connect::client(&jobs[0].0, ui)?;
-        Ok(Trigger { jobs, client })
+        Ok(Trigger {
+            jobs,
+            client,
+            junit,
+        })
     }
 
     /// The cause: `--cause` (or the configured one), else the commit's subject, short sha
@@ -422,7 +431,12 @@ impl Trigger {
     fn run(&self, sha: &str, branch: &str, subject: &str, ui: &Ui) -> CmdResult {
         if let [(cfg, job_id)] = self.jobs.as_slice() {
             let plan = Self::plan(cfg, *job_id, sha, branch, subject)?;
-            block_on(deploying::one(&self.client, &plan, ui))
+            block_on(deploying::one(
+                &self.client,
+                &plan,
+                ui,
+                self.junit.as_deref(),
+            ))
         } else {
             let mut units = Vec::new();
             for (cfg, job_id) in &self.jobs {
@@ -433,7 +447,13 @@ impl Trigger {
                 wait: units.iter().any(|u| u.plan.wait),
                 sequential: false,
             };
-            block_on(deploying::many(&self.client, &units, options, ui))
+            block_on(deploying::many(
+                &self.client,
+                &units,
+                options,
+                ui,
+                self.junit.as_deref(),
+            ))
         }
     }
 }

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use crate::cloud::{retries, Client, Run, RunStatus};
 use crate::commands::error::exit_of;
 use crate::commands::reporters::documents::{run_json, verdict_json};
+use crate::commands::reporters::junit;
 use crate::commands::reporters::terminal::Terminal;
 use crate::config::Config;
 use crate::deploy::clock::deadline_of;
@@ -106,25 +107,38 @@ async fn start_retry(
     Ok((started.run, retry))
 }
 
-/// Wait for every run in `run_ids`; one verdict, the worst.
-pub async fn wait(client: &Client, cfg: &Config, run_ids: &[i64], ui: &Ui) -> CmdResult {
+/// Wait for every run in `run_ids`; one verdict, the worst (and each run's in `junit`).
+pub async fn wait(
+    client: &Client,
+    cfg: &Config,
+    run_ids: &[i64],
+    ui: &Ui,
+    junit_path: Option<&std::path::Path>,
+) -> CmdResult {
     let mut interrupt = Interrupt::listen()?;
     let deadline = deadline_of(cfg.dbt_cloud.timeout.as_ref().map(|t| t.value));
     let terminal = Terminal::new(ui);
     let mut deployment = Deployment::new(client, &terminal, &mut interrupt);
     let mut reports: Vec<Value> = Vec::new();
+    let mut verdicts = Vec::new();
     let mut worst = Outcome::Success;
     for &id in run_ids {
         let run = client.get_run(id, RUN_RELATED).await?;
         let plan = plan_for(cfg, &run);
         let verdict = deployment.follow(&plan, run, deadline).await?;
         reports.push(verdict_json(&verdict));
+        let outcome = verdict.outcome();
+        verdicts.push(verdict);
         // A stop signal ends the wait at once and decides by itself.
-        if verdict.outcome() == Outcome::Interrupted {
+        if outcome == Outcome::Interrupted {
             worst = Outcome::Interrupted;
             break;
         }
-        worst = Outcome::worst([worst, verdict.outcome()]);
+        worst = Outcome::worst([worst, outcome]);
+    }
+    if let Some(path) = junit_path {
+        let runs: Vec<_> = verdicts.iter().flat_map(junit::of_verdict).collect();
+        junit::write(path, &runs)?;
     }
     if ui.is_json() {
         ui.json(&json!({ "outcome": worst.word(), "runs": reports }));

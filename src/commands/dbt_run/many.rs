@@ -37,7 +37,13 @@ pub fn run(global: &GlobalArgs, args: &DbtRunArgs, shared: FlagValues, ui: &Ui) 
     };
     check_retries(&units, options, args.retries.is_some())?;
     let client = connect::client(&cfgs[0], ui)?;
-    block_on(deploying::many(&client, &units, options, ui))
+    block_on(deploying::many(
+        &client,
+        &units,
+        options,
+        ui,
+        args.junit.as_deref(),
+    ))
 }
 
 /// One configuration per job: per `--target`, per `--job-id`, per `--job` (by name).

@@ -49,7 +49,7 @@ pub fn run(global: &GlobalArgs, args: &DbtRunArgs, shared: FlagValues, ui: &Ui) 
         retries: deploy::retries_of(d),
         store: deploy::store_for(&cfg),
     };
-    block_on(deploying::one(&client, &plan, ui))
+    block_on(deploying::one(&client, &plan, ui, args.junit.as_deref()))
 }
 
 /// The job named by `--after-target` (its target's job) or `--after-job`, if any.

@@ -2,5 +2,6 @@
 //! `--json` documents of its verdicts. Every command that deploys prints through these.
 
 pub mod documents;
+pub mod junit;
 pub mod terminal;
 pub mod verdict_lines;

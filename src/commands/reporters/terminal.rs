@@ -30,6 +30,15 @@ struct Pulse {
     step: Option<(i64, i64, String, Instant)>,
 }
 
+impl Pulse {
+    /// Remember when run `id` was first seen (its total time counts from there).
+    fn seen(&mut self, id: i64, now: Instant) {
+        if !self.runs.iter().any(|(run, _)| *run == id) {
+            self.runs.push((id, now));
+        }
+    }
+}
+
 impl<'a> Terminal<'a> {
     pub fn new(ui: &'a Ui) -> Self {
         Terminal {
@@ -52,16 +61,10 @@ impl<'a> Terminal<'a> {
         let mut pulse = self.pulse();
         match event {
             Event::Heartbeat { run } => {
-                if !pulse.runs.iter().any(|(id, _)| *id == run.id) {
-                    pulse.runs.push((run.id, now));
-                }
+                pulse.seen(run.id, now);
                 return;
             }
-            Event::Triggered { run, .. } | Event::Status { run, .. } => {
-                if !pulse.runs.iter().any(|(id, _)| *id == run.id) {
-                    pulse.runs.push((run.id, now));
-                }
-            }
+            Event::Triggered { run, .. } | Event::Status { run, .. } => pulse.seen(run.id, now),
             Event::Step { run_id, step } => {
                 pulse.step = (step.run_status() == RunStatus::Running).then(|| {
                     (
