@@ -13,8 +13,8 @@ use crate::ui::Ui;
 
 use super::error::exit_of;
 use super::reporters::documents::{report_many, verdict_json};
-use super::reporters::junit;
 use super::reporters::terminal::Terminal;
+use super::reporters::{github, junit};
 
 /// The deploy core hears the process's stop signals through this.
 impl Stop for Interrupt {
@@ -34,8 +34,10 @@ pub async fn one(client: &Client, plan: &RunPlan, ui: &Ui, junit: Option<&Path>)
     let verdict = Deployment::new(client, &terminal, &mut interrupt)
         .run_one(plan)
         .await?;
+    let runs = junit::of_verdict(&verdict);
+    github::publish(ui, &runs, verdict.outcome().word());
     if let Some(path) = junit {
-        junit::write(path, &junit::of_verdict(&verdict))?;
+        junit::write(path, &runs)?;
     }
     if ui.is_json() {
         ui.json(&verdict_json(&verdict));
@@ -57,8 +59,10 @@ pub async fn many(
     let verdict = Deployment::new(client, &terminal, &mut interrupt)
         .run_many(units, options)
         .await?;
+    let runs = junit::of_many(&verdict);
+    github::publish(ui, &runs, verdict.outcome().word());
     if let Some(path) = junit {
-        junit::write(path, &junit::of_many(&verdict))?;
+        junit::write(path, &runs)?;
     }
     Ok(report_many(ui, &verdict))
 }

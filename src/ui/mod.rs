@@ -180,6 +180,14 @@ impl Ui {
         out.flush()
     }
 
+    /// A line for the CI system running us (a GitHub workflow command, a GitLab section
+    /// marker) on stderr, where both read them: never suppressed by `--quiet`, never mixed
+    /// into `--json`'s stdout. The caller escapes what came from outside.
+    pub fn ci_line(&self, line: impl AsRef<str>) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{}", line.as_ref());
+    }
+
     /// The one JSON document of `--json` mode.
     pub fn json(&self, value: &serde_json::Value) {
         self.stdout_used.store(true, Ordering::SeqCst);

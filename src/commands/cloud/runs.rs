@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 use crate::cloud::{retries, Client, Run, RunStatus};
 use crate::commands::error::exit_of;
 use crate::commands::reporters::documents::{run_json, verdict_json};
-use crate::commands::reporters::junit;
 use crate::commands::reporters::terminal::Terminal;
+use crate::commands::reporters::{github, junit};
 use crate::config::Config;
 use crate::deploy::clock::deadline_of;
 use crate::deploy::{store_for, Deployment, Outcome, RunPlan};
@@ -136,8 +136,9 @@ pub async fn wait(
         }
         worst = Outcome::worst([worst, outcome]);
     }
+    let runs: Vec<_> = verdicts.iter().flat_map(junit::of_verdict).collect();
+    github::publish(ui, &runs, worst.word());
     if let Some(path) = junit_path {
-        let runs: Vec<_> = verdicts.iter().flat_map(junit::of_verdict).collect();
         junit::write(path, &runs)?;
     }
     if ui.is_json() {

@@ -2,6 +2,7 @@
 //! `--json` documents of its verdicts. Every command that deploys prints through these.
 
 pub mod documents;
+pub mod github;
 pub mod junit;
 pub mod terminal;
 pub mod verdict_lines;
