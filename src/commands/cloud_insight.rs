@@ -13,7 +13,7 @@ use crate::cloud::insight::{self, ArtifactStore, RunInsight};
 use crate::cloud::{ApiError, Client, Run, RunQuery, RunStatus};
 use crate::config::Config;
 use crate::error::{CliError, CmdResult, Exit};
-use crate::generate::write::write_atomic;
+use crate::fsx::write_atomic;
 use crate::ui::Ui;
 
 /// Where a command keeps finished runs' artifacts: `.datachonk/runs/` next to datachonk.yaml,

@@ -71,13 +71,14 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
         },
     };
     // One run at a time: a second one waits (bounded), then refuses.
-    let _lock = generate::lock::acquire(&settings.root, generate::lock::wait_bound(), || {
-        ui.status(format!(
-            "waiting for another datachonk generate on this project to finish (up to {}s)",
-            generate::lock::wait_bound().as_secs()
-        ))
-    })
-    .map_err(generate::GenerateError::from)?;
+    let _lock =
+        generate::write::lock::acquire(&settings.root, generate::write::lock::wait_bound(), || {
+            ui.status(format!(
+                "waiting for another datachonk generate on this project to finish (up to {}s)",
+                generate::write::lock::wait_bound().as_secs()
+            ))
+        })
+        .map_err(generate::GenerateError::from)?;
     // `--check` with no selection judges what earlier runs chose, not the whole catalog.
     let selection = if args.check && args.selection.is_empty() && settings.config.tables.is_empty()
     {
@@ -110,7 +111,7 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
     let (plan, written) = if writes {
         stop_writing_on_signal();
         let result = generate::generate(&request);
-        if generate::write::was_interrupted() {
+        if crate::fsx::atomic::was_interrupted() {
             return Err(CliError::new(
                 crate::signals::stop_exit(),
                 "interrupted: the files written so far are complete and recorded; no temporary file is left",
@@ -282,7 +283,7 @@ fn stop_writing_on_signal() {
         std::thread::spawn(move || {
             rt.block_on(async {
                 stop.recv().await;
-                generate::write::interrupt();
+                crate::fsx::atomic::interrupt();
                 stop.recv().await;
             });
             std::process::exit(crate::signals::stop_exit().code());

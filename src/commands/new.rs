@@ -296,7 +296,7 @@ fn check_name(
     layout: &model::Layout,
     dialect: &str,
 ) -> Result<(), CliError> {
-    use crate::generate::quoting::Dialect;
+    use crate::ident::Dialect;
     let prefix = match kind {
         Kind::Entity => layout.dim_prefix.as_str(),
         Kind::Fact => layout.fct_prefix.as_str(),

@@ -243,7 +243,7 @@ pub fn read_declared(root: &Path, snapshots_folder: &str, ours: &dyn Fn(&str) ->
         time_spine: Option<serde::de::IgnoredAny>,
     }
     let mut files = Vec::new();
-    let mut dirs: Vec<String> = super::project::model_paths(root);
+    let mut dirs: Vec<String> = crate::generate::read::project::model_paths(root);
     dirs.push(snapshots_folder.to_string());
     for d in dirs {
         walk(root, &root.join(d), &mut files);
@@ -372,8 +372,8 @@ pub fn inputs_fingerprint(root: &Path, input: Option<&Path>) -> Vec<u8> {
 pub fn known(
     root: &Path,
     input: Option<&Path>,
-    project: &super::project::Project,
-    state: &super::state::State,
+    project: &crate::generate::read::project::Project,
+    state: &crate::generate::reconcile::state::State,
     staging: &BTreeSet<String>,
 ) -> Result<Known, MartsError> {
     let mut known = Known::default();

@@ -291,23 +291,7 @@ impl Layout {
     }
 }
 
-/// `customers` → `customer` (good enough for key names; `key:`/`surrogate_key:` override).
-pub fn singular(name: &str) -> String {
-    if let Some(stem) = name.strip_suffix("ies") {
-        return format!("{stem}y");
-    }
-    for suffix in ["sses", "shes", "ches", "xes"] {
-        if let Some(stem) = name.strip_suffix(suffix) {
-            return format!("{stem}{}", &suffix[..suffix.len() - 2]);
-        }
-    }
-    match name.strip_suffix('s') {
-        Some(stem) if !stem.is_empty() && !name.ends_with("ss") && !name.ends_with("us") => {
-            stem.to_string()
-        }
-        _ => name.to_string(),
-    }
-}
+pub use crate::ident::names::singular;
 
 /// The surrogate key name for key columns (`customer_id` → `customer_key`).
 fn key_name(entity: &str, key: &[String]) -> String {
@@ -468,7 +452,7 @@ pub fn resolve(spec: &Spec, known: &Known) -> Result<Model, MartsError> {
                         format!("{kind} name `{name}` is not a usable dbt name"),
                         Some(format!(
                             "use lower-case letters, digits and _, e.g. `{}`",
-                            crate::generate::naming::snake_case(name)
+                            crate::ident::names::snake_case(name)
                         )),
                     );
                 }

@@ -9,22 +9,16 @@ use sha2::Digest;
 
 use super::model::{self, Entity, Fact, MetricKind, Model, Orphans, Snapshot, UNKNOWN_KEY};
 use super::MartsError;
-use crate::generate::plan::{self, FileKind, PlannedFile};
-use crate::generate::project::Project;
-use crate::generate::quoting::Dialect;
-use crate::generate::state::State;
-use crate::generate::{DiskCheck, GenerateError, Input, OnDisk, Request, Sink};
+use crate::generate::plan::file::{self as plan, FileKind, PlannedFile};
+use crate::generate::read::project::Project;
+use crate::generate::reconcile::disk::{DiskCheck, OnDisk};
+use crate::generate::reconcile::state::State;
+use crate::generate::request::{GenerateError, Input, Request};
+use crate::generate::write::sink::Sink;
+use crate::ident::quoting::Dialect;
 use crate::templates::{self, Templates};
 
-pub const DIM: &str = "marts/dim.sql";
-pub const DIM_SCD2: &str = "marts/dim_scd2.sql";
-pub const DIM_YAML: &str = "marts/dim.yml";
-pub const SNAPSHOT: &str = "marts/snapshot.yml";
-pub const FCT: &str = "marts/fct.sql";
-pub const FCT_YAML: &str = "marts/fct.yml";
-pub const METRICS_YAML: &str = "marts/metrics.yml";
-pub const TIME_SPINE: &str = "marts/time_spine.sql";
-pub const TIME_SPINE_YAML: &str = "marts/time_spine.yml";
+pub use crate::templates::names::marts::*;
 
 /// One file to render: where, what kind, with which template and context.
 struct Job {
@@ -63,7 +57,8 @@ pub(in crate::generate) fn plan(
     let dialect = Dialect::parse(&req.config.dialect).unwrap_or(Dialect::Postgres);
     let (jobs, mut files) = jobs(&model, project, &declared, dialect)?;
 
-    let mut base = crate::generate::base_fingerprint(templates, &req.config, req.force);
+    let mut base =
+        crate::generate::plan::fingerprint::base_fingerprint(templates, &req.config, req.force);
     base.update(b"marts\0");
     let rendered =
         crate::generate::parallel::map(jobs, |job| -> Result<PlannedFile, GenerateError> {
@@ -76,7 +71,8 @@ pub(in crate::generate) fn plan(
                 OnDisk::Unchanged(f) => return Ok(*f),
                 OnDisk::Other(bytes) => bytes,
             };
-            let content = templates.render(job.template, crate::generate::to_value(&job.ctx))?;
+            let content =
+                templates.render(job.template, crate::templates::env::to_value(&job.ctx))?;
             let f = plan::classify(
                 &job.path,
                 job.kind,

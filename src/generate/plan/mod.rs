@@ -1,0 +1,11 @@
+//! The plan stage: which tables, what their models are called, how names are quoted, which
+//! columns are keys, and each planned file's status against the state.
+
+pub mod context;
+pub mod file;
+pub mod fingerprint;
+pub mod keys;
+pub mod renames;
+pub mod select;
+
+pub use file::*;

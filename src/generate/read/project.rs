@@ -1,0 +1,1262 @@
+//! What the dbt project already declares, read before planning so that `generate` never
+//! declares anything twice: sources and their tables (with `identifier`, `quoting`, columns),
+//! model names (`.sql`/`.py` file stems, `name`/`alias` of `models:` entries) — from every
+//! `*.yml`/`*.yaml` and model file under the project's `model-paths` that datachonk did not
+//! write (the files recorded in the state are datachonk's own).
+//!
+//! Values are read as text and kept opaque: `"{{ env_var('X') }}"` is never rendered, it only
+//! cannot match a warehouse name. `target/`, `dbt_packages/` and package installs are never
+//! read: only the folders `model-paths` names, inside the project.
+//!
+//! Adding to a person's file is a textual insertion (see [`Edit`]), as `init` edits
+//! datachonk.yaml: the new table (or column) entries go after the last entry of their list,
+//! indented like it; every other byte of the file stays as it was. The result is parsed again
+//! and must declare what was added, or nothing is written.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::generate::plan::context::{jinja_safe, unescape_jinja, SourceCtx, TableCtx};
+use crate::generate::read::yaml::{self, Value};
+use crate::generate::reconcile::state::State;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A properties file that is not valid YAML: planning without it could declare twice what
+    /// it declares.
+    #[error("{path}:{line}:{column}: not valid YAML: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: u64,
+        column: u64,
+        message: String,
+    },
+    /// The layout of a person's file is one the textual edit does not handle (flow style…).
+    #[error("cannot add {what} to {path}: {reason}")]
+    CannotEdit {
+        path: PathBuf,
+        what: String,
+        reason: String,
+        /// What to paste by hand.
+        block: String,
+    },
+}
+
+/// Everything the project declares, outside datachonk's own files.
+#[derive(Debug, Default)]
+pub struct Project {
+    pub sources: Vec<DeclaredSource>,
+    /// Model names (file stems; `name`/`config.alias` of `models:` entries), lower-cased.
+    pub model_files: BTreeMap<String, String>,
+    /// Names of `models:` entries in the person's properties files, lower-cased → file.
+    pub properties: BTreeMap<String, String>,
+    /// Whether a temporary file of a datachonk that was writing is under the model paths.
+    pub temp_files: bool,
+    /// `models:` lists of the person's properties files, by project-relative path.
+    pub models_lists: BTreeMap<String, ModelsList>,
+    /// Tables some model of the person's already reads: `(source, table)` of each
+    /// `source('s', 't')` call in their model files, lower-cased.
+    pub staged: std::collections::BTreeSet<(String, String)>,
+    /// What people should know about their files (a key written twice…), with file:line.
+    pub warnings: Vec<String>,
+    /// When the newest of the person's properties files was written (a manifest older than
+    /// it no longer says what the project declares).
+    pub newest_properties: Option<std::time::SystemTime>,
+    /// The manifest read over the YAML, when one was (see [`Project::overlay_manifest`]).
+    pub manifest: Option<PathBuf>,
+    /// The manifest's adapter (`adapter_type`).
+    pub adapter_type: Option<String>,
+    /// [`Project::render_fingerprint`], computed once (every source's `_models.yml` takes it).
+    render_fp: std::sync::OnceLock<String>,
+}
+
+/// The `models:` list of one of the person's properties files.
+#[derive(Debug, Clone, Default)]
+pub struct ModelsList {
+    /// Entry names, in the file's order.
+    pub names: Vec<String>,
+    /// 1-based line of the last entry's `name` value.
+    pub last_line: Option<u64>,
+}
+
+/// One `sources:` entry of a person's file.
+#[derive(Debug, Clone)]
+pub struct DeclaredSource {
+    pub name: String,
+    pub database: Option<String>,
+    /// `schema:`, or the source's name when absent (as dbt does).
+    pub schema: String,
+    /// `database` and `schema` with the common Jinja forms rendered (see [`render_jinja`]);
+    /// `None` when the text has Jinja that cannot be resolved here.
+    pub database_resolved: Option<String>,
+    pub schema_resolved: Option<String>,
+    /// Project-relative path of the file, forward slashes.
+    pub file: String,
+    /// 1-based line of the source's `name` value.
+    pub line: u64,
+    pub tables: Vec<DeclaredTable>,
+    /// Whether the entry has a `tables:` key at all.
+    pub has_tables_key: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeclaredTable {
+    pub name: String,
+    /// `identifier:`, else the name: the relation in the warehouse.
+    pub identifier: String,
+    pub line: u64,
+    /// Declared column names, with the line of each name.
+    pub columns: Vec<(String, u64)>,
+}
+
+impl DeclaredSource {
+    /// The declared table for raw relation `raw` (identifier or name; case-insensitive, as
+    /// warehouses that fold case compare them).
+    pub fn table(&self, raw: &str) -> Option<&DeclaredTable> {
+        self.tables
+            .iter()
+            .find(|t| t.identifier == raw)
+            .or_else(|| {
+                self.tables
+                    .iter()
+                    .find(|t| t.identifier.eq_ignore_ascii_case(raw))
+            })
+    }
+}
+
+impl Project {
+    /// The declared source a table of metadata source `source` in `database`.`schema`
+    /// belongs to: the source of that name (a catalog's `sources` and a sources YAML name it),
+    /// else the source declaring that schema (and database, when both say).
+    pub fn source_for(
+        &self,
+        source: &str,
+        database: Option<&str>,
+        schema: &str,
+    ) -> Option<&DeclaredSource> {
+        let same_schema = |s: &DeclaredSource| {
+            s.schema_resolved
+                .as_deref()
+                .is_some_and(|r| r.eq_ignore_ascii_case(schema))
+                && match (&s.database_resolved, database) {
+                    (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+                    _ => true,
+                }
+        };
+        self.sources
+            .iter()
+            .find(|s| s.name == source && (same_schema(s) || s.schema_resolved.is_none()))
+            .or_else(|| self.sources.iter().find(|s| same_schema(s)))
+            .or_else(|| self.sources.iter().find(|s| s.name == source))
+    }
+
+    /// What dbt resolved, from the manifest (`explicit`, else `target/manifest.json` when it
+    /// is newer than every properties file): each declared source's database and schema as
+    /// rendered, and the tables models read. The YAML still says where each declaration is.
+    /// (`ours`: files datachonk wrote, whose models do not count as the project's.)
+    pub fn overlay_manifest(
+        &mut self,
+        root: &Path,
+        explicit: Option<&Path>,
+        ours: &dyn Fn(&str) -> bool,
+    ) -> Result<(), crate::generate::read::manifest::ManifestError> {
+        let Some(path) =
+            crate::generate::read::manifest::pick(root, explicit, self.newest_properties)
+        else {
+            return Ok(());
+        };
+        let m = crate::generate::read::manifest::read(&path)?;
+        for s in &mut self.sources {
+            let Some(r) = m.sources.iter().find(|r| r.source == s.name) else {
+                continue;
+            };
+            if s.schema_resolved.is_none() {
+                // The warning that it could not be resolved no longer holds.
+                let said = format!("{}:{}: the schema of source {}", s.file, s.line, s.name);
+                self.warnings.retain(|w| !w.starts_with(&said));
+            }
+            s.schema_resolved = Some(r.schema.clone());
+            s.database_resolved = r.database.clone();
+            for t in &mut s.tables {
+                if let Some(r) = m
+                    .sources
+                    .iter()
+                    .find(|r| r.source == s.name && r.table == t.name)
+                {
+                    t.identifier = r.identifier.clone();
+                }
+            }
+        }
+        self.staged.extend(
+            m.reads
+                .into_iter()
+                .filter(|(file, _, _)| !ours(file))
+                .map(|(_, s, t)| (s, t)),
+        );
+        self.adapter_type = m.adapter_type;
+        self.manifest = Some(path);
+        Ok(())
+    }
+
+    /// The project's own declaration of source `name`.
+    pub fn declared(&self, name: &str) -> Option<&DeclaredSource> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    /// Whether model `name` exists in a file datachonk did not write (its path when it does).
+    pub fn model_file(&self, name: &str) -> Option<&str> {
+        self.model_files
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    /// Whether a person's properties file has a `models:` entry for `name`.
+    pub fn properties_entry(&self, name: &str) -> Option<&str> {
+        self.properties
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    /// A fingerprint of what rendered files depend on in the project: which sources it
+    /// declares and which models it has. Not the declared tables and columns: what a run adds
+    /// to them must not make the next run re-record every file.
+    pub fn render_fingerprint(&self) -> &str {
+        self.render_fp
+            .get_or_init(|| self.compute_render_fingerprint())
+    }
+
+    fn compute_render_fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for s in &self.sources {
+            h.update(format!("S\0{}\0", s.name));
+        }
+        for m in self.model_files.keys() {
+            h.update(format!("M\0{m}\0"));
+        }
+        for m in self.properties.keys() {
+            h.update(format!("P\0{m}\0"));
+        }
+        crate::templates::hex(&h.finalize())
+    }
+
+    /// A fingerprint of everything planning takes from the project (for the no-op fast path).
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for s in &self.sources {
+            h.update(format!("S\0{}\0{:?}\0{}\0", s.name, s.database, s.schema));
+            for t in &s.tables {
+                h.update(format!("T\0{}\0{}\0", t.name, t.identifier));
+                for (c, _) in &t.columns {
+                    h.update(format!("C\0{c}\0"));
+                }
+            }
+        }
+        for m in self.model_files.keys() {
+            h.update(format!("M\0{m}\0"));
+        }
+        for m in self.properties.keys() {
+            h.update(format!("P\0{m}\0"));
+        }
+        for (s, t) in &self.staged {
+            h.update(format!("R\0{s}\0{t}\0"));
+        }
+        for s in &self.sources {
+            h.update(format!(
+                "X\0{:?}\0{:?}\0",
+                s.schema_resolved, s.database_resolved
+            ));
+        }
+        crate::templates::hex(&h.finalize())
+    }
+}
+
+/// The folders dbt reads models from (`model-paths` of dbt_project.yml, default `models`),
+/// relative to `root`; only folders inside the project.
+pub fn model_paths(root: &Path) -> Vec<String> {
+    #[derive(Deserialize)]
+    struct DbtProject {
+        #[serde(rename = "model-paths", default)]
+        model_paths: Option<Vec<String>>,
+    }
+    let paths = std::fs::read_to_string(root.join("dbt_project.yml"))
+        .ok()
+        .and_then(|t| yaml::from_str_tolerant::<DbtProject>(&t).ok())
+        .and_then(|(p, _)| p.model_paths)
+        .unwrap_or_else(|| vec!["models".into()]);
+    paths
+        .into_iter()
+        .map(|p| p.trim_end_matches('/').to_string())
+        .filter(|p| {
+            !p.is_empty()
+                && !Path::new(p).is_absolute()
+                && !Path::new(p)
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+        })
+        .collect()
+}
+
+/// Read the project's declarations under `root` (files recorded in `state` are datachonk's
+/// and are skipped).
+pub fn read(root: &Path, state: &State) -> Result<Project, ProjectError> {
+    read_with(root, &|rel| state.checksum_of(rel).is_some())
+}
+
+/// [`read`], with the files datachonk wrote given by `ours`.
+pub fn read_with(root: &Path, ours: &dyn Fn(&str) -> bool) -> Result<Project, ProjectError> {
+    let mut project = Project::default();
+    let mut files = Vec::new();
+    for dir in model_paths(root) {
+        walk(root, &root.join(&dir), &mut files, &mut project.temp_files);
+    }
+    files.sort_unstable();
+    for rel in files {
+        if ours(&rel) {
+            continue;
+        }
+        let full = root.join(&rel);
+        let ext = rel.rsplit('.').next().unwrap_or_default();
+        if ext == "sql" || ext == "py" {
+            let stem = Path::new(&rel)
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_ascii_lowercase())
+                .unwrap_or_default();
+            // What the model reads: a table it stages needs no new model.
+            if let Ok(text) = std::fs::read_to_string(&full) {
+                project.staged.extend(source_calls(&text));
+            }
+            project.model_files.entry(stem).or_insert(rel);
+            continue;
+        }
+        let text = crate::io_limits::read_text(
+            &full,
+            crate::io_limits::YAML_LIMIT,
+            crate::io_limits::Origin::Found,
+        )
+        .map_err(|source| ProjectError::Read {
+            path: full.clone(),
+            source,
+        })?;
+        if let Ok(modified) = std::fs::metadata(&full).and_then(|m| m.modified()) {
+            project.newest_properties = project.newest_properties.max(Some(modified));
+        }
+        read_properties(&mut project, &rel, &full, &text)?;
+    }
+    Ok(project)
+}
+
+/// Files under `dir` (any depth; symlinks are not followed), project-relative.
+fn walk(root: &Path, dir: &Path, out: &mut Vec<String>, temp_files: &mut bool) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Ok(kind) = e.file_type() else { continue };
+        let path = e.path();
+        if kind.is_dir() {
+            walk(root, &path, out, temp_files);
+        } else if kind.is_file() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') {
+                *temp_files |= crate::fsx::atomic::is_temp_file(&name);
+                continue;
+            }
+            if [".yml", ".yaml", ".sql", ".py"]
+                .iter()
+                .any(|x| name.ends_with(x))
+            {
+                if let Ok(rel) = path.strip_prefix(root) {
+                    let rel = rel
+                        .components()
+                        .map(|c| c.as_os_str().to_string_lossy())
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    out.push(rel);
+                }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct PropertiesFile {
+    #[serde(default)]
+    sources: Option<Vec<SourceEntry>>,
+    #[serde(default)]
+    models: Option<Vec<ModelEntry>>,
+}
+
+#[derive(Deserialize)]
+struct SourceEntry {
+    name: Spanned<Value>,
+    #[serde(default)]
+    database: Option<Value>,
+    #[serde(default)]
+    schema: Option<Value>,
+    #[serde(default)]
+    tables: Option<Vec<TableEntry>>,
+}
+
+#[derive(Deserialize)]
+struct TableEntry {
+    name: Spanned<Value>,
+    #[serde(default)]
+    identifier: Option<Value>,
+    #[serde(default)]
+    columns: Option<Vec<ColumnEntry>>,
+}
+
+#[derive(Deserialize)]
+struct ColumnEntry {
+    name: Spanned<Value>,
+}
+
+#[derive(Deserialize)]
+struct ModelEntry {
+    name: Spanned<Value>,
+    #[serde(default)]
+    config: Option<Value>,
+}
+
+/// A scalar as text (names may be numbers or booleans in YAML).
+fn scalar_text(v: &Value) -> Option<String> {
+    Some(match v {
+        Value::Str(s) => s.clone(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => return None,
+    })
+}
+
+/// Whether `text` holds no YAML node (empty, blank or comments only).
+fn is_empty_yaml(text: &str) -> bool {
+    text.lines().all(|l| {
+        let t = l.trim();
+        t.is_empty() || t.starts_with('#') || t == "---" || t == "..."
+    })
+}
+
+/// A properties file, read with dbt's tolerance ([`yaml::from_str_tolerant`]); the first key
+/// written twice, if any, comes back for a warning.
+fn parse(
+    rel_full: &Path,
+    text: &str,
+) -> Result<(PropertiesFile, Option<yaml::Duplicate>), ProjectError> {
+    if is_empty_yaml(text) {
+        return Ok((PropertiesFile::default(), None));
+    }
+    yaml::from_str_tolerant::<PropertiesFile>(text).map_err(|e| {
+        let (line, column, message) = yaml::error_message(&e);
+        ProjectError::Invalid {
+            path: rel_full.to_path_buf(),
+            line,
+            column,
+            message,
+        }
+    })
+}
+
+/// `(source, table)` of every `source('s', 't')` call in a model's text, lower-cased.
+pub fn source_calls(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("source(") {
+        // `source(` as a word: not the tail of another name (`my_source(`).
+        let word = rest[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '.'));
+        rest = &rest[at + "source(".len()..];
+        if !word {
+            continue;
+        }
+        let mut args = Vec::new();
+        let mut s = rest;
+        for _ in 0..2 {
+            let t = s.trim_start();
+            let Some(q) = t.chars().next().filter(|c| *c == '\'' || *c == '"') else {
+                break;
+            };
+            let Some(end) = t[1..].find(q) else { break };
+            args.push(t[1..1 + end].to_ascii_lowercase());
+            s = t[1 + end + 1..].trim_start();
+            s = s.strip_prefix(',').unwrap_or(s);
+        }
+        if let [source, table] = args.as_slice() {
+            out.push((source.clone(), table.clone()));
+        }
+    }
+    out
+}
+
+/// The common Jinja forms of a source's `database`/`schema` rendered as dbt would with no
+/// `--vars` and this environment: `var('x', 'default')` → the default, `env_var('X',
+/// 'default')` → `$X` or the default. `None` for any other Jinja (`target.schema`, a macro):
+/// it cannot be resolved without dbt, and then only the source's name can match it.
+pub fn render_jinja(text: &str) -> Option<String> {
+    if !text.contains("{{") && !text.contains("{%") {
+        return Some(text.to_string());
+    }
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        let close = after.find("}}")?;
+        out.push_str(&render_expression(after[..close].trim())?);
+        rest = &after[close + 2..];
+    }
+    if rest.contains("{%") {
+        return None;
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// One `{{ … }}` expression of [`render_jinja`].
+fn render_expression(expr: &str) -> Option<String> {
+    let call = |name: &str| -> Option<Vec<String>> {
+        let inner = expr.strip_prefix(name)?.trim_start().strip_prefix('(')?;
+        let inner = inner.trim_end().strip_suffix(')')?;
+        let mut args = Vec::new();
+        for part in inner.split(',') {
+            let p = part.trim();
+            let q = p.chars().next()?;
+            if !(q == '\'' || q == '"') || p.len() < 2 || !p.ends_with(q) {
+                return None;
+            }
+            args.push(p[1..p.len() - 1].to_string());
+        }
+        Some(args)
+    };
+    if let Some(args) = call("env_var") {
+        let name = args.first()?;
+        return std::env::var(name).ok().or_else(|| args.get(1).cloned());
+    }
+    if let Some(args) = call("var") {
+        return args.get(1).cloned();
+    }
+    None
+}
+
+fn read_properties(
+    project: &mut Project,
+    rel: &str,
+    full: &Path,
+    text: &str,
+) -> Result<(), ProjectError> {
+    let (file, duplicate) = parse(full, text)?;
+    if let Some(d) = duplicate {
+        project.warnings.push(format!(
+            "{rel}:{}:{}: {} written twice in one mapping: dbt keeps the last, and so does datachonk",
+            d.line,
+            d.column,
+            d.key.map(|k| format!("key `{k}`")).unwrap_or_else(|| "a key".into())
+        ));
+    }
+    for s in file.sources.unwrap_or_default() {
+        let Some(name) = text_of(&s.name.value) else {
+            continue;
+        };
+        let tables = s
+            .tables
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|t| {
+                let name = text_of(&t.name.value)?;
+                Some(DeclaredTable {
+                    identifier: t
+                        .identifier
+                        .as_ref()
+                        .and_then(scalar_text)
+                        .map(|s| unescape_jinja(&s))
+                        .unwrap_or_else(|| name.clone()),
+                    name,
+                    line: t.name.referenced.line(),
+                    columns: t
+                        .columns
+                        .as_deref()
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|c| Some((text_of(&c.name.value)?, c.name.referenced.line())))
+                        .collect(),
+                })
+            })
+            .collect();
+        let schema = s
+            .schema
+            .as_ref()
+            .and_then(scalar_text)
+            .map(|s| unescape_jinja(&s))
+            .unwrap_or_else(|| name.clone());
+        let database = s
+            .database
+            .as_ref()
+            .and_then(scalar_text)
+            .map(|s| unescape_jinja(&s));
+        let schema_resolved = render_jinja(&schema);
+        if schema_resolved.is_none() {
+            project.warnings.push(format!(
+                "{rel}:{}: the schema of source {name} ({schema}) cannot be resolved without dbt: only tables of a source named {name} are matched to it",
+                s.name.referenced.line()
+            ));
+        }
+        project.sources.push(DeclaredSource {
+            database_resolved: database.as_deref().and_then(render_jinja),
+            schema_resolved,
+            schema,
+            database,
+            name,
+            file: rel.to_string(),
+            line: s.name.referenced.line(),
+            has_tables_key: s.tables.is_some(),
+            tables,
+        });
+    }
+    let models = file.models.unwrap_or_default();
+    if !models.is_empty() {
+        let list = project.models_lists.entry(rel.to_string()).or_default();
+        for m in &models {
+            if let Some(name) = scalar_text(&m.name.value) {
+                list.names.push(name);
+                list.last_line = Some(m.name.referenced.line());
+            }
+        }
+    }
+    for m in models {
+        let Some(name) = scalar_text(&m.name.value) else {
+            continue;
+        };
+        let name = name.to_ascii_lowercase();
+        project
+            .properties
+            .entry(name.clone())
+            .or_insert_with(|| rel.to_string());
+        if let Some(alias) = m
+            .config
+            .as_ref()
+            .and_then(|c| c.get("alias"))
+            .and_then(scalar_text)
+        {
+            project
+                .model_files
+                .entry(alias.to_ascii_lowercase())
+                .or_insert_with(|| rel.to_string());
+        }
+    }
+    Ok(())
+}
+
+fn text_of(v: &Value) -> Option<String> {
+    scalar_text(v).map(|s| unescape_jinja(&s))
+}
+
+/// One change to a person's file: the lines to insert after a line.
+#[derive(Debug, Clone)]
+struct Insertion {
+    /// Insert after this 0-based line index (`None`: at the very start).
+    after: usize,
+    lines: Vec<String>,
+    /// What it adds, for messages.
+    what: String,
+}
+
+/// What is added to one declared source (its file, by source name).
+#[derive(Debug, Default)]
+pub struct Additions<'a> {
+    /// New tables of the source (contexts datachonk built), in order.
+    pub tables: Vec<&'a TableCtx>,
+    /// Missing columns of declared tables: (declared table name, raw column names).
+    pub columns: Vec<(String, Vec<String>)>,
+}
+
+/// The new text of `file` (project-relative path `rel`) with `additions` made to its
+/// declared sources; `None` when nothing is added.
+pub fn edit(
+    root: &Path,
+    rel: &str,
+    text: &str,
+    project: &Project,
+    additions: &[(&SourceCtx, &DeclaredSource, Additions)],
+) -> Result<Option<String>, ProjectError> {
+    let full = root.join(rel);
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let mut inserts: Vec<Insertion> = Vec::new();
+    for (source, declared, add) in additions.iter().filter(|(_, d, _)| d.file == rel) {
+        for (table, columns) in &add.columns {
+            let Some(t) = declared.tables.iter().find(|t| &t.name == table) else {
+                continue;
+            };
+            let Some(&(_, last_line)) = t.columns.last() else {
+                continue;
+            };
+            let what = format!("columns of {}.{}", declared.name, t.name);
+            let item = list_item(&lines, last_line).ok_or_else(|| cannot(&full, &what))?;
+            let cols: Vec<&crate::generate::plan::context::ColumnCtx> = source
+                .tables
+                .iter()
+                .find(|x| x.name == t.name || x.identifier == t.identifier)
+                .map(|x| {
+                    x.columns
+                        .iter()
+                        .filter(|c| columns.iter().any(|n| n == c.name()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut new = Vec::new();
+            for c in cols {
+                new.extend(column_lines(c, item.dash, item.key));
+            }
+            inserts.push(Insertion {
+                after: item.end,
+                lines: new,
+                what,
+            });
+        }
+        if add.tables.is_empty() {
+            continue;
+        }
+        let what = format!(
+            "table(s) {} to source {}",
+            add.tables
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            declared.name
+        );
+        if let Some(last) = declared.tables.last() {
+            let item = list_item(&lines, last.line).ok_or_else(|| cannot(&full, &what))?;
+            // A blank line between neighbours is kept between the new entries.
+            let spaced = declared.tables.len() > 1 && {
+                let prev = list_item(&lines, declared.tables[declared.tables.len() - 2].line);
+                prev.is_some_and(|p| p.end + 1 < item.start)
+            };
+            let seq = sequence_indent(&lines, item.start, item.dash);
+            let mut new = Vec::new();
+            for t in &add.tables {
+                if spaced {
+                    new.push(String::new());
+                }
+                new.extend(table_lines(t, item.dash, item.key - item.dash, seq));
+            }
+            inserts.push(Insertion {
+                after: item.end,
+                lines: new,
+                what,
+            });
+        } else if !declared.has_tables_key {
+            let item = list_item(&lines, declared.line).ok_or_else(|| cannot(&full, &what))?;
+            let mut new = vec![format!("{}tables:", " ".repeat(item.key))];
+            for t in &add.tables {
+                new.extend(table_lines(t, item.key + 2, 2, 2));
+            }
+            inserts.push(Insertion {
+                after: item.end,
+                lines: new,
+                what,
+            });
+        } else {
+            return Err(cannot(&full, &what));
+        }
+    }
+    if inserts.is_empty() {
+        return Ok(None);
+    }
+    let mut out = String::with_capacity(text.len() + 1024);
+    inserts.sort_by_key(|i| i.after);
+    let mut next = 0;
+    for (i, line) in lines.iter().enumerate() {
+        out.push_str(line);
+        while next < inserts.len() && inserts[next].after == i {
+            if !out.ends_with('\n') {
+                out.push_str(eol);
+            }
+            for l in &inserts[next].lines {
+                out.push_str(l);
+                out.push_str(eol);
+            }
+            next += 1;
+        }
+    }
+    // Parsed again: it must still be valid and declare what was added.
+    let reread = parse(&full, &out);
+    let mut check = Project::default();
+    let ok = reread.is_ok() && read_properties(&mut check, rel, &full, &out).is_ok() && {
+        additions
+            .iter()
+            .filter(|(_, d, _)| d.file == rel)
+            .all(|(_, d, add)| {
+                let Some(s) = check.sources.iter().find(|s| s.name == d.name) else {
+                    return false;
+                };
+                add.tables
+                    .iter()
+                    .all(|t| s.tables.iter().any(|x| x.name == t.name))
+                    && add.columns.iter().all(|(t, cols)| {
+                        s.tables.iter().any(|x| {
+                            &x.name == t
+                                && cols.iter().all(|c| {
+                                    x.columns.iter().any(|(n, _)| n.eq_ignore_ascii_case(c))
+                                })
+                        })
+                    })
+                    && s.tables.len() == d.tables.len() + add.tables.len()
+            })
+    };
+    if !ok {
+        let what = inserts
+            .iter()
+            .map(|i| i.what.clone())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut e = cannot(&full, &what);
+        if let ProjectError::CannotEdit { block, reason, .. } = &mut e {
+            *reason = "the edited file would not read back as intended (an unusual layout)".into();
+            *block = inserts
+                .iter()
+                .flat_map(|i| i.lines.iter().cloned())
+                .collect::<Vec<_>>()
+                .join("\n");
+        }
+        return Err(e);
+    }
+    let _ = project;
+    Ok(Some(out))
+}
+
+/// The text of the person's properties file `rel` with new model entries appended to its
+/// `models:` list (or a `models:` list appended, when it has none). `block` is rendered YAML
+/// starting with `models:` and its entries at a dash indent of 2; the entries are moved to the
+/// indent of the file's own list. Every other byte stays; the result must read back with the
+/// file's models in their order followed by `names`, or nothing is written.
+pub fn append_models(
+    root: &Path,
+    rel: &str,
+    text: &str,
+    list: Option<&ModelsList>,
+    block: &str,
+    names: &[String],
+) -> Result<String, ProjectError> {
+    let full = root.join(rel);
+    let what = format!("model(s) {}", names.join(", "));
+    let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let entries: Vec<&str> = block
+        .lines()
+        .skip_while(|l| l.trim_end() != "models:")
+        .skip(1)
+        .collect();
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut out = String::with_capacity(text.len() + block.len() + 64);
+    match list.and_then(|l| l.last_line) {
+        Some(last) => {
+            let item = list_item(&lines, last).ok_or_else(|| cannot(&full, &what))?;
+            // A blank line between the file's entries is kept between the new ones.
+            let spaced = item
+                .start
+                .checked_sub(1)
+                .and_then(|i| lines.get(i))
+                .is_some_and(|l| l.trim().is_empty());
+            for (i, line) in lines.iter().enumerate() {
+                out.push_str(line);
+                if i == item.end {
+                    if !out.ends_with('\n') {
+                        out.push_str(eol);
+                    }
+                    for l in &entries {
+                        if spaced && l.trim_start().starts_with("- ") && indent_of(l) == 2 {
+                            out.push_str(eol);
+                        }
+                        if !l.trim().is_empty() {
+                            out.push_str(&" ".repeat(item.dash));
+                            out.push_str(l.strip_prefix("  ").unwrap_or(l));
+                        }
+                        out.push_str(eol);
+                    }
+                }
+            }
+        }
+        None => {
+            out.push_str(text);
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push_str(eol);
+            }
+            if !is_empty_yaml(text) {
+                out.push_str(eol);
+            }
+            out.push_str("models:");
+            out.push_str(eol);
+            for l in &entries {
+                out.push_str(l);
+                out.push_str(eol);
+            }
+        }
+    }
+    // Read back: the file's models, in order, then the new ones.
+    let mut check = Project::default();
+    let ok = read_properties(&mut check, rel, &full, &out).is_ok() && {
+        let now = check
+            .models_lists
+            .get(rel)
+            .map(|l| l.names.clone())
+            .unwrap_or_default();
+        let before = list.map(|l| l.names.clone()).unwrap_or_default();
+        now.len() == before.len() + names.len()
+            && now[..before.len()] == before[..]
+            && now[before.len()..]
+                .iter()
+                .zip(names)
+                .all(|(a, b)| a.eq_ignore_ascii_case(b))
+    };
+    if !ok {
+        return Err(ProjectError::CannotEdit {
+            path: full,
+            what,
+            reason: "the edited file would not read back as intended (an unusual layout)".into(),
+            block: entries.join("\n"),
+        });
+    }
+    Ok(out)
+}
+
+fn cannot(full: &Path, what: &str) -> ProjectError {
+    ProjectError::CannotEdit {
+        path: full.to_path_buf(),
+        what: what.to_string(),
+        reason: "its layout is not a block list datachonk can append to (flow style?)".into(),
+        block: String::new(),
+    }
+}
+
+/// A block-sequence item: where its dash is and its content ends.
+#[derive(Debug, Clone, Copy)]
+struct Item {
+    /// 0-based line of the dash.
+    start: usize,
+    /// Column of the dash.
+    dash: usize,
+    /// Column of the item's keys.
+    key: usize,
+    /// 0-based line of the item's last line of content (comments inside it included).
+    end: usize,
+}
+
+fn indent_of(line: &str) -> usize {
+    line.len() - line.trim_start_matches(' ').len()
+}
+
+/// The list item holding the mapping whose key is on 1-based line `line`.
+fn list_item(lines: &[&str], line: u64) -> Option<Item> {
+    let at = (line as usize).checked_sub(1)?;
+    let mut key_col = None;
+    for start in (0..=at).rev().take(64) {
+        let l = lines.get(start)?.trim_end_matches(['\n', '\r']);
+        let ind = indent_of(l);
+        let rest = &l[ind..];
+        if start != at && key_col.is_some_and(|k| ind >= k) && !rest.starts_with('-') {
+            continue;
+        }
+        if let Some(after) = rest.strip_prefix('-') {
+            if !(after.is_empty() || after.starts_with(' ')) {
+                return None;
+            }
+            let key = ind + 1 + (after.len() - after.trim_start_matches(' ').len());
+            if after.trim_start().starts_with('{') {
+                return None;
+            }
+            let mut end = start;
+            for (i, l) in lines.iter().enumerate().skip(start + 1) {
+                let l = l.trim_end_matches(['\n', '\r']);
+                if l.trim().is_empty() {
+                    continue;
+                }
+                let li = indent_of(l);
+                if li > ind {
+                    end = i;
+                } else {
+                    break;
+                }
+            }
+            return Some(Item {
+                start,
+                dash: ind,
+                key,
+                end,
+            });
+        }
+        if start == at {
+            key_col = Some(ind);
+        } else if key_col.is_none_or(|k| ind < k) {
+            return None;
+        }
+    }
+    None
+}
+
+/// How far a block list's dashes sit to the right of its key (`tables:`): 2, or 0 for
+/// indentless lists.
+fn sequence_indent(lines: &[&str], item_start: usize, dash: usize) -> usize {
+    for l in lines[..item_start].iter().rev() {
+        let l = l.trim_end_matches(['\n', '\r']);
+        let t = l.trim_start();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let ind = indent_of(l);
+        if ind < dash || (ind == dash && !t.starts_with('-')) {
+            return dash - ind;
+        }
+    }
+    2
+}
+
+fn quoted(s: &str) -> String {
+    yaml::scalar(&jinja_safe(s))
+}
+
+/// A new table entry: dash at column `dash`, keys `key_off` to its right, nested lists `seq`
+/// to the right of their key.
+fn table_lines(t: &TableCtx, dash: usize, key_off: usize, seq: usize) -> Vec<String> {
+    let pad = " ".repeat(dash);
+    let key = dash + key_off;
+    let kpad = " ".repeat(key);
+    // `-` then spaces up to the key column.
+    let mut out = vec![format!(
+        "{pad}-{}name: {}",
+        " ".repeat(key_off.saturating_sub(1).max(1)),
+        quoted(&t.name)
+    )];
+    if t.has_identifier {
+        out.push(format!("{kpad}identifier: {}", quoted(&t.identifier)));
+    }
+    if !t.description.is_empty() {
+        out.push(format!(
+            "{kpad}description: {}",
+            yaml::scalar(&t.description)
+        ));
+    }
+    if t.quote_identifier {
+        out.push(format!("{kpad}quoting:"));
+        out.push(format!("{kpad}  identifier: true"));
+    }
+    if !t.columns.is_empty() {
+        out.push(format!("{kpad}columns:"));
+        for c in &t.columns {
+            out.extend(column_lines(c, key + seq, key + seq + key_off));
+        }
+    }
+    out
+}
+
+fn column_lines(
+    c: &crate::generate::plan::context::ColumnCtx,
+    dash: usize,
+    key: usize,
+) -> Vec<String> {
+    let kpad = " ".repeat(key);
+    let mut out = vec![format!(
+        "{}-{}name: {}",
+        " ".repeat(dash),
+        " ".repeat(key.saturating_sub(dash + 1).max(1)),
+        quoted(c.name())
+    )];
+    if !c.data_type().is_empty() {
+        out.push(format!("{kpad}data_type: {}", quoted(c.data_type())));
+    }
+    if !c.description().is_empty() {
+        out.push(format!(
+            "{kpad}description: {}",
+            yaml::scalar(c.description())
+        ));
+    }
+    if c.needs_quoting {
+        out.push(format!("{kpad}quote: true"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project_of(files: &[(&str, &str)]) -> Result<Project, ProjectError> {
+        let mut p = Project::default();
+        for (rel, text) in files {
+            read_properties(&mut p, rel, Path::new(rel), text)?;
+        }
+        Ok(p)
+    }
+
+    #[test]
+    fn reads_sources_tables_columns_and_models() {
+        let text = "# sources of the shop\nversion: 2\n\nx-common: &common\n  description: shared\n\nsources:\n  - name: shop\n    schema: \"{{ env_var('RAW_SCHEMA', 'raw') }}\"\n    tables:\n      - name: customers\n        identifier: raw customers\n        quoting:\n          identifier: true\n        columns:\n          - name: id\n            data_tests: [unique]\n      - name: orders\n        <<: *common\nmodels:\n  - name: stg_shop__orders\n    config:\n      alias: orders_v\n";
+        let p = project_of(&[("models/x.yml", text)]).unwrap();
+        let s = &p.sources[0];
+        assert_eq!(s.name, "shop");
+        assert_eq!(s.schema, "{{ env_var('RAW_SCHEMA', 'raw') }}");
+        assert_eq!(s.tables[0].identifier, "raw customers");
+        assert_eq!(s.tables[0].columns, vec![("id".to_string(), 16)]);
+        assert_eq!(s.tables[1].identifier, "orders");
+        assert_eq!(s.tables[1].line, 18);
+        assert!(p.properties_entry("STG_SHOP__ORDERS").is_some());
+        assert!(p.model_file("orders_v").is_some());
+        // The common Jinja forms are rendered to match (issue 20: `env_var` with a default).
+        assert!(p.source_for("shop", None, "raw").is_some());
+        assert_eq!(
+            p.source_for("other", None, "raw").map(|s| s.name.as_str()),
+            Some("shop")
+        );
+        assert!(p.source_for("other", None, "elsewhere").is_none());
+    }
+
+    #[test]
+    fn common_jinja_renders_and_the_rest_says_it_cannot() {
+        assert_eq!(render_jinja("raw").as_deref(), Some("raw"));
+        assert_eq!(
+            render_jinja("{{ var('raw_schema', 'raw') }}").as_deref(),
+            Some("raw")
+        );
+        assert_eq!(
+            render_jinja("{{ env_var(\"DATACHONK_TEST_UNSET_VAR\", 'land') }}_x").as_deref(),
+            Some("land_x")
+        );
+        assert_eq!(render_jinja("{{ target.schema }}_raw"), None);
+        assert_eq!(render_jinja("{{ var('no_default') }}"), None);
+        let p = project_of(&[(
+            "models/s.yml",
+            "sources:\n  - name: a\n    schema: \"{{ target.schema }}\"\n",
+        )])
+        .unwrap();
+        assert!(
+            p.warnings[0].starts_with("models/s.yml:2: the schema of source a"),
+            "{:?}",
+            p.warnings
+        );
+    }
+
+    #[test]
+    fn source_calls_are_found_in_either_quotes_and_not_in_other_names() {
+        let sql = "select * from {{ source('Shop', \"orders\") }} join {{source( 'shop','items' )}} join {{ my_source('x', 'y') }}";
+        assert_eq!(
+            source_calls(sql),
+            vec![
+                ("shop".to_string(), "orders".to_string()),
+                ("shop".into(), "items".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_keep_the_last_and_are_reported_with_their_line() {
+        let text = "models:\n  - name: m\n    columns:\n      - name: c\n        data_type: varchar\n        data_type: integer\n";
+        let p = project_of(&[("models/m.yml", text)]).unwrap();
+        assert!(p.properties_entry("m").is_some());
+        assert!(
+            p.warnings[0].starts_with("models/m.yml:6:"),
+            "{:?}",
+            p.warnings
+        );
+        assert!(p.warnings[0].contains("data_type"), "{:?}", p.warnings);
+    }
+
+    #[test]
+    fn many_aliases_of_one_anchor_are_read() {
+        let mut text =
+            String::from("x: &d\n  description: shared\nsources:\n  - name: s\n    tables:\n");
+        for i in 0..2000 {
+            text.push_str(&format!("      - name: t{i}\n        <<: *d\n"));
+        }
+        let p = project_of(&[("models/s.yml", &text)]).unwrap();
+        assert_eq!(p.sources[0].tables.len(), 2000);
+    }
+
+    #[test]
+    fn model_entries_are_appended_after_the_last_one_and_every_byte_stays() {
+        let text = "version: 2\n\nmodels:\n  - name: a  # mine\n    description: A.\n\n  - name: b\n    columns:\n      - name: id\n# trailing comment\n";
+        let p = project_of(&[("models/m.yml", text)]).unwrap();
+        let block = "models:\n  - name: c\n    columns:\n      - name: x\n";
+        let out = append_models(
+            Path::new("/"),
+            "models/m.yml",
+            text,
+            p.models_lists.get("models/m.yml"),
+            block,
+            &["c".to_string()],
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "version: 2\n\nmodels:\n  - name: a  # mine\n    description: A.\n\n  - name: b\n    columns:\n      - name: id\n\n  - name: c\n    columns:\n      - name: x\n# trailing comment\n"
+        );
+        // Indentless lists keep their indent; a file without `models:` gets one.
+        let text = "models:\n- name: a\n";
+        let p = project_of(&[("m.yml", text)]).unwrap();
+        let out = append_models(
+            Path::new("/"),
+            "m.yml",
+            text,
+            p.models_lists.get("m.yml"),
+            block,
+            &["c".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "models:\n- name: a\n- name: c\n  columns:\n    - name: x\n"
+        );
+        let out = append_models(
+            Path::new("/"),
+            "m.yml",
+            "sources: []\n",
+            None,
+            block,
+            &["c".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "sources: []\n\nmodels:\n  - name: c\n    columns:\n      - name: x\n"
+        );
+    }
+
+    #[test]
+    fn invalid_yaml_is_reported_with_line_and_column() {
+        let err = project_of(&[("models/bad.yml", "sources:\n  - name: [shop\n")]).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("models/bad.yml:"), "{msg}");
+        assert!(matches!(err, ProjectError::Invalid { line, .. } if line > 0));
+        // Empty and comment-only files declare nothing.
+        assert!(project_of(&[("models/e.yml", "# nothing yet\n")]).is_ok());
+    }
+
+    #[test]
+    fn list_items_end_before_the_next_sibling_or_parent_key() {
+        let text = "sources:\n  - name: shop\n    tables:\n      - name: a\n        # about a\n        columns:\n          - name: id\n\n      - name: b\n        description: x  # trailing\n\n    # after tables\n  - name: other\n";
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        let a = list_item(&lines, 4).unwrap();
+        assert_eq!((a.start, a.dash, a.key, a.end), (3, 6, 8, 6));
+        let b = list_item(&lines, 9).unwrap();
+        assert_eq!((b.start, b.end), (8, 9));
+        assert_eq!(sequence_indent(&lines, 8, 6), 2);
+        // Key not on the dash line.
+        let text = "tables:\n- identifier: X\n  name: x\nnext: 1\n";
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        let x = list_item(&lines, 3).unwrap();
+        assert_eq!((x.start, x.dash, x.key, x.end), (1, 0, 2, 2));
+        assert_eq!(sequence_indent(&lines, 1, 0), 0);
+    }
+}
