@@ -23,12 +23,11 @@ use sha2::Sha256;
 
 use crate::generate::plan::context::{Names, SourceCtx, TableCtx};
 use crate::generate::plan::file::{Action, FileStatus, PlannedFile};
+use crate::generate::plan::inputs::{generated_model, source_base, table_key, TableInput};
 use crate::generate::reconcile::record::record;
 use crate::generate::render::models::{plan_model, render_models};
 use crate::generate::render::native;
-use crate::generate::render::source::{
-    generated_model, source_base, table_key, Shared, TableInput,
-};
+use crate::generate::render::shared::Shared;
 use crate::generate::request::GenerateError;
 use crate::generate::write::sink::{write_file, Sink};
 use crate::templates;

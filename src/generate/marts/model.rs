@@ -7,8 +7,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::known::Known;
+use super::problem::{MartsError, Problem};
 use super::spec::{self, At, EntityRef, Spec};
-use super::{Known, MartsError, Problem};
 
 /// Where marts go and how they are named.
 #[derive(Debug, Clone, Serialize)]

@@ -8,7 +8,7 @@ use serde_json::{json, Value as Json};
 use sha2::Digest;
 
 use super::model::{self, Entity, Fact, MetricKind, Model, Orphans, Snapshot, UNKNOWN_KEY};
-use super::MartsError;
+use super::problem::MartsError;
 use crate::generate::plan::file::{self as plan, FileKind, PlannedFile};
 use crate::generate::read::project::Project;
 use crate::generate::reconcile::disk::{DiskCheck, OnDisk};
@@ -49,11 +49,12 @@ pub(in crate::generate) fn plan(
         Input::Catalog(p) => Some(p.as_path()),
         _ => None,
     };
-    let known = super::known(&req.root, input, project, state, staging_models)?;
+    let known = super::known::known(&req.root, input, project, state, staging_models)?;
     let model = model::resolve(&spec, &known)?;
-    let declared = super::read_declared(&req.root, &model.layout.snapshots_folder, &|p| {
-        state.checksum_of(p).is_some()
-    });
+    let declared =
+        super::declared::read_declared(&req.root, &model.layout.snapshots_folder, &|p| {
+            state.checksum_of(p).is_some()
+        });
     let dialect = Dialect::parse(&req.config.dialect).unwrap_or(Dialect::Postgres);
     let (jobs, mut files) = jobs(&model, project, &declared, dialect)?;
 
@@ -94,7 +95,7 @@ pub(in crate::generate) fn plan(
 fn jobs(
     model: &Model,
     project: &Project,
-    declared: &super::Declared,
+    declared: &super::declared::Declared,
     dialect: Dialect,
 ) -> Result<(Vec<Job>, Vec<PlannedFile>), MartsError> {
     let layout = &model.layout;

@@ -4,6 +4,7 @@
 pub mod context;
 pub mod file;
 pub mod fingerprint;
+pub mod inputs;
 pub mod keys;
 pub mod renames;
 pub mod select;

@@ -31,7 +31,7 @@ pub struct MergeError {
 
 /// What the merge decided for the `models.yml` template, table by table in the source's order
 /// (the rest of each table and column is read from the [`SourceCtx`] itself, see
-/// [`crate::generate::render::values`]: a full copy of 200,000 columns cost more memory than anything else).
+/// `render::values`: a full copy of 200,000 columns cost more memory than anything else).
 /// Empty when there was no file to merge with: every table is then the metadata's as is.
 #[derive(Debug, Default)]
 pub struct ModelsSource {

@@ -4,6 +4,7 @@
 pub mod commit;
 pub mod models;
 pub mod native;
+pub mod shared;
 pub mod source;
 pub mod values;
 pub mod yaml;

@@ -341,7 +341,7 @@ mod tests {
     use crate::generate::reconcile::merge::{
         self, GeneratedDescriptions, ModelsColumn, ModelsTable,
     };
-    use crate::generate::render::source::{
+    use crate::generate::render::shared::{
         models_context, sources_context, staging_context, staging_source,
     };
     use crate::ident::quoting::Dialect;

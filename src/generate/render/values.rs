@@ -97,7 +97,7 @@ pub fn models_tables(source: &Arc<SourceCtx>, merged: &Arc<ModelsSource>) -> Val
 }
 
 /// A table of the models YAML: its context and what the merge decided for it (`None`: nothing
-/// to merge with). The template's view and the native renderer ([`crate::generate::render::native`]) both read
+/// to merge with). The template's view and the native renderer (`render::native`) both read
 /// the merged values through it.
 #[derive(Clone, Copy)]
 pub struct ModelsRow<'a> {
