@@ -243,3 +243,19 @@ impl State {
         self.files.get(path).and_then(|r| r.input.as_deref())
     }
 }
+
+/// The tables earlier runs chose: the last run's selection and every table the state records
+/// as generated. Empty (everything) when the last run selected everything or none is recorded.
+pub fn remembered_selection(root: &Path) -> Vec<String> {
+    let Ok(state) = State::load(root) else {
+        return Vec::new();
+    };
+    let Some(run) = state.last_run.as_ref().filter(|r| !r.selection.is_empty()) else {
+        return Vec::new();
+    };
+    let mut out = run.selection.clone();
+    for (source, tables) in &state.sources {
+        out.extend(tables.iter().map(|t| format!("{source}.{t}")));
+    }
+    out
+}
