@@ -640,3 +640,37 @@ fn only_templates_the_project_does_not_override_are_builtin() {
     assert!(t.is_builtin(SOURCES_YAML) && t.is_builtin(MODELS_YAML));
     assert!(templates_for("postgres").is_builtin(STAGING_MODEL));
 }
+
+/// The three templates this module follows, as their SHA-256 when it was last brought in step.
+const FOLLOWED: [(&str, &str); 3] = [
+    (
+        STAGING_MODEL,
+        "39e623056e2e1976add8e782236b1dbdc7e3aa1637e88b566a5096c6bfc462b8",
+    ),
+    (
+        SOURCES_YAML,
+        "99b2c65b2521e191cf0085466dd12b8c6cb3b61981bc7f11e19ebc36f9d71fc0",
+    ),
+    (
+        MODELS_YAML,
+        "22c9d329d67bf8d10748a1b5cdfe100b4f81be263b0ee149c6647f71836eb1df",
+    ),
+];
+
+#[test]
+fn the_builtin_templates_are_the_ones_native_follows() {
+    // The templates are the spec (docs/design/templates.md): a change to one must be made in
+    // native.rs too, so a changed template fails here until someone has looked.
+    for (name, pinned) in FOLLOWED {
+        let (_, source) = crate::templates::BUILTIN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .expect("a built-in template");
+        assert_eq!(
+            crate::digest::sha256_hex(source.as_bytes()),
+            pinned,
+            "templates/{name} changed: make the same change in src/generate/render/native.rs, \
+             then pin the new digest here"
+        );
+    }
+}
