@@ -10,11 +10,12 @@ pub mod known;
 pub mod model;
 pub mod problem;
 pub mod render;
+pub mod resolve;
 pub mod spec;
 
 pub use declared::{
     artifacts, declared_fingerprint, inputs_fingerprint, read_declared, sql_stems, Declared,
 };
 pub use known::{known, Known};
-pub use problem::{MartsError, Problem};
 pub use problem::At;
+pub use problem::{MartsError, Problem};

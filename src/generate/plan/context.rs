@@ -1,14 +1,19 @@
 //! From metadata to what templates see: per source, its tables with derived names (dbt table
 //! name, model name, column aliases), per-dialect quoting, primary keys and casts. This is
 //! where collisions are refused, before anything is rendered.
-
-use std::collections::BTreeMap;
+//! Over 600 lines for one reason: the column derivation (aliases, casts, keys, types) is one
+//! hot loop over 200,000 columns whose helpers share its caches.
 
 use serde::Serialize;
 
+pub use super::context_error::ContextError;
+pub use super::names::{
+    dbt_name, model_name, names, source_schema, Names, SourceNames, TableNames,
+};
+use super::names::{describe, shorten};
 use crate::config::GenerateConfig;
 use crate::generate::read::metadata::{Column, Table};
-use crate::ident::names::{self as naming, column_alias, snake_case, AliasRules};
+use crate::ident::names::{self as naming, column_alias, AliasRules};
 use crate::ident::quoting::Dialect;
 pub use crate::templates::escape::{escape_jinja, jinja_safe, unescape_jinja};
 
@@ -231,195 +236,11 @@ impl Serialize for ColumnCtx {
     }
 }
 
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum ContextError {
-    #[error("columns of {table} collide after snake_casing: {list}")]
-    ColumnCollision { table: String, list: String },
-    #[error("tables collide after snake_casing: {list}")]
-    TableCollision { list: String },
-    #[error(
-        "source `{source_name}` spans several schemas ({schemas}); a dbt source has one schema"
-    )]
-    SchemaConflict {
-        source_name: String,
-        schemas: String,
-    },
-    #[error("{table}: column {position} ({name}): {problem}")]
-    BadColumnName {
-        table: String,
-        /// 1-based, in the warehouse's column order.
-        position: usize,
-        /// The raw name, shortened for the message.
-        name: String,
-        problem: String,
-    },
-    #[error("table {source_name}.{name}: {problem}")]
-    BadTableName {
-        source_name: String,
-        name: String,
-        problem: String,
-    },
-    #[error("`{name}` is not a valid dbt source name (it becomes part of file and model names)")]
-    BadSourceName { name: String },
-    #[error("generate.primary_key.tables: {table} has no column `{column}` (columns: {columns})")]
-    PrimaryKeyNotFound {
-        table: String,
-        column: String,
-        columns: String,
-    },
-}
-
 /// Build the contexts for the selected tables, grouped by source (sorted by name; tables keep
 /// their order within a source). The tables are taken, not copied: their strings move into
 /// the contexts (200,000 columns copied once more were the largest part of peak memory).
 pub fn build(tables: Vec<Table>, cfg: &GenerateConfig) -> Result<Vec<SourceCtx>, ContextError> {
     columns(names(tables, cfg), cfg, |_, _, _| {})
-}
-
-/// A source once its names are derived ([`names`]): everything of its [`SourceCtx`] but the
-/// tables' columns.
-pub struct SourceNames {
-    pub name: String,
-    pub schema: String,
-    pub quote_schema: bool,
-    pub tables: Vec<TableNames>,
-}
-
-/// A table once its names are derived: its metadata (still to derive columns from) and names.
-pub struct TableNames {
-    table: Table,
-    dbt_name: String,
-    /// The dbt name without loader prefixes (`generate.naming.strip_prefixes`): `{table}` of
-    /// the model name, and what its entity (`{entity}`, the singular) is made from.
-    short_name: String,
-    pub model_name: String,
-}
-
-impl TableNames {
-    /// The raw relation name ([`TableCtx::identifier`]).
-    pub fn identifier(&self) -> &str {
-        &self.table.name
-    }
-}
-
-/// The first stage of [`build`]: sources, schemas, table and model names, checked. What
-/// follows a source whose names fail is left out, and the error is kept for [`columns`] to
-/// return (after the column errors of the sources before it, which [`build`] reports first).
-pub struct Names {
-    pub sources: Vec<SourceNames>,
-    error: Option<ContextError>,
-}
-
-impl Names {
-    /// Whether [`columns`] will fail whatever the columns are.
-    pub fn will_fail(&self) -> bool {
-        self.error.is_some()
-    }
-}
-
-/// Names of the selected tables, grouped by source (see [`build`]).
-pub fn names(tables: Vec<Table>, cfg: &GenerateConfig) -> Names {
-    let dialect = Dialect::parse(&cfg.dialect).unwrap_or(Dialect::Postgres);
-    let mut by_source: BTreeMap<String, Vec<Table>> = BTreeMap::new();
-    for t in tables {
-        by_source.entry(t.source.clone()).or_default().push(t);
-    }
-    let mut sources = Vec::with_capacity(by_source.len());
-    for (name, tables) in by_source {
-        match source_names(name, tables, cfg, dialect) {
-            Ok(s) => sources.push(s),
-            Err(e) => {
-                return Names {
-                    sources,
-                    error: Some(e),
-                }
-            }
-        }
-    }
-    // Model names must be unique across sources too (dbt refuses two models of one name).
-    let model_names = sources.iter().flat_map(|s| {
-        s.tables.iter().map(move |t| {
-            (
-                format!("{}.{}", s.name, t.table.name),
-                t.model_name.as_str(),
-            )
-        })
-    });
-    let model_names: Vec<(String, &str)> = model_names.collect();
-    let clashes = naming::collisions(model_names.iter().map(|(r, m)| (r.as_str(), *m)));
-    let error = (!clashes.is_empty()).then(|| ContextError::TableCollision {
-        list: describe(&clashes, ""),
-    });
-    Names { sources, error }
-}
-
-/// One source's checks (name, schema, table names and their collisions) and names.
-fn source_names(
-    name: String,
-    tables: Vec<Table>,
-    cfg: &GenerateConfig,
-    dialect: Dialect,
-) -> Result<SourceNames, ContextError> {
-    if !naming::is_plain_name(&name) {
-        return Err(ContextError::BadSourceName { name });
-    }
-    let refs: Vec<&Table> = tables.iter().collect();
-    let Some(schema) = source_schema(&refs, cfg) else {
-        let mut schemas: Vec<&str> = tables.iter().map(|t| t.schema.as_str()).collect();
-        schemas.sort_unstable();
-        schemas.dedup();
-        return Err(ContextError::SchemaConflict {
-            source_name: name,
-            schemas: schemas.join(", "),
-        });
-    };
-    drop(refs);
-    // The project's own name for a table it declares, else snake_case of the raw name.
-    let table_names: Vec<String> = tables.iter().map(dbt_name).collect();
-    for (t, dbt_name) in tables.iter().zip(&table_names) {
-        let problem = dialect.name_problem(&t.name, true).or_else(|| {
-            dbt_name
-                .is_empty()
-                .then(|| "no letter or digit to name its dbt table and model by".into())
-        });
-        if let Some(problem) = problem {
-            return Err(ContextError::BadTableName {
-                source_name: name,
-                name: shorten(&t.name),
-                problem,
-            });
-        }
-    }
-    let clashes = naming::collisions(
-        tables
-            .iter()
-            .zip(&table_names)
-            .map(|(t, s)| (t.name.as_str(), s.as_str())),
-    );
-    if !clashes.is_empty() {
-        return Err(ContextError::TableCollision {
-            list: describe(&clashes, &format!("{name}.")),
-        });
-    }
-    let tables = tables
-        .into_iter()
-        .zip(table_names)
-        .map(|(table, dbt_name)| {
-            let short_name = short_name(cfg, &name, &table, &dbt_name);
-            TableNames {
-                model_name: model_name_for(cfg, &name, &short_name),
-                short_name,
-                table,
-                dbt_name,
-            }
-        })
-        .collect();
-    Ok(SourceNames {
-        quote_schema: dialect.needs_quoting(&schema),
-        name,
-        schema,
-        tables,
-    })
 }
 
 /// The second stage of [`build`]: every table's columns, keys and casts, derived on every
@@ -478,68 +299,6 @@ pub fn columns(
         .collect();
     out.reverse();
     Ok(out)
-}
-
-/// The schema a source's YAML names: configured, else the one all its tables share (`None`
-/// when they do not share one).
-pub fn source_schema(tables: &[&Table], cfg: &GenerateConfig) -> Option<String> {
-    if let Some(s) = &cfg.schema {
-        return Some(s.clone());
-    }
-    let first = tables.first()?.schema.as_str();
-    tables
-        .iter()
-        .all(|t| t.schema == first)
-        .then(|| first.to_string())
-}
-
-/// The model name for table `t` of `source` (`generate.naming.model`).
-pub fn model_name(cfg: &GenerateConfig, source: &str, t: &Table) -> String {
-    model_name_for(cfg, source, &short_name(cfg, source, t, &dbt_name(t)))
-}
-
-/// [`TableNames::short_name`]: snake_case of the dbt name, loader prefixes stripped.
-fn short_name(cfg: &GenerateConfig, source: &str, t: &Table, dbt_name: &str) -> String {
-    naming::model_table_name(
-        &snake_case(dbt_name),
-        &cfg.strip_prefixes,
-        source,
-        &t.schema,
-    )
-}
-
-/// A table's name in dbt: the project's declared name, else snake_case of the raw name.
-pub fn dbt_name(t: &Table) -> String {
-    t.declared_name
-        .clone()
-        .unwrap_or_else(|| snake_case(&t.name))
-}
-
-fn model_name_for(cfg: &GenerateConfig, source: &str, dbt_name: &str) -> String {
-    cfg.model_name
-        .replace("{source}", source)
-        .replace("{table}", dbt_name)
-}
-
-/// A name as messages show it: whole up to 60 characters, else its start and length.
-fn shorten(name: &str) -> String {
-    const SHOWN: usize = 60;
-    if name.chars().count() <= SHOWN {
-        return name.to_string();
-    }
-    let head: String = name.chars().take(SHOWN).collect();
-    format!("{head}…")
-}
-
-fn describe(clashes: &[(String, Vec<String>)], prefix: &str) -> String {
-    clashes
-        .iter()
-        .map(|(derived, raws)| {
-            let raws: Vec<String> = raws.iter().map(|r| format!("{prefix}{r:?}")).collect();
-            format!("{} → {derived}", raws.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 fn table_ctx(

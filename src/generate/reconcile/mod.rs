@@ -4,6 +4,7 @@
 pub mod disk;
 pub mod merge;
 pub mod noop;
+pub mod person_yaml;
 pub mod project_edits;
 pub mod record;
 pub mod state;

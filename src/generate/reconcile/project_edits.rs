@@ -143,7 +143,7 @@ pub(crate) fn plan_project_edits(
         let Some(d) = project.declared(&s.name) else {
             continue;
         };
-        let mut add = project::Additions::default();
+        let mut add = crate::generate::reconcile::person_yaml::Additions::default();
         for t in &s.tables {
             match d.table(&t.identifier) {
                 None => add.tables.push(t),
@@ -175,7 +175,9 @@ pub(crate) fn plan_project_edits(
         let full = req.root.join(rel);
         let text = std::fs::read_to_string(&full)
             .map_err(|source| GenerateError::Read { path: full, source })?;
-        if let Some(new) = project::edit(&req.root, rel, &text, project, &additions)? {
+        if let Some(new) = crate::generate::reconcile::person_yaml::edit(
+            &req.root, rel, &text, project, &additions,
+        )? {
             out.push(plan::project_edit(rel, text, new));
         }
     }

@@ -6,7 +6,6 @@ use crate::generate::plan::file::FileKind;
 use crate::generate::plan::file::PlannedFile;
 use crate::generate::plan::fingerprint::fingerprint;
 use crate::generate::plan::fingerprint::models_fingerprint;
-use crate::generate::read::project;
 use crate::generate::reconcile::disk::read_optional;
 use crate::generate::reconcile::disk::OnDisk;
 use crate::generate::reconcile::merge;
@@ -153,7 +152,7 @@ pub(crate) fn append_to_persons_models(
         .map_err(|e| write_error(&sh.req.root.join(path), e))?;
     let block = String::from_utf8_lossy(&block);
     let names: Vec<String> = source.tables.iter().map(|t| t.model_name.clone()).collect();
-    let new = project::append_models(
+    let new = crate::generate::reconcile::person_yaml::append_models(
         &sh.req.root,
         path,
         &text,

@@ -1,6 +1,7 @@
 //! Tests of `project`.
 
 use super::*;
+use crate::generate::reconcile::person_yaml::*;
 
 fn project_of(files: &[(&str, &str)]) -> Result<Project, ProjectError> {
     let mut p = Project::default();

@@ -1,4 +1,6 @@
 //! Tests of `native`.
+//! Over 600 lines for one reason: one generator of random contexts and the fixed cases that
+//! pin the three templates, kept together so a template change is checked in one place.
 
 //! Equivalence: every context rendered by minijinja (the built-in template) and natively,
 //! the bytes compared. Contexts are built the way `generate` builds them: metadata through
