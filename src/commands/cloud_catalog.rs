@@ -7,7 +7,7 @@ use crate::cli::GlobalArgs;
 use crate::cloud::{ApiError, RunQuery, RunStatus};
 use crate::config::FlagValues;
 use crate::error::{CliError, Exit};
-use crate::fsx::write_atomic;
+use crate::generate::write::write_atomic;
 use crate::ui::Ui;
 
 use super::connect;

@@ -332,7 +332,7 @@ fn wizard_error(e: WizardError) -> CliError {
 }
 
 fn write(path: &Path, text: &str) -> Result<(), CliError> {
-    interrupt::while_writing(|| crate::fsx::write_atomic(path, text.as_bytes()))
+    interrupt::while_writing(|| crate::generate::write::write_atomic(path, text.as_bytes()))
         .map_err(|e| CliError::usage(e.to_string()))
 }
 

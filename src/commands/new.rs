@@ -210,7 +210,7 @@ pub fn run(global: &GlobalArgs, args: &NewArgs, ui: &Ui) -> CmdResult {
     let parsed = spec::parse(&rel, &new_text).map_err(crate::generate::GenerateError::from)?;
     spec.files.retain(|(p, _)| p != &rel);
     spec.files.push((rel.clone(), parsed));
-    let resolved = match marts::resolve::resolve(&spec, &known) {
+    let resolved = match model::resolve(&spec, &known) {
         Ok(m) => m,
         Err(e) => {
             let what = format!("{} {}", args.kind.section(), args.name);
@@ -296,7 +296,7 @@ fn check_name(
     layout: &model::Layout,
     dialect: &str,
 ) -> Result<(), CliError> {
-    use crate::ident::Dialect;
+    use crate::generate::quoting::Dialect;
     let prefix = match kind {
         Kind::Entity => layout.dim_prefix.as_str(),
         Kind::Fact => layout.fct_prefix.as_str(),

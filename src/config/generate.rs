@@ -284,7 +284,7 @@ fn resolve(
         file::invalid(path, text, at.line(), at.column(), message, hint)
     };
     if let Some(v) = s.source {
-        if !crate::ident::is_plain_name(&v.value) {
+        if !crate::generate::naming::is_plain_name(&v.value) {
             return Err(err(
                 &v.referenced,
                 format!(

@@ -10,7 +10,6 @@ pub mod known;
 pub mod model;
 pub mod problem;
 pub mod render;
-pub mod resolve;
 pub mod spec;
 
 pub use declared::{

@@ -52,7 +52,7 @@ pub(in crate::generate) fn plan(
         _ => None,
     };
     let known = super::known::known(&req.root, input, project, state, staging_models)?;
-    let model = super::resolve::resolve(&spec, &known)?;
+    let model = model::resolve(&spec, &known)?;
     let declared =
         super::declared::read_declared(&req.root, &model.layout.snapshots_folder, &|p| {
             state.checksum_of(p).is_some()

@@ -3,10 +3,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use super::known::Known;
-use super::model::*;
-use super::problem::{MartsError, Problem};
-use super::spec::{self, At, EntityRef, Spec};
+use super::types::*;
+use crate::generate::marts::known::Known;
+use crate::generate::marts::problem::{MartsError, Problem};
+use crate::generate::marts::spec::{self, At, EntityRef, Spec};
 
 /// Resolve and validate `spec` against what `known` says of the project's models.
 pub fn resolve(spec: &Spec, known: &Known) -> Result<Model, MartsError> {

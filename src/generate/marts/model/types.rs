@@ -4,8 +4,8 @@
 
 use serde::Serialize;
 
-use super::problem::Problem;
-use super::spec::{self};
+use crate::generate::marts::problem::Problem;
+use crate::generate::marts::spec::{self};
 
 /// Where marts go and how they are named.
 #[derive(Debug, Clone, Serialize)]
@@ -330,6 +330,3 @@ pub(crate) fn valid_name(s: &str) -> bool {
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
-
-#[cfg(test)]
-mod tests;
