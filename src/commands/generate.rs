@@ -8,8 +8,11 @@ use crate::commands::cloud_catalog;
 use crate::commands::config::load_options;
 use crate::config;
 use crate::error::{CliError, CmdResult, Exit};
+use crate::generate::plan::context::ContextError;
 use crate::generate::plan::{self, Action, FileStatus};
-use crate::generate::{self, Input, Plan, Request};
+use crate::generate::postgres::PostgresError;
+use crate::generate::project::ProjectError;
+use crate::generate::{self, GenerateError, Input, Plan, Request};
 use crate::ui::Ui;
 
 /// `--check` found stale files. Exit 1, as `cargo fmt --check` and dbt-osmosis `--check` do:
@@ -468,6 +471,54 @@ fn print_diffs(plan: &Plan, ui: &Ui) {
             .to_string();
         for line in text.lines() {
             ui.out(line);
+        }
+    }
+}
+
+/// How a failed generate reads at the edge: its message, the exit code and what to do (the
+/// generate layer keeps its errors plain; every command that plans or writes maps them here).
+impl From<GenerateError> for CliError {
+    fn from(e: GenerateError) -> Self {
+        let exit = match &e {
+            GenerateError::Write(_) | GenerateError::Read { .. } => Exit::Usage,
+            _ => Exit::Usage,
+        };
+        let err = CliError::new(exit, e.to_string());
+        match &e {
+            GenerateError::Select(s) => err
+                .with_hint(s.available().to_string())
+                .with_hint("select with SOURCE or SOURCE.TABLE; * and ? are globs"),
+            GenerateError::Context(ContextError::ColumnCollision { .. })
+            | GenerateError::Context(ContextError::TableCollision { .. }) => err
+                .with_hint(
+                    "rename or exclude one of them (generate.exclude), or change generate.naming",
+                ),
+            GenerateError::Context(ContextError::BadColumnName { .. })
+            | GenerateError::Context(ContextError::BadTableName { .. }) => err.with_hint(
+                "rename it in the warehouse, or leave the table out (generate.exclude)",
+            ),
+            GenerateError::Postgres(PostgresError::Connect { .. }) => err.with_hint(
+                "check host, port, user and database; for a local server: postgres://USER@127.0.0.1:5432/DB",
+            ),
+            GenerateError::Project(ProjectError::Invalid { .. }) => err.with_hint(
+                "fix the file (dbt would not read it either); nothing was written, because planning without it could declare twice what it declares",
+            ),
+            GenerateError::Project(ProjectError::CannotEdit { block, .. }) => err
+                .with_hint(format!(
+                    "add this to the file by hand, then run generate again:\n{block}"
+                )),
+            GenerateError::Warehouse(w) => match w.hint() {
+                Some(h) => err.with_hint(h),
+                None => err,
+            },
+            GenerateError::Marts(m) => match m.hint() {
+                Some(h) => err.with_hint(h),
+                None => err,
+            },
+            GenerateError::Template(_) => err.with_hint(
+                "templates use [[ ]] for values and [% %] for tags (README, \"Generate\")",
+            ),
+            _ => err,
         }
     }
 }

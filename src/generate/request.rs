@@ -1,8 +1,6 @@
 //! What a run of `generate` is asked (`Request`, its `Input`), what it answers (`Plan`) and how it fails.
 
 use crate::config::GenerateConfig;
-use crate::error::CliError;
-use crate::error::Exit;
 use crate::fsx::atomic as write;
 use crate::generate::marts;
 use crate::generate::plan::context;
@@ -99,52 +97,6 @@ pub enum GenerateError {
         path: PathBuf,
         source: std::io::Error,
     },
-}
-
-impl From<GenerateError> for CliError {
-    fn from(e: GenerateError) -> Self {
-        let exit = match &e {
-            GenerateError::Write(_) | GenerateError::Read { .. } => Exit::Usage,
-            _ => Exit::Usage,
-        };
-        let err = CliError::new(exit, e.to_string());
-        match &e {
-            GenerateError::Select(s) => err
-                .with_hint(s.available().to_string())
-                .with_hint("select with SOURCE or SOURCE.TABLE; * and ? are globs"),
-            GenerateError::Context(context::ContextError::ColumnCollision { .. })
-            | GenerateError::Context(context::ContextError::TableCollision { .. }) => err
-                .with_hint(
-                    "rename or exclude one of them (generate.exclude), or change generate.naming",
-                ),
-            GenerateError::Context(context::ContextError::BadColumnName { .. })
-            | GenerateError::Context(context::ContextError::BadTableName { .. }) => err.with_hint(
-                "rename it in the warehouse, or leave the table out (generate.exclude)",
-            ),
-            GenerateError::Postgres(postgres::PostgresError::Connect { .. }) => err.with_hint(
-                "check host, port, user and database; for a local server: postgres://USER@127.0.0.1:5432/DB",
-            ),
-            GenerateError::Project(project::ProjectError::Invalid { .. }) => err.with_hint(
-                "fix the file (dbt would not read it either); nothing was written, because planning without it could declare twice what it declares",
-            ),
-            GenerateError::Project(project::ProjectError::CannotEdit { block, .. }) => err
-                .with_hint(format!(
-                    "add this to the file by hand, then run generate again:\n{block}"
-                )),
-            GenerateError::Warehouse(w) => match w.hint() {
-                Some(h) => err.with_hint(h),
-                None => err,
-            },
-            GenerateError::Marts(m) => match m.hint() {
-                Some(h) => err.with_hint(h),
-                None => err,
-            },
-            GenerateError::Template(_) => err.with_hint(
-                "templates use [[ ]] for values and [% %] for tags (README, \"Generate\")",
-            ),
-            _ => err,
-        }
-    }
 }
 
 /// Everything `generate` would do.
