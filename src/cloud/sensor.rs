@@ -88,7 +88,7 @@ pub fn save(path: &Path, state: &PairState) -> Result<(), String> {
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let text = serde_json::to_vec_pretty(state).unwrap_or_default();
-    crate::generate::write::write_atomic(path, &text).map_err(|e| e.to_string())
+    crate::fsx::write_atomic(path, &text).map_err(|e| e.to_string())
 }
 
 /// The downstream trigger's cause: names the upstream run, so a lost trigger can be found.

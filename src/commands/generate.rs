@@ -8,8 +8,11 @@ use crate::commands::cloud_catalog;
 use crate::commands::config::load_options;
 use crate::config;
 use crate::error::{CliError, CmdResult, Exit};
+use crate::generate::plan::context::ContextError;
 use crate::generate::plan::{self, Action, FileStatus};
-use crate::generate::{self, Input, Plan, Request};
+use crate::generate::postgres::PostgresError;
+use crate::generate::project::ProjectError;
+use crate::generate::{self, GenerateError, Input, Plan, Request};
 use crate::ui::Ui;
 
 /// `--check` found stale files. Exit 1, as `cargo fmt --check` and dbt-osmosis `--check` do:
@@ -19,6 +22,52 @@ use crate::ui::Ui;
 pub const STALE: Exit = Exit::RunError;
 
 pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
+    let settings = load_settings(global, args)?;
+    let input = input_of(global, args, &settings, ui)?;
+    // One run at a time: a second one waits (bounded), then refuses.
+    let _lock = lock(&settings.root, ui)?;
+    let root = settings.root.clone();
+    let request = request_for(args, settings, input);
+    let writes = !(args.dry_run || args.diff || args.check);
+    // Whether git ignores the state file: asked beside the generation (opening the repository
+    // costs ~10 ms), answered after it. Generating writes no .gitignore that could change it.
+    // Not when a record of the last run may make this run a no-op that writes nothing.
+    let ignored = (writes && !generate::noop::recorded(&root)).then(|| {
+        let root = root.clone();
+        std::thread::spawn(move || state_file_ignored(&root))
+    });
+    let (plan, written) = plan_or_write(&request, writes)?;
+    for line in plan.timings.lines() {
+        ui.debug(format!("generate: {line}"));
+    }
+    let summary = plan::summarize(&plan.files);
+    if args.diff && !ui.is_json() {
+        print_diffs(&plan, ui);
+    }
+    let done = Done {
+        request: &request,
+        plan: &plan,
+        summary: &summary,
+        writes,
+        written,
+    };
+    if ui.is_json() {
+        print_json(&done, args, ui);
+    } else {
+        print_summary(&done, args, ui);
+        if writes && written > 0 {
+            warn_if_state_ignored(ignored, &root, ui);
+        }
+        print_advice(&done, args, ui);
+    }
+    verdict(&done, args, ui)
+}
+
+/// The project's `generate` settings, from the directory `--project-dir` names (when given).
+fn load_settings(
+    global: &GlobalArgs,
+    args: &GenerateArgs,
+) -> Result<config::GenerateSettings, CliError> {
     let mut options = load_options(global);
     options.start_dir = args.project_dir.clone();
     let settings = config::load_generate(&options)?;
@@ -39,16 +88,24 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
             "--target names the dbt Cloud job whose catalog is read (--from-catalog cloud) or the dbt target to read the warehouse with (--from-warehouse)",
         ));
     }
-    let input = match (&args.from_catalog, &args.from_sources) {
-        (Some(p), _) if p.as_os_str() == "cloud" => {
-            Input::Catalog(cloud_catalog::fetch(
-                global,
-                &settings.root,
-                settings.config.catalog_job_id,
-                args.target.as_deref(),
-                ui,
-            )?)
-        }
+    Ok(settings)
+}
+
+/// Where the metadata comes from, as the flags say (a cloud catalog is fetched first).
+fn input_of(
+    global: &GlobalArgs,
+    args: &GenerateArgs,
+    settings: &config::GenerateSettings,
+    ui: &Ui,
+) -> Result<Input, CliError> {
+    Ok(match (&args.from_catalog, &args.from_sources) {
+        (Some(p), _) if p.as_os_str() == "cloud" => Input::Catalog(cloud_catalog::fetch(
+            global,
+            &settings.root,
+            settings.config.catalog_job_id,
+            args.target.as_deref(),
+            ui,
+        )?),
         (Some(p), _) => Input::Catalog(p.clone()),
         (None, Some(p)) => Input::SourcesYaml(p.clone()),
         (None, None) if !args.from_warehouse.is_empty() => {
@@ -69,158 +126,181 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
                 ))
             }
         },
-    };
-    // One run at a time: a second one waits (bounded), then refuses.
-    let _lock = generate::lock::acquire(&settings.root, generate::lock::wait_bound(), || {
+    })
+}
+
+/// The project's generate lock, telling the person when another run makes this one wait.
+fn lock(root: &std::path::Path, ui: &Ui) -> Result<generate::write::lock::Lock, CliError> {
+    use generate::write::lock;
+    Ok(lock::acquire(root, lock::wait_bound(), || {
         ui.status(format!(
             "waiting for another datachonk generate on this project to finish (up to {}s)",
-            generate::lock::wait_bound().as_secs()
+            lock::wait_bound().as_secs()
         ))
     })
-    .map_err(generate::GenerateError::from)?;
+    .map_err(generate::GenerateError::from)?)
+}
+
+/// The request the flags make: which tables, and what to record of this run.
+fn request_for(args: &GenerateArgs, settings: config::GenerateSettings, input: Input) -> Request {
     // `--check` with no selection judges what earlier runs chose, not the whole catalog.
     let selection = if args.check && args.selection.is_empty() && settings.config.tables.is_empty()
     {
-        remembered_selection(&settings.root)
+        generate::state::remembered_selection(&settings.root)
     } else if let (true, Input::Warehouse(w)) = (args.selection.is_empty(), &input) {
         // `--from-warehouse raw.new_table`: the schema is read, the table chosen.
         w.selection()
     } else {
         args.selection.clone()
     };
-    let request = Request {
-        root: settings.root.clone(),
+    Request {
+        last_run: (!matches!(input, Input::Spec)).then(|| last_run(&settings.root, args)),
+        root: settings.root,
         config: settings.config,
-        input: input.clone(),
+        input,
         selection,
         force: args.force,
         include_staged: args.include_staged,
         manifest: args.manifest.clone(),
-        last_run: (!matches!(input, Input::Spec)).then(|| last_run(&settings.root, args)),
-    };
-    let writes = !(args.dry_run || args.diff || args.check);
-    // Whether git ignores the state file: asked beside the generation (opening the repository
-    // costs ~10 ms), answered after it. Generating writes no .gitignore that could change it.
-    // Not when a record of the last run may make this run a no-op that writes nothing.
-    let ignored = (writes && !generate::noop::recorded(&settings.root)).then(|| {
-        let root = settings.root.clone();
-        std::thread::spawn(move || state_file_ignored(&root))
-    });
-    // Writing streams each file to disk as it is rendered; the other modes keep contents.
-    let (plan, written) = if writes {
-        stop_writing_on_signal();
-        let result = generate::generate(&request);
-        if generate::write::was_interrupted() {
-            return Err(CliError::new(
-                crate::signals::stop_exit(),
-                "interrupted: the files written so far are complete and recorded; no temporary file is left",
-            )
-            .with_hint("run the same command again to finish"));
-        }
-        result?
-    } else {
-        (generate::plan(&request)?, 0)
-    };
-    for line in plan.timings.lines() {
-        ui.debug(format!("generate: {line}"));
     }
-    let summary = plan::summarize(&plan.files);
-    let stale = summary.to_write > 0;
+}
 
-    if args.diff && !ui.is_json() {
-        print_diffs(&plan, ui);
+/// Writing streams each file to disk as it is rendered; the other modes keep contents.
+fn plan_or_write(request: &Request, writes: bool) -> Result<(Plan, usize), CliError> {
+    if !writes {
+        return Ok((generate::plan(request)?, 0));
     }
+    stop_writing_on_signal();
+    let result = generate::generate(request);
+    if crate::fsx::atomic::was_interrupted() {
+        return Err(CliError::new(
+            crate::signals::stop_exit(),
+            "interrupted: the files written so far are complete and recorded; no temporary file is left",
+        )
+        .with_hint("run the same command again to finish"));
+    }
+    Ok(result?)
+}
 
-    if ui.is_json() {
-        ui.json(&json!({
-            "input": input.describe(),
-            "root": settings.root.display().to_string(),
-            "mode": if args.check { "check" } else if !writes { "dry-run" } else { "write" },
-            "sources": plan.sources,
-            "tables": plan.tables,
-            "files": plan.files,
-            "summary": summary,
-            "written": written,
-            "stale": stale,
-        }));
-    } else {
-        report(&plan, args, writes, ui);
-        let scope = match input {
-            Input::Spec => format!("{} file(s) from {}", plan.files.len(), input.describe()),
-            _ => format!(
-                "{} table(s) in {} source(s)",
-                plan.tables,
-                plan.sources.len()
-            ),
-        };
-        let line = format!(
-            "{scope}: {} new, {} changed, {} unchanged, {} edited by hand{}{}{}",
-            summary.new,
-            summary.changed,
-            summary.unchanged,
-            summary.edited_by_hand,
-            if summary.project_edits > 0 {
-                format!(", {} of your file(s) added to", summary.project_edits)
-            } else {
-                String::new()
-            },
-            if summary.exists > 0 {
-                format!(", {} exist (not generated)", summary.exists)
-            } else {
-                String::new()
-            },
-            if writes {
-                format!("; wrote {written} file(s)")
-            } else {
-                "; nothing written".into()
-            }
-        );
-        ui.status(line);
-        if writes && written > 0 {
-            let ignored = match ignored {
-                Some(asked) => asked.join().ok().flatten(),
-                None => state_file_ignored(&settings.root),
-            };
-            if let Some(pattern) = ignored {
-                ui.warn(format!(
-                    "{} is ignored by git ({pattern}): commit it with the models, or a clone will take every generated file for a hand edit (README, \"Safety\")",
-                    generate::state::STATE_FILE
-                ));
-            }
-        }
+/// What a finished run shows: the request, its plan and what was written.
+struct Done<'a> {
+    request: &'a Request,
+    plan: &'a Plan,
+    summary: &'a plan::Summary,
+    writes: bool,
+    written: usize,
+}
+
+fn print_json(done: &Done, args: &GenerateArgs, ui: &Ui) {
+    let plan = done.plan;
+    ui.json(&json!({
+        "input": done.request.input.describe(),
+        "root": done.request.root.display().to_string(),
+        "mode": if args.check { "check" } else if !done.writes { "dry-run" } else { "write" },
+        "sources": plan.sources,
+        "tables": plan.tables,
+        "files": plan.files,
+        "summary": done.summary,
+        "written": done.written,
+        "stale": done.summary.to_write > 0,
+    }));
+}
+
+/// The files, then one line of counts.
+fn print_summary(done: &Done, args: &GenerateArgs, ui: &Ui) {
+    let (plan, summary, input) = (done.plan, done.summary, &done.request.input);
+    report(plan, args, done.writes, ui);
+    let scope = match input {
+        Input::Spec => format!("{} file(s) from {}", plan.files.len(), input.describe()),
+        _ => format!(
+            "{} table(s) in {} source(s)",
+            plan.tables,
+            plan.sources.len()
+        ),
+    };
+    let line = format!(
+        "{scope}: {} new, {} changed, {} unchanged, {} edited by hand{}{}{}",
+        summary.new,
+        summary.changed,
+        summary.unchanged,
+        summary.edited_by_hand,
+        if summary.project_edits > 0 {
+            format!(", {} of your file(s) added to", summary.project_edits)
+        } else {
+            String::new()
+        },
         if summary.exists > 0 {
-            ui.status(format!(
-                "{} model(s) exist in files datachonk did not write: not generated{}",
-                summary.exists,
-                if args.strict {
-                    ""
-                } else {
-                    " (--strict makes this an error)"
-                }
-            ));
+            format!(", {} exist (not generated)", summary.exists)
+        } else {
+            String::new()
+        },
+        if done.writes {
+            format!("; wrote {} file(s)", done.written)
+        } else {
+            "; nothing written".into()
         }
-        for w in &plan.warnings {
-            ui.warn(w.clone());
-        }
-        for n in &plan.notes {
-            ui.status(n.clone());
-        }
-        for f in plan.files.iter().filter(|f| f.status == FileStatus::Exists) {
-            let other = f.defined_in.as_deref().unwrap_or_default();
-            if other != f.path && settings.root.join(&f.path).exists() {
-                ui.warn(format!(
-                    "{} (written by an earlier generate) and {other} define the same model, which dbt refuses: delete the one you do not want",
-                    f.path
-                ));
+    );
+    ui.status(line);
+}
+
+/// Warn when git ignores the state file (`ignored`: the answer asked beside the run).
+fn warn_if_state_ignored(
+    ignored: Option<std::thread::JoinHandle<Option<String>>>,
+    root: &std::path::Path,
+    ui: &Ui,
+) {
+    let ignored = match ignored {
+        Some(asked) => asked.join().ok().flatten(),
+        None => state_file_ignored(root),
+    };
+    if let Some(pattern) = ignored {
+        ui.warn(format!(
+            "{} is ignored by git ({pattern}): commit it with the models, or a clone will take every generated file for a hand edit (README, \"Safety\")",
+            generate::state::STATE_FILE
+        ));
+    }
+}
+
+/// Models the project defines itself, the plan's warnings and notes, files left alone.
+fn print_advice(done: &Done, args: &GenerateArgs, ui: &Ui) {
+    let (plan, summary) = (done.plan, done.summary);
+    if summary.exists > 0 {
+        ui.status(format!(
+            "{} model(s) exist in files datachonk did not write: not generated{}",
+            summary.exists,
+            if args.strict {
+                ""
+            } else {
+                " (--strict makes this an error)"
             }
-        }
-        if summary.skipped > 0 {
+        ));
+    }
+    for w in &plan.warnings {
+        ui.warn(w.clone());
+    }
+    for n in &plan.notes {
+        ui.status(n.clone());
+    }
+    for f in plan.files.iter().filter(|f| f.status == FileStatus::Exists) {
+        let other = f.defined_in.as_deref().unwrap_or_default();
+        if other != f.path && done.request.root.join(&f.path).exists() {
             ui.warn(format!(
-                "{} file(s) edited by hand were left alone; `--diff` shows what regenerating would change, `--force` overwrites them",
-                summary.skipped
+                "{} (written by an earlier generate) and {other} define the same model, which dbt refuses: delete the one you do not want",
+                f.path
             ));
         }
     }
+    if summary.skipped > 0 {
+        ui.warn(format!(
+            "{} file(s) edited by hand were left alone; `--diff` shows what regenerating would change, `--force` overwrites them",
+            summary.skipped
+        ));
+    }
+}
+
+/// `--strict` with models the project defines: exit 1; `--check` with stale files: exit 1.
+fn verdict(done: &Done, args: &GenerateArgs, ui: &Ui) -> CmdResult {
+    let (plan, summary) = (done.plan, done.summary);
     if args.strict && summary.exists > 0 {
         let names: Vec<String> = plan
             .files
@@ -239,7 +319,7 @@ pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
             "rename or remove the project's model, or leave the table out (generate.exclude)",
         ));
     }
-    if args.check && stale {
+    if args.check && summary.to_write > 0 {
         if !ui.is_json() {
             ui.status(format!(
                 "{} generated file(s) are missing or stale: run `datachonk generate` to update them",
@@ -282,28 +362,12 @@ fn stop_writing_on_signal() {
         std::thread::spawn(move || {
             rt.block_on(async {
                 stop.recv().await;
-                generate::write::interrupt();
+                crate::fsx::atomic::interrupt();
                 stop.recv().await;
             });
             std::process::exit(crate::signals::stop_exit().code());
         });
     }
-}
-
-/// The tables earlier runs chose: the last run's selection and every table the state records
-/// as generated. Empty (everything) when the last run selected everything or none is recorded.
-fn remembered_selection(root: &std::path::Path) -> Vec<String> {
-    let Ok(state) = generate::state::State::load(root) else {
-        return Vec::new();
-    };
-    let Some(run) = state.last_run.as_ref().filter(|r| !r.selection.is_empty()) else {
-        return Vec::new();
-    };
-    let mut out = run.selection.clone();
-    for (source, tables) in &state.sources {
-        out.extend(tables.iter().map(|t| format!("{source}.{t}")));
-    }
-    out
 }
 
 /// What this run read, recorded in datachonk.state.json with the files so `hook run pre-push` can
@@ -407,6 +471,54 @@ fn print_diffs(plan: &Plan, ui: &Ui) {
             .to_string();
         for line in text.lines() {
             ui.out(line);
+        }
+    }
+}
+
+/// How a failed generate reads at the edge: its message, the exit code and what to do (the
+/// generate layer keeps its errors plain; every command that plans or writes maps them here).
+impl From<GenerateError> for CliError {
+    fn from(e: GenerateError) -> Self {
+        let exit = match &e {
+            GenerateError::Write(_) | GenerateError::Read { .. } => Exit::Usage,
+            _ => Exit::Usage,
+        };
+        let err = CliError::new(exit, e.to_string());
+        match &e {
+            GenerateError::Select(s) => err
+                .with_hint(s.available().to_string())
+                .with_hint("select with SOURCE or SOURCE.TABLE; * and ? are globs"),
+            GenerateError::Context(ContextError::ColumnCollision { .. })
+            | GenerateError::Context(ContextError::TableCollision { .. }) => err
+                .with_hint(
+                    "rename or exclude one of them (generate.exclude), or change generate.naming",
+                ),
+            GenerateError::Context(ContextError::BadColumnName { .. })
+            | GenerateError::Context(ContextError::BadTableName { .. }) => err.with_hint(
+                "rename it in the warehouse, or leave the table out (generate.exclude)",
+            ),
+            GenerateError::Postgres(PostgresError::Connect { .. }) => err.with_hint(
+                "check host, port, user and database; for a local server: postgres://USER@127.0.0.1:5432/DB",
+            ),
+            GenerateError::Project(ProjectError::Invalid { .. }) => err.with_hint(
+                "fix the file (dbt would not read it either); nothing was written, because planning without it could declare twice what it declares",
+            ),
+            GenerateError::Project(ProjectError::CannotEdit { block, .. }) => err
+                .with_hint(format!(
+                    "add this to the file by hand, then run generate again:\n{block}"
+                )),
+            GenerateError::Warehouse(w) => match w.hint() {
+                Some(h) => err.with_hint(h),
+                None => err,
+            },
+            GenerateError::Marts(m) => match m.hint() {
+                Some(h) => err.with_hint(h),
+                None => err,
+            },
+            GenerateError::Template(_) => err.with_hint(
+                "templates use [[ ]] for values and [% %] for tags (README, \"Generate\")",
+            ),
+            _ => err,
         }
     }
 }

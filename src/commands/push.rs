@@ -11,13 +11,13 @@ use crate::cli::{GlobalArgs, PushArgs};
 use crate::cloud::Client;
 use crate::config::{self, Config, FlagValues, Source, Sourced, MAX_CAUSE_LEN};
 use crate::error::{CliError, CmdResult, Exit};
-use crate::generate::quoting::Dialect;
 use crate::generate::state::State;
 use crate::git::commit;
 use crate::git::push::{self as git_push, PushTarget};
 use crate::git::repo::{self, short_sha, CurrentBranch};
 use crate::git::stage::{self, StagePlan};
 use crate::git::GitError;
+use crate::ident::Dialect;
 use crate::templates::Templates;
 use crate::ui::Ui;
 

@@ -21,12 +21,16 @@ use std::thread::JoinHandle;
 use minijinja::Value;
 use sha2::Sha256;
 
-use super::context::{Names, SourceCtx, TableCtx};
-use super::plan::{Action, FileStatus, PlannedFile};
-use super::{
-    generated_model, native, plan_model, record, render_models, source_base, table_key, templates,
-    write_file, GenerateError, Shared, Sink, TableInput,
-};
+use crate::generate::plan::context::{Names, SourceCtx, TableCtx};
+use crate::generate::plan::file::{Action, FileStatus, PlannedFile};
+use crate::generate::plan::inputs::{generated_model, source_base, table_key, TableInput};
+use crate::generate::reconcile::record::record;
+use crate::generate::render::models::{plan_model, render_models};
+use crate::generate::render::native;
+use crate::generate::render::shared::Shared;
+use crate::generate::request::GenerateError;
+use crate::generate::write::sink::{write_file, Sink};
+use crate::templates;
 
 /// Models travel to the writer in batches: one message per file costs futex calls (a
 /// wake-up of the writer) besides the file's own system calls.
@@ -93,7 +97,7 @@ struct Outcome {
 }
 
 /// The models planned and written while deriving (see the module's doc).
-pub(super) struct EarlyModels {
+pub(crate) struct EarlyModels {
     sources: Vec<EarlySource>,
     /// Models waiting to fill a batch.
     batch: Mutex<Vec<Rendered>>,
@@ -112,7 +116,7 @@ impl EarlyModels {
     /// Starts the writer, when `sh` writes with the built-in staging template, deriving can
     /// succeed, and some model is to be generated; `None` otherwise (models are then planned
     /// after deriving, as they always were).
-    pub(super) fn start(
+    pub(crate) fn start(
         sh: &Shared,
         names: &Names,
         inputs: &HashMap<String, TableInput>,
@@ -178,7 +182,7 @@ impl EarlyModels {
 
     /// Called on the deriving thread once table `t` of source `s` is derived (`ctx`): plans
     /// its model, when it is generated, and hands it to the writer.
-    pub(super) fn derived(&self, sh: &Shared, s: usize, t: usize, ctx: &TableCtx) {
+    pub(crate) fn derived(&self, sh: &Shared, s: usize, t: usize, ctx: &TableCtx) {
         let Some(source) = self.sources.get(s) else {
             return;
         };
@@ -209,7 +213,7 @@ impl EarlyModels {
     /// Source `index`'s models (by table index), once deriving has succeeded. The first call
     /// waits for the writer and records in the state every file it wrote (from then on, they
     /// stay whatever happens); it fails with the writer's error, if any.
-    pub(super) fn models_of(
+    pub(crate) fn models_of(
         &mut self,
         sink: &Sink,
         index: usize,
@@ -351,7 +355,7 @@ fn missing_dirs<'a>(root: &Path, dirs: impl Iterator<Item = &'a String>) -> Vec<
 /// The models of `chosen` (as [`render_models`] returns them) from what the writer left in
 /// `done`: written ones as they are, the others accepted by the sink now. A model it was not
 /// given (none, unless the rules of what is generated differ) is planned here.
-pub(super) fn finish_models(
+pub(crate) fn finish_models(
     sh: &Shared,
     source_value: &Value,
     source: &Arc<SourceCtx>,

@@ -14,7 +14,8 @@ use git2::build::TreeUpdateBuilder;
 use git2::{FileMode, ObjectType, Oid, Repository, Tree};
 
 use super::errors::GitError;
-use crate::generate::state::{sha256_hex, State, STATE_FILE};
+use crate::digest::sha256_hex;
+use crate::generate::state::{State, STATE_FILE};
 
 /// How a committed file differs from HEAD.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

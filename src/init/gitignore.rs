@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::generate::write::{write_atomic, WriteError};
+use crate::fsx::{write_atomic, WriteError};
 
 /// The line added.
 pub const ENTRY: &str = ".datachonk/";

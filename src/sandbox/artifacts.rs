@@ -16,7 +16,7 @@ use super::lineage::{self, jinja_calls, model_unique_id, Graph, SourceTable};
 use super::manifest_from_checkout::model_file;
 use super::simulate::SIMULATED_DBT_VERSION;
 use super::state::Run;
-use crate::generate::state::sha256_hex;
+use crate::digest::sha256_hex;
 
 const MANIFEST_SCHEMA: &str = "https://schemas.getdbt.com/dbt/manifest/v12.json";
 const RUN_RESULTS_SCHEMA: &str = "https://schemas.getdbt.com/dbt/run-results/v6.json";

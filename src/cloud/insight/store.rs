@@ -77,9 +77,9 @@ impl ArtifactStore {
                 .and_then(Path::parent)
                 .and_then(Path::parent)
             {
-                let _ = crate::generate::state::ignore_cache_folder(project);
+                let _ = crate::fsx::cache_dir::ignore_cache_folder(project);
             }
-            let _ = crate::generate::write::write_atomic(&p, &bytes);
+            let _ = crate::fsx::write_atomic(&p, &bytes);
         }
         Ok(Some(bytes))
     }

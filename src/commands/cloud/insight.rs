@@ -14,7 +14,7 @@ use crate::cloud::{ApiError, Client, Run, RunQuery, RunStatus};
 use crate::config::Config;
 use crate::deploy::store_for;
 use crate::error::{CliError, CmdResult, Exit};
-use crate::generate::write::write_atomic;
+use crate::fsx::write_atomic;
 use crate::ui::Ui;
 
 const RUN_RELATED: &[&str] = &["run_steps", "job", "trigger"];

@@ -1,6 +1,8 @@
 //! Planning and rendering the spec's files: every file through the templates (`marts/*`,
 //! overridable by name like the staging ones), compared with the disk and the state
 //! (unchanged, changed, edited by hand) and handed to the same sink as staging files.
+//! Over 600 lines for one reason: one template context builder per mart file kind (dim,
+//! snapshot, fact, metrics, spine), all fed the same resolved model.
 
 use std::collections::BTreeSet;
 
@@ -8,23 +10,17 @@ use serde_json::{json, Value as Json};
 use sha2::Digest;
 
 use super::model::{self, Entity, Fact, MetricKind, Model, Orphans, Snapshot, UNKNOWN_KEY};
-use super::MartsError;
-use crate::generate::plan::{self, FileKind, PlannedFile};
-use crate::generate::project::Project;
-use crate::generate::quoting::Dialect;
-use crate::generate::state::State;
-use crate::generate::{DiskCheck, GenerateError, Input, OnDisk, Request, Sink};
+use super::problem::MartsError;
+use crate::generate::plan::file::{self as plan, FileKind, PlannedFile};
+use crate::generate::read::project::Project;
+use crate::generate::reconcile::disk::{DiskCheck, OnDisk};
+use crate::generate::reconcile::state::State;
+use crate::generate::request::{GenerateError, Input, Request};
+use crate::generate::write::sink::Sink;
+use crate::ident::quoting::Dialect;
 use crate::templates::{self, Templates};
 
-pub const DIM: &str = "marts/dim.sql";
-pub const DIM_SCD2: &str = "marts/dim_scd2.sql";
-pub const DIM_YAML: &str = "marts/dim.yml";
-pub const SNAPSHOT: &str = "marts/snapshot.yml";
-pub const FCT: &str = "marts/fct.sql";
-pub const FCT_YAML: &str = "marts/fct.yml";
-pub const METRICS_YAML: &str = "marts/metrics.yml";
-pub const TIME_SPINE: &str = "marts/time_spine.sql";
-pub const TIME_SPINE_YAML: &str = "marts/time_spine.yml";
+pub use crate::templates::names::marts::*;
 
 /// One file to render: where, what kind, with which template and context.
 struct Job {
@@ -55,15 +51,17 @@ pub(in crate::generate) fn plan(
         Input::Catalog(p) => Some(p.as_path()),
         _ => None,
     };
-    let known = super::known(&req.root, input, project, state, staging_models)?;
+    let known = super::known::known(&req.root, input, project, state, staging_models)?;
     let model = model::resolve(&spec, &known)?;
-    let declared = super::read_declared(&req.root, &model.layout.snapshots_folder, &|p| {
-        state.checksum_of(p).is_some()
-    });
+    let declared =
+        super::declared::read_declared(&req.root, &model.layout.snapshots_folder, &|p| {
+            state.checksum_of(p).is_some()
+        });
     let dialect = Dialect::parse(&req.config.dialect).unwrap_or(Dialect::Postgres);
     let (jobs, mut files) = jobs(&model, project, &declared, dialect)?;
 
-    let mut base = crate::generate::base_fingerprint(templates, &req.config, req.force);
+    let mut base =
+        crate::generate::plan::fingerprint::base_fingerprint(templates, &req.config, req.force);
     base.update(b"marts\0");
     let rendered =
         crate::generate::parallel::map(jobs, |job| -> Result<PlannedFile, GenerateError> {
@@ -76,7 +74,8 @@ pub(in crate::generate) fn plan(
                 OnDisk::Unchanged(f) => return Ok(*f),
                 OnDisk::Other(bytes) => bytes,
             };
-            let content = templates.render(job.template, crate::generate::to_value(&job.ctx))?;
+            let content =
+                templates.render(job.template, crate::templates::env::to_value(&job.ctx))?;
             let f = plan::classify(
                 &job.path,
                 job.kind,
@@ -98,7 +97,7 @@ pub(in crate::generate) fn plan(
 fn jobs(
     model: &Model,
     project: &Project,
-    declared: &super::Declared,
+    declared: &super::declared::Declared,
     dialect: Dialect,
 ) -> Result<(Vec<Job>, Vec<PlannedFile>), MartsError> {
     let layout = &model.layout;
@@ -737,32 +736,4 @@ fn metric_ctx(m: &model::Metric) -> Json {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn column_references_are_quoted_only_when_needed_in_the_dialect_case() {
-        assert_eq!(column_ref(Dialect::Snowflake, "order_id"), "order_id");
-        assert_eq!(column_ref(Dialect::Snowflake, "order"), "\"ORDER\"");
-        assert_eq!(column_ref(Dialect::Postgres, "order"), "\"order\"");
-        assert_eq!(column_ref(Dialect::Bigquery, "order"), "`order`");
-        assert_eq!(
-            column_ref(Dialect::Postgres, "Email Address"),
-            "\"Email Address\""
-        );
-        assert_eq!(column_ref(Dialect::Duckdb, "CustomerId"), "CustomerId");
-    }
-
-    #[test]
-    fn surrogate_keys_use_dbt_cross_database_macros() {
-        assert_eq!(
-            surrogate_key(&["customer_id".into()]),
-            "{{ dbt.hash(\"coalesce(\" ~ dbt.cast('customer_id', dbt.type_string()) ~ \", '_dc_null_')\") }}"
-        );
-        let two = surrogate_key(&["\"Order\"".into(), "it's".into()]);
-        assert!(two.starts_with("{{ dbt.hash(dbt.concat(["), "{two}");
-        assert!(two.contains("dbt.cast('\"Order\"', "), "{two}");
-        assert!(two.contains("dbt.cast('it\\'s', "), "{two}");
-        assert!(two.contains(", \"'|'\", "), "{two}");
-    }
-}
+mod tests;

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::MartsError;
+pub use super::problem::At;
+use super::problem::MartsError;
 
 /// The folder holding the spec, relative to the project root.
 pub const SPEC_DIR: &str = "datachonk";
@@ -159,24 +160,6 @@ pub struct MetricSpec {
     pub metrics: Option<Vec<Spanned<String>>>,
     pub label: Option<String>,
     pub description: Option<String>,
-}
-
-/// A value's place in the spec.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct At {
-    pub file: PathBuf,
-    pub line: u64,
-    pub column: u64,
-}
-
-impl At {
-    pub fn of<T>(file: &Path, s: &Spanned<T>) -> At {
-        At {
-            file: file.to_path_buf(),
-            line: s.referenced.line(),
-            column: s.referenced.column(),
-        }
-    }
 }
 
 /// All spec files of a project, each with its path (relative to the root, as messages show it).

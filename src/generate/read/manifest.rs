@@ -1,0 +1,275 @@
+//! What dbt itself resolved, from `target/manifest.json` (`dbt parse` writes it): each
+//! source's database, schema and identifier with the Jinja rendered, which sources each model
+//! reads (`depends_on`), and the adapter (the dialect). Read when the manifest is newer than
+//! every properties file (or given with `--manifest`); the YAML files still say where each
+//! declaration is written, for appending to them.
+//!
+//! Manifests run to hundreds of megabytes: the file is streamed through a buffered reader and
+//! only the fields used here are kept (serde skips the rest without building it).
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub const DEFAULT_PATH: &str = "target/manifest.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a dbt manifest ({message})")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// What planning takes from a manifest.
+#[derive(Debug, Default)]
+pub struct Manifest {
+    pub adapter_type: Option<String>,
+    /// Sources as dbt resolved them.
+    pub sources: Vec<ResolvedSource>,
+    /// `(model file, source, table)` for each source a model reads (names lower-cased; the
+    /// file project-relative, as `original_file_path` says).
+    pub reads: BTreeSet<(String, String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ResolvedSource {
+    pub source: String,
+    pub table: String,
+    pub identifier: String,
+    pub database: Option<String>,
+    pub schema: String,
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    #[serde(default)]
+    metadata: RawMetadata,
+    #[serde(default)]
+    sources: HashMap<String, RawSource>,
+    #[serde(default)]
+    nodes: HashMap<String, RawNode>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawMetadata {
+    #[serde(default)]
+    adapter_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawSource {
+    source_name: String,
+    name: String,
+    #[serde(default)]
+    identifier: Option<String>,
+    #[serde(default)]
+    database: Option<String>,
+    schema: String,
+}
+
+#[derive(Deserialize)]
+struct RawNode {
+    resource_type: String,
+    #[serde(default)]
+    original_file_path: String,
+    #[serde(default)]
+    depends_on: DependsOn,
+}
+
+#[derive(Deserialize, Default)]
+struct DependsOn {
+    #[serde(default)]
+    nodes: Vec<String>,
+}
+
+/// Read the manifest at `path`.
+pub fn read(path: &Path) -> Result<Manifest, ManifestError> {
+    let file = std::fs::File::open(path).map_err(|source| ManifestError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let reader = std::io::BufReader::with_capacity(256 * 1024, file);
+    let raw: Raw = serde_json::from_reader(reader).map_err(|e| ManifestError::Invalid {
+        path: path.to_path_buf(),
+        message: format!("line {}, column {}: {}", e.line(), e.column(), category(&e)),
+    })?;
+    let mut m = Manifest {
+        adapter_type: raw.metadata.adapter_type,
+        ..Manifest::default()
+    };
+    for node in raw.nodes.values() {
+        if node.resource_type != "model" && node.resource_type != "snapshot" {
+            continue;
+        }
+        for dep in &node.depends_on.nodes {
+            if let Some(s) = raw.sources.get(dep) {
+                m.reads.insert((
+                    node.original_file_path.replace('\\', "/"),
+                    s.source_name.to_ascii_lowercase(),
+                    s.name.to_ascii_lowercase(),
+                ));
+            }
+        }
+    }
+    m.sources = raw
+        .sources
+        .into_values()
+        .map(|s| ResolvedSource {
+            identifier: s.identifier.unwrap_or_else(|| s.name.clone()),
+            source: s.source_name,
+            table: s.name,
+            database: s.database,
+            schema: s.schema,
+        })
+        .collect();
+    m.sources
+        .sort_by(|a, b| (&a.source, &a.table).cmp(&(&b.source, &b.table)));
+    Ok(m)
+}
+
+fn category(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "cannot read it",
+        serde_json::error::Category::Syntax => "not valid JSON",
+        serde_json::error::Category::Data => "an unexpected shape",
+        serde_json::error::Category::Eof => "cut short",
+    }
+}
+
+/// The manifest to read for the project at `root`: `explicit`, else `target/manifest.json`
+/// when it is newer than every file in `properties` (else dbt's view of the project may be
+/// stale, and the YAML files are the truth).
+pub fn pick(
+    root: &Path,
+    explicit: Option<&Path>,
+    newest_properties: Option<std::time::SystemTime>,
+) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.to_path_buf());
+    }
+    let path = root.join(DEFAULT_PATH);
+    let written = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+    match newest_properties {
+        Some(newest) if newest >= written => None,
+        _ => Some(path),
+    }
+}
+
+/// The dialect the project's adapter implies: the manifest's `adapter_type` (read from the
+/// head of the file: `metadata` comes first), else the `type` of the profile's target in
+/// profiles.yml (`DBT_PROFILES_DIR`, the project folder, `~/.dbt`). `None` when neither says
+/// one datachonk knows.
+pub fn project_dialect(root: &Path) -> Option<String> {
+    adapter_from_manifest_head(&root.join(DEFAULT_PATH))
+        .or_else(|| adapter_from_profile(root))
+        .and_then(|a| dialect_of(&a))
+}
+
+fn dialect_of(adapter: &str) -> Option<String> {
+    let a = adapter.to_ascii_lowercase();
+    let d = match a.as_str() {
+        "duckdb" | "motherduck" => "duckdb",
+        "postgres" | "postgresql" => "postgres",
+        "redshift" => "redshift",
+        "snowflake" => "snowflake",
+        "bigquery" => "bigquery",
+        "databricks" | "spark" => "databricks",
+        _ => return None,
+    };
+    Some(d.to_string())
+}
+
+fn adapter_from_manifest_head(path: &Path) -> Option<String> {
+    let mut head = vec![0u8; 64 * 1024];
+    let mut f = std::fs::File::open(path).ok()?;
+    let n = f.read(&mut head).ok()?;
+    let text = String::from_utf8_lossy(&head[..n]);
+    let at = text.find("\"adapter_type\"")?;
+    let rest = text[at + "\"adapter_type\"".len()..].trim_start();
+    let rest = rest.strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+fn adapter_from_profile(root: &Path) -> Option<String> {
+    #[derive(Deserialize)]
+    struct DbtProject {
+        profile: Option<String>,
+    }
+    let project: DbtProject = crate::generate::read::yaml::from_str_tolerant(
+        &std::fs::read_to_string(root.join("dbt_project.yml")).ok()?,
+    )
+    .ok()?
+    .0;
+    let profile = project.profile?;
+    let dirs = std::env::var_os("DBT_PROFILES_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([root.to_path_buf()])
+        .chain(std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".dbt")));
+    for dir in dirs {
+        let Ok(text) = std::fs::read_to_string(dir.join("profiles.yml")) else {
+            continue;
+        };
+        let Ok((profiles, _)) = crate::generate::read::yaml::from_str_tolerant::<
+            crate::generate::read::yaml::Value,
+        >(&text) else {
+            continue;
+        };
+        let p = profiles.get(&profile)?;
+        let target = p
+            .get("target")
+            .and_then(crate::generate::read::yaml::Value::as_str)?;
+        let output = p.get("outputs")?.get(target)?;
+        return output
+            .get("type")
+            .and_then(crate::generate::read::yaml::Value::as_str)
+            .map(str::to_string);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_resolved_sources_what_models_read_and_the_adapter() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifest.json");
+        std::fs::write(
+            &path,
+            r#"{"metadata": {"adapter_type": "duckdb", "dbt_version": "1.10"},
+               "nodes": {
+                 "model.p.stg_orders": {"resource_type": "model", "name": "stg_orders",
+                    "original_file_path": "models/stg_orders.sql",
+                    "depends_on": {"nodes": ["source.p.ecom.raw_orders"], "macros": []}, "raw_code": "..."},
+                 "test.p.t": {"resource_type": "test", "depends_on": {"nodes": ["source.p.ecom.raw_items"]}}},
+               "sources": {
+                 "source.p.ecom.raw_orders": {"source_name": "ecom", "name": "raw_orders",
+                    "identifier": "orders", "database": "wh", "schema": "raw", "columns": {}},
+                 "source.p.ecom.raw_items": {"source_name": "ecom", "name": "raw_items",
+                    "identifier": "raw_items", "database": "wh", "schema": "raw"}}}"#,
+        )
+        .unwrap();
+        let m = read(&path).unwrap();
+        assert_eq!(m.adapter_type.as_deref(), Some("duckdb"));
+        assert_eq!(m.sources.len(), 2);
+        assert_eq!(m.sources[1].identifier, "orders");
+        // A test reading a source does not stage it; a model does.
+        assert_eq!(
+            m.reads.into_iter().collect::<Vec<_>>(),
+            vec![(
+                "models/stg_orders.sql".to_string(),
+                "ecom".to_string(),
+                "raw_orders".to_string()
+            )]
+        );
+        assert_eq!(adapter_from_manifest_head(&path).as_deref(), Some("duckdb"));
+    }
+}
