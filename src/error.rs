@@ -80,6 +80,16 @@ impl From<crate::cloud::ApiError> for CliError {
 
 /// Hook failures: a hook in the way or an unpushed commit are usage and git errors, with
 /// what to do next.
+/// Git's failures: exit 5, with the hints the error carries (DESIGN.md, "Exit codes").
+impl From<crate::git::GitError> for CliError {
+    fn from(e: crate::git::GitError) -> Self {
+        let hints = e.hints();
+        hints
+            .into_iter()
+            .fold(CliError::new(Exit::Git, e.to_string()), CliError::with_hint)
+    }
+}
+
 impl From<crate::hook::HookError> for CliError {
     fn from(e: crate::hook::HookError) -> Self {
         use crate::hook::HookError;

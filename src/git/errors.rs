@@ -1,9 +1,7 @@
 //! Everything `git/` can fail with, in the user's terms, and the one place those failures
-//! become a [`CliError`] with exit code 5 (DESIGN.md, "Exit codes").
+//! become a `CliError` with exit code 5 at the edge (src/error.rs) (DESIGN.md, "Exit codes").
 
 use std::path::PathBuf;
-
-use crate::error::{CliError, Exit};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
@@ -197,11 +195,3 @@ impl GitError {
 
 // The edge's mapping (exit code 5); it belongs in src/error.rs beside the other layers' (issue
 // 25 §2), which another helper edits this session: the lead moves these lines at the merge.
-impl From<GitError> for CliError {
-    fn from(e: GitError) -> Self {
-        let hints = e.hints();
-        hints
-            .into_iter()
-            .fold(CliError::new(Exit::Git, e.to_string()), CliError::with_hint)
-    }
-}
