@@ -100,3 +100,137 @@ fn sigterm_ends_dbt_run_like_ctrl_c_with_exit_143() {
 fn sighup_ends_dbt_run_like_ctrl_c_with_exit_129() {
     stopped_by("SIGHUP", 129);
 }
+
+/// stdout and stderr of an ended child.
+fn outputs(child: &mut std::process::Child) -> (String, String) {
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (stdout, stderr)
+}
+
+#[test]
+fn sigterm_ends_runs_wait_like_ctrl_c_with_exit_143() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let triggered = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "3", "--json"]);
+    assert_eq!(triggered.code, 0, "{}", triggered.stderr);
+    let mut child = spawn_json(&sb, dir.path(), &["cloud", "runs", "wait", "1", "--json"]);
+    wait_for_runs(&sb, "run 1 running", |runs| {
+        runs.iter().any(|r| r.status_humanized == "Running")
+    });
+    signal(&child, "SIGTERM");
+    let status = exit_within(&mut child, Duration::from_secs(30), "runs wait");
+    let (stdout, stderr) = outputs(&mut child);
+    assert_eq!(status.code(), Some(143), "{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("one JSON document ({e}):\n{stdout}\n{stderr}"));
+    assert!(doc.to_string().contains("interrupted"), "{doc}");
+    // The run was started elsewhere: stopping the wait leaves it running.
+    let runs = sb.runs();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status_humanized, "Running", "{:?}", runs[0]);
+}
+
+/// `datachonk sandbox` and `datachonk serve` stop the same way on each stop signal: they say
+/// so, close their port and exit 0 (a server asked to stop has done its job).
+fn server_stops(args: &[&str], name: &str) {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let mut child = spawn_json(&sb, dir.path(), args);
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {first:?}"))
+        .to_string();
+    let addr = url
+        .trim_start_matches("http://")
+        .split(['/', '?'])
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        std::net::TcpStream::connect(&addr).is_ok(),
+        "{addr} is served"
+    );
+    signal(&child, name);
+    let status = exit_within(&mut child, Duration::from_secs(30), name);
+    let (_, stderr) = outputs(&mut child);
+    assert_eq!(status.code(), Some(0), "{name}: {stderr}");
+    assert!(stderr.contains("stopping"), "{name}: {stderr}");
+    assert!(
+        std::net::TcpStream::connect(&addr).is_err(),
+        "{name}: {addr} still accepts connections"
+    );
+}
+
+#[test]
+fn sigterm_and_sighup_stop_the_sandbox_and_serve_as_ctrl_c_does() {
+    for name in ["SIGTERM", "SIGHUP", "SIGINT"] {
+        server_stops(&["sandbox", "--addr", "127.0.0.1:0"], name);
+        server_stops(&["serve", "--addr", "127.0.0.1:0"], name);
+    }
+}
+
+#[test]
+fn sigterm_ends_a_generate_waiting_for_another_at_once_writing_nothing() {
+    let dir = workdir();
+    let p = dir.path();
+    std::fs::write(
+        p.join("dbt_project.yml"),
+        "name: shop\nversion: \"1.0\"\nconfig-version: 2\nprofile: shop\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(p.join(".datachonk")).unwrap();
+    let sources =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sources.yml");
+    // Another generate holds the project (the OS's flock on `.datachonk/`, as datachonk takes it).
+    let lock = std::fs::File::open(p.join(".datachonk")).unwrap();
+    // SAFETY: the descriptor is open while `lock` lives.
+    assert_eq!(
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) },
+        0
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_datachonk"))
+        .args(["generate", "--from-sources"])
+        .arg(&sources)
+        .current_dir(p)
+        .env("NO_COLOR", "1")
+        .env("DATACHONK_LOCK_WAIT", "600")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("waiting for another datachonk generate") {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(n > 0, "generate ended before waiting: {said}");
+        said.push_str(&line);
+    }
+    signal(&child, "SIGTERM");
+    let status = exit_within(&mut child, Duration::from_secs(30), "generate");
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert_eq!(status.code(), Some(143), "{said}{rest}");
+    assert!(!p.join("models").exists(), "nothing written: {said}{rest}");
+    drop(lock);
+}

@@ -24,6 +24,8 @@ pub const STALE: Exit = Exit::RunError;
 pub fn run(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
     let settings = load_settings(global, args)?;
     let input = input_of(global, args, &settings, ui)?;
+    // Heard from here on: while waiting for the lock a stop signal ends the run at once.
+    stop_on_signal();
     // One run at a time: a second one waits (bounded), then refuses.
     let _lock = lock(&settings.root, ui)?;
     let root = settings.root.clone();
@@ -170,7 +172,7 @@ fn plan_or_write(request: &Request, writes: bool) -> Result<(Plan, usize), CliEr
     if !writes {
         return Ok((generate::plan(request)?, 0));
     }
-    stop_writing_on_signal();
+    WRITING.store(true, std::sync::atomic::Ordering::SeqCst);
     let result = generate::generate(request);
     if crate::fsx::atomic::was_interrupted() {
         return Err(CliError::new(
@@ -343,10 +345,15 @@ fn state_file_ignored(root: &std::path::Path) -> Option<String> {
         .then(|| format!("check with `git check-ignore -v {}`", rel.display()))
 }
 
-/// On SIGINT, SIGTERM or SIGHUP, stop writing: each file being written is abandoned and its
-/// temporary file removed, the files already written are recorded in the state as usual, and
-/// `run` exits 130, 143 or 129. A second signal exits at once (a later run sweeps what it leaves).
-fn stop_writing_on_signal() {
+/// Set once files are being written: a stop signal then finishes the file in hand cleanly.
+static WRITING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// On SIGINT, SIGTERM or SIGHUP before any file is written (reading, planning, waiting for
+/// another run's lock): exit 130, 143 or 129 at once, nothing written. While writing: each file
+/// being written is abandoned and its temporary file removed, the files already written are
+/// recorded in the state as usual, and `run` exits the same way. A second signal exits at once
+/// (a later run sweeps what it leaves).
+fn stop_on_signal() {
     #[cfg(unix)]
     {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread()
@@ -362,8 +369,10 @@ fn stop_writing_on_signal() {
         std::thread::spawn(move || {
             rt.block_on(async {
                 stop.recv().await;
-                crate::fsx::atomic::interrupt();
-                stop.recv().await;
+                if WRITING.load(std::sync::atomic::Ordering::SeqCst) {
+                    crate::fsx::atomic::interrupt();
+                    stop.recv().await;
+                }
             });
             std::process::exit(crate::signals::stop_exit().code());
         });
