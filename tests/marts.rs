@@ -501,3 +501,74 @@ fn names_follow_the_layout_pattern_materializations_and_the_spine_are_configurab
         "{out}"
     );
 }
+
+#[test]
+fn column_descriptions_from_the_spec_reach_the_models_and_the_semantic_layer() {
+    let dir = project(
+        "entities:
+  customers:
+    from: stg_shop__customers
+    key: customer_id
+    attributes: [customer_name, email]
+    descriptions:
+      customer_id: The shop's customer number.
+      email: 'Where receipts go: \"quoted\" # not a comment'
+facts:
+  orders:
+    from: stg_shop__orders
+    grain: order_id
+    entities: [customers]
+    measures: [amount]
+    time: ordered_at
+    descriptions: { amount: Order total in EUR., ordered_at: When the order was placed. }
+metrics:
+  revenue: { fact: orders, measure: amount, agg: sum }
+",
+    );
+    let p = dir.path();
+    let (code, out) = run(p, &["generate"]);
+    assert_eq!(code, 0, "{out}");
+    let dim = read(p, "models/marts/dim_customers.yml");
+    assert!(
+        dim.contains(
+            "      - name: customer_id\n        description: \"The shop's customer number.\"\n"
+        ),
+        "{dim}"
+    );
+    assert!(
+        dim.contains("      - name: email\n        type: categorical\n        description: \"Where receipts go: \\\"quoted\\\" # not a comment\"\n"),
+        "the semantic dimension carries it too: {dim}"
+    );
+    let fct = read(p, "models/marts/fct_orders.yml");
+    assert!(
+        fct.contains("      - name: amount\n        description: Order total in EUR.\n"),
+        "{fct}"
+    );
+    assert!(
+        fct.contains("description: Order total in EUR.\n        agg: sum"),
+        "the measure carries it: {fct}"
+    );
+    assert!(
+        fct.contains("      - name: ordered_at\n        type: time\n        description: When the order was placed."),
+        "{fct}"
+    );
+
+    // A description of a column the entity does not have is refused with what it could be.
+    write(
+        p,
+        "datachonk/model.yml",
+        "entities:\n  customers:\n    from: stg_shop__customers\n    key: customer_id\n    attributes: [email]\n    descriptions: { emial: typo }\n",
+    );
+    let (code, out) = run(p, &["generate"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains(
+            "datachonk/model.yml:6:19: descriptions: `emial` is not a column of entity customers"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("its key and attributes: customer_id, email"),
+        "{out}"
+    );
+}

@@ -36,6 +36,7 @@ entities:
     key: customer_id
     attributes: [customer_name, country, signed_up_date]
     description: A person who has an account.
+    descriptions: { country: Where the customer lives., signed_up_date: The day the account was opened. }
 
 facts:
   orders:
@@ -44,6 +45,7 @@ facts:
     entities: [customers]
     measures: [amount]
     time: ordered_at
+    descriptions: { amount: Order total. }
 
 metrics:
   revenue: { fact: orders, measure: amount, agg: sum, description: Sum of order amounts. }
@@ -149,8 +151,13 @@ fn dimensions_are_semantic_models_and_every_metric_kind_equals_sql_through_metri
     let dim = read(p, "models/marts/dim_customers.yml");
     assert!(dim.contains("semantic_models:"), "{dim}");
     assert!(
-        dim.contains("- name: signed_up_date\n        type: time"),
-        "{dim}"
+        dim.contains("- name: signed_up_date\n        type: time\n        description: The day the account was opened."),
+        "the spec's descriptions reach the semantic layer: {dim}"
+    );
+    let fct = read(p, "models/marts/fct_orders.yml");
+    assert!(
+        fct.contains("description: Order total.\n        agg: sum"),
+        "{fct}"
     );
     dbt(
         &dbt_bin,

@@ -399,10 +399,16 @@ fn dim_yaml_ctx(e: &Entity, q: &dyn Fn(&str) -> String) -> Json {
             ],
             _ => vec![not_null.clone()],
         };
-        columns.push(json!({ "name": k, "description": if e.key.len() == 1 { format!("Natural key of the {thing}.") } else { String::new() }, "tests": tests }));
+        let description = match e.descriptions.get(k) {
+            Some(d) => d.clone(),
+            None if e.key.len() == 1 => format!("Natural key of the {thing}."),
+            None => String::new(),
+        };
+        columns.push(json!({ "name": k, "description": description, "tests": tests }));
     }
     for a in e.attributes.iter().flatten() {
-        columns.push(json!({ "name": a, "description": "", "tests": [] }));
+        let description = e.descriptions.get(a).cloned().unwrap_or_default();
+        columns.push(json!({ "name": a, "description": description, "tests": [] }));
     }
     if scd2 {
         for (name, description) in [
@@ -435,17 +441,21 @@ fn dim_semantic_model(e: &Entity) -> Option<Json> {
     let attributes = e.attributes.as_ref()?;
     let mut dimensions: Vec<Json> = Vec::new();
     for c in e.key.iter().chain(attributes) {
+        let description = e.descriptions.get(c);
         dimensions.push(if e.time_attributes.contains(c) {
-            json!({ "name": c, "type": "time", "granularity": "day" })
+            json!({ "name": c, "type": "time", "granularity": "day", "description": description })
         } else {
-            json!({ "name": c, "type": "categorical" })
+            json!({ "name": c, "type": "categorical", "description": description })
         });
     }
     if e.snapshot.is_some() {
         for t in ["valid_from", "valid_to"] {
-            dimensions.push(json!({ "name": t, "type": "time", "granularity": "day" }));
+            dimensions.push(
+                json!({ "name": t, "type": "time", "granularity": "day", "description": null }),
+            );
         }
-        dimensions.push(json!({ "name": "is_current", "type": "categorical" }));
+        dimensions
+            .push(json!({ "name": "is_current", "type": "categorical", "description": null }));
     }
     Some(json!({
         "name": e.model,
@@ -637,7 +647,8 @@ fn fact_yaml_ctx(f: &Fact, semantic: bool) -> Json {
         } else {
             vec!["not_null".into()]
         };
-        columns.push(json!({ "name": g, "description": "", "tests": tests }));
+        let description = f.descriptions.get(g).cloned().unwrap_or_default();
+        columns.push(json!({ "name": g, "description": description, "tests": tests }));
     }
     for j in &f.joins {
         let orphans = match f.orphans {
@@ -665,6 +676,12 @@ fn fact_yaml_ctx(f: &Fact, semantic: bool) -> Json {
             ],
         }));
     }
+    // Described columns the fact carries besides its grain and keys: listed for their docs.
+    for (column, description) in &f.descriptions {
+        if !f.grain.contains(column) {
+            columns.push(json!({ "name": column, "description": description, "tests": [] }));
+        }
+    }
     let semantic_model = semantic.then(|| {
         let default_time = fact_time(f).cloned();
         let mut entities = Vec::new();
@@ -683,17 +700,28 @@ fn fact_yaml_ctx(f: &Fact, semantic: bool) -> Json {
                     .push(json!({ "name": j.semantic_name, "type": "foreign", "expr": j.key_as }));
             }
         }
+        let described = |c: &String| f.descriptions.get(c).cloned();
         let mut dimensions: Vec<Json> = f
             .time_dimensions
             .iter()
-            .map(|t| json!({ "name": t, "type": "time", "granularity": "day" }))
+            .map(|t| json!({ "name": t, "type": "time", "granularity": "day", "description": described(t) }))
             .collect();
         dimensions.extend(
             f.dimensions
                 .iter()
                 .filter(|d| !f.time_dimensions.contains(d))
-                .map(|d| json!({ "name": d, "type": "categorical" })),
+                .map(|d| json!({ "name": d, "type": "categorical", "description": described(d) })),
         );
+        // A measure over a described column says what it sums (or counts).
+        let measures: Vec<Json> = f
+            .semantic_measures
+            .iter()
+            .map(|m| {
+                let mut j = json!(m);
+                j["description"] = json!(described(&m.expr));
+                j
+            })
+            .collect();
         json!({
             "name": f.name,
             "description": f.description,
@@ -702,7 +730,7 @@ fn fact_yaml_ctx(f: &Fact, semantic: bool) -> Json {
             "primary_entity": if f.grain.len() == 1 { Json::Null } else { json!(f.primary_entity) },
             "entities": entities,
             "dimensions": dimensions,
-            "measures": f.semantic_measures,
+            "measures": measures,
         })
     });
     json!({ "model": f.model, "description": f.description, "columns": columns, "semantic_model": semantic_model })

@@ -91,6 +91,9 @@ pub struct EntitySpec {
     /// `table` (default), `view` or `ephemeral`.
     pub materialized: Option<Spanned<String>>,
     pub description: Option<String>,
+    /// What a key column or an attribute holds, by column: its description in the model's
+    /// YAML and in the semantic model.
+    pub descriptions: Option<Spanned<BTreeMap<String, String>>>,
 }
 
 /// A fact's reference to an entity: its name, or the entity and the fact's column(s) holding
@@ -123,6 +126,9 @@ pub struct FactSpec {
     /// `table` (default) or `view` (an incremental fact is incremental).
     pub materialized: Option<Spanned<String>>,
     pub description: Option<String>,
+    /// What a grain column, measure, dimension or the time column holds, by column: its
+    /// description in the model's YAML and in the semantic model.
+    pub descriptions: Option<Spanned<BTreeMap<String, String>>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

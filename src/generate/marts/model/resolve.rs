@@ -353,9 +353,21 @@ pub fn resolve(spec: &Spec, known: &Known) -> Result<Model, MartsError> {
             )
             .cloned()
             .collect();
+        let described: Option<Vec<String>> = attributes
+            .as_ref()
+            .map(|a: &Vec<String>| key.iter().chain(a.iter()).cloned().collect());
+        let descriptions = descriptions_of(
+            &mut problems,
+            file,
+            e.descriptions.as_ref(),
+            described.as_deref(),
+            &format!("entity {name}"),
+            "its key and attributes",
+        );
         entities.insert(
             name.to_string(),
             Entity {
+                descriptions,
                 time_attributes,
                 materialized,
                 semantic_name: singular(name),
@@ -632,6 +644,21 @@ pub fn resolve(spec: &Spec, known: &Known) -> Result<Model, MartsError> {
         };
         fact_cols.insert(name.to_string(), cols);
         let primary_entity = singular(name);
+        let described: Vec<String> = grain
+            .iter()
+            .cloned()
+            .chain(f.measures.iter().map(|m| m.value.clone()))
+            .chain(f.dimensions.iter().map(|m| m.value.clone()))
+            .chain(f.time.iter().map(|t| t.value.clone()))
+            .collect();
+        let descriptions = descriptions_of(
+            &mut problems,
+            file,
+            f.descriptions.as_ref(),
+            Some(&described),
+            &format!("fact {name}"),
+            "its grain, measures, dimensions and time",
+        );
         facts.insert(
             name.to_string(),
             Fact {
@@ -652,6 +679,7 @@ pub fn resolve(spec: &Spec, known: &Known) -> Result<Model, MartsError> {
                     .unwrap_or_else(|| format!("One row per {}.", singular(name))),
                 semantic_measures: Vec::new(),
                 primary_entity,
+                descriptions,
             },
         );
     }
@@ -1058,4 +1086,37 @@ fn find_cycle(
         path.pop();
     }
     None
+}
+
+/// The spec's `descriptions:` of an entity or a fact, each naming one of `columns` (when they
+/// are known); a name that is none of them is a problem with what it could be.
+fn descriptions_of(
+    problems: &mut Vec<Problem>,
+    file: &Path,
+    given: Option<&serde_saphyr::Spanned<BTreeMap<String, String>>>,
+    columns: Option<&[String]>,
+    what: &str,
+    which: &str,
+) -> BTreeMap<String, String> {
+    let Some(given) = given else {
+        return BTreeMap::new();
+    };
+    let mut out = BTreeMap::new();
+    for (column, text) in &given.value {
+        if let Some(columns) = columns {
+            if !columns.iter().any(|c| c == column) {
+                problems.push(Problem {
+                    at: At::of(file, given),
+                    message: format!("descriptions: `{column}` is not a column of {what}"),
+                    hint: Some(format!("{which}: {}", columns.join(", "))),
+                });
+                continue;
+            }
+        }
+        let text = text.trim();
+        if !text.is_empty() {
+            out.insert(column.clone(), text.to_string());
+        }
+    }
+    out
 }

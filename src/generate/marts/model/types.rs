@@ -2,6 +2,8 @@
 //! project's metadata knows of the models they are built from. Every problem is reported at
 //! its place in the spec with what to write instead.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::generate::marts::problem::Problem;
@@ -63,6 +65,8 @@ pub struct Entity {
     pub surrogate_key: String,
     pub materialized: String,
     pub description: String,
+    /// Column descriptions from the spec, by column.
+    pub descriptions: BTreeMap<String, String>,
     /// Attributes whose type is a date or time (time dimensions in the semantic model).
     pub time_attributes: Vec<String>,
     /// The name facts and semantic models know it by (`customers` → `customer`).
@@ -135,6 +139,8 @@ pub struct Fact {
     pub orphans: Orphans,
     pub materialized: String,
     pub description: String,
+    /// Column descriptions from the spec, by column.
+    pub descriptions: BTreeMap<String, String>,
     /// Semantic-model measures its metrics use.
     pub semantic_measures: Vec<Measure>,
     pub primary_entity: String,
