@@ -63,20 +63,7 @@ fn stopped_by(name: &str, code: i32) {
     });
     signal(&child, name);
     let status = exit_within(&mut child, Duration::from_secs(30), name);
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let (stdout, stderr) = outputs(&mut child);
     assert_eq!(status.code(), Some(code), "{name}: {stdout}\n{stderr}");
     let doc: serde_json::Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("{name}: one JSON document ({e}):\n{stdout}\n{stderr}"));
