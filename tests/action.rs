@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use datachonk::sandbox::{RunStatus, RunningSandbox};
 use release_support::{release_folder, serve};
-use support::{assert_no_token, sandbox, wait_for_runs, Run, TOKEN};
+use support::{assert_no_token, exit_within, sandbox, wait_for_runs, Run, TOKEN};
 
 struct Runner {
     _root: tempfile::TempDir,
@@ -188,8 +188,12 @@ fn cancelling_the_workflow_cancels_the_dbt_cloud_run() {
         .unwrap()
         .success();
     assert!(ok);
-    let out = wait_with_deadline(&mut step, Duration::from_secs(60));
-    let run = Run::checked(out, TOKEN);
+    exit_within(
+        &mut step,
+        Duration::from_secs(60),
+        "the action's step after SIGTERM",
+    );
+    let run = Run::checked(step.wait_with_output().unwrap(), TOKEN);
     assert_eq!(run.code, 143, "{}\n{}", run.stdout, run.stderr);
     let runs = wait_for_runs(&sb, "the run to be cancelled", |runs| {
         runs[0].status == RunStatus::Cancelled
@@ -197,17 +201,4 @@ fn cancelling_the_workflow_cancels_the_dbt_cloud_run() {
     assert_eq!(runs.len(), 1);
     assert_eq!(runner.outputs(), "exit-code=143\n");
     assert_no_token(&run, TOKEN);
-}
-
-fn wait_with_deadline(child: &mut std::process::Child, limit: Duration) -> Output {
-    let deadline = std::time::Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the action's step did not end within {limit:?} of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let child = std::mem::replace(child, Command::new("true").spawn().unwrap());
-    child.wait_with_output().unwrap()
 }

@@ -158,22 +158,12 @@ pub fn summary(runs: &[RunReport<'_>], verdict: &str) -> String {
     md
 }
 
-/// A workflow command's message: `%`, CR and LF escaped as GitHub reads them; other control
-/// characters as visible text.
+/// A workflow command's message: control characters made visible as on a terminal (CR too),
+/// then `%` and LF escaped as GitHub reads them.
 fn data(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '%' => out.push_str("%25"),
-            '\r' => out.push_str("%0D"),
-            '\n' => out.push_str("%0A"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
+    crate::terminal_text::escape(s)
+        .replace('%', "%25")
+        .replace('\n', "%0A")
 }
 
 /// A workflow command's property value: as `data`, and `:` and `,` escaped too.
@@ -184,17 +174,14 @@ fn property(s: &str) -> String {
 /// Text in a Markdown table cell or line: no table breaks, no HTML, one line.
 fn cell(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for c in crate::terminal_text::escape(s).chars() {
         match c {
             '|' => out.push_str("\\|"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
             '`' => out.push('\''),
-            '\n' | '\r' => out.push(' '),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
+            '\n' | '\t' => out.push(' '),
             c => out.push(c),
         }
     }

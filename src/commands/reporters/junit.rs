@@ -64,24 +64,18 @@ pub fn of_many<'a>(verdict: &'a ManyVerdict<'_>) -> Vec<RunReport<'a>> {
         .collect()
 }
 
-/// Write the report to `path` whole or not at all (a temporary file renamed over it).
+/// Write the report to `path` whole or not at all.
 pub fn write(path: &Path, runs: &[RunReport<'_>]) -> Result<(), CliError> {
-    let fail = |e: std::io::Error| {
+    crate::fsx::atomic::write_atomic(path, document(runs).as_bytes()).map_err(|e| {
         CliError::new(
             Exit::Usage,
-            format!("--junit {}: cannot write the report: {e}", path.display()),
+            format!(
+                "--junit {}: cannot write the report: {}",
+                path.display(),
+                e.source
+            ),
         )
-    };
-    // Beside the target, so the rename stays on one file system.
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".{}.tmp", std::process::id()));
-    let tmp = std::path::PathBuf::from(tmp);
-    let written = std::fs::write(&tmp, document(runs)).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(fail(e));
-    }
-    Ok(())
+    })
 }
 
 /// The whole document for `runs`, in the order given.
@@ -354,16 +348,15 @@ fn first_line(message: &str) -> &str {
 }
 
 /// Text XML 1.0 can hold: markup escaped, and characters it forbids (ESC from coloured dbt
-/// logs, other C0 controls but tab and newlines) written as visible `\u{1b}` text.
+/// logs, other controls but tab and newline) written as visible `\u{1b}` text, as on a terminal.
 fn text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for c in crate::terminal_text::escape(s).chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {
+            '\u{fffe}' | '\u{ffff}' => {
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
             c => out.push(c),
