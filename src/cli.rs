@@ -367,6 +367,15 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "SCHEMA[.TABLE]", num_args = 1)]
     pub from_warehouse: Vec<String>,
 
+    /// How long --from-warehouse waits for dbt's answer before stopping it (e.g. 90s, 30m).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "15m",
+        requires = "from_warehouse"
+    )]
+    pub dbt_timeout: String,
+
     /// List each planned file as new, changed, unchanged or edited-by-hand; write nothing.
     #[arg(long)]
     pub dry_run: bool,

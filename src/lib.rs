@@ -3,6 +3,7 @@
 //! The binary is a thin shell over this library so that tests and benchmarks can drive each
 //! module directly. Layout follows `DESIGN.md`: one module per arrow of the loop.
 
+pub mod child;
 pub mod cli;
 pub mod cloud;
 pub mod commands;

@@ -13,14 +13,21 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A project folder (with `.git`, so the config search stops there) and optional datachonk.yaml.
+/// A dbt project folder (with `.git`, so the config search stops there) and optional
+/// datachonk.yaml.
 fn project(yaml: Option<&str>) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join(".git")).unwrap();
+    dbt_project(dir.path());
     if let Some(y) = yaml {
         std::fs::write(dir.path().join("datachonk.yaml"), y).unwrap();
     }
     dir
+}
+
+/// The smallest `dbt_project.yml`: generate works only inside a dbt project.
+fn dbt_project(dir: &Path) {
+    std::fs::write(dir.join("dbt_project.yml"), "name: shop\nversion: '1.0'\n").unwrap();
 }
 
 fn datachonk(dir: &Path) -> Command {
@@ -405,6 +412,22 @@ fn bad_inputs_are_usage_errors_that_say_where() {
         stderr(&a)
     );
 
+    // Outside a dbt project there is nowhere dbt would read models from: refused, nothing
+    // written (a folder of its own, with .git so the search for dbt_project.yml stops there).
+    let bare = tempfile::tempdir().unwrap();
+    std::fs::create_dir(bare.path().join(".git")).unwrap();
+    let err = refused(
+        bare.path(),
+        &[
+            "generate",
+            "--from-catalog",
+            fixture("catalog.json").to_str().unwrap(),
+        ],
+    );
+    assert!(err.contains("no dbt_project.yml in"), "{err}");
+    assert!(err.contains("--project-dir"), "{err}");
+    assert!(!bare.path().join("models").exists());
+
     // Config errors point at the line.
     let dir3 = project(Some("generate:\n  dialect: snowflak\n"));
     let a = generate(dir3.path(), &[]).code(2);
@@ -618,6 +641,7 @@ fn a_fresh_clone_tells_generated_files_from_hand_edits_and_check_fails_when_stal
     git(&origin, &["init", "-q", "-b", "main"]);
     // What `datachonk init` and `quickstart` write: the cache folder is ignored.
     std::fs::write(origin.join(".gitignore"), "target/\n.datachonk/\n").unwrap();
+    dbt_project(&origin);
     std::fs::copy(fixture("catalog.json"), origin.join("catalog.json")).unwrap();
     let gen = |dir: &Path, extra: &[&str]| {
         let mut args = vec!["generate", "--from-catalog", "catalog.json"];
@@ -890,6 +914,7 @@ fn temporary_files_of_a_datachonk_that_died_are_swept_on_the_next_run() {
 fn a_state_file_git_ignores_is_warned_about() {
     let dir = tempfile::tempdir().unwrap();
     git(dir.path(), &["init", "-q"]);
+    dbt_project(dir.path());
     std::fs::write(dir.path().join(".gitignore"), "*.json\n").unwrap();
     let out = stderr(&generate(dir.path(), &[]).success());
     assert!(

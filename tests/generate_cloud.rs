@@ -27,6 +27,7 @@ fn from_catalog_cloud_reads_the_latest_successful_runs_catalog() {
     let fixture = Fixture::from_yaml_str(DOCS_FIXTURE, "docs fixture").unwrap();
     let sb = Sandbox::start(SandboxOptions::default().with_fixture(fixture)).unwrap();
     let dir = workdir();
+    std::fs::write(dir.path().join("dbt_project.yml"), "name: shop\n").unwrap();
     std::fs::write(
         dir.path().join("datachonk.yaml"),
         "generate:\n  catalog_job_id: 7\n  source: shop\n",
@@ -81,6 +82,7 @@ fn from_catalog_cloud_reads_the_catalog_of_a_named_targets_job() {
     let fixture = Fixture::from_yaml_str(DOCS_FIXTURE, "docs fixture").unwrap();
     let sb = Sandbox::start(SandboxOptions::default().with_fixture(fixture)).unwrap();
     let dir = workdir();
+    std::fs::write(dir.path().join("dbt_project.yml"), "name: shop\n").unwrap();
     std::fs::write(
         dir.path().join("datachonk.yaml"),
         "deploy:\n  dbt_cloud:\n    default_target: ci\n    targets:\n      ci: {job_id: 1}\n      docs: {job_id: 7}\ngenerate:\n  source: shop\n",

@@ -69,6 +69,7 @@ fn from_postgres_detects_keys_comments_quoting_and_dbt_builds_it() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     std::fs::create_dir(p.join(".git")).unwrap();
+    std::fs::write(p.join("dbt_project.yml"), "name: chonk\n").unwrap();
     std::fs::write(p.join("datachonk.yaml"), "generate:\n  dialect: postgres\n").unwrap();
     // The password is in the URL; it must never be printed.
     let url = server.url("ada:s3cret-pw", "?schema=shop");
@@ -200,6 +201,7 @@ fn connection_errors_name_the_url_without_its_password() {
     let url = format!("postgres://ada:s3cret-pw@127.0.0.1:{port}/shop");
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join(".git")).unwrap();
+    std::fs::write(dir.path().join("dbt_project.yml"), "name: chonk\n").unwrap();
     for json in [false, true] {
         let mut cmd = cargo_bin_cmd!("datachonk");
         cmd.current_dir(dir.path()).env("NO_COLOR", "1");
@@ -229,6 +231,7 @@ fn connection_errors_name_the_url_without_its_password() {
 fn generate_from(url: &str, limit: std::time::Duration) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join(".git")).unwrap();
+    std::fs::write(dir.path().join("dbt_project.yml"), "name: chonk\n").unwrap();
     let out = cargo_bin_cmd!("datachonk")
         .current_dir(dir.path())
         .env("NO_COLOR", "1")
@@ -331,6 +334,7 @@ fn from_postgres_adds_to_the_projects_own_declaration_and_dbt_builds_it() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     std::fs::create_dir(p.join(".git")).unwrap();
+    std::fs::write(p.join("dbt_project.yml"), "name: chonk\n").unwrap();
     std::fs::write(p.join("datachonk.yaml"), "generate:\n  dialect: postgres\n").unwrap();
     std::fs::write(
         p.join("dbt_project.yml"),

@@ -15,9 +15,11 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A dbt project with `files` (a `dbt_project.yml` among them replaces the smallest one).
 fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join(".git")).unwrap();
+    std::fs::write(dir.path().join("dbt_project.yml"), "name: shop\n").unwrap();
     for (rel, text) in files {
         let p = dir.path().join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();

@@ -625,3 +625,117 @@ fn a_rename_in_a_generated_models_sql_is_followed_by_its_yaml() {
     p.dbt_green(2);
     p.settled();
 }
+
+/// A package of the team's (installed by `dbt deps` from a local folder, as from the hub) that
+/// declares the shop's orders and customers and stages them itself.
+fn install_shop_package(p: &Project) {
+    p.write(
+        "vendor/shop_pkg/dbt_project.yml",
+        "name: shop_pkg\nversion: '1.0.0'\nconfig-version: 2\nmodel-paths: [\"models\"]\n",
+    );
+    p.write(
+        "vendor/shop_pkg/models/_shop__sources.yml",
+        "sources:\n  - name: shop\n    schema: raw\n    tables:\n      - name: orders\n      - name: customers\n",
+    );
+    p.write(
+        "vendor/shop_pkg/models/shop_orders.sql",
+        "select id as order_id, customer_id, amount from {{ source('shop', 'orders') }}\n",
+    );
+    p.write(
+        "vendor/shop_pkg/models/shop_customers.sql",
+        "select id as customer_id, name from {{ source('shop', 'customers') }}\n",
+    );
+    p.write("packages.yml", "packages:\n  - local: vendor/shop_pkg\n");
+    p.dbt(&["deps"]);
+}
+
+#[test]
+fn an_installed_packages_sources_count_as_declared_and_its_files_are_never_edited() {
+    let p = Project::new("models", "datachonk.yaml", "generate:\n  dialect: duckdb\n");
+    p.warehouse(SHOP_SQL);
+    p.warehouse(PAYMENTS_SQL);
+    install_shop_package(&p);
+    // Only the manifest knows what packages declare (dbt_packages/ is never read as YAML).
+    p.dbt(&["parse"]);
+    p.write("meta/raw.yml", &meta("shop", "raw", true));
+    let package = |p: &Project| {
+        snapshot(&p.root)
+            .into_iter()
+            .filter(|(f, _)| f.starts_with("vendor/") || f.starts_with("dbt_packages/"))
+            .collect::<Vec<_>>()
+    };
+    let before = package(&p);
+    assert!(!before.is_empty());
+
+    let (code, out) = p.generate(&[]);
+    assert_eq!(code, 0, "{out}");
+    // The package's tables are declared and staged by it: only payments is new.
+    assert!(out.contains("wrote 3 file(s)"), "{out}");
+    assert_same(&package(&p), &before);
+    let sources = p.read("models/staging/shop/_shop__sources.yml");
+    assert!(sources.contains("- name: payments"), "{sources}");
+    assert!(
+        !sources.contains("- name: orders") && !sources.contains("- name: customers"),
+        "a package's tables declared again:\n{sources}"
+    );
+    assert!(p
+        .root
+        .join("models/staging/shop/stg_shop__payments.sql")
+        .exists());
+    assert!(!p
+        .root
+        .join("models/staging/shop/stg_shop__orders.sql")
+        .exists());
+    p.dbt_green(3);
+    p.settled();
+}
+
+#[test]
+fn an_explicit_manifest_says_what_a_jinja_schema_resolves_to() {
+    let p = Project::new("models", "datachonk.yaml", "generate:\n  dialect: duckdb\n");
+    p.warehouse(SHOP_SQL);
+    // Only dbt knows `shop_schema` (a project variable, no default in the call).
+    p.write(
+        "dbt_project.yml",
+        "name: trust\nversion: '1.0.0'\nconfig-version: 2\nprofile: trust\nmodel-paths: [\"models\"]\nvars:\n  shop_schema: raw\nmodels:\n  trust:\n    +materialized: view\n",
+    );
+    let declared = "sources:\n  - name: shop\n    schema: \"{{ var('shop_schema') }}\"\n    tables:\n      - name: orders\n";
+    p.write("models/sources.yml", declared);
+    p.dbt(&["parse"]);
+    // A manifest kept elsewhere (CI's), and none where generate would look by itself.
+    std::fs::create_dir_all(p.root.join("ci")).unwrap();
+    std::fs::rename(
+        p.root.join("target/manifest.json"),
+        p.root.join("ci/manifest.json"),
+    )
+    .unwrap();
+    // The loader calls the source by its schema.
+    p.write("meta/raw.yml", &meta("raw", "raw", false));
+
+    // Without the manifest the schema cannot be matched: a second source would be declared.
+    let (code, out) = p.generate(&["--dry-run"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("cannot be resolved"), "{out}");
+    assert!(out.contains("models/staging/raw/"), "{out}");
+
+    let (code, out) = p.generate(&["--manifest", "ci/manifest.json"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("cannot be resolved"), "{out}");
+    assert!(
+        !p.root.join("models/staging/raw").exists(),
+        "a second source was declared for schema raw:\n{out}"
+    );
+    let now = p.read("models/sources.yml");
+    assert!(now.starts_with(declared), "{now}");
+    assert!(now[declared.len()..].contains("- name: customers"), "{now}");
+    p.dbt_green(2);
+    p.settled_in(
+        ".",
+        &[
+            "--from-sources",
+            "meta/raw.yml",
+            "--manifest",
+            "ci/manifest.json",
+        ],
+    );
+}

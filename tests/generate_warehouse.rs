@@ -354,3 +354,51 @@ fn from_warehouse_on_postgres_through_dbt_postgres_stages_and_builds() {
     );
     assert!(stderr.contains("0 new, 0 changed"), "{stderr}");
 }
+
+#[test]
+fn a_dbt_that_never_answers_is_stopped_at_the_dbt_timeout_with_exit_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir(p.join(".git")).unwrap();
+    std::fs::write(p.join("dbt_project.yml"), "name: shop\n").unwrap();
+    // A dbt that logs that it connects, then hangs (a warehouse that never answers).
+    let dbt = p.join("hanging-dbt");
+    std::fs::write(
+        &dbt,
+        "#!/bin/sh\necho '{\"info\": {\"msg\": \"Concurrency: 1 threads (target=dev)\"}}'\nexec sleep 600\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dbt, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let started = std::time::Instant::now();
+    let (code, stdout, stderr) = datachonk(
+        p,
+        &dbt,
+        &["generate", "--from-warehouse", "raw", "--dbt-timeout", "1s"],
+    );
+    assert_eq!(code, 4, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("dbt did not answer within 1s")
+            && stderr.contains("Concurrency: 1 threads"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--dbt-timeout"), "{stderr}");
+    // Stopped, not waited out (the hanging dbt would take ten minutes).
+    assert!(started.elapsed() < std::time::Duration::from_secs(120));
+    assert!(!p.join("models").exists());
+
+    // A duration that is not one is a usage error naming the flag.
+    let (code, _, stderr) = datachonk(
+        p,
+        &dbt,
+        &[
+            "generate",
+            "--from-warehouse",
+            "raw",
+            "--dbt-timeout",
+            "soon",
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--dbt-timeout soon"), "{stderr}");
+}

@@ -24,9 +24,11 @@ fn datachonk(dir: &Path, args: &[&str]) -> (i32, String) {
     )
 }
 
+/// A dbt project at a repository's root (so the config search stops here).
 fn repo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join(".git")).unwrap();
+    std::fs::write(dir.path().join("dbt_project.yml"), "name: shop\n").unwrap();
     dir
 }
 

@@ -81,6 +81,15 @@ fn load_settings(
             )));
         }
     }
+    // The project is where dbt_project.yml is: writing anywhere else is writing where dbt
+    // does not look.
+    if !settings.dbt_project {
+        return Err(CliError::usage(format!(
+            "no dbt_project.yml in {} or any folder above it",
+            settings.root.display()
+        ))
+        .with_hint("run datachonk generate inside a dbt project, or pass --project-dir DIR"));
+    }
     let from_cloud = args
         .from_catalog
         .as_ref()
@@ -111,12 +120,15 @@ fn input_of(
         (Some(p), _) => Input::Catalog(p.clone()),
         (None, Some(p)) => Input::SourcesYaml(p.clone()),
         (None, None) if !args.from_warehouse.is_empty() => {
-            Input::Warehouse(generate::warehouse::Warehouse::new(
+            let mut w = generate::warehouse::Warehouse::new(
                 settings.root.clone(),
                 &args.from_warehouse,
                 args.target.clone(),
             )
-            .map_err(generate::GenerateError::from)?)
+            .map_err(generate::GenerateError::from)?;
+            w.timeout = config::parse_duration(&args.dbt_timeout)
+                .map_err(|e| CliError::usage(format!("--dbt-timeout {}: {e}", args.dbt_timeout)))?;
+            Input::Warehouse(w)
         }
         (None, None) => match &args.from_postgres {
             Some(url) => Input::Postgres(generate::postgres::PgUrl::new(url.clone())),
@@ -489,7 +501,10 @@ fn print_diffs(plan: &Plan, ui: &Ui) {
 impl From<GenerateError> for CliError {
     fn from(e: GenerateError) -> Self {
         let exit = match &e {
-            GenerateError::Write(_) | GenerateError::Read { .. } => Exit::Usage,
+            // Gave up waiting, as `--timeout` does for a run.
+            GenerateError::Warehouse(generate::warehouse::WarehouseError::TimedOut { .. }) => {
+                Exit::Timeout
+            }
             _ => Exit::Usage,
         };
         let err = CliError::new(exit, e.to_string());

@@ -52,6 +52,7 @@ fn render_args(force: bool) -> GenerateArgs {
         from_sources: None,
         from_postgres: None,
         from_warehouse: Vec::new(),
+        dbt_timeout: "15m".into(),
         dry_run: false,
         diff: false,
         check: false,

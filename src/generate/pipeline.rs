@@ -389,7 +389,7 @@ pub(crate) fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateErro
     }
     for name in &source_names {
         let ours = format!("{}/{name}/_{name}__sources.yml", req.config.output_dir);
-        if let Some(d) = project.declared(name) {
+        if let Some(d) = project.declared(name).filter(|d| d.package.is_none()) {
             if state.checksum_of(&ours).is_some() && req.root.join(&ours).exists() {
                 warnings.push(format!(
                     "{ours} (written by an earlier generate) and {} both declare source {name}, which dbt refuses: delete {ours}",

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use super::process::{self, Ending, SpawnError};
+use crate::child::{self as process, Ending, SpawnError};
 
 /// What to check out.
 #[derive(Debug, Clone)]

@@ -30,7 +30,7 @@ use super::artifacts;
 use super::executor::{RunStatus, StepEnd, StepPlan};
 use super::live_run::{plain_step, Worker};
 use super::manifest_from_checkout;
-use super::process::{self, Ending};
+use crate::child::{self as process, Ending};
 
 /// How a step ended, for the run.
 enum StepVerdict {

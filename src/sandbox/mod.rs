@@ -75,7 +75,6 @@ mod live;
 mod live_run;
 mod manifest_from_checkout;
 mod plan;
-mod process;
 mod query;
 mod requests;
 mod routes;

@@ -18,8 +18,8 @@ use super::executor::{CheckedOut, Executor, RunRequest, StepEnd, StepPlan};
 use super::fixture::{JobFixture, ProjectFixture};
 use super::live_run::{plain_step, Worker};
 use super::manifest_from_checkout;
-use super::process::POLL;
 use super::simulate;
+use crate::child::POLL;
 
 /// Start the worker for a freshly created live run (no-op for planned runs).
 pub(crate) fn launch(state: &Arc<AppState>, run_id: i64) {
@@ -180,7 +180,7 @@ impl Worker {
                 }
             }
             Err(CheckoutError::Stopped { log, ending }) => {
-                let timed_out = ending == super::process::Ending::TimedOut;
+                let timed_out = ending == crate::child::Ending::TimedOut;
                 let end = if timed_out {
                     StepEnd::Error
                 } else {

@@ -54,6 +54,12 @@ impl World {
         );
         w.git_ok(&work, &["checkout", "-q", "-b", "main"]);
         std::fs::write(work.join("README.md"), "analytics\n").unwrap();
+        // A dbt project: generate (and the hook's check) works only inside one.
+        std::fs::write(
+            work.join("dbt_project.yml"),
+            "name: analytics\nversion: '1.0'\n",
+        )
+        .unwrap();
         w.commit_all("initial");
         w.git_ok(&work, &["push", "-q", "-u", "origin", "main"]);
         w

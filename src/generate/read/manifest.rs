@@ -33,7 +33,8 @@ pub struct Manifest {
     /// Sources as dbt resolved them.
     pub sources: Vec<ResolvedSource>,
     /// `(model file, source, table)` for each source a model reads (names lower-cased; the
-    /// file project-relative, as `original_file_path` says).
+    /// file project-relative, as `original_file_path` says; a package's models' files prefixed
+    /// with `<package>:` so they never pass for the project's own).
     pub reads: BTreeSet<(String, String, String)>,
 }
 
@@ -44,6 +45,11 @@ pub struct ResolvedSource {
     pub identifier: String,
     pub database: Option<String>,
     pub schema: String,
+    /// The installed package that declares it (`None`: the project itself). Its file is the
+    /// package's, never edited here.
+    pub package: Option<String>,
+    /// Where it is declared, relative to its package's root (`original_file_path`).
+    pub file: String,
 }
 
 #[derive(Deserialize)]
@@ -60,6 +66,8 @@ struct Raw {
 struct RawMetadata {
     #[serde(default)]
     adapter_type: Option<String>,
+    #[serde(default)]
+    project_name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -71,11 +79,17 @@ struct RawSource {
     #[serde(default)]
     database: Option<String>,
     schema: String,
+    #[serde(default)]
+    package_name: String,
+    #[serde(default)]
+    original_file_path: String,
 }
 
 #[derive(Deserialize)]
 struct RawNode {
     resource_type: String,
+    #[serde(default)]
+    package_name: String,
     #[serde(default)]
     original_file_path: String,
     #[serde(default)]
@@ -88,8 +102,9 @@ struct DependsOn {
     nodes: Vec<String>,
 }
 
-/// Read the manifest at `path`.
-pub fn read(path: &Path) -> Result<Manifest, ManifestError> {
+/// Read the manifest at `path`; `project` names the root project (dbt_project.yml's `name`)
+/// for manifests whose metadata does not.
+pub fn read(path: &Path, project: Option<&str>) -> Result<Manifest, ManifestError> {
     let file = std::fs::File::open(path).map_err(|source| ManifestError::Read {
         path: path.to_path_buf(),
         source,
@@ -99,18 +114,29 @@ pub fn read(path: &Path) -> Result<Manifest, ManifestError> {
         path: path.to_path_buf(),
         message: format!("line {}, column {}: {}", e.line(), e.column(), category(&e)),
     })?;
+    let root = raw.metadata.project_name.as_deref().or(project);
+    // A node or source of an installed package (not of the project itself).
+    let package_of = |name: &str| match root {
+        Some(r) if !name.is_empty() && name != r => Some(name.to_string()),
+        _ => None,
+    };
     let mut m = Manifest {
-        adapter_type: raw.metadata.adapter_type,
+        adapter_type: raw.metadata.adapter_type.clone(),
         ..Manifest::default()
     };
     for node in raw.nodes.values() {
         if node.resource_type != "model" && node.resource_type != "snapshot" {
             continue;
         }
+        let file = node.original_file_path.replace('\\', "/");
+        let file = match package_of(&node.package_name) {
+            Some(p) => format!("{p}:{file}"),
+            None => file,
+        };
         for dep in &node.depends_on.nodes {
             if let Some(s) = raw.sources.get(dep) {
                 m.reads.insert((
-                    node.original_file_path.replace('\\', "/"),
+                    file.clone(),
                     s.source_name.to_ascii_lowercase(),
                     s.name.to_ascii_lowercase(),
                 ));
@@ -122,6 +148,8 @@ pub fn read(path: &Path) -> Result<Manifest, ManifestError> {
         .into_values()
         .map(|s| ResolvedSource {
             identifier: s.identifier.unwrap_or_else(|| s.name.clone()),
+            package: package_of(&s.package_name),
+            file: s.original_file_path.replace('\\', "/"),
             source: s.source_name,
             table: s.name,
             database: s.database,
@@ -257,7 +285,7 @@ mod tests {
                     "identifier": "raw_items", "database": "wh", "schema": "raw"}}}"#,
         )
         .unwrap();
-        let m = read(&path).unwrap();
+        let m = read(&path, Some("p")).unwrap();
         assert_eq!(m.adapter_type.as_deref(), Some("duckdb"));
         assert_eq!(m.sources.len(), 2);
         assert_eq!(m.sources[1].identifier, "orders");

@@ -107,6 +107,9 @@ pub struct DeclaredSource {
     pub tables: Vec<DeclaredTable>,
     /// Whether the entry has a `tables:` key at all.
     pub has_tables_key: bool,
+    /// The installed package declaring it (known from the manifest), whose files are never
+    /// edited: `file` is then `<package>:<path in the package>`. `None`: the project's own.
+    pub package: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -175,7 +178,7 @@ impl Project {
         else {
             return Ok(());
         };
-        let m = crate::generate::read::manifest::read(&path)?;
+        let m = crate::generate::read::manifest::read(&path, project_name(root).as_deref())?;
         for s in &mut self.sources {
             let Some(r) = m.sources.iter().find(|r| r.source == s.name) else {
                 continue;
@@ -197,6 +200,7 @@ impl Project {
                 }
             }
         }
+        self.add_package_sources(&m.sources);
         self.staged.extend(
             m.reads
                 .into_iter()
@@ -206,6 +210,48 @@ impl Project {
         self.adapter_type = m.adapter_type;
         self.manifest = Some(path);
         Ok(())
+    }
+
+    /// Sources only installed packages declare (dbt_packages/ is never read as YAML): known
+    /// as declared, so they are neither declared again nor their files edited.
+    fn add_package_sources(
+        &mut self,
+        resolved: &[crate::generate::read::manifest::ResolvedSource],
+    ) {
+        for r in resolved {
+            let Some(package) = &r.package else {
+                continue;
+            };
+            if self
+                .sources
+                .iter()
+                .any(|s| s.name == r.source && s.package.as_ref() != Some(package))
+            {
+                // The project declares a source of that name itself: its own wins here.
+                continue;
+            }
+            let table = DeclaredTable {
+                name: r.table.clone(),
+                identifier: r.identifier.clone(),
+                line: 0,
+                columns: Vec::new(),
+            };
+            match self.sources.iter_mut().find(|s| s.name == r.source) {
+                Some(s) => s.tables.push(table),
+                None => self.sources.push(DeclaredSource {
+                    name: r.source.clone(),
+                    database: r.database.clone(),
+                    schema: r.schema.clone(),
+                    database_resolved: r.database.clone(),
+                    schema_resolved: Some(r.schema.clone()),
+                    file: format!("{package}:{}", r.file),
+                    line: 0,
+                    tables: vec![table],
+                    has_tables_key: true,
+                    package: Some(package.clone()),
+                }),
+            }
+        }
     }
 
     /// The project's own declaration of source `name`.
@@ -280,6 +326,16 @@ impl Project {
         }
         crate::templates::hex(&h.finalize())
     }
+}
+
+/// The project's `name` in dbt_project.yml (what tells its own nodes from packages').
+fn project_name(root: &Path) -> Option<String> {
+    #[derive(Deserialize)]
+    struct DbtProject {
+        name: Option<String>,
+    }
+    let text = std::fs::read_to_string(root.join("dbt_project.yml")).ok()?;
+    yaml::from_str_tolerant::<DbtProject>(&text).ok()?.0.name
 }
 
 /// The folders dbt reads models from (`model-paths` of dbt_project.yml, default `models`),
@@ -626,6 +682,7 @@ pub(crate) fn read_properties(
             line: s.name.referenced.line(),
             has_tables_key: s.tables.is_some(),
             tables,
+            package: None,
         });
     }
     let models = file.models.unwrap_or_default();

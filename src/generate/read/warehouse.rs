@@ -33,7 +33,13 @@ pub struct Warehouse {
     pub specs: Vec<Spec>,
     /// dbt's `--target` (default: the profile's).
     pub target: Option<String>,
+    /// How long dbt may take to answer before it is stopped (`--dbt-timeout`).
+    pub timeout: std::time::Duration,
 }
+
+/// How long `dbt show` may take by default: a cold dbt parses the project first, and a busy
+/// warehouse queues the query, but a quarter of an hour is a hang, not a slow answer.
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// `SCHEMA` or `SCHEMA.TABLE` (matched case-insensitively, as unquoted names are).
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +56,8 @@ pub enum WarehouseError {
     DbtMissing { program: String, reason: String },
     #[error("dbt could not read the warehouse: {message}")]
     Dbt { message: String },
+    #[error("dbt did not answer within {after}: stopped it{last}")]
+    TimedOut { after: String, last: String },
     #[error("dbt answered, but not with rows datachonk can read: {detail}")]
     Answer { detail: String },
     #[error("the warehouse has no {what} (as dbt's target sees it)")]
@@ -64,6 +72,9 @@ impl WarehouseError {
             )),
             WarehouseError::Dbt { .. } => Some(
                 "dbt runs in the project's folder with its profile (profiles.yml there, DBT_PROFILES_DIR or ~/.dbt); `dbt debug` shows what it sees, --target picks a target".into(),
+            ),
+            WarehouseError::TimedOut { .. } => Some(
+                "`dbt debug` in the project checks the connection; --dbt-timeout gives dbt longer (e.g. 30m)".into(),
             ),
             WarehouseError::NotFound { .. } => {
                 Some("schemas and tables are matched without regard to case".into())
@@ -102,6 +113,7 @@ impl Warehouse {
             root,
             specs,
             target,
+            timeout: DEFAULT_TIMEOUT,
         })
     }
 
@@ -165,24 +177,62 @@ pub fn read(w: &Warehouse) -> Result<Metadata, WarehouseError> {
     if let Some(t) = &w.target {
         cmd.args(["--target", t]);
     }
-    let out = cmd.output().map_err(|e| WarehouseError::DbtMissing {
-        program: program.display().to_string(),
-        reason: match e.kind() {
-            std::io::ErrorKind::NotFound => "not found".into(),
-            std::io::ErrorKind::PermissionDenied => "not executable".into(),
-            _ => e.to_string(),
-        },
+    let deadline = std::time::Instant::now() + w.timeout;
+    let out = crate::child::run(cmd, &|| false, Some(deadline)).map_err(|e| {
+        WarehouseError::DbtMissing {
+            program: program.display().to_string(),
+            reason: match e.source.kind() {
+                std::io::ErrorKind::NotFound => "not found".into(),
+                std::io::ErrorKind::PermissionDenied => "not executable".into(),
+                _ => e.source.to_string(),
+            },
+        }
     })?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let rows = match rows_of(&stdout) {
-        Some(rows) if out.status.success() => rows?,
+    let status = match out.ending {
+        crate::child::Ending::Exited(status) => status,
+        _ => {
+            return Err(WarehouseError::TimedOut {
+                after: humantime::format_duration(w.timeout).to_string(),
+                last: last_words(&out.stdout, &out.stderr),
+            })
+        }
+    };
+    let rows = match rows_of(&out.stdout) {
+        Some(rows) if status.success() => rows?,
         _ => {
             return Err(WarehouseError::Dbt {
-                message: failure(&stdout, &String::from_utf8_lossy(&out.stderr), out.status),
+                message: failure(&out.stdout, &out.stderr, status),
             })
         }
     };
     metadata(rows, &w.specs)
+}
+
+/// What dbt said last before it was stopped (its last log message), as `; dbt's last words:
+/// "…"`, or nothing.
+fn last_words(stdout: &str, stderr: &str) -> String {
+    let last = stdout
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find_map(|v| v["info"]["msg"].as_str().map(str::to_string))
+        .or_else(|| {
+            stderr
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(str::to_string)
+        });
+    match last {
+        Some(l) => format!(
+            "; its last words: {:?}",
+            crate::terminal_text::escape(l.trim())
+                .chars()
+                .take(200)
+                .collect::<String>()
+        ),
+        None => String::new(),
+    }
 }
 
 /// The Jinja dbt renders into the adapter's query over `schemas` (lower-case). Every branch

@@ -125,8 +125,14 @@ pub(crate) fn apply_project(
     });
     for t in &mut metadata.tables {
         if let Some(d) = project.source_for(&t.source, t.database.as_deref(), &t.schema) {
+            let declared = d.table(&t.name).map(|dt| dt.name.clone());
+            if d.package.is_some() && declared.is_none() {
+                // A package's file is not the project's to add to: the table is declared in a
+                // source of datachonk's own.
+                continue;
+            }
             t.source = d.name.clone();
-            t.declared_name = d.table(&t.name).map(|dt| dt.name.clone());
+            t.declared_name = declared;
         }
     }
 }
@@ -140,7 +146,7 @@ pub(crate) fn plan_project_edits(
 ) -> Result<Vec<PlannedFile>, GenerateError> {
     let mut additions = Vec::new();
     for s in sources {
-        let Some(d) = project.declared(&s.name) else {
+        let Some(d) = project.declared(&s.name).filter(|d| d.package.is_none()) else {
             continue;
         };
         let mut add = crate::generate::reconcile::person_yaml::Additions::default();

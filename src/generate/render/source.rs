@@ -1,7 +1,7 @@
 //! One source's files planned and rendered: its YAML files and its tables' staging models.
 
 use crate::generate::early;
-use crate::generate::plan::context::SourceCtx;
+use crate::generate::plan::context::{SourceCtx, TableCtx};
 use crate::generate::plan::file as plan;
 use crate::generate::plan::file::PlannedFile;
 use crate::generate::plan::inputs::{generated_model, source_base, table_key, TableInput};
@@ -86,7 +86,26 @@ pub(crate) fn plan_source(
             tables: listed.iter().map(|&i| source.tables[i].clone()).collect(),
         }))
     };
-    let declared = project.declared(&source.name).is_some();
+    // A source the project declares is never declared again; one an installed package
+    // declares gets a file of datachonk's for only the tables the package lacks.
+    let sources_yaml = match project.declared(&source.name) {
+        None => Some(source.clone()),
+        Some(d) if d.package.is_none() => None,
+        Some(d) => {
+            let missing: Vec<TableCtx> = source
+                .tables
+                .iter()
+                .filter(|t| d.table(&t.identifier).is_none())
+                .cloned()
+                .collect();
+            (!missing.is_empty()).then(|| {
+                Arc::new(SourceCtx {
+                    tables: missing,
+                    ..source.as_ref().clone()
+                })
+            })
+        }
+    };
     let source_value = staging_source(source);
     let shared = Shared {
         req,
@@ -103,7 +122,7 @@ pub(crate) fn plan_source(
         let yaml = scope.spawn(|| {
             plan_yaml(
                 &shared,
-                (!declared).then_some(source),
+                sources_yaml.as_ref(),
                 models_source.as_ref(),
                 &table_fps,
             )
