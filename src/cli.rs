@@ -568,8 +568,9 @@ pub struct DbtRunArgs {
     #[arg(long, value_name = "NAME", conflicts_with = "after_job")]
     pub after_target: Option<String>,
 
-    /// Why the run was triggered (at most 255 characters). Default: "Triggered by datachonk"
-    /// plus the branch and short sha when known.
+    /// Why the run was triggered (at most 255 characters). Default: "Triggered by datachonk
+    /// for BRANCH @ SHA" (the first 12 characters of --git-sha; BRANCH from --git-branch, else
+    /// the local branch at that sha), each part only when known.
     #[arg(long, value_name = "TEXT")]
     pub cause: Option<String>,
 
@@ -694,7 +695,9 @@ pub enum CloudCommand {
     ///
     /// Reads the manifest of RUN, or of the latest successful run of the job (--job-id, else
     /// deploy.dbt_cloud.job_id), and shows each node with its status in that run. As a
-    /// picture: --format mermaid (renders in GitHub and GitLab markdown) or dot (Graphviz).
+    /// picture: --format markdown (a Mermaid flowchart in a ```mermaid fence, which GitHub
+    /// and GitLab render in a Markdown file), mermaid (the bare flowchart, for other tools)
+    /// or dot (Graphviz).
     #[command(after_help = EX_CLOUD_LINEAGE)]
     Lineage(LineageArgs),
     /// Source freshness from the latest run that checked it (sources.json).
@@ -710,8 +713,10 @@ pub enum CloudCommand {
 pub enum LineageFormat {
     /// Indented lists, upstream then downstream.
     Text,
-    /// A Mermaid flowchart.
+    /// A Mermaid flowchart, bare (for mermaid-cli, or to paste into a fence yourself).
     Mermaid,
+    /// The Mermaid flowchart in a ```mermaid fence: a Markdown file GitHub and GitLab render.
+    Markdown,
     /// A Graphviz digraph.
     Dot,
 }
@@ -1445,7 +1450,7 @@ const EX_CLOUD_ARTIFACTS: &str = examples!(
 );
 const EX_CLOUD_LINEAGE: &str = examples!(
     "datachonk cloud lineage stg_shop__orders --depth 2",
-    "datachonk cloud lineage shop.orders --format mermaid > lineage.md",
+    "datachonk cloud lineage shop.orders --format markdown > lineage.md",
     "datachonk cloud lineage fct_orders --run 7 --format dot \\",
     "    | dot -Tsvg > lineage.svg",
 );

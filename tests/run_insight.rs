@@ -102,6 +102,9 @@ fn a_failed_run_is_read_back_node_by_node_with_lineage_and_cached_artifacts() {
             "models/marts/after_broken.sql",
             Some("select * from {{ ref('broken') }}\n"),
         ),
+        // Two seeds, seeded by `dbt seed` and again by `dbt build`: counted once each.
+        ("seeds/countries.csv", Some("code,name\nde,Germany\n")),
+        ("seeds/currencies.csv", Some("code\nEUR\n")),
     ]);
     let sha = repo.commit("main", "shop with a broken model", &files);
 
@@ -109,7 +112,7 @@ fn a_failed_run_is_read_back_node_by_node_with_lineage_and_cached_artifacts() {
     let mut job = f.job(1).unwrap().clone();
     job.id = JOB;
     job.name = "Build".into();
-    job.execute_steps = vec!["dbt build".into()];
+    job.execute_steps = vec!["dbt seed".into(), "dbt build".into()];
     f.jobs.push(job);
     let sandbox = start_with(
         SandboxOptions::default()
@@ -142,8 +145,26 @@ fn a_failed_run_is_read_back_node_by_node_with_lineage_and_cached_artifacts() {
     assert_eq!(show.code, 0, "{}", show.stderr);
     assert!(
         show.stdout
-            .contains("nodes     3 models ok · 1 test pass · 1 error · 1 skipped"),
+            .contains("nodes     3 models ok · 2 seeds ok · 1 test pass · 1 error · 1 skipped"),
         "{}",
+        show.stdout
+    );
+    // Aligned: every node row's name starts in the same column.
+    let rows: Vec<&str> = show
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("      ") && !l[6..].starts_with(' '))
+        .collect();
+    assert!(rows.len() >= 7, "{}", show.stdout);
+    let name_column = |l: &str| {
+        let name = l.split_whitespace().nth(2).unwrap_or_default();
+        l.find(&format!(" {name} ")).map(|at| at + 1)
+    };
+    let first = name_column(rows[0]);
+    assert!(first.is_some(), "{}", show.stdout);
+    assert!(
+        rows.iter().all(|r| name_column(r) == first),
+        "names line up: {}",
         show.stdout
     );
     let broken_line = show
@@ -172,10 +193,11 @@ fn a_failed_run_is_read_back_node_by_node_with_lineage_and_cached_artifacts() {
         v["nodes"]["skipped_downstream"],
         json!(["model.shop.after_broken"])
     );
-    let failed: Vec<&str> = v["nodes"]["steps"][0]["nodes"]
+    let failed: Vec<&str> = v["nodes"]["steps"]
         .as_array()
         .unwrap()
         .iter()
+        .flat_map(|s| s["nodes"].as_array().unwrap())
         .filter(|n| n["status"] == "error")
         .map(|n| n["name"].as_str().unwrap())
         .collect();
@@ -225,6 +247,26 @@ fn a_failed_run_is_read_back_node_by_node_with_lineage_and_cached_artifacts() {
     assert!(
         !labels.values().any(|l| l.contains("broken")),
         "unrelated nodes stay out: {labels:?}"
+    );
+    // As Markdown: the same flowchart in a ```mermaid fence (what GitHub and GitLab render).
+    let markdown = datachonk(
+        &sandbox,
+        dir,
+        &[
+            "cloud",
+            "lineage",
+            "stg_orders",
+            "--run",
+            &run_s,
+            "--format",
+            "markdown",
+        ],
+    );
+    assert_eq!(markdown.code, 0, "{}", markdown.stderr);
+    assert_eq!(
+        markdown.stdout,
+        format!("```mermaid\n{}```\n", mermaid.stdout),
+        "fenced"
     );
     let dot = datachonk(
         &sandbox,

@@ -124,6 +124,9 @@ pub(crate) struct Call {
     pub action: String,
     /// Raw body (artifacts) rather than a JSON envelope.
     pub raw: bool,
+    /// A successful answer's body is left unread for the caller to stream (an artifact
+    /// parsed as it arrives, never held whole).
+    pub stream: bool,
 }
 
 impl Call {
@@ -137,6 +140,7 @@ impl Call {
             action: format!("read {what}"),
             what,
             raw: false,
+            stream: false,
         }
     }
 
@@ -149,6 +153,8 @@ impl Call {
 /// A successful response: status and body.
 pub(crate) struct Answer {
     pub body: Vec<u8>,
+    /// With [`Call::stream`]: the successful response, its body unread.
+    pub response: Option<reqwest::Response>,
 }
 
 pub struct Client {
@@ -273,6 +279,18 @@ impl Client {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
+        if call.stream && status.is_success() {
+            self.debug(&format!(
+                "{} {url} -> {} ({:?}), body streamed",
+                call.method,
+                status.as_u16(),
+                started.elapsed()
+            ));
+            return Ok(Ok(Answer {
+                body: Vec::new(),
+                response: Some(resp),
+            }));
+        }
         let limit = self.options.body_limit(call);
         let body = match read_capped(resp, limit).await {
             Ok(b) => b,
@@ -302,7 +320,10 @@ impl Client {
             started.elapsed()
         ));
         if status.is_success() {
-            return Ok(Ok(Answer { body }));
+            return Ok(Ok(Answer {
+                body,
+                response: None,
+            }));
         }
         let outcome = Attempt::Status {
             code: status.as_u16(),
@@ -768,6 +789,47 @@ impl Client {
         Ok(self.send(&call).await?.body)
     }
 
+    /// One artifact of a run as it arrives: the response once its status says success (after
+    /// the retry policy), its body unread; [`ArtifactBody::chunk`] reads it within the
+    /// artifact limit.
+    pub async fn open_artifact(
+        &self,
+        run_id: i64,
+        path: &str,
+        step: Option<i64>,
+    ) -> Result<ArtifactBody, ApiError> {
+        let path = artifact_path(path).map_err(ApiError::Client)?;
+        let mut call = Call::get(
+            self.account_path(&format!("runs/{run_id}/artifacts/{path}")),
+            format!("artifact {path} of run {run_id}"),
+        );
+        call.raw = true;
+        call.stream = true;
+        if let Some(s) = step {
+            call = call.query("step", s);
+        }
+        let answer = self.send(&call).await?;
+        let response = answer.response.ok_or_else(|| ApiError::Decode {
+            what: call.what.clone(),
+            detail: "no body".into(),
+        })?;
+        if response
+            .content_length()
+            .is_some_and(|n| n > self.options.artifact_limit)
+        {
+            return Err(ApiError::TooLarge {
+                what: call.what,
+                limit: self.options.artifact_limit,
+            });
+        }
+        Ok(ArtifactBody {
+            response,
+            what: call.what,
+            read: 0,
+            limit: self.options.artifact_limit,
+        })
+    }
+
     /// A job's latest artifact (of its latest run that saved it).
     pub async fn get_job_artifact(&self, job_id: i64, path: &str) -> Result<Vec<u8>, ApiError> {
         let path = artifact_path(path).map_err(ApiError::Client)?;
@@ -777,6 +839,39 @@ impl Client {
         );
         call.raw = true;
         Ok(self.send(&call).await?.body)
+    }
+}
+
+/// An artifact's body being read (see [`Client::open_artifact`]).
+pub struct ArtifactBody {
+    response: reqwest::Response,
+    what: String,
+    read: u64,
+    limit: u64,
+}
+
+impl ArtifactBody {
+    /// The next piece of the body; `None` at its end. Past the artifact limit, or when the
+    /// connection drops, an error that says so.
+    pub async fn chunk(&mut self) -> Result<Option<Vec<u8>>, ApiError> {
+        let chunk = match self.response.chunk().await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                return Err(ApiError::Decode {
+                    what: self.what.clone(),
+                    detail: format!("it broke off ({})", describe(&e)),
+                })
+            }
+        };
+        self.read += chunk.len() as u64;
+        if self.read > self.limit {
+            return Err(ApiError::TooLarge {
+                what: self.what.clone(),
+                limit: self.limit,
+            });
+        }
+        Ok(Some(chunk.to_vec()))
     }
 }
 

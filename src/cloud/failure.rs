@@ -127,6 +127,7 @@ mod tests {
             summary_line: String::new(),
             skipped_downstream: Vec::new(),
             note: None,
+            cut: false,
         };
         let run = Run {
             id: 1,

@@ -28,6 +28,24 @@ impl RunMarker {
         &self.0
     }
 
+    /// `cause` without a marker at its end: what a person wrote, or datachonk's default.
+    /// The marker is for the look-up after a lost trigger answer; people need not see it.
+    pub fn strip(cause: &str) -> &str {
+        let Some(open) = cause.len().checked_sub(MARKER_LEN) else {
+            return cause;
+        };
+        match cause.get(open..) {
+            Some(tail)
+                if tail.starts_with(" [dc:")
+                    && tail.ends_with(']')
+                    && tail[5..13].bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                &cause[..open]
+            }
+            _ => cause,
+        }
+    }
+
     /// `cause` with the marker at the end, the cause shortened (with `…`) when both would not
     /// fit dbt Cloud's 255 characters: the person's words come first and stay readable.
     pub fn apply(&self, cause: &str) -> String {
@@ -62,6 +80,17 @@ mod tests {
             assert!(c.ends_with(" [dc:001a2b3c]"), "{c}");
         }
         assert!(m.apply(&"é".repeat(255)).contains('…'));
+    }
+
+    #[test]
+    fn strip_takes_off_only_a_marker_at_the_end() {
+        let m = RunMarker::from_bits(0xdeadbeef);
+        assert_eq!(RunMarker::strip(&m.apply("validate X")), "validate X");
+        assert_eq!(RunMarker::strip("validate X"), "validate X");
+        assert_eq!(RunMarker::strip("[dc:12345678] x"), "[dc:12345678] x");
+        assert_eq!(RunMarker::strip(" [dc:zzzzzzzz]"), " [dc:zzzzzzzz]");
+        assert_eq!(RunMarker::strip("é [dc:0000000a]"), "é");
+        assert_eq!(RunMarker::strip("é"), "é");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use super::client::Client;
 use super::errors::ApiError;
 use super::failure;
 use super::insight::RunInsight;
-use super::marker::MARKER_LEN;
+use super::marker::RunMarker;
 use super::trigger::trigger_run;
 use super::types::{Run, TriggerRequest};
 
@@ -102,6 +102,14 @@ pub fn plan(run: &Run, insight: Option<&RunInsight>) -> Result<RetryPlan, String
             downstream,
         });
     }
+    if insight.is_some_and(|i| i.cut) {
+        // A cut summary may miss failed nodes: selecting the ones it has would skip the rest.
+        return Err(format!(
+            "dbt Cloud cannot retry run {} and its node summary was cut, so the failed nodes to \
+             select are not all known",
+            run.id
+        ));
+    }
     let names: Vec<String> = failed.iter().map(|n| n.name.clone()).collect();
     let Some(command) = select_command(&names) else {
         return Err(match run.retry_not_supported_reason.as_deref() {
@@ -134,15 +142,7 @@ pub fn request_of(run: &Run) -> TriggerRequest {
     let cause = trigger
         .cause
         .as_deref()
-        .map(|c| {
-            let n = c.chars().count();
-            let tail: String = c.chars().skip(n.saturating_sub(MARKER_LEN)).collect();
-            if n >= MARKER_LEN && tail.starts_with(" [dc:") && tail.ends_with(']') {
-                c.chars().take(n - MARKER_LEN).collect()
-            } else {
-                c.to_string()
-            }
-        })
+        .map(|c| RunMarker::strip(c).to_string())
         .filter(|c| !c.trim().is_empty())
         .unwrap_or_else(|| format!("Retry of run {} by datachonk", run.id));
     let git_sha = run.git_sha.clone().or(trigger.git_sha);

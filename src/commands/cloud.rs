@@ -3,11 +3,16 @@
 
 pub mod insight;
 pub mod runs;
+pub mod table;
+
+use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
 use crate::cli::{ArtifactsCommand, CloudCommand, ConnectionArgs, GlobalArgs, RunsCommand};
+use crate::cloud::marker::RunMarker;
 use crate::cloud::{Client, Run, RunQuery, RunStatus};
+use crate::commands::reporters::verdict_lines::seconds_text;
 use crate::config::{Config, FlagValues};
 use crate::error::{CliError, CmdResult, Exit};
 use crate::ui::Ui;
@@ -258,25 +263,72 @@ async fn runs_list(client: &Client, query: &RunQuery, ui: &Ui) -> CmdResult {
     }
     if runs.is_empty() {
         ui.out("no runs");
+        return Ok(Exit::Success);
     }
-    for r in &runs {
-        let cause = r
-            .trigger
-            .as_ref()
-            .and_then(|t| t.cause.clone())
-            .unwrap_or_default();
-        ui.out(format!(
-            "{:>14}  {:<9}  job {:<6}  {}  {}",
-            r.id,
-            status_word(ui, r.run_status()),
-            r.job().unwrap_or_default(),
-            r.created_at
-                .map(|t| t.0.format("%Y-%m-%d %H:%M").to_string())
-                .unwrap_or_default(),
-            ui.dim(&cause)
-        ));
+    let names = job_names(client, query.job_id).await;
+    let rows: Vec<Vec<table::Cell>> = runs.iter().map(|r| run_row(r, &names)).collect();
+    let header = ["RUN", "STATUS", "JOB", "CREATED", "DURATION", "CAUSE"];
+    for line in table::lines(ui, "", Some(&header), &rows) {
+        ui.out(line);
     }
     Ok(Exit::Success)
+}
+
+/// Job id → name, from one look-up for the whole listing (the one job when the listing is
+/// filtered to it). A failed look-up costs only the names: the ids are still shown.
+async fn job_names(client: &Client, job_id: Option<i64>) -> BTreeMap<i64, String> {
+    let jobs = match job_id {
+        Some(id) => client.get_job(id).await.map(|j| vec![j]),
+        None => client.list_jobs(None, None).await,
+    };
+    jobs.unwrap_or_default()
+        .into_iter()
+        .filter_map(|j| Some((j.id?, j.name?)))
+        .collect()
+}
+
+/// One run of `runs list`: id, status, job (id and name), created, duration, cause.
+fn run_row(r: &Run, names: &BTreeMap<i64, String>) -> Vec<table::Cell> {
+    use table::{Cell, Paint};
+    let job = match r.job() {
+        Some(id) => match names.get(&id) {
+            Some(name) => format!("{id} {name}"),
+            None => id.to_string(),
+        },
+        None => "-".into(),
+    };
+    let duration = if r.run_status().is_terminal() {
+        r.elapsed_seconds().map_or_else(|| "-".into(), seconds_text)
+    } else {
+        "-".into()
+    };
+    let cause = r
+        .trigger
+        .as_ref()
+        .and_then(|t| t.cause.as_deref())
+        .map(|c| RunMarker::strip(c).to_string())
+        .unwrap_or_default();
+    vec![
+        Cell::new(r.id.to_string()).right(),
+        Cell::new(r.run_status().label()).paint(status_paint(r.run_status())),
+        Cell::new(job),
+        Cell::new(
+            r.created_at
+                .map(|t| t.0.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_else(|| "-".into()),
+        ),
+        Cell::new(duration).right(),
+        Cell::new(cause).paint(Paint::Dim),
+    ]
+}
+
+fn status_paint(s: RunStatus) -> table::Paint {
+    match s {
+        RunStatus::Success => table::Paint::Good,
+        RunStatus::Error => table::Paint::Bad,
+        RunStatus::Cancelled => table::Paint::Warn,
+        _ => table::Paint::Plain,
+    }
 }
 
 async fn run_show(
@@ -326,10 +378,11 @@ fn show_json(run: &Run, insight: Option<&crate::cloud::insight::RunInsight>, log
 
 /// `runs show` for people: status, link, job, cause, commit, duration, message and steps.
 fn print_run(ui: &Ui, run: &Run, logs: bool) {
+    let status = run.run_status();
     ui.out(format!(
         "run {}  {}",
         run.id,
-        status_word(ui, run.run_status())
+        table::painted(ui, status.label(), status_paint(status))
     ));
     if let Some(href) = &run.href {
         ui.out(format!("  {href}"));
@@ -344,7 +397,8 @@ fn print_run(ui: &Ui, run: &Run, logs: bool) {
         run.job().unwrap_or_default()
     ));
     if let Some(cause) = run.trigger.as_ref().and_then(|t| t.cause.as_deref()) {
-        ui.out(format!("  cause     {cause}"));
+        // The look-up marker is for datachonk, not for people (`--json` keeps it).
+        ui.out(format!("  cause     {}", RunMarker::strip(cause)));
     }
     if run.git_sha.is_some() || run.git_branch.is_some() {
         ui.out(format!(

@@ -1,5 +1,6 @@
 //! Lineage from a manifest's `parent_map`/`child_map`: what a node reads from and what reads
-//! from it, to a depth, as text, Mermaid (renders in GitHub and GitLab markdown) or Graphviz dot.
+//! from it, to a depth, as text, Mermaid (fenced in Markdown, GitHub and GitLab render it) or
+//! Graphviz dot.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -147,6 +148,15 @@ impl Lineage {
             }
         }
         out
+    }
+
+    /// The Mermaid flowchart in a fenced ```mermaid block: a Markdown file GitHub and GitLab
+    /// render as a picture. The fence is longer than any run of backticks inside.
+    pub fn markdown(&self) -> String {
+        let body = self.mermaid();
+        let longest = body.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+        let fence = "`".repeat(longest.max(2) + 1);
+        format!("{fence}mermaid\n{body}{fence}\n")
     }
 
     /// A Mermaid flowchart, left to right; each node's status as a class.
@@ -324,6 +334,7 @@ mod tests {
         assert_eq!(mermaid.matches(" --> ").count(), 3);
         assert!(mermaid.contains("[[\"model b (error)\"]]"), "{mermaid}");
         assert!(mermaid.contains("class n2 failed"), "{mermaid}");
+        assert_eq!(l.markdown(), format!("```mermaid\n{mermaid}```\n"));
         let dot = l.dot();
         assert!(dot.contains("\"model.p.b\" -> \"model.p.c\";"), "{dot}");
         assert!(dot.contains("fillcolor=\"#ffcdd2\""), "{dot}");

@@ -3,8 +3,12 @@
 //! holding its SQL and columns.
 
 use std::collections::BTreeMap;
+use std::io::{BufReader, Read};
 
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+
+use super::budget::{self, Budget, Skip, ENTRY_OVERHEAD};
 
 /// One node (model, test, seed, snapshot, source, exposure…) as the manifest names it.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -35,6 +39,22 @@ pub struct Manifest {
 impl Manifest {
     pub fn parse(bytes: &[u8]) -> Result<Manifest, serde_json::Error> {
         serde_json::from_slice(bytes)
+    }
+
+    /// The manifest read from `reader` as it arrives, node bodies (SQL, columns, docs) and
+    /// sections insight does not use skipped. Under `budget`: at its cap the reading stops
+    /// and what was read is returned (the budget says it was cut).
+    pub fn read(reader: impl Read, budget: &Budget) -> Result<Manifest, serde_json::Error> {
+        let mut manifest = Manifest::default();
+        budget.start();
+        let mut de = serde_json::Deserializer::from_reader(BufReader::new(budget.reader(reader)));
+        let read = Sections {
+            manifest: &mut manifest,
+            budget,
+        }
+        .deserialize(&mut de)
+        .and_then(|()| de.end());
+        budget::finish(read, budget, manifest)
     }
 
     /// The node behind `unique_id`, in whichever map holds it.
@@ -73,6 +93,94 @@ impl Manifest {
     }
 }
 
+/// The manifest's top level: the node maps and lineage maps read, every other section skipped.
+struct Sections<'a> {
+    manifest: &'a mut Manifest,
+    budget: &'a Budget,
+}
+
+impl<'de> DeserializeSeed<'de> for Sections<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Sections<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a manifest.json object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let b = self.budget;
+        let m = &mut *self.manifest;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "nodes" => map.next_value_seed(Entries(&mut m.nodes, b))?,
+                "sources" => map.next_value_seed(Entries(&mut m.sources, b))?,
+                "exposures" => map.next_value_seed(Entries(&mut m.exposures, b))?,
+                "parent_map" => map.next_value_seed(Entries(&mut m.parent_map, b))?,
+                "child_map" => map.next_value_seed(Entries(&mut m.child_map, b))?,
+                _ => map.next_value_seed(Skip(b))?,
+            }
+            if !b.keep(0) {
+                return Err(b.stop());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What one map entry holds in memory, for the summary's cap.
+trait Cost {
+    fn cost(&self) -> usize;
+}
+
+impl Cost for ManifestNode {
+    fn cost(&self) -> usize {
+        self.resource_type.len()
+            + self.name.len()
+            + self.source_name.as_ref().map_or(0, String::len)
+    }
+}
+
+impl Cost for Vec<String> {
+    fn cost(&self) -> usize {
+        self.iter().map(|s| s.len() + 24).sum()
+    }
+}
+
+/// A map of unique id → `V`, one entry at a time, each counted against the budget.
+struct Entries<'a, V>(&'a mut BTreeMap<String, V>, &'a Budget);
+
+impl<'de, V: Deserialize<'de> + Cost> DeserializeSeed<'de> for Entries<'_, V> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, V: Deserialize<'de> + Cost> Visitor<'de> for Entries<'_, V> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a map of unique ids")
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(id) = map.next_key::<String>()? {
+            let value: V = map.next_value()?;
+            let cost = ENTRY_OVERHEAD + id.len() + value.cost();
+            self.0.insert(id, value);
+            if !self.1.keep(cost) {
+                return Err(self.1.stop());
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A name from the unique id alone, for nodes a manifest lacks: `model.shop.stg_orders` →
 /// `stg_orders`, `test.shop.not_null_x.9a8b7c` → `not_null_x` (the last part is a hash),
 /// `source.shop.raw.orders` → `raw.orders`.
@@ -94,6 +202,7 @@ pub fn fallback_type(unique_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cloud::insight::budget::Budget;
 
     #[test]
     fn names_and_types_come_from_the_manifest_or_the_id() {
@@ -110,5 +219,36 @@ mod tests {
         assert_eq!(fallback_name("source.p.raw.orders"), "raw.orders");
         assert_eq!(m.resource_type("test.p.not_null_x.abc123"), "test");
         assert_eq!(m.unique_ids().count(), 2);
+    }
+
+    #[test]
+    fn a_streamed_manifest_keeps_names_and_maps_and_skips_the_rest() {
+        let json = br#"{"metadata": {"x": [1, 2, {"y": "z"}]},
+            "nodes": {"model.p.a": {"resource_type": "model", "name": "a", "raw_code": "select 1",
+                                    "columns": {"id": {"name": "id"}}}},
+            "macros": {"macro.p.m": {"macro_sql": "{% macro m() %}{% endmacro %}"}},
+            "sources": {"source.p.s.t": {"resource_type": "source", "name": "t", "source_name": "s"}},
+            "child_map": {"source.p.s.t": ["model.p.a"]}, "parent_map": {"model.p.a": ["source.p.s.t"]}}"#;
+        let budget = Budget::new(1 << 20);
+        let m = Manifest::read(&json[..], &budget).unwrap();
+        assert!(!budget.is_cut());
+        assert_eq!(m.display_name("source.p.s.t"), "s.t");
+        assert_eq!(m.resource_type("model.p.a"), "model");
+        assert_eq!(m.child_map["source.p.s.t"], ["model.p.a"]);
+        assert_eq!(m.parent_map["model.p.a"], ["source.p.s.t"]);
+
+        // Many nodes under a small cap: the reading stops, what came first stays.
+        let mut big = String::from(r#"{"nodes": {"#);
+        for i in 0..5000 {
+            big.push_str(&format!(
+                r#""model.p.m{i}": {{"resource_type": "model", "name": "m{i}"}},"#
+            ));
+        }
+        big.push_str(r#""model.p.last": {"name": "last"}}}"#);
+        let budget = Budget::new(64 << 10);
+        let m = Manifest::read(big.as_bytes(), &budget).unwrap();
+        assert!(budget.is_cut());
+        assert!(m.nodes.contains_key("model.p.m0"));
+        assert!(m.nodes.len() < 5000, "{}", m.nodes.len());
     }
 }

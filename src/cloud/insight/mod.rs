@@ -4,17 +4,22 @@
 //! Parsing is pure (`manifest`, `nodes`, `lineage`, `freshness`); `store` fetches artifacts
 //! once per run and step and keeps them under `.datachonk/runs/`.
 
+pub mod budget;
 pub mod freshness;
 pub mod lineage;
 pub mod manifest;
 pub mod nodes;
 pub mod store;
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::client::Client;
 use super::errors::ApiError;
 use super::types::Run;
+use budget::{Budget, SUMMARY_MEMORY_CAP};
 use manifest::Manifest;
 use nodes::{NodeOutcome, Summary};
 pub use store::ArtifactStore;
@@ -40,8 +45,12 @@ pub struct RunInsight {
     pub summary_line: String,
     /// Skipped because something upstream failed (unique ids, nearest first).
     pub skipped_downstream: Vec<String>,
-    /// Why there is nothing to show (a run still in progress), when there is not.
+    /// Why there is nothing to show (a run still in progress), or that the summary was cut
+    /// at its memory cap, when either.
     pub note: Option<String>,
+    /// The artifacts held more than the summary keeps (see [`SUMMARY_MEMORY_CAP`]): the nodes
+    /// are the ones read before the cap. The run's verdict does not depend on it.
+    pub cut: bool,
 }
 
 impl RunInsight {
@@ -52,6 +61,39 @@ impl RunInsight {
     pub fn failed_nodes(&self) -> impl Iterator<Item = &NodeOutcome> {
         self.nodes().filter(|n| n.failed())
     }
+
+    /// Each node once, with its last result: a seed seeded in two steps, a model run by
+    /// `dbt run` then `dbt build`, count once. In the order first seen.
+    pub fn latest_nodes(&self) -> Vec<&NodeOutcome> {
+        latest(self.nodes())
+    }
+}
+
+/// Each unique id once, its last outcome, in the order ids were first seen.
+fn latest<'a>(nodes: impl Iterator<Item = &'a NodeOutcome>) -> Vec<&'a NodeOutcome> {
+    let mut order: Vec<&str> = Vec::new();
+    let mut last: BTreeMap<&str, &NodeOutcome> = BTreeMap::new();
+    for n in nodes {
+        if last.insert(n.unique_id.as_str(), n).is_none() {
+            order.push(n.unique_id.as_str());
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|id| last.get(id).copied())
+        .collect()
+}
+
+/// The note of a summary cut at its memory cap.
+pub fn cut_note(cap: usize) -> String {
+    let size = if cap >= 1 << 20 {
+        format!("{} MiB", cap >> 20)
+    } else {
+        format!("{} KiB", cap >> 10)
+    };
+    format!(
+        "node summary cut at {size}: the artifacts hold more than it keeps (the verdict is the run's status)"
+    )
 }
 
 /// Steps that invoke dbt and may write `run_results.json` (clone, profile and `dbt deps` do not).
@@ -70,6 +112,16 @@ pub async fn gather(
     store: &ArtifactStore,
     run: &Run,
 ) -> Result<RunInsight, ApiError> {
+    gather_within(client, store, run, SUMMARY_MEMORY_CAP).await
+}
+
+/// [`gather`] with the summary's memory cap `cap` (bytes).
+pub async fn gather_within(
+    client: &Client,
+    store: &ArtifactStore,
+    run: &Run,
+    cap: usize,
+) -> Result<RunInsight, ApiError> {
     let mut insight = RunInsight {
         run_id: run.id,
         steps: Vec::new(),
@@ -77,6 +129,7 @@ pub async fn gather(
         summary_line: String::new(),
         skipped_downstream: Vec::new(),
         note: None,
+        cut: false,
     };
     if !run.run_status().is_terminal() {
         insight.note = Some(format!(
@@ -87,15 +140,19 @@ pub async fn gather(
         insight.summary_line = "in progress".into();
         return Ok(insight);
     }
+    let budget = Budget::new(cap);
     let steps = dbt_steps(run);
-    // One manifest names every node: the last dbt step's (it saw the whole project).
+    // One manifest names every node: the last dbt step's (it saw the whole project). Read as
+    // it arrives, only names, types and the child map kept.
     let mut manifest = None;
     for (index, _) in steps.iter().rev() {
-        if let Some(bytes) = store
-            .get(client, run, Some(*index), "manifest.json")
+        let b = budget.clone();
+        let read = move |r: &mut dyn std::io::Read| Manifest::read(r, &b);
+        if let Some(parsed) = store
+            .read(client, run, Some(*index), "manifest.json", read)
             .await?
         {
-            manifest = Manifest::parse(&bytes).ok();
+            manifest = parsed.ok().map(Arc::new);
             break;
         }
     }
@@ -106,14 +163,19 @@ pub async fn gather(
             nodes: Vec::new(),
             unavailable: None,
         };
+        if budget.is_cut() {
+            step.unavailable = Some("not read: the node summary was cut".into());
+            insight.steps.push(step);
+            continue;
+        }
+        let (b, m) = (budget.clone(), manifest.clone());
+        let read = move |r: &mut dyn std::io::Read| nodes::read_run_results(r, m.as_deref(), &b);
         match store
-            .get(client, run, Some(index), "run_results.json")
+            .read(client, run, Some(index), "run_results.json", read)
             .await?
         {
-            Some(bytes) => match nodes::from_run_results(&bytes, manifest.as_ref()) {
-                Ok(n) => step.nodes = n,
-                Err(e) => step.unavailable = Some(format!("run_results.json is unreadable: {e}")),
-            },
+            Some(Ok(n)) => step.nodes = n,
+            Some(Err(e)) => step.unavailable = Some(format!("run_results.json is unreadable: {e}")),
             None => step.unavailable = Some("this step wrote no run_results.json".into()),
         }
         insight.steps.push(step);
@@ -121,11 +183,55 @@ pub async fn gather(
     if insight.steps.is_empty() {
         insight.note = Some("the run has no dbt steps with results".into());
     }
-    let all: Vec<NodeOutcome> = insight.nodes().cloned().collect();
-    insight.summary = Summary::of(&all);
+    if budget.is_cut() {
+        insight.cut = true;
+        insight.note = Some(cut_note(cap));
+    }
+    let latest: Vec<NodeOutcome> = insight.latest_nodes().into_iter().cloned().collect();
+    insight.summary = Summary::of(&latest);
     insight.summary_line = insight.summary.line();
+    if insight.cut {
+        // Every face that shows the line (verdicts, JSON, CI summaries, serve) says so.
+        insight.summary_line = format!(
+            "{} (node summary cut at {} MiB)",
+            insight.summary_line,
+            cap >> 20
+        );
+    }
     if let Some(m) = &manifest {
-        insight.skipped_downstream = nodes::skipped_downstream(&all, m);
+        insight.skipped_downstream = nodes::skipped_downstream(&latest, m);
     }
     Ok(insight)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_in_two_steps_counts_once_with_its_last_result() {
+        let seeds = br#"{"results": [{"unique_id": "seed.p.a", "status": "success"},
+                                       {"unique_id": "seed.p.b", "status": "success"}]}"#;
+        let build = br#"{"results": [{"unique_id": "seed.p.a", "status": "success"},
+                                       {"unique_id": "seed.p.b", "status": "success"},
+                                       {"unique_id": "model.p.m", "status": "error"}]}"#;
+        let step = |index, json: &[u8]| StepNodes {
+            index,
+            name: format!("step {index}"),
+            nodes: nodes::from_run_results(json, None).unwrap(),
+            unavailable: None,
+        };
+        let insight = RunInsight {
+            run_id: 1,
+            steps: vec![step(4, seeds), step(5, build)],
+            summary: Summary::default(),
+            summary_line: String::new(),
+            skipped_downstream: Vec::new(),
+            note: None,
+            cut: false,
+        };
+        let latest = insight.latest_nodes();
+        assert_eq!(latest.len(), 3);
+        assert_eq!(Summary::of(latest).line(), "2 seeds ok · 1 error");
+    }
 }

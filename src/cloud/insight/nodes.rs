@@ -3,9 +3,12 @@
 //! (`12 models ok · 30 tests pass · 1 warn · 2 error · 5 skipped`).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::io::{BufReader, Read};
 
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+use super::budget::{self, Budget, Skip, ENTRY_OVERHEAD};
 use super::manifest::Manifest;
 
 /// One node's result in one step.
@@ -37,12 +40,6 @@ impl NodeOutcome {
 }
 
 #[derive(Debug, Deserialize)]
-struct RunResults {
-    #[serde(default)]
-    results: Vec<RawResult>,
-}
-
-#[derive(Debug, Deserialize)]
 struct RawResult {
     #[serde(default)]
     unique_id: Option<String>,
@@ -53,7 +50,136 @@ struct RawResult {
     #[serde(default)]
     message: Option<String>,
     #[serde(default)]
-    adapter_response: Option<serde_json::Value>,
+    adapter_response: RowsAffected,
+}
+
+/// `adapter_response.rows_affected` and nothing else of the adapter's answer (whatever its
+/// shape: a number is kept, anything else is skipped).
+#[derive(Debug, Default)]
+struct RowsAffected(Option<i64>);
+
+impl<'de> Deserialize<'de> for RowsAffected {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Response;
+        impl<'de> Visitor<'de> for Response {
+            type Value = RowsAffected;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an adapter response")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RowsAffected, A::Error> {
+                let mut rows = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "rows_affected" {
+                        rows = map.next_value::<IgnoredOrInt>()?.0.filter(|n| *n >= 0);
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(RowsAffected(rows))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RowsAffected, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(RowsAffected(None))
+            }
+            fn visit_unit<E>(self) -> Result<RowsAffected, E> {
+                Ok(RowsAffected(None))
+            }
+            fn visit_none<E>(self) -> Result<RowsAffected, E> {
+                Ok(RowsAffected(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<RowsAffected, E> {
+                Ok(RowsAffected(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<RowsAffected, E> {
+                Ok(RowsAffected(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<RowsAffected, E> {
+                Ok(RowsAffected(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<RowsAffected, E> {
+                Ok(RowsAffected(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<RowsAffected, E> {
+                Ok(RowsAffected(None))
+            }
+        }
+        d.deserialize_any(Response)
+    }
+}
+
+/// A whole number where there is one; anything else is skipped.
+struct IgnoredOrInt(Option<i64>);
+
+impl<'de> Deserialize<'de> for IgnoredOrInt {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Int;
+        impl<'de> Visitor<'de> for Int {
+            type Value = IgnoredOrInt;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number of rows")
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<IgnoredOrInt, E> {
+                Ok(IgnoredOrInt(Some(n)))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<IgnoredOrInt, E> {
+                Ok(IgnoredOrInt(i64::try_from(n).ok()))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<IgnoredOrInt, E> {
+                Ok(IgnoredOrInt(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<IgnoredOrInt, E> {
+                Ok(IgnoredOrInt(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<IgnoredOrInt, E> {
+                Ok(IgnoredOrInt(None))
+            }
+            fn visit_unit<E>(self) -> Result<IgnoredOrInt, E> {
+                Ok(IgnoredOrInt(None))
+            }
+            fn visit_none<E>(self) -> Result<IgnoredOrInt, E> {
+                Ok(IgnoredOrInt(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IgnoredOrInt, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(IgnoredOrInt(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IgnoredOrInt, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(IgnoredOrInt(None))
+            }
+        }
+        d.deserialize_any(Int)
+    }
+}
+
+impl NodeOutcome {
+    fn of(r: RawResult, manifest: &Manifest) -> NodeOutcome {
+        let unique_id = r.unique_id.unwrap_or_else(|| "(unknown node)".into());
+        let status = r.status.unwrap_or_else(|| "unknown".into());
+        let ok = matches!(status.as_str(), "success" | "pass");
+        NodeOutcome {
+            resource_type: manifest.resource_type(&unique_id),
+            name: manifest.display_name(&unique_id),
+            execution_time: r.execution_time.unwrap_or(0.0),
+            rows_affected: r.adapter_response.0,
+            message: r
+                .message
+                .map(|m| m.trim().to_string())
+                .filter(|m| !m.is_empty() && !ok),
+            status,
+            unique_id,
+        }
+    }
+
+    /// The memory this outcome holds, for the summary's cap.
+    fn cost(&self) -> usize {
+        ENTRY_OVERHEAD
+            + self.unique_id.len()
+            + self.resource_type.len()
+            + self.name.len()
+            + self.status.len()
+            + self.message.as_ref().map_or(0, String::len)
+    }
 }
 
 /// The nodes of one `run_results.json`, named through `manifest` where it has them.
@@ -61,36 +187,102 @@ pub fn from_run_results(
     run_results: &[u8],
     manifest: Option<&Manifest>,
 ) -> Result<Vec<NodeOutcome>, serde_json::Error> {
-    let parsed: RunResults = serde_json::from_slice(run_results)?;
+    read_run_results(run_results, manifest, &Budget::new(usize::MAX))
+}
+
+/// The nodes of a `run_results.json` read from `reader` as it arrives, keeping only what the
+/// summary shows. Under `budget`: at its cap the reading stops and the nodes read so far are
+/// returned (the budget says it was cut).
+pub fn read_run_results(
+    reader: impl Read,
+    manifest: Option<&Manifest>,
+    budget: &Budget,
+) -> Result<Vec<NodeOutcome>, serde_json::Error> {
     let empty = Manifest::default();
-    let manifest = manifest.unwrap_or(&empty);
-    Ok(parsed
-        .results
-        .into_iter()
-        .map(|r| {
-            let unique_id = r.unique_id.unwrap_or_else(|| "(unknown node)".into());
-            let status = r.status.unwrap_or_else(|| "unknown".into());
-            let rows_affected = r
-                .adapter_response
-                .as_ref()
-                .and_then(|a| a.get("rows_affected"))
-                .and_then(serde_json::Value::as_i64)
-                .filter(|n| *n >= 0);
-            let ok = matches!(status.as_str(), "success" | "pass");
-            NodeOutcome {
-                resource_type: manifest.resource_type(&unique_id),
-                name: manifest.display_name(&unique_id),
-                execution_time: r.execution_time.unwrap_or(0.0),
-                rows_affected,
-                message: r
-                    .message
-                    .map(|m| m.trim().to_string())
-                    .filter(|m| !m.is_empty() && !ok),
-                status,
-                unique_id,
+    let mut nodes = Vec::new();
+    budget.start();
+    let mut de = serde_json::Deserializer::from_reader(BufReader::new(budget.reader(reader)));
+    let read = TopLevel {
+        nodes: &mut nodes,
+        manifest: manifest.unwrap_or(&empty),
+        budget,
+    }
+    .deserialize(&mut de)
+    .and_then(|()| de.end());
+    budget::finish(read, budget, nodes)
+}
+
+/// `{"results": [...], ...}`: the results read, everything else skipped.
+struct TopLevel<'a> {
+    nodes: &'a mut Vec<NodeOutcome>,
+    manifest: &'a Manifest,
+    budget: &'a Budget,
+}
+
+impl<'de> DeserializeSeed<'de> for TopLevel<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopLevel<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a run_results.json object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "results" {
+                map.next_value_seed(Results {
+                    nodes: &mut *self.nodes,
+                    manifest: self.manifest,
+                    budget: self.budget,
+                })?;
+            } else {
+                map.next_value_seed(Skip(self.budget))?;
             }
-        })
-        .collect())
+            if !self.budget.keep(0) {
+                return Err(self.budget.stop());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `results` array, one node at a time, each counted against the budget.
+struct Results<'a> {
+    nodes: &'a mut Vec<NodeOutcome>,
+    manifest: &'a Manifest,
+    budget: &'a Budget,
+}
+
+impl<'de> DeserializeSeed<'de> for Results<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Results<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of results")
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(raw) = seq.next_element::<RawResult>()? {
+            let node = NodeOutcome::of(raw, self.manifest);
+            let cost = node.cost();
+            self.nodes.push(node);
+            if !self.budget.keep(cost) {
+                return Err(self.budget.stop());
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Counts of a run's nodes by type and status, in the order a person reads them.
@@ -249,6 +441,75 @@ mod tests {
             "1 model ok · 1 test pass · 1 warn · 1 error · 3 skipped"
         );
         assert_eq!(Summary::of(&[]).line(), "no nodes ran");
+    }
+
+    /// `head`, then `item` again and again: an artifact that never ends.
+    struct Endless {
+        bytes: Vec<u8>,
+        at: usize,
+        repeat_from: usize,
+    }
+
+    impl Endless {
+        fn new(head: &str, item: &str) -> Self {
+            Endless {
+                bytes: format!("{head}{item}").into_bytes(),
+                at: 0,
+                repeat_from: head.len(),
+            }
+        }
+    }
+
+    impl Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.at == self.bytes.len() {
+                self.at = self.repeat_from;
+            }
+            let n = buf.len().min(self.bytes.len() - self.at);
+            buf[..n].copy_from_slice(&self.bytes[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn endless_results_are_cut_at_the_cap_keeping_what_came_before() {
+        let budget = Budget::new(1 << 20);
+        let endless = Endless::new(
+            r#"{"metadata": {"dbt_version": "1.9"}, "results": ["#,
+            r#"{"unique_id": "model.p.m", "status": "success", "execution_time": 0.1,
+                "message": "OK", "adapter_response": {"rows_affected": 3, "code": "x"}},"#,
+        );
+        let nodes = read_run_results(endless, None, &budget).expect("cut, not an error");
+        assert!(budget.is_cut());
+        let kept: usize = nodes.iter().map(NodeOutcome::cost).sum();
+        assert!(kept <= 1 << 20, "{kept}");
+        assert!(nodes.len() > 1000, "{}", nodes.len());
+        assert_eq!(nodes[0].rows_affected, Some(3));
+    }
+
+    #[test]
+    fn an_endless_message_is_cut_without_holding_it() {
+        let budget = Budget::new(1 << 20);
+        let endless = Endless::new(
+            r#"{"results": [{"unique_id": "model.p.ok", "status": "success"}, {"unique_id": "model.p.m", "status": "error", "message": ""#,
+            "x",
+        );
+        let nodes = read_run_results(endless, None, &budget).expect("cut, not an error");
+        assert!(budget.is_cut());
+        assert_eq!(nodes.len(), 1, "the node read before the cap stays");
+    }
+
+    #[test]
+    fn a_broken_artifact_is_an_error_not_a_cut() {
+        let budget = Budget::new(1 << 20);
+        let err = read_run_results(&br#"{"results": [{"unique_id": 1"#[..], None, &budget);
+        assert!(err.is_err());
+        assert!(!budget.is_cut());
+        let odd = br#"{"results": [{"unique_id": "m", "status": "success",
+            "adapter_response": {"rows_affected": "many"}}], "args": [1, {"a": null}]}"#;
+        let nodes = from_run_results(odd, None).unwrap();
+        assert_eq!(nodes[0].rows_affected, None);
     }
 
     #[test]

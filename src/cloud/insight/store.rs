@@ -4,9 +4,12 @@
 //! reads them from disk. A run still in progress is never cached (its artifacts are not final),
 //! and neither is an artifact that was not there (404: it may be written by a retry).
 
+use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-use crate::cloud::client::Client;
+use crate::cloud::client::{ArtifactBody, Client};
 use crate::cloud::errors::ApiError;
 use crate::cloud::types::Run;
 
@@ -82,6 +85,156 @@ impl ArtifactStore {
             let _ = crate::fsx::write_atomic(&p, &bytes);
         }
         Ok(Some(bytes))
+    }
+}
+
+impl ArtifactStore {
+    /// Artifact `path` of `run` handed to `read` as it arrives, never held whole: from disk
+    /// when kept, else from the API (kept on the way when the run is finished and `read` went
+    /// to the end of it). `Ok(None)` when the run did not write it (404). `read` runs on a
+    /// blocking thread; when this future is dropped (a deadline), the reading stops.
+    pub async fn read<T, F>(
+        &self,
+        client: &Client,
+        run: &Run,
+        step: Option<i64>,
+        path: &str,
+        read: F,
+    ) -> Result<Option<T>, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Read) -> T + Send + 'static,
+    {
+        let kept = self.path_of(run.id, step, path);
+        // Only a regular file: a pipe or device in the cache would never end.
+        let file = kept
+            .as_ref()
+            .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()))
+            .and_then(|p| std::fs::File::open(p).ok());
+        if let Some(mut file) = file {
+            return Ok(Some(blocking(move || read(&mut file)).await?));
+        }
+        let body = match client.open_artifact(run.id, path, step).await {
+            Ok(b) => b,
+            Err(ApiError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let tee = kept
+            .filter(|_| run.run_status().is_terminal())
+            .and_then(|p| self.cache_file(&p));
+        let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
+        let mut reader = BodyReader {
+            body,
+            handle: tokio::runtime::Handle::current(),
+            pending: Vec::new(),
+            at: 0,
+            ended: false,
+            error: None,
+            tee,
+            stop: stop.0.clone(),
+        };
+        let (value, error) = blocking(move || {
+            let value = read(&mut reader);
+            reader.keep_if_whole();
+            (value, reader.error)
+        })
+        .await?;
+        drop(stop);
+        match error {
+            // What the parser made of a broken-off body is not to be trusted.
+            Some(e) => Err(e),
+            None => Ok(Some(value)),
+        }
+    }
+
+    /// A temporary file that becomes `path` once the whole artifact went through it.
+    fn cache_file(&self, path: &Path) -> Option<crate::fsx::atomic::AtomicFile> {
+        if let Some(project) = self
+            .root
+            .as_deref()
+            .and_then(Path::parent)
+            .and_then(Path::parent)
+        {
+            let _ = crate::fsx::cache_dir::ignore_cache_folder(project);
+        }
+        crate::fsx::atomic::AtomicFile::create(path).ok()
+    }
+}
+
+/// Run `f` on the blocking pool (a parser pulling a body through the runtime).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Client(format!("the artifact reader stopped: {e}")))
+}
+
+/// Set when the future reading an artifact is dropped: the blocking reader stops pulling.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A blocking `Read` over an artifact's body, pulling each piece through the runtime, copying
+/// what it reads into the cache file when there is one.
+struct BodyReader {
+    body: ArtifactBody,
+    handle: tokio::runtime::Handle,
+    pending: Vec<u8>,
+    at: usize,
+    ended: bool,
+    error: Option<ApiError>,
+    tee: Option<crate::fsx::atomic::AtomicFile>,
+    stop: Arc<AtomicBool>,
+}
+
+impl BodyReader {
+    /// Keep the cache file only when the body was read to its end without error.
+    fn keep_if_whole(&mut self) {
+        if let Some(file) = self.tee.take() {
+            if self.ended && self.error.is_none() {
+                let _ = file.commit();
+            }
+        }
+    }
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.pending.len() {
+            if self.ended {
+                return Ok(0);
+            }
+            if self.stop.load(Ordering::SeqCst) {
+                return Err(std::io::Error::other("the reading was abandoned"));
+            }
+            match self.handle.block_on(self.body.chunk()) {
+                Ok(Some(chunk)) => {
+                    if let Some(f) = &mut self.tee {
+                        if f.write_all(&chunk).is_err() {
+                            // A cache that cannot be written only costs a refetch next time.
+                            self.tee = None;
+                        }
+                    }
+                    self.pending = chunk;
+                    self.at = 0;
+                }
+                Ok(None) => self.ended = true,
+                Err(e) => {
+                    let msg = e.to_string();
+                    self.error = Some(e);
+                    return Err(std::io::Error::other(msg));
+                }
+            }
+        }
+        let n = buf.len().min(self.pending.len() - self.at);
+        buf[..n].copy_from_slice(&self.pending[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 

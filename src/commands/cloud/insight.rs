@@ -19,31 +19,47 @@ use crate::ui::Ui;
 
 const RUN_RELATED: &[&str] = &["run_steps", "job", "trigger"];
 
-/// The run's nodes, as `runs show --nodes` prints them.
+/// The run's nodes, as `runs show --nodes` prints them: per dbt step, one aligned row per
+/// node (status, type, name, time, rows), its message under it; then the summary, where a
+/// node run in two steps counts once.
 pub fn print_nodes(ui: &Ui, insight: &RunInsight) {
+    use super::table::{self, Cell, Paint};
     if let Some(note) = &insight.note {
         ui.out(format!("  {note}"));
     }
+    // Every step's rows in one table, so the columns line up across steps.
+    let rows: Vec<Vec<Cell>> = insight
+        .nodes()
+        .map(|n| {
+            vec![
+                Cell::new(&n.status).paint(node_paint(&n.status)),
+                Cell::new(&n.resource_type),
+                Cell::new(&n.name),
+                Cell::new(format!("{:.2}s", n.execution_time))
+                    .paint(Paint::Dim)
+                    .right(),
+                Cell::new(
+                    n.rows_affected
+                        .map(|r| format!("{r} rows"))
+                        .unwrap_or_default(),
+                )
+                .right(),
+            ]
+        })
+        .collect();
+    let mut lines = table::lines(ui, "      ", None, &rows).into_iter();
     for step in &insight.steps {
         ui.out(format!("  step {} {}", step.index, ui.dim(&step.name)));
         if let Some(why) = &step.unavailable {
             ui.out(format!("      {}", ui.dim(why)));
         }
         for n in &step.nodes {
-            let rows = n
-                .rows_affected
-                .map(|r| format!("  {r} rows"))
-                .unwrap_or_default();
-            ui.out(format!(
-                "      {:<9} {:<8} {}  {}{rows}",
-                node_status(ui, &n.status),
-                n.resource_type,
-                n.name,
-                ui.dim(&format!("{:.2}s", n.execution_time)),
-            ));
+            if let Some(line) = lines.next() {
+                ui.out(line);
+            }
             if let Some(m) = &n.message {
                 for line in m.lines().take(5) {
-                    ui.out(format!("                {}", ui.dim(line)));
+                    ui.out(format!("          {}", ui.dim(line)));
                 }
             }
         }
@@ -53,6 +69,7 @@ pub fn print_nodes(ui: &Ui, insight: &RunInsight) {
     }
 }
 
+/// A freshness status padded to one width, coloured.
 fn node_status(ui: &Ui, status: &str) -> String {
     let word = format!("{status:<9}");
     match status {
@@ -60,6 +77,16 @@ fn node_status(ui: &Ui, status: &str) -> String {
         "error" | "fail" | "runtime error" => ui.bad(&word),
         "warn" => ui.warnish(&word),
         _ => word,
+    }
+}
+
+fn node_paint(status: &str) -> super::table::Paint {
+    use super::table::Paint;
+    match status {
+        "success" | "pass" => Paint::Good,
+        "error" | "fail" | "runtime error" => Paint::Bad,
+        "warn" => Paint::Warn,
+        _ => Paint::Plain,
     }
 }
 
@@ -112,6 +139,7 @@ pub async fn lineage(client: &Client, cfg: &Config, args: &LineageArgs, ui: &Ui)
             picture.text()
         }
         LineageFormat::Mermaid => picture.mermaid(),
+        LineageFormat::Markdown => picture.markdown(),
         LineageFormat::Dot => picture.dot(),
     };
     for line in text.lines() {

@@ -21,3 +21,37 @@ pub fn flag_values(args: &DbtRunArgs) -> FlagValues {
         ..connect::server_flags(&args.server)
     }
 }
+
+/// The branch the trigger's cause names: `--git-branch`, else the local branch whose tip is
+/// `--git-sha` (the one checked out first), so `dbt-run --git-sha "$(git rev-parse HEAD)"`
+/// reads `Triggered by datachonk for <branch> @ <sha>` like a push. With a sha the branch
+/// only goes into the cause; the sha is what is sent.
+pub fn cause_branch(args: &DbtRunArgs) -> Option<String> {
+    if args.git_branch.is_some() {
+        return args.git_branch.clone();
+    }
+    local_branch_at(&args.git_sha.as_deref()?.trim().to_ascii_lowercase())
+}
+
+fn local_branch_at(sha: &str) -> Option<String> {
+    if sha.len() < 7 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let repo = git2::Repository::discover(".").ok()?;
+    let at_sha = |r: &git2::Reference| {
+        r.peel_to_commit()
+            .is_ok_and(|c| c.id().to_string().starts_with(sha))
+    };
+    if let Ok(head) = repo.head() {
+        if head.is_branch() && at_sha(&head) {
+            return head.shorthand().ok().map(str::to_string);
+        }
+    }
+    let found = repo
+        .branches(Some(git2::BranchType::Local))
+        .ok()?
+        .flatten()
+        .find(|(b, _)| at_sha(b.get()))
+        .and_then(|(b, _)| b.name().ok().flatten().map(str::to_string));
+    found
+}

@@ -92,7 +92,11 @@ fn plan_of(cfg: &Config, args: &DbtRunArgs) -> Result<RunPlan, CliError> {
     let d = &cfg.dbt_cloud;
     Ok(RunPlan {
         job_id: d.require_job_id()?,
-        request: deploy::request_for(d, args.git_sha.as_deref(), args.git_branch.as_deref())?,
+        request: deploy::request_for(
+            d,
+            args.git_sha.as_deref(),
+            super::flags::cause_branch(args).as_deref(),
+        )?,
         wait: args.sequential || (!args.no_wait && d.wait.value),
         timeout: d.timeout.as_ref().map(|t| t.value),
         cancel_on_timeout: args.cancel_on_timeout,

@@ -25,7 +25,11 @@ pub fn run(global: &GlobalArgs, args: &DbtRunArgs, shared: FlagValues, ui: &Ui) 
     connect::confirm_target(global, &cfg, args.yes, "the trigger")?;
     let d = &cfg.dbt_cloud;
     let job_id = d.require_job_id()?;
-    let mut request = deploy::request_for(d, args.git_sha.as_deref(), args.git_branch.as_deref())?;
+    let mut request = deploy::request_for(
+        d,
+        args.git_sha.as_deref(),
+        super::flags::cause_branch(args).as_deref(),
+    )?;
     let client = connect::client(&cfg, ui)?;
     if let Some(up) = upstream_job(global, args, &client, &cfg)? {
         if up == job_id {
