@@ -932,3 +932,109 @@ fn during_a_slowloris_a_complete_request_is_served_at_once() {
         other => panic!("the oldest trickling connection is still open: {other:?}"),
     }
 }
+
+#[test]
+fn a_failed_run_is_retried_once_as_the_cli_would_and_a_malformed_commit_is_refused() {
+    // dbt 1.5 cannot `dbt retry`: the retry is a new run selecting the failed node and its
+    // children, the route `--retries` takes when dbt Cloud's own retry is refused.
+    let mut fixture =
+        Fixture::from_yaml_str(support::FIXTURE, "tests/support FIXTURE").expect("fixture");
+    fixture.job_mut(2).expect("job 2").dbt_version = Some("1.5.0-latest".into());
+    let sandbox = Sandbox::start(SandboxOptions::default().with_fixture(fixture)).unwrap();
+    let dir = workdir();
+    let s = connected(&sandbox, dir.path());
+    let (code, status) = s.get("/api/dbt-cloud/status");
+    assert_eq!(code, 200);
+    conforms("Status", &status);
+    assert_eq!(status["account_id"], 1, "{status}");
+    assert_eq!(status["local_commit"], Value::Null, "not in a repository");
+
+    // What is not a commit or a branch never reaches dbt Cloud.
+    for (body, says) in [
+        (json!({ "job_id": 1, "git_sha": "8b04de" }), "7 to 40"),
+        (json!({ "job_id": 1, "git_sha": "main" }), "7 to 40"),
+        (
+            json!({ "job_id": 1, "git_branch": "a b" }),
+            "not a valid branch",
+        ),
+        (
+            json!({ "job_id": 1, "git_branch": "-x" }),
+            "not a valid branch",
+        ),
+        (
+            json!({ "job_id": 1, "git_branch": "x.lock" }),
+            "not a valid branch",
+        ),
+    ] {
+        let (code, err) = s.post("/api/dbt-cloud/trigger-run", &body);
+        assert_error(code, &err, 400, "bad_request");
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{body}: {message}");
+    }
+    assert!(sandbox.runs().is_empty(), "{:?}", sandbox.runs());
+
+    let (code, t) = s.post(
+        "/api/dbt-cloud/trigger-run",
+        &json!({ "job_id": 2, "git_branch": "feature/orders" }),
+    );
+    assert_eq!(code, 200, "{t}");
+    let failed = t["run"]["id"].as_i64().unwrap();
+    let events = s.events(failed);
+    let (name, verdict) = events.last().expect("a verdict");
+    assert_eq!(name, "verdict");
+    conforms("RunView", verdict);
+    assert_eq!(verdict["status"], "Error");
+    let skipped: Vec<&str> = verdict["skipped_nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        skipped.iter().any(|id| id.ends_with(".stg_customers")),
+        "{verdict}"
+    );
+    let tail = verdict["log_tail"].as_array().unwrap();
+    assert!(!tail.is_empty(), "{verdict}");
+    assert_eq!(verdict["href_text"], "Open in the sandbox");
+
+    let (code, retried) = s.post(&format!("/api/dbt-cloud/runs/{failed}/retry"), &json!({}));
+    assert_eq!(code, 200, "{retried}");
+    conforms("Retried", &retried);
+    assert_eq!(retried["retry_of"], failed);
+    assert_eq!(retried["plan"]["detail"]["route"]["kind"], "selected");
+    let new_id = retried["run"]["id"].as_i64().unwrap();
+    let new_run = sandbox.run(new_id).expect("the retry in the sandbox");
+    assert_eq!(new_run.job_id, 2);
+    assert_eq!(
+        new_run.trigger.steps_override,
+        Some(vec!["dbt build --select stg_orders+".to_string()]),
+        "the failed node and its children"
+    );
+    assert_eq!(
+        new_run.trigger.git_branch.as_deref(),
+        Some("feature/orders")
+    );
+
+    // Asked again (a second click, another tab): the same retry, not a second one.
+    let (code, again) = s.post(&format!("/api/dbt-cloud/runs/{failed}/retry"), &json!({}));
+    assert_eq!(code, 200, "{again}");
+    conforms("Retried", &again);
+    assert_eq!(again["run"]["id"], new_id);
+    assert_eq!(again["adopted"], true);
+    assert_eq!(sandbox.runs().len(), 2, "{:?}", sandbox.runs());
+
+    // Only a run that ended in Error is retried.
+    let (code, t) = s.post("/api/dbt-cloud/trigger-run", &json!({ "job_id": 1 }));
+    assert_eq!(code, 200, "{t}");
+    let ok = t["run"]["id"].as_i64().unwrap();
+    assert_eq!(s.events(ok).last().unwrap().1["status"], "Success");
+    let (code, err) = s.post(&format!("/api/dbt-cloud/runs/{ok}/retry"), &json!({}));
+    assert_error(code, &err, 409, "not_failed");
+    let (code, err) = s.post(
+        &format!("/api/dbt-cloud/runs/{failed}/retry"),
+        &json!({ "confirm": true }),
+    );
+    assert_error(code, &err, 400, "bad_request");
+    assert_eq!(sandbox.runs().len(), 3, "{:?}", sandbox.runs());
+}

@@ -6,9 +6,11 @@
 //! Needs `chromium` and `chromedriver` (scripts/setup-test-deps installs them): without them
 //! these tests fail, they do not skip. Waits poll the page with a deadline, never fixed sleeps.
 
+mod sandbox_repo;
 mod support;
 
 use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,7 +35,7 @@ struct Serve {
     url: String,
     /// Everything serve wrote (request log on stderr, the rest of stdout), for the token scan.
     output: Arc<Mutex<String>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Serve {
@@ -45,17 +47,32 @@ impl Serve {
     /// the start.
     fn start_configured(sandbox: &RunningSandbox, config: Option<&str>) -> Serve {
         let dir = workdir();
+        let path = dir.path().to_path_buf();
+        Serve::launch(sandbox, &path, Some(dir), config, config.is_some())
+    }
+
+    /// serve in `dir` (kept alive by `keep`), with `config` as its datachonk.yaml and, with
+    /// `token`, the token in DBT_CLOUD_API_TOKEN.
+    fn launch(
+        sandbox: &RunningSandbox,
+        dir: &Path,
+        keep: Option<tempfile::TempDir>,
+        config: Option<&str>,
+        token: bool,
+    ) -> Serve {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_datachonk"));
         for (name, _) in datachonk::config::ENV_VARS {
             cmd.env_remove(name);
         }
         if let Some(config) = config {
-            std::fs::write(dir.path().join("datachonk.yaml"), config).expect("datachonk.yaml");
+            std::fs::write(dir.join("datachonk.yaml"), config).expect("datachonk.yaml");
+        }
+        if token {
             cmd.env("DBT_CLOUD_API_TOKEN", TOKEN);
         }
         let mut child = cmd
             .args(["--no-input", "serve", "--addr", "127.0.0.1:0"])
-            .current_dir(dir.path())
+            .current_dir(dir)
             .env("DBT_CLOUD_ACCESS_URL", sandbox.base_url())
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -83,7 +100,7 @@ impl Serve {
             child,
             url,
             output,
-            _dir: dir,
+            _dir: keep,
         }
     }
 
@@ -552,5 +569,341 @@ fn a_target_marked_confirm_asks_first_and_runs_only_when_confirmed() {
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0].job_id, 2);
 
+    assert_no_token(&serve, &browser);
+}
+
+/// The value of the form field with this id.
+fn field_value(browser: &Browser, id: &str) -> String {
+    let v = browser.execute(
+        "return document.getElementById(arguments[0]).value",
+        json!([id]),
+    );
+    v.as_str().unwrap_or_default().to_string()
+}
+
+/// Replace what the field with this id holds by `text`, typed as a person would.
+fn type_into(browser: &Browser, id: &str, text: &str) {
+    let field = browser.find(&format!("#{id}"));
+    browser.clear(&field);
+    browser.send_keys(&field, text);
+}
+
+/// Press Trigger Run and wait for the error box to show an HTTP `status`; its text.
+fn trigger_refused(browser: &Browser, status: &str) -> String {
+    browser.click(&browser.find("#trigger"));
+    browser.wait_for(WAIT, &format!("a {status} under the form"), |b| {
+        let shown = b.execute(
+            "const box = document.getElementById('trigger-error');
+             return box.hidden ? '' : box.dataset.status",
+            json!([]),
+        );
+        (shown == json!(status)).then(|| b.text_of("#trigger-error").unwrap_or_default())
+    })
+}
+
+/// A whole number of seconds a live timer shows (`data-seconds`), if it shows one.
+fn timer_seconds(browser: &Browser, css: &str) -> Option<i64> {
+    browser
+        .execute(
+            "const e = document.querySelector(arguments[0]);
+             return e && e.dataset.seconds !== undefined ? Number(e.dataset.seconds) : null",
+            json!([css]),
+        )
+        .as_i64()
+}
+
+/// A sandbox whose job 1 checks out `repository` (the commit a trigger names, as dbt Cloud
+/// does: a commit the remote does not have fails the run).
+fn sandbox_with_repository(repository: &str) -> RunningSandbox {
+    use datachonk::sandbox::{Fixture, Sandbox, SandboxOptions};
+    let mut fixture =
+        Fixture::from_yaml_str(support::FIXTURE, "tests/support FIXTURE").expect("fixture");
+    assert!(fixture.set_repository(1, repository));
+    Sandbox::start(SandboxOptions::default().with_fixture(fixture)).expect("sandbox starts")
+}
+
+#[test]
+fn the_page_offers_the_pushed_commit_refuses_a_malformed_one_and_runs_exactly_that_commit() {
+    use sandbox_repo::{Repo, PROJECT};
+    let repo = Repo::new();
+    let pushed = repo.commit("feature/orders", "the models", PROJECT);
+    // A later commit, not pushed: dbt Cloud could not check it out, so it is not offered.
+    std::fs::write(repo.work.join("notes.md"), "work in progress\n").unwrap();
+    repo.git(&repo.work, &["add", "notes.md"]);
+    repo.git(&repo.work, &["commit", "--quiet", "-m", "wip"]);
+    let head = repo.git(&repo.work, &["rev-parse", "HEAD"]);
+    assert_ne!(head, pushed);
+    let sandbox = sandbox_with_repository(&repo.url());
+    let serve = Serve::launch(&sandbox, &repo.work, None, None, false);
+    let browser = open(&serve);
+    connect(&browser, TOKEN);
+
+    // Prefilled from the repository serve runs in: its branch and the pushed head.
+    browser.wait_for(WAIT, "the branch field, prefilled", |b| {
+        (field_value(b, "git-branch") == "feature/orders").then_some(())
+    });
+    assert_eq!(
+        field_value(&browser, "git-sha"),
+        pushed,
+        "the pushed head, not HEAD"
+    );
+    let note = browser.text_of("#commit-note").unwrap_or_default();
+    assert!(
+        note.contains("feature/orders") && note.contains(&pushed[..10]),
+        "{note}"
+    );
+    pick_job(&browser, 1);
+
+    // What is not a commit or a branch is refused by serve with a clear 400, and dbt Cloud
+    // (the sandbox) receives nothing.
+    type_into(&browser, "git-sha", "not-a-sha");
+    let refused = trigger_refused(&browser, "400");
+    assert!(refused.contains("7 to 40 hexadecimal digits"), "{refused}");
+    assert!(
+        refused.contains("git rev-parse HEAD"),
+        "with a hint: {refused}"
+    );
+    type_into(&browser, "git-sha", &pushed);
+    type_into(&browser, "git-branch", "feature..orders");
+    let refused = trigger_refused(&browser, "400");
+    assert!(refused.contains("not a valid branch name"), "{refused}");
+    assert!(sandbox.runs().is_empty(), "{:?}", sandbox.runs());
+    type_into(&browser, "git-branch", "feature/orders");
+
+    // The run checks out exactly the pushed commit, and the page says which.
+    let run_id = trigger_and_wait(&browser, "validate the pushed commit", "Success");
+    let run = sandbox.run(run_id).expect("the run");
+    assert_eq!(run.trigger.git_sha.as_deref(), Some(pushed.as_str()));
+    let meta = browser.text_of("#run-meta").unwrap_or_default();
+    assert!(meta.contains(&pushed[..10]), "{meta}");
+    assert!(
+        !browser.is_displayed("#trigger-error"),
+        "the earlier 400 is gone"
+    );
+    assert_fits_a_phone(&browser);
+    assert_no_token(&serve, &browser);
+}
+
+#[test]
+fn a_run_in_progress_is_timed_listed_asked_about_and_followed_after_a_reload() {
+    let sandbox = sandbox(&[]);
+    let serve = Serve::start_configured(
+        &sandbox,
+        Some(
+            "deploy:\n  dbt_cloud:\n    account_id: 1\n    project_id: 1\n    default_target: ci\n    \
+             targets:\n      ci: { job_id: 1 }\n",
+        ),
+    );
+    let browser = open(&serve);
+    browser.wait_for(WAIT, "the job picker", |b| {
+        b.try_find("#job:enabled option[value='job:3']")
+    });
+    // Job 3's steps take 20 s each: the run is still going throughout this test.
+    pick_job(&browser, 3);
+    type_into(&browser, "cause", "a slow one");
+    browser.click(&browser.find("#trigger"));
+    browser.wait_for(WAIT, "a step running", |b| {
+        b.try_find("#steps li[data-status='Running']")
+    });
+    let run_id: i64 = browser
+        .text_of("#run-id")
+        .and_then(|t| t.trim_start_matches('#').parse().ok())
+        .expect("the run's id");
+
+    // A live timer on the run and on its running step: each counts up by itself.
+    for css in ["#run-timer", "#steps li[data-status='Running'] .dur"] {
+        let first = browser.wait_for(WAIT, &format!("{css} counting"), |b| timer_seconds(b, css));
+        browser.wait_for(WAIT, &format!("{css} to count up"), |b| {
+            timer_seconds(b, css).filter(|s| *s >= first + 2)
+        });
+        let text = browser.text_of(css).unwrap_or_default();
+        assert!(text.ends_with(" s"), "{css}: {text:?}");
+    }
+    assert_eq!(sandbox.runs().len(), 1, "one run so far");
+
+    // Recent runs lists the run in progress, marked as the one shown.
+    let row = format!("#recent-runs tr[data-run-id='{run_id}'][aria-current]");
+    let listed = browser.wait_for(WAIT, "the run in Recent runs", |b| b.text_of(&row));
+    assert!(
+        listed.contains("Running") && listed.contains("a slow one"),
+        "{listed}"
+    );
+
+    // Trigger Run says and asks; Cancel starts nothing.
+    let busy = browser.text_of("#job-busy").unwrap_or_default();
+    assert!(busy.contains(&format!("#{run_id}")), "{busy}");
+    browser.click(&browser.find("#trigger"));
+    let question = browser.wait_for(WAIT, "the question", |b| b.dialog_text());
+    assert!(
+        question.contains(&format!("#{run_id}")) && question.contains("still"),
+        "{question}"
+    );
+    browser.answer_dialog(false);
+    assert_eq!(sandbox.runs().len(), 1, "Cancel triggers nothing");
+
+    // After a reload: the run, its job in the picker (not the default target), and the run
+    // in progress in Recent runs, timer counting.
+    browser.refresh();
+    browser.wait_for(WAIT, "the run's job picked after a reload", |b| {
+        (field_value(b, "job") == "job:3").then_some(())
+    });
+    assert_eq!(browser.text_of("#run-id"), Some(format!("#{run_id}")));
+    browser.wait_for(WAIT, "the run in Recent runs after a reload", |b| {
+        b.text_of(&row).filter(|t| t.contains("Running"))
+    });
+    assert!(browser.is_displayed("#job-busy"));
+    let first = browser.wait_for(WAIT, "the timer after a reload", |b| {
+        timer_seconds(b, "#run-timer")
+    });
+    browser.wait_for(WAIT, "the timer to count up after a reload", |b| {
+        timer_seconds(b, "#run-timer").filter(|s| *s > first)
+    });
+
+    // On a phone, light and dark, the run panel comes first once a run started.
+    assert_fits_a_phone(&browser);
+    for scheme in ["light", "dark"] {
+        browser.prefer_color_scheme(scheme);
+        let order = browser.execute(
+            "const top = (id) => document.getElementById(id).getBoundingClientRect().top;
+             return top('run-section') < top('trigger-section')",
+            json!([]),
+        );
+        assert_eq!(order, json!(true), "{scheme}: the run panel comes first");
+        assert!(browser.is_displayed("#run-timer"), "{scheme}");
+    }
+
+    // OK starts another run all the same.
+    browser.click(&browser.find("#trigger"));
+    browser.wait_for(WAIT, "the question", |b| b.dialog_text());
+    browser.answer_dialog(true);
+    browser.wait_for(WAIT, "a second run", |_| {
+        (sandbox.runs().len() == 2).then_some(())
+    });
+    assert_no_token(&serve, &browser);
+}
+
+#[test]
+fn after_an_error_the_page_shows_the_skipped_nodes_and_log_tail_and_retries_from_the_failure() {
+    let sandbox = sandbox(&[]);
+    let serve = Serve::start(&sandbox);
+    let browser = open(&serve);
+    connect(&browser, TOKEN);
+    pick_job(&browser, 2);
+    let failed = trigger_and_wait(&browser, "a broken model", "Error");
+
+    // Job 2's stg_customers reads stg_orders, which failed: it was skipped.
+    let skipped = browser.wait_for(WAIT, "the skipped nodes", |b| {
+        b.text_of("#skipped-nodes").filter(|t| !t.is_empty())
+    });
+    assert!(skipped.contains("stg_customers"), "{skipped}");
+    assert!(
+        !skipped.contains("stg_orders"),
+        "the failing node is not skipped: {skipped}"
+    );
+
+    // The log tail, collapsed until asked for.
+    assert!(browser.is_displayed("#log-section"));
+    assert_eq!(
+        browser.execute(
+            "return document.getElementById('log-section').open",
+            json!([])
+        ),
+        json!(false),
+        "collapsed"
+    );
+    let tail_visible = "return document.getElementById('log-tail').checkVisibility()";
+    assert_eq!(browser.execute(tail_visible, json!([])), json!(false));
+    browser.click(&browser.find("#log-title"));
+    let tail = browser.wait_for(WAIT, "the log tail", |b| {
+        b.text_of("#log-tail").filter(|t| !t.is_empty())
+    });
+    assert!(tail.contains("ERROR"), "{tail}");
+    assert_eq!(browser.execute(tail_visible, json!([])), json!(true));
+
+    // Step names show commands as code, without dbt Cloud's backticks.
+    let names = browser.text_of("#steps").unwrap_or_default();
+    assert!(!names.contains('`'), "{names}");
+    let code = browser.execute(
+        "return Array.from(document.querySelectorAll('#steps .name code')).map(c => c.textContent)",
+        json!([]),
+    );
+    assert!(
+        code.as_array()
+            .is_some_and(|c| c.iter().any(|t| t == "dbt build")),
+        "{code}"
+    );
+    // Not dbt Cloud: the link says where it goes.
+    assert_eq!(
+        browser.text_of("#run-link").as_deref(),
+        Some("Open in the sandbox ↗")
+    );
+
+    // Light and dark: the new parts take the scheme's colours.
+    let colours = |b: &Browser| {
+        b.execute(
+            "return ['log-section', 'skipped-nodes'].map(id =>
+                 getComputedStyle(document.getElementById(id)).color
+                 + ' ' + getComputedStyle(document.getElementById(id)).borderTopColor)",
+            json!([]),
+        )
+    };
+    browser.prefer_color_scheme("light");
+    let light = colours(&browser);
+    browser.prefer_color_scheme("dark");
+    let dark = colours(&browser);
+    assert_ne!(light, dark, "prefers-color-scheme changes them");
+
+    // Retry: the crate's retry (dbt Cloud's, the run allows it), watched to its verdict.
+    record_badge(&browser);
+    browser.click(&browser.find("#retry"));
+    browser.wait_for(WAIT, "the retry's run", |b| {
+        b.text_of("#run-id").filter(|t| *t != format!("#{failed}"))
+    });
+    browser.wait_for(WAIT, "the retry to succeed", |b| {
+        b.text_of("#run-status").filter(|t| t == "Success")
+    });
+    let retried: i64 = browser
+        .text_of("#run-id")
+        .and_then(|t| t.trim_start_matches('#').parse().ok())
+        .expect("the retry's id");
+    let run = sandbox.run(retried).expect("the retry in the sandbox");
+    assert_eq!(
+        run.retry_of,
+        Some(failed),
+        "dbt Cloud's retry of the failed run"
+    );
+    let message = browser.text_of("#run-message").unwrap_or_default();
+    assert!(
+        message.contains(&format!("Retry of run #{failed}")) && message.contains("dbt Cloud retry"),
+        "{message}"
+    );
+    assert!(!browser.is_displayed("#retry"), "no Retry after a success");
+    assert!(!browser.is_displayed("#skipped-section"));
+    assert_eq!(sandbox.runs().len(), 2, "one retry");
+    assert_fits_a_phone(&browser);
+    assert_no_token(&serve, &browser);
+}
+
+#[test]
+fn the_account_id_comes_from_datachonk_yaml() {
+    let sandbox = sandbox(&[]);
+    let dir = workdir();
+    let path = dir.path().to_path_buf();
+    let serve = Serve::launch(
+        &sandbox,
+        &path,
+        Some(dir),
+        Some("deploy:\n  dbt_cloud:\n    account_id: 1\n"),
+        false,
+    );
+    let browser = open(&serve);
+    assert_eq!(field_value(&browser, "account-id"), "1");
+    // Only the token to type.
+    let token = browser.find("#token");
+    browser.send_keys(&token, TOKEN);
+    browser.send_keys(&token, ENTER);
+    browser.wait_for(WAIT, "connected", |b| b.is_displayed("#job").then_some(()));
+    // Not in a pushed branch: no commit is offered.
+    assert_eq!(field_value(&browser, "git-sha"), "");
     assert_no_token(&serve, &browser);
 }

@@ -144,6 +144,15 @@ fn settings(global: &GlobalArgs, flags: &FlagValues, cfg: &Config) -> Result<Set
     Ok(Settings {
         access_url: cfg.dbt_cloud.access_url.value.clone(),
         project_id: cfg.dbt_cloud.project_id.as_ref().map(|p| p.value),
+        account_id: cfg.dbt_cloud.account_id.as_ref().map(|a| a.value),
+        // The repository of datachonk.yaml, else of the directory serve runs in.
+        repo_dir: cfg
+            .file
+            .as_ref()
+            .and_then(|f| f.parent())
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(|p| p.to_path_buf())
+            .or_else(|| std::env::current_dir().ok()),
         targets,
         resolve: Arc::new(resolve),
     })

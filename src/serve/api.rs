@@ -3,8 +3,10 @@
 //! configuration, at-most-once trigger, waiting and verdicts); nothing here talks HTTP to dbt
 //! Cloud by itself.
 
+use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -22,9 +24,13 @@ use tokio::sync::watch;
 
 use crate::cloud::insight::ArtifactStore;
 use crate::cloud::types::Account;
-use crate::cloud::{request, trigger_run, Client, ClientOptions, RunQuery, TriggerRequest};
+use crate::cloud::verdict::finish;
+use crate::cloud::{
+    request, retries, trigger_run, Client, ClientOptions, RunQuery, RunStatus, TriggerRequest,
+};
 use crate::config::{self, DbtCloudConfig, Source, Sourced};
 
+use super::commit;
 use super::errors::ServeError;
 use super::hub::{Hub, RunState};
 use super::views::{JobView, RunView, StepView};
@@ -46,6 +52,10 @@ pub struct Settings {
     /// Where `connect` goes when the request names no access URL.
     pub access_url: String,
     pub project_id: Option<i64>,
+    /// The configured account: the connect form starts with it.
+    pub account_id: Option<i64>,
+    /// Where the local repository is looked for (the branch and pushed head the page offers).
+    pub repo_dir: Option<PathBuf>,
     pub targets: Vec<TargetInfo>,
     pub resolve: ResolveTarget,
 }
@@ -55,6 +65,14 @@ struct Connection {
     hub: Arc<Hub>,
     account: Account,
     access_url: String,
+    /// Failed runs whose retry this serve started (or is starting): one retry each.
+    retries: Mutex<HashMap<i64, RetrySlot>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum RetrySlot {
+    Starting,
+    Started(i64),
 }
 
 pub struct App {
@@ -90,6 +108,7 @@ impl App {
             hub,
             account,
             access_url,
+            retries: Mutex::new(HashMap::new()),
         }));
         Ok(())
     }
@@ -143,6 +162,13 @@ impl App {
             }
             None => (self.settings.access_url.clone(), Value::Null, Vec::new()),
         };
+        let local_commit = match self.settings.repo_dir.clone() {
+            Some(dir) => tokio::task::spawn_blocking(move || commit::local(&dir))
+                .await
+                .ok()
+                .flatten(),
+            None => None,
+        };
         Ok(json!({
             "connected": conn.is_some(),
             "access_url": access_url,
@@ -150,6 +176,8 @@ impl App {
             "projects": projects,
             "targets": self.settings.targets,
             "project_id": self.settings.project_id,
+            "account_id": self.settings.account_id,
+            "local_commit": local_commit,
         }))
     }
 }
@@ -301,22 +329,7 @@ pub async fn trigger(State(app): Shared, body: Bytes) -> Result<impl IntoRespons
     )?;
     let conn = app.connection()?;
     let (job_id, base) = app.choose_job(&body)?;
-    let needs_confirmation = app
-        .settings
-        .targets
-        .iter()
-        .find(|t| t.confirm && t.job_id == job_id);
-    if let (Some(t), false) = (needs_confirmation, body.confirmed) {
-        return Err(ServeError::new(
-            StatusCode::CONFLICT,
-            "confirmation_required",
-            format!(
-                "job {job_id} is target `{}`, marked `confirm: true` (it changes production)",
-                t.name
-            ),
-        )
-        .hint("send the request again with \"confirmed\": true once a person has decided to"));
-    }
+    app.check_confirmed(job_id, body.confirmed)?;
     let request = trigger_request(base.as_ref(), &body)?;
     let triggered = trigger_run(conn.hub.client(), job_id, &request).await?;
     conn.hub.follow(triggered.run.id, Some(&triggered.run));
@@ -327,6 +340,28 @@ pub async fn trigger(State(app): Shared, body: Bytes) -> Result<impl IntoRespons
 }
 
 impl App {
+    /// A job that is a `confirm: true` target runs only when the request says a person
+    /// confirmed it.
+    fn check_confirmed(&self, job_id: i64, confirmed: bool) -> Result<(), ServeError> {
+        let needs = self
+            .settings
+            .targets
+            .iter()
+            .find(|t| t.confirm && t.job_id == job_id);
+        match (needs, confirmed) {
+            (Some(t), false) => Err(ServeError::new(
+                StatusCode::CONFLICT,
+                "confirmation_required",
+                format!(
+                    "job {job_id} is target `{}`, marked `confirm: true` (it changes production)",
+                    t.name
+                ),
+            )
+            .hint("send the request again with \"confirmed\": true once a person has decided to")),
+            _ => Ok(()),
+        }
+    }
+
     /// The job to trigger and the configuration block it comes with (a target, or the
     /// configured job), if any.
     fn choose_job(&self, body: &TriggerBody) -> Result<(i64, Option<DbtCloudConfig>), ServeError> {
@@ -383,8 +418,22 @@ fn trigger_request(
     if let Some(c) = &body.cause {
         config::validate_cause(c).map_err(|m| ServeError::bad_request(format!("cause: {m}")))?;
     }
-    let sha = body.git_sha.as_deref();
-    let branch = body.git_branch.as_deref();
+    let sha = body
+        .git_sha
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let branch = body
+        .git_branch
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    if let Some(sha) = sha {
+        commit::check_sha(sha)?;
+    }
+    if let Some(branch) = branch {
+        commit::check_branch(branch)?;
+    }
     let mut req = match base {
         Some(d) => {
             let mut d = d.clone();
@@ -393,23 +442,19 @@ fn trigger_request(
             }
             request::from_config(&d, sha, branch).map_err(ServeError::bad_request)?
         }
-        None => {
-            let sha = sha.map(str::trim).filter(|s| !s.is_empty());
-            let branch = branch.map(str::trim).filter(|s| !s.is_empty());
-            TriggerRequest {
-                cause: body
-                    .cause
-                    .clone()
-                    .unwrap_or_else(|| request::default_cause(branch, sha)),
-                git_sha: sha.map(str::to_string),
-                git_branch: if sha.is_some() {
-                    None
-                } else {
-                    branch.map(str::to_string)
-                },
-                ..TriggerRequest::default()
-            }
-        }
+        None => TriggerRequest {
+            cause: body
+                .cause
+                .clone()
+                .unwrap_or_else(|| request::default_cause(branch, sha)),
+            git_sha: sha.map(str::to_string),
+            git_branch: if sha.is_some() {
+                None
+            } else {
+                branch.map(str::to_string)
+            },
+            ..TriggerRequest::default()
+        },
     };
     if let Some(steps) = &body.steps_override {
         if steps.is_empty() || steps.iter().any(|s| s.trim().is_empty()) {
@@ -429,6 +474,131 @@ pub async fn run(State(app): Shared, Path(id): Path<String>) -> Result<Json<RunV
     let id = id_param(&id, "the run id")?;
     let conn = app.connection()?;
     Ok(Json(conn.hub.current(id).await?))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RetryBody {
+    #[serde(default)]
+    confirmed: bool,
+}
+
+/// The related objects a retry reads with the failed run: its steps (the failing one, the
+/// results) and its trigger (the cause and commit a selected retry sends again).
+const RETRY_RELATED: &[&str] = &["run_steps", "job", "trigger"];
+
+/// Start a failed run again from its point of failure, as `--retries` does: dbt Cloud's retry
+/// when the run allows it, else a new run of the failed nodes and their children, for the
+/// same commit. One retry per failed run: asking again answers with the same retry.
+pub async fn retry(
+    State(app): Shared,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ServeError> {
+    let id = id_param(&id, "the run id")?;
+    let body: RetryBody = if body.iter().all(u8::is_ascii_whitespace) {
+        RetryBody::default()
+    } else {
+        parse(&body, r#"{"confirmed"?: boolean}"#)?
+    };
+    let conn = app.connection()?;
+    let client = conn.hub.client();
+    let failed = client.get_run(id, RETRY_RELATED).await?;
+    if failed.run_status() != RunStatus::Error {
+        return Err(ServeError::new(
+            StatusCode::CONFLICT,
+            "not_failed",
+            format!(
+                "run {id} is {}: only a run that ended in Error is retried",
+                failed.run_status().label()
+            ),
+        ));
+    }
+    let job_id = failed
+        .job()
+        .ok_or_else(|| ServeError::bad_request(format!("run {id} names no job")))?;
+    app.check_confirmed(job_id, body.confirmed)?;
+    let slot = match RetryClaim::take(&conn, id) {
+        Ok(slot) => slot,
+        Err(RetrySlot::Started(new_id)) => {
+            let view = conn.hub.current(new_id).await?;
+            return Ok(Json(
+                json!({ "run": view, "adopted": true, "retry_of": id, "plan": null }),
+            ));
+        }
+        Err(RetrySlot::Starting) => {
+            return Err(ServeError::new(
+                StatusCode::CONFLICT,
+                "retry_in_progress",
+                format!("the retry of run {id} is being started"),
+            )
+            .hint("ask again in a moment: the answer is then that retry"))
+        }
+    };
+    let finished = finish(client, &app.store, &failed).await;
+    let plan = retries::plan(&failed, finished.insight.as_ref()).map_err(|why| {
+        ServeError::new(
+            StatusCode::CONFLICT,
+            "not_retryable",
+            format!("cannot retry run {id}: {why}"),
+        )
+        .hint("trigger the job again instead")
+    })?;
+    let started = retries::start(
+        client,
+        job_id,
+        &failed,
+        &plan,
+        &retries::request_of(&failed),
+    )
+    .await?;
+    slot.started(started.run.id);
+    conn.hub.follow(started.run.id, Some(&started.run));
+    Ok(Json(json!({
+        "run": RunView::of(&started.run),
+        "adopted": started.adopted,
+        "retry_of": id,
+        "plan": { "description": plan.describe(), "detail": plan },
+    })))
+}
+
+/// A claim on retrying one failed run; dropped without [`RetryClaim::started`] (the retry
+/// failed), the run may be retried again.
+struct RetryClaim<'c> {
+    conn: &'c Connection,
+    id: i64,
+    done: bool,
+}
+
+impl<'c> RetryClaim<'c> {
+    fn take(conn: &'c Connection, id: i64) -> Result<Self, RetrySlot> {
+        let mut slots = conn.retries.lock().expect("retries lock");
+        if let Some(slot) = slots.get(&id) {
+            return Err(*slot);
+        }
+        slots.insert(id, RetrySlot::Starting);
+        Ok(RetryClaim {
+            conn,
+            id,
+            done: false,
+        })
+    }
+
+    fn started(mut self, new_id: i64) {
+        let mut slots = self.conn.retries.lock().expect("retries lock");
+        slots.insert(self.id, RetrySlot::Started(new_id));
+        self.done = true;
+    }
+}
+
+impl Drop for RetryClaim<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            if let Ok(mut slots) = self.conn.retries.lock() {
+                slots.remove(&self.id);
+            }
+        }
+    }
 }
 
 /// Server-Sent Events: `status` (the current state first, then each change), `step` (each
@@ -528,4 +698,5 @@ pub fn parse_bodies(body: &[u8]) {
     let body = Bytes::copy_from_slice(body);
     let _ = parse::<ConnectBody>(&body, "");
     let _ = parse::<TriggerBody>(&body, "");
+    let _ = parse::<RetryBody>(&body, "");
 }

@@ -3,6 +3,7 @@
 //! `commands/serve.rs` turns flags and configuration into [`ServeOptions`].
 
 pub mod api;
+pub mod commit;
 pub mod errors;
 pub mod guard;
 pub mod hub;
@@ -110,6 +111,7 @@ fn routes(app: Arc<App>) -> Router {
         .route("/api/dbt-cloud/trigger-run", post(api::trigger))
         .route("/api/dbt-cloud/runs/{id}", get(api::run))
         .route("/api/dbt-cloud/runs/{id}/events", get(api::events))
+        .route("/api/dbt-cloud/runs/{id}/retry", post(api::retry))
         .fallback(|| async {
             errors::ServeError::not_found("no such endpoint")
                 .hint("GET /api/dbt-cloud/openapi.json describes the API")

@@ -14,7 +14,10 @@
     run: null, // the RunView being shown
     source: null, // its EventSource
     pollTimer: null,
+    tickTimer: null, // the live timers' clock while a run is going
     triggering: false,
+    retrying: false,
+    followRun: false, // after a reload: the picker and Recent runs follow the run shown
   };
 
   const $ = (id) => document.getElementById(id);
@@ -194,16 +197,42 @@
 
     show($("connect-section"), !status.connected);
     show($("trigger-section"), !!status.connected);
+    prefillCommit(status.local_commit);
     if (!status.connected) {
       stopWatching();
-      show($("run-section"), false);
+      showRunSection(false);
       show($("recent-section"), false);
       const url = $("access-url");
       if (!url.value && status.access_url) url.value = status.access_url;
+      const account = $("account-id");
+      if (!account.value && status.account_id) account.value = String(status.account_id);
       return;
     }
+    connected(status);
+  }
+
+  // The run in the address first (its project and job are then the ones picked), then the
+  // projects and jobs.
+  async function connected(status) {
+    await restoreRun();
     renderProjects(status);
-    restoreRun();
+  }
+
+  // The branch and pushed head of serve's repository, unless a person already typed there.
+  function prefillCommit(local) {
+    const branch = $("git-branch");
+    const sha = $("git-sha");
+    const note = $("commit-note");
+    if (!local) {
+      note.textContent = "Empty: the job runs its own branch.";
+      return;
+    }
+    if (!branch.dataset.edited) branch.value = local.branch || "";
+    if (!sha.dataset.edited) sha.value = local.sha || "";
+    note.textContent = local.sha
+      ? "From your repository: " + local.branch + ", pushed at " + String(local.sha).slice(0, 10) +
+        ". Empty: the job runs its own branch."
+      : "From your repository: " + local.branch + " (not pushed yet: dbt Cloud cannot check it out).";
   }
 
   // The run shown is kept in the address (#run=ID): a reload shows it again.
@@ -211,7 +240,9 @@
     const match = /^#run=([0-9]+)$/.exec(location.hash);
     if (!match || (state.run && state.run.id === Number(match[1]))) return;
     try {
-      showRun(await api("GET", "/runs/" + match[1]), false);
+      const run = await api("GET", "/runs/" + match[1]);
+      state.followRun = true;
+      showRun(run, false);
     } catch (_) {
       history.replaceState(null, "", location.pathname); // gone (or another serve): forget it
     }
@@ -269,7 +300,8 @@
       return;
     }
     const has = (id) => id !== null && id !== undefined && projects.some((p) => p.id === id);
-    const chosen = has(keep) ? keep : has(status.project_id) ? status.project_id : projects[0].id;
+    const ofRun = state.followRun && state.run ? state.run.project_id : null;
+    const chosen = has(ofRun) ? ofRun : has(keep) ? keep : has(status.project_id) ? status.project_id : projects[0].id;
     select.value = String(chosen);
     loadJobs(chosen);
   }
@@ -335,12 +367,23 @@
       return;
     }
     const byDefault = ts.find((t) => t.default);
-    if (values.includes(previous)) select.value = previous;
+    const ofRun = state.followRun && state.run ? runOption(values, state.run.job_id) : null;
+    state.followRun = false;
+    if (ofRun) select.value = ofRun;
+    else if (values.includes(previous)) select.value = previous;
     else if (byDefault) select.value = "target:" + byDefault.name;
     else select.value = values[0];
     select.disabled = false;
     $("trigger").disabled = state.triggering;
     renderSelection();
+  }
+
+  // The picker's option for a run's job: the job itself, else a target that runs it.
+  function runOption(values, jobId) {
+    if (jobId === null || jobId === undefined) return null;
+    if (values.includes("job:" + jobId)) return "job:" + jobId;
+    const target = targets().find((t) => t.job_id === jobId);
+    return target && values.includes("target:" + target.name) ? "target:" + target.name : null;
   }
 
   // What the job picker points at: { target, job } (target null for a plain job; job null
@@ -389,7 +432,47 @@
       if (advice.length) warning.append(el("ul", {}, ...advice.map((a) => el("li", { text: a }))));
       show(warning, true);
     }
+    renderBusy();
     renderRecent(job);
+  }
+
+  // A run of the picked job still going: the one shown, else one in the job's recent runs.
+  function runInProgress(sel) {
+    if (!sel) return null;
+    if (state.run && state.run.job_id === sel.jobId && !isFinished(state.run)) return state.run;
+    const runs = (sel.job && sel.job.recent_runs) || [];
+    return runs.find((r) => !r.finished && !(state.run && state.run.id === r.id)) || null;
+  }
+
+  function isFinished(run) {
+    return !!run.finished || FINISHED.includes(run.status);
+  }
+
+  // Trigger Run asks first while the picked job has a run in progress: say so beside it.
+  function renderBusy() {
+    const box = $("job-busy");
+    const busy = runInProgress(selection());
+    box.replaceChildren();
+    if (busy) {
+      box.append(el("p", { class: "title", text: "Run #" + busy.id + " of this job is still " + String(busy.status).toLowerCase() + "." }),
+        el("p", { text: "Trigger Run asks before starting another one." }));
+    }
+    show(box, !!busy);
+    $("trigger").dataset.busy = busy ? String(busy.id) : "";
+  }
+
+  // The job's recent runs as the server listed them, with the run shown in its live state
+  // (first when it is newer than the list).
+  function withRunShown(job) {
+    const runs = (job.recent_runs || []).slice();
+    const run = state.run;
+    if (!run || run.job_id !== job.id) return runs;
+    const live = { id: run.id, status: run.status, finished: isFinished(run), href: run.href, cause: run.cause,
+      created_at: run.created_at, duration_seconds: run.duration_seconds };
+    const at = runs.findIndex((r) => r.id === run.id);
+    if (at >= 0) runs[at] = live;
+    else if (!runs.length || runs[0].id < run.id) runs.unshift(live);
+    return runs;
   }
 
   function renderRecent(job) {
@@ -400,7 +483,7 @@
     }
     show(section, true);
     $("recent-job").textContent = "· " + jobName(job);
-    const runs = job.recent_runs || [];
+    const runs = withRunShown(job);
     const body = $("recent-runs").tBodies[0];
     body.replaceChildren(...runs.map((r) => {
       const link = r.href
@@ -411,7 +494,7 @@
         el("td", {}, badge(r.status)),
         el("td", { class: "cause", title: r.cause || "", text: causeText(r.cause) }),
         el("td", { class: "num", title: r.created_at || "", text: fmtTime(r.created_at) }),
-        el("td", { class: "num", text: fmtDuration(r.duration_seconds) }));
+        el("td", { class: "num", text: r.finished ? fmtDuration(r.duration_seconds) : "" }));
       if (state.run && state.run.id === r.id) tr.setAttribute("aria-current", "true");
       return tr;
     }));
@@ -435,6 +518,13 @@
     const body = sel.target ? { target: sel.target.name } : { job_id: sel.jobId };
     const cause = $("cause").value.trim();
     if (cause) body.cause = cause;
+    const branch = $("git-branch").value.trim();
+    if (branch) body.git_branch = branch;
+    const sha = $("git-sha").value.trim();
+    if (sha) body.git_sha = sha;
+    const busy = runInProgress(sel);
+    if (busy && !window.confirm("Run #" + busy.id + " of this job is still " + String(busy.status).toLowerCase() +
+      ".\n\nTrigger another run anyway?")) return;
     if (sel.target && sel.target.confirm) {
       if (!askConfirmation(sel)) return;
       body.confirmed = true;
@@ -476,6 +566,7 @@
     stopWatching();
     state.run = run;
     history.replaceState(null, "", "#run=" + run.id);
+    clearError($("run-error"));
     renderRun(run);
     const message = $("run-message");
     if (adopted) {
@@ -485,9 +576,15 @@
     } else {
       show(message, false);
     }
-    markRecent();
     if (!run.finished) watch(run.id);
     else onVerdict();
+  }
+
+  function showRunSection(visible) {
+    show($("run-section"), visible);
+    // On a phone the run comes first once there is one (style.css orders it).
+    if (visible) document.body.dataset.run = "shown";
+    else delete document.body.dataset.run;
   }
 
   function watch(runId) {
@@ -572,10 +669,11 @@
     state.source = null;
     clearTimeout(state.pollTimer);
     state.pollTimer = null;
+    stopTicking();
   }
 
   function renderRun(run) {
-    show($("run-section"), true);
+    showRunSection(true);
     $("run-id").textContent = "#" + run.id;
     const status = $("run-status");
     status.textContent = run.status;
@@ -585,6 +683,7 @@
     const link = $("run-link");
     if (run.href) {
       link.href = run.href;
+      link.textContent = (run.href_text || "Open the run") + " ↗";
       show(link, true);
     } else {
       show(link, false);
@@ -598,19 +697,21 @@
       meta.push("git " + [run.git_branch, run.git_sha && String(run.git_sha).slice(0, 10)].filter(Boolean).join(" @ "));
     }
     if (run.created_at) meta.push("triggered " + fmtTime(run.created_at));
-    if (run.duration_seconds !== null && run.duration_seconds !== undefined) meta.push(fmtDuration(run.duration_seconds));
     $("run-meta").textContent = meta.join(" · ");
 
     $("steps").replaceChildren(...(run.steps || []).map(stepItem));
 
-    const finished = run.finished || FINISHED.includes(run.status);
+    const finished = isFinished(run);
+    renderTimer(run);
     const verdict = $("verdict");
-    const failingSection = $("failing-section");
     if (!finished) {
-      show(verdict, false);
-      show(failingSection, false);
+      for (const id of ["verdict", "failing-section", "skipped-section", "log-section", "retry-actions"]) show($(id), false);
+      startTicking();
+      refreshSelection();
       return;
     }
+    stopTicking();
+    refreshSelection();
     let text = run.status === "Success" ? "✓ Success" : run.status === "Error" ? "✗ Error" : run.status;
     if (run.summary) text += " — " + run.summary;
     if (run.failing_step) text += " · failed at step " + run.failing_step.index + ": " + run.failing_step.name;
@@ -625,17 +726,153 @@
       el("div", {}, el("span", { class: "node mono", text: n.unique_id }),
         n.status ? el("span", { class: "node-status badge s-error", text: n.status }) : null),
       n.message ? el("pre", { text: n.message }) : null)));
-    show(failingSection, nodes.length > 0);
+    show($("failing-section"), nodes.length > 0);
+
+    const skipped = run.status === "Error" ? run.skipped_nodes || [] : [];
+    $("skipped-nodes").replaceChildren(...skipped.map((id) => el("li", { class: "mono", text: id })));
+    $("skipped-count").textContent = "(" + skipped.length + ")";
+    show($("skipped-section"), skipped.length > 0);
+
+    const tail = run.status === "Error" ? run.log_tail || [] : [];
+    $("log-tail").textContent = tail.join("\n");
+    $("log-title").textContent = "Log tail" + (run.failing_step ? " of step " + run.failing_step.index : "") +
+      " (" + tail.length + " line" + (tail.length === 1 ? "" : "s") + ")";
+    show($("log-section"), tail.length > 0);
+
+    show($("retry-actions"), run.status === "Error");
+    $("retry").disabled = state.retrying;
+  }
+
+  // The picker's note and Recent runs follow the run shown as it changes.
+  function refreshSelection() {
+    if (!$("trigger-section").hidden && state.jobs.length) {
+      renderBusy();
+      renderRecent((selection() || {}).job || null);
+    }
+  }
+
+  // ---- live timers ------------------------------------------------------------------------
+
+  function elapsedSince(text) {
+    const d = parseTime(text);
+    return d ? Math.max(0, (Date.now() - d.getTime()) / 1000) : null;
+  }
+
+  // Whole seconds while counting: "7 s", "1 min 05 s".
+  function fmtClock(seconds) {
+    const s = Math.floor(seconds);
+    if (s < 60) return s + " s";
+    const m = Math.floor(s / 60);
+    const rest = String(s % 60).padStart(2, "0");
+    if (m < 60) return m + " min " + rest + " s";
+    return Math.floor(m / 60) + " h " + String(m % 60).padStart(2, "0") + " min";
+  }
+
+  // The run's time since it was triggered: counting while it goes, its duration once done.
+  function renderTimer(run) {
+    const timer = $("run-timer");
+    let seconds = null;
+    if (isFinished(run)) seconds = run.duration_seconds;
+    else seconds = elapsedSince(run.created_at);
+    if (seconds === null || seconds === undefined) {
+      show(timer, false);
+      return;
+    }
+    timer.textContent = isFinished(run) ? fmtDuration(seconds) : fmtClock(seconds);
+    timer.dataset.seconds = String(Math.floor(seconds));
+    timer.dataset.live = isFinished(run) ? "false" : "true";
+    show(timer, true);
+  }
+
+  function tick() {
+    if (!state.run || isFinished(state.run)) {
+      stopTicking();
+      return;
+    }
+    renderTimer(state.run);
+    for (const li of $("steps").children) {
+      if (li.dataset.status !== "Running" || !li.dataset.startedAt) continue;
+      const seconds = elapsedSince(li.dataset.startedAt);
+      const dur = li.querySelector(".dur");
+      if (seconds !== null && dur) {
+        dur.textContent = fmtClock(seconds);
+        dur.dataset.seconds = String(Math.floor(seconds));
+      }
+    }
+  }
+
+  function startTicking() {
+    if (state.tickTimer === null) state.tickTimer = setInterval(tick, 1000);
+    tick();
+  }
+
+  function stopTicking() {
+    clearInterval(state.tickTimer);
+    state.tickTimer = null;
+  }
+
+  // ---- retry ------------------------------------------------------------------------------
+
+  async function onRetry() {
+    const failed = state.run;
+    if (!failed || state.retrying) return;
+    const box = $("run-error");
+    clearError(box);
+    const button = $("retry");
+    state.retrying = true;
+    button.disabled = true;
+    button.textContent = "Retrying…";
+    try {
+      let answer;
+      try {
+        answer = await api("POST", "/runs/" + encodeURIComponent(failed.id) + "/retry", {});
+      } catch (err) {
+        const code = err.envelope && err.envelope.code;
+        if (err.status !== 409 || code !== "confirmation_required") throw err;
+        if (!window.confirm("Retry run #" + failed.id + " in dbt Cloud?\n\n" + err.envelope.message)) return;
+        answer = await api("POST", "/runs/" + encodeURIComponent(failed.id) + "/retry", { confirmed: true });
+      }
+      showRun(answer.run, answer.adopted);
+      const message = $("run-message");
+      message.textContent = "Retry of run #" + failed.id +
+        (answer.plan && answer.plan.description ? ": " + answer.plan.description : "") + ".";
+      show(message, true);
+    } catch (err) {
+      showError(box, err);
+      if (err.envelope && err.envelope.code === "not_connected") loadStatus();
+    } finally {
+      state.retrying = false;
+      button.disabled = false;
+      button.textContent = "Retry";
+    }
   }
 
   function stepItem(step) {
     let duration = fmtDuration(step.duration_seconds);
-    if (!duration) duration = step.status === "Running" ? "running…" : step.status === "Queued" ? "waiting" : "";
-    return el("li", { "data-index": step.index, "data-status": step.status },
+    const running = step.status === "Running";
+    const since = running ? elapsedSince(step.started_at) : null;
+    if (since !== null) duration = fmtClock(since);
+    if (!duration) duration = running ? "running…" : step.status === "Queued" ? "waiting" : "";
+    return el("li", { "data-index": step.index, "data-status": step.status, "data-started-at": step.started_at },
       el("span", { class: "idx", text: step.index + "." }),
-      el("span", { class: "name mono", text: step.name }),
+      stepName(step.name),
       badge(step.status, "small"),
-      el("span", { class: "dur", text: duration }));
+      el("span", { class: "dur", text: duration, "data-seconds": since === null ? null : String(Math.floor(since)) }));
+  }
+
+  // dbt Cloud names steps "Invoke dbt with `dbt build`": the quoted command as code, no
+  // backticks (text nodes only).
+  function stepName(name) {
+    const parts = String(name || "").split("`");
+    const node = el("span", { class: "name" });
+    if (parts.length % 2 === 0) {
+      node.textContent = parts.join(""); // an unpaired backtick: plain text without it
+      return node;
+    }
+    parts.forEach((part, i) => {
+      if (part) node.append(i % 2 ? el("code", { text: part }) : document.createTextNode(part));
+    });
+    return node;
   }
 
   function upsertStep(step) {
@@ -649,6 +886,7 @@
       list.insertBefore(item, after || null);
     }
     if (state.run) {
+      tick();
       const steps = (state.run.steps || []).filter((s) => s.index !== step.index);
       steps.push(step);
       steps.sort((a, b) => a.index - b.index);
@@ -670,13 +908,6 @@
     }
   }
 
-  function markRecent() {
-    for (const tr of $("recent-runs").tBodies[0].rows) {
-      if (state.run && Number(tr.dataset.runId) === state.run.id) tr.setAttribute("aria-current", "true");
-      else tr.removeAttribute("aria-current");
-    }
-  }
-
   // ---- wiring -----------------------------------------------------------------------------
 
   document.addEventListener("DOMContentLoaded", () => {
@@ -684,6 +915,10 @@
     $("trigger-form").addEventListener("submit", onTrigger);
     $("project").addEventListener("change", (ev) => loadJobs(Number(ev.target.value)));
     $("job").addEventListener("change", renderSelection);
+    $("retry").addEventListener("click", onRetry);
+    for (const id of ["git-branch", "git-sha"]) {
+      $(id).addEventListener("input", (ev) => { ev.target.dataset.edited = "true"; });
+    }
     loadStatus();
   });
 })();
