@@ -24,9 +24,11 @@ pub fn spec(data: &[u8]) {
     let _ = crate::generate::marts::spec::parse(Path::new("datachonk/spec.yml"), text(data));
 }
 
-/// `datachonk.yaml`.
+/// `datachonk.yaml`, as commands read it and as `config check` reads on past each problem.
 pub fn config(data: &[u8]) {
-    let _ = crate::config::file::parse(Path::new("datachonk.yaml"), text(data));
+    let path = Path::new("datachonk.yaml");
+    let _ = crate::config::file::parse(path, text(data));
+    let _ = crate::config::file::parse_all(path, text(data), &mut Default::default());
 }
 
 /// A sandbox fixture.

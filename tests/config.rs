@@ -49,7 +49,7 @@ fn show_reports_each_value_and_where_it_came_from() {
         stdout.contains("https://cloud.getdbt.com") && stdout.contains("default"),
         "{stdout}"
     );
-    assert!(stdout.contains("<redacted>"), "{stdout}");
+    assert!(stdout.contains("(set)"), "{stdout}");
     assert!(!stdout.contains(FAKE_TOKEN));
 }
 
@@ -689,4 +689,278 @@ fn config_check_online_finds_jobs_and_environments_that_do_not_exist() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(6));
+}
+
+/// Four sections' worth of mistakes: unknown keys, wrong types and invalid values.
+const MANY_PROBLEMS: &str = "\
+deploy:
+  dbt_cloud:
+    acount_id: 7
+    job_id: twelve
+    access_url: ftp://cloud.example.com
+    timeout: forever
+generate:
+  dialect: oracle
+  naming:
+    modle: x
+git:
+  push_timeout: 0s
+  protected_branches: main
+";
+
+#[test]
+fn config_check_lists_every_problem_of_every_section_in_file_order() {
+    let dir = project(MANY_PROBLEMS);
+    let out = datachonk(dir.path())
+        .args(["config", "check"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("8 problems in the configuration"),
+        "{stderr}"
+    );
+    let expected = [
+        "datachonk.yaml:3:5: unknown key `acount_id`",
+        "did you mean `account_id`?",
+        "datachonk.yaml:4:13: deploy.dbt_cloud.job_id: expected an integer",
+        "datachonk.yaml:5:17: deploy.dbt_cloud.access_url",
+        "datachonk.yaml:6:14: deploy.dbt_cloud.timeout: expected a duration",
+        "datachonk.yaml:8:12: generate.dialect: unknown dialect `oracle`",
+        "datachonk.yaml:10:5: unknown key `modle`",
+        "did you mean `model`?",
+        "datachonk.yaml:12:17: git.push_timeout: must be longer than 0s",
+        "datachonk.yaml:13:23: git.protected_branches: expected a list",
+    ];
+    let mut from = 0;
+    for says in expected {
+        let at = stderr[from..]
+            .find(says)
+            .unwrap_or_else(|| panic!("{says:?} after byte {from}: {stderr}"));
+        from += at + says.len();
+    }
+
+    // --json: one document with the same list, each problem placed and named by its key.
+    let out = datachonk(dir.path())
+        .args(["config", "check", "--json"])
+        .assert()
+        .code(2);
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["outcome"], "usage_error");
+    let problems = v["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 8, "{v:#}");
+    let keys: Vec<&str> = problems
+        .iter()
+        .map(|p| p["key"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "deploy.dbt_cloud.acount_id",
+            "deploy.dbt_cloud.job_id",
+            "deploy.dbt_cloud.access_url",
+            "deploy.dbt_cloud.timeout",
+            "generate.dialect",
+            "generate.naming.modle",
+            "git.push_timeout",
+            "git.protected_branches",
+        ]
+    );
+    let lines: Vec<u64> = problems
+        .iter()
+        .map(|p| p["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [3, 4, 5, 6, 8, 10, 12, 13]);
+    assert!(problems[0]["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("datachonk.yaml"));
+    assert_eq!(problems[0]["column"], 5);
+    assert_eq!(problems[0]["hint"], "did you mean `account_id`?");
+    assert!(problems[4]["message"]
+        .as_str()
+        .unwrap()
+        .contains("unknown dialect"));
+
+    // Another command still stops at one problem, with the same exit code.
+    let out = datachonk(dir.path())
+        .args(["config", "show"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("datachonk.yaml:3:5"), "{stderr}");
+    assert!(!stderr.contains("datachonk.yaml:8:12"), "{stderr}");
+
+    // A clean file: exit 0, and --json says so.
+    let clean = project("deploy:\n  dbt_cloud:\n    account_id: 7\n    job_id: 12\ngenerate:\n  dialect: duckdb\ngit:\n  push_timeout: 30s\n");
+    datachonk(clean.path())
+        .args(["config", "check"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("valid"));
+    let out = datachonk(clean.path())
+        .args(["config", "check", "--json"])
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["outcome"], "valid");
+}
+
+#[test]
+fn a_syntax_error_is_the_only_problem_and_names_its_place() {
+    let dir = project("generate:\n  dialect: oracle\ndeploy:\n  dbt_cloud: [\n");
+    let out = datachonk(dir.path())
+        .args(["config", "check", "--json"])
+        .assert()
+        .code(2);
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let problems = v["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{v:#}");
+    assert_eq!(problems[0]["line"], 4, "{v:#}");
+    assert!(problems[0]["column"].as_u64().unwrap() > 0, "{v:#}");
+    let out = datachonk(dir.path())
+        .args(["config", "check"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("1 problem in the configuration"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("datachonk.yaml:4:"), "{stderr}");
+}
+
+const EVERY_SECTION: &str = "\
+deploy:
+  dbt_cloud:
+    project_id: 3
+    default_target: dev
+    targets:
+      dev: {job_id: 11}
+      prod: {job_id: 22, confirm: true}
+generate:
+  dialect: snowflake
+  naming:
+    model: \"base_{table}\"
+  freshness:
+    warn_after: {count: 12, period: hour}
+git:
+  protected_branches: [trunk]
+";
+
+#[test]
+fn show_lists_every_section_with_each_values_provenance() {
+    let dir = project(EVERY_SECTION);
+    let env = [
+        ("DBT_CLOUD_ACCOUNT_ID", "77"),
+        ("DBT_CLOUD_API_TOKEN", FAKE_TOKEN),
+    ];
+    let v = show_json(dir.path(), &["--target", "dev"], &env);
+    let text = v.to_string();
+    assert!(!text.contains(FAKE_TOKEN), "token leaked: {text}");
+    // Every section and every documented key of it.
+    for s in datachonk::config::reference::SECTIONS {
+        if s.path.is_empty() || s.path == "deploy" || s.path.contains("NAME") {
+            continue;
+        }
+        let mut at = &v;
+        for part in s.path.split('.') {
+            at = &at[part];
+        }
+        for k in s.keys {
+            if matches!(k.kind, datachonk::config::reference::Kind::Section) {
+                continue;
+            }
+            assert!(
+                at[k.key]["from"].is_string(),
+                "{}.{} is shown: {v:#}",
+                s.path,
+                k.key
+            );
+        }
+    }
+    let d = &v["deploy"]["dbt_cloud"];
+    // file:line
+    assert_eq!(v["generate"]["dialect"]["value"], "snowflake");
+    assert_eq!(v["generate"]["dialect"]["from"], "datachonk.yaml:9:12");
+    assert_eq!(v["generate"]["dialect"]["source"]["kind"], "file");
+    assert_eq!(
+        v["generate"]["naming"]["model"]["from"],
+        "datachonk.yaml:11:12"
+    );
+    assert_eq!(
+        v["generate"]["freshness"]["warn_after"]["value"]["count"],
+        12
+    );
+    assert_eq!(v["git"]["protected_branches"]["value"][0], "trunk");
+    assert_eq!(
+        v["git"]["protected_branches"]["from"],
+        "datachonk.yaml:15:23"
+    );
+    assert_eq!(d["job_id"]["from"], "datachonk.yaml:6:21");
+    // default
+    assert_eq!(v["git"]["push_timeout"]["value"], "2m");
+    assert_eq!(v["git"]["push_timeout"]["from"], "default");
+    assert_eq!(v["generate"]["output_dir"]["from"], "default");
+    assert_eq!(d["retries"]["from"], "default");
+    // env
+    assert_eq!(d["account_id"]["value"], 77);
+    assert_eq!(d["account_id"]["from"], "env DBT_CLOUD_ACCOUNT_ID");
+    assert_eq!(d["token"]["value"], "(set)");
+    assert_eq!(d["token"]["from"], "env DBT_CLOUD_API_TOKEN");
+    // flag
+    assert_eq!(v["target"], "dev");
+    assert_eq!(d["target"]["value"], "dev");
+    assert_eq!(d["target"]["from"], "--target");
+    assert_eq!(d["target"]["source"]["kind"], "flag");
+
+    // The same in human output, grouped by section and aligned.
+    let mut cmd = datachonk(dir.path());
+    cmd.args(["config", "show", "--target", "dev"]);
+    for (k, val) in env {
+        cmd.env(k, val);
+    }
+    let out = cmd.assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(!stdout.contains(FAKE_TOKEN), "token leaked: {stdout}");
+    for title in [
+        "\ngenerate:\n",
+        "\ngenerate.naming:\n",
+        "\ngenerate.primary_key:\n",
+        "\ngenerate.freshness:\n",
+        "\ngit:\n",
+        "\ndeploy.dbt_cloud, target dev (--target):\n",
+    ] {
+        assert!(stdout.contains(title), "{title:?}: {stdout}");
+    }
+    let line = |key: &str| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("{key}: {stdout}"))
+            .to_string()
+    };
+    assert!(
+        line("dialect").contains("snowflake") && line("dialect").ends_with("# datachonk.yaml:9:12")
+    );
+    assert!(line("push_timeout").ends_with("# default"));
+    assert!(line("account_id").ends_with("# env DBT_CLOUD_ACCOUNT_ID"));
+    assert!(
+        line("token").contains("(set)") && line("token").ends_with("# env DBT_CLOUD_API_TOKEN")
+    );
+    assert!(line("target").ends_with("# --target"));
+    // Aligned: every value starts in the same column, every provenance too.
+    let column = |l: &str| l.find('#').unwrap();
+    assert_eq!(column(&line("dialect")), column(&line("push_timeout")));
+    assert_eq!(column(&line("dialect")), column(&line("account_id")));
+
+    // Without the token: said so, from nowhere.
+    let v = show_json(dir.path(), &[], &[]);
+    let prod = &v["deploy"]["dbt_cloud"]["targets"]["prod"];
+    assert_eq!(prod["token"]["value"], serde_json::Value::Null);
+    assert_eq!(prod["confirm"]["value"], true);
+    assert!(
+        prod["target"].is_null(),
+        "each target is its own block: {prod:#}"
+    );
 }

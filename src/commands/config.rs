@@ -5,7 +5,8 @@ use serde_json::{json, Map, Value};
 
 use crate::cli::{ConfigCheckArgs, ConfigCommand, ConfigTargetArgs, GlobalArgs};
 use crate::cloud::ApiError;
-use crate::config::{self, Config, FlagValues, LoadOptions, ProcessEnv, Source, Sourced};
+use crate::config::show::{self, Setting};
+use crate::config::{self, Config, FlagValues, LoadOptions, Problem, ProcessEnv, Source, Sourced};
 use crate::error::{CliError, CmdResult, Exit};
 use crate::ui::Ui;
 
@@ -17,7 +18,7 @@ pub fn run(global: &GlobalArgs, cmd: ConfigCommand, ui: &Ui) -> CmdResult {
 }
 
 /// Resolve every section as the commands that use it would, so a value `generate` or `push`
-/// would refuse is refused by `config show`/`config check` too.
+/// would refuse is refused by `config show` too.
 /// With named targets and none chosen, every target is resolved (and so validated).
 fn load_all(global: &GlobalArgs, args: &ConfigTargetArgs) -> Result<Vec<Config>, crate::CliError> {
     let options = global.load_options();
@@ -26,8 +27,6 @@ fn load_all(global: &GlobalArgs, args: &ConfigTargetArgs) -> Result<Vec<Config>,
         ..FlagValues::default()
     };
     let cfg = config::load(&options, &flags, &ProcessEnv)?;
-    config::load_generate(&options)?;
-    config::load_git(&options)?;
     if args.target.is_some() || cfg.dbt_cloud.targets.is_empty() {
         return Ok(vec![cfg]);
     }
@@ -42,64 +41,57 @@ fn load_all(global: &GlobalArgs, args: &ConfigTargetArgs) -> Result<Vec<Config>,
     Ok(all)
 }
 
-/// Every problem, not only the first: each section and each target is resolved on its own.
-fn problems(global: &GlobalArgs, args: &ConfigTargetArgs) -> (Vec<Config>, Vec<String>) {
-    let options = global.load_options();
-    let mut found = Vec::new();
-    let mut note = |e: CliError| {
-        let hints: String = e.hints.iter().map(|h| format!("\n    hint: {h}")).collect();
-        found.push(format!("{}{hints}", e.message));
-    };
-    if let Err(e) = config::load_generate(&options) {
-        note(e.into());
+/// A problem found online: about the account's objects, not a place in the file.
+fn online_problem(message: String) -> Problem {
+    Problem {
+        file: None,
+        line: None,
+        column: None,
+        key: None,
+        message,
+        hint: None,
     }
-    if let Err(e) = config::load_git(&options) {
-        note(e.into());
-    }
-    let flags = FlagValues {
-        target: args.target.clone(),
-        ..FlagValues::default()
-    };
-    let mut configs = Vec::new();
-    match config::load(&options, &flags, &ProcessEnv) {
-        Ok(cfg) if args.target.is_none() && !cfg.dbt_cloud.targets.is_empty() => {
-            for name in cfg.dbt_cloud.targets.clone() {
-                let flags = FlagValues {
-                    target: Some(name),
-                    ..FlagValues::default()
-                };
-                match config::load(&options, &flags, &ProcessEnv) {
-                    Ok(c) => configs.push(c),
-                    Err(e) => note(e.into()),
-                }
-            }
-        }
-        Ok(cfg) => configs.push(cfg),
-        Err(e) => note(e.into()),
-    }
-    found.dedup();
-    (configs, found)
 }
 
 fn check(global: &GlobalArgs, args: &ConfigCheckArgs, ui: &Ui) -> CmdResult {
-    let (configs, mut found) = problems(global, &args.target);
+    let options = global.load_options();
+    let report = config::check(&options, args.target.target.as_deref(), &ProcessEnv);
+    let mut found = report.problems;
     if found.is_empty() && args.online {
         let rt = super::runtime()?;
-        let online = rt.block_on(check_online(&configs, ui));
+        let online = rt.block_on(check_online(&report.configs, ui));
         rt.shutdown_background();
-        found.extend(online?);
+        found.extend(online?.into_iter().map(online_problem));
     }
-    let file = configs
-        .first()
-        .and_then(|c| c.file.as_ref())
-        .map(|p| p.display().to_string());
+    let file = report.file.as_ref().map(|p| p.display().to_string());
     if !found.is_empty() {
-        let list: String = found.iter().map(|p| format!("\n  - {p}")).collect();
-        return Err(CliError::usage(format!(
-            "{} problem{} in the configuration:{list}",
+        let summary = format!(
+            "{} problem{} in the configuration",
             found.len(),
             if found.len() == 1 { "" } else { "s" }
-        )));
+        );
+        if ui.is_json() {
+            ui.json(&json!({
+                "outcome": "usage_error",
+                "exit": Exit::Usage.code(),
+                "file": file,
+                "problems": found,
+                "error": { "exit": Exit::Usage.code(), "message": summary, "hints": [] },
+            }));
+            return Ok(Exit::Usage);
+        }
+        let list: String = found
+            .iter()
+            .map(|p| {
+                let hint = p
+                    .hint
+                    .as_ref()
+                    .map(|h| format!("\n    hint: {h}"))
+                    .unwrap_or_default();
+                format!("\n  - {}{hint}", p.message)
+            })
+            .collect();
+        return Err(CliError::usage(format!("{summary}:{list}")));
     }
     if ui.is_json() {
         ui.json(&json!({ "outcome": "valid", "file": file, "online": args.online }));
@@ -203,35 +195,24 @@ pub fn load_options(global: &GlobalArgs) -> LoadOptions {
 }
 
 fn show(global: &GlobalArgs, args: &ConfigTargetArgs, ui: &Ui) -> CmdResult {
+    let options = global.load_options();
     let all = load_all(global, args)?;
+    let generate = config::load_generate(&options)?;
+    let git = config::load_git(&options)?;
+    let sections = show::file_sections(&options, &generate, &git)?;
     let file = all[0].file.clone();
+    // Listing every target, show itself picked each one: the heading names it, no `target` row.
+    let every_target = all.len() > 1;
+    let deploy: Vec<(Option<&Sourced<String>>, Vec<Setting>)> = all
+        .iter()
+        .map(|cfg| {
+            let mut rows = show::dbt_cloud(&options, cfg);
+            rows.retain(|s| !(every_target && s.key == "target"));
+            (cfg.dbt_cloud.target.as_ref(), rows)
+        })
+        .collect();
     if ui.is_json() {
-        let blocks: Vec<(Option<String>, Map<String, Value>)> = all
-            .iter()
-            .map(|cfg| {
-                let mut m = Map::new();
-                for (key, value, source) in rows(cfg) {
-                    let entry = match source {
-                        Some(s) => json!({ "value": value, "source": source_json(&s) }),
-                        None => json!({ "value": Value::Null, "source": Value::Null }),
-                    };
-                    m.insert(key.to_string(), entry);
-                }
-                (cfg.dbt_cloud.target.as_ref().map(|t| t.value.clone()), m)
-            })
-            .collect();
-        let mut doc = json!({ "file": file.as_ref().map(|p| p.display().to_string()) });
-        if blocks.len() == 1 {
-            doc["deploy"] = json!({ "dbt_cloud": blocks[0].1 });
-            doc["target"] = json!(blocks[0].0);
-        } else {
-            let targets: Map<String, Value> = blocks
-                .into_iter()
-                .map(|(name, m)| (name.unwrap_or_default(), Value::Object(m)))
-                .collect();
-            doc["deploy"] = json!({ "dbt_cloud": { "targets": targets } });
-        }
-        ui.json(&doc);
+        ui.json(&show_json(file.as_deref(), &sections, &deploy));
         return Ok(Exit::Success);
     }
     match &file {
@@ -241,47 +222,115 @@ fn show(global: &GlobalArgs, args: &ConfigTargetArgs, ui: &Ui) -> CmdResult {
             config::CONFIG_FILE_NAME
         )),
     }
-    let every_target = all.len() > 1;
-    for cfg in &all {
-        match &cfg.dbt_cloud.target {
-            Some(t) if every_target => ui.out(format!("deploy.dbt_cloud, target {}:", t.value)),
-            Some(t) => ui.out(format!(
-                "deploy.dbt_cloud, target {}:  {}",
-                t.value,
-                ui.dim(&format!("# chosen by {}", t.source))
-            )),
-            None => ui.out("deploy.dbt_cloud:"),
+    let mut groups: Vec<(String, Vec<&Setting>)> = Vec::new();
+    for s in &sections {
+        match groups.last_mut() {
+            Some((name, rows)) if name == s.section => rows.push(s),
+            _ => groups.push((s.section.to_string(), vec![s])),
         }
-        print_rows(ui, &rows(cfg));
+    }
+    for (target, rows) in &deploy {
+        let title = match target {
+            Some(t) if every_target => format!("deploy.dbt_cloud, target {}", t.value),
+            Some(t) => format!(
+                "deploy.dbt_cloud, target {} ({})",
+                t.value,
+                t.source.short()
+            ),
+            None => "deploy.dbt_cloud".to_string(),
+        };
+        groups.push((title, rows.iter().collect()));
+    }
+    let key_width = groups
+        .iter()
+        .flat_map(|(_, rows)| rows.iter().map(|s| s.key.len()))
+        .max()
+        .unwrap_or(0);
+
+    let value_width = groups
+        .iter()
+        .flat_map(|(_, rows)| rows.iter().map(|s| shown(&s.value).chars().count()))
+        .max()
+        .unwrap_or(0)
+        .min(40);
+    for (title, rows) in &groups {
+        ui.out(format!("{}:", crate::terminal_text::escape(title)));
+        for s in rows {
+            ui.out(format!(
+                "  {:key_width$}  {:value_width$}  {}",
+                s.key,
+                shown(&s.value),
+                ui.dim(&format!(
+                    "# {}",
+                    crate::terminal_text::escape(&s.source.short())
+                ))
+            ));
+        }
     }
     Ok(Exit::Success)
 }
 
-fn print_rows(ui: &Ui, rows: &[Row]) {
-    let width = rows.iter().map(|(k, _, _)| k.len()).max().unwrap_or(0);
-    let shown: Vec<String> = rows
-        .iter()
-        .map(|(_, value, _)| match value {
-            Value::Null => "(not set)".to_string(),
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })
-        .collect();
-    let value_width = shown
-        .iter()
-        .map(|s| s.chars().count())
-        .max()
-        .unwrap_or(0)
-        .min(40);
-    for ((key, _, source), shown) in rows.iter().zip(&shown) {
-        match source {
-            Some(s) => ui.out(format!(
-                "  {key:width$}  {shown:value_width$}  {}",
-                ui.dim(&format!("# {s}"))
-            )),
-            None => ui.out(format!("  {key:width$}  {shown}")),
+/// A value as a person reads it: text bare (`""` when empty), lists of text as
+/// `[a, b]`, anything else as JSON; control characters escaped.
+fn shown(v: &Value) -> String {
+    let text = match v {
+        Value::Null => "(not set)".to_string(),
+        Value::String(s) if s.is_empty() => "\"\"".to_string(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) if items.iter().all(Value::is_string) => {
+            let items: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+            format!("[{}]", items.join(", "))
         }
+        other => other.to_string(),
+    };
+    crate::terminal_text::escape(&text).into_owned()
+}
+
+/// `{"file", "generate": {KEY: ENTRY, "naming": {…}, …}, "git": {…}, "deploy": {"dbt_cloud":
+/// {KEY: ENTRY} or {"targets": {NAME: {KEY: ENTRY}}}}, "target"}`; an ENTRY is
+/// `{"value", "from", "source"}` (see [`entry`]).
+fn show_json(
+    file: Option<&std::path::Path>,
+    sections: &[Setting],
+    deploy: &[(Option<&Sourced<String>>, Vec<Setting>)],
+) -> Value {
+    let mut doc = Map::new();
+    doc.insert("file".into(), json!(file.map(|p| p.display().to_string())));
+    for s in sections {
+        let mut at = &mut doc;
+        for part in s.section.split('.') {
+            at = at
+                .entry(part)
+                .or_insert_with(|| Value::Object(Map::new()))
+                .as_object_mut()
+                .expect("a section is an object");
+        }
+        at.insert(s.key.to_string(), entry(s));
     }
+    let block = |rows: &[Setting]| -> Value {
+        Value::Object(rows.iter().map(|s| (s.key.to_string(), entry(s))).collect())
+    };
+    let dbt_cloud = match deploy {
+        [(target, rows)] => {
+            doc.insert("target".into(), json!(target.map(|t| t.value.clone())));
+            block(rows)
+        }
+        many => {
+            let targets: Map<String, Value> = many
+                .iter()
+                .map(|(t, rows)| (t.map(|t| t.value.clone()).unwrap_or_default(), block(rows)))
+                .collect();
+            json!({ "targets": targets })
+        }
+    };
+    doc.insert("deploy".into(), json!({ "dbt_cloud": dbt_cloud }));
+    Value::Object(doc)
+}
+
+/// One key: its value (`null`: unset), `from` (`--target`, `env DBT_CLOUD_JOB_ID`,
+/// `datachonk.yaml:3:17`, `default`, `dbt project (…)`) and the same as structured `source`.
+fn entry(s: &Setting) -> Value {
+    json!({ "value": s.value, "from": s.source.short(), "source": source_json(&s.source) })
 }
 
 fn source_json(s: &Source) -> Value {
@@ -292,52 +341,6 @@ fn source_json(s: &Source) -> Value {
             json!({ "kind": "file", "path": path.display().to_string(), "line": line, "column": column })
         }
         Source::Default => json!({ "kind": "default" }),
+        Source::Project(what) => json!({ "kind": "project", "name": what }),
     }
-}
-
-type Row = (&'static str, Value, Option<Source>);
-
-fn row<T: serde::Serialize>(key: &'static str, v: &Option<Sourced<T>>) -> Row {
-    match v {
-        Some(s) => (key, json!(s.value), Some(s.source.clone())),
-        None => (key, Value::Null, None),
-    }
-}
-
-fn rows(cfg: &Config) -> Vec<Row> {
-    let d = &cfg.dbt_cloud;
-    let o = &d.overrides;
-    let timeout = d.timeout.as_ref().map(|t| {
-        Sourced::new(
-            humantime::format_duration(t.value).to_string(),
-            t.source.clone(),
-        )
-    });
-    // The token is never shown: only whether it is set and which variable holds it.
-    let token: Row = match &d.token {
-        Some(t) => ("token", json!("<redacted>"), Some(t.source.clone())),
-        None => ("token", Value::Null, None),
-    };
-    vec![
-        row("access_url", &Some(d.access_url.clone())),
-        token,
-        row("token_env", &Some(d.token_env.clone())),
-        row("account_id", &d.account_id),
-        row("project_id", &d.project_id),
-        row("environment_id", &d.environment_id),
-        row("job_id", &d.job_id),
-        row("auto_trigger", &Some(d.auto_trigger.clone())),
-        row("wait", &Some(d.wait.clone())),
-        row("timeout", &timeout),
-        row("retries", &Some(d.retries.clone())),
-        row("cause", &d.cause),
-        row("schema_override", &o.schema_override),
-        row("target_name_override", &o.target_name_override),
-        row("threads_override", &o.threads_override),
-        row("steps_override", &o.steps_override),
-        row("timeout_seconds_override", &o.timeout_seconds_override),
-        row("dbt_version_override", &o.dbt_version_override),
-        row("generate_docs_override", &o.generate_docs_override),
-        row("confirm", &Some(d.confirm.clone())),
-    ]
 }

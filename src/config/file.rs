@@ -9,7 +9,9 @@ use serde_saphyr::Spanned;
 use super::error::ConfigError;
 use super::generate::GenerateSection;
 use super::git::GitSection;
+use super::problems::Problems;
 use super::reader::{self, invalid, DurationValue};
+use super::spans;
 pub use crate::io_limits::Origin;
 
 /// The file as written. Every leaf keeps its location for provenance and errors.
@@ -31,7 +33,7 @@ pub struct DeploySection {
     pub dbt_cloud: Option<DbtCloudSection>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DbtCloudSection {
     pub access_url: Option<Spanned<String>>,
@@ -137,12 +139,54 @@ pub fn read(path: &Path, origin: Origin) -> Result<ConfigFile, ConfigError> {
     parse(path, &reader::read_text(path, origin)?)
 }
 
-/// Parse configuration text; `path` is only used in messages.
+/// Parse configuration text; `path` is only used in messages. Stops at the first problem the
+/// parser meets; of the checks that follow, the first by position is returned.
 pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
     let file: ConfigFile =
         serde_saphyr::from_str(text).map_err(|e| reader::syntax_error(path, text, &e))?;
+    let mut problems = Problems::default();
+    check(&file, path, text, &mut problems);
+    problems.into_result(file)
+}
+
+/// More problems than a person fixes in one sitting: stop listing there.
+const MAX_PROBLEMS: usize = 200;
+
+/// Parse and note every problem, not only the first: each unknown key, wrongly typed value or
+/// duplicate the parser meets is noted, then that entry is set aside (blanked, so every other
+/// position stays put) and the text read again. `None` when the text cannot be read as YAML
+/// at all (a syntax error: nothing after it is readable) or the file is no mapping.
+pub fn parse_all(path: &Path, text: &str, problems: &mut Problems) -> Option<ConfigFile> {
+    let mut current = text.to_string();
+    for _ in 0..MAX_PROBLEMS {
+        let e = match serde_saphyr::from_str::<ConfigFile>(&current) {
+            Ok(file) => {
+                check(&file, path, text, problems);
+                return Some(file);
+            }
+            Err(e) => e,
+        };
+        problems.push(reader::syntax_error(path, text, &e));
+        if e.to_string().contains("budget breached") {
+            return None;
+        }
+        let entries = spans::entries(&current)?;
+        let (line, column, _) = reader::yaml_error_parts(&e);
+        let entry = spans::entry_at(&entries, &current, line, column)?;
+        let next = spans::blank(&current, &entry);
+        if next == current {
+            return None;
+        }
+        current = next;
+    }
+    None
+}
+
+/// The checks that span keys (a refused key, targets and their jobs, `token_env`), each
+/// problem noted.
+fn check(file: &ConfigFile, path: &Path, text: &str, problems: &mut Problems) {
     if let Some(at) = &file.model {
-        return Err(invalid(
+        problems.push(invalid(
             path,
             text,
             at.referenced.line(),
@@ -157,7 +201,7 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
     if let Some(dbt) = file.deploy.as_ref().and_then(|d| d.dbt_cloud.as_ref()) {
         for (key, at) in [("token", &dbt.token), ("api_token", &dbt.api_token)] {
             if let Some(at) = at {
-                return Err(invalid(
+                problems.push(invalid(
                     path,
                     text,
                     at.referenced.line(),
@@ -173,7 +217,7 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
         }
         if let Some(targets) = &dbt.targets {
             if let Some(job) = &dbt.job_id {
-                return Err(invalid(
+                problems.push(invalid(
                     path,
                     text,
                     job.referenced.line(),
@@ -189,7 +233,7 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
             }
             for (name, target) in &targets.value {
                 if target.job_id.is_none() {
-                    return Err(invalid(
+                    problems.push(invalid(
                         path,
                         text,
                         targets.referenced.line(),
@@ -199,7 +243,7 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
                     ));
                 }
                 if name.trim().is_empty() || name.contains(char::is_whitespace) {
-                    return Err(invalid(
+                    problems.push(invalid(
                         path,
                         text,
                         targets.referenced.line(),
@@ -212,7 +256,7 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
         }
         if let Some(var) = &dbt.token_env {
             if !is_env_var_name(&var.value) {
-                return Err(invalid(
+                problems.push(invalid(
                     path,
                     text,
                     var.referenced.line(),
@@ -225,7 +269,6 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
             }
         }
     }
-    Ok(file)
 }
 
 fn is_env_var_name(s: &str) -> bool {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 use super::error::ConfigError;
+use super::problems::Problems;
 use super::reader::invalid;
 
 /// `generate:` as written.
@@ -204,22 +205,36 @@ pub(super) fn resolve(
     text: &str,
     root: &Path,
 ) -> Result<GenerateConfig, ConfigError> {
+    let mut problems = Problems::default();
+    let c = resolve_into(s, path, text, root, &mut problems);
+    problems.into_result(c)
+}
+
+/// The section with defaults applied; each bad value is noted and its default kept.
+pub(super) fn resolve_into(
+    s: GenerateSection,
+    path: &Path,
+    text: &str,
+    root: &Path,
+    problems: &mut Problems,
+) -> GenerateConfig {
     let mut c = GenerateConfig::default();
-    let err = |at: &serde_saphyr::Location, message: String, hint: Option<String>| {
-        invalid(path, text, at.line(), at.column(), message, hint)
+    let mut err = |at: &serde_saphyr::Location, message: String, hint: Option<String>| {
+        problems.push(invalid(path, text, at.line(), at.column(), message, hint))
     };
     if let Some(v) = s.source {
         if !crate::generate::naming::is_plain_name(&v.value) {
-            return Err(err(
+            err(
                 &v.referenced,
                 format!(
                     "generate.source: {:?} is not a valid dbt source name",
                     v.value
                 ),
                 Some("use letters, digits and _ (it becomes part of file and model names)".into()),
-            ));
+            );
+        } else {
+            c.source = Some(v.value);
         }
-        c.source = Some(v.value);
     }
     c.database = s.database.map(|v| v.value);
     c.schema = s.schema.map(|v| v.value);
@@ -234,7 +249,7 @@ pub(super) fn resolve(
                 .filter(|(score, _)| *score > 0.8)
                 .max_by(|a, b| a.0.total_cmp(&b.0))
                 .map(|(_, k)| format!("did you mean `{k}`?"));
-            return Err(err(
+            err(
                 &v.referenced,
                 format!(
                     "generate.dialect: unknown dialect `{}` (expected one of: {})",
@@ -242,9 +257,10 @@ pub(super) fn resolve(
                     DIALECTS.join(", ")
                 ),
                 guess,
-            ));
+            );
+        } else {
+            c.dialect = d;
         }
-        c.dialect = d;
     }
     if let Some(v) = s.output_dir {
         c.output_dir = v.value.trim_end_matches('/').to_string();
@@ -253,13 +269,14 @@ pub(super) fn resolve(
     if let Some(n) = s.naming {
         if let Some(v) = n.model {
             if !v.value.contains("{table}") {
-                return Err(err(
+                err(
                     &v.referenced,
                     "generate.naming.model must contain {table} (model names must differ per table)".into(),
                     Some("e.g. `stg_{source}__{table}`".into()),
-                ));
+                );
+            } else {
+                c.model_name = v.value;
             }
-            c.model_name = v.value;
         }
         if let Some(v) = n.digit_prefix {
             c.digit_prefix = v.value;
@@ -288,14 +305,15 @@ pub(super) fn resolve(
                 .chars()
                 .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
             {
-                return Err(err(
+                err(
                     &v.referenced,
                     format!(
                         "generate.naming.{key}: {:?} is not lower-case letters, digits and _",
                         v.value
                     ),
                     Some("it becomes part of column names; \"\" turns the rule off".into()),
-                ));
+                );
+                continue;
             }
             *slot = v.value;
         }
@@ -328,22 +346,26 @@ pub(super) fn resolve(
     c.loaded_at_field = s.loaded_at_field.map(|v| v.value);
     c.catalog_job_id = s.catalog_job_id.map(|v| v.value);
     if let Some(f) = s.freshness {
+        let mut ok = true;
         for p in [&f.value.warn_after, &f.value.error_after]
             .into_iter()
             .flatten()
         {
             if !matches!(p.period.as_str(), "minute" | "hour" | "day") {
-                return Err(err(
+                ok = false;
+                err(
                     &f.referenced,
                     format!(
                         "generate.freshness: period `{}` is not one of minute, hour, day",
                         p.period
                     ),
                     None,
-                ));
+                );
             }
         }
-        c.freshness = Some(f.value);
+        if ok {
+            c.freshness = Some(f.value);
+        }
     }
-    Ok(c)
+    c
 }

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::error::ConfigError;
+use super::problems::Problems;
 use super::reader::{invalid, parse_duration, DurationValue};
 
 /// `git:` as written.
@@ -46,10 +47,22 @@ impl Default for GitConfig {
 }
 
 pub(super) fn resolve(s: GitSection, path: &Path, text: &str) -> Result<GitConfig, ConfigError> {
+    let mut problems = Problems::default();
+    let c = resolve_into(s, path, text, &mut problems);
+    problems.into_result(c)
+}
+
+/// The section with defaults applied; each bad value is noted and its default kept.
+pub(super) fn resolve_into(
+    s: GitSection,
+    path: &Path,
+    text: &str,
+    problems: &mut Problems,
+) -> GitConfig {
     let mut c = GitConfig::default();
     if let Some(v) = s.protected_branches {
         if let Some(bad) = v.value.iter().find(|b| b.trim().is_empty()) {
-            return Err(invalid(
+            problems.push(invalid(
                 path,
                 text,
                 v.referenced.line(),
@@ -60,8 +73,9 @@ pub(super) fn resolve(s: GitSection, path: &Path, text: &str) -> Result<GitConfi
                         .into(),
                 ),
             ));
+        } else {
+            c.protected_branches = v.value;
         }
-        c.protected_branches = v.value;
     }
     if let Some(v) = s.push_timeout {
         let at = |message: String| {
@@ -75,13 +89,14 @@ pub(super) fn resolve(s: GitSection, path: &Path, text: &str) -> Result<GitConfi
             )
         };
         let d = match &v.value {
-            DurationValue::Seconds(secs) => Duration::from_secs(*secs),
-            DurationValue::Text(t) => parse_duration(t).map_err(&at)?,
+            DurationValue::Seconds(secs) => Ok(Duration::from_secs(*secs)),
+            DurationValue::Text(t) => parse_duration(t),
         };
-        if d.is_zero() {
-            return Err(at("must be longer than 0s".into()));
+        match d {
+            Err(message) => problems.push(at(message)),
+            Ok(d) if d.is_zero() => problems.push(at("must be longer than 0s".into())),
+            Ok(d) => c.push_timeout = d,
         }
-        c.push_timeout = d;
     }
-    Ok(c)
+    c
 }

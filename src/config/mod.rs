@@ -7,18 +7,25 @@
 //! Inside, arrows run one way: `types`, `error` and `env` are leaves; `reader` (finding,
 //! reading, YAML error positions) uses them; each section (`generate`, `git`, and `file`'s
 //! `deploy:`) parses through `reader`; `file` is the whole file; `resolve` and `load` on top.
+//! `spans` (where each key sits) and `problems` (a list of what is wrong) are leaves;
+//! `check` (every problem in one run) and `show` (every key with its provenance) sit on top.
 
+mod check;
 mod env;
 mod error;
 pub(crate) mod file;
 mod generate;
 mod git;
 mod load;
+pub(crate) mod problems;
 mod reader;
 pub mod reference;
 mod resolve;
+pub mod show;
+mod spans;
 mod types;
 
+pub use check::{check, CheckReport, Problem};
 pub use env::{EnvSource, ProcessEnv, ENV_VARS};
 pub use error::ConfigError;
 pub use file::ConfigFile;

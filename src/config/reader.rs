@@ -113,7 +113,16 @@ pub fn origin_of(options: &LoadOptions) -> Origin {
 
 pub fn syntax_error(path: &Path, text: &str, e: &serde_saphyr::Error) -> ConfigError {
     let (line, column, message) = yaml_error_parts(e);
-    let (message, hint) = explain(&message);
+    let (mut message, hint) = explain(&message);
+    // A value of the wrong type: say which key (the text parses, so its keys are known).
+    if message.starts_with("expected ") || message.starts_with("invalid ") {
+        let key = super::spans::entries(text)
+            .and_then(|all| super::spans::entry_at(&all, text, line, column))
+            .filter(|e| e.value.line < line || (e.value.line == line && e.value.column <= column));
+        if let Some(key) = key {
+            message = format!("{}: {message}", key.dotted());
+        }
+    }
     invalid(path, text, line, column, message, hint)
 }
 
@@ -196,6 +205,12 @@ fn explain(message: &str) -> (String, Option<String>) {
             "expected an integer".to_string()
         }
         m if m.starts_with("invalid bool") => "expected true or false".to_string(),
+        m if m.ends_with("expected sequence start") => {
+            "expected a list, e.g. [main, master]".to_string()
+        }
+        m if m.ends_with("expected mapping start") => {
+            "expected a block of keys (key: value lines, or {key: value})".to_string()
+        }
         m => m.to_string(),
     };
     (message, None)

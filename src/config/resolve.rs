@@ -9,19 +9,34 @@ use serde_saphyr::Spanned;
 use super::env::{self, EnvSource};
 use super::error::ConfigError;
 use super::file::{self, ConfigFile, DbtCloudSection};
+use super::problems::Problems;
 use super::reader::{self, find_config_file, parse_duration, DurationValue};
 use super::types::{
     Config, DbtCloudConfig, FlagValues, LoadOptions, Source, Sourced, TriggerOverrides,
     DEFAULT_ACCESS_URL,
 };
 
-/// Resolve the effective configuration.
+/// Resolve the effective configuration; the first problem (by position) is the error.
 pub fn load(
     options: &LoadOptions,
     flags: &FlagValues,
     env: &dyn EnvSource,
 ) -> Result<Config, ConfigError> {
-    let path = match &options.explicit_file {
+    let path = config_path(options)?;
+    let parsed = match &path {
+        Some(p) => file::read(p, reader::origin_of(options))?,
+        None => ConfigFile::default(),
+    };
+    let mut problems = Problems::default();
+    let config = resolve_file(&parsed, path, flags, env, &mut problems);
+    problems.into_result(config)
+}
+
+/// The configuration file to read: `--config`, else `datachonk.yaml` found upward.
+pub(super) fn config_path(
+    options: &LoadOptions,
+) -> Result<Option<std::path::PathBuf>, ConfigError> {
+    Ok(match &options.explicit_file {
         Some(p) => Some(p.clone()),
         None => {
             let start = match &options.start_dir {
@@ -33,12 +48,24 @@ pub fn load(
             };
             find_config_file(&start)
         }
-    };
-    let parsed = match &path {
-        Some(p) => file::read(p, reader::origin_of(options))?,
-        None => ConfigFile::default(),
-    };
-    let section = parsed.deploy.and_then(|d| d.dbt_cloud).unwrap_or_default();
+    })
+}
+
+/// `deploy.dbt_cloud` of a parsed file resolved against flags and environment; each problem
+/// is noted and resolution goes on with the value left out (or its default).
+pub(super) fn resolve_file(
+    parsed: &ConfigFile,
+    path: Option<std::path::PathBuf>,
+    flags: &FlagValues,
+    env: &dyn EnvSource,
+    problems: &mut Problems,
+) -> Config {
+    let section = parsed
+        .deploy
+        .as_ref()
+        .and_then(|d| d.dbt_cloud.as_ref())
+        .cloned()
+        .unwrap_or_default();
     let file_path = path.clone().unwrap_or_default();
 
     let targets: Vec<String> = section
@@ -46,7 +73,10 @@ pub fn load(
         .as_ref()
         .map(|t| t.value.keys().cloned().collect())
         .unwrap_or_default();
-    let chosen = choose_target(&section, &file_path, flags, env)?;
+    let chosen = choose_target(&section, &file_path, flags, env).unwrap_or_else(|e| {
+        problems.push(e);
+        None
+    });
     let mut dbt_cloud = match &chosen {
         Some((name, explicit)) => {
             let target = &section.targets.as_ref().expect("chosen from the map").value[&name.value];
@@ -66,17 +96,17 @@ pub fn load(
                 }
             }
             let env = env::Hiding { inner: env, hidden };
-            resolve_dbt_cloud(&effective, &file_path, flags, &env)?
+            resolve_dbt_cloud(&effective, &file_path, flags, &env, problems)
         }
-        None => resolve_dbt_cloud(&section, &file_path, flags, env)?,
+        None => resolve_dbt_cloud(&section, &file_path, flags, env, problems),
     };
     dbt_cloud.target = chosen.map(|(name, _)| name);
     dbt_cloud.targets = targets;
     dbt_cloud.protected_jobs = protected_jobs(&section);
-    Ok(Config {
+    Config {
         file: path,
         dbt_cloud,
-    })
+    }
 }
 
 /// Jobs that change production: each target's job when the target (or the block it
@@ -205,44 +235,64 @@ fn resolve_dbt_cloud(
     path: &Path,
     flags: &FlagValues,
     env: &dyn EnvSource,
-) -> Result<DbtCloudConfig, ConfigError> {
+    problems: &mut Problems,
+) -> DbtCloudConfig {
+    // A bad value is noted and left out, so the rest is still checked.
+    let mut noted = |r: Result<Option<(i64, &'static str)>, ConfigError>| {
+        r.unwrap_or_else(|e| {
+            problems.push(e);
+            None
+        })
+    };
+    let account_env = noted(env_i64(env, env::ACCOUNT_ID));
+    let project_env = noted(env_i64(env, env::PROJECT_ID));
+    let environment_env = noted(env_i64(env, env::ENVIRONMENT_ID));
+    let job_env = noted(env_i64(env, env::JOB_ID));
     // Access URL: --access-url > DBT_CLOUD_ACCESS_URL > DBT_CLOUD_HOST > file > default.
-    let access_url = if let Some(url) = &flags.access_url {
-        Sourced::new(
-            normalize_url(url, "--access-url")?,
+    let given = if let Some(url) = &flags.access_url {
+        Some((
+            normalize_url(url, "--access-url"),
             Source::Flag("--access-url".into()),
-        )
+        ))
     } else if let Some(url) = env.get(env::ACCESS_URL) {
-        Sourced::new(
-            normalize_url(&url, env::ACCESS_URL)?,
+        Some((
+            normalize_url(&url, env::ACCESS_URL),
             Source::Env(env::ACCESS_URL.into()),
-        )
+        ))
     } else if let Some(host) = env.get(env::HOST) {
         let url = if host.contains("://") {
             host
         } else {
             format!("https://{}", host.trim())
         };
-        Sourced::new(
-            normalize_url(&url, env::HOST)?,
+        Some((
+            normalize_url(&url, env::HOST),
             Source::Env(env::HOST.into()),
-        )
-    } else if let Some(url) = &s.access_url {
-        let normalized =
-            normalize_url(&url.value, "deploy.dbt_cloud.access_url").map_err(|e| match e {
-                ConfigError::BadFlag { message, .. } => ConfigError::Invalid {
-                    path: path.to_path_buf(),
-                    line: url.referenced.line(),
-                    column: url.referenced.column(),
-                    message: format!("deploy.dbt_cloud.access_url: {message}"),
-                    snippet: String::new(),
-                    hint: None,
-                },
-                other => other,
-            })?;
-        Sourced::new(normalized, file_source(path, url))
+        ))
     } else {
-        Sourced::new(DEFAULT_ACCESS_URL.to_string(), Source::Default)
+        s.access_url.as_ref().map(|url| {
+            let normalized =
+                normalize_url(&url.value, "deploy.dbt_cloud.access_url").map_err(|e| match e {
+                    ConfigError::BadFlag { message, .. } => ConfigError::Invalid {
+                        path: path.to_path_buf(),
+                        line: url.referenced.line(),
+                        column: url.referenced.column(),
+                        message: format!("deploy.dbt_cloud.access_url: {message}"),
+                        snippet: String::new(),
+                        hint: None,
+                    },
+                    other => other,
+                });
+            (normalized, file_source(path, url))
+        })
+    };
+    let access_url = match given {
+        Some((Ok(url), source)) => Sourced::new(url, source),
+        Some((Err(e), _)) => {
+            problems.push(e);
+            Sourced::new(DEFAULT_ACCESS_URL.to_string(), Source::Default)
+        }
+        None => Sourced::new(DEFAULT_ACCESS_URL.to_string(), Source::Default),
     };
 
     let token_env = match &s.token_env {
@@ -259,25 +309,25 @@ fn resolve_dbt_cloud(
     let flag = |v: Option<i64>, name: &'static str| v.map(|v| (v, name));
     let account_id = pick(
         flag(flags.account_id, "--account-id"),
-        env_i64(env, env::ACCOUNT_ID)?,
+        account_env,
         s.account_id.as_ref(),
         path,
     );
     let project_id = pick(
         flag(flags.project_id, "--project-id"),
-        env_i64(env, env::PROJECT_ID)?,
+        project_env,
         s.project_id.as_ref(),
         path,
     );
     let environment_id = pick(
         flag(flags.environment_id, "--environment-id"),
-        env_i64(env, env::ENVIRONMENT_ID)?,
+        environment_env,
         s.environment_id.as_ref(),
         path,
     );
     let job_id = pick(
         flag(flags.job_id, "--job-id"),
-        env_i64(env, env::JOB_ID)?,
+        job_env,
         s.job_id.as_ref(),
         path,
     );
@@ -293,28 +343,36 @@ fn resolve_dbt_cloud(
     .unwrap_or(Sourced::new(false, Source::Default));
 
     let timeout = match &flags.timeout {
-        Some(text) => Some(Sourced::new(
-            parse_duration(text).map_err(|message| ConfigError::BadFlag {
-                flag: "--timeout".into(),
-                message,
-            })?,
-            Source::Flag("--timeout".into()),
-        )),
+        Some(text) => match parse_duration(text) {
+            Ok(d) => Some(Sourced::new(d, Source::Flag("--timeout".into()))),
+            Err(message) => {
+                problems.push(ConfigError::BadFlag {
+                    flag: "--timeout".into(),
+                    message,
+                });
+                None
+            }
+        },
         None => match &s.timeout {
             Some(v) => {
                 let d = match &v.value {
                     DurationValue::Seconds(secs) => Ok(Duration::from_secs(*secs)),
                     DurationValue::Text(t) => parse_duration(t),
+                };
+                match d {
+                    Ok(d) => Some(Sourced::new(d, file_source(path, v))),
+                    Err(message) => {
+                        problems.push(ConfigError::Invalid {
+                            path: path.to_path_buf(),
+                            line: v.referenced.line(),
+                            column: v.referenced.column(),
+                            message: format!("deploy.dbt_cloud.timeout: {message}"),
+                            snippet: String::new(),
+                            hint: None,
+                        });
+                        None
+                    }
                 }
-                .map_err(|message| ConfigError::Invalid {
-                    path: path.to_path_buf(),
-                    line: v.referenced.line(),
-                    column: v.referenced.column(),
-                    message: format!("deploy.dbt_cloud.timeout: {message}"),
-                    snippet: String::new(),
-                    hint: None,
-                })?;
-                Some(Sourced::new(d, file_source(path, v)))
             }
             None => None,
         },
@@ -328,7 +386,7 @@ fn resolve_dbt_cloud(
         path,
     );
     if let Some(c) = &cause {
-        super::types::validate_cause(&c.value).map_err(|message| match &c.source {
+        if let Err(e) = super::types::validate_cause(&c.value).map_err(|message| match &c.source {
             Source::Flag(f) => ConfigError::BadFlag {
                 flag: f.clone(),
                 message,
@@ -341,7 +399,9 @@ fn resolve_dbt_cloud(
                 snippet: String::new(),
                 hint: None,
             },
-        })?;
+        }) {
+            problems.push(e);
+        }
     }
 
     let overrides = TriggerOverrides {
@@ -401,7 +461,7 @@ fn resolve_dbt_cloud(
         ("environment_id", &environment_id),
         ("job_id", &job_id),
     ] {
-        at_least(value, key, 1, "an id is a positive integer", path)?;
+        at_least(value, key, 1, "an id is a positive integer", path, problems);
     }
     at_least(
         &overrides.threads_override,
@@ -409,17 +469,19 @@ fn resolve_dbt_cloud(
         1,
         "dbt needs at least one thread",
         path,
-    )?;
+        problems,
+    );
     at_least(
         &overrides.timeout_seconds_override,
         "timeout_seconds_override",
         0,
         "0 means no timeout",
         path,
-    )?;
+        problems,
+    );
     if let Some(t) = &timeout {
         if t.value.is_zero() {
-            return Err(invalid_value(
+            problems.push(invalid_value(
                 &t.source,
                 "timeout",
                 "must be longer than 0s (leave it out to wait without a limit)".into(),
@@ -436,10 +498,10 @@ fn resolve_dbt_cloud(
         s.retries.as_ref(),
         path,
     );
-    at_least(&retries, "retries", 0, "0 means no retries", path)?;
+    at_least(&retries, "retries", 0, "0 means no retries", path, problems);
     let retries = retries.unwrap_or(Sourced::new(0, Source::Default));
 
-    Ok(DbtCloudConfig {
+    DbtCloudConfig {
         target: None,
         targets: Vec::new(),
         confirm,
@@ -457,7 +519,7 @@ fn resolve_dbt_cloud(
         retries,
         cause,
         overrides,
-    })
+    }
 }
 
 /// Refuse a number below `min` (ids of 0 or less, negative thread counts) where it was given.
@@ -467,15 +529,15 @@ fn at_least(
     min: i64,
     why: &str,
     path: &Path,
-) -> Result<(), ConfigError> {
-    match value {
-        Some(v) if v.value < min => Err(invalid_value(
+    problems: &mut Problems,
+) {
+    if let Some(v) = value.as_ref().filter(|v| v.value < min) {
+        problems.push(invalid_value(
             &v.source,
             key,
             format!("must be {min} or more, got {} ({why})", v.value),
             path,
-        )),
-        _ => Ok(()),
+        ));
     }
 }
 
@@ -498,7 +560,7 @@ fn invalid_value(source: &Source, key: &str, message: String, path: &Path) -> Co
             snippet: String::new(),
             hint: None,
         },
-        Source::Default => ConfigError::BadEnv {
+        Source::Default | Source::Project(_) => ConfigError::BadEnv {
             var: key.to_string(),
             message,
         },

@@ -24,6 +24,9 @@ pub enum Source {
     },
     /// Built-in default.
     Default,
+    /// Worked out from the dbt project when the file does not say (e.g. the dialect from
+    /// `target/manifest.json`, the output folder from `dbt_project.yml`'s `model-paths`).
+    Project(String),
 }
 
 impl fmt::Display for Source {
@@ -35,6 +38,22 @@ impl fmt::Display for Source {
                 write!(f, "file {}:{line}:{column}", path.display())
             }
             Source::Default => f.write_str("default"),
+            Source::Project(what) => write!(f, "dbt project ({what})"),
+        }
+    }
+}
+
+impl Source {
+    /// Short form for `config show`: `--job-id`, `env DBT_CLOUD_JOB_ID`,
+    /// `datachonk.yaml:3:17` (the file's name; its full path is shown once), `default`.
+    pub fn short(&self) -> String {
+        match self {
+            Source::Flag(flag) => flag.clone(),
+            Source::File { path, line, column } => {
+                let name = path.file_name().unwrap_or(path.as_os_str());
+                format!("{}:{line}:{column}", name.to_string_lossy())
+            }
+            other => other.to_string(),
         }
     }
 }
