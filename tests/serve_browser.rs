@@ -823,6 +823,11 @@ fn after_an_error_the_page_shows_the_skipped_nodes_and_log_tail_and_retries_from
     // Step names show commands as code, without dbt Cloud's backticks.
     let names = browser.text_of("#steps").unwrap_or_default();
     assert!(!names.contains('`'), "{names}");
+    let verdict = browser.text_of("#verdict").unwrap_or_default();
+    assert!(
+        verdict.contains("failed at step 4: Invoke dbt with dbt build") && !verdict.contains('`'),
+        "{verdict}"
+    );
     let code = browser.execute(
         "return Array.from(document.querySelectorAll('#steps .name code')).map(c => c.textContent)",
         json!([]),

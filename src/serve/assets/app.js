@@ -714,9 +714,12 @@
     refreshSelection();
     let text = run.status === "Success" ? "✓ Success" : run.status === "Error" ? "✗ Error" : run.status;
     if (run.summary) text += " — " + run.summary;
-    if (run.failing_step) text += " · failed at step " + run.failing_step.index + ": " + run.failing_step.name;
-    else if (run.status_message && run.status !== "Success") text += " · " + run.status_message;
-    verdict.textContent = text;
+    let stepOf = null;
+    if (run.failing_step) {
+      text += " · failed at step " + run.failing_step.index + ": ";
+      stepOf = stepName(run.failing_step.name);
+    } else if (run.status_message && run.status !== "Success") text += " · " + run.status_message;
+    verdict.replaceChildren(text, stepOf || "");
     verdict.className = "verdict " + statusClass(run.status);
     verdict.dataset.status = run.status;
     show(verdict, true);
