@@ -14,8 +14,18 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 /// The most memory a run's node summary holds (every step's results and the manifest).
 pub const SUMMARY_MEMORY_CAP: usize = 64 << 20;
 
-/// What a kept element costs beyond its strings (the struct, map and vector slots).
-pub const ENTRY_OVERHEAD: usize = 96;
+/// What a kept element costs beyond its own struct and strings: its slot in a map or an
+/// index (a B-tree entry, a hash slot), allocator slack included.
+pub const ENTRY_OVERHEAD: usize = 64;
+
+/// The memory a kept string's text takes: the allocator's header and rounding included.
+pub fn heap(s: &str) -> usize {
+    if s.is_empty() {
+        0
+    } else {
+        (s.len() + 8).next_multiple_of(16).max(32)
+    }
+}
 
 /// Shared between the reader under serde_json and the visitors above it.
 #[derive(Debug, Clone)]

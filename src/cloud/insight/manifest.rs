@@ -8,7 +8,7 @@ use std::io::{BufReader, Read};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
-use super::budget::{self, Budget, Skip, ENTRY_OVERHEAD};
+use super::budget::{self, heap, Budget, Skip, ENTRY_OVERHEAD};
 
 /// One node (model, test, seed, snapshot, source, exposure…) as the manifest names it.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -138,15 +138,15 @@ trait Cost {
 
 impl Cost for ManifestNode {
     fn cost(&self) -> usize {
-        self.resource_type.len()
-            + self.name.len()
-            + self.source_name.as_ref().map_or(0, String::len)
+        heap(&self.resource_type) + heap(&self.name) + self.source_name.as_deref().map_or(0, heap)
     }
 }
 
 impl Cost for Vec<String> {
     fn cost(&self) -> usize {
-        self.iter().map(|s| s.len() + 24).sum()
+        self.iter()
+            .map(|s| std::mem::size_of::<String>() + heap(s))
+            .sum()
     }
 }
 
@@ -171,7 +171,9 @@ impl<'de, V: Deserialize<'de> + Cost> Visitor<'de> for Entries<'_, V> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(id) = map.next_key::<String>()? {
             let value: V = map.next_value()?;
-            let cost = ENTRY_OVERHEAD + id.len() + value.cost();
+            // The B-tree holds the key and value inline (about half full at worst).
+            let slot = 3 * (std::mem::size_of::<String>() + std::mem::size_of::<V>()) / 2;
+            let cost = slot + ENTRY_OVERHEAD + heap(&id) + value.cost();
             self.0.insert(id, value);
             if !self.1.keep(cost) {
                 return Err(self.1.stop());

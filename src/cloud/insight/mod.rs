@@ -187,8 +187,16 @@ pub async fn gather_within(
         insight.cut = true;
         insight.note = Some(cut_note(cap));
     }
-    let latest: Vec<NodeOutcome> = insight.latest_nodes().into_iter().cloned().collect();
-    insight.summary = Summary::of(&latest);
+    // References, not copies: the nodes are already counted against the cap.
+    let latest = insight.latest_nodes();
+    let summary = Summary::of(latest.iter().copied());
+    let skipped = manifest
+        .as_ref()
+        .map(|m| nodes::skipped_downstream(latest.iter().copied(), m))
+        .unwrap_or_default();
+    drop(latest);
+    insight.summary = summary;
+    insight.skipped_downstream = skipped;
     insight.summary_line = insight.summary.line();
     if insight.cut {
         // Every face that shows the line (verdicts, JSON, CI summaries, serve) says so.
@@ -197,9 +205,6 @@ pub async fn gather_within(
             insight.summary_line,
             cap >> 20
         );
-    }
-    if let Some(m) = &manifest {
-        insight.skipped_downstream = nodes::skipped_downstream(&latest, m);
     }
     Ok(insight)
 }

@@ -8,7 +8,7 @@ use std::io::{BufReader, Read};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use super::budget::{self, Budget, Skip, ENTRY_OVERHEAD};
+use super::budget::{self, heap, Budget, Skip, ENTRY_OVERHEAD};
 use super::manifest::Manifest;
 
 /// One node's result in one step.
@@ -171,14 +171,16 @@ impl NodeOutcome {
         }
     }
 
-    /// The memory this outcome holds, for the summary's cap.
+    /// The memory this outcome holds, for the summary's cap: the struct in its vector, each
+    /// string's allocation, and its share of the summary's index (latest result per node).
     fn cost(&self) -> usize {
-        ENTRY_OVERHEAD
-            + self.unique_id.len()
-            + self.resource_type.len()
-            + self.name.len()
-            + self.status.len()
-            + self.message.as_ref().map_or(0, String::len)
+        std::mem::size_of::<NodeOutcome>()
+            + ENTRY_OVERHEAD
+            + heap(&self.unique_id)
+            + heap(&self.resource_type)
+            + heap(&self.name)
+            + heap(&self.status)
+            + self.message.as_deref().map_or(0, heap)
     }
 }
 
@@ -364,14 +366,18 @@ fn plural(kind: &str, n: usize) -> String {
 
 /// Nodes downstream of the failures (through the manifest's `child_map`) that were skipped:
 /// what the failure cost, in dependency order from the failures outwards.
-pub fn skipped_downstream(nodes: &[NodeOutcome], manifest: &Manifest) -> Vec<String> {
+pub fn skipped_downstream<'a>(
+    nodes: impl IntoIterator<Item = &'a NodeOutcome> + Clone,
+    manifest: &Manifest,
+) -> Vec<String> {
     let skipped: BTreeSet<&str> = nodes
-        .iter()
+        .clone()
+        .into_iter()
         .filter(|n| n.status == "skipped")
         .map(|n| n.unique_id.as_str())
         .collect();
     let mut seen: BTreeSet<&str> = nodes
-        .iter()
+        .into_iter()
         .filter(|n| n.failed())
         .map(|n| n.unique_id.as_str())
         .collect();

@@ -9,6 +9,7 @@ use crate::cli::{ArtifactGetArgs, FreshnessArgs, LineageArgs, LineageFormat};
 use crate::cloud::insight::freshness::{self, TableFreshness};
 use crate::cloud::insight::lineage::{self, FindError};
 use crate::cloud::insight::manifest::Manifest;
+use crate::cloud::insight::nodes::NodeOutcome;
 use crate::cloud::insight::{self, ArtifactStore, RunInsight};
 use crate::cloud::{ApiError, Client, Run, RunQuery, RunStatus};
 use crate::config::Config;
@@ -23,40 +24,23 @@ const RUN_RELATED: &[&str] = &["run_steps", "job", "trigger"];
 /// node (status, type, name, time, rows), its message under it; then the summary, where a
 /// node run in two steps counts once.
 pub fn print_nodes(ui: &Ui, insight: &RunInsight) {
-    use super::table::{self, Cell, Paint};
+    use super::table::{self, Widths};
     if let Some(note) = &insight.note {
         ui.out(format!("  {note}"));
     }
-    // Every step's rows in one table, so the columns line up across steps.
-    let rows: Vec<Vec<Cell>> = insight
-        .nodes()
-        .map(|n| {
-            vec![
-                Cell::new(&n.status).paint(node_paint(&n.status)),
-                Cell::new(&n.resource_type),
-                Cell::new(&n.name),
-                Cell::new(format!("{:.2}s", n.execution_time))
-                    .paint(Paint::Dim)
-                    .right(),
-                Cell::new(
-                    n.rows_affected
-                        .map(|r| format!("{r} rows"))
-                        .unwrap_or_default(),
-                )
-                .right(),
-            ]
-        })
-        .collect();
-    let mut lines = table::lines(ui, "      ", None, &rows).into_iter();
+    // One set of widths for every step, so the columns line up across steps; rows are made
+    // as they are printed (a big run's nodes are not copied into a table first).
+    let mut widths = Widths::default();
+    for n in insight.nodes() {
+        widths.fit(&node_row(n));
+    }
     for step in &insight.steps {
         ui.out(format!("  step {} {}", step.index, ui.dim(&step.name)));
         if let Some(why) = &step.unavailable {
             ui.out(format!("      {}", ui.dim(why)));
         }
         for n in &step.nodes {
-            if let Some(line) = lines.next() {
-                ui.out(line);
-            }
+            ui.out(table::line(ui, "      ", &node_row(n), &widths));
             if let Some(m) = &n.message {
                 for line in m.lines().take(5) {
                     ui.out(format!("          {}", ui.dim(line)));
@@ -67,6 +51,25 @@ pub fn print_nodes(ui: &Ui, insight: &RunInsight) {
     if !insight.steps.is_empty() {
         ui.out(format!("  nodes     {}", insight.summary_line));
     }
+}
+
+/// A node's row: status, type, name, time, rows.
+fn node_row(n: &NodeOutcome) -> Vec<super::table::Cell> {
+    use super::table::{Cell, Paint};
+    vec![
+        Cell::new(&n.status).paint(node_paint(&n.status)),
+        Cell::new(&n.resource_type),
+        Cell::new(&n.name),
+        Cell::new(format!("{:.2}s", n.execution_time))
+            .paint(Paint::Dim)
+            .right(),
+        Cell::new(
+            n.rows_affected
+                .map(|r| format!("{r} rows"))
+                .unwrap_or_default(),
+        )
+        .right(),
+    ]
 }
 
 /// A freshness status padded to one width, coloured.

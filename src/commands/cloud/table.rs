@@ -48,41 +48,55 @@ pub fn shown_width(text: &str) -> usize {
     terminal_text::escape(text).chars().count()
 }
 
-/// Rows of cells as lines: each column as wide as its widest cell, two spaces between
-/// columns, `indent` before the first, nothing after the last. A `header` row, when given,
-/// is printed dim above the rows.
+/// How wide each column is: the widest cell seen in it.
+#[derive(Debug, Clone, Default)]
+pub struct Widths(Vec<usize>);
+
+impl Widths {
+    /// Widen the columns to fit `row`.
+    pub fn fit(&mut self, row: &[Cell]) {
+        if self.0.len() < row.len() {
+            self.0.resize(row.len(), 0);
+        }
+        for (w, cell) in self.0.iter_mut().zip(row) {
+            *w = (*w).max(shown_width(&cell.text));
+        }
+    }
+}
+
+/// One row as a line: `indent`, each cell padded to its column's width, two spaces between
+/// columns, nothing after the last.
+pub fn line(ui: &Ui, indent: &str, row: &[Cell], widths: &Widths) -> String {
+    let mut line = String::from(indent);
+    for (c, cell) in row.iter().enumerate() {
+        let last = c + 1 == row.len();
+        let width = widths.0.get(c).copied().unwrap_or(0);
+        let gap = width.saturating_sub(shown_width(&cell.text));
+        let padded = match (cell.right, last) {
+            (true, _) => format!("{}{}", " ".repeat(gap), cell.text),
+            (false, true) => cell.text.clone(),
+            (false, false) => format!("{}{}", cell.text, " ".repeat(gap)),
+        };
+        line.push_str(&painted(ui, &padded, cell.paint));
+        if !last {
+            line.push_str("  ");
+        }
+    }
+    line.trim_end().to_string()
+}
+
+/// Rows of cells as lines (see [`line`]); a `header` row, when given, is printed dim above
+/// the rows.
 pub fn lines(ui: &Ui, indent: &str, header: Option<&[&str]>, rows: &[Vec<Cell>]) -> Vec<String> {
     let head: Option<Vec<Cell>> =
         header.map(|h| h.iter().map(|t| Cell::new(*t).paint(Paint::Dim)).collect());
     let all: Vec<&Vec<Cell>> = head.iter().chain(rows.iter()).collect();
-    let columns = all.iter().map(|r| r.len()).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            all.iter()
-                .filter_map(|r| r.get(c))
-                .map(|cell| shown_width(&cell.text))
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+    let mut widths = Widths::default();
+    for row in &all {
+        widths.fit(row);
+    }
     all.iter()
-        .map(|row| {
-            let mut line = String::from(indent);
-            for (c, cell) in row.iter().enumerate() {
-                let last = c + 1 == row.len();
-                let gap = widths[c].saturating_sub(shown_width(&cell.text));
-                let padded = match (cell.right, last) {
-                    (true, _) => format!("{}{}", " ".repeat(gap), cell.text),
-                    (false, true) => cell.text.clone(),
-                    (false, false) => format!("{}{}", cell.text, " ".repeat(gap)),
-                };
-                line.push_str(&painted(ui, &padded, cell.paint));
-                if !last {
-                    line.push_str("  ");
-                }
-            }
-            line.trim_end().to_string()
-        })
+        .map(|row| line(ui, indent, row, &widths))
         .collect()
 }
 
