@@ -3,7 +3,6 @@
 //! configuration, at-most-once trigger, waiting and verdicts); nothing here talks HTTP to dbt
 //! Cloud by itself.
 
-use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::path::PathBuf;
@@ -33,6 +32,7 @@ use crate::config::{self, DbtCloudConfig, Source, Sourced};
 use super::commit;
 use super::errors::ServeError;
 use super::hub::{Hub, RunState};
+use super::retry_slots::{RetrySlot, RetrySlots};
 use super::views::{JobView, RunView, StepView};
 
 /// A configured target, as the page lists it.
@@ -66,13 +66,7 @@ struct Connection {
     account: Account,
     access_url: String,
     /// Failed runs whose retry this serve started (or is starting): one retry each.
-    retries: Mutex<HashMap<i64, RetrySlot>>,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum RetrySlot {
-    Starting,
-    Started(i64),
+    retries: Arc<RetrySlots>,
 }
 
 pub struct App {
@@ -108,7 +102,7 @@ impl App {
             hub,
             account,
             access_url,
-            retries: Mutex::new(HashMap::new()),
+            retries: Arc::default(),
         }));
         Ok(())
     }
@@ -518,8 +512,8 @@ pub async fn retry(
         .job()
         .ok_or_else(|| ServeError::bad_request(format!("run {id} names no job")))?;
     app.check_confirmed(job_id, body.confirmed)?;
-    let slot = match RetryClaim::take(&conn, id) {
-        Ok(slot) => slot,
+    let claim = match conn.retries.take(id) {
+        Ok(claim) => claim,
         Err(RetrySlot::Started(new_id)) => {
             let view = conn.hub.current(new_id).await?;
             return Ok(Json(
@@ -535,70 +529,38 @@ pub async fn retry(
             .hint("ask again in a moment: the answer is then that retry"))
         }
     };
-    let finished = finish(client, &app.store, &failed).await;
-    let plan = retries::plan(&failed, finished.insight.as_ref()).map_err(|why| {
+    // On a task of its own: a page closed mid-way must not leave a retry half-started and
+    // free to be started twice.
+    let work = tokio::spawn(async move {
+        let client = conn.hub.client();
+        let finished = finish(client, &app.store, &failed).await;
+        let plan = retries::plan(&failed, finished.insight.as_ref()).map_err(|why| {
+            ServeError::new(
+                StatusCode::CONFLICT,
+                "not_retryable",
+                format!("cannot retry run {id}: {why}"),
+            )
+            .hint("trigger the job again instead")
+        })?;
+        let request = retries::request_of(&failed);
+        let started = retries::start(client, job_id, &failed, &plan, &request).await?;
+        claim.started(started.run.id);
+        conn.hub.follow(started.run.id, Some(&started.run));
+        Ok::<_, ServeError>((started, plan))
+    });
+    let (started, plan) = work.await.map_err(|_| {
         ServeError::new(
-            StatusCode::CONFLICT,
-            "not_retryable",
-            format!("cannot retry run {id}: {why}"),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("starting the retry of run {id} stopped unexpectedly"),
         )
-        .hint("trigger the job again instead")
-    })?;
-    let started = retries::start(
-        client,
-        job_id,
-        &failed,
-        &plan,
-        &retries::request_of(&failed),
-    )
-    .await?;
-    slot.started(started.run.id);
-    conn.hub.follow(started.run.id, Some(&started.run));
+    })??;
     Ok(Json(json!({
         "run": RunView::of(&started.run),
         "adopted": started.adopted,
         "retry_of": id,
         "plan": { "description": plan.describe(), "detail": plan },
     })))
-}
-
-/// A claim on retrying one failed run; dropped without [`RetryClaim::started`] (the retry
-/// failed), the run may be retried again.
-struct RetryClaim<'c> {
-    conn: &'c Connection,
-    id: i64,
-    done: bool,
-}
-
-impl<'c> RetryClaim<'c> {
-    fn take(conn: &'c Connection, id: i64) -> Result<Self, RetrySlot> {
-        let mut slots = conn.retries.lock().expect("retries lock");
-        if let Some(slot) = slots.get(&id) {
-            return Err(*slot);
-        }
-        slots.insert(id, RetrySlot::Starting);
-        Ok(RetryClaim {
-            conn,
-            id,
-            done: false,
-        })
-    }
-
-    fn started(mut self, new_id: i64) {
-        let mut slots = self.conn.retries.lock().expect("retries lock");
-        slots.insert(self.id, RetrySlot::Started(new_id));
-        self.done = true;
-    }
-}
-
-impl Drop for RetryClaim<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            if let Ok(mut slots) = self.conn.retries.lock() {
-                slots.remove(&self.id);
-            }
-        }
-    }
 }
 
 /// Server-Sent Events: `status` (the current state first, then each change), `step` (each

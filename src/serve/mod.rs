@@ -9,6 +9,7 @@ pub mod guard;
 pub mod hub;
 mod listener;
 mod page;
+mod retry_slots;
 pub mod views;
 
 use std::net::SocketAddr;
