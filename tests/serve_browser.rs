@@ -772,13 +772,22 @@ fn a_run_in_progress_is_timed_listed_asked_about_and_followed_after_a_reload() {
         assert!(browser.is_displayed("#run-timer"), "{scheme}");
     }
 
-    // OK starts another run all the same.
+    // OK starts another run all the same; on the phone, the new run is brought into view.
     browser.click(&browser.find("#trigger"));
     browser.wait_for(WAIT, "the question", |b| b.dialog_text());
     browser.answer_dialog(true);
     browser.wait_for(WAIT, "a second run", |_| {
         (sandbox.runs().len() == 2).then_some(())
     });
+    browser.wait_for(WAIT, "the second run shown", |b| {
+        b.text_of("#run-id").filter(|t| *t != format!("#{run_id}"))
+    });
+    let in_view = browser.execute(
+        "const r = document.getElementById('run-section').getBoundingClientRect();
+         return r.top > -1 && r.top < window.innerHeight",
+        json!([]),
+    );
+    assert_eq!(in_view, json!(true), "the new run is in view on a phone");
     assert_no_token(&serve, &browser);
 }
 

@@ -545,6 +545,7 @@
     try {
       const answer = await api("POST", "/trigger-run", body);
       showRun(answer.run, answer.adopted);
+      revealRun();
     } catch (err) {
       const code = err.envelope && err.envelope.code;
       if (err.status === 409 && code === "confirmation_required" && !body.confirmed && askConfirmation(sel)) {
@@ -578,6 +579,12 @@
     }
     if (!run.finished) watch(run.id);
     else onVerdict();
+  }
+
+  // On a phone the run panel is first (style.css), far above the button just pressed: bring
+  // it into view.
+  function revealRun() {
+    if (window.matchMedia("(max-width: 560px)").matches) $("run-section").scrollIntoView({ block: "start" });
   }
 
   function showRunSection(visible) {
@@ -836,6 +843,7 @@
         answer = await api("POST", "/runs/" + encodeURIComponent(failed.id) + "/retry", { confirmed: true });
       }
       showRun(answer.run, answer.adopted);
+      revealRun();
       const message = $("run-message");
       message.textContent = "Retry of run #" + failed.id +
         (answer.plan && answer.plan.description ? ": " + answer.plan.description : "") + ".";
