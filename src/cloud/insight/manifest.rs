@@ -174,10 +174,10 @@ impl<'de, V: Deserialize<'de> + Cost> Visitor<'de> for Entries<'_, V> {
             // The B-tree holds the key and value inline (about half full at worst).
             let slot = 3 * (std::mem::size_of::<String>() + std::mem::size_of::<V>()) / 2;
             let cost = slot + ENTRY_OVERHEAD + heap(&id) + value.cost();
-            self.0.insert(id, value);
             if !self.1.keep(cost) {
                 return Err(self.1.stop());
             }
+            self.0.insert(id, value);
         }
         Ok(())
     }

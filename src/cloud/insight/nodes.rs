@@ -277,11 +277,11 @@ impl<'de> Visitor<'de> for Results<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(raw) = seq.next_element::<RawResult>()? {
             let node = NodeOutcome::of(raw, self.manifest);
-            let cost = node.cost();
-            self.nodes.push(node);
-            if !self.budget.keep(cost) {
+            // The node that would pass the cap is not kept.
+            if !self.budget.keep(node.cost()) {
                 return Err(self.budget.stop());
             }
+            self.nodes.push(node);
         }
         Ok(())
     }

@@ -88,8 +88,21 @@ pub fn line(ui: &Ui, indent: &str, row: &[Cell], widths: &Widths) -> String {
 /// Rows of cells as lines (see [`line`]); a `header` row, when given, is printed dim above
 /// the rows.
 pub fn lines(ui: &Ui, indent: &str, header: Option<&[&str]>, rows: &[Vec<Cell>]) -> Vec<String> {
-    let head: Option<Vec<Cell>> =
-        header.map(|h| h.iter().map(|t| Cell::new(*t).paint(Paint::Dim)).collect());
+    // A heading sits on its column's side: over the last digit of right-aligned numbers.
+    let right = |c: usize| {
+        rows.first()
+            .and_then(|r| r.get(c))
+            .is_some_and(|cell| cell.right)
+    };
+    let head: Option<Vec<Cell>> = header.map(|h| {
+        h.iter()
+            .enumerate()
+            .map(|(c, t)| Cell {
+                right: right(c),
+                ..Cell::new(*t).paint(Paint::Dim)
+            })
+            .collect()
+    });
     let all: Vec<&Vec<Cell>> = head.iter().chain(rows.iter()).collect();
     let mut widths = Widths::default();
     for row in &all {
