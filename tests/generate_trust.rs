@@ -302,6 +302,11 @@ fn a_persons_files_at_the_default_paths_are_kept_byte_for_byte_and_only_appended
         sources[PERSONS_SOURCES.len()..].contains("- name: payments"),
         "{sources}"
     );
+    // Like its neighbours, the new entry lists no columns (they are in the model's YAML).
+    assert!(
+        !sources[PERSONS_SOURCES.len()..].contains("columns:"),
+        "{sources}"
+    );
     let models = p.read("models/staging/shop/_shop__models.yml");
     assert!(
         models.starts_with(PERSONS_MODELS),
@@ -738,4 +743,50 @@ fn an_explicit_manifest_says_what_a_jinja_schema_resolves_to() {
             "ci/manifest.json",
         ],
     );
+}
+
+#[test]
+fn new_models_go_where_the_sources_staging_models_live_and_are_listed_in_their_file() {
+    let p = Project::new("models", "datachonk.yaml", "generate:\n  dialect: duckdb\n");
+    p.warehouse(SHOP_SQL);
+    // The team stages the shop in a folder named its way, documented in a file of its own.
+    let dir = "models/staging/ecommerce";
+    let sources = "version: 2\n\nsources:\n  - name: shop\n    schema: raw\n    tables:\n      - name: orders\n      - name: customers\n";
+    let models = "version: 2\n\nmodels:\n  - name: stg_orders\n    description: One row per order.\n\n  - name: stg_customers\n    description: One row per customer.\n";
+    p.write(&format!("{dir}/_ecommerce__sources.yml"), sources);
+    p.write(&format!("{dir}/_ecommerce__models.yml"), models);
+    p.write(
+        &format!("{dir}/stg_orders.sql"),
+        "select id as order_id, customer_id, amount from {{ source('shop', 'orders') }}\n",
+    );
+    p.write(
+        &format!("{dir}/stg_customers.sql"),
+        "select id as customer_id, name from {{ source('shop', 'customers') }}\n",
+    );
+    p.warehouse(PAYMENTS_SQL);
+    p.write("meta/raw.yml", &meta("shop", "raw", true));
+
+    let (code, out) = p.generate(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        p.root
+            .join(format!("{dir}/stg_shop__payments.sql"))
+            .exists(),
+        "{out}"
+    );
+    assert!(
+        !p.root.join("models/staging/shop").exists(),
+        "a second folder for the same source:\n{out}"
+    );
+    let now = p.read(&format!("{dir}/_ecommerce__models.yml"));
+    assert!(now.starts_with(models), "{now}");
+    assert!(
+        now[models.len()..].contains("- name: stg_shop__payments"),
+        "{now}"
+    );
+    let now = p.read(&format!("{dir}/_ecommerce__sources.yml"));
+    assert!(now.starts_with(sources), "{now}");
+    assert!(now[sources.len()..].contains("- name: payments"), "{now}");
+    p.dbt_green(3);
+    p.settled();
 }

@@ -139,7 +139,7 @@ impl EarlyModels {
                     &s.schema,
                     s.quote_schema,
                 ),
-                dir: format!("{}/{}", cfg.output_dir, s.name),
+                dir: sh.project.source_dir(&cfg.output_dir, &s.name, sh.state),
                 fingerprints: s
                     .tables
                     .iter()

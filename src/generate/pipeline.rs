@@ -337,7 +337,7 @@ pub(crate) fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateErro
             early.derived(&shared, s, t, ctx);
         }
     })?;
-    let renamed = apply_sql_renames(req, &state, &disk, &mut sources);
+    let renamed = apply_sql_renames(req, &state, &disk, &project, &mut sources);
     let sources: Vec<Arc<SourceCtx>> = sources.into_iter().map(Arc::new).collect();
     timings.mark("derive names, keys");
     let edits = plan_project_edits(req, &project, &sources)?;
@@ -346,7 +346,7 @@ pub(crate) fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateErro
         planned.entry(String::new()).or_default().push(f);
     }
     for (index, source) in sources.iter().enumerate() {
-        let dir = format!("{}/{}", req.config.output_dir, source.name);
+        let dir = project.source_dir(&req.config.output_dir, &source.name, &state);
         let mut files = Vec::new();
         plan_source(
             req,
@@ -388,7 +388,10 @@ pub(crate) fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateErro
         ));
     }
     for name in &source_names {
-        let ours = format!("{}/{name}/_{name}__sources.yml", req.config.output_dir);
+        let ours = format!(
+            "{}/_{name}__sources.yml",
+            project.source_dir(&req.config.output_dir, name, &state)
+        );
         if let Some(d) = project.declared(name).filter(|d| d.package.is_none()) {
             if state.checksum_of(&ours).is_some() && req.root.join(&ours).exists() {
                 warnings.push(format!(

@@ -67,6 +67,9 @@ pub struct Project {
     /// Tables some model of the person's already reads: `(source, table)` of each
     /// `source('s', 't')` call in their model files, lower-cased.
     pub staged: std::collections::BTreeSet<(String, String)>,
+    /// Per source (lower-cased), the person's staging models reading it: (folder, model name),
+    /// from `stg_*` files and files under a `staging` folder.
+    pub staging_models: BTreeMap<String, Vec<(String, String)>>,
     /// What people should know about their files (a key written twice…), with file:line.
     pub warnings: Vec<String>,
     /// When the newest of the person's properties files was written (a manifest older than
@@ -254,6 +257,46 @@ impl Project {
         }
     }
 
+    /// The folder for source `name`'s generated files: where the person's staging models of
+    /// that source live (the folder most of them are in), unless datachonk already writes
+    /// that source under `output_dir` (files never move between runs).
+    pub fn source_dir(&self, output_dir: &str, name: &str, state: &State) -> String {
+        let default = format!("{output_dir}/{name}");
+        let Some(models) = self.staging_models.get(&name.to_ascii_lowercase()) else {
+            return default;
+        };
+        let prefix = format!("{default}/");
+        let ours = state
+            .files
+            .range(prefix.clone()..)
+            .next()
+            .is_some_and(|(path, _)| path.starts_with(&prefix));
+        if ours {
+            return default;
+        }
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for (folder, _) in models {
+            *counts.entry(folder.as_str()).or_default() += 1;
+        }
+        // The most models; among equals, the first folder in order.
+        let best = counts
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+            .map(|(f, _)| f.to_string());
+        best.filter(|f| !f.is_empty()).unwrap_or(default)
+    }
+
+    /// The person's properties file in `dir` that describes staging models of source `name`
+    /// (new model entries are appended to it rather than to a file of datachonk's beside it).
+    pub fn models_file(&self, dir: &str, name: &str) -> Option<&str> {
+        self.staging_models
+            .get(&name.to_ascii_lowercase())?
+            .iter()
+            .filter(|(folder, _)| folder == dir)
+            .filter_map(|(_, model)| self.properties_entry(model))
+            .find(|file| file.rsplit_once('/').is_some_and(|(d, _)| d == dir))
+    }
+
     /// The project's own declaration of source `name`.
     pub fn declared(&self, name: &str) -> Option<&DeclaredSource> {
         self.sources.iter().find(|s| s.name == name)
@@ -328,6 +371,17 @@ impl Project {
     }
 }
 
+/// Whether a model file is a staging model: under a `staging` folder, or named `stg_*`
+/// outside the folders of later layers (a `stg_` file among marts is not where staging lives).
+fn is_staging(rel: &str, stem: &str) -> bool {
+    let dir = rel.rsplit_once('/').map_or("", |(d, _)| d);
+    let has = |names: &[&str]| {
+        dir.split('/')
+            .any(|c| names.iter().any(|n| c.eq_ignore_ascii_case(n)))
+    };
+    has(&["staging"]) || (stem.starts_with("stg_") && !has(&["marts", "mart", "intermediate"]))
+}
+
 /// The project's `name` in dbt_project.yml (what tells its own nodes from packages').
 fn project_name(root: &Path) -> Option<String> {
     #[derive(Deserialize)]
@@ -391,7 +445,20 @@ pub fn read_with(root: &Path, ours: &dyn Fn(&str) -> bool) -> Result<Project, Pr
                 .unwrap_or_default();
             // What the model reads: a table it stages needs no new model.
             if let Ok(text) = std::fs::read_to_string(&full) {
-                project.staged.extend(source_calls(&text));
+                let calls = source_calls(&text);
+                if is_staging(&rel, &stem) {
+                    let folder = rel.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+                    let sources: std::collections::BTreeSet<&String> =
+                        calls.iter().map(|(s, _)| s).collect();
+                    for s in sources {
+                        project
+                            .staging_models
+                            .entry(s.clone())
+                            .or_default()
+                            .push((folder.clone(), stem.clone()));
+                    }
+                }
+                project.staged.extend(calls);
             }
             project.model_files.entry(stem).or_insert(rel);
             continue;

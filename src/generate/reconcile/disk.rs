@@ -54,7 +54,7 @@ pub(crate) fn unchanged_source(
         &schema,
         dialect.needs_quoting(&schema),
     );
-    let dir = format!("{}/{name}", req.config.output_dir);
+    let dir = project.source_dir(&req.config.output_dir, name, state);
     let table_fps: Vec<&[u8; 32]> = tables.iter().map(|(_, m)| &m.fingerprint).collect();
     let mut wanted = Vec::new();
     if project.declared(name).is_none() {

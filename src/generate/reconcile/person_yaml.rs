@@ -91,12 +91,15 @@ pub fn edit(
                 prev.is_some_and(|p| p.end + 1 < item.start)
             };
             let seq = sequence_indent(&lines, item.start, item.dash);
+            // New entries look like their neighbours: where the person lists no columns on
+            // any table (columns belong in the models' YAML), the new ones list none either.
+            let columns = declared.tables.iter().any(|t| !t.columns.is_empty());
             let mut new = Vec::new();
             for t in &add.tables {
                 if spaced {
                     new.push(String::new());
                 }
-                new.extend(table_lines(t, item.dash, item.key - item.dash, seq));
+                new.extend(table_lines(t, item.dash, item.key - item.dash, seq, columns));
             }
             inserts.push(Insertion {
                 after: item.end,
@@ -107,7 +110,7 @@ pub fn edit(
             let item = list_item(&lines, declared.line).ok_or_else(|| cannot(&full, &what))?;
             let mut new = vec![format!("{}tables:", " ".repeat(item.key))];
             for t in &add.tables {
-                new.extend(table_lines(t, item.key + 2, 2, 2));
+                new.extend(table_lines(t, item.key + 2, 2, 2, true));
             }
             inserts.push(Insertion {
                 after: item.end,
@@ -374,7 +377,13 @@ fn quoted(s: &str) -> String {
 
 /// A new table entry: dash at column `dash`, keys `key_off` to its right, nested lists `seq`
 /// to the right of their key.
-fn table_lines(t: &TableCtx, dash: usize, key_off: usize, seq: usize) -> Vec<String> {
+fn table_lines(
+    t: &TableCtx,
+    dash: usize,
+    key_off: usize,
+    seq: usize,
+    columns: bool,
+) -> Vec<String> {
     let pad = " ".repeat(dash);
     let key = dash + key_off;
     let kpad = " ".repeat(key);
@@ -397,7 +406,7 @@ fn table_lines(t: &TableCtx, dash: usize, key_off: usize, seq: usize) -> Vec<Str
         out.push(format!("{kpad}quoting:"));
         out.push(format!("{kpad}  identifier: true"));
     }
-    if !t.columns.is_empty() {
+    if columns && !t.columns.is_empty() {
         out.push(format!("{kpad}columns:"));
         for c in &t.columns {
             out.extend(column_lines(c, key + seq, key + seq + key_off));

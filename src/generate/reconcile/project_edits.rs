@@ -28,6 +28,7 @@ pub(crate) fn apply_sql_renames(
     req: &Request,
     state: &State,
     disk: &DiskCheck,
+    project: &project::Project,
     sources: &mut [SourceCtx],
 ) -> HashMap<String, [u8; 32]> {
     let mut digests = HashMap::new();
@@ -39,11 +40,9 @@ pub(crate) fn apply_sql_renames(
     }
     for source in sources.iter_mut() {
         let mut digest: Option<Sha256> = None;
+        let dir = project.source_dir(&req.config.output_dir, &source.name, state);
         for t in source.tables.iter_mut() {
-            let path = format!(
-                "{}/{}/{}.sql",
-                req.config.output_dir, source.name, t.model_name
-            );
+            let path = format!("{dir}/{}.sql", t.model_name);
             let Some(recorded) = state.checksum_of(&path) else {
                 continue;
             };

@@ -64,7 +64,12 @@ pub(crate) fn plan_yaml(
         )
     };
     let models = |source: &Arc<SourceCtx>| {
-        let path = format!("{}/_{}__models.yml", sh.dir, source.name);
+        // The person's file describing this source's staging models in this folder, else
+        // datachonk's own beside them.
+        let path = match sh.project.models_file(sh.dir, &source.name) {
+            Some(persons) => persons.to_string(),
+            None => format!("{}/_{}__models.yml", sh.dir, source.name),
+        };
         if sh.state.checksum_of(&path).is_none() {
             if let Some(text) = read_optional(&sh.req.root.join(&path))? {
                 return append_to_persons_models(sh, &path, text, source);

@@ -72,6 +72,7 @@ fn rows_become_tables_in_column_order_and_named_tables_are_selected() {
         root: ".".into(),
         specs: specs.to_vec(),
         target: None,
+        timeout: DEFAULT_TIMEOUT,
     };
     assert_eq!(w.selection(), ["*.orders"]);
     let t = &m.tables[0];
