@@ -460,7 +460,10 @@ fn duplicate_keys_and_broken_lists_are_explained_in_the_users_terms() {
     let dir = project("deploy:\n  dbt_cloud:\n    job_id: [1,\n");
     let (code, stderr) = show_with_env(dir.path(), &[]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("expected a single value here"), "{stderr}");
+    assert!(
+        stderr.contains("datachonk.yaml:3:13: not valid YAML: unclosed bracket '['"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -963,4 +966,99 @@ fn show_lists_every_section_with_each_values_provenance() {
         prod["target"].is_null(),
         "each target is its own block: {prod:#}"
     );
+}
+
+/// (line, key, message) of each problem `config check --json` lists for `yaml`.
+fn problems_of(yaml: &str) -> Vec<(u64, String, String)> {
+    let dir = project(yaml);
+    let out = datachonk(dir.path())
+        .args(["config", "check", "--json"])
+        .assert()
+        .code(2);
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["line"].as_u64().unwrap_or(0),
+                p["key"].as_str().unwrap_or("").to_string(),
+                p["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn config_check_reads_past_problems_in_flow_blocks_nested_blocks_and_missing_keys() {
+    // Several in one `{…}`: each is set aside in turn, the rest still read.
+    let found = problems_of(
+        "deploy:\n  dbt_cloud: {job_id: x, wait: 1, foo: 2, cause: \"\"}\ngit:\n  push_timeout: 0s\n",
+    );
+    let keys: Vec<&str> = found.iter().map(|(_, k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "deploy.dbt_cloud.job_id",
+            "deploy.dbt_cloud.wait",
+            "deploy.dbt_cloud.foo",
+            "deploy.dbt_cloud.cause",
+            "git.push_timeout"
+        ],
+        "{found:#?}"
+    );
+    assert!(found[0]
+        .2
+        .contains("deploy.dbt_cloud.job_id: expected an integer"));
+    assert!(found[3].2.contains("the cause must not be empty"));
+    // An unknown block is set aside whole; what follows it is still checked.
+    let found =
+        problems_of("deploi:\n  dbt_cloud:\n    job_id: 1\n# note\n\ngit:\n  push_timeout: 0s\n");
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(found[0].2.contains("unknown key `deploi`"), "{found:#?}");
+    assert_eq!((found[1].0, found[1].1.as_str()), (7, "git.push_timeout"));
+    // A block without a key it needs says which; a wrongly typed required key is one problem,
+    // not two (setting it aside does not also make it "missing").
+    let found = problems_of(
+        "generate:\n  freshness:\n    warn_after: {period: hour}\n    error_after: {count: x, period: day}\n  dialect: oracle\n",
+    );
+    let said: Vec<&str> = found.iter().map(|(_, _, m)| m.as_str()).collect();
+    assert_eq!(found.len(), 3, "{said:#?}");
+    assert!(
+        said[0].contains("generate.freshness.warn_after: `count` is required"),
+        "{said:#?}"
+    );
+    assert!(
+        said[1].contains("generate.freshness.error_after.count: expected an integer"),
+        "{said:#?}"
+    );
+    assert!(said[2].contains("unknown dialect `oracle`"), "{said:#?}");
+    // A value of each target and of the block: each once, where it was written.
+    let found = problems_of(
+        "deploy:\n  dbt_cloud:\n    targets:\n      dev: {wait: true, jobid: 3}\n      prod: {job_id: 0, threads_override: 0}\n    job_id: 4\n",
+    );
+    let lines: Vec<u64> = found.iter().map(|(l, _, _)| *l).collect();
+    assert_eq!(lines, [4, 4, 5, 5, 6], "{found:#?}");
+}
+
+#[test]
+fn a_syntax_error_after_a_refused_key_is_the_problem_reported() {
+    // The deserializer would first refuse `x`; the file is not YAML at all, and that is said.
+    let found = problems_of("x: 1\ngenerate: {dialect: [duckdb\n");
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0]
+            .2
+            .contains("datachonk.yaml:2:21: not valid YAML: unclosed bracket '['"),
+        "{found:#?}"
+    );
+    let dir = project("x: 1\ngenerate: {dialect: [duckdb\n");
+    datachonk(dir.path())
+        .args(["config", "show"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "datachonk.yaml:2:21: not valid YAML",
+        ));
 }

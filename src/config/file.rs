@@ -142,8 +142,11 @@ pub fn read(path: &Path, origin: Origin) -> Result<ConfigFile, ConfigError> {
 /// Parse configuration text; `path` is only used in messages. Stops at the first problem the
 /// parser meets; of the checks that follow, the first by position is returned.
 pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
-    let file: ConfigFile =
-        serde_saphyr::from_str(text).map_err(|e| reader::syntax_error(path, text, &e))?;
+    // The deserializer reads as it goes: a key it refuses may come before the place the
+    // text stops being YAML, which is then the problem to report.
+    let file: ConfigFile = serde_saphyr::from_str(text).map_err(|e| {
+        yaml_syntax(path, text).unwrap_or_else(|| reader::syntax_error(path, text, &e))
+    })?;
     let mut problems = Problems::default();
     check(&file, path, text, &mut problems);
     problems.into_result(file)
@@ -157,7 +160,14 @@ const MAX_PROBLEMS: usize = 200;
 /// position stays put) and the text read again. `None` when the text cannot be read as YAML
 /// at all (a syntax error: nothing after it is readable) or the file is no mapping.
 pub fn parse_all(path: &Path, text: &str, problems: &mut Problems) -> Option<ConfigFile> {
+    // A syntax error is the only problem: nothing after it can be read.
+    if let Some(e) = yaml_syntax(path, text) {
+        problems.push(e);
+        return None;
+    }
     let mut current = text.to_string();
+    // Keys already set aside: the parser then misses a required one, which is no news.
+    let mut set_aside: Vec<String> = Vec::new();
     for _ in 0..MAX_PROBLEMS {
         let e = match serde_saphyr::from_str::<ConfigFile>(&current) {
             Ok(file) => {
@@ -166,20 +176,65 @@ pub fn parse_all(path: &Path, text: &str, problems: &mut Problems) -> Option<Con
             }
             Err(e) => e,
         };
-        problems.push(reader::syntax_error(path, text, &e));
-        if e.to_string().contains("budget breached") {
+        let (line, column, message) = reader::yaml_error_parts(&e);
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.strip_suffix('`'));
+        let entries = spans::entries(&current);
+        // A missing field is the mapping's problem (the parser points at its first key).
+        let entry = entries.as_deref().and_then(|all| match missing {
+            Some(_) => spans::mapping_at(all, &current, line, column),
+            None => spans::entry_at(all, &current, line, column),
+        });
+        let cascade = match (&entry, missing) {
+            (Some(block), Some(field)) => {
+                set_aside.contains(&format!("{}.{field}", block.dotted()))
+            }
+            _ => false,
+        };
+        if !cascade {
+            problems.push(reader::syntax_error(path, text, &e));
+        }
+        if message.contains("budget breached") {
             return None;
         }
-        let entries = spans::entries(&current)?;
-        let (line, column, _) = reader::yaml_error_parts(&e);
-        let entry = spans::entry_at(&entries, &current, line, column)?;
+        let entry = entry?;
         let next = spans::blank(&current, &entry);
         if next == current {
             return None;
         }
+        set_aside.push(entry.dotted());
         current = next;
     }
     None
+}
+
+/// Where the text stops being YAML, if it does.
+fn yaml_syntax(path: &Path, text: &str) -> Option<ConfigError> {
+    let (line, column, info) = spans::syntax_error(text)?;
+    Some(invalid(
+        path,
+        text,
+        line,
+        column,
+        format!("not valid YAML: {info}"),
+        syntax_hint(&info),
+    ))
+}
+
+/// A word on the YAML mistakes people make most.
+fn syntax_hint(info: &str) -> Option<String> {
+    let info = info.to_ascii_lowercase();
+    if info.contains("tab") {
+        Some("indent with spaces, not tabs".into())
+    } else if info.contains("mapping values are not allowed") {
+        Some(
+            "check the indentation of this line and the one above, and quote values that hold `: `"
+                .into(),
+        )
+    } else {
+        None
+    }
 }
 
 /// The checks that span keys (a refused key, targets and their jobs, `token_env`), each

@@ -114,9 +114,21 @@ pub fn origin_of(options: &LoadOptions) -> Origin {
 pub fn syntax_error(path: &Path, text: &str, e: &serde_saphyr::Error) -> ConfigError {
     let (line, column, message) = yaml_error_parts(e);
     let (mut message, hint) = explain(&message);
-    // A value of the wrong type: say which key (the text parses, so its keys are known).
-    if message.starts_with("expected ") || message.starts_with("invalid ") {
-        let key = super::spans::entries(text)
+    // A value of the wrong type, or a block without a key it needs: say which key (the text
+    // parses, so its keys are known).
+    let entries = || super::spans::entries(text);
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.strip_suffix('`'))
+    {
+        let block = entries().and_then(|all| super::spans::mapping_at(&all, text, line, column));
+        let field = field.to_string();
+        message = match block {
+            Some(b) => format!("{}: `{field}` is required", b.dotted()),
+            None => format!("`{field}` is required"),
+        };
+    } else if message.starts_with("expected ") || message.starts_with("invalid ") {
+        let key = entries()
             .and_then(|all| super::spans::entry_at(&all, text, line, column))
             .filter(|e| e.value.line < line || (e.value.line == line && e.value.column <= column));
         if let Some(key) = key {
@@ -201,7 +213,10 @@ fn explain(message: &str) -> (String, Option<String>) {
         "expected string scalar" => {
             "expected a single value here (check for an unclosed `[`, `{` or quote)".to_string()
         }
-        m if m.starts_with("invalid i64") || m.starts_with("invalid u64") => {
+        m if m.starts_with("invalid i64")
+            || m.starts_with("invalid u64")
+            || m.starts_with("invalid u32") =>
+        {
             "expected an integer".to_string()
         }
         m if m.starts_with("invalid bool") => "expected true or false".to_string(),

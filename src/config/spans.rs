@@ -155,6 +155,22 @@ pub fn entries(text: &str) -> Option<Vec<Entry>> {
     Some(out)
 }
 
+/// Where the text stops being YAML, and the parser's words for it: (line, column, message).
+pub fn syntax_error(text: &str) -> Option<(u64, u64, String)> {
+    let mut parser = Parser::new_from_str(text);
+    while let Some(next) = parser.next_event() {
+        match next {
+            Err(e) => {
+                let m = e.marker();
+                return Some((m.line() as u64, m.col() as u64 + 1, e.info()));
+            }
+            Ok((Event::DocumentEnd, _)) => return None,
+            Ok(_) => {}
+        }
+    }
+    None
+}
+
 /// Character index of (line, column) in `text`, both 1-based.
 fn index_of(text: &str, line: u64, column: u64) -> Option<usize> {
     let mut index = 0usize;
@@ -173,6 +189,17 @@ pub fn entry_at(entries: &[Entry], text: &str, line: u64, column: u64) -> Option
     entries
         .iter()
         .filter(|e| e.holds(index))
+        .min_by_key(|e| e.end.saturating_sub(e.key.index))
+        .cloned()
+}
+
+/// The innermost entry whose value holds (line, column) past its own key: the mapping a
+/// position inside it belongs to (a missing field is reported at the mapping's first key).
+pub fn mapping_at(entries: &[Entry], text: &str, line: u64, column: u64) -> Option<Entry> {
+    let index = index_of(text, line, column)?;
+    entries
+        .iter()
+        .filter(|e| e.holds(index) && e.key.index != index)
         .min_by_key(|e| e.end.saturating_sub(e.key.index))
         .cloned()
 }
@@ -224,10 +251,10 @@ mod tests {
         assert_eq!((job.value.line, job.value.column), (3, 13));
         let wait = find(&all, "deploy.dbt_cloud.targets.dev.wait").unwrap();
         assert!(wait.flow);
-        assert_eq!((wait.value.line, wait.value.column), (5, 34));
+        assert_eq!((wait.value.line, wait.value.column), (5, 30));
         let pb = find(&all, "git.protected_branches").unwrap();
         assert_eq!(pb.value.line, 8);
-        let inner = entry_at(&all, text, 5, 34).unwrap();
+        let inner = entry_at(&all, text, 5, 30).unwrap();
         assert_eq!(inner.dotted(), "deploy.dbt_cloud.targets.dev.wait");
         // Set aside, the rest still parses and keeps its positions.
         let blanked = blank(text, &inner);
