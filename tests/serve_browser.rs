@@ -921,3 +921,58 @@ fn the_account_id_comes_from_datachonk_yaml() {
     assert_eq!(field_value(&browser, "git-sha"), "");
     assert_no_token(&serve, &browser);
 }
+
+/// dbt Cloud's own API on the sandbox, as another person or tool uses it: POST `path` with
+/// `body`; the answer's `data`.
+fn dbt_cloud_post(sandbox: &RunningSandbox, path: &str, body: Value) -> Value {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let url = format!("{}/api/v2/accounts/1{path}", sandbox.base_url());
+    let answer: Value = reqwest::blocking::Client::new()
+        .post(&url)
+        .header("Authorization", format!("Token {TOKEN}"))
+        .json(&body)
+        .send()
+        .and_then(|r| r.error_for_status())
+        .and_then(|r| r.json())
+        .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    answer["data"].clone()
+}
+
+#[test]
+fn a_run_started_elsewhere_is_asked_about_until_it_ends() {
+    let sandbox = sandbox(&[]);
+    // Someone starts job 3 (20 s steps) from dbt Cloud itself.
+    let other = dbt_cloud_post(
+        &sandbox,
+        "/jobs/3/run/",
+        json!({ "cause": "from dbt Cloud's own page" }),
+    );
+    let other_id = other["id"].as_i64().expect("the run's id");
+    let serve = Serve::start(&sandbox);
+    let browser = open(&serve);
+    connect(&browser, TOKEN);
+    pick_job(&browser, 3);
+    let busy = browser.wait_for(WAIT, "the note about the run in progress", |b| {
+        b.text_of("#job-busy").filter(|t| !t.is_empty())
+    });
+    assert!(busy.contains(&format!("#{other_id}")), "{busy}");
+
+    // It is cancelled in dbt Cloud: the page notices by itself (it looks again every 10 s).
+    dbt_cloud_post(&sandbox, &format!("/runs/{other_id}/cancel/"), json!({}));
+    browser.wait_for(WAIT, "the note to go once the run ended", |b| {
+        (!b.is_displayed("#job-busy")).then_some(())
+    });
+    let row = format!("#recent-runs tr[data-run-id='{other_id}']");
+    browser.wait_for(WAIT, "the run's end in Recent runs", |b| {
+        b.text_of(&row).filter(|t| t.contains("Cancelled"))
+    });
+
+    // Nothing in progress: Trigger Run runs at once, without asking.
+    browser.click(&browser.find("#trigger"));
+    browser.wait_for(WAIT, "the new run shown", |b| {
+        b.text_of("#run-id").filter(|t| t.starts_with('#'))
+    });
+    assert_eq!(browser.dialog_text(), None, "no question");
+    assert_eq!(sandbox.runs().len(), 2, "{:?}", sandbox.runs());
+    assert_no_token(&serve, &browser);
+}

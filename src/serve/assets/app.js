@@ -6,6 +6,7 @@
 (function () {
   const API = "/api/dbt-cloud";
   const FINISHED = ["Success", "Error", "Cancelled"];
+  const BUSY_LOOK_MS = 10000;
 
   const state = {
     status: null, // GET /status
@@ -15,6 +16,7 @@
     source: null, // its EventSource
     pollTimer: null,
     tickTimer: null, // the live timers' clock while a run is going
+    busyTimer: null, // the next look at the job's runs while one started elsewhere is going
     triggering: false,
     retrying: false,
     followRun: false, // after a reload: the picker and Recent runs follow the run shown
@@ -459,6 +461,10 @@
     }
     show(box, !!busy);
     $("trigger").dataset.busy = busy ? String(busy.id) : "";
+    // A run this page does not follow (triggered elsewhere) ends unseen: look at the job's
+    // runs again every 10 s while one is listed as going.
+    clearTimeout(state.busyTimer);
+    state.busyTimer = busy && !(state.run && state.run.id === busy.id) ? setTimeout(refreshJobs, BUSY_LOOK_MS) : null;
   }
 
   // The job's recent runs as the server listed them, with the run shown in its live state
@@ -906,7 +912,11 @@
   }
 
   // After a verdict, the job's recent runs include this one: ask for them again.
-  async function onVerdict() {
+  function onVerdict() {
+    return refreshJobs();
+  }
+
+  async function refreshJobs() {
     if (state.projectId === null) return;
     const projectId = state.projectId;
     try {
