@@ -654,6 +654,22 @@ fn in_a_configured_project_it_starts_connected_and_production_targets_need_confi
         support::without_marker(&run.trigger.cause),
         "Release from datachonk"
     );
+    // Its retry changes production too: asked for the same way.
+    let failed = run.id;
+    assert_eq!(s.events(failed).last().unwrap().1["status"], "Error");
+    let retry = format!("/api/dbt-cloud/runs/{failed}/retry");
+    let (code, err) = s.post(&retry, &json!({}));
+    assert_error(code, &err, 409, "confirmation_required");
+    assert_eq!(sandbox.runs().len(), 1, "nothing retried unconfirmed");
+    let (code, retried) = s.post(&retry, &json!({ "confirmed": true }));
+    assert_eq!(code, 200, "{retried}");
+    assert_eq!(
+        sandbox
+            .run(retried["run"]["id"].as_i64().unwrap())
+            .unwrap()
+            .retry_of,
+        Some(failed)
+    );
     // No job and no target: the default target's job.
     let (code, t) = s.post("/api/dbt-cloud/trigger-run", &json!({}));
     assert_eq!(code, 200, "{t}");
