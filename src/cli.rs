@@ -923,11 +923,13 @@ pub struct ArtifactGetArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Print the effective configuration and where each value came from (token redacted).
+    /// Print every key of every section and where its value came from (token never shown).
     ///
-    /// Every section of the file is validated first: a value `generate` or `push` would refuse
-    /// is refused here too (exit 2). With named targets, each target's effective values are
-    /// shown (--target NAME: that one).
+    /// Sections generate, git and deploy.dbt_cloud, grouped and aligned: each key's effective
+    /// value, defaults included, and its source: a flag, env VAR, datachonk.yaml:LINE:COLUMN,
+    /// the dbt project, or default. The file is validated first: a value `generate` or `push`
+    /// would refuse is refused here too (exit 2). With named targets, each target's
+    /// deploy.dbt_cloud is shown (--target NAME: that one).
     #[command(after_help = EX_CONFIG_SHOW)]
     Show(ConfigTargetArgs),
     /// Validate datachonk.yaml and the DBT_CLOUD_* / DATACHONK_* environment without printing
@@ -937,7 +939,10 @@ pub enum ConfigCommand {
     /// account, project and environment exist, and that each target's job exists in that
     /// project (exit 6 when dbt Cloud cannot be asked).
     ///
-    /// Every problem is listed, not only the first.
+    /// Every problem is listed in one run, in file order: each unknown key (with a
+    /// suggestion), wrongly typed value and invalid value, as file:line:column and what was
+    /// expected. A YAML syntax error is the only one listed: nothing after it can be read.
+    /// With --json, a list of problems (file, line, column, key, message, hint).
     #[command(after_help = EX_CONFIG_CHECK)]
     Check(ConfigCheckArgs),
 }

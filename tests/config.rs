@@ -1062,3 +1062,21 @@ fn a_syntax_error_after_a_refused_key_is_the_problem_reported() {
             "datachonk.yaml:2:21: not valid YAML",
         ));
 }
+
+#[test]
+fn show_says_when_a_value_comes_from_the_dbt_project() {
+    let dir = project("git:\n  push_timeout: 30s\n");
+    std::fs::write(
+        dir.path().join("dbt_project.yml"),
+        "name: shop\nversion: '1.0'\nmodel-paths: [\"src\"]\n",
+    )
+    .unwrap();
+    let v = show_json(dir.path(), &[], &[]);
+    let out = &v["generate"]["output_dir"];
+    assert_eq!(out["value"], "src/staging", "{v:#}");
+    assert_eq!(out["from"], "dbt project (dbt_project.yml model-paths)");
+    assert_eq!(out["source"]["kind"], "project");
+    assert_eq!(v["generate"]["dialect"]["from"], "default");
+    assert_eq!(v["git"]["push_timeout"]["value"], "30s");
+    assert_eq!(v["git"]["push_timeout"]["from"], "datachonk.yaml:2:17");
+}

@@ -1,5 +1,6 @@
-//! `datachonk config show`: the effective configuration with provenance; `config check`: the
-//! same validation without the listing.
+//! `datachonk config show`: every key of every section with its value and provenance;
+//! `config check`: every problem of the file and the environment in one run. The work is in
+//! `config::show` and `config::check`; this file prints.
 
 use serde_json::{json, Map, Value};
 
