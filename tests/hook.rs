@@ -396,6 +396,40 @@ fn pre_push_lets_fresh_files_through_and_refuses_stale_ones() {
 }
 
 #[test]
+fn pre_push_judges_every_table_earlier_runs_chose_not_only_the_last_runs() {
+    let w = World::new();
+    std::fs::copy(catalog_fixture(), w.work.join("catalog.json")).unwrap();
+    // Two runs, each choosing some tables; the catalog has more that nobody chose.
+    for table in ["shop.orders", "ref_data"] {
+        ok(&w.datachonk(&["generate", table, "--from-catalog", "catalog.json"], &[]));
+    }
+    w.commit_all("staging models, chosen table by table");
+    let fresh = w.datachonk(&["hook", "run", "pre-push"], &[]);
+    assert_eq!(
+        fresh.code, 0,
+        "tables nobody chose are not missing:
+{}",
+        fresh.stderr
+    );
+
+    // A change to a table the first run chose is seen, though the last run chose another.
+    add_column(&w);
+    w.commit_all("catalog: orders gained a column");
+    let stale = w.datachonk(&["hook", "run", "pre-push"], &[]);
+    assert_eq!(stale.code, 1, "{}", stale.stderr);
+    assert!(
+        stale.stderr.contains("stg_shop__orders.sql (changed)"),
+        "{}",
+        stale.stderr
+    );
+    let check = w.datachonk(
+        &["generate", "--from-catalog", "catalog.json", "--check"],
+        &[],
+    );
+    assert_eq!(check.code, 1, "{}", check.stderr);
+}
+
+#[test]
 fn pre_push_without_the_recorded_input_says_what_it_could_not_check_and_fails() {
     let w = generated_world();
     // As in a fresh clone where the input is not committed (target/catalog.json, say).

@@ -59,7 +59,7 @@ pub fn check(
         .and_then(|run| local_input(root, run).map(|input| (run, input)));
     if let Some((run, input)) = &local {
         if input_path(input).exists() {
-            return regenerate(root, config, run, input.clone());
+            return regenerate(root, config, state, run, input.clone());
         }
     }
     if state.files.is_empty() {
@@ -109,6 +109,7 @@ fn local_input(root: &Path, run: &LastRun) -> Option<Input> {
 fn regenerate(
     root: &Path,
     config: &GenerateConfig,
+    state: &State,
     run: &LastRun,
     input: Input,
 ) -> Result<PrePushReport, GenerateError> {
@@ -116,7 +117,9 @@ fn regenerate(
         root: root.to_path_buf(),
         config: config.clone(),
         input,
-        selection: run.selection.clone(),
+        // What earlier runs chose, as `generate --check` judges it: not every table of the
+        // catalog when only some were ever generated.
+        selection: crate::generate::state::remembered(state),
         force: false,
         include_staged: false,
         manifest: None,

@@ -247,9 +247,14 @@ impl State {
 /// The tables earlier runs chose: the last run's selection and every table the state records
 /// as generated. Empty (everything) when the last run selected everything or none is recorded.
 pub fn remembered_selection(root: &Path) -> Vec<String> {
-    let Ok(state) = State::load(root) else {
-        return Vec::new();
-    };
+    match State::load(root) {
+        Ok(state) => remembered(&state),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// [`remembered_selection`] of a state already read.
+pub fn remembered(state: &State) -> Vec<String> {
     let Some(run) = state.last_run.as_ref().filter(|r| !r.selection.is_empty()) else {
         return Vec::new();
     };
