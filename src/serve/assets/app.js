@@ -157,6 +157,16 @@
     return String(cause || "").replace(/ \[dc:[0-9a-f]{8}\]$/, "");
   }
 
+  // A link from dbt Cloud is followed only when it is a web address (never javascript: or
+  // data:, whatever a server sends).
+  function webLink(href) {
+    try {
+      return !!href && ["http:", "https:"].includes(new URL(href).protocol);
+    } catch (_) {
+      return false;
+    }
+  }
+
   function jobName(job) {
     return job.name || "job " + job.id;
   }
@@ -492,7 +502,7 @@
     const runs = withRunShown(job);
     const body = $("recent-runs").tBodies[0];
     body.replaceChildren(...runs.map((r) => {
-      const link = r.href
+      const link = webLink(r.href)
         ? el("a", { href: r.href, target: "_blank", rel: "noopener noreferrer", text: "#" + r.id })
         : "#" + r.id;
       const tr = el("tr", { "data-run-id": r.id },
@@ -694,7 +704,7 @@
     status.dataset.status = run.status;
 
     const link = $("run-link");
-    if (run.href) {
+    if (webLink(run.href)) {
       link.href = run.href;
       link.textContent = (run.href_text || "Open the run") + " ↗";
       show(link, true);
