@@ -1048,9 +1048,7 @@ fn a_syntax_error_after_a_refused_key_is_the_problem_reported() {
     let found = problems_of("x: 1\ngenerate: {dialect: [duckdb\n");
     assert_eq!(found.len(), 1, "{found:#?}");
     assert!(
-        found[0]
-            .2
-            .contains("datachonk.yaml:2:21: not valid YAML: unclosed bracket '['"),
+        found[0].0 == 2 && found[0].2 == "not valid YAML: unclosed bracket '['",
         "{found:#?}"
     );
     let dir = project("x: 1\ngenerate: {dialect: [duckdb\n");

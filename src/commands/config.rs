@@ -89,7 +89,7 @@ fn check(global: &GlobalArgs, args: &ConfigCheckArgs, ui: &Ui) -> CmdResult {
                     .as_ref()
                     .map(|h| format!("\n    hint: {h}"))
                     .unwrap_or_default();
-                format!("\n  - {}{hint}", p.message)
+                format!("\n  - {p}{hint}")
             })
             .collect();
         return Err(CliError::usage(format!("{summary}:{list}")));

@@ -22,9 +22,21 @@ pub struct Problem {
     pub column: Option<u64>,
     /// The dotted key it is about, when it is in the file (`deploy.dbt_cloud.job_id`).
     pub key: Option<String>,
-    /// What is wrong, where: `datachonk.yaml:3:13: deploy.dbt_cloud.job_id: …`.
+    /// What is wrong (`deploy.dbt_cloud.job_id: expected an integer`); the place is in
+    /// `file`, `line` and `column`, and `Display` puts them in front.
     pub message: String,
     pub hint: Option<String>,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.file, self.line, self.column) {
+            (Some(file), Some(line), Some(column)) => {
+                write!(f, "{}:{line}:{column}: {}", file.display(), self.message)
+            }
+            _ => f.write_str(&self.message),
+        }
+    }
 }
 
 /// What a check found.
@@ -133,6 +145,7 @@ fn problem(e: ConfigError, text: &str, entries: &[spans::Entry]) -> Problem {
             line,
             column,
             hint,
+            message,
             ..
         } => Problem {
             key: spans::entry_at(entries, text, line, column).map(|e| e.dotted()),
