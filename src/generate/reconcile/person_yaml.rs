@@ -99,7 +99,13 @@ pub fn edit(
                 if spaced {
                     new.push(String::new());
                 }
-                new.extend(table_lines(t, item.dash, item.key - item.dash, seq, columns));
+                new.extend(table_lines(
+                    t,
+                    item.dash,
+                    item.key - item.dash,
+                    seq,
+                    columns,
+                ));
             }
             inserts.push(Insertion {
                 after: item.end,
@@ -202,11 +208,14 @@ pub fn append_models(
     let full = root.join(rel);
     let what = format!("model(s) {}", names.join(", "));
     let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
-    let entries: Vec<&str> = block
-        .lines()
-        .skip_while(|l| l.trim_end() != "models:")
-        .skip(1)
-        .collect();
+    let entries = tests_like_neighbours(
+        &block
+            .lines()
+            .skip_while(|l| l.trim_end() != "models:")
+            .skip(1)
+            .collect::<Vec<_>>(),
+        text,
+    );
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     let mut out = String::with_capacity(text.len() + block.len() + 64);
     match list.and_then(|l| l.last_line) {
@@ -278,6 +287,61 @@ pub fn append_models(
         });
     }
     Ok(out)
+}
+
+/// The rendered entries with their lists of plain test names written the way the person's
+/// file mostly writes them: `data_tests: [unique, not_null]` when its test lists are flow
+/// style, else block style as rendered.
+fn tests_like_neighbours(entries: &[&str], text: &str) -> Vec<String> {
+    let (mut flow, mut block) = (0, 0);
+    for l in text.lines() {
+        let t = l.trim_start();
+        if let Some(rest) = t
+            .strip_prefix("data_tests:")
+            .or_else(|| t.strip_prefix("tests:"))
+        {
+            let rest = rest.trim();
+            if rest.starts_with('[') {
+                flow += 1;
+            } else if rest.is_empty() || rest.starts_with('#') {
+                block += 1;
+            }
+        }
+    }
+    let mut out: Vec<String> = Vec::with_capacity(entries.len());
+    let mut i = 0;
+    while i < entries.len() {
+        let l = entries[i];
+        let key = matches!(l.trim(), "data_tests:" | "tests:");
+        if flow > block && key {
+            let indent = indent_of(l);
+            let mut names = Vec::new();
+            let mut j = i + 1;
+            while let Some(item) = entries.get(j).filter(|e| indent_of(e) > indent) {
+                // Only plain names: a test with arguments or config stays a block.
+                match item.trim_start().strip_prefix("- ").map(str::trim) {
+                    Some(v)
+                        if !v.is_empty()
+                            && v.chars()
+                                .all(|c| c.is_alphanumeric() || c == '_' || c == '.') =>
+                    {
+                        names.push(v)
+                    }
+                    _ => break,
+                }
+                j += 1;
+            }
+            let whole = entries.get(j).is_none_or(|e| indent_of(e) <= indent);
+            if !names.is_empty() && whole {
+                out.push(format!("{} [{}]", l.trim_end(), names.join(", ")));
+                i = j;
+                continue;
+            }
+        }
+        out.push(l.to_string());
+        i += 1;
+    }
+    out
 }
 
 fn cannot(full: &Path, what: &str) -> ProjectError {

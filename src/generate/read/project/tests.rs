@@ -95,6 +95,39 @@ fn many_aliases_of_one_anchor_are_read() {
 }
 
 #[test]
+fn appended_test_lists_are_written_flow_style_where_the_person_writes_them_so() {
+    let text = "models:\n  - name: a\n    columns:\n      - name: id\n        data_tests: [unique, not_null]\n";
+    let p = project_of(&[("m.yml", text)]).unwrap();
+    let block = "models:\n  - name: c\n    columns:\n      - name: c_id\n        data_tests:\n          - unique\n          - not_null\n      - name: kind\n        data_tests:\n          - accepted_values:\n              arguments:\n                values: [x]\n";
+    let out = append_models(
+        Path::new("/"),
+        "m.yml",
+        text,
+        p.models_lists.get("m.yml"),
+        block,
+        &["c".into()],
+    )
+    .unwrap();
+    assert_eq!(
+        &out[text.len()..],
+        "  - name: c\n    columns:\n      - name: c_id\n        data_tests: [unique, not_null]\n      - name: kind\n        data_tests:\n          - accepted_values:\n              arguments:\n                values: [x]\n"
+    );
+    // A file that writes them as blocks gets blocks.
+    let text = "models:\n  - name: a\n    columns:\n      - name: id\n        data_tests:\n          - unique\n";
+    let p = project_of(&[("m.yml", text)]).unwrap();
+    let out = append_models(
+        Path::new("/"),
+        "m.yml",
+        text,
+        p.models_lists.get("m.yml"),
+        block,
+        &["c".into()],
+    )
+    .unwrap();
+    assert!(out.ends_with(&block["models:\n".len()..]), "{out}");
+}
+
+#[test]
 fn model_entries_are_appended_after_the_last_one_and_every_byte_stays() {
     let text = "version: 2\n\nmodels:\n  - name: a  # mine\n    description: A.\n\n  - name: b\n    columns:\n      - name: id\n# trailing comment\n";
     let p = project_of(&[("models/m.yml", text)]).unwrap();
