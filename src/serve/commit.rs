@@ -85,6 +85,60 @@ fn shorten(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A repository with two commits on its branch, the first one "pushed": the
+    /// remote-tracking ref `refs/remotes/origin/<remote_branch>` points at it.
+    fn repository(upstream: Option<&str>) -> (tempfile::TempDir, git2::Oid, git2::Oid) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(dir.path()).unwrap();
+        let sig = git2::Signature::now("Test", "test@example.com").unwrap();
+        let tree = repo
+            .find_tree(repo.index().unwrap().write_tree().unwrap())
+            .unwrap();
+        let first = repo
+            .commit(Some("HEAD"), &sig, &sig, "one", &tree, &[])
+            .unwrap();
+        let parent = repo.find_commit(first).unwrap();
+        let second = repo
+            .commit(Some("HEAD"), &sig, &sig, "two", &tree, &[&parent])
+            .unwrap();
+        let head = repo.head().unwrap().shorthand().unwrap().to_string();
+        if let Some(remote_branch) = upstream {
+            repo.remote("origin", "file:///nowhere").unwrap();
+            let tracking = format!("refs/remotes/origin/{remote_branch}");
+            repo.reference(&tracking, first, true, "test").unwrap();
+            let mut config = repo.config().unwrap();
+            config
+                .set_str(&format!("branch.{head}.remote"), "origin")
+                .unwrap();
+            config
+                .set_str(
+                    &format!("branch.{head}.merge"),
+                    &format!("refs/heads/{remote_branch}"),
+                )
+                .unwrap();
+        }
+        (dir, first, second)
+    }
+
+    #[test]
+    fn the_commit_offered_is_the_upstreams_under_the_remotes_branch_name() {
+        let (dir, pushed, head) = repository(Some("feature/x"));
+        let offered = local(dir.path()).expect("a repository on a branch");
+        assert_eq!(offered.branch, "feature/x");
+        assert_eq!(offered.sha, Some(pushed.to_string()), "not HEAD ({head})");
+    }
+
+    #[test]
+    fn a_branch_never_pushed_is_offered_without_a_sha_and_no_repository_offers_nothing() {
+        let (dir, _, _) = repository(None);
+        let offered = local(dir.path()).expect("a repository on a branch");
+        assert_eq!(offered.sha, None);
+        assert!(!offered.branch.is_empty());
+        let plain = tempfile::tempdir().unwrap();
+        std::fs::create_dir(plain.path().join(".git")).unwrap();
+        assert_eq!(local(plain.path()), None);
+    }
+
     #[test]
     fn a_sha_is_7_to_40_hex_digits() {
         assert!(check_sha("8b04de1").is_ok());
