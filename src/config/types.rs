@@ -50,7 +50,11 @@ impl Source {
         match self {
             Source::Flag(flag) => flag.clone(),
             Source::File { path, line, column } => {
-                let name = path.file_name().unwrap_or(path.as_os_str());
+                // The name alone for a YAML file; a pipe (`/dev/fd/63`) keeps its whole path.
+                let name = match path.extension().and_then(|e| e.to_str()) {
+                    Some("yaml" | "yml") => path.file_name().unwrap_or(path.as_os_str()),
+                    _ => path.as_os_str(),
+                };
                 format!("{}:{line}:{column}", name.to_string_lossy())
             }
             other => other.to_string(),
