@@ -614,6 +614,52 @@ fn cancel_mid_run_and_after_the_end() {
 }
 
 #[test]
+fn a_newer_run_of_the_same_pull_request_cancels_the_older_one() {
+    let sb = start();
+    let api = Api::new(&sb.base_url());
+    let trigger = |pr: Value, sha: &str| -> i64 {
+        let mut body = json!({"cause": "CI", "git_sha": sha});
+        body.as_object_mut()
+            .unwrap()
+            .extend(pr.as_object().unwrap().clone());
+        let r = api.post(&format!("/api/v2/accounts/1/jobs/{JOB_SLOW}/run/"), body);
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.data()["id"].as_i64().unwrap()
+    };
+    let first = trigger(json!({"github_pull_request_id": 7}), "aaaaaaa");
+    let other_pr = trigger(json!({"github_pull_request_id": 8}), "bbbbbbb");
+    let plain = api.trigger(JOB_SLOW, "not a pull request");
+    let second = trigger(json!({"github_pull_request_id": 7}), "ccccccc");
+
+    let cancelled = api.wait_terminal(first);
+    assert_eq!(cancelled["status"], 30);
+    assert_eq!(
+        cancelled["status_message"],
+        format!("Cancelled: run {second} of the same pull request replaced it.")
+    );
+    let with_trigger = api
+        .get(&format!(
+            "/api/v2/accounts/1/runs/{first}/?include_related=trigger"
+        ))
+        .data();
+    assert_eq!(with_trigger["trigger"]["github_pull_request_id"], 7);
+    // Another pull request, a run that is not for one, and the newer run go on.
+    for run in [other_pr, plain, second] {
+        let d = api.get(&format!("/api/v2/accounts/1/runs/{run}/")).data();
+        assert_ne!(d["status"], 30, "run {run} was cancelled: {d}");
+    }
+    // The same number on another provider is another pull request.
+    let gitlab = trigger(json!({"gitlab_merge_request_id": 7}), "ddddddd");
+    let d = api
+        .get(&format!("/api/v2/accounts/1/runs/{second}/"))
+        .data();
+    assert_ne!(d["status"], 30, "{d}");
+    for run in [other_pr, plain, second, gitlab] {
+        api.post_empty(&format!("/api/v2/accounts/1/runs/{run}/cancel/"));
+    }
+}
+
+#[test]
 fn retry_a_failed_run_from_the_failing_step() {
     let sb = start();
     let api = Api::new(&sb.base_url());

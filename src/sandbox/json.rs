@@ -449,7 +449,11 @@ pub fn run(
         (None, None) => (run.trigger.git_sha.clone(), run.trigger.git_branch.clone()),
     };
     let status_message = if snap.cancelled {
-        Some("Cancelled by user.".to_string())
+        Some(
+            run.cancel_reason
+                .clone()
+                .unwrap_or_else(|| "Cancelled by user.".to_string()),
+        )
     } else if status == RunStatus::Error {
         run.plan.status_message.clone()
     } else {

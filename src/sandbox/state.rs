@@ -31,6 +31,8 @@ pub struct Run {
     pub first_step_id: i64,
     /// When a user cancelled it, as an offset from creation.
     pub cancelled_after: Option<Duration>,
+    /// Why it was cancelled when not by a user (a newer run of the same pull request).
+    pub cancel_reason: Option<String>,
     /// The run created by retrying this one.
     pub retrying_run_id: Option<i64>,
     /// The run this one retries.
@@ -241,11 +243,27 @@ impl RunStore {
             plan,
             first_step_id,
             cancelled_after: None,
+            cancel_reason: None,
             retrying_run_id: None,
             retry_of,
             superseded: false,
             work,
         };
+        // A CI job builds a pull request's latest commit: a new run of the same pull request
+        // cancels the ones still queued or running (dbt Cloud's CI runs do).
+        if let Some(pr) = run.trigger.pull_request() {
+            let now = Instant::now();
+            for older in self.runs.values_mut().filter(|r| {
+                r.job_id == job_id
+                    && r.trigger.pull_request() == Some(pr)
+                    && !r.snapshot(now).status.is_terminal()
+            }) {
+                older.cancelled_after = Some(older.elapsed(now));
+                older.cancel_reason = Some(format!(
+                    "Cancelled: run {id} of the same pull request replaced it."
+                ));
+            }
+        }
         for older in self.runs.values_mut().filter(|r| r.job_id == job_id) {
             older.superseded = true;
         }

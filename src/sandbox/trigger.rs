@@ -37,10 +37,22 @@ impl TriggerRequest {
 
     /// A pull-request id makes the run a CI run.
     pub fn is_pull_request(&self) -> bool {
-        self.azure_pull_request_id.is_some()
-            || self.github_pull_request_id.is_some()
-            || self.gitlab_merge_request_id.is_some()
-            || self.non_native_pull_request_id.is_some()
+        self.pull_request().is_some()
+    }
+
+    /// Which pull request the run is for: its provider's field and the id.
+    pub fn pull_request(&self) -> Option<(&'static str, i64)> {
+        [
+            ("github_pull_request_id", self.github_pull_request_id),
+            ("gitlab_merge_request_id", self.gitlab_merge_request_id),
+            ("azure_pull_request_id", self.azure_pull_request_id),
+            (
+                "non_native_pull_request_id",
+                self.non_native_pull_request_id,
+            ),
+        ]
+        .into_iter()
+        .find_map(|(field, id)| id.map(|id| (field, id)))
     }
 }
 
