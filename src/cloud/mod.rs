@@ -8,6 +8,7 @@ pub mod failure;
 pub mod insight;
 pub mod marker;
 pub mod multi_wait;
+pub mod pull_request;
 pub mod request;
 pub mod retries;
 pub mod retry;
