@@ -1,6 +1,7 @@
-//! Subprocesses a live run starts (`git`, `dbt`), with the two ways a run can stop one early:
-//! a user's cancel and the job's timeout. Either kills the child; the output it wrote so far is
-//! kept, because a cancelled or timed-out step still shows its logs in dbt Cloud.
+//! Subprocesses with the two ways to stop one early: a cancel and a deadline. Either kills the
+//! child; the output it wrote so far is kept (a cancelled or timed-out sandbox step still shows
+//! its logs, a timed-out `dbt show` its last words). Used by the sandbox's live runs (`git`,
+//! `dbt`) and by `generate --from-warehouse` (the project's dbt).
 
 use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
