@@ -349,7 +349,7 @@ async fn run_show(
         None
     };
     if ui.is_json() {
-        ui.json(&show_json(&run, insight.as_ref(), logs));
+        ui.json_of(&show_json(&run, insight.as_ref(), logs));
         return Ok(Exit::Success);
     }
     print_run(ui, &run, logs);
@@ -359,8 +359,21 @@ async fn run_show(
     Ok(Exit::Success)
 }
 
-/// `runs show --json`: the run, its steps (with logs when asked) and its nodes.
-fn show_json(run: &Run, insight: Option<&crate::cloud::insight::RunInsight>, logs: bool) -> Value {
+/// `runs show --json`: the run, its steps (with logs when asked) and its nodes. The nodes are
+/// serialized from the insight itself: a large run's nodes are not copied into a Value.
+#[derive(serde::Serialize)]
+struct ShowDocument<'a> {
+    #[serde(flatten)]
+    run: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nodes: Option<&'a crate::cloud::insight::RunInsight>,
+}
+
+fn show_json<'a>(
+    run: &Run,
+    insight: Option<&'a crate::cloud::insight::RunInsight>,
+    logs: bool,
+) -> ShowDocument<'a> {
     let mut v = run_json(run);
     v["steps"] = run
             .steps()
@@ -370,10 +383,10 @@ fn show_json(run: &Run, insight: Option<&crate::cloud::insight::RunInsight>, log
                        "duration_seconds": s.elapsed_seconds(), "logs": if logs { s.logs.clone() } else { None }})
             })
             .collect();
-    if let Some(i) = insight {
-        v["nodes"] = insight::insight_json(i);
+    ShowDocument {
+        run: v,
+        nodes: insight,
     }
-    v
 }
 
 /// `runs show` for people: status, link, job, cause, commit, duration, message and steps.

@@ -204,6 +204,19 @@ impl Ui {
         let _ = writeln!(out);
     }
 
+    /// The one JSON document of `--json` mode, written straight from `value`: a large
+    /// document (a run's nodes) is never built as a `serde_json::Value` first.
+    pub fn json_of<T: serde::Serialize>(&self, value: &T) {
+        if self.json_fields.is_some() {
+            // Extra top-level fields are merged into a Value; only small documents carry them.
+            return self.json(&serde_json::to_value(value).unwrap_or_default());
+        }
+        self.stdout_used.store(true, Ordering::SeqCst);
+        let mut out = std::io::stdout().lock();
+        let _ = serde_json::to_writer_pretty(&mut out, value);
+        let _ = writeln!(out);
+    }
+
     /// Print an error with its hints on stderr.
     pub fn error<'a>(&self, problem: impl Into<Problem<'a>>) {
         let err = problem.into();

@@ -58,8 +58,9 @@ impl RunInsight {
         self.steps.iter().flat_map(|s| s.nodes.iter())
     }
 
+    /// Nodes whose last result failed (each once, even when run in two steps).
     pub fn failed_nodes(&self) -> impl Iterator<Item = &NodeOutcome> {
-        self.nodes().filter(|n| n.failed())
+        self.latest_nodes().into_iter().filter(|n| n.failed())
     }
 
     /// Each node once, with its last result: a seed seeded in two steps, a model run by
@@ -237,6 +238,7 @@ mod tests {
         };
         let latest = insight.latest_nodes();
         assert_eq!(latest.len(), 3);
+        assert_eq!(insight.failed_nodes().count(), 1);
         assert_eq!(Summary::of(latest).line(), "2 seeds ok · 1 error");
     }
 }

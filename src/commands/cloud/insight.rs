@@ -98,11 +98,6 @@ pub async fn gather(client: &Client, cfg: &Config, run: &Run) -> Result<RunInsig
     insight::gather(client, &store_for(cfg), run).await
 }
 
-/// The JSON of a run's insight (`runs show --json`, `dbt-run --json`).
-pub fn insight_json(insight: &RunInsight) -> Value {
-    serde_json::to_value(insight).unwrap_or(Value::Null)
-}
-
 /// The latest successful run of `job_id`, with its steps.
 async fn latest_success(client: &Client, job_id: i64) -> Result<Option<Run>, ApiError> {
     let query = RunQuery {

@@ -48,7 +48,8 @@ fn nodes<'a>(report: &'a RunReport<'_>) -> impl Iterator<Item = &'a NodeOutcome>
         .finished
         .and_then(|f| f.insight.as_ref())
         .into_iter()
-        .flat_map(|i| i.nodes())
+        // Each node once, with its last result (a test run by `dbt test` and `dbt build`).
+        .flat_map(|i| i.latest_nodes())
 }
 
 fn annotate(ui: &Ui, runs: &[RunReport<'_>]) {
