@@ -476,6 +476,12 @@ pub struct PushArgs {
     /// test case per node: what CI test-report tabs read)
     #[arg(long, value_name = "FILE")]
     pub junit: Option<std::path::PathBuf>,
+
+    /// Trigger as dbt Cloud's CI job for pull request N (the pushed commit, the provider's
+    /// pull-request field; older runs of the pull request are cancelled). Alone, reads N from
+    /// the CI system (as `dbt-run --pull-request`).
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "")]
+    pub pull_request: Option<String>,
 }
 
 /// Where to reach dbt Cloud; each flag overrides its environment variable and `datachonk.yaml`.
@@ -594,6 +600,14 @@ pub struct DbtRunArgs {
     /// Branch to run.
     #[arg(long, value_name = "BRANCH")]
     pub git_branch: Option<String>,
+
+    /// Run as dbt Cloud's CI job does for pull request N (into the pull request's schema,
+    /// cancelling its older runs): sends the provider's pull-request field with the commit.
+    /// Alone, reads N and the commit from the CI system (GitHub Actions' pull_request event,
+    /// GitLab's merge request pipelines, Azure Pipelines). Provider: the CI system's, else the
+    /// origin remote's host.
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "")]
+    pub pull_request: Option<String>,
 
     /// Run into this schema instead of the environment's.
     #[arg(long, value_name = "SCHEMA")]

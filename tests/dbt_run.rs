@@ -784,3 +784,79 @@ fn a_run_not_yet_visible_after_the_trigger_is_waited_for() {
     let r = datachonk(&sb, dir.path(), &["cloud", "runs", "show", "99"]);
     assert_eq!(r.code, 6);
 }
+
+#[test]
+fn a_pull_request_run_is_a_ci_run_of_its_commit_and_replaces_the_pull_requests_older_run() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    // Whatever CI system runs this suite, these cases say which one they simulate.
+    let no_ci = [("GITHUB_ACTIONS", ""), ("GITLAB_CI", ""), ("TF_BUILD", "")];
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut all = vec!["dbt-run", "--job-id", "3"];
+        all.extend_from_slice(args);
+        datachonk_with(&sb, dir.path(), TOKEN, &all, env)
+    };
+    // Without a commit there is nothing for dbt Cloud to build: refused, nothing triggered.
+    let r = run(&["--pull-request", "7"], &no_ci);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--git-sha"), "{}", r.stderr);
+    let r = run(
+        &["--pull-request", "seven", "--git-sha", "aaaaaaa1"],
+        &no_ci,
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("expected a pull request number"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&["--pull-request"], &no_ci);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--pull-request N"), "{}", r.stderr);
+    assert!(sb.runs().is_empty());
+
+    // By hand, outside CI, with no GitHub/GitLab/Azure remote: dbt Cloud's non-native field.
+    let r = run(&["--pull-request", "7", "--git-sha", "aaaaaaa1"], &no_ci);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // Under GitHub Actions' pull_request event: the number and the head commit come from
+    // the event's payload (GITHUB_SHA would be a merge commit).
+    let event = |sha: &str| {
+        let path = dir.path().join(format!("event-{sha}.json"));
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"number": 7, "pull_request": {{"number": 7, "head": {{"sha": "{sha}"}}}}}}"#
+            ),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    for sha in ["bbbbbbb2", "ccccccc3"] {
+        let path = event(sha);
+        let gha = [
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "pull_request"),
+            ("GITHUB_EVENT_PATH", path.as_str()),
+            ("GITHUB_SHA", "ddddddd4"),
+            ("GITLAB_CI", ""),
+            ("TF_BUILD", ""),
+        ];
+        let r = run(&["--pull-request"], &gha);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let runs = sb.runs();
+    assert_eq!(runs.len(), 3);
+    assert_eq!(runs[0].trigger.non_native_pull_request_id, Some(7));
+    assert_eq!(runs[0].trigger.git_sha.as_deref(), Some("aaaaaaa1"));
+    for (run, sha) in runs[1..].iter().zip(["bbbbbbb2", "ccccccc3"]) {
+        assert_eq!(run.trigger.github_pull_request_id, Some(7));
+        assert_eq!(run.trigger.non_native_pull_request_id, None);
+        assert_eq!(run.trigger.git_sha.as_deref(), Some(sha));
+    }
+    // The pull request's newer run replaced its older one; the same number on another
+    // provider's field is another pull request.
+    assert_eq!(runs[1].status, RunStatus::Cancelled);
+    assert_ne!(runs[0].status, RunStatus::Cancelled);
+    assert_ne!(runs[2].status, RunStatus::Cancelled);
+}

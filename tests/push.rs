@@ -465,6 +465,26 @@ fn push_trigger_wait_runs_the_job_for_the_pushed_sha() {
     assert_eq!(runs.len(), 2, "{runs:?}");
     assert_eq!(runs[1].trigger.git_sha.as_deref(), Some(head.as_str()));
     assert_eq!(support::without_marker(&runs[1].trigger.cause), "recheck");
+
+    // As the pull request's CI run: its number beside the pushed sha; a bad number is
+    // refused before anything is triggered.
+    let run = world.datachonk_in(
+        &world.work(),
+        &["push", "--trigger-dbt-run", "--pull-request", "x12"],
+        Some(&sandbox),
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(sandbox.runs().len(), 2);
+    let run = world.datachonk_in(
+        &world.work(),
+        &["push", "--trigger-dbt-run", "--pull-request", "12"],
+        Some(&sandbox),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let runs = sandbox.runs();
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    assert_eq!(runs[2].trigger.pull_request().map(|(_, id)| id), Some(12));
+    assert_eq!(runs[2].trigger.git_sha.as_deref(), Some(head.as_str()));
 }
 
 #[test]

@@ -338,6 +338,8 @@ struct Trigger {
     jobs: Vec<(Config, i64)>,
     client: Client,
     junit: Option<std::path::PathBuf>,
+    /// `--pull-request`: resolved before any git work, like the rest.
+    pull_request: Option<crate::cloud::pull_request::PullRequest>,
 }
 
 impl Trigger {
@@ -374,7 +376,9 @@ impl Trigger {
         if to_trigger.is_empty() {
             return Ok(None);
         }
-        Ok(Some(Trigger::prepare(to_trigger, args.junit.clone(), ui)?))
+        let mut trigger = Trigger::prepare(to_trigger, args.junit.clone(), ui)?;
+        trigger.pull_request = deploy::pull_request_from(args.pull_request.as_deref())?;
+        Ok(Some(trigger))
     }
 
     fn prepare(
@@ -392,6 +396,7 @@ impl Trigger {
             jobs,
             client,
             junit,
+            pull_request: None,
         })
     }
 
@@ -405,6 +410,7 @@ impl Trigger {
     }
 
     fn plan(
+        &self,
         cfg: &Config,
         job_id: i64,
         sha: &str,
@@ -415,7 +421,10 @@ impl Trigger {
         d.cause = Some(Self::cause(cfg, sha, branch, subject));
         // dbt Cloud refuses git_sha with git_branch: the sha (what validates the pushed
         // commit) is sent and the branch is named in the cause.
-        let request = deploy::request_for(&d, Some(sha), Some(branch))?;
+        let mut request = deploy::request_for(&d, Some(sha), Some(branch))?;
+        if let Some(pr) = &self.pull_request {
+            deploy::for_pull_request(&mut request, pr)?;
+        }
         Ok(RunPlan {
             job_id,
             request,
@@ -430,7 +439,7 @@ impl Trigger {
 
     fn run(&self, sha: &str, branch: &str, subject: &str, ui: &Ui) -> CmdResult {
         if let [(cfg, job_id)] = self.jobs.as_slice() {
-            let plan = Self::plan(cfg, *job_id, sha, branch, subject)?;
+            let plan = self.plan(cfg, *job_id, sha, branch, subject)?;
             block_on(deploying::one(
                 &self.client,
                 &plan,
@@ -440,7 +449,7 @@ impl Trigger {
         } else {
             let mut units = Vec::new();
             for (cfg, job_id) in &self.jobs {
-                let plan = Self::plan(cfg, *job_id, sha, branch, subject)?;
+                let plan = self.plan(cfg, *job_id, sha, branch, subject)?;
                 units.push(Unit::of(cfg, plan));
             }
             let options = ManyOptions {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::cloud::insight::ArtifactStore;
+use crate::cloud::pull_request::{self, PullRequest};
 use crate::cloud::{request, Run, TriggerRequest};
 use crate::config::{Config, DbtCloudConfig};
 
@@ -78,6 +79,43 @@ pub fn request_for(
     git_branch: Option<&str>,
 ) -> Result<TriggerRequest, DeployError> {
     request::from_config(d, git_sha, git_branch).map_err(DeployError::usage)
+}
+
+/// `--pull-request [N]` (`Some("")`: the flag alone, read from the CI system's event), with
+/// the process environment and the origin remote's host saying whose pull request it is.
+pub fn pull_request_from(value: Option<&str>) -> Result<Option<PullRequest>, DeployError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let remote = git2::Repository::discover(".").ok().and_then(|r| {
+        r.find_remote("origin")
+            .ok()
+            .and_then(|o| o.url().ok().map(str::to_string))
+    });
+    pull_request::resolve(
+        Some(value).filter(|v| !v.trim().is_empty()),
+        &|k| std::env::var(k).ok(),
+        remote.as_deref(),
+    )
+    .map(Some)
+    .map_err(|e| DeployError::usage(e.to_string()))
+}
+
+/// Make the trigger a run of pull request `pr`: its field, and the commit dbt Cloud builds
+/// (the pull request's head from the CI event when no commit was named). A pull-request
+/// run without a commit or branch is refused before anything is triggered.
+pub fn for_pull_request(request: &mut TriggerRequest, pr: &PullRequest) -> Result<(), DeployError> {
+    if request.git_sha.is_none() && request.git_branch.is_none() {
+        request.git_sha = pr.head_sha.clone();
+    }
+    if request.git_sha.is_none() && request.git_branch.is_none() {
+        return Err(DeployError::usage(format!(
+            "pull request {}: dbt Cloud builds a pull request's commit: name it with --git-sha SHA (or --git-branch)",
+            pr.id
+        )));
+    }
+    pr.apply(request);
+    Ok(())
 }
 
 /// Where finished runs' artifacts are kept: `.datachonk/runs/` next to datachonk.yaml, else

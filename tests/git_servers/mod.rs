@@ -56,7 +56,9 @@ impl World {
         let url = world.remote_url();
         world.git_ok(&world.work(), &["remote", "add", "origin", &url]);
         std::fs::write(world.work().join("README.md"), "# analytics\n").unwrap();
-        world.git_ok(&world.work(), &["add", "README.md"]);
+        // A dbt project: generate works only inside one.
+        std::fs::write(world.work().join("dbt_project.yml"), "name: analytics\n").unwrap();
+        world.git_ok(&world.work(), &["add", "README.md", "dbt_project.yml"]);
         world.git_ok(&world.work(), &["commit", "-q", "-m", "initial"]);
         world.git_ok(&world.work(), &["push", "-q", "-u", "origin", "main"]);
         world

@@ -30,6 +30,9 @@ pub fn run(global: &GlobalArgs, args: &DbtRunArgs, shared: FlagValues, ui: &Ui) 
         args.git_sha.as_deref(),
         super::flags::cause_branch(args).as_deref(),
     )?;
+    if let Some(pr) = deploy::pull_request_from(args.pull_request.as_deref())? {
+        deploy::for_pull_request(&mut request, &pr)?;
+    }
     let client = connect::client(&cfg, ui)?;
     if let Some(up) = upstream_job(global, args, &client, &cfg)? {
         if up == job_id {
