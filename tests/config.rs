@@ -1078,3 +1078,21 @@ fn show_says_when_a_value_comes_from_the_dbt_project() {
     assert_eq!(v["git"]["push_timeout"]["value"], "30s");
     assert_eq!(v["git"]["push_timeout"]["from"], "datachonk.yaml:2:17");
 }
+
+#[test]
+fn config_check_stops_listing_at_a_bound_and_says_so() {
+    let mut yaml = String::from("generate:\n");
+    for i in 0..300 {
+        yaml.push_str(&format!("  unknown_{i}: 1\n"));
+    }
+    let found = problems_of(&yaml);
+    let last = found.last().unwrap();
+    assert!(
+        last.2
+            .contains("more problems than the 200 listed; fix these and check again"),
+        "{last:?}"
+    );
+    assert_eq!(found.len(), 201);
+    assert!(found[0].2.contains("unknown key `unknown_0`"));
+    assert_eq!(found[199].0, 201, "in file order: {:?}", found[199]);
+}

@@ -155,7 +155,9 @@ fn problem(e: ConfigError, text: &str, entries: &[spans::Entry]) -> Problem {
             message,
             hint,
         },
-        ConfigError::Read { path, .. } | ConfigError::NotAFile { path, .. } => Problem {
+        ConfigError::Read { path, .. }
+        | ConfigError::NotAFile { path, .. }
+        | ConfigError::TooMany { path, .. } => Problem {
             file: Some(path),
             line: None,
             column: None,

@@ -31,6 +31,10 @@ pub enum ConfigError {
     #[error("{flag} is not valid: {message}")]
     BadFlag { flag: String, message: String },
 
+    /// `config check` stopped listing: fix what it listed and run it again.
+    #[error("{path}: more problems than the {shown} listed; fix these and check again")]
+    TooMany { path: PathBuf, shown: usize },
+
     #[error("no {what} configured")]
     Missing { what: String, how: String },
 }

@@ -155,6 +155,10 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
 /// More problems than a person fixes in one sitting: stop listing there.
 const MAX_PROBLEMS: usize = 200;
 
+/// Each problem costs a read of the whole text: bound the total, so that a large file full
+/// of mistakes is checked in moments, not minutes.
+const READ_BUDGET: usize = 16 << 20;
+
 /// Parse and note every problem, not only the first: each unknown key, wrongly typed value or
 /// duplicate the parser meets is noted, then that entry is set aside (blanked, so every other
 /// position stays put) and the text read again. `None` when the text cannot be read as YAML
@@ -165,10 +169,13 @@ pub fn parse_all(path: &Path, text: &str, problems: &mut Problems) -> Option<Con
         problems.push(e);
         return None;
     }
+    // Blanking keeps every position, so the entries of the text as written hold throughout.
+    let entries = spans::entries(text)?;
     let mut current = text.to_string();
     // Keys already set aside: the parser then misses a required one, which is no news.
     let mut set_aside: Vec<String> = Vec::new();
-    for _ in 0..MAX_PROBLEMS {
+    let mut read = 0usize;
+    loop {
         let e = match serde_saphyr::from_str::<ConfigFile>(&current) {
             Ok(file) => {
                 check(&file, path, text, problems);
@@ -180,12 +187,11 @@ pub fn parse_all(path: &Path, text: &str, problems: &mut Problems) -> Option<Con
         let missing = message
             .strip_prefix("missing field `")
             .and_then(|m| m.strip_suffix('`'));
-        let entries = spans::entries(&current);
         // A missing field is the mapping's problem (the parser points at its first key).
-        let entry = entries.as_deref().and_then(|all| match missing {
-            Some(_) => spans::mapping_at(all, &current, line, column),
-            None => spans::entry_at(all, &current, line, column),
-        });
+        let entry = match missing {
+            Some(_) => spans::mapping_at(&entries, text, line, column),
+            None => spans::entry_at(&entries, text, line, column),
+        };
         let cascade = match (&entry, missing) {
             (Some(block), Some(field)) => {
                 set_aside.contains(&format!("{}.{field}", block.dotted()))
@@ -193,7 +199,7 @@ pub fn parse_all(path: &Path, text: &str, problems: &mut Problems) -> Option<Con
             _ => false,
         };
         if !cascade {
-            problems.push(reader::syntax_error(path, text, &e));
+            problems.push(reader::syntax_error_in(path, text, &e, Some(&entries)));
         }
         if message.contains("budget breached") {
             return None;
@@ -203,10 +209,17 @@ pub fn parse_all(path: &Path, text: &str, problems: &mut Problems) -> Option<Con
         if next == current {
             return None;
         }
+        read += current.len();
+        if set_aside.len() + 1 >= MAX_PROBLEMS || read >= READ_BUDGET {
+            problems.push(ConfigError::TooMany {
+                path: path.to_path_buf(),
+                shown: set_aside.len() + 1,
+            });
+            return None;
+        }
         set_aside.push(entry.dotted());
         current = next;
     }
-    None
 }
 
 /// Where the text stops being YAML, if it does.

@@ -112,11 +112,26 @@ pub fn origin_of(options: &LoadOptions) -> Origin {
 }
 
 pub fn syntax_error(path: &Path, text: &str, e: &serde_saphyr::Error) -> ConfigError {
+    syntax_error_in(path, text, e, None)
+}
+
+/// [`syntax_error`] with the text's entries when the caller has them already.
+pub fn syntax_error_in(
+    path: &Path,
+    text: &str,
+    e: &serde_saphyr::Error,
+    known: Option<&[super::spans::Entry]>,
+) -> ConfigError {
     let (line, column, message) = yaml_error_parts(e);
     let (mut message, hint) = explain(&message);
     // A value of the wrong type, or a block without a key it needs: say which key (the text
     // parses, so its keys are known).
-    let entries = || super::spans::entries(text);
+    let entries = || -> Option<std::borrow::Cow<'_, [super::spans::Entry]>> {
+        match known {
+            Some(all) => Some(std::borrow::Cow::Borrowed(all)),
+            None => super::spans::entries(text).map(std::borrow::Cow::Owned),
+        }
+    };
     if let Some(field) = message
         .strip_prefix("missing field `")
         .and_then(|m| m.strip_suffix('`'))
