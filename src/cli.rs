@@ -1294,6 +1294,11 @@ pub struct HookRunArgs {
     #[arg(long)]
     pub yes: bool,
 
+    /// pre-merge-commit: write the validating run's verdict as JUnit XML to FILE (one test
+    /// suite per dbt step, one test case per node)
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
+
     /// Arguments git passes to the hook (pre-push: remote name and URL); unused.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     pub git_args: Vec<String>,

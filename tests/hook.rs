@@ -186,6 +186,32 @@ fn a_branch_whose_run_fails_is_not_merged_and_the_failing_node_is_named() {
         support::without_marker(&runs[0].trigger.cause),
         format!("datachonk pre-merge-commit: feature {}", &sha[..12])
     );
+    // Run by hand in CI with --junit, the verdict is also a JUnit report naming the node.
+    let out = tempfile::tempdir().unwrap();
+    let report = out.path().join("merge.xml");
+    let url = sb.base_url();
+    let direct = w.datachonk(
+        &[
+            "hook",
+            "run",
+            "pre-merge-commit",
+            "--junit",
+            report.to_str().unwrap(),
+        ],
+        &[
+            ("DBT_CLOUD_ACCESS_URL", &url),
+            ("DBT_CLOUD_API_TOKEN", TOKEN),
+            ("DBT_CLOUD_ACCOUNT_ID", "1"),
+            ("DBT_CLOUD_JOB_ID", "2"),
+        ],
+    );
+    assert_eq!(direct.code, 1, "{}", direct.stderr);
+    let xml = std::fs::read_to_string(&report).expect("a JUnit report");
+    assert!(xml.contains("<testsuites"), "{xml}");
+    assert!(
+        xml.contains("stg_orders") && xml.contains("<failure"),
+        "{xml}"
+    );
     // git leaves the refused merge in progress (its own behaviour); --abort restores the tree.
     w.git(&["merge", "--abort"]);
     assert_eq!(w.git(&["rev-parse", "HEAD"]), head);

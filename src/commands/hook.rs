@@ -201,7 +201,9 @@ fn run_hook(global: &GlobalArgs, args: &HookRunArgs, ui: &Ui) -> CmdResult {
         ..FlagValues::default()
     };
     match args.kind {
-        HookKind::PreMergeCommit => pre_merge_commit(global, &flags, args.yes, ui),
+        HookKind::PreMergeCommit => {
+            pre_merge_commit(global, &flags, args.yes, args.junit.as_deref(), ui)
+        }
         HookKind::PrePush => pre_push(global, &flags, ui),
     }
 }
@@ -215,7 +217,13 @@ fn eprintln_notice(ui: &Ui, line: &str) {
     }
 }
 
-fn pre_merge_commit(global: &GlobalArgs, flags: &FlagValues, yes: bool, ui: &Ui) -> CmdResult {
+fn pre_merge_commit(
+    global: &GlobalArgs,
+    flags: &FlagValues,
+    yes: bool,
+    junit: Option<&std::path::Path>,
+    ui: &Ui,
+) -> CmdResult {
     let repo = hook::open_repository()?;
     let heads = merge::merge_heads(&repo, std::env::vars())?;
     if heads.is_empty() {
@@ -237,7 +245,11 @@ fn pre_merge_commit(global: &GlobalArgs, flags: &FlagValues, yes: bool, ui: &Ui)
     let rt = crate::commands::runtime()?;
     let mut result = Ok(Exit::Success);
     for (head, branch) in &targets {
-        result = rt.block_on(validate(&client, &cfg, job_id, head, branch.as_deref(), ui));
+        let merged = Merged {
+            head,
+            branch: branch.as_deref(),
+        };
+        result = rt.block_on(validate(&client, &cfg, job_id, merged, junit, ui));
         if !matches!(result, Ok(Exit::Success)) {
             break;
         }
@@ -249,15 +261,23 @@ fn pre_merge_commit(global: &GlobalArgs, flags: &FlagValues, yes: bool, ui: &Ui)
     result
 }
 
-/// Pass at once when the job already succeeded for this exact sha; else trigger and wait.
+/// A commit a merge brings in, and the branch it is on.
+struct Merged<'a> {
+    head: &'a MergeHead,
+    branch: Option<&'a str>,
+}
+
+/// Pass at once when the job already succeeded for this exact sha; else trigger and wait
+/// (the verdict also as JUnit XML to `junit`, when given).
 async fn validate(
     client: &Client,
     cfg: &config::Config,
     job_id: i64,
-    head: &MergeHead,
-    branch: Option<&str>,
+    merged: Merged<'_>,
+    junit: Option<&std::path::Path>,
     ui: &Ui,
 ) -> CmdResult {
+    let Merged { head, branch } = merged;
     let short = short_sha(&head.sha);
     let query = RunQuery {
         job_id: Some(job_id),
@@ -313,7 +333,7 @@ async fn validate(
         retries: deploy::retries_of(&d),
         store: deploy::store_for(cfg),
     };
-    deploying::one(client, &plan, ui, None).await
+    deploying::one(client, &plan, ui, junit).await
 }
 
 fn pre_push(global: &GlobalArgs, flags: &FlagValues, ui: &Ui) -> CmdResult {
