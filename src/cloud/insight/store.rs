@@ -6,8 +6,6 @@
 
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use crate::cloud::client::{ArtifactBody, Client};
 use crate::cloud::errors::ApiError;
@@ -122,7 +120,7 @@ impl ArtifactStore {
         let tee = kept
             .filter(|_| run.run_status().is_terminal())
             .and_then(|p| self.cache_file(&p));
-        let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
+        let (stop, stopped) = tokio::sync::watch::channel(());
         let mut reader = BodyReader {
             body,
             handle: tokio::runtime::Handle::current(),
@@ -131,7 +129,7 @@ impl ArtifactStore {
             ended: false,
             error: None,
             tee,
-            stop: stop.0.clone(),
+            stopped,
         };
         let (value, error) = blocking(move || {
             let value = read(&mut reader);
@@ -170,15 +168,6 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::Client(format!("the artifact reader stopped: {e}")))
 }
 
-/// Set when the future reading an artifact is dropped: the blocking reader stops pulling.
-struct StopOnDrop(Arc<AtomicBool>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-}
-
 /// A blocking `Read` over an artifact's body, pulling each piece through the runtime, copying
 /// what it reads into the cache file when there is one.
 struct BodyReader {
@@ -189,7 +178,9 @@ struct BodyReader {
     ended: bool,
     error: Option<ApiError>,
     tee: Option<crate::fsx::atomic::AtomicFile>,
-    stop: Arc<AtomicBool>,
+    /// Closed when the future reading the artifact is dropped (a deadline): a reader waiting
+    /// for the next piece stops at once instead of at the request timeout.
+    stopped: tokio::sync::watch::Receiver<()>,
 }
 
 impl BodyReader {
@@ -209,10 +200,17 @@ impl Read for BodyReader {
             if self.ended {
                 return Ok(0);
             }
-            if self.stop.load(Ordering::SeqCst) {
+            let (body, stopped) = (&mut self.body, &mut self.stopped);
+            let next = self.handle.block_on(async {
+                tokio::select! {
+                    chunk = body.chunk() => Some(chunk),
+                    _ = stopped.changed() => None,
+                }
+            });
+            let Some(next) = next else {
                 return Err(std::io::Error::other("the reading was abandoned"));
-            }
-            match self.handle.block_on(self.body.chunk()) {
+            };
+            match next {
                 Ok(Some(chunk)) => {
                     if let Some(f) = &mut self.tee {
                         if f.write_all(&chunk).is_err() {

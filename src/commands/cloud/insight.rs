@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use crate::cli::{ArtifactGetArgs, FreshnessArgs, LineageArgs, LineageFormat};
+use crate::cloud::insight::budget::Budget;
 use crate::cloud::insight::freshness::{self, TableFreshness};
 use crate::cloud::insight::lineage::{self, FindError};
 use crate::cloud::insight::manifest::Manifest;
@@ -179,11 +180,13 @@ async fn manifest_of(
     let steps = insight::dbt_steps(run);
     let mut manifest = None;
     for (index, _) in steps.iter().rev() {
-        if let Some(bytes) = store
-            .get(client, run, Some(*index), "manifest.json")
+        // Read as it arrives (node bodies skipped), never whole; lineage needs every node.
+        let read = |r: &mut dyn std::io::Read| Manifest::read(r, &Budget::new(usize::MAX));
+        if let Some(parsed) = store
+            .read(client, run, Some(*index), "manifest.json", read)
             .await?
         {
-            manifest = Some(Manifest::parse(&bytes).map_err(|e| {
+            manifest = Some(parsed.map_err(|e| {
                 CliError::new(
                     Exit::Api,
                     format!("manifest.json of run {} is unreadable: {e}", run.id),
@@ -239,14 +242,16 @@ async fn run_statuses(
         return Ok(statuses);
     }
     for (index, _) in insight::dbt_steps(run) {
-        if let Some(bytes) = store
-            .get(client, run, Some(index), "run_results.json")
+        let read = |r: &mut dyn std::io::Read| {
+            insight::nodes::read_run_results(r, None, &Budget::new(usize::MAX))
+        };
+        // A step without results, or unreadable ones, leaves its nodes without a status.
+        if let Some(Ok(nodes)) = store
+            .read(client, run, Some(index), "run_results.json", read)
             .await?
         {
-            if let Ok(nodes) = insight::nodes::from_run_results(&bytes, None) {
-                for n in nodes {
-                    statuses.insert(n.unique_id, n.status);
-                }
+            for n in nodes {
+                statuses.insert(n.unique_id, n.status);
             }
         }
     }
