@@ -279,3 +279,68 @@ fn an_endless_run_results_is_cut_at_the_cap_and_the_verdict_stands() {
         "a cut artifact must not be cached"
     );
 }
+
+#[test]
+fn outside_text_in_the_tables_is_shown_not_obeyed_and_stays_aligned() {
+    let yaml = r#"
+accounts: [{id: 1, name: Acme}]
+projects: [{id: 1, account_id: 1, name: analytics}]
+environments: [{id: 1, project_id: 1, name: Production}]
+jobs:
+  - id: 1
+    project_id: 1
+    environment_id: 1
+    name: "Nightly \e]52;c;ZWNobw==\a"
+    execute_steps: ["dbt build"]
+    models: [stg_orders, stg_customers]
+    run:
+      queued_ms: 10
+      starting_ms: 10
+      step_ms: 20
+      outcome: error
+      failing_step: 4
+      failures:
+        - node: stg_orders
+          message: "boom \e]0;pwned\a"
+tokens:
+  - {token: fake-admin-token-5b2e91, permissions: account_admin}
+"#;
+    let fixture = datachonk::sandbox::Fixture::from_yaml_str(yaml, "hostile").unwrap();
+    let sb = datachonk::sandbox::Sandbox::start(
+        datachonk::sandbox::SandboxOptions::default().with_fixture(fixture),
+    )
+    .unwrap();
+    let dir = workdir();
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "1", "--wait"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+
+    let no_control = |text: &str| {
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "control characters reached the terminal:\n{text}"
+        )
+    };
+    let list = datachonk(&sb, dir.path(), &["cloud", "runs", "list"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    no_control(&list.stdout);
+    let lines: Vec<&str> = list.stdout.lines().collect();
+    assert!(
+        lines[1].contains("1 Nightly \\u{1b}]52;c;ZWNobw==\\u{7}"),
+        "{}",
+        list.stdout
+    );
+    // Widths are those of the text as shown, so the next column still lines up.
+    let created = lines[1].find("20").unwrap();
+    assert_eq!(created, column(lines[0], "CREATED"), "{}", list.stdout);
+
+    let show = datachonk(&sb, dir.path(), &["cloud", "runs", "show", "1", "--nodes"]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    no_control(&show.stdout);
+    assert!(
+        show.stdout.contains("boom \\u{1b}]0;pwned\\u{7}"),
+        "{}",
+        show.stdout
+    );
+}
