@@ -86,3 +86,62 @@ fn outside_github_actions_nothing_is_annotated_or_summarised() {
     );
     assert!(!summary.exists());
 }
+
+/// The lines of `stderr` between GitLab's start and end markers of section `name`, or `None`
+/// when it is not opened and closed in order.
+fn section<'a>(stderr: &'a str, name: &str) -> Option<Vec<&'a str>> {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.contains("section_start:") && l.contains(&format!(":{name}")))?;
+    let end = lines
+        .iter()
+        .position(|l| l.contains("section_end:") && l.ends_with(&format!(":{name}\r\x1b[0K")))?;
+    (start < end).then(|| lines[start + 1..end].to_vec())
+}
+
+#[test]
+fn under_gitlab_ci_the_wait_and_the_failure_report_fold_into_sections() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let gitlab = [("GITLAB_CI", "true"), ("GITHUB_ACTIONS", "")];
+    let r = datachonk_with(
+        &sb,
+        dir.path(),
+        TOKEN,
+        &["dbt-run", "--job-id", "2", "--wait"],
+        &gitlab,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let start = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("section_start:"))
+        .expect("a section");
+    assert!(
+        start.starts_with("\x1b[0Ksection_start:")
+            && start.contains(":datachonk_wait_1[collapsed=true]\r\x1b[0Kwaiting for run 1"),
+        "{start:?}"
+    );
+    let wait = section(&r.stderr, "datachonk_wait_1").expect("the wait folded");
+    assert!(wait.iter().any(|l| l.starts_with("run 1: ")), "{wait:?}");
+    assert!(wait.iter().any(|l| l.contains("  step ")), "{wait:?}");
+    // The report is on stdout, and so are its markers.
+    let report = section(&r.stdout, "datachonk_report_1").expect("the report folded");
+    assert!(
+        report.iter().any(|l| l.contains("stg_orders")),
+        "{report:?}\n{}",
+        r.stderr
+    );
+    // Outside GitLab, no markers.
+    let r = datachonk_with(
+        &sb,
+        dir.path(),
+        TOKEN,
+        &["dbt-run", "--job-id", "2", "--wait"],
+        &[("GITLAB_CI", ""), ("GITHUB_ACTIONS", "")],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("section_"), "{}", r.stderr);
+    assert!(!r.stdout.contains("section_"), "{}", r.stdout);
+}

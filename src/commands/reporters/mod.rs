@@ -3,6 +3,7 @@
 
 pub mod documents;
 pub mod github;
+pub mod gitlab;
 pub mod junit;
 pub mod terminal;
 pub mod verdict_lines;

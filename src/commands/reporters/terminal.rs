@@ -19,6 +19,8 @@ pub const HEARTBEAT: Duration = Duration::from_secs(30);
 pub struct Terminal<'a> {
     pub ui: &'a Ui,
     pulse: Mutex<Pulse>,
+    /// Under GitLab CI: the runs whose wait is in an open log section.
+    folded: Option<Mutex<Vec<i64>>>,
 }
 
 /// What the heartbeat line says: when the last line was printed, and the run and step going.
@@ -48,6 +50,48 @@ impl<'a> Terminal<'a> {
                 runs: Vec::new(),
                 step: None,
             }),
+            folded: super::gitlab::active().then(|| Mutex::new(Vec::new())),
+        }
+    }
+
+    /// Under GitLab CI, fold a followed run's status and step lines into a section (opened at
+    /// its first status) and its failure report into another; elsewhere nothing.
+    fn fold(&self, event: &Event<'_>) -> Option<i64> {
+        use super::gitlab;
+        let folded = self.folded.as_ref()?;
+        let mut open = folded.lock().unwrap_or_else(|e| e.into_inner());
+        match event {
+            Event::Status { run, label } if !open.contains(&run.id) => {
+                if run.run_status().is_terminal() {
+                    return None;
+                }
+                open.push(run.id);
+                let header = format!("waiting for run {}{}", run.id, paren(*label));
+                let name = gitlab::name("wait", run.id);
+                gitlab::start(self.ui, gitlab::Stream::Stderr, &name, &header, true);
+                None
+            }
+            Event::Verdict { run, .. }
+            | Event::Interrupted { run, .. }
+            | Event::TimedOut { run, .. }
+            | Event::GaveUp { run, .. } => {
+                if let Some(at) = open.iter().position(|id| *id == run.id) {
+                    open.remove(at);
+                    gitlab::end(
+                        self.ui,
+                        gitlab::Stream::Stderr,
+                        &gitlab::name("wait", run.id),
+                    );
+                }
+                let failed = matches!(event, Event::Verdict { run, .. } if run.run_status() == RunStatus::Error);
+                failed.then(|| {
+                    let name = gitlab::name("report", run.id);
+                    let header = format!("what failed in run {}", run.id);
+                    gitlab::start(self.ui, gitlab::Stream::Stdout, &name, &header, false);
+                    run.id
+                })
+            }
+            _ => None,
         }
     }
 
@@ -114,6 +158,7 @@ impl<'a> Terminal<'a> {
 impl Reporter for Terminal<'_> {
     fn report(&self, event: &Event<'_>) {
         self.note(event);
+        let report = self.fold(event);
         match event {
             Event::Verdict { .. }
             | Event::Retry { .. }
@@ -124,6 +169,14 @@ impl Reporter for Terminal<'_> {
             | Event::GaveUp { .. }
             | Event::NotTriggered { .. } => self.ending(event),
             _ => self.progress(event),
+        }
+        if let Some(run_id) = report {
+            use super::gitlab;
+            gitlab::end(
+                self.ui,
+                gitlab::Stream::Stdout,
+                &gitlab::name("report", run_id),
+            );
         }
     }
 }
