@@ -44,14 +44,7 @@ fn load_all(global: &GlobalArgs, args: &ConfigTargetArgs) -> Result<Vec<Config>,
 
 /// A problem found online: about the account's objects, not a place in the file.
 fn online_problem(message: String) -> Problem {
-    Problem {
-        file: None,
-        line: None,
-        column: None,
-        key: None,
-        message,
-        hint: None,
-    }
+    Problem::unplaced(message, None)
 }
 
 fn check(global: &GlobalArgs, args: &ConfigCheckArgs, ui: &Ui) -> CmdResult {

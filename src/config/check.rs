@@ -28,6 +28,20 @@ pub struct Problem {
     pub hint: Option<String>,
 }
 
+impl Problem {
+    /// A problem with no place in a file (a flag, an environment variable, the account).
+    pub fn unplaced(message: String, hint: Option<String>) -> Problem {
+        Problem {
+            file: None,
+            line: None,
+            column: None,
+            key: None,
+            message,
+            hint,
+        }
+    }
+}
+
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (&self.file, self.line, self.column) {
@@ -165,21 +179,9 @@ fn problem(e: ConfigError, text: &str, entries: &[spans::Entry]) -> Problem {
             message,
             hint: None,
         },
-        ConfigError::Missing { how, .. } => Problem {
-            file: None,
-            line: None,
-            column: None,
-            key: None,
-            message,
-            hint: Some(how),
-        },
-        ConfigError::BadEnv { .. } | ConfigError::BadFlag { .. } => Problem {
-            file: None,
-            line: None,
-            column: None,
-            key: None,
-            message,
-            hint: None,
-        },
+        ConfigError::Missing { how, .. } => Problem::unplaced(message, Some(how)),
+        ConfigError::BadEnv { .. } | ConfigError::BadFlag { .. } => {
+            Problem::unplaced(message, None)
+        }
     }
 }

@@ -1,8 +1,11 @@
 //! The flags every job of `dbt-run` shares.
 
 use crate::cli::DbtRunArgs;
+use crate::cloud::TriggerRequest;
 use crate::commands::connect;
-use crate::config::FlagValues;
+use crate::config::{DbtCloudConfig, FlagValues};
+use crate::deploy;
+use crate::error::CliError;
 
 /// The flags every job of the command shares (all but the job and the target).
 pub fn flag_values(args: &DbtRunArgs) -> FlagValues {
@@ -20,6 +23,17 @@ pub fn flag_values(args: &DbtRunArgs) -> FlagValues {
         retries: args.retries,
         ..connect::server_flags(&args.server)
     }
+}
+
+/// The trigger body every job of the command sends: the cause, the commit, the overrides and,
+/// with `--pull-request`, the pull request it is a CI run of.
+pub fn request_of(d: &DbtCloudConfig, args: &DbtRunArgs) -> Result<TriggerRequest, CliError> {
+    let mut request =
+        deploy::request_for(d, args.git_sha.as_deref(), cause_branch(args).as_deref())?;
+    if let Some(pr) = deploy::pull_request_from(args.pull_request.as_deref())? {
+        deploy::for_pull_request(&mut request, &pr)?;
+    }
+    Ok(request)
 }
 
 /// The branch the trigger's cause names: `--git-branch`, else the local branch whose tip is

@@ -90,17 +90,9 @@ fn configs(
 
 fn plan_of(cfg: &Config, args: &DbtRunArgs) -> Result<RunPlan, CliError> {
     let d = &cfg.dbt_cloud;
-    let mut request = deploy::request_for(
-        d,
-        args.git_sha.as_deref(),
-        super::flags::cause_branch(args).as_deref(),
-    )?;
-    if let Some(pr) = deploy::pull_request_from(args.pull_request.as_deref())? {
-        deploy::for_pull_request(&mut request, &pr)?;
-    }
     Ok(RunPlan {
         job_id: d.require_job_id()?,
-        request,
+        request: super::flags::request_of(d, args)?,
         wait: args.sequential || (!args.no_wait && d.wait.value),
         timeout: d.timeout.as_ref().map(|t| t.value),
         cancel_on_timeout: args.cancel_on_timeout,

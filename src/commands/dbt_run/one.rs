@@ -25,14 +25,7 @@ pub fn run(global: &GlobalArgs, args: &DbtRunArgs, shared: FlagValues, ui: &Ui) 
     connect::confirm_target(global, &cfg, args.yes, "the trigger")?;
     let d = &cfg.dbt_cloud;
     let job_id = d.require_job_id()?;
-    let mut request = deploy::request_for(
-        d,
-        args.git_sha.as_deref(),
-        super::flags::cause_branch(args).as_deref(),
-    )?;
-    if let Some(pr) = deploy::pull_request_from(args.pull_request.as_deref())? {
-        deploy::for_pull_request(&mut request, &pr)?;
-    }
+    let mut request = super::flags::request_of(d, args)?;
     let client = connect::client(&cfg, ui)?;
     if let Some(up) = upstream_job(global, args, &client, &cfg)? {
         if up == job_id {
