@@ -29,6 +29,7 @@ pub mod signals;
 pub mod templates;
 pub mod terminal_text;
 pub mod tls;
+pub mod yaml_read;
 pub mod ui;
 
 pub use error::{CliError, CmdResult, Exit};

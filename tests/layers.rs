@@ -48,10 +48,6 @@ const KNOWN: &[(&str, &str)] = &[
         "command new uses another command",
         "open: render as a library call",
     ),
-    (
-        "layer config -> generate",
-        "open: generate's defaults read dbt_project.yml (project_dialect, model_paths)",
-    ),
 ];
 
 /// Commands longer than this are not thin.

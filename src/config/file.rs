@@ -183,7 +183,7 @@ pub fn parse_all(path: &Path, text: &str, problems: &mut Problems) -> Option<Con
             }
             Err(e) => e,
         };
-        let (line, column, message) = reader::yaml_error_parts(&e);
+        let (line, column, message) = crate::yaml_read::error_parts(&e);
         let missing = message
             .strip_prefix("missing field `")
             .and_then(|m| m.strip_suffix('`'));

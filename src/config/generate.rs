@@ -189,11 +189,7 @@ pub fn find_dbt_project(start: &Path) -> Option<PathBuf> {
 /// `<first model-paths entry>/staging`: where dbt reads models from.
 pub(super) fn default_output_dir(root: &Path, dbt_project: bool) -> String {
     let first = dbt_project
-        .then(|| {
-            crate::generate::project::model_paths(root)
-                .into_iter()
-                .next()
-        })
+        .then(|| super::dbt_project::model_paths(root).into_iter().next())
         .flatten()
         .unwrap_or_else(|| "models".into());
     format!("{first}/staging")

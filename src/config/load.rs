@@ -51,7 +51,7 @@ pub fn load_generate(options: &LoadOptions) -> Result<GenerateSettings, ConfigEr
             ..GenerateConfig::default()
         };
         if dbt_project {
-            if let Some(d) = crate::generate::manifest::project_dialect(&root) {
+            if let Some(d) = super::dbt_project::project_dialect(&root) {
                 config.dialect = d;
             }
         }
@@ -73,7 +73,7 @@ pub fn load_generate(options: &LoadOptions) -> Result<GenerateSettings, ConfigEr
         config.output_dir = default_output_dir(&root, dbt_project);
     }
     if !dialect_configured && dbt_project {
-        if let Some(d) = crate::generate::manifest::project_dialect(&root) {
+        if let Some(d) = super::dbt_project::project_dialect(&root) {
             config.dialect = d;
         }
     }

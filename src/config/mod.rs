@@ -11,6 +11,7 @@
 //! `check` (every problem in one run) and `show` (every key with its provenance) sit on top.
 
 mod check;
+pub mod dbt_project;
 mod env;
 mod error;
 pub(crate) mod file;
@@ -32,8 +33,8 @@ pub use file::ConfigFile;
 pub use generate::{GenerateConfig, GenerateSection, GenerateSettings};
 pub use git::{GitConfig, GitSection};
 pub use load::{load_generate, load_git};
+pub(crate) use reader::unknown_field;
 pub use reader::{find_config_file, parse_duration, CONFIG_FILE_NAME};
-pub(crate) use reader::{unknown_field, yaml_error_parts};
 pub use resolve::load;
 pub use types::{
     validate_cause, Config, DbtCloudConfig, FlagValues, LoadOptions, Source, Sourced,

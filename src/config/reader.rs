@@ -122,7 +122,7 @@ pub fn syntax_error_in(
     e: &serde_saphyr::Error,
     known: Option<&[super::spans::Entry]>,
 ) -> ConfigError {
-    let (line, column, message) = yaml_error_parts(e);
+    let (line, column, message) = crate::yaml_read::error_parts(e);
     let (mut message, hint) = explain(&message);
     // A value of the wrong type, or a block without a key it needs: say which key (the text
     // parses, so its keys are known).
@@ -151,24 +151,6 @@ pub fn syntax_error_in(
         }
     }
     invalid(path, text, line, column, message, hint)
-}
-
-/// Line, column and the bare message of a YAML error, for every YAML file datachonk parses
-/// (datachonk.yaml, the model spec). The crate renders "error: line L column C: MESSAGE" and
-/// then its own snippet; only the message is kept (callers render their own, redacted).
-pub(crate) fn yaml_error_parts(e: &serde_saphyr::Error) -> (u64, u64, String) {
-    let (line, column) = e
-        .location()
-        .map(|l| (l.line(), l.column()))
-        .unwrap_or((0, 0));
-    let raw = e.to_string();
-    let first = raw.lines().next().unwrap_or_default();
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    let message = match first.split_once(": ") {
-        Some((prefix, rest)) if prefix.starts_with("line ") => rest,
-        _ => first,
-    };
-    (line, column, message.to_string())
 }
 
 /// serde's "unknown field `x`, expected one of `a`, `b`" → (`x`, [a, b]): read once for every

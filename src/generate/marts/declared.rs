@@ -40,7 +40,7 @@ pub fn read_declared(root: &Path, snapshots_folder: &str, ours: &dyn Fn(&str) ->
         time_spine: Option<serde::de::IgnoredAny>,
     }
     let mut files = Vec::new();
-    let mut dirs: Vec<String> = crate::generate::read::project::model_paths(root);
+    let mut dirs: Vec<String> = crate::config::dbt_project::model_paths(root);
     dirs.push(snapshots_folder.to_string());
     for d in dirs {
         walk(root, &root.join(d), &mut files);

@@ -233,7 +233,7 @@ pub fn parse(path: &Path, text: &str) -> Result<SpecFile, MartsError> {
 }
 
 fn syntax_error(path: &Path, e: &serde_saphyr::Error) -> MartsError {
-    let (line, column, message) = crate::config::yaml_error_parts(e);
+    let (line, column, message) = crate::yaml_read::error_parts(e);
     let (message, hint) = explain(&message);
     MartsError::Invalid {
         at: At {

@@ -8,12 +8,11 @@
 //! only the fields used here are kept (serde skips the rest without building it).
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub const DEFAULT_PATH: &str = "target/manifest.json";
+pub const DEFAULT_PATH: &str = crate::config::dbt_project::MANIFEST;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
@@ -189,79 +188,6 @@ pub fn pick(
     }
 }
 
-/// The dialect the project's adapter implies: the manifest's `adapter_type` (read from the
-/// head of the file: `metadata` comes first), else the `type` of the profile's target in
-/// profiles.yml (`DBT_PROFILES_DIR`, the project folder, `~/.dbt`). `None` when neither says
-/// one datachonk knows.
-pub fn project_dialect(root: &Path) -> Option<String> {
-    adapter_from_manifest_head(&root.join(DEFAULT_PATH))
-        .or_else(|| adapter_from_profile(root))
-        .and_then(|a| dialect_of(&a))
-}
-
-fn dialect_of(adapter: &str) -> Option<String> {
-    let a = adapter.to_ascii_lowercase();
-    let d = match a.as_str() {
-        "duckdb" | "motherduck" => "duckdb",
-        "postgres" | "postgresql" => "postgres",
-        "redshift" => "redshift",
-        "snowflake" => "snowflake",
-        "bigquery" => "bigquery",
-        "databricks" | "spark" => "databricks",
-        _ => return None,
-    };
-    Some(d.to_string())
-}
-
-fn adapter_from_manifest_head(path: &Path) -> Option<String> {
-    let mut head = vec![0u8; 64 * 1024];
-    let mut f = std::fs::File::open(path).ok()?;
-    let n = f.read(&mut head).ok()?;
-    let text = String::from_utf8_lossy(&head[..n]);
-    let at = text.find("\"adapter_type\"")?;
-    let rest = text[at + "\"adapter_type\"".len()..].trim_start();
-    let rest = rest.strip_prefix(':')?.trim_start().strip_prefix('"')?;
-    Some(rest[..rest.find('"')?].to_string())
-}
-
-fn adapter_from_profile(root: &Path) -> Option<String> {
-    #[derive(Deserialize)]
-    struct DbtProject {
-        profile: Option<String>,
-    }
-    let project: DbtProject = crate::generate::read::yaml::from_str_tolerant(
-        &std::fs::read_to_string(root.join("dbt_project.yml")).ok()?,
-    )
-    .ok()?
-    .0;
-    let profile = project.profile?;
-    let dirs = std::env::var_os("DBT_PROFILES_DIR")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([root.to_path_buf()])
-        .chain(std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".dbt")));
-    for dir in dirs {
-        let Ok(text) = std::fs::read_to_string(dir.join("profiles.yml")) else {
-            continue;
-        };
-        let Ok((profiles, _)) = crate::generate::read::yaml::from_str_tolerant::<
-            crate::generate::read::yaml::Value,
-        >(&text) else {
-            continue;
-        };
-        let p = profiles.get(&profile)?;
-        let target = p
-            .get("target")
-            .and_then(crate::generate::read::yaml::Value::as_str)?;
-        let output = p.get("outputs")?.get(target)?;
-        return output
-            .get("type")
-            .and_then(crate::generate::read::yaml::Value::as_str)
-            .map(str::to_string);
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +224,5 @@ mod tests {
                 "raw_orders".to_string()
             )]
         );
-        assert_eq!(adapter_from_manifest_head(&path).as_deref(), Some("duckdb"));
     }
 }

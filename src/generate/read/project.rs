@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::generate::plan::context::unescape_jinja;
-use crate::generate::read::yaml::{self, Value};
+use crate::generate::read::yaml::Value;
 use crate::generate::reconcile::state::State;
 
 #[derive(Debug, thiserror::Error)]
@@ -181,7 +181,10 @@ impl Project {
         else {
             return Ok(());
         };
-        let m = crate::generate::read::manifest::read(&path, project_name(root).as_deref())?;
+        let m = crate::generate::read::manifest::read(
+            &path,
+            crate::config::dbt_project::project_name(root).as_deref(),
+        )?;
         for s in &mut self.sources {
             let Some(r) = m.sources.iter().find(|r| r.source == s.name) else {
                 continue;
@@ -382,42 +385,6 @@ fn is_staging(rel: &str, stem: &str) -> bool {
     has(&["staging"]) || (stem.starts_with("stg_") && !has(&["marts", "mart", "intermediate"]))
 }
 
-/// The project's `name` in dbt_project.yml (what tells its own nodes from packages').
-fn project_name(root: &Path) -> Option<String> {
-    #[derive(Deserialize)]
-    struct DbtProject {
-        name: Option<String>,
-    }
-    let text = std::fs::read_to_string(root.join("dbt_project.yml")).ok()?;
-    yaml::from_str_tolerant::<DbtProject>(&text).ok()?.0.name
-}
-
-/// The folders dbt reads models from (`model-paths` of dbt_project.yml, default `models`),
-/// relative to `root`; only folders inside the project.
-pub fn model_paths(root: &Path) -> Vec<String> {
-    #[derive(Deserialize)]
-    struct DbtProject {
-        #[serde(rename = "model-paths", default)]
-        model_paths: Option<Vec<String>>,
-    }
-    let paths = std::fs::read_to_string(root.join("dbt_project.yml"))
-        .ok()
-        .and_then(|t| yaml::from_str_tolerant::<DbtProject>(&t).ok())
-        .and_then(|(p, _)| p.model_paths)
-        .unwrap_or_else(|| vec!["models".into()]);
-    paths
-        .into_iter()
-        .map(|p| p.trim_end_matches('/').to_string())
-        .filter(|p| {
-            !p.is_empty()
-                && !Path::new(p).is_absolute()
-                && !Path::new(p)
-                    .components()
-                    .any(|c| matches!(c, std::path::Component::ParentDir))
-        })
-        .collect()
-}
-
 /// Read the project's declarations under `root` (files recorded in `state` are datachonk's
 /// and are skipped).
 pub fn read(root: &Path, state: &State) -> Result<Project, ProjectError> {
@@ -428,7 +395,7 @@ pub fn read(root: &Path, state: &State) -> Result<Project, ProjectError> {
 pub fn read_with(root: &Path, ours: &dyn Fn(&str) -> bool) -> Result<Project, ProjectError> {
     let mut project = Project::default();
     let mut files = Vec::new();
-    for dir in model_paths(root) {
+    for dir in crate::config::dbt_project::model_paths(root) {
         walk(root, &root.join(&dir), &mut files, &mut project.temp_files);
     }
     files.sort_unstable();
@@ -573,17 +540,17 @@ pub(crate) fn is_empty_yaml(text: &str) -> bool {
     })
 }
 
-/// A properties file, read with dbt's tolerance ([`yaml::from_str_tolerant`]); the first key
+/// A properties file, read with dbt's tolerance ([`crate::yaml_read::from_str_tolerant`]); the first key
 /// written twice, if any, comes back for a warning.
 pub(crate) fn parse(
     rel_full: &Path,
     text: &str,
-) -> Result<(PropertiesFile, Option<yaml::Duplicate>), ProjectError> {
+) -> Result<(PropertiesFile, Option<crate::yaml_read::Duplicate>), ProjectError> {
     if is_empty_yaml(text) {
         return Ok((PropertiesFile::default(), None));
     }
-    yaml::from_str_tolerant::<PropertiesFile>(text).map_err(|e| {
-        let (line, column, message) = yaml::error_message(&e);
+    crate::yaml_read::from_str_tolerant::<PropertiesFile>(text).map_err(|e| {
+        let (line, column, message) = crate::yaml_read::error_parts(&e);
         ProjectError::Invalid {
             path: rel_full.to_path_buf(),
             line,

@@ -275,8 +275,8 @@ pub fn models_context(
 fn parse(path: &Path, text: &str) -> Result<Value, MergeError> {
     // Read as dbt reads it: the budget grows with the file (10,000 models), a key written
     // twice keeps its last value.
-    let (value, _): (Value, _) = yaml::from_str_tolerant(text).map_err(|e| {
-        let (line, column, message) = yaml::error_message(&e);
+    let (value, _): (Value, _) = crate::yaml_read::from_str_tolerant(text).map_err(|e| {
+        let (line, column, message) = crate::yaml_read::error_parts(&e);
         MergeError {
             path: path.to_path_buf(),
             line,

@@ -115,7 +115,7 @@ pub fn fast_plan(req: &Request, inputs: &Inputs) -> Result<Option<Plan>, Generat
     let mut timings = Timings::default();
     // Temporary files are seen (and the fast path declined) only under the model paths.
     let output = req.config.output_dir.trim_end_matches('/');
-    let watched = project::model_paths(&req.root)
+    let watched = crate::config::dbt_project::model_paths(&req.root)
         .iter()
         .any(|m| output == m || output.starts_with(&format!("{m}/")));
     if !watched {
