@@ -29,7 +29,7 @@ pub mod signals;
 pub mod templates;
 pub mod terminal_text;
 pub mod tls;
-pub mod yaml_read;
 pub mod ui;
+pub mod yaml_read;
 
 pub use error::{CliError, CmdResult, Exit};
