@@ -33,10 +33,6 @@ const KNOWN: &[(&str, &str)] = &[
     // hook's pre-push check and new's render call commands::generate; init installs the hook
     // through commands::hook: library entry points for both are next.
     (
-        "command generate uses another command",
-        "open: commands/config's load_options",
-    ),
-    (
         "command hook uses another command",
         "open: generate --check as a library call",
     ),

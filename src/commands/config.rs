@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use crate::cli::{ConfigCheckArgs, ConfigCommand, ConfigTargetArgs, GlobalArgs};
 use crate::cloud::ApiError;
 use crate::config::show::{self, Setting};
-use crate::config::{self, Config, FlagValues, LoadOptions, Problem, ProcessEnv, Source, Sourced};
+use crate::config::{self, Config, FlagValues, Problem, ProcessEnv, Source, Sourced};
 use crate::error::{CliError, CmdResult, Exit};
 use crate::ui::Ui;
 
@@ -184,10 +184,6 @@ async fn check_online(configs: &[Config], ui: &Ui) -> Result<Vec<String>, CliErr
 
 /// Load options shared by every command: `--config FILE` or a search from the current directory.
 /// Kept for the commands that still call it here; the options are `GlobalArgs::load_options`.
-pub fn load_options(global: &GlobalArgs) -> LoadOptions {
-    global.load_options()
-}
-
 fn show(global: &GlobalArgs, args: &ConfigTargetArgs, ui: &Ui) -> CmdResult {
     let options = global.load_options();
     let all = load_all(global, args)?;

@@ -5,7 +5,6 @@ use serde_json::json;
 
 use crate::cli::{GenerateArgs, GlobalArgs};
 use crate::commands::cloud_catalog;
-use crate::commands::config::load_options;
 use crate::config;
 use crate::error::{CliError, CmdResult, Exit};
 use crate::generate::plan::context::ContextError;
@@ -70,7 +69,7 @@ fn load_settings(
     global: &GlobalArgs,
     args: &GenerateArgs,
 ) -> Result<config::GenerateSettings, CliError> {
-    let mut options = load_options(global);
+    let mut options = global.load_options();
     options.start_dir = args.project_dir.clone();
     let settings = config::load_generate(&options)?;
     if let Some(dir) = &args.project_dir {
