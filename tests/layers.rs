@@ -32,18 +32,6 @@ const KNOWN: &[(&str, &str)] = &[
     ),
     // hook's pre-push check and new's render call commands::generate; init installs the hook
     // through commands::hook: library entry points for both are next.
-    (
-        "command hook uses another command",
-        "open: generate --check as a library call",
-    ),
-    (
-        "command init uses another command",
-        "open: hook install as a library call",
-    ),
-    (
-        "command new uses another command",
-        "open: render as a library call",
-    ),
 ];
 
 /// Commands longer than this are not thin.

@@ -29,3 +29,9 @@ pub fn exit_of(outcome: Outcome) -> Exit {
         Outcome::Interrupted => crate::signals::stop_exit(),
     }
 }
+
+/// `--check` (and the pre-push hook) found stale files. Exit 1, as `cargo fmt --check` and
+/// dbt-osmosis `--check` do: "the thing you asked me to verify is not so", distinct from 2
+/// (could not check at all). It shares the code with "the dbt Cloud run finished with Error"
+/// because both mean "the verdict is negative"; no command reports both.
+pub const STALE: crate::error::Exit = crate::error::Exit::RunError;

@@ -34,8 +34,7 @@ pub fn run(global: &GlobalArgs, cmd: HookCommand, ui: &Ui) -> CmdResult {
 }
 
 fn hooks_dir() -> Result<PathBuf, CliError> {
-    let repo = hook::open_repository()?;
-    Ok(install::hooks_dir(&repo)?)
+    Ok(install::hooks_dir_here()?)
 }
 
 fn run_install(global: &GlobalArgs, args: &HookInstallArgs, ui: &Ui) -> CmdResult {
@@ -67,7 +66,7 @@ fn install_kind(
     target: Option<&str>,
     ui: &Ui,
 ) -> Result<(), CliError> {
-    let (path, outcome) = install_here(kind, existing, target)?;
+    let (path, outcome) = install::install_here(kind, existing, target)?;
     let name = kind.name();
     let line = match &outcome {
         InstallOutcome::Installed => format!("Installed the {name} hook: {}", path.display()),
@@ -102,22 +101,6 @@ fn install_kind(
         ui.out(line);
     }
     Ok(())
-}
-
-/// Install one hook kind in the repository around the current directory (also what
-/// `datachonk init` calls); returns the hook's path and what was done.
-pub fn install_here(
-    kind: HookKind,
-    existing: Existing,
-    target: Option<&str>,
-) -> Result<(PathBuf, InstallOutcome), CliError> {
-    let dir = hooks_dir()?;
-    // The binary running now; the script falls back to PATH if it moves.
-    let exe = std::env::current_exe()
-        .ok()
-        .map(|p| p.canonicalize().unwrap_or(p));
-    let outcome = install::install(&dir, kind, exe.as_deref(), target, existing)?;
-    Ok((install::hook_path(&dir, kind), outcome))
 }
 
 fn run_uninstall(args: &HookKindArg, ui: &Ui) -> CmdResult {
@@ -370,7 +353,7 @@ fn pre_push(global: &GlobalArgs, flags: &FlagValues, ui: &Ui) -> CmdResult {
         for f in report.stale.iter().take(20) {
             message.push_str(&format!("\n  {} ({})", f.path, f.reason));
         }
-        let mut err = CliError::new(super::generate::STALE, message).with_hint(format!(
+        let mut err = CliError::new(super::error::STALE, message).with_hint(format!(
             "recreate {input} (e.g. `dbt docs generate` for target/catalog.json), or regenerate from another input"
         ));
         if let Some(fix) = &report.fix {
@@ -408,7 +391,7 @@ fn pre_push(global: &GlobalArgs, flags: &FlagValues, ui: &Ui) -> CmdResult {
     if report.stale.len() > SHOWN {
         message.push_str(&format!("\n  … and {} more", report.stale.len() - SHOWN));
     }
-    let mut err = CliError::new(super::generate::STALE, message);
+    let mut err = CliError::new(super::error::STALE, message);
     if let Some(fix) = &report.fix {
         err = err.with_hint(format!("update them with `{fix}`, commit, and push again"));
     }

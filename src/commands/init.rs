@@ -58,10 +58,10 @@ pub fn run(global: &GlobalArgs, args: &InitArgs, ui: &Ui) -> CmdResult {
 
     // Installed with the same code as `datachonk hook install`; a problem (e.g. someone
     // else's hook is there) leaves the written configuration in place.
-    let hook = decided
-        .hook
-        .hook_kind()
-        .map(|kind| super::hook::install_here(kind, crate::hook::install::Existing::Refuse, None));
+    let hook = decided.hook.hook_kind().map(|kind| {
+        crate::hook::install::install_here(kind, crate::hook::install::Existing::Refuse, None)
+            .map_err(CliError::from)
+    });
 
     report_result(&Report {
         ui,

@@ -12,6 +12,7 @@ pub mod dbt_run;
 pub mod deploying;
 pub mod error;
 pub mod generate;
+pub mod generating;
 pub mod hook;
 pub mod init;
 pub mod man;

@@ -36,7 +36,7 @@ pub fn run(global: &GlobalArgs, args: &NewArgs, ui: &Ui) -> CmdResult {
     edit.write()?;
     // The spec keeps the entry only when it renders: otherwise every later `generate`
     // would fail on it until the line is removed by hand.
-    let rendered = super::generate::run(global, &render_args(args.force), ui);
+    let rendered = super::generating::generate(global, &render_args(args.force), ui);
     match &rendered {
         Ok(Exit::Success) => ui.status(format!("added {} to {}", args.name, edit.rel.display())),
         _ => report_restore(&edit, &args.name, ui),

@@ -27,6 +27,27 @@ pub enum Existing {
 
 /// Where hooks live for `repo`: `core.hooksPath` (relative to the worktree root, as git reads
 /// it), else `hooks/` in the common git dir (worktrees share it).
+/// The hooks folder of the repository around the current directory (`$GIT_DIR` first).
+pub fn hooks_dir_here() -> Result<PathBuf, HookError> {
+    hooks_dir(&super::open_repository()?)
+}
+
+/// Install one hook kind in the repository around the current directory (what `hook
+/// install` and `datachonk init` do); returns the hook's path and what was done.
+pub fn install_here(
+    kind: HookKind,
+    existing: Existing,
+    target: Option<&str>,
+) -> Result<(PathBuf, InstallOutcome), HookError> {
+    let dir = hooks_dir_here()?;
+    // The binary running now; the script falls back to PATH if it moves.
+    let exe = std::env::current_exe()
+        .ok()
+        .map(|p| p.canonicalize().unwrap_or(p));
+    let outcome = install(&dir, kind, exe.as_deref(), target, existing)?;
+    Ok((hook_path(&dir, kind), outcome))
+}
+
 pub fn hooks_dir(repo: &Repository) -> Result<PathBuf, HookError> {
     let config = repo
         .config()
