@@ -27,7 +27,7 @@ pub fn run(global: &GlobalArgs, cmd: CloudCommand, ui: &Ui) -> CmdResult {
     }
     let cfg = load(global, connection, extra)?;
     let client = connect::client(&cfg, ui)?;
-    let rt = crate::commands::runtime()?;
+    let rt = crate::commands::edge::runtime()?;
     let result = rt.block_on(dispatch(global, cmd, &client, &cfg, ui));
     rt.shutdown_background();
     result

@@ -36,7 +36,7 @@ pub fn fetch(
         })?,
     };
     let client = crate::connect::client(&cfg, ui.debug_log())?;
-    let rt = super::runtime()?;
+    let rt = super::edge::runtime()?;
     let fetched = rt.block_on(async {
         let latest = client
             .list_runs(&RunQuery {

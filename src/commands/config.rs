@@ -52,7 +52,7 @@ fn check(global: &GlobalArgs, args: &ConfigCheckArgs, ui: &Ui) -> CmdResult {
     let report = config::check(&options, args.target.target.as_deref(), &ProcessEnv);
     let mut found = report.problems;
     if found.is_empty() && args.online {
-        let rt = super::runtime()?;
+        let rt = super::edge::runtime()?;
         let online = rt.block_on(check_online(&report.configs, ui));
         rt.shutdown_background();
         found.extend(online?.into_iter().map(online_problem));

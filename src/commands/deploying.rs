@@ -70,7 +70,7 @@ pub async fn many(
 /// A current-thread runtime for `fut`, shut down without waiting for idle connections (a
 /// keep-alive must never delay the exit).
 pub fn block_on<T>(fut: impl std::future::Future<Output = CmdResultOf<T>>) -> CmdResultOf<T> {
-    let rt = super::runtime()?;
+    let rt = super::edge::runtime()?;
     let result = rt.block_on(fut);
     rt.shutdown_background();
     result

@@ -225,7 +225,7 @@ fn pre_merge_commit(
         targets.push((head.clone(), merge::branch_name(&repo, head, &found)));
     }
     let client = connect::client(&cfg, ui)?;
-    let rt = crate::commands::runtime()?;
+    let rt = crate::commands::edge::runtime()?;
     let mut result = Ok(Exit::Success);
     for (head, branch) in &targets {
         let merged = Merged {

@@ -39,7 +39,7 @@ pub fn run(args: &ManArgs, ui: &Ui) -> CmdResult {
             ))
         })?;
     }
-    super::wrote_stdout(ui.raw(&render(cmd)), Exit::Usage)
+    super::edge::wrote_stdout(ui.raw(&render(cmd)), Exit::Usage)
 }
 
 /// The command tree with display names (`datachonk-cloud-runs`) set, as the pages name them.

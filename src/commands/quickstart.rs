@@ -14,7 +14,11 @@ use crate::quickstart::{self, BRANCH};
 use crate::sandbox::{Executor, Fixture, Sandbox, SandboxOptions, DEFAULT_TOKEN};
 use crate::ui::Ui;
 
-pub fn run(global: &GlobalArgs, args: &QuickstartArgs, ui: &Ui) -> CmdResult {
+/// Runs a command line in this process (the dispatcher, given by it: a command does not name
+/// the dispatcher that names every command).
+pub type Dispatch = fn(Cli) -> i32;
+
+pub fn run(global: &GlobalArgs, args: &QuickstartArgs, ui: &Ui, dispatch: Dispatch) -> CmdResult {
     let (root, keep) = match &args.keep {
         Some(dir) => (dir.clone(), true),
         None => (scratch_dir(), false),
@@ -31,7 +35,7 @@ pub fn run(global: &GlobalArgs, args: &QuickstartArgs, ui: &Ui) -> CmdResult {
     }
     std::fs::create_dir_all(&root)
         .map_err(|e| CliError::usage(format!("cannot create {}: {e}", root.display())))?;
-    let result = run_in(global, &root, ui);
+    let result = run_in(global, &root, ui, dispatch);
     if keep {
         ui.status(format!(
             "The workspace is kept in {} (project: shop/, remote: remote.git/)",
@@ -43,7 +47,7 @@ pub fn run(global: &GlobalArgs, args: &QuickstartArgs, ui: &Ui) -> CmdResult {
     result
 }
 
-fn run_in(global: &GlobalArgs, root: &Path, ui: &Ui) -> CmdResult {
+fn run_in(global: &GlobalArgs, root: &Path, ui: &Ui, dispatch: Dispatch) -> CmdResult {
     ui.status(ui.bold("1/4 create a sample dbt project and a bare git remote"));
     let ws = quickstart::create(root).map_err(|e| CliError::new(Exit::Git, e))?;
     ui.status(format!(
@@ -59,6 +63,7 @@ fn run_in(global: &GlobalArgs, root: &Path, ui: &Ui) -> CmdResult {
     ui.status(ui.bold("3/4 datachonk generate --from-catalog catalog.json"));
     let code = sub(
         global,
+        dispatch,
         &["-C", &project, "generate", "--from-catalog", &catalog],
     );
     if code != 0 {
@@ -72,6 +77,7 @@ fn run_in(global: &GlobalArgs, root: &Path, ui: &Ui) -> CmdResult {
     ));
     let code = sub(
         global,
+        dispatch,
         &["-C", &project, "push", "--trigger-dbt-run", "--wait"],
     );
     sandbox.shutdown();
@@ -138,7 +144,7 @@ fn start_sandbox(
 }
 
 /// Run a datachonk command line in this process, with the same output settings.
-fn sub(global: &GlobalArgs, args: &[&str]) -> i32 {
+fn sub(global: &GlobalArgs, dispatch: Dispatch, args: &[&str]) -> i32 {
     let mut argv = vec!["datachonk".to_string()];
     if global.json {
         argv.push("--json".into());
@@ -159,7 +165,7 @@ fn sub(global: &GlobalArgs, args: &[&str]) -> i32 {
     ));
     argv.extend(args.iter().map(|s| s.to_string()));
     match Cli::try_parse_from(&argv) {
-        Ok(cli) => super::run(cli),
+        Ok(cli) => dispatch(cli),
         Err(e) => {
             let _ = e.print();
             Exit::Usage.code()

@@ -13,7 +13,7 @@ use crate::ui::Ui;
 
 pub fn run(args: &SandboxArgs, ui: &Ui) -> CmdResult {
     let options = options(args, ui)?;
-    let rt = super::runtime()?;
+    let rt = super::edge::runtime()?;
     // Listening before the URL is out: a script that stops the sandbox as soon as it has read
     // the URL gets the same clean stop as Ctrl-C.
     let mut stop = rt.block_on(async { crate::signals::Interrupt::listen() })?;

@@ -70,7 +70,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs, ui: &Ui) -> CmdResult {
         allow_origins: args.allow_origins.clone(),
         log: Arc::new(move |line: &str| log_ui.status(format!("serve: {line}"))),
     };
-    let rt = crate::commands::runtime()?;
+    let rt = crate::commands::edge::runtime()?;
     rt.block_on(async {
         // Listening before the URL is out: a script that stops serve as soon as it has read
         // the URL gets the same clean stop as Ctrl-C.

@@ -34,7 +34,7 @@ pub fn run(global: &GlobalArgs, args: &WatchArgs, ui: &Ui) -> CmdResult {
         None => cfg.clone(),
     };
     let client = connect::client(&cfg, ui)?;
-    let rt = crate::commands::runtime()?;
+    let rt = crate::commands::edge::runtime()?;
     let jobs = rt.block_on(resolve_jobs(&client, &cfg, &downstream_cfg, args));
     let (upstreams, downstream) = jobs?;
     if upstreams.contains(&downstream) {

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use git2::Repository;
 use serde::Serialize;
 
-use super::{HookError, HookKind};
+use super::error::{open_repository, HookError};
+use super::kind::HookKind;
 
 /// The line that marks a hook script as datachonk's.
 pub const MARKER: &str = "# datachonk-hook: installed by `datachonk hook install`";
@@ -29,7 +30,7 @@ pub enum Existing {
 /// it), else `hooks/` in the common git dir (worktrees share it).
 /// The hooks folder of the repository around the current directory (`$GIT_DIR` first).
 pub fn hooks_dir_here() -> Result<PathBuf, HookError> {
-    hooks_dir(&super::open_repository()?)
+    hooks_dir(&open_repository()?)
 }
 
 /// Install one hook kind in the repository around the current directory (what `hook

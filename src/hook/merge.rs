@@ -8,7 +8,7 @@
 
 use git2::{Oid, Repository};
 
-use super::HookError;
+use super::error::HookError;
 
 /// One commit being merged.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -465,7 +465,7 @@ pub async fn artifacts_get(client: &Client, a: &ArtifactGetArgs, ui: &Ui) -> Cmd
                 ui.status(format!("wrote {} ({} bytes)", path.display(), bytes.len()));
             }
         }
-        None => return crate::commands::wrote_stdout(ui.raw(&bytes), Exit::Api),
+        None => return crate::commands::edge::wrote_stdout(ui.raw(&bytes), Exit::Api),
     }
     Ok(Exit::Success)
 }
