@@ -11,12 +11,12 @@ fn text(data: &[u8]) -> &str {
 
 /// `catalog.json` (dbt docs generate).
 pub fn catalog(data: &[u8]) {
-    let _ = crate::generate::catalog::parse(Path::new("catalog.json"), data);
+    let _ = crate::generate::read::catalog::parse(Path::new("catalog.json"), data);
 }
 
 /// A sources YAML file (`--from-sources-yaml`, a project's properties files).
 pub fn sources_yaml(data: &[u8]) {
-    let _ = crate::generate::sources_yaml::parse(Path::new("sources.yml"), text(data));
+    let _ = crate::generate::read::sources_yaml::parse(Path::new("sources.yml"), text(data));
 }
 
 /// A spec file (`datachonk/*.yml`: entities, facts, metrics).

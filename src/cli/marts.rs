@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use crate::generate::relationships;
+use crate::generate::plan::keys as relationships;
 use crate::marts_ops::entry::{Entry, Kind};
 
 /// What `new` declares.

@@ -11,8 +11,8 @@ use crate::config;
 use crate::error::{CliError, CmdResult, Exit};
 use crate::generate::plan::context::ContextError;
 use crate::generate::plan::{self, Action, FileStatus};
-use crate::generate::postgres::PostgresError;
-use crate::generate::project::ProjectError;
+use crate::generate::read::postgres::PostgresError;
+use crate::generate::read::project::ProjectError;
 use crate::generate::{self, GenerateError, Input, Plan, Request};
 use crate::ui::Ui;
 
@@ -32,7 +32,7 @@ pub fn generate(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult 
     // Whether git ignores the state file: asked beside the generation (opening the repository
     // costs ~10 ms), answered after it. Generating writes no .gitignore that could change it.
     // Not when a record of the last run may make this run a no-op that writes nothing.
-    let ignored = (writes && !generate::noop::recorded(&root)).then(|| {
+    let ignored = (writes && !generate::reconcile::noop::recorded(&root)).then(|| {
         let root = root.clone();
         std::thread::spawn(move || state_file_ignored(&root))
     });
@@ -118,7 +118,7 @@ fn input_of(
         (Some(p), _) => Input::Catalog(p.clone()),
         (None, Some(p)) => Input::SourcesYaml(p.clone()),
         (None, None) if !args.from_warehouse.is_empty() => {
-            let mut w = generate::warehouse::Warehouse::new(
+            let mut w = generate::read::warehouse::Warehouse::new(
                 settings.root.clone(),
                 &args.from_warehouse,
                 args.target.clone(),
@@ -129,7 +129,7 @@ fn input_of(
             Input::Warehouse(w)
         }
         (None, None) => match &args.from_postgres {
-            Some(url) => Input::Postgres(generate::postgres::PgUrl::new(url.clone())),
+            Some(url) => Input::Postgres(generate::read::postgres::PgUrl::new(url.clone())),
             // Without metadata, a project with a spec renders its entities, facts and metrics.
             None if generate::marts::spec::exists(&settings.root) => Input::Spec,
             None => {
@@ -158,7 +158,7 @@ fn request_for(args: &GenerateArgs, settings: config::GenerateSettings, input: I
     // `--check` with no selection judges what earlier runs chose, not the whole catalog.
     let selection = if args.check && args.selection.is_empty() && settings.config.tables.is_empty()
     {
-        generate::state::remembered_selection(&settings.root)
+        generate::reconcile::state::remembered_selection(&settings.root)
     } else if let (true, Input::Warehouse(w)) = (args.selection.is_empty(), &input) {
         // `--from-warehouse raw.new_table`: the schema is read, the table chosen.
         w.selection()
@@ -268,7 +268,7 @@ fn warn_if_state_ignored(
     if let Some(pattern) = ignored {
         ui.warn(format!(
             "{} is ignored by git ({pattern}): commit it with the models, or a clone will take every generated file for a hand edit (README, \"Safety\")",
-            generate::state::STATE_FILE
+            generate::reconcile::state::STATE_FILE
         ));
     }
 }
@@ -348,7 +348,10 @@ fn verdict(done: &Done, args: &GenerateArgs, ui: &Ui) -> CmdResult {
 fn state_file_ignored(root: &std::path::Path) -> Option<String> {
     let repo = crate::git::repo::open(root).ok()?;
     let workdir = repo.workdir()?.canonicalize().ok()?;
-    let file = root.canonicalize().ok()?.join(generate::state::STATE_FILE);
+    let file = root
+        .canonicalize()
+        .ok()?
+        .join(generate::reconcile::state::STATE_FILE);
     let rel = file.strip_prefix(&workdir).ok()?;
     repo.status_should_ignore(rel)
         .ok()?
@@ -391,8 +394,11 @@ fn stop_on_signal() {
 
 /// What this run read, recorded in datachonk.state.json with the files so `hook run pre-push` can
 /// re-check without being told (one state write, not two).
-fn last_run(root: &std::path::Path, args: &GenerateArgs) -> crate::generate::state::LastRun {
-    use crate::generate::state::{InputKind, LastRun};
+fn last_run(
+    root: &std::path::Path,
+    args: &GenerateArgs,
+) -> crate::generate::reconcile::state::LastRun {
+    use crate::generate::reconcile::state::{InputKind, LastRun};
     use crate::hook::prepush;
     let input = match (&args.from_catalog, &args.from_sources) {
         (Some(p), _) if p.as_os_str() == "cloud" => {
@@ -500,9 +506,9 @@ impl From<GenerateError> for CliError {
     fn from(e: GenerateError) -> Self {
         let exit = match &e {
             // Gave up waiting, as `--timeout` does for a run.
-            GenerateError::Warehouse(generate::warehouse::WarehouseError::TimedOut { .. }) => {
-                Exit::Timeout
-            }
+            GenerateError::Warehouse(generate::read::warehouse::WarehouseError::TimedOut {
+                ..
+            }) => Exit::Timeout,
             _ => Exit::Usage,
         };
         let err = CliError::new(exit, e.to_string());

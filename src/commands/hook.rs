@@ -9,7 +9,7 @@ use crate::cli::{GlobalArgs, HookCommand, HookInstallArgs, HookKindArg, HookRunA
 use crate::cloud::{Client, RunQuery, RunStatus};
 use crate::config::{self, FlagValues, Source, Sourced};
 use crate::error::{CliError, CmdResult, Exit};
-use crate::generate::state::State;
+use crate::generate::reconcile::state::State;
 use crate::git::repo::short_sha;
 use crate::hook::install::{self, Existing, InstallOutcome, Installed, UninstallOutcome};
 use crate::hook::merge::{self, MergeHead};

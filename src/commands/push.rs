@@ -11,7 +11,7 @@ use crate::cli::{GlobalArgs, PushArgs};
 use crate::cloud::Client;
 use crate::config::{self, Config, FlagValues, Source, Sourced, MAX_CAUSE_LEN};
 use crate::error::{CliError, CmdResult, Exit};
-use crate::generate::state::State;
+use crate::generate::reconcile::state::State;
 use crate::git::commit;
 use crate::git::push::{self as git_push, PushTarget};
 use crate::git::repo::{self, short_sha, CurrentBranch};

@@ -219,7 +219,7 @@ pub(super) fn resolve_into(
         problems.push(invalid(path, text, at.line(), at.column(), message, hint))
     };
     if let Some(v) = s.source {
-        if !crate::generate::naming::is_plain_name(&v.value) {
+        if !crate::ident::names::is_plain_name(&v.value) {
             err(
                 &v.referenced,
                 format!(

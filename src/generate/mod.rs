@@ -24,12 +24,3 @@ pub use pipeline::{generate, plan};
 pub use read::load::load_metadata;
 pub use render::commit::commit_message;
 pub use request::{GenerateError, Input, Plan, Request};
-
-// The paths other layers have used since before the stages (`generate::catalog`, ...).
-pub use crate::ident::{names as naming, quoting};
-pub use crate::templates::env::to_value;
-pub use plan::keys as relationships;
-pub use read::{catalog, manifest, metadata, postgres, project, sources_yaml, warehouse, yaml};
-pub use reconcile::{merge, noop, state};
-pub use render::{native, values};
-pub use write::lock;

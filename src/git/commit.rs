@@ -103,7 +103,10 @@ pub fn render_message(
         "config": config,
         "dialect": config.dialect,
     });
-    let text = templates.render(templates::COMMIT_MESSAGE, crate::generate::to_value(ctx))?;
+    let text = templates.render(
+        templates::COMMIT_MESSAGE,
+        crate::templates::env::to_value(ctx),
+    )?;
     Ok(tidy(&text))
 }
 

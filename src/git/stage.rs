@@ -15,7 +15,7 @@ use git2::{FileMode, ObjectType, Oid, Repository, Tree};
 
 use super::errors::GitError;
 use crate::digest::sha256_hex;
-use crate::generate::state::{State, STATE_FILE};
+use crate::generate::reconcile::state::{State, STATE_FILE};
 
 /// How a committed file differs from HEAD.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

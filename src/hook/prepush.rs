@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::config::GenerateConfig;
 use crate::generate::plan::{self, Action};
-use crate::generate::state::{sha256_hex, InputKind, LastRun, RecordedInput, State};
+use crate::generate::reconcile::state::{sha256_hex, InputKind, LastRun, RecordedInput, State};
 use crate::generate::{self, GenerateError, Input, Request};
 
 /// How the files were checked.
@@ -119,7 +119,7 @@ fn regenerate(
         input,
         // What earlier runs chose, as `generate --check` judges it: not every table of the
         // catalog when only some were ever generated.
-        selection: crate::generate::state::remembered(state),
+        selection: crate::generate::reconcile::state::remembered(state),
         force: false,
         include_staged: false,
         manifest: None,

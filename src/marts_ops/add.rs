@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::config::GenerateSettings;
 use crate::generate::marts::edit;
 use crate::generate::marts::{self, model, spec};
-use crate::generate::{project, state::State, GenerateError};
+use crate::generate::{read::project, reconcile::state::State, GenerateError};
 use crate::init::prompter::Prompter;
 
 use super::ask::{ask, Context};

@@ -1,7 +1,7 @@
 //! Names a new entry cannot have: too long for a file or for the warehouse, reserved.
 
 use crate::generate::marts::model;
-use crate::generate::quoting::Dialect;
+use crate::ident::quoting::Dialect;
 
 use super::entry::Kind;
 use super::error::MartsOpsError;

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::generate::marts::{self, spec};
-use crate::generate::relationships::{self, EntityKey};
+use crate::generate::plan::keys::{self as relationships, EntityKey};
 
 use super::entry::Entry;
 
@@ -36,7 +36,7 @@ pub fn propose_entities(
         return Vec::new();
     };
     let entities = entity_keys(current);
-    let found = crate::generate::catalog::read(&root.join("target/catalog.json"))
+    let found = crate::generate::read::catalog::read(&root.join("target/catalog.json"))
         .map(|m| relationships::detect(&m, &[], &entities))
         .unwrap_or_default();
     let mut out = Vec::new();

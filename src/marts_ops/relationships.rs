@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::GenerateSettings;
-use crate::generate::metadata::Metadata;
-use crate::generate::postgres::{self, PgUrl};
-use crate::generate::relationships::{self, ForeignKey, Relationship};
-use crate::generate::{catalog, marts::spec, GenerateError};
+use crate::generate::plan::keys::{self as relationships, ForeignKey, Relationship};
+use crate::generate::read::metadata::Metadata;
+use crate::generate::read::postgres::{self, PgUrl};
+use crate::generate::{marts::spec, read::catalog, GenerateError};
 
 use super::error::MartsOpsError;
 use super::propose::entity_keys;

@@ -390,7 +390,7 @@ fn compare(
     cfg: &GenerateConfig,
     sources: Vec<SourceCtx>,
 ) -> usize {
-    let config = crate::generate::to_value(cfg);
+    let config = crate::templates::env::to_value(cfg);
     let dialect = cfg.dialect.as_str();
     let mut files = 0;
     for source in sources.into_iter().map(Arc::new) {
