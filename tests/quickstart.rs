@@ -56,6 +56,17 @@ fn quickstart_runs_the_whole_loop_with_a_simulated_run() {
         assert!(stderr.contains(stage), "missing {stage:?}:\n{stderr}");
     }
     assert!(stdout.contains("SUCCESS run 1"), "{stdout}");
+    // The sample's warehouse is DuckDB, and the steps say so.
+    assert!(
+        stderr.contains("Create Profile from Connection DuckDB"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("The workspace is kept in"), "{stderr}");
+    // The suggested next steps start with putting datachonk on PATH when it is not there.
+    assert!(
+        stderr.contains("cargo install --locked --path ."),
+        "{stderr}"
+    );
     assert!(keep
         .join("shop/models/staging/shop/stg_shop__orders.sql")
         .exists());

@@ -43,6 +43,10 @@ pub fn run(global: &GlobalArgs, args: &QuickstartArgs, ui: &Ui, dispatch: Dispat
         ));
     } else {
         let _ = std::fs::remove_dir_all(&root);
+        ui.status(format!(
+            "The workspace in {} is removed, with the paths above; --keep DIR keeps it",
+            root.display()
+        ));
     }
     result
 }
@@ -84,6 +88,11 @@ fn run_in(global: &GlobalArgs, root: &Path, ui: &Ui, dispatch: Dispatch) -> CmdR
     if code == 0 {
         ui.status("");
         ui.status("Next: the same loop on your project and your dbt Cloud account:");
+        if find_on_path("datachonk").is_none() {
+            ui.status(
+                "  cargo install --locked --path .   # datachonk on PATH first (or a release archive: docs/src/install.md)",
+            );
+        }
         ui.status("  datachonk init            # writes datachonk.yaml (access URL, account, job)");
         ui.status("  datachonk generate --from-catalog target/catalog.json");
         ui.status("  datachonk push --trigger-dbt-run --wait");
@@ -114,6 +123,10 @@ fn start_sandbox(
         }
     };
     let mut fixture = Fixture::builtin(DEFAULT_TOKEN);
+    // The sample project's warehouse is DuckDB: its runs' profile step says so.
+    for environment in &mut fixture.environments {
+        environment.connection = "DuckDB".into();
+    }
     for job in fixture.jobs.iter_mut().filter(|j| j.id == 1) {
         // Load the raw data, then validate what changed (everything, on a first run).
         job.execute_steps.insert(0, "dbt seed".into());
