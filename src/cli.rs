@@ -641,9 +641,14 @@ pub struct DbtRunArgs {
     #[arg(long)]
     pub cancel_on_timeout: bool,
 
-    /// Cancel the run on Ctrl-C (otherwise it is left running).
+    /// Cancel the run on Ctrl-C or SIGTERM (otherwise it is left running). The default in a CI
+    /// job (GITHUB_ACTIONS, GITLAB_CI), where SIGTERM means the pipeline was cancelled.
     #[arg(long)]
     pub cancel_on_interrupt: bool,
+
+    /// Leave the run going on Ctrl-C or SIGTERM, also in a CI job.
+    #[arg(long, conflicts_with = "cancel_on_interrupt")]
+    pub no_cancel_on_interrupt: bool,
 
     /// Write the verdict as JUnit XML to FILE (one test suite per dbt step, one test case
     /// per node: what CI test-report tabs read)

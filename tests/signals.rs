@@ -15,9 +15,24 @@ fn spawn_json(
     dir: &std::path::Path,
     args: &[&str],
 ) -> std::process::Child {
+    spawn_json_in(sb, dir, args, &[])
+}
+
+/// [`spawn_json`] with `env` set (after the CI variables of the machine running the tests are
+/// removed: each test says which CI it simulates).
+fn spawn_json_in(
+    sb: &datachonk::sandbox::RunningSandbox,
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_datachonk"));
     for (name, _) in datachonk::config::ENV_VARS {
         cmd.env_remove(name);
+    }
+    cmd.env_remove("GITHUB_ACTIONS").env_remove("GITLAB_CI");
+    for (k, v) in env {
+        cmd.env(k, v);
     }
     cmd.args(args)
         .current_dir(dir)
@@ -81,6 +96,40 @@ fn stopped_by(name: &str, code: i32) {
 #[test]
 fn sigterm_ends_dbt_run_like_ctrl_c_with_exit_143() {
     stopped_by("SIGTERM", 143);
+}
+
+/// `dbt-run --wait --json` on the slow job under a simulated CI, stopped by SIGTERM once it
+/// runs: the run's status afterwards.
+fn ci_cancel(env: &[(&str, &str)], extra: &[&str]) -> String {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let mut args = vec!["dbt-run", "--job-id", "3", "--wait", "--json"];
+    args.extend_from_slice(extra);
+    let mut child = spawn_json_in(&sb, dir.path(), &args, env);
+    wait_for_runs(&sb, "a running run of job 3", |runs| {
+        runs.iter()
+            .any(|r| r.job_id == 3 && r.status_humanized == "Running")
+    });
+    signal(&child, "SIGTERM");
+    let status = exit_within(&mut child, Duration::from_secs(30), "SIGTERM");
+    let (stdout, stderr) = outputs(&mut child);
+    assert_eq!(status.code(), Some(143), "{stdout}\n{stderr}");
+    // A run left going stops with the sandbox, at the end of this function.
+    sb.runs()[0].status_humanized.clone()
+}
+
+#[test]
+fn a_cancelled_ci_pipeline_cancels_the_run_unless_told_to_leave_it() {
+    // Without --cancel-on-interrupt: GitHub Actions and GitLab CI cancel by default.
+    for ci in [("GITHUB_ACTIONS", "true"), ("GITLAB_CI", "true")] {
+        assert_eq!(ci_cancel(&[ci], &[]), "Cancelled", "{ci:?}");
+    }
+    // Told to leave it, and outside CI, the run goes on.
+    assert_eq!(
+        ci_cancel(&[("GITHUB_ACTIONS", "true")], &["--no-cancel-on-interrupt"]),
+        "Running"
+    );
+    assert_eq!(ci_cancel(&[], &[]), "Running");
 }
 
 #[test]

@@ -431,7 +431,8 @@ impl Trigger {
             wait: d.wait.value,
             timeout: d.timeout.as_ref().map(|t| t.value),
             cancel_on_timeout: false,
-            cancel_on_interrupt: false,
+            // A cancelled CI pipeline cancels the run it pushed for.
+            cancel_on_interrupt: deploy::ci_cancels_on_stop(),
             retries: deploy::retries_of(&d),
             store: deploy::store_for(cfg),
         })

@@ -21,7 +21,7 @@ pub use deployment::{Deployment, Stop};
 pub use error::{DeployError, Failure};
 pub use event::{CancelProblem, Event, Reporter};
 pub use plan::{
-    for_pull_request, pull_request_from, request_for, retries_of, store_for, url_of, ManyOptions,
-    RunPlan, Unit,
+    ci_cancels_on_stop, for_pull_request, pull_request_from, request_for, retries_of, store_for,
+    url_of, ManyOptions, RunPlan, Unit,
 };
 pub use verdict::{Attempt, Ending, ManyVerdict, Outcome, RetryTaken, UnitEnd, Verdict};

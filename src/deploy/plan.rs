@@ -81,6 +81,14 @@ pub fn request_for(
     request::from_config(d, git_sha, git_branch).map_err(DeployError::usage)
 }
 
+/// Whether a stop signal cancels the run by default: in a CI job (GitHub Actions, GitLab CI),
+/// where a SIGTERM means the pipeline was cancelled and a run left going would build on for
+/// nobody. Elsewhere only `--cancel-on-interrupt` does.
+pub fn ci_cancels_on_stop() -> bool {
+    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty() && v != "false");
+    set("GITHUB_ACTIONS") || set("GITLAB_CI")
+}
+
 /// `--pull-request [N]` (`Some("")`: the flag alone, read from the CI system's event), with
 /// the process environment and the origin remote's host saying whose pull request it is.
 pub fn pull_request_from(value: Option<&str>) -> Result<Option<PullRequest>, DeployError> {

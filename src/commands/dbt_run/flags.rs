@@ -36,6 +36,12 @@ pub fn request_of(d: &DbtCloudConfig, args: &DbtRunArgs) -> Result<TriggerReques
     Ok(request)
 }
 
+/// Whether a stop signal cancels the run: `--cancel-on-interrupt`, else in a CI job unless
+/// `--no-cancel-on-interrupt`.
+pub fn cancels_on_stop(args: &DbtRunArgs) -> bool {
+    args.cancel_on_interrupt || (!args.no_cancel_on_interrupt && deploy::ci_cancels_on_stop())
+}
+
 /// The branch the trigger's cause names: `--git-branch`, else the local branch whose tip is
 /// `--git-sha` (the one checked out first), so `dbt-run --git-sha "$(git rev-parse HEAD)"`
 /// reads `Triggered by datachonk for <branch> @ <sha>` like a push. With a sha the branch

@@ -96,7 +96,7 @@ fn plan_of(cfg: &Config, args: &DbtRunArgs) -> Result<RunPlan, CliError> {
         wait: args.sequential || (!args.no_wait && d.wait.value),
         timeout: d.timeout.as_ref().map(|t| t.value),
         cancel_on_timeout: args.cancel_on_timeout,
-        cancel_on_interrupt: args.cancel_on_interrupt,
+        cancel_on_interrupt: super::flags::cancels_on_stop(args),
         retries: deploy::retries_of(d),
         store: deploy::store_for(cfg),
     })
