@@ -860,3 +860,50 @@ fn a_pull_request_run_is_a_ci_run_of_its_commit_and_replaces_the_pull_requests_o
     assert_ne!(runs[0].status, RunStatus::Cancelled);
     assert_ne!(runs[2].status, RunStatus::Cancelled);
 }
+
+#[test]
+fn a_run_that_built_another_commit_is_an_error_naming_both() {
+    // Job 1 reports it built another commit than the one asked for.
+    let yaml = FIXTURE.replacen(
+        "run: {queued_ms: 30, starting_ms: 30, step_ms: 40, step_durations_ms: {4: 1200}}",
+        "run: {queued_ms: 10, starting_ms: 10, step_ms: 10, builds_sha: 0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f}",
+        1,
+    );
+    assert_ne!(yaml, FIXTURE);
+    let fixture = datachonk::sandbox::Fixture::from_yaml_str(&yaml, "a job building another sha")
+        .expect("fixture parses");
+    let sb = datachonk::sandbox::Sandbox::start(
+        datachonk::sandbox::SandboxOptions::default().with_fixture(fixture),
+    )
+    .expect("sandbox starts");
+    let dir = workdir();
+    let r = datachonk(
+        &sb,
+        dir.path(),
+        &[
+            "dbt-run",
+            "--job-id",
+            "1",
+            "--wait",
+            "--git-sha",
+            "abc1234def",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("run 1 built commit 0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f, not the commit asked for (abc1234def)"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stdout.contains("SUCCESS"), "{}", r.stdout);
+    // The sha it reports is the one asked for (a short sha matches its full form): the verdict.
+    let r = datachonk(
+        &sb,
+        dir.path(),
+        &["dbt-run", "--job-id", "1", "--wait", "--git-sha", "0f0f0f0"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // No sha asked: nothing to check.
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "1", "--wait"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

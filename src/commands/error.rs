@@ -12,6 +12,8 @@ impl From<DeployError> for CliError {
             Failure::Deadline => Exit::Timeout,
             Failure::UpstreamError => Exit::RunError,
             Failure::UpstreamCancelled => Exit::Cancelled,
+            // The commit asked for was not validated: as negative a verdict as an Error.
+            Failure::WrongCommit => Exit::RunError,
         };
         let mut err = CliError::new(exit, e.message);
         err.hints = e.hints;

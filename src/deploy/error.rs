@@ -18,6 +18,8 @@ pub enum Failure {
     UpstreamError,
     /// The upstream run was cancelled: nothing was triggered.
     UpstreamCancelled,
+    /// The run built another commit than the one asked for: its verdict says nothing about it.
+    WrongCommit,
 }
 
 /// A failure as people read it: what happened and what to do next.

@@ -77,6 +77,9 @@ impl Deployment<'_> {
                 }
                 Some(Ok(WaitEnd::Finished(done))) => done,
             };
+            if let Some(e) = wrong_commit(&request, &done) {
+                return Err(e);
+            }
             let finished = finish_within(self.client, &plan.store, &done, deadline).await;
             // No retry once the deadline has passed: the verdict and its exit code stand.
             let in_time = deadline.is_none_or(|d| Instant::now() < d);
@@ -215,4 +218,35 @@ async fn wait(
         })
     };
     wait::wait_for_run(client, run.id, &options, stats, &mut on_event).await
+}
+
+/// A run that reports another commit than the one asked for (`git_sha` of the trigger): an
+/// error naming both, since its verdict says nothing about the asked commit. Unknown on
+/// either side (no sha asked, none reported yet) is not a mismatch; a short sha matches the
+/// full one it starts.
+fn wrong_commit(
+    request: &crate::cloud::TriggerRequest,
+    run: &crate::cloud::Run,
+) -> Option<DeployError> {
+    let asked = request.git_sha.as_deref()?.trim().to_ascii_lowercase();
+    let built = run.git_sha.as_deref()?.trim().to_ascii_lowercase();
+    if asked.is_empty()
+        || built.is_empty()
+        || asked.starts_with(&built)
+        || built.starts_with(&asked)
+    {
+        return None;
+    }
+    Some(
+        DeployError::new(
+            super::error::Failure::WrongCommit,
+            format!(
+                "run {} built commit {built}, not the commit asked for ({asked}): its verdict does not validate {asked}",
+                run.id
+            ),
+        )
+        .with_hint(format!(
+            "check that {asked} is on the remote dbt Cloud clones (a force-push or a job pinned to a branch can change what is built), then trigger again"
+        )),
+    )
 }

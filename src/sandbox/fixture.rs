@@ -184,6 +184,10 @@ pub struct RunBehaviour {
     /// tables not named pass.
     #[serde(default)]
     pub freshness: BTreeMap<String, FreshnessStatus>,
+    /// The commit a simulated run reports it built, whatever was asked: a stand-in for a dbt
+    /// Cloud that checked out something else (a branch's head after a force-push, say).
+    #[serde(default)]
+    pub builds_sha: Option<String>,
 }
 
 /// A node that warns (`status: warn` in `run_results.json`).
@@ -231,6 +235,7 @@ impl Default for RunBehaviour {
             fail_times: None,
             warnings: Vec::new(),
             freshness: BTreeMap::new(),
+            builds_sha: None,
         }
     }
 }

@@ -446,7 +446,11 @@ pub fn run(
     let (git_sha, git_branch) = match (&run.plan.live, &run.plan.checked_out) {
         (_, Some(c)) => (Some(c.sha.clone()), c.branch.clone()),
         (Some(_), None) => (None, None),
-        (None, None) => (run.trigger.git_sha.clone(), run.trigger.git_branch.clone()),
+        (None, None) => (
+            job.and_then(|j| j.run.builds_sha.clone())
+                .or_else(|| run.trigger.git_sha.clone()),
+            run.trigger.git_branch.clone(),
+        ),
     };
     let status_message = if snap.cancelled {
         Some(
