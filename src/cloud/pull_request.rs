@@ -103,8 +103,9 @@ pub fn resolve(
     }
 }
 
-/// The CI system running this, by its own variables.
-fn ci_provider(env: &dyn Fn(&str) -> Option<String>) -> Option<Provider> {
+/// The CI system running this, by its own variables (also what decides whether a stop signal
+/// cancels a run by default: `deploy::ci_cancels_on_stop`).
+pub fn ci_provider(env: &dyn Fn(&str) -> Option<String>) -> Option<Provider> {
     let set = |k: &str| env(k).is_some_and(|v| !v.is_empty());
     if set("GITHUB_ACTIONS") {
         Some(Provider::GitHub)

@@ -85,8 +85,10 @@ pub fn request_for(
 /// where a SIGTERM means the pipeline was cancelled and a run left going would build on for
 /// nobody. Elsewhere only `--cancel-on-interrupt` does.
 pub fn ci_cancels_on_stop() -> bool {
-    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty() && v != "false");
-    set("GITHUB_ACTIONS") || set("GITLAB_CI")
+    matches!(
+        pull_request::ci_provider(&|k| std::env::var(k).ok()),
+        Some(pull_request::Provider::GitHub | pull_request::Provider::GitLab)
+    )
 }
 
 /// `--pull-request [N]` (`Some("")`: the flag alone, read from the CI system's event), with
@@ -100,13 +102,10 @@ pub fn pull_request_from(value: Option<&str>) -> Result<Option<PullRequest>, Dep
             .ok()
             .and_then(|o| o.url().ok().map(str::to_string))
     });
-    pull_request::resolve(
-        Some(value).filter(|v| !v.trim().is_empty()),
-        &|k| std::env::var(k).ok(),
-        remote.as_deref(),
-    )
-    .map(Some)
-    .map_err(|e| DeployError::usage(e.to_string()))
+    // `resolve` reads an empty value as the flag alone.
+    pull_request::resolve(Some(value), &|k| std::env::var(k).ok(), remote.as_deref())
+        .map(Some)
+        .map_err(|e| DeployError::usage(e.to_string()))
 }
 
 /// Make the trigger a run of pull request `pr`: its field, and the commit dbt Cloud builds

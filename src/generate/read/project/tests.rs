@@ -94,6 +94,20 @@ fn many_aliases_of_one_anchor_are_read() {
     assert_eq!(p.sources[0].tables.len(), 2000);
 }
 
+/// `m.yml` holding `text`, with model `c` of `block` appended.
+fn appended_c(text: &str, block: &str) -> String {
+    let p = project_of(&[("m.yml", text)]).unwrap();
+    append_models(
+        Path::new("/"),
+        "m.yml",
+        text,
+        p.models_lists.get("m.yml"),
+        block,
+        &["c".into()],
+    )
+    .unwrap()
+}
+
 #[test]
 fn appended_test_lists_are_written_flow_style_where_the_person_writes_them_so() {
     let text = "models:\n  - name: a\n    columns:\n      - name: id\n        data_tests: [unique, not_null]\n";
@@ -114,16 +128,7 @@ fn appended_test_lists_are_written_flow_style_where_the_person_writes_them_so() 
     );
     // A file that writes them as blocks gets blocks.
     let text = "models:\n  - name: a\n    columns:\n      - name: id\n        data_tests:\n          - unique\n";
-    let p = project_of(&[("m.yml", text)]).unwrap();
-    let out = append_models(
-        Path::new("/"),
-        "m.yml",
-        text,
-        p.models_lists.get("m.yml"),
-        block,
-        &["c".into()],
-    )
-    .unwrap();
+    let out = appended_c(text, block);
     assert!(out.ends_with(&block["models:\n".len()..]), "{out}");
 }
 
@@ -147,16 +152,7 @@ fn model_entries_are_appended_after_the_last_one_and_every_byte_stays() {
         );
     // Indentless lists keep their indent; a file without `models:` gets one.
     let text = "models:\n- name: a\n";
-    let p = project_of(&[("m.yml", text)]).unwrap();
-    let out = append_models(
-        Path::new("/"),
-        "m.yml",
-        text,
-        p.models_lists.get("m.yml"),
-        block,
-        &["c".into()],
-    )
-    .unwrap();
+    let out = appended_c(text, block);
     assert_eq!(
         out,
         "models:\n- name: a\n- name: c\n  columns:\n    - name: x\n"
