@@ -421,3 +421,52 @@ fn faults_on_the_polls_are_survived_and_no_job_is_triggered_twice() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn several_jobs_check_each_run_built_the_commit_asked_for() {
+    // Job 1 reports another commit than asked; job 4 builds what it is asked for.
+    let yaml = FIXTURE.replacen(
+        "run: {queued_ms: 30, starting_ms: 30, step_ms: 40, step_durations_ms: {4: 1200}}",
+        "run: {queued_ms: 10, starting_ms: 10, step_ms: 10, builds_sha: 0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f}",
+        1,
+    );
+    assert_ne!(yaml, FIXTURE);
+    let fixture = datachonk::sandbox::Fixture::from_yaml_str(&yaml, "a job building another sha")
+        .expect("fixture parses");
+    let sb = datachonk::sandbox::Sandbox::start(
+        datachonk::sandbox::SandboxOptions::default().with_fixture(fixture),
+    )
+    .expect("sandbox starts");
+    let dir = workdir();
+    let many = [
+        "dbt-run",
+        "--job-id",
+        "1",
+        "--job-id",
+        "4",
+        "--wait",
+        "--git-sha",
+    ];
+    let r = datachonk(&sb, dir.path(), &[&many[..], &["abc1234def"]].concat());
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let run1 = runs_of(&sb, 1)[0].id;
+    assert!(
+        r.stderr.contains(&format!(
+            "run {run1} built commit 0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f, not the commit asked for (abc1234def)"
+        )),
+        "{}",
+        r.stderr
+    );
+    // Job 4's run built the commit asked for: it is not named.
+    let run4 = runs_of(&sb, 4)[0].id;
+    assert!(
+        !r.stderr.contains(&format!("run {run4} built commit")),
+        "{}",
+        r.stderr
+    );
+    // Asking for the commit job 1 builds (short form): the worst verdict decides (job 4 was
+    // cancelled), no commit error.
+    let r = datachonk(&sb, dir.path(), &[&many[..], &["0f0f0f0"]].concat());
+    assert!(!r.stderr.contains("built commit"), "{}", r.stderr);
+    assert_ne!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+}

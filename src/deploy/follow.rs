@@ -224,7 +224,7 @@ async fn wait(
 /// error naming both, since its verdict says nothing about the asked commit. Unknown on
 /// either side (no sha asked, none reported yet) is not a mismatch; a short sha matches the
 /// full one it starts.
-fn wrong_commit(
+pub(super) fn wrong_commit(
     request: &crate::cloud::TriggerRequest,
     run: &crate::cloud::Run,
 ) -> Option<DeployError> {

@@ -14,6 +14,7 @@ use super::clock::{deadline_of, within, HISTORY_LIMIT};
 use super::deployment::Deployment;
 use super::error::DeployError;
 use super::event::Event;
+use super::follow::wrong_commit;
 use super::plan::{ManyOptions, Unit};
 use super::verdict::{Ending, ManyVerdict, Outcome, UnitEnd};
 
@@ -89,13 +90,22 @@ impl Deployment<'_> {
             Some(Ok(())) => false,
         };
         let mut ended = Vec::new();
+        let mut wrong = Vec::new();
         for (unit, a) in units.iter().zip(awaited) {
             let ending = if stopped && a.is_pending() {
                 self.interrupted_unit(unit, a).await
             } else {
+                if matches!(a.end, Some(RunEnd::Finished)) {
+                    wrong.extend(wrong_commit(&unit.plan.request, &a.run));
+                }
                 self.verdict_of(unit, a).await
             };
             ended.push((unit, UnitEnd::Ended(Box::new(ending))));
+        }
+        // Every verdict is shown first; a run that built another commit than asked still
+        // makes the whole an error, as it does for one job.
+        if let Some(e) = wrong_commits(wrong) {
+            return Err(e);
         }
         Ok(ManyVerdict {
             units: ended,
@@ -246,4 +256,15 @@ fn with_triggered_so_far(e: DeployError, units: &[Unit], awaited: &[Awaited]) ->
         "already triggered, still running: {}",
         list.join(", ")
     ))
+}
+
+/// The runs that built another commit than asked, as one error (the first one's hint).
+fn wrong_commits(mut wrong: Vec<DeployError>) -> Option<DeployError> {
+    if wrong.len() <= 1 {
+        return wrong.pop();
+    }
+    let messages: Vec<String> = wrong.iter().map(|e| e.message.clone()).collect();
+    let mut first = wrong.swap_remove(0);
+    first.message = messages.join("; ");
+    Some(first)
 }
