@@ -889,6 +889,11 @@ pub struct RunShowArgs {
     /// status, time, rows, and the message of anything not ok. Always included with --json.
     #[arg(long)]
     pub nodes: bool,
+    /// Write the finished run's verdict as JUnit XML to FILE, as the commands that wait write
+    /// it (one test suite per dbt step, one test case per node). A run not finished yet is
+    /// refused (exit 2) and no file is written.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -159,3 +159,59 @@ fn several_jobs_and_runs_wait_report_every_run() {
     assert!(xml.contains(&format!("run {id} step 4: ")), "{xml}");
     assert!(xml.contains("<failure "), "{xml}");
 }
+
+#[test]
+fn runs_show_reports_a_finished_run_as_the_waiting_command_did_and_refuses_one_still_going() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let r = datachonk(
+        &sb,
+        dir.path(),
+        &[
+            "dbt-run",
+            "--job-id",
+            "2",
+            "--wait",
+            "--junit",
+            "waited.xml",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let id = sb.runs().last().unwrap().id.to_string();
+
+    // Any time later, from the run's id alone: the same report.
+    let r = datachonk(
+        &sb,
+        dir.path(),
+        &["cloud", "runs", "show", &id, "--junit", "shown.xml"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let shown = valid(&dir.path().join("shown.xml"));
+    assert_eq!(shown, valid(&dir.path().join("waited.xml")));
+    assert!(
+        shown.contains("<failure message=\"column &quot;amount&quot; does not exist\""),
+        "{shown}"
+    );
+    assert!(
+        attr_of(&shown, "testsuite", "name").starts_with(&format!("job 2 run {id} step 4: ")),
+        "{shown}"
+    );
+
+    // A run still going has no verdict: usage error, no file.
+    let r = datachonk(&sb, dir.path(), &["dbt-run", "--job-id", "3"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let slow = sb.runs().last().unwrap().id.to_string();
+    let r = datachonk(
+        &sb,
+        dir.path(),
+        &["cloud", "runs", "show", &slow, "--junit", "going.xml"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("run {slow} is ")) && r.stderr.contains("not finished"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("cloud runs wait"), "{}", r.stderr);
+    assert!(!dir.path().join("going.xml").exists());
+}

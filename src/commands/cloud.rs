@@ -103,7 +103,12 @@ async fn dispatch(
             runs_list(client, &query, ui).await
         }
         CloudCommand::Runs(RunsCommand::Show(a)) => {
-            run_show(client, cfg, a.run_id, a.logs, a.nodes, ui).await
+            let show = ShowWhat {
+                logs: a.logs,
+                nodes: a.nodes,
+                junit: a.junit.as_deref(),
+            };
+            run_show(client, cfg, a.run_id, &show, ui).await
         }
         CloudCommand::Runs(RunsCommand::Cancel(a)) => {
             let run = client.cancel_run(a.run_id).await?;
@@ -331,17 +336,27 @@ fn status_paint(s: RunStatus) -> table::Paint {
     }
 }
 
+/// What `runs show` adds to the run: step logs, nodes, a JUnit report.
+struct ShowWhat<'a> {
+    logs: bool,
+    nodes: bool,
+    junit: Option<&'a std::path::Path>,
+}
+
 async fn run_show(
     client: &Client,
     cfg: &Config,
     run_id: i64,
-    logs: bool,
-    nodes: bool,
+    show: &ShowWhat<'_>,
     ui: &Ui,
 ) -> CmdResult {
+    let (logs, nodes) = (show.logs, show.nodes);
     let run = client
         .get_run(run_id, &["run_steps", "job", "trigger"])
         .await?;
+    if let Some(path) = show.junit {
+        runs::write_junit(client, cfg, &run, path).await?;
+    }
     // Nodes come from artifacts: always in --json, on request for people.
     let insight = if nodes || ui.is_json() {
         Some(insight::gather(client, cfg, &run).await?)

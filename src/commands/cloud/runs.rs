@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use crate::cloud::{retries, Client, Run, RunStatus};
 use crate::commands::error::exit_of;
-use crate::commands::reporters::documents::{run_json, verdict_json};
+use crate::commands::reporters::documents::{run_json, runs_json, verdict_json};
 use crate::commands::reporters::terminal::Terminal;
 use crate::commands::reporters::{github, junit};
 use crate::config::Config;
@@ -67,10 +67,10 @@ pub async fn retry(
         .follow(&plan, run, deadline)
         .await?;
     let mut report = verdict_json(&verdict);
-    report["retry_of"] = json!(run_id);
-    report["retry"] = retry;
+    report.set("retry_of", json!(run_id));
+    report.set("retry", retry);
     if ui.is_json() {
-        ui.json(&report);
+        ui.json_object(report);
     }
     Ok(exit_of(verdict.outcome()))
 }
@@ -119,14 +119,12 @@ pub async fn wait(
     let deadline = deadline_of(cfg.dbt_cloud.timeout.as_ref().map(|t| t.value));
     let terminal = Terminal::new(ui);
     let mut deployment = Deployment::new(client, &terminal, &mut interrupt);
-    let mut reports: Vec<Value> = Vec::new();
     let mut verdicts = Vec::new();
     let mut worst = Outcome::Success;
     for &id in run_ids {
         let run = client.get_run(id, RUN_RELATED).await?;
         let plan = plan_for(cfg, &run);
         let verdict = deployment.follow(&plan, run, deadline).await?;
-        reports.push(verdict_json(&verdict));
         let outcome = verdict.outcome();
         verdicts.push(verdict);
         // A stop signal ends the wait at once and decides by itself.
@@ -142,7 +140,9 @@ pub async fn wait(
         junit::write(path, &runs)?;
     }
     if ui.is_json() {
-        ui.json(&json!({ "outcome": worst.word(), "runs": reports }));
+        // Built after the wait: each run's document borrows its verdict's nodes.
+        let reports = verdicts.iter().map(verdict_json).collect();
+        ui.json_object(runs_json(worst.word(), reports));
     } else if run_ids.len() > 1 {
         ui.out(format!(
             "{} runs: {}",
@@ -151,4 +151,36 @@ pub async fn wait(
         ));
     }
     Ok(exit_of(worst))
+}
+
+/// `runs show RUN --junit FILE`: the finished run's verdict as the commands that wait write
+/// it. A run still going has no verdict yet: refused, and no file is written.
+pub async fn write_junit(
+    client: &Client,
+    cfg: &Config,
+    run: &Run,
+    path: &std::path::Path,
+) -> Result<(), CliError> {
+    let status = run.run_status();
+    if !status.is_terminal() {
+        return Err(CliError::usage(format!(
+            "--junit {}: run {} is {}, not finished: it has no verdict to report yet",
+            path.display(),
+            run.id,
+            status.label().to_ascii_lowercase()
+        ))
+        .with_hint(format!(
+            "wait for it and write the report then: datachonk cloud runs wait {} --junit {}",
+            run.id,
+            path.display()
+        )));
+    }
+    let finished = crate::cloud::verdict::finish(client, &store_for(cfg), run).await;
+    let report = junit::RunReport {
+        run,
+        finished: Some(&finished),
+        unfinished: None,
+        label: None,
+    };
+    junit::write(path, &[report])
 }
