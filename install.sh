@@ -3,15 +3,17 @@
 # it with its .sha256, refuse it unless the checksum matches, install the binary into
 # ~/.local/bin (and the man pages into ~/.local/share/man/man1).
 #
-#   curl -fsSL https://github.com/OWNER/datachonk/releases/latest/download/install.sh | sh
+#   curl -fsSL https://github.com/datachonk/datachonk/releases/latest/download/install.sh | sh
 #
 # Settings (environment):
 #   DATACHONK_VERSION      release tag, e.g. v0.1.0 (default: the latest release)
 #   DATACHONK_INSTALL_DIR  where the binary goes (default: ~/.local/bin)
+#   DATACHONK_REPO         the GitHub repository releases come from (default:
+#                          https://github.com/datachonk/datachonk; a fork names its own)
 #   DATACHONK_BASE_URL     the folder holding the archives (default: the GitHub release's)
 set -eu
 
-repo="https://github.com/OWNER/datachonk"
+repo="${DATACHONK_REPO:-https://github.com/datachonk/datachonk}"
 version="${DATACHONK_VERSION:-latest}"
 bin_dir="${DATACHONK_INSTALL_DIR:-$HOME/.local/bin}"
 man_dir="$HOME/.local/share/man/man1"

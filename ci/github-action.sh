@@ -17,6 +17,10 @@ fail() { echo "::error title=datachonk action::$*"; exit 2; }
 # Install once per job: a second step of the same job reuses the binary.
 bin_dir="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/datachonk-${INPUT_VERSION:-latest}/bin"
 if [ ! -x "$bin_dir/datachonk" ]; then
+  # The releases of the repository the action was taken from (a fork installs its own).
+  if [ -z "${DATACHONK_REPO:-}" ] && [ -n "${GITHUB_ACTION_REPOSITORY:-}" ]; then
+    export DATACHONK_REPO="${GITHUB_SERVER_URL:-https://github.com}/$GITHUB_ACTION_REPOSITORY"
+  fi
   DATACHONK_VERSION="${INPUT_VERSION:-latest}" DATACHONK_INSTALL_DIR="$bin_dir" \
     sh "$here/install.sh" >&2 || fail "could not install datachonk ${INPUT_VERSION:-latest} (see above)"
 fi

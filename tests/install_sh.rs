@@ -96,3 +96,32 @@ fn install_sh_names_the_missing_archive() {
     );
     assert!(!home.path().join(".local/bin/datachonk").exists());
 }
+
+#[test]
+fn install_sh_takes_a_tag_from_the_repository_it_is_told() {
+    // A fork's releases: DATACHONK_REPO names the repository, the tag picks the folder.
+    let root = tempfile::tempdir().unwrap();
+    let releases = root.path().join("fork/datachonk/releases/download");
+    std::fs::create_dir_all(&releases).unwrap();
+    release_folder(&releases, None);
+    let server = serve(root.path().to_path_buf());
+    let home = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("install.sh");
+    let out = Command::new("sh")
+        .arg(script)
+        .env("HOME", home.path())
+        .env("DATACHONK_REPO", format!("{}/fork/datachonk", server.base))
+        .env("DATACHONK_VERSION", "v0.1.0")
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env_remove("DATACHONK_INSTALL_DIR")
+        .env_remove("DATACHONK_BASE_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(home.path().join(".local/bin/datachonk").is_file());
+    let t = target();
+    assert_eq!(
+        server.requested.lock().unwrap()[0],
+        format!("/fork/datachonk/releases/download/v0.1.0/datachonk-{t}.tar.gz")
+    );
+}
