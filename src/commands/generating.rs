@@ -17,6 +17,7 @@ use crate::generate::{self, GenerateError, Input, Plan, Request};
 use crate::ui::Ui;
 
 use super::error::STALE;
+use super::reporters::generate_check;
 
 /// Plan (and write, check or show) as `args` say; the exit status follows DESIGN.md.
 pub fn generate(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult {
@@ -41,7 +42,9 @@ pub fn generate(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult 
         ui.debug(format!("generate: {line}"));
     }
     let summary = plan::summarize(&plan.files);
-    if args.diff && !ui.is_json() {
+    // Under GitLab CI `--check` folds the diffs into a section (printed there, not twice).
+    let folds_diffs = args.check && generate_check::folds_diffs(&plan, ui);
+    if args.diff && !ui.is_json() && !folds_diffs {
         print_diffs(&plan, ui);
     }
     let done = Done {
@@ -59,6 +62,9 @@ pub fn generate(global: &GlobalArgs, args: &GenerateArgs, ui: &Ui) -> CmdResult 
             warn_if_state_ignored(ignored, &root, ui);
         }
         print_advice(&done, args, ui);
+    }
+    if args.check {
+        generate_check::publish(ui, &plan, &root, &|| print_diffs(&plan, ui));
     }
     verdict(&done, args, ui)
 }
@@ -474,26 +480,8 @@ fn report(plan: &Plan, args: &GenerateArgs, writes: bool, ui: &Ui) {
 }
 
 fn print_diffs(plan: &Plan, ui: &Ui) {
-    for f in &plan.files {
-        if f.action == Action::None {
-            continue;
-        }
-        let old = f.existing.as_deref().unwrap_or("");
-        if f.existing.is_some() && old == f.content {
-            // A person's edit that regenerating matches (their renames): nothing to show.
-            continue;
-        }
-        let diff = similar::TextDiff::from_lines(old, &f.content);
-        let from = if f.existing.is_some() {
-            format!("a/{}", f.path)
-        } else {
-            "/dev/null".to_string()
-        };
-        let text = diff
-            .unified_diff()
-            .context_radius(3)
-            .header(&from, &format!("b/{}", f.path))
-            .to_string();
+    // A person's edit that regenerating matches (their renames) has no diff to show.
+    for text in plan.files.iter().filter_map(generate_check::unified_diff) {
         for line in text.lines() {
             ui.out(line);
         }

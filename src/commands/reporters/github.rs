@@ -15,7 +15,7 @@ use super::verdict_lines::retry_command;
 
 /// Most annotations GitHub shows per step (it keeps 10 errors and 10 warnings); more are
 /// counted in the summary instead.
-const MAX_ANNOTATIONS: usize = 10;
+pub(super) const MAX_ANNOTATIONS: usize = 10;
 
 /// Whether we run in a GitHub Actions job.
 pub fn active() -> bool {
@@ -28,18 +28,25 @@ pub fn publish(ui: &Ui, runs: &[RunReport<'_>], verdict: &str) {
         return;
     }
     annotate(ui, runs);
-    if let Ok(path) = std::env::var("GITHUB_STEP_SUMMARY") {
-        if path.is_empty() {
-            return;
-        }
-        let appended = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&path)
-            .and_then(|mut f| f.write_all(summary(runs, verdict).as_bytes()));
-        if let Err(e) = appended {
-            ui.warn(format!("cannot append the step summary to {path}: {e}"));
-        }
+    append_summary(ui, &summary(runs, verdict));
+}
+
+/// Append `md` to the step summary (`$GITHUB_STEP_SUMMARY`), when the job has one; a failure
+/// is a warning, never the verdict.
+pub(super) fn append_summary(ui: &Ui, md: &str) {
+    let Ok(path) = std::env::var("GITHUB_STEP_SUMMARY") else {
+        return;
+    };
+    if path.is_empty() {
+        return;
+    }
+    let appended = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(md.as_bytes()));
+    if let Err(e) = appended {
+        ui.warn(format!("cannot append the step summary to {path}: {e}"));
     }
 }
 
@@ -161,19 +168,19 @@ pub fn summary(runs: &[RunReport<'_>], verdict: &str) -> String {
 
 /// A workflow command's message: control characters made visible as on a terminal (CR too),
 /// then `%` and LF escaped as GitHub reads them.
-fn data(s: &str) -> String {
+pub(super) fn data(s: &str) -> String {
     crate::terminal_text::escape(s)
         .replace('%', "%25")
         .replace('\n', "%0A")
 }
 
 /// A workflow command's property value: as `data`, and `:` and `,` escaped too.
-fn property(s: &str) -> String {
+pub(super) fn property(s: &str) -> String {
     data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
 /// Text in a Markdown table cell or line: no table breaks, no HTML, one line.
-fn cell(s: &str) -> String {
+pub(super) fn cell(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in crate::terminal_text::escape(s).chars() {
         match c {

@@ -2,6 +2,7 @@
 //! `--json` documents of its verdicts. Every command that deploys prints through these.
 
 pub mod documents;
+pub mod generate_check;
 pub mod github;
 pub mod gitlab;
 pub mod junit;
