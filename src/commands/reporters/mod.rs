@@ -6,5 +6,6 @@ pub mod generate_check;
 pub mod github;
 pub mod gitlab;
 pub mod junit;
+pub mod live_line;
 pub mod terminal;
 pub mod verdict_lines;

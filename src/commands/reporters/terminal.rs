@@ -1,6 +1,7 @@
 //! The terminal consumer of deploy events: one line per state change on stderr, verdicts on
 //! stdout (only the `--json` document there under `--json`), and while nothing changes a
-//! heartbeat line at most every 30 s, so a long step in a CI log never looks like a hang.
+//! heartbeat line at most every 30 s, so a long step in a CI log never looks like a hang. On a
+//! terminal the heartbeat is a live status line instead (see [`LiveLine`]), redrawn in place.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ use crate::cloud::{Run, RunStatus, RunStep};
 use crate::deploy::{CancelProblem, Event, Reporter};
 use crate::ui::Ui;
 
+use super::live_line::LiveLine;
 use super::verdict_lines::{print_finished, seconds_text};
 
 /// Quiet time after which a heartbeat line says the run is still going.
@@ -21,6 +23,10 @@ pub struct Terminal<'a> {
     pulse: Mutex<Pulse>,
     /// Under GitLab CI: the runs whose wait is in an open log section.
     folded: Option<Mutex<Vec<i64>>>,
+    /// On a terminal: the live status line, which replaces the heartbeat lines. Not with
+    /// `--json` (a program reads us: plain lines only), `--quiet` (only the verdict) or
+    /// `--verbose` (its request lines are written from below the reporter and would tear it).
+    live: Option<LiveLine>,
 }
 
 /// What the heartbeat line says: when the last line was printed, and the run and step going.
@@ -51,6 +57,7 @@ impl<'a> Terminal<'a> {
                 step: None,
             }),
             folded: super::gitlab::active().then(|| Mutex::new(Vec::new())),
+            live: (ui.is_interactive() && !ui.is_verbose()).then(LiveLine::new),
         }
     }
 
@@ -158,6 +165,20 @@ impl<'a> Terminal<'a> {
 impl Reporter for Terminal<'_> {
     fn report(&self, event: &Event<'_>) {
         self.note(event);
+        let Some(live) = &self.live else {
+            return self.lines(event);
+        };
+        live.update(event);
+        // A poll's pulse only moves the live line, which redraws itself.
+        if !matches!(event, Event::Heartbeat { .. }) {
+            live.print(|| self.lines(event));
+        }
+    }
+}
+
+impl Terminal<'_> {
+    /// The lines `event` prints (a heartbeat's only without a live line).
+    fn lines(&self, event: &Event<'_>) {
         let report = self.fold(event);
         match event {
             Event::Verdict { .. }
@@ -179,9 +200,7 @@ impl Reporter for Terminal<'_> {
             );
         }
     }
-}
 
-impl Terminal<'_> {
     /// The run going: triggered, its status and steps, the upstream it waits for.
     fn progress(&self, event: &Event<'_>) {
         let ui = self.ui;
