@@ -208,6 +208,30 @@ fn a_failed_run_is_read_back_node_by_node_with_lineage_and_cached_artifacts() {
         .filter(|r| r.path.contains("/artifacts/"))
         .count();
     assert_eq!(artifact_requests, 0, "kept artifacts are not fetched again");
+    // The verdict's document of the same run carries the same nodes, written straight from
+    // the summary; both are the bytes a serde_json::Value would write (sorted keys, layout).
+    let waited = datachonk(&sandbox, dir, &["cloud", "runs", "wait", &run_s, "--json"]);
+    assert_eq!(waited.code, 1, "the run failed: {}", waited.stderr);
+    let w: Value = serde_json::from_str(&waited.stdout).expect("one JSON document");
+    let verdict = &w["runs"][0];
+    assert_eq!(verdict["outcome"], "error");
+    assert_eq!(verdict["nodes"], v["nodes"], "the same nodes as runs show");
+    assert_eq!(
+        verdict["skipped_downstream"],
+        json!(["model.shop.after_broken"])
+    );
+    assert_eq!(verdict["attempts"][0]["nodes"], v["nodes"]);
+    for (what, text) in [
+        ("runs show", &json_show.stdout),
+        ("runs wait", &waited.stdout),
+    ] {
+        let value: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            text.trim_end(),
+            serde_json::to_string_pretty(&value).unwrap(),
+            "{what} --json is written as a Value would be"
+        );
+    }
 
     // Lineage as a picture, parsed back.
     let mermaid = datachonk(

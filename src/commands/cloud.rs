@@ -364,7 +364,7 @@ async fn run_show(
         None
     };
     if ui.is_json() {
-        ui.json_of(&show_json(&run, insight.as_ref(), logs));
+        ui.json_object(show_json(&run, insight.as_ref(), logs));
         return Ok(Exit::Success);
     }
     print_run(ui, &run, logs);
@@ -376,19 +376,11 @@ async fn run_show(
 
 /// `runs show --json`: the run, its steps (with logs when asked) and its nodes. The nodes are
 /// serialized from the insight itself: a large run's nodes are not copied into a Value.
-#[derive(serde::Serialize)]
-struct ShowDocument<'a> {
-    #[serde(flatten)]
-    run: Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    nodes: Option<&'a crate::cloud::insight::RunInsight>,
-}
-
 fn show_json<'a>(
     run: &Run,
     insight: Option<&'a crate::cloud::insight::RunInsight>,
     logs: bool,
-) -> ShowDocument<'a> {
+) -> crate::ui::Object<&'a crate::cloud::insight::RunInsight> {
     let mut v = run_json(run);
     v["steps"] = run
             .steps()
@@ -398,10 +390,11 @@ fn show_json<'a>(
                        "duration_seconds": s.elapsed_seconds(), "logs": if logs { s.logs.clone() } else { None }})
             })
             .collect();
-    ShowDocument {
-        run: v,
-        nodes: insight,
+    let mut doc = crate::ui::Object::of(v);
+    if let Some(insight) = insight {
+        doc.set_large("nodes", insight);
     }
+    doc
 }
 
 /// `runs show` for people: status, link, job, cause, commit, duration, message and steps.

@@ -40,7 +40,7 @@ pub async fn one(client: &Client, plan: &RunPlan, ui: &Ui, junit: Option<&Path>)
         junit::write(path, &runs)?;
     }
     if ui.is_json() {
-        ui.json(&verdict_json(&verdict));
+        ui.json_object(verdict_json(&verdict));
     }
     Ok(exit_of(verdict.outcome()))
 }

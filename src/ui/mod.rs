@@ -7,6 +7,9 @@ use std::sync::Arc;
 
 use anstyle::{AnsiColor, Style};
 
+pub mod object;
+pub use object::Object;
+
 /// When to colour (`--color`): plain values, so this layer knows nothing of clap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColorMode {
@@ -211,10 +214,26 @@ impl Ui {
             // Extra top-level fields are merged into a Value; only small documents carry them.
             return self.json(&serde_json::to_value(value).unwrap_or_default());
         }
+        self.write_json(value);
+    }
+
+    /// The one JSON document of `--json` mode, an object whose large fields (a run's nodes)
+    /// are written straight from where they live, with this Ui's extra top-level fields
+    /// merged in (the document's own win, as in [`Ui::json`]): the same bytes as a Value.
+    pub fn json_object<L: serde::Serialize>(&self, mut doc: Object<L>) {
+        if let Some(fields) = &self.json_fields {
+            doc.merge_missing(fields);
+        }
+        self.write_json(&doc);
+    }
+
+    fn write_json<T: serde::Serialize>(&self, value: &T) {
         self.stdout_used.store(true, Ordering::SeqCst);
-        let mut out = std::io::stdout().lock();
+        // Buffered: a large document is written in blocks, not one write per token.
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         let _ = serde_json::to_writer_pretty(&mut out, value);
         let _ = writeln!(out);
+        let _ = out.flush();
     }
 
     /// Print an error with its hints on stderr.

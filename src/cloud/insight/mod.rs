@@ -24,7 +24,8 @@ use manifest::Manifest;
 use nodes::{NodeOutcome, Summary};
 pub use store::ArtifactStore;
 
-/// One dbt step's nodes, or why they are not known.
+/// One dbt step's nodes, or why they are not known (fields in alphabetical order, as
+/// [`RunInsight`]'s).
 #[derive(Debug, Clone, Serialize)]
 pub struct StepNodes {
     pub index: i64,
@@ -35,22 +36,23 @@ pub struct StepNodes {
     pub unavailable: Option<String>,
 }
 
-/// What a run did, node by node.
+/// What a run did, node by node. Fields in alphabetical order: serialized straight (a
+/// verdict's `--json` document streams it), the keys come out as a `serde_json::Value`'s do.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunInsight {
+    /// The artifacts held more than the summary keeps (see [`SUMMARY_MEMORY_CAP`]): the nodes
+    /// are the ones read before the cap. The run's verdict does not depend on it.
+    pub cut: bool,
+    /// Why there is nothing to show (a run still in progress), or that the summary was cut
+    /// at its memory cap, when either.
+    pub note: Option<String>,
     pub run_id: i64,
+    /// Skipped because something upstream failed (unique ids, nearest first).
+    pub skipped_downstream: Vec<String>,
     pub steps: Vec<StepNodes>,
     pub summary: Summary,
     /// `12 models ok · …`.
     pub summary_line: String,
-    /// Skipped because something upstream failed (unique ids, nearest first).
-    pub skipped_downstream: Vec<String>,
-    /// Why there is nothing to show (a run still in progress), or that the summary was cut
-    /// at its memory cap, when either.
-    pub note: Option<String>,
-    /// The artifacts held more than the summary keeps (see [`SUMMARY_MEMORY_CAP`]): the nodes
-    /// are the ones read before the cap. The run's verdict does not depend on it.
-    pub cut: bool,
 }
 
 impl RunInsight {
@@ -236,6 +238,11 @@ mod tests {
             note: None,
             cut: false,
         };
+        // Streamed straight (a verdict's --json), the keys come out as a Value writes them.
+        let streamed = serde_json::to_string_pretty(&insight).unwrap();
+        let value = serde_json::to_value(&insight).unwrap();
+        assert_eq!(streamed, serde_json::to_string_pretty(&value).unwrap());
+        assert!(streamed.contains("\"message\""), "{streamed}");
         let latest = insight.latest_nodes();
         assert_eq!(latest.len(), 3);
         assert_eq!(insight.failed_nodes().count(), 1);

@@ -11,21 +11,21 @@ use serde::{Deserialize, Serialize};
 use super::budget::{self, heap, Budget, Skip, ENTRY_OVERHEAD};
 use super::manifest::Manifest;
 
-/// One node's result in one step.
+/// One node's result in one step. Fields in alphabetical order, as [`super::RunInsight`]'s.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct NodeOutcome {
-    pub unique_id: String,
-    /// `model`, `test`, `seed`, `snapshot`, `source` (freshness), …
-    pub resource_type: String,
-    pub name: String,
-    /// dbt's status: `success`, `error`, `fail`, `warn`, `pass`, `skipped`, `runtime error`, …
-    pub status: String,
     /// Seconds.
     pub execution_time: f64,
-    /// Where the adapter reports it (`adapter_response.rows_affected`; -1 means unknown).
-    pub rows_affected: Option<i64>,
     /// dbt's message, kept for anything that is not ok.
     pub message: Option<String>,
+    pub name: String,
+    /// `model`, `test`, `seed`, `snapshot`, `source` (freshness), …
+    pub resource_type: String,
+    /// Where the adapter reports it (`adapter_response.rows_affected`; -1 means unknown).
+    pub rows_affected: Option<i64>,
+    /// dbt's status: `success`, `error`, `fail`, `warn`, `pass`, `skipped`, `runtime error`, …
+    pub status: String,
+    pub unique_id: String,
 }
 
 impl NodeOutcome {

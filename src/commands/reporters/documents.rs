@@ -3,14 +3,16 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Serialize, Serializer};
 use serde_json::{json, Value};
 
 use crate::cloud::failure::FailureReport;
+use crate::cloud::insight::RunInsight;
 use crate::cloud::verdict::Finished;
 use crate::cloud::{Run, RunStatus};
 use crate::deploy::{Attempt, Ending, ManyVerdict, Outcome, Unit, UnitEnd, Verdict};
 use crate::error::Exit;
-use crate::ui::Ui;
+use crate::ui::{Object, Ui};
 
 use super::verdict_lines::retry_command;
 use crate::commands::error::exit_of;
@@ -45,85 +47,123 @@ pub fn run_json(
     })
 }
 
+/// A verdict document's large fields, serialized from where they live (never copied into a
+/// `Value`: with a node summary near its cap that would be hundreds of MiB).
+#[derive(Debug, Clone)]
+pub enum Large<'a> {
+    Nodes(&'a RunInsight),
+    Ids(&'a [String]),
+    Documents(Vec<Document<'a>>),
+}
+
+impl Serialize for Large<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Large::Nodes(insight) => insight.serialize(serializer),
+            Large::Ids(ids) => ids.serialize(serializer),
+            Large::Documents(docs) => docs.serialize(serializer),
+        }
+    }
+}
+
+/// A verdict's `--json` document, written with [`Ui::json_object`].
+pub type Document<'a> = Object<Large<'a>>;
+
 /// A finished run: the verdict, its nodes and summary.
-pub fn finished_json(done: &Run, finished: &Finished) -> Value {
+pub fn finished_json<'a>(done: &'a Run, finished: &'a Finished) -> Document<'a> {
     let outcome = match done.run_status() {
         RunStatus::Success => "success",
         RunStatus::Error => "error",
         _ => "cancelled",
     };
-    let mut report = run_json(outcome, done, finished.failure.as_ref(), false);
+    let mut report = Document::of(run_json(outcome, done, finished.failure.as_ref(), false));
     if let Some(i) = &finished.insight {
-        report["summary"] = json!(i.summary_line);
-        report["nodes"] = serde_json::to_value(i).unwrap_or(Value::Null);
+        report.set("summary", json!(i.summary_line));
+        report.set_large("nodes", Large::Nodes(i));
         if done.run_status() == RunStatus::Error {
-            report["skipped_downstream"] = json!(i.skipped_downstream);
+            report.set_large("skipped_downstream", Large::Ids(&i.skipped_downstream));
         }
     }
     if let Some(why) = &finished.insight_error {
-        report["nodes_unavailable"] = json!(why);
+        report.set("nodes_unavailable", json!(why));
     }
     if done.run_status() == RunStatus::Error {
-        report["retry_command"] = json!(retry_command(done));
+        report.set("retry_command", json!(retry_command(done)));
     }
     report
 }
 
 /// How one run ended.
-pub fn ending_json(ending: &Ending) -> Value {
+pub fn ending_json(ending: &Ending) -> Document<'_> {
     match ending {
-        Ending::Triggered(run) => run_json("triggered", run, None, false),
+        Ending::Triggered(run) => Document::of(run_json("triggered", run, None, false)),
         Ending::Finished { run, finished } => finished_json(run, finished),
-        Ending::TimedOut { run, cancelled } => run_json("timeout", run, None, *cancelled),
-        Ending::Interrupted { run, cancelled } => run_json("interrupted", run, None, *cancelled),
+        Ending::TimedOut { run, cancelled } => {
+            Document::of(run_json("timeout", run, None, *cancelled))
+        }
+        Ending::Interrupted { run, cancelled } => {
+            Document::of(run_json("interrupted", run, None, *cancelled))
+        }
     }
 }
 
-fn attempt_json(attempt: &Attempt) -> Value {
+fn attempt_json(attempt: &Attempt) -> Document<'_> {
     let mut report = ending_json(&attempt.ending);
     if let Some(r) = &attempt.retry {
-        report["retry"] = json!({ "plan": r.plan, "run_id": r.run_id, "adopted": r.adopted });
+        report.set(
+            "retry",
+            json!({ "plan": r.plan, "run_id": r.run_id, "adopted": r.adopted }),
+        );
     }
     if let Some(why) = &attempt.not_retried {
-        report["not_retried"] = json!(why);
+        report.set("not_retried", json!(why));
     }
     report
 }
 
 /// A followed run: the last attempt's document, listing every attempt (a run triggered and
 /// not awaited has no attempts).
-pub fn verdict_json(verdict: &Verdict) -> Value {
+pub fn verdict_json(verdict: &Verdict) -> Document<'_> {
     if let Ending::Triggered(run) = &verdict.last().ending {
-        return run_json("triggered", run, None, false);
+        return Document::of(run_json("triggered", run, None, false));
     }
-    let attempts: Vec<Value> = verdict.attempts.iter().map(attempt_json).collect();
-    let mut report = attempts.last().cloned().unwrap_or(Value::Null);
-    report["attempts"] = Value::Array(attempts);
+    // The last attempt is written twice (at the top and in the list), built twice from the
+    // same borrowed nodes rather than copied.
+    let attempts: Vec<Document<'_>> = verdict.attempts.iter().map(attempt_json).collect();
+    let mut report = attempt_json(verdict.last());
+    report.set_large("attempts", Large::Documents(attempts));
     report
 }
 
-fn labelled(mut report: Value, unit: &Unit) -> Value {
-    report["label"] = json!(unit.label);
-    report["target"] = json!(unit.target);
+fn labelled<'a>(mut report: Document<'a>, unit: &Unit) -> Document<'a> {
+    report.set("label", json!(unit.label));
+    report.set("target", json!(unit.target));
     report
 }
 
 /// One of several units' document.
-fn unit_json(unit: &Unit, end: &UnitEnd) -> Value {
+fn unit_json<'a>(unit: &Unit, end: &'a UnitEnd) -> Document<'a> {
     match end {
         UnitEnd::Ended(e) => labelled(ending_json(e), unit),
         UnitEnd::Followed(v) => labelled(verdict_json(v), unit),
-        UnitEnd::NotTriggered => {
-            json!({ "outcome": "not_triggered", "label": unit.label, "target": unit.target, "job_id": unit.plan.job_id })
-        }
+        UnitEnd::NotTriggered => Document::of(
+            json!({ "outcome": "not_triggered", "label": unit.label, "target": unit.target, "job_id": unit.plan.job_id }),
+        ),
     }
+}
+
+/// The document of several runs: `outcome` and every run's document.
+pub fn runs_json<'a>(outcome: &str, runs: Vec<Document<'a>>) -> Document<'a> {
+    let mut report = Document::of(json!({ "outcome": outcome }));
+    report.set_large("runs", Large::Documents(runs));
+    report
 }
 
 /// The one verdict of several runs (the worst, or the stop signal's), its line or `--json`
 /// document, and its exit status. Runs triggered and not awaited have no verdict: their
 /// document says `triggered`.
 pub fn report_many(ui: &Ui, verdict: &ManyVerdict<'_>) -> Exit {
-    let runs: Vec<Value> = verdict
+    let runs: Vec<Document<'_>> = verdict
         .units
         .iter()
         .map(|(unit, end)| unit_json(unit, end))
@@ -134,18 +174,22 @@ pub fn report_many(ui: &Ui, verdict: &ManyVerdict<'_>) -> Exit {
         .all(|(_, e)| e.outcome() == Some(Outcome::Triggered));
     if only_triggered {
         if ui.is_json() {
-            ui.json(&json!({ "outcome": "triggered", "runs": runs }));
+            ui.json_object(runs_json("triggered", runs));
         }
         return Exit::Success;
     }
     let worst = verdict.outcome();
     if ui.is_json() {
-        ui.json(&json!({ "outcome": worst.word(), "runs": runs }));
+        ui.json_object(runs_json(worst.word(), runs));
     } else {
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         for r in &runs {
             *counts
-                .entry(r["outcome"].as_str().unwrap_or("unknown"))
+                .entry(
+                    r.get("outcome")
+                        .and_then(Value::as_str)
+                        .unwrap_or("unknown"),
+                )
                 .or_default() += 1;
         }
         let counts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
