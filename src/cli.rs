@@ -477,6 +477,14 @@ pub struct PushArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<std::path::PathBuf>,
 
+    /// With --wait, under GitHub Actions, on a pull request: post the verdict (run link, node
+    /// counts, failing nodes, the retry command) as one comment on the pull request, updated
+    /// in place by later runs of the same job(s). Needs GITHUB_TOKEN (and `permissions:
+    /// pull-requests: write`); without a token or a pull request it warns and comments
+    /// nothing. A failed comment never changes the exit code.
+    #[arg(long)]
+    pub pr_comment: bool,
+
     /// Trigger as dbt Cloud's CI job for pull request N (the pushed commit, the provider's
     /// pull-request field; older runs of the pull request are cancelled). Alone, reads N from
     /// the CI system (as `dbt-run --pull-request`).
@@ -654,6 +662,14 @@ pub struct DbtRunArgs {
     /// per node: what CI test-report tabs read)
     #[arg(long, value_name = "FILE")]
     pub junit: Option<std::path::PathBuf>,
+
+    /// Under GitHub Actions, on a pull request: post the verdict (run link, node counts,
+    /// failing nodes, the retry command) as one comment on the pull request, updated in place
+    /// by later runs of the same job(s). Needs GITHUB_TOKEN (and `permissions: pull-requests:
+    /// write`); without a token or a pull request it warns and comments nothing. A failed
+    /// comment never changes the exit code.
+    #[arg(long)]
+    pub pr_comment: bool,
 
     /// When the run ends in Error, retry it from the point of failure up to N times
     /// (dbt Cloud's retry, else a new run of the failed nodes and their downstream); never
@@ -855,6 +871,14 @@ pub struct RunsWaitArgs {
     /// test case per node: what CI test-report tabs read)
     #[arg(long, value_name = "FILE")]
     pub junit: Option<std::path::PathBuf>,
+
+    /// Under GitHub Actions, on a pull request: post the verdict (run link, node counts,
+    /// failing nodes, the retry command) as one comment on the pull request, updated in place
+    /// by later runs of the same job(s). Needs GITHUB_TOKEN (and `permissions: pull-requests:
+    /// write`); without a token or a pull request it warns and comments nothing. A failed
+    /// comment never changes the exit code.
+    #[arg(long)]
+    pub pr_comment: bool,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,7 @@ use crate::ui::Ui;
 use super::connect;
 use super::deploying;
 use super::reporters::documents::run_json;
+use super::reporters::outputs::VerdictOutputs;
 use crate::deploy::{self, RunPlan};
 
 /// How many of the job's latest successful runs are searched for the sha (one API page).
@@ -316,7 +317,11 @@ async fn validate(
         retries: deploy::retries_of(&d),
         store: deploy::store_for(cfg),
     };
-    deploying::one(client, &plan, ui, junit).await
+    let outputs = VerdictOutputs {
+        junit,
+        pr_comment: false,
+    };
+    deploying::one(client, &plan, ui, &outputs).await
 }
 
 fn pre_push(global: &GlobalArgs, flags: &FlagValues, ui: &Ui) -> CmdResult {

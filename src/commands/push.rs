@@ -23,6 +23,7 @@ use crate::ui::Ui;
 
 use super::connect;
 use super::deploying::{self, block_on};
+use super::reporters::outputs::VerdictOutputs;
 use crate::deploy::{self, ManyOptions, RunPlan, Unit};
 
 pub fn run(global: &GlobalArgs, args: &PushArgs, ui: &Ui) -> CmdResult {
@@ -338,6 +339,8 @@ struct Trigger {
     jobs: Vec<(Config, i64)>,
     client: Client,
     junit: Option<std::path::PathBuf>,
+    /// `--pr-comment`.
+    pr_comment: bool,
     /// `--pull-request`: resolved before any git work, like the rest.
     pull_request: Option<crate::cloud::pull_request::PullRequest>,
 }
@@ -378,6 +381,7 @@ impl Trigger {
         }
         let mut trigger = Trigger::prepare(to_trigger, args.junit.clone(), ui)?;
         trigger.pull_request = deploy::pull_request_from(args.pull_request.as_deref())?;
+        trigger.pr_comment = args.pr_comment;
         Ok(Some(trigger))
     }
 
@@ -396,6 +400,7 @@ impl Trigger {
             jobs,
             client,
             junit,
+            pr_comment: false,
             pull_request: None,
         })
     }
@@ -438,15 +443,17 @@ impl Trigger {
         })
     }
 
+    fn outputs(&self) -> VerdictOutputs<'_> {
+        VerdictOutputs {
+            junit: self.junit.as_deref(),
+            pr_comment: self.pr_comment,
+        }
+    }
+
     fn run(&self, sha: &str, branch: &str, subject: &str, ui: &Ui) -> CmdResult {
         if let [(cfg, job_id)] = self.jobs.as_slice() {
             let plan = self.plan(cfg, *job_id, sha, branch, subject)?;
-            block_on(deploying::one(
-                &self.client,
-                &plan,
-                ui,
-                self.junit.as_deref(),
-            ))
+            block_on(deploying::one(&self.client, &plan, ui, &self.outputs()))
         } else {
             let mut units = Vec::new();
             for (cfg, job_id) in &self.jobs {
@@ -462,7 +469,7 @@ impl Trigger {
                 &units,
                 options,
                 ui,
-                self.junit.as_deref(),
+                &self.outputs(),
             ))
         }
     }

@@ -5,9 +5,10 @@ use serde_json::{json, Value};
 
 use crate::cloud::{retries, Client, Run, RunStatus};
 use crate::commands::error::exit_of;
-use crate::commands::reporters::documents::{run_json, runs_json, verdict_json};
+use crate::commands::reporters::documents::{run_json, verdict_json};
+use crate::commands::reporters::outputs::VerdictOutputs;
 use crate::commands::reporters::terminal::Terminal;
-use crate::commands::reporters::{github, junit};
+use crate::commands::reporters::{self, junit};
 use crate::config::Config;
 use crate::deploy::clock::deadline_of;
 use crate::deploy::{store_for, Deployment, Outcome, RunPlan};
@@ -67,10 +68,10 @@ pub async fn retry(
         .follow(&plan, run, deadline)
         .await?;
     let mut report = verdict_json(&verdict);
-    report.set("retry_of", json!(run_id));
-    report.set("retry", retry);
+    report["retry_of"] = json!(run_id);
+    report["retry"] = retry;
     if ui.is_json() {
-        ui.json_object(report);
+        ui.json(&report);
     }
     Ok(exit_of(verdict.outcome()))
 }
@@ -107,24 +108,27 @@ async fn start_retry(
     Ok((started.run, retry))
 }
 
-/// Wait for every run in `run_ids`; one verdict, the worst (and each run's in `junit`).
+/// Wait for every run in `run_ids`; one verdict, the worst (each run's in the JUnit file and
+/// the pull-request comment, when `outputs` ask).
 pub async fn wait(
     client: &Client,
     cfg: &Config,
     run_ids: &[i64],
     ui: &Ui,
-    junit_path: Option<&std::path::Path>,
+    outputs: &VerdictOutputs<'_>,
 ) -> CmdResult {
     let mut interrupt = Interrupt::listen()?;
     let deadline = deadline_of(cfg.dbt_cloud.timeout.as_ref().map(|t| t.value));
     let terminal = Terminal::new(ui);
     let mut deployment = Deployment::new(client, &terminal, &mut interrupt);
+    let mut reports: Vec<Value> = Vec::new();
     let mut verdicts = Vec::new();
     let mut worst = Outcome::Success;
     for &id in run_ids {
         let run = client.get_run(id, RUN_RELATED).await?;
         let plan = plan_for(cfg, &run);
         let verdict = deployment.follow(&plan, run, deadline).await?;
+        reports.push(verdict_json(&verdict));
         let outcome = verdict.outcome();
         verdicts.push(verdict);
         // A stop signal ends the wait at once and decides by itself.
@@ -135,14 +139,9 @@ pub async fn wait(
         worst = Outcome::worst([worst, outcome]);
     }
     let runs: Vec<_> = verdicts.iter().flat_map(junit::of_verdict).collect();
-    github::publish(ui, &runs, worst.word());
-    if let Some(path) = junit_path {
-        junit::write(path, &runs)?;
-    }
+    reporters::outputs::publish(ui, &runs, worst.word(), outputs).await?;
     if ui.is_json() {
-        // Built after the wait: each run's document borrows its verdict's nodes.
-        let reports = verdicts.iter().map(verdict_json).collect();
-        ui.json_object(runs_json(worst.word(), reports));
+        ui.json(&json!({ "outcome": worst.word(), "runs": reports }));
     } else if run_ids.len() > 1 {
         ui.out(format!(
             "{} runs: {}",

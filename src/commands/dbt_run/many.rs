@@ -6,6 +6,7 @@
 use crate::cli::{DbtRunArgs, GlobalArgs};
 use crate::commands::connect;
 use crate::commands::deploying::{self, block_on};
+use crate::commands::reporters::outputs::VerdictOutputs;
 use crate::config::{Config, FlagValues};
 use crate::deploy::{self, ManyOptions, RunPlan, Unit};
 use crate::error::{CliError, CmdResult};
@@ -42,7 +43,10 @@ pub fn run(global: &GlobalArgs, args: &DbtRunArgs, shared: FlagValues, ui: &Ui) 
         &units,
         options,
         ui,
-        args.junit.as_deref(),
+        &VerdictOutputs {
+            junit: args.junit.as_deref(),
+            pr_comment: args.pr_comment,
+        },
     ))
 }
 

@@ -4,6 +4,7 @@ use crate::cli::{DbtRunArgs, GlobalArgs};
 use crate::cloud::Client;
 use crate::commands::connect;
 use crate::commands::deploying::{self, block_on};
+use crate::commands::reporters::outputs::VerdictOutputs;
 use crate::commands::reporters::terminal::Terminal;
 use crate::config::{Config, FlagValues};
 use crate::deploy::upstream::after_upstream;
@@ -49,7 +50,11 @@ pub fn run(global: &GlobalArgs, args: &DbtRunArgs, shared: FlagValues, ui: &Ui) 
         retries: deploy::retries_of(d),
         store: deploy::store_for(&cfg),
     };
-    block_on(deploying::one(&client, &plan, ui, args.junit.as_deref()))
+    let outputs = VerdictOutputs {
+        junit: args.junit.as_deref(),
+        pr_comment: args.pr_comment,
+    };
+    block_on(deploying::one(&client, &plan, ui, &outputs))
 }
 
 /// The job named by `--after-target` (its target's job) or `--after-job`, if any.

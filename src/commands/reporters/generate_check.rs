@@ -254,16 +254,26 @@ fn diff_block(path: &str, diff: &str, budget: &mut usize) -> String {
     let lines: Vec<&str> = diff.lines().collect();
     let mut shown = String::new();
     let mut kept = 0;
+    let mut spent = false;
     for line in &lines {
         let line = crate::terminal_text::escape(line);
-        if kept == DIFF_LINES || shown.len() + line.len() + 1 > *budget {
+        if kept == DIFF_LINES {
+            break;
+        }
+        if shown.len() + line.len() + 1 > *budget {
+            // What is left is too little for the next line: the next files get no block.
+            spent = true;
             break;
         }
         shown.push_str(&line);
         shown.push('\n');
         kept += 1;
     }
-    *budget = budget.saturating_sub(shown.len());
+    *budget = if spent {
+        0
+    } else {
+        budget.saturating_sub(shown.len())
+    };
     let fence = "`".repeat(longest_backtick_run(&shown).max(2) + 1);
     let mut md = format!(
         "<details><summary>Diff of <code>{}</code></summary>\n\n{fence}diff\n{shown}{fence}\n",

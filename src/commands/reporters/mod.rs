@@ -4,8 +4,11 @@
 pub mod documents;
 pub mod generate_check;
 pub mod github;
+pub mod github_rest;
 pub mod gitlab;
 pub mod junit;
 pub mod live_line;
+pub mod outputs;
+pub mod pr_comment;
 pub mod terminal;
 pub mod verdict_lines;
