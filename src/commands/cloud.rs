@@ -120,7 +120,11 @@ async fn dispatch(
             runs::retry(client, cfg, a.run_id, a.wait, &gate, ui).await
         }
         CloudCommand::Runs(RunsCommand::Wait(a)) => {
-            runs::wait(client, cfg, &a.run_ids, ui, a.junit.as_deref()).await
+            let outputs = crate::commands::reporters::outputs::VerdictOutputs {
+                junit: a.junit.as_deref(),
+                pr_comment: a.pr_comment,
+            };
+            runs::wait(client, cfg, &a.run_ids, ui, &outputs).await
         }
         CloudCommand::Artifacts(ArtifactsCommand::Get(a)) => {
             insight::artifacts_get(client, &a, ui).await

@@ -3,7 +3,6 @@
 
 use crate::cloud::Client;
 use std::future::Future;
-use std::path::Path;
 use std::pin::Pin;
 
 use crate::deploy::{Deployment, ManyOptions, RunPlan, Stop, Unit};
@@ -13,8 +12,9 @@ use crate::ui::Ui;
 
 use super::error::exit_of;
 use super::reporters::documents::{report_many, verdict_json};
+use super::reporters::junit;
+use super::reporters::outputs::{self, VerdictOutputs};
 use super::reporters::terminal::Terminal;
-use super::reporters::{github, junit};
 
 /// The deploy core hears the process's stop signals through this.
 impl Stop for Interrupt {
@@ -23,9 +23,14 @@ impl Stop for Interrupt {
     }
 }
 
-/// Trigger `plan`'s job, follow it when it waits, print the verdict (and write it as JUnit XML
-/// to `junit`); the exit status follows DESIGN.md.
-pub async fn one(client: &Client, plan: &RunPlan, ui: &Ui, junit: Option<&Path>) -> CmdResult {
+/// Trigger `plan`'s job, follow it when it waits, print the verdict (and publish it as
+/// `outputs` ask: JUnit, a pull-request comment); the exit status follows DESIGN.md.
+pub async fn one(
+    client: &Client,
+    plan: &RunPlan,
+    ui: &Ui,
+    outputs: &VerdictOutputs<'_>,
+) -> CmdResult {
     // Listen for stop signals from the start (registered now, not when first polled): during
     // the trigger one ends the command saying a run may exist; while waiting it leaves or
     // cancels the run.
@@ -35,10 +40,7 @@ pub async fn one(client: &Client, plan: &RunPlan, ui: &Ui, junit: Option<&Path>)
         .run_one(plan)
         .await?;
     let runs = junit::of_verdict(&verdict);
-    github::publish(ui, &runs, verdict.outcome().word());
-    if let Some(path) = junit {
-        junit::write(path, &runs)?;
-    }
+    outputs::publish(ui, &runs, verdict.outcome().word(), outputs).await?;
     if ui.is_json() {
         ui.json_object(verdict_json(&verdict));
     }
@@ -52,7 +54,7 @@ pub async fn many(
     units: &[Unit],
     options: ManyOptions,
     ui: &Ui,
-    junit: Option<&Path>,
+    outputs: &VerdictOutputs<'_>,
 ) -> CmdResult {
     let mut interrupt = Interrupt::listen()?;
     let terminal = Terminal::new(ui);
@@ -60,10 +62,7 @@ pub async fn many(
         .run_many(units, options)
         .await?;
     let runs = junit::of_many(&verdict);
-    github::publish(ui, &runs, verdict.outcome().word());
-    if let Some(path) = junit {
-        junit::write(path, &runs)?;
-    }
+    outputs::publish(ui, &runs, verdict.outcome().word(), outputs).await?;
     Ok(report_many(ui, &verdict))
 }
 

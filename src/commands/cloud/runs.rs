@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use crate::cloud::{retries, Client, Run, RunStatus};
 use crate::commands::error::exit_of;
-use crate::commands::reporters::documents::{run_json, verdict_json};
+use crate::commands::reporters::documents::{run_json, runs_json, verdict_json};
 use crate::commands::reporters::outputs::VerdictOutputs;
 use crate::commands::reporters::terminal::Terminal;
 use crate::commands::reporters::{self, junit};
@@ -68,10 +68,10 @@ pub async fn retry(
         .follow(&plan, run, deadline)
         .await?;
     let mut report = verdict_json(&verdict);
-    report["retry_of"] = json!(run_id);
-    report["retry"] = retry;
+    report.set("retry_of", json!(run_id));
+    report.set("retry", retry);
     if ui.is_json() {
-        ui.json(&report);
+        ui.json_object(report);
     }
     Ok(exit_of(verdict.outcome()))
 }
@@ -121,14 +121,12 @@ pub async fn wait(
     let deadline = deadline_of(cfg.dbt_cloud.timeout.as_ref().map(|t| t.value));
     let terminal = Terminal::new(ui);
     let mut deployment = Deployment::new(client, &terminal, &mut interrupt);
-    let mut reports: Vec<Value> = Vec::new();
     let mut verdicts = Vec::new();
     let mut worst = Outcome::Success;
     for &id in run_ids {
         let run = client.get_run(id, RUN_RELATED).await?;
         let plan = plan_for(cfg, &run);
         let verdict = deployment.follow(&plan, run, deadline).await?;
-        reports.push(verdict_json(&verdict));
         let outcome = verdict.outcome();
         verdicts.push(verdict);
         // A stop signal ends the wait at once and decides by itself.
@@ -141,7 +139,9 @@ pub async fn wait(
     let runs: Vec<_> = verdicts.iter().flat_map(junit::of_verdict).collect();
     reporters::outputs::publish(ui, &runs, worst.word(), outputs).await?;
     if ui.is_json() {
-        ui.json(&json!({ "outcome": worst.word(), "runs": reports }));
+        // Built after the wait: each run's document borrows its verdict's nodes.
+        let reports = verdicts.iter().map(verdict_json).collect();
+        ui.json_object(runs_json(worst.word(), reports));
     } else if run_ids.len() > 1 {
         ui.out(format!(
             "{} runs: {}",
