@@ -298,6 +298,7 @@ fn generate_plans_against_a_real_projects_declarations_and_dbt_builds_it() {
     );
     let written: Vec<&str> = out
         .lines()
+        .map(str::trim_start)
         .filter(|l| l.starts_with("new") || l.starts_with("changed") || l.starts_with("add to"))
         .collect();
     assert_eq!(

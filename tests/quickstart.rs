@@ -38,6 +38,10 @@ fn remote_log(remote: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The sample project's nodes, counted once each although `dbt seed` and `dbt build` both
+/// seed: what real dbt reports and what the simulation must report too.
+const SAMPLE_NODES: &str = "nodes: 2 models ok · 2 seeds ok · 4 tests pass";
+
 #[test]
 fn quickstart_runs_the_whole_loop_with_a_simulated_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -56,6 +60,17 @@ fn quickstart_runs_the_whole_loop_with_a_simulated_run() {
         assert!(stderr.contains(stage), "missing {stage:?}:\n{stderr}");
     }
     assert!(stdout.contains("SUCCESS run 1"), "{stdout}");
+    // The simulation counts what the sample project has, as real dbt does (the test below).
+    assert!(stdout.contains(SAMPLE_NODES), "{stdout}");
+    // Stage 3's file list is indented like the other stages' details.
+    let stage3: Vec<&str> = stderr
+        .lines()
+        .skip_while(|l| !l.contains("3/4"))
+        .skip(1)
+        .take_while(|l| !l.contains("table(s) in"))
+        .collect();
+    assert_eq!(stage3.len(), 4, "{stderr}");
+    assert!(stage3.iter().all(|l| l.starts_with("  new ")), "{stage3:?}");
     // The sample's warehouse is DuckDB, and the steps say so.
     assert!(
         stderr.contains("Create Profile from Connection DuckDB"),
@@ -90,6 +105,7 @@ fn quickstart_runs_real_dbt_when_dbt_is_on_path() {
     let (code, stdout, stderr) = quickstart(&keep, Some(path));
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stderr.contains("runs execute real dbt"), "{stderr}");
+    assert!(stdout.contains(SAMPLE_NODES), "{stdout}");
     // The run's dbt build step built and tested the generated models.
     let results =
         std::fs::read_to_string(keep.join("sandbox/runs/1/steps/5/run_results.json")).unwrap();

@@ -465,7 +465,8 @@ fn report(plan: &Plan, args: &GenerateArgs, writes: bool, ui: &Ui) {
             f.status.label()
         };
         let pad = " ".repeat(14usize.saturating_sub(shown.len()));
-        let line = format!("{label}{pad} {}{note}", f.path);
+        // Indented like push's list of what it committed (and the quickstart's stage details).
+        let line = format!("  {label}{pad} {}{note}", f.path);
         if writes {
             ui.status(line);
         } else {
@@ -473,7 +474,7 @@ fn report(plan: &Plan, args: &GenerateArgs, writes: bool, ui: &Ui) {
         }
         if let Some(m) = &f.merge {
             for l in m.lines() {
-                ui.status(format!("{:14}   {l}", ""));
+                ui.status(format!("{:16}   {l}", ""));
             }
         }
     }

@@ -7,7 +7,7 @@ use super::fixture::{
     EnvironmentFixture, FailureStatus, JobFixture, Outcome, ProjectFixture, RunBehaviour,
 };
 use super::live::LiveClock;
-use super::manifest_from_checkout::ModelFile;
+use super::manifest_from_checkout::{DataTest, ModelFile};
 use super::status::{CheckedOut, RunSnapshot, RunStatus, StepEnd, StepPlan, StepSnapshot};
 
 /// Everything decided when a run is created.
@@ -177,6 +177,9 @@ pub struct RunRequest<'a> {
     pub dbt_version: String,
     /// The model files at the requested sha (empty: the job's fixture `models`).
     pub model_files: &'a [ModelFile],
+    /// The seeds and data tests at the requested sha (empty without a checkout).
+    pub seeds: &'a [String],
+    pub tests: &'a [DataTest],
     /// The behaviour to simulate (the job's, or its retry behaviour).
     pub behaviour: RunBehaviour,
     /// A retry: the nodes the retried run's failed step did not get done (failed, errored,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::fixture::{FailureStatus, NodeFailure, NodeWarning, Outcome};
 use super::lineage::{self, model_unique_id};
-use super::manifest_from_checkout::{original_file_path, ModelFile};
+use super::manifest_from_checkout::{original_file_path, DataTest, ModelFile};
 use super::plan::{ends_early, failing_position, failure_status, RunPlan, RunRequest};
 use super::status::{NodeResult, StepEnd, StepPlan};
 
@@ -87,6 +87,12 @@ pub fn plan(req: &RunRequest<'_>) -> RunPlan {
                 let extra: Vec<String> = nodes.iter().map(|n| n.unique_id.clone()).collect();
                 let graph = lineage::graph(&project, &req.job.models, req.model_files, &extra);
                 let nodes = select_nodes(c, nodes, &graph);
+                let nodes = if req.model_files.is_empty() {
+                    // Fixture-only: every node-running command runs the fixture's models.
+                    nodes
+                } else {
+                    by_command(c, &project, nodes, req.seeds, req.tests)
+                };
                 match retry_nodes.take() {
                     Some(only) => nodes
                         .into_iter()
@@ -177,6 +183,91 @@ fn artifacts_for(
     }
     paths.sort();
     paths
+}
+
+/// What a command runs in a checked-out project, given its (selected) model results: `seed`
+/// the seeds, `run` the models, `test` the selected models' data tests, `build` all three
+/// (seeds only when nothing narrows the selection). A test of a model that failed or was
+/// skipped is skipped; a test already among the results (a configured failure) is not
+/// repeated.
+fn by_command(
+    command: &str,
+    project: &str,
+    models: Vec<NodeResult>,
+    seeds: &[String],
+    tests: &[DataTest],
+) -> Vec<NodeResult> {
+    let sub = command.split_whitespace().nth(1).unwrap_or_default();
+    let selects = command
+        .split_whitespace()
+        .any(|w| matches!(w, "--select" | "-s"));
+    let seed_results = || {
+        seeds.iter().enumerate().map(|(i, s)| NodeResult {
+            unique_id: format!("seed.{project}.{s}"),
+            name: s.clone(),
+            resource_type: "seed".into(),
+            status: "success",
+            message: Some("INSERT 2".into()),
+            failures: None,
+            execution_time: 0.03 + 0.01 * i as f64,
+        })
+    };
+    let test_results = |models: &[NodeResult]| -> Vec<NodeResult> {
+        tests
+            .iter()
+            .filter_map(|t| {
+                let model = models
+                    .iter()
+                    .find(|m| m.resource_type == "model" && m.name == t.model)?;
+                let unique_id = format!("test.{project}.{}", t.name);
+                if models.iter().any(|n| n.unique_id == unique_id) {
+                    return None;
+                }
+                let ok = matches!(model.status, "success");
+                Some(NodeResult {
+                    unique_id,
+                    name: t.name.clone(),
+                    resource_type: "test".into(),
+                    status: if ok { "pass" } else { "skipped" },
+                    message: Some(if ok { "PASS" } else { "SKIP" }.into()),
+                    failures: ok.then_some(0),
+                    execution_time: 0.02,
+                })
+            })
+            .collect()
+    };
+    // Configured failures and warnings of that kind stay (a failing test, say).
+    let others_of = |kind: &str| {
+        models
+            .iter()
+            .filter(|n| n.resource_type == kind)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    match sub {
+        "seed" => {
+            let mut out: Vec<NodeResult> = seed_results().collect();
+            out.extend(others_of("seed"));
+            out
+        }
+        "test" => {
+            let mut out = test_results(&models);
+            out.extend(others_of("test"));
+            out
+        }
+        "build" => {
+            let tests = test_results(&models);
+            let mut out: Vec<NodeResult> = if selects {
+                Vec::new()
+            } else {
+                seed_results().collect()
+            };
+            out.extend(models);
+            out.extend(tests);
+            out
+        }
+        _ => models,
+    }
 }
 
 /// A failing step without configured failures still names a node, as dbt would.

@@ -184,6 +184,8 @@ impl RunStore {
             generate_docs: trigger.generate_docs_override.unwrap_or(job.generate_docs),
             dbt_version,
             model_files: &[],
+            seeds: &[],
+            tests: &[],
             behaviour,
             retry_nodes: retry_nodes.clone(),
         };

@@ -240,6 +240,8 @@ impl Worker {
             generate_docs: self.order.generate_docs,
             dbt_version: self.order.dbt_version.clone(),
             model_files: &scanned.model_files,
+            seeds: &scanned.seeds,
+            tests: &scanned.tests,
             behaviour: self.order.behaviour.clone(),
             retry_nodes: self.order.retry_nodes.clone(),
         });
