@@ -385,6 +385,9 @@ pub struct GenerateArgs {
     pub diff: bool,
 
     /// Write nothing; exit 1 when any generated file is missing or stale (for CI and hooks).
+    /// Under GitHub Actions each missing or stale file is also an `::error` annotation (a file
+    /// edited by hand and left alone, a `::warning`), and the step summary gets a table of
+    /// the files and a diff per stale file; under GitLab CI the diffs fold into a section.
     #[arg(long)]
     pub check: bool,
 
