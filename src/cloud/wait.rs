@@ -1,12 +1,15 @@
 //! Waiting for a run: adaptive polling and change events.
 //!
-//! The poll schedule (see [`next_poll`]) aims at three goals at once: leave within ~0.5 s of
-//! the run finishing, average under 1 request/s over a one-minute run, and under 0.2
+//! The poll schedule (see [`next_poll`]) aims at three goals at once: leave within ~0.3 s of
+//! the run finishing, average under 0.5 request/s over a one-minute run, and under 0.2
 //! request/s over a run of ten minutes or more. It polls every 0.5 s at first, then backs off
 //! in proportion to how long the run has been in its state (a run that has been running for
-//! 80 s is unlikely to end in the next second) up to 15 s; and it polls fast again in a window
-//! around the end expected from the job's recent successful runs. Other tools poll every
-//! 5–60 s, so they either hammer the API or leave a hook waiting for nothing.
+//! 80 s is unlikely to end in the next second) up to 10 s. When the end can be expected —
+//! from the job's recent successful runs, or else from the steps seen so far (the job's
+//! `execute_steps` say how many remain, the finished ones how long a step takes) — it polls
+//! sparsely until just before that moment, lands a poll right after it, then polls fast for
+//! a while. Other tools poll every 5–60 s, so they either hammer the API or leave a hook
+//! waiting for nothing.
 //!
 //! Terminal states come only from the run's status code (10, 20, 30). A 404 just after the
 //! trigger is tolerated for a grace period (a new run can lag, even after one poll saw it);
@@ -18,7 +21,7 @@ use std::time::{Duration, Instant};
 use super::client::Client;
 use super::client::RunQuery;
 use super::errors::ApiError;
-use super::types::{Run, RunStatus, RunStep};
+use super::types::{Run, RunStatus, RunStep, Timestamp};
 
 /// What the waiter reports, each change once.
 #[derive(Debug)]
@@ -84,8 +87,15 @@ pub(crate) fn is_outage(e: &ApiError) -> bool {
 /// 11-minute run exit 14.5 s after it finished).
 const SLOWEST: Duration = Duration::from_secs(10);
 
+/// How long before the expected end the polls come every [`FAST`].
+const LEAD: Duration = Duration::from_secs(1);
+/// A poll lands this long after the expected end, so that when the run ends on time this
+/// one poll sees it (and clocks a few milliseconds apart do not make it miss).
+const LAND: Duration = Duration::from_millis(30);
+
 /// The delay before the next poll. `in_state` is how long the run has been in its current
-/// phase (queued/starting: since creation; running: since it started).
+/// phase (queued/starting: since creation; running: since it started); `expected_running`
+/// is when it should end, counted from its start.
 pub fn next_poll(
     status: RunStatus,
     in_state: Duration,
@@ -96,13 +106,32 @@ pub fn next_poll(
         RunStatus::Queued | RunStatus::Starting => proportional.min(Duration::from_secs(5)),
         _ => match expected_running {
             Some(expected) => {
-                let window_start = expected.saturating_sub(Duration::from_secs(2));
+                let window_start = expected.saturating_sub(LEAD);
+                let landing = expected + LAND;
                 let window_end = expected + (expected / 10).max(Duration::from_secs(5));
-                if in_state >= window_start && in_state <= window_end {
+                if in_state < window_start {
+                    // Sparse while the end is far: half the way there (never less than the
+                    // proportional pace, never more than SLOWEST), and never past the window.
+                    let to_window = window_start - in_state;
+                    (to_window / 2)
+                        .max(proportional)
+                        .min(SLOWEST)
+                        .min(to_window)
+                } else if in_state < landing {
+                    // Every FAST, timed so that one poll lands right after the expected end.
+                    let to_landing = landing - in_state;
+                    if to_landing <= FAST {
+                        return to_landing;
+                    }
+                    let phase =
+                        Duration::from_secs_f64(to_landing.as_secs_f64() % FAST.as_secs_f64());
+                    if phase < Duration::from_millis(100) {
+                        phase + FAST
+                    } else {
+                        phase
+                    }
+                } else if in_state <= window_end {
                     FAST
-                } else if in_state < window_start {
-                    // Never sleep past the start of the window.
-                    proportional.min(window_start - in_state).max(FAST)
                 } else {
                     proportional
                 }
@@ -110,6 +139,72 @@ pub fn next_poll(
             None => proportional,
         },
     }
+}
+
+/// Steps every run has before the job's own commands: clone, profile, `dbt deps`.
+const SETUP_STEPS: usize = 3;
+
+/// When a running run should end (counted from its start), from its steps: the job says how
+/// many steps there are (the setup steps, `dbt source freshness` when it generates sources,
+/// its `execute_steps`, `dbt docs generate` when it generates docs), and the steps finished
+/// so far how long one takes (the job's own commands from the commands finished, else from
+/// every step finished). `None` until a step has finished, or once the last step has run
+/// past its estimate (the schedule then backs off in proportion again).
+pub fn expected_from_steps(run: &Run) -> Option<Duration> {
+    let started = run.started_at?;
+    let job = run.job.as_ref()?;
+    let commands = job.execute_steps.as_ref()?.len()
+        + usize::from(job.run_generate_sources == Some(true))
+        + usize::from(job.generate_docs == Some(true));
+    let steps = run.steps();
+    let total = (SETUP_STEPS + commands).max(steps.len());
+    let position = |s: &RunStep| s.index.map_or(0, |i| usize::try_from(i).unwrap_or(0));
+    let finished: Vec<(usize, f64)> = steps
+        .iter()
+        .filter(|s| s.run_status().is_terminal())
+        .filter_map(|s| Some((position(s), s.elapsed_seconds()?.max(0.0))))
+        .collect();
+    let mean = |of: &dyn Fn(usize) -> bool| {
+        let d: Vec<f64> = finished
+            .iter()
+            .filter(|(i, _)| of(*i))
+            .map(|(_, d)| *d)
+            .collect();
+        (!d.is_empty()).then(|| d.iter().sum::<f64>() / d.len() as f64)
+    };
+    let all = mean(&|_| true)?;
+    let setup = mean(&|i| i <= SETUP_STEPS).unwrap_or(all);
+    let command = mean(&|i| i > SETUP_STEPS).unwrap_or(all);
+    let estimate = |i: usize| if i <= SETUP_STEPS { setup } else { command };
+    let offset = |t: Option<Timestamp>| {
+        t.map(|t| ((t.0 - started.0).num_milliseconds() as f64 / 1000.0).max(0.0))
+    };
+    // From the step running now (its start and estimate), else from the last one finished.
+    let (from, last) = match steps
+        .iter()
+        .filter(|s| s.run_status() == RunStatus::Running)
+        .max_by_key(|s| position(s))
+    {
+        Some(step) => {
+            let i = position(step);
+            let begun = offset(step.started_at)?;
+            let age = server_age(started.0)?.as_secs_f64() - begun;
+            if i >= total && age > estimate(i) {
+                return None;
+            }
+            (begun + estimate(i).max(age), i)
+        }
+        None => {
+            let last = steps.iter().map(position).max()?;
+            let ended = steps
+                .iter()
+                .filter_map(|s| offset(s.finished_at))
+                .fold(0.0, f64::max);
+            (ended, last)
+        }
+    };
+    let rest: f64 = (last + 1..=total).map(estimate).sum();
+    Some(Duration::from_secs_f64(from + rest))
 }
 
 /// The typical running time of the job's recent successful runs (median of up to 5).
@@ -236,7 +331,11 @@ pub async fn wait_for_run(
         }
         on_event(WaitEvent::Polled(&run));
         let in_state = time_in_state(&run, state_since);
-        let delay = next_poll(status, in_state, options.expected_running);
+        // Without history, the steps seen so far tell when the run should end.
+        let expected = options
+            .expected_running
+            .or_else(|| expected_from_steps(&run));
+        let delay = next_poll(status, in_state, expected);
         if past_deadline() {
             return Ok(WaitEnd::TimedOut(Some(run)));
         }
@@ -288,24 +387,129 @@ mod tests {
     }
 
     #[test]
-    fn polls_fast_around_the_expected_end_but_not_forever() {
+    fn polls_sparsely_before_the_expected_end_lands_right_after_it_but_not_forever() {
         let expected = Some(secs(100.0));
-        // Long before the end: proportional, but never past the window's start (98 s).
+        // Long before the end: half the way to the window (99 s), at most SLOWEST.
+        assert_eq!(next_poll(RunStatus::Running, secs(50.0), expected), SLOWEST);
         assert_eq!(
-            next_poll(RunStatus::Running, secs(50.0), expected),
-            secs(5.0)
+            next_poll(RunStatus::Running, secs(80.0), expected),
+            secs(9.5)
         );
+        // Never past the window's start.
         assert_eq!(
             next_poll(RunStatus::Running, secs(95.0), expected),
-            secs(3.0)
+            secs(4.0)
         );
-        assert_eq!(next_poll(RunStatus::Running, secs(99.0), expected), FAST);
+        // In the window: polls timed to land 30 ms after the expected end.
+        let landing =
+            |at: f64| at + next_poll(RunStatus::Running, secs(at), expected).as_secs_f64();
+        assert!((landing(99.0) - 99.53).abs() < 1e-6, "{}", landing(99.0));
+        assert!((landing(99.53) - 100.03).abs() < 1e-6, "{}", landing(99.53));
+        assert!((landing(99.8) - 100.03).abs() < 1e-6, "{}", landing(99.8));
+        // Then every FAST for a while, and back to proportional far past the end.
+        assert_eq!(next_poll(RunStatus::Running, secs(100.1), expected), FAST);
         assert_eq!(next_poll(RunStatus::Running, secs(109.0), expected), FAST);
-        // Far past the expected end: back to proportional.
         assert_eq!(
             next_poll(RunStatus::Running, secs(200.0), expected),
             SLOWEST
         );
+    }
+
+    /// A running run started `age` s ago by dbt Cloud's clock, with `execute_steps` and
+    /// `steps` as (start, end) offsets from its start (`None`: still running).
+    fn running(age: f64, execute_steps: &[&str], steps: &[(f64, Option<f64>)]) -> Run {
+        let started = chrono::Utc::now() - chrono::Duration::milliseconds((age * 1000.0) as i64);
+        let at = |offset: f64| {
+            (started + chrono::Duration::milliseconds((offset * 1000.0) as i64))
+                .format("%Y-%m-%d %H:%M:%S%.6f+00:00")
+                .to_string()
+        };
+        let steps: Vec<serde_json::Value> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, (from, to))| {
+                serde_json::json!({
+                    "index": i + 1,
+                    "name": format!("step {}", i + 1),
+                    "status": if to.is_some() { 10 } else { 3 },
+                    "started_at": at(*from),
+                    "finished_at": to.map(at),
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "id": 1,
+            "status": 3,
+            "started_at": at(0.0),
+            "job": {"execute_steps": execute_steps},
+            "run_steps": steps,
+        }))
+        .unwrap()
+    }
+
+    fn near(d: Option<Duration>, want: f64) -> bool {
+        d.is_some_and(|d| (d.as_secs_f64() - want).abs() < 0.01)
+    }
+
+    #[test]
+    fn a_run_without_history_is_expected_to_end_when_its_steps_say() {
+        // Nothing finished yet: nothing to go by.
+        let first = running(2.0, &["dbt build"], &[(0.0, None)]);
+        assert_eq!(expected_from_steps(&first), None);
+        // Three 5 s setup steps done, the first of two commands running since 15 s: each
+        // command is expected to take 5 s too (no command has finished).
+        let run = running(
+            17.0,
+            &["dbt seed", "dbt build"],
+            &[
+                (0.0, Some(5.0)),
+                (5.0, Some(10.0)),
+                (10.0, Some(15.0)),
+                (15.0, None),
+            ],
+        );
+        let got = expected_from_steps(&run);
+        assert!(near(got, 25.0), "{got:?}");
+        // Once a command finished (20 s), the next one is expected to take as long.
+        let run = running(
+            40.0,
+            &["dbt seed", "dbt build"],
+            &[
+                (0.0, Some(1.0)),
+                (1.0, Some(2.0)),
+                (2.0, Some(3.0)),
+                (3.0, Some(23.0)),
+                (23.0, None),
+            ],
+        );
+        let got = expected_from_steps(&run);
+        assert!(near(got, 43.0), "{got:?}");
+        // A step running past its estimate is expected to end now, the rest after it.
+        let run = running(
+            30.0,
+            &["dbt seed", "dbt build"],
+            &[
+                (0.0, Some(1.0)),
+                (1.0, Some(2.0)),
+                (2.0, Some(3.0)),
+                (3.0, None),
+            ],
+        );
+        let got = expected_from_steps(&run);
+        assert!(near(got, 31.0), "{got:?}");
+        // The last step past its estimate: no expectation left (proportional again).
+        let run = running(
+            60.0,
+            &["dbt seed", "dbt build"],
+            &[
+                (0.0, Some(1.0)),
+                (1.0, Some(2.0)),
+                (2.0, Some(3.0)),
+                (3.0, Some(23.0)),
+                (23.0, None),
+            ],
+        );
+        assert_eq!(expected_from_steps(&run), None);
     }
 
     #[test]
@@ -326,7 +530,7 @@ mod tests {
             n + 1
         }
         let minute = polls(3.0, 57.0, Some(57.0));
-        assert!(f64::from(minute) / 60.0 <= 1.0, "{minute} polls in 60 s");
+        assert!(f64::from(minute) / 60.0 <= 0.5, "{minute} polls in 60 s");
         let long = polls(5.0, 655.0, Some(655.0));
         assert!(f64::from(long) / 660.0 <= 0.2, "{long} polls in 660 s");
         let unknown = polls(5.0, 655.0, None);
