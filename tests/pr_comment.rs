@@ -374,6 +374,41 @@ fn one_comment_per_job_is_created_then_updated_in_place_across_pages() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("updated the comment"), "{}", r.stderr);
     assert_eq!(github.ours().len(), 2);
+
+    // A workflow run for another event (a "/dbt" comment on the pull request) names the pull
+    // request by hand: the run is its CI run, and the comment goes to it.
+    let by_hand: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "GITHUB_EVENT_NAME" => (k.clone(), "issue_comment".to_string()),
+            _ => (k.clone(), v.clone()),
+        })
+        .collect();
+    let r = run(
+        &sb,
+        dir.path(),
+        &[
+            "dbt-run",
+            "--job-id",
+            "1",
+            "--wait",
+            "--pull-request",
+            "12",
+            "--git-sha",
+            "aaaaaaa1",
+            "--pr-comment",
+        ],
+        &by_hand,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("updated the comment on pull request #12"),
+        "{}",
+        r.stderr
+    );
+    let ours = github.ours();
+    assert_eq!(ours.len(), 2);
+    assert!(ours[1].1.contains("for commit `aaaaaaa1`"), "{}", ours[1].1);
 }
 
 #[test]

@@ -40,7 +40,8 @@ pub async fn one(
         .run_one(plan)
         .await?;
     let runs = junit::of_verdict(&verdict);
-    outputs::publish(ui, &runs, verdict.outcome().word(), outputs).await?;
+    let pull_request = plan.request.github_pull_request_id;
+    outputs::publish(ui, &runs, verdict.outcome().word(), outputs, pull_request).await?;
     if ui.is_json() {
         ui.json_object(verdict_json(&verdict));
     }
@@ -62,7 +63,10 @@ pub async fn many(
         .run_many(units, options)
         .await?;
     let runs = junit::of_many(&verdict);
-    outputs::publish(ui, &runs, verdict.outcome().word(), outputs).await?;
+    let pull_request = units
+        .iter()
+        .find_map(|u| u.plan.request.github_pull_request_id);
+    outputs::publish(ui, &runs, verdict.outcome().word(), outputs, pull_request).await?;
     Ok(report_many(ui, &verdict))
 }
 

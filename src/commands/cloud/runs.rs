@@ -137,7 +137,7 @@ pub async fn wait(
         worst = Outcome::worst([worst, outcome]);
     }
     let runs: Vec<_> = verdicts.iter().flat_map(junit::of_verdict).collect();
-    reporters::outputs::publish(ui, &runs, worst.word(), outputs).await?;
+    reporters::outputs::publish(ui, &runs, worst.word(), outputs, None).await?;
     if ui.is_json() {
         // Built after the wait: each run's document borrows its verdict's nodes.
         let reports = verdicts.iter().map(verdict_json).collect();

@@ -20,17 +20,20 @@ pub struct VerdictOutputs<'a> {
 }
 
 /// Publish `runs`' verdict (`verdict`: success, error, …) everywhere `outputs` and the CI
-/// system ask. Only the JUnit file can fail the command (it was asked for by path); the
-/// annotations, summary and comment warn.
+/// system ask. `pull_request` is the GitHub pull request the runs were triggered for, when the
+/// command named it (`--pull-request N`); else the comment's comes from the workflow's event.
+/// Only the JUnit file can fail the command (it was asked for by path); the annotations,
+/// summary and comment warn.
 pub async fn publish(
     ui: &Ui,
     runs: &[RunReport<'_>],
     verdict: &str,
     outputs: &VerdictOutputs<'_>,
+    pull_request: Option<i64>,
 ) -> Result<(), CliError> {
     github::publish(ui, runs, verdict);
     if outputs.pr_comment {
-        pr_comment::publish(ui, runs, verdict).await;
+        pr_comment::publish(ui, runs, verdict, pull_request).await;
     }
     if let Some(path) = outputs.junit {
         junit::write(path, runs)?;

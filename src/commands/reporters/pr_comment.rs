@@ -23,9 +23,10 @@ pub struct Target {
     pub number: i64,
 }
 
-/// The pull request of this GitHub Actions run, from its variables and event (`env` reads
-/// the environment); why not, in words, when there is none.
-pub fn target(env: &dyn Fn(&str) -> Option<String>) -> Result<Target, String> {
+/// The pull request of this GitHub Actions run: `number` when the command was given one,
+/// else the workflow's event; the API and token from its variables (`env` reads the
+/// environment). Why not, in words, when there is none.
+pub fn target(env: &dyn Fn(&str) -> Option<String>, number: Option<i64>) -> Result<Target, String> {
     let set = |k: &str| env(k).filter(|v| !v.trim().is_empty());
     if pull_request::ci_provider(env) != Some(pull_request::Provider::GitHub) {
         return Err("it comments under GitHub Actions only (GITHUB_ACTIONS is not set)".into());
@@ -34,16 +35,23 @@ pub fn target(env: &dyn Fn(&str) -> Option<String>) -> Result<Target, String> {
         "GITHUB_TOKEN is not set: add `env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}` to the step",
     )?;
     let repo = set("GITHUB_REPOSITORY").ok_or("GITHUB_REPOSITORY is not set")?;
-    let pr = pull_request::resolve(None, env, None).map_err(|e| {
-        e.to_string()
-            .trim_start_matches("--pull-request: ")
-            .replace(", or pass the number", "")
-    })?;
+    let number = match number {
+        Some(n) => n,
+        None => {
+            pull_request::resolve(None, env, None)
+                .map_err(|e| {
+                    e.to_string()
+                        .trim_start_matches("--pull-request: ")
+                        .replace("or pass the number", "or pass it with --pull-request N")
+                })?
+                .id
+        }
+    };
     Ok(Target {
         api_url: set("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into()),
         token: SecretString::from(token),
         repo,
-        number: pr.id,
+        number,
     })
 }
 
@@ -98,13 +106,13 @@ pub fn body(runs: &[RunReport<'_>], verdict: &str, env: &dyn Fn(&str) -> Option<
 }
 
 /// Comment the verdict on the pull request, updating the earlier comment of the same jobs;
-/// every problem is a warning.
-pub async fn publish(ui: &Ui, runs: &[RunReport<'_>], verdict: &str) {
+/// every problem is a warning. `number`: the pull request the command named, if it did.
+pub async fn publish(ui: &Ui, runs: &[RunReport<'_>], verdict: &str, number: Option<i64>) {
     if runs.is_empty() {
         return;
     }
     let env = |k: &str| std::env::var(k).ok();
-    let target = match target(&env) {
+    let target = match target(&env, number) {
         Ok(t) => t,
         Err(why) => {
             ui.warn(format!("--pr-comment: no comment: {why}"));
@@ -155,21 +163,27 @@ mod tests {
 
     #[test]
     fn no_comment_without_github_actions_a_token_or_a_pull_request() {
-        let e = target(&env_of(&[])).err().unwrap();
+        let e = target(&env_of(&[]), Some(3)).err().unwrap();
         assert!(e.contains("GitHub Actions only"), "{e}");
-        let e = target(&env_of(&[("GITHUB_ACTIONS", "true")]))
+        let e = target(&env_of(&[("GITHUB_ACTIONS", "true")]), None)
             .err()
             .unwrap();
         assert!(e.contains("GITHUB_TOKEN is not set"), "{e}");
-        let e = target(&env_of(&[
+        let comment_event = env_of(&[
             ("GITHUB_ACTIONS", "true"),
             ("GITHUB_TOKEN", "t"),
             ("GITHUB_REPOSITORY", "acme/dbt"),
-            ("GITHUB_EVENT_NAME", "push"),
-        ]))
-        .err()
-        .unwrap();
-        assert!(e.contains("\"push\" event, not a pull request"), "{e}");
-        assert!(!e.contains("--pull-request"), "{e}");
+            ("GITHUB_EVENT_NAME", "issue_comment"),
+        ]);
+        let e = target(&comment_event, None).err().unwrap();
+        assert!(
+            e.contains("\"issue_comment\" event, not a pull request"),
+            "{e}"
+        );
+        assert!(e.ends_with("or pass it with --pull-request N"), "{e}");
+        // The number the command was given wins over the event.
+        let t = target(&comment_event, Some(41)).unwrap();
+        assert_eq!((t.number, t.repo.as_str()), (41, "acme/dbt"));
+        assert_eq!(t.api_url, "https://api.github.com");
     }
 }
