@@ -93,6 +93,18 @@ impl Budget {
         self.inner.in_flight.store(0, Relaxed);
     }
 
+    /// One attempt at reading an artifact: what it kept is given back when it fails (a body
+    /// that broke off is read again from the start; a malformed one's nodes are dropped).
+    pub fn attempt<T, E>(&self, read: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        let kept = self.inner.kept.load(Relaxed);
+        let result = read();
+        if result.is_err() {
+            self.inner.kept.store(kept, Relaxed);
+            self.inner.in_flight.store(0, Relaxed);
+        }
+        result
+    }
+
     /// `reader` counted against this budget: it fails once kept + unread-element bytes pass
     /// the cap.
     pub fn reader<R: Read>(&self, reader: R) -> CappedReader<R> {

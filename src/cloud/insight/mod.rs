@@ -150,7 +150,7 @@ pub async fn gather_within(
     let mut manifest = None;
     for (index, _) in steps.iter().rev() {
         let b = budget.clone();
-        let read = move |r: &mut dyn std::io::Read| Manifest::read(r, &b);
+        let read = move |r: &mut dyn std::io::Read| b.attempt(|| Manifest::read(r, &b));
         if let Some(parsed) = store
             .read(client, run, Some(*index), "manifest.json", read)
             .await?
@@ -172,7 +172,9 @@ pub async fn gather_within(
             continue;
         }
         let (b, m) = (budget.clone(), manifest.clone());
-        let read = move |r: &mut dyn std::io::Read| nodes::read_run_results(r, m.as_deref(), &b);
+        let read = move |r: &mut dyn std::io::Read| {
+            b.attempt(|| nodes::read_run_results(r, m.as_deref(), &b))
+        };
         match store
             .read(client, run, Some(index), "run_results.json", read)
             .await?

@@ -507,6 +507,36 @@ mod tests {
     }
 
     #[test]
+    fn an_attempt_that_breaks_off_gives_back_what_it_kept() {
+        let body = br#"{"results": [{"unique_id": "model.p.a", "status": "success"},
+                                    {"unique_id": "model.p.b", "status": "success"}]}"#;
+        // Broken off after the first node.
+        let broken = || std::io::Read::chain(&body[..70], BrokenPipe);
+        let whole = read_run_results(&body[..], None, &Budget::new(4096)).expect("whole");
+        let once: usize = whole.iter().map(NodeOutcome::cost).sum();
+        assert!(
+            whole[0].cost() > 200,
+            "without the give-back the second reading passes"
+        );
+        // A cap the whole body fits once, not with the broken attempt's node counted too.
+        let budget = Budget::new(once + 200);
+        let first = budget.attempt(|| read_run_results(broken(), None, &budget));
+        assert!(first.is_err());
+        let again = budget.attempt(|| read_run_results(&body[..], None, &budget));
+        assert_eq!(again.expect("the broken attempt kept nothing").len(), 2);
+        assert!(!budget.is_cut());
+    }
+
+    /// A reader whose connection broke.
+    struct BrokenPipe;
+
+    impl std::io::Read for BrokenPipe {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::ConnectionReset.into())
+        }
+    }
+
+    #[test]
     fn a_broken_artifact_is_an_error_not_a_cut() {
         let budget = Budget::new(1 << 20);
         let err = read_run_results(&br#"{"results": [{"unique_id": 1"#[..], None, &budget);

@@ -6,9 +6,12 @@
 
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
 
 use crate::cloud::client::{ArtifactBody, Client};
 use crate::cloud::errors::ApiError;
+use crate::cloud::retry::{Attempt, Decision};
 use crate::cloud::types::Run;
 
 /// Where artifacts are kept; `None` keeps nothing (outside a project).
@@ -91,6 +94,10 @@ impl ArtifactStore {
     /// when kept, else from the API (kept on the way when the run is finished and `read` went
     /// to the end of it). `Ok(None)` when the run did not write it (404). `read` runs on a
     /// blocking thread; when this future is dropped (a deadline), the reading stops.
+    ///
+    /// A body that breaks off mid-stream is asked for again from the start, under the
+    /// client's retry policy, like a request that got no answer: `read` is then called once
+    /// per attempt, and only the value of a whole body is returned.
     pub async fn read<T, F>(
         &self,
         client: &Client,
@@ -101,8 +108,9 @@ impl ArtifactStore {
     ) -> Result<Option<T>, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut dyn Read) -> T + Send + 'static,
+        F: Fn(&mut dyn Read) -> T + Send + Sync + 'static,
     {
+        let read = Arc::new(read);
         let kept = self.path_of(run.id, step, path);
         // Only a regular file: a pipe or device in the cache would never end.
         let file = kept
@@ -112,36 +120,43 @@ impl ArtifactStore {
         if let Some(mut file) = file {
             return Ok(Some(blocking(move || read(&mut file)).await?));
         }
-        let body = match client.open_artifact(run.id, path, step).await {
-            Ok(b) => b,
-            Err(ApiError::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let tee = kept
-            .filter(|_| run.run_status().is_terminal())
-            .and_then(|p| self.cache_file(&p));
-        let (stop, stopped) = tokio::sync::watch::channel(());
-        let mut reader = BodyReader {
-            body,
-            handle: tokio::runtime::Handle::current(),
-            pending: Vec::new(),
-            at: 0,
-            ended: false,
-            error: None,
-            tee,
-            stopped,
-        };
-        let (value, error) = blocking(move || {
-            let value = read(&mut reader);
-            reader.keep_if_whole();
-            (value, reader.error)
-        })
-        .await?;
-        drop(stop);
-        match error {
-            // What the parser made of a broken-off body is not to be trusted.
-            Some(e) => Err(e),
-            None => Ok(Some(value)),
+        let started = Instant::now();
+        let mut attempt = 1;
+        loop {
+            let body = match client.open_artifact(run.id, path, step).await {
+                Ok(b) => b,
+                Err(ApiError::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let tee = kept
+                .as_ref()
+                .filter(|_| run.run_status().is_terminal())
+                .and_then(|p| self.cache_file(p));
+            let broke_off = match read_body(body, tee, read.clone()).await? {
+                Ok(value) => return Ok(Some(value)),
+                // A body's only Decode error is the connection breaking off mid-stream
+                // ([`ArtifactBody::chunk`]); past the artifact limit is final.
+                Err(e @ ApiError::Decode { .. }) => e,
+                Err(e) => return Err(e),
+            };
+            // The same policy as a request that got no answer; the caller's deadline, if
+            // any, bounds the whole (this future is dropped at it).
+            let decision = client.options().retry.decide(
+                &Attempt::NoResponse,
+                attempt,
+                started.elapsed(),
+                fastrand::f64(),
+            );
+            match decision {
+                Decision::RetryAfter(delay) => {
+                    client.debug(&format!(
+                        "retrying in {delay:.1?} (attempt {attempt}: {broke_off})"
+                    ));
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Decision::GiveUp => return Err(broke_off),
+            }
         }
     }
 
@@ -157,6 +172,41 @@ impl ArtifactStore {
         }
         crate::fsx::atomic::AtomicFile::create(path).ok()
     }
+}
+
+/// One attempt at reading `body` with `read`: its value when the body came whole, else why
+/// not (what the parser made of a broken-off body is not to be trusted).
+async fn read_body<T, F>(
+    body: ArtifactBody,
+    tee: Option<crate::fsx::atomic::AtomicFile>,
+    read: Arc<F>,
+) -> Result<Result<T, ApiError>, ApiError>
+where
+    T: Send + 'static,
+    F: Fn(&mut dyn Read) -> T + Send + Sync + 'static,
+{
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    let mut reader = BodyReader {
+        body,
+        handle: tokio::runtime::Handle::current(),
+        pending: Vec::new(),
+        at: 0,
+        ended: false,
+        error: None,
+        tee,
+        stopped,
+    };
+    let (value, error) = blocking(move || {
+        let value = read(&mut reader);
+        reader.keep_if_whole();
+        (value, reader.error)
+    })
+    .await?;
+    drop(stop);
+    Ok(match error {
+        Some(e) => Err(e),
+        None => Ok(value),
+    })
 }
 
 /// Run `f` on the blocking pool (a parser pulling a body through the runtime).
