@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-/// The most memory a run's node summary holds (every step's results and the manifest).
+/// The most memory a run's node summary holds for every step's results together, and again
+/// for the manifest (each has its own cap: see `insight::gather_within`).
 pub const SUMMARY_MEMORY_CAP: usize = 64 << 20;
 
 /// What a kept element costs beyond its own struct and strings: its slot in a map or an

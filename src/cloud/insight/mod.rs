@@ -143,13 +143,16 @@ pub async fn gather_within(
         insight.summary_line = "in progress".into();
         return Ok(insight);
     }
+    // The steps' results and the manifest have a cap each: a big project's manifest must not
+    // leave the results (what failed, the summary's point) unread. At most twice `cap` in all.
     let budget = Budget::new(cap);
+    let manifest_budget = Budget::new(cap);
     let steps = dbt_steps(run);
     // One manifest names every node: the last dbt step's (it saw the whole project). Read as
     // it arrives, only names, types and the child map kept.
     let mut manifest = None;
     for (index, _) in steps.iter().rev() {
-        let b = budget.clone();
+        let b = manifest_budget.clone();
         let read = move |r: &mut dyn std::io::Read| b.attempt(|| Manifest::read(r, &b));
         if let Some(parsed) = store
             .read(client, run, Some(*index), "manifest.json", read)
@@ -188,7 +191,9 @@ pub async fn gather_within(
     if insight.steps.is_empty() {
         insight.note = Some("the run has no dbt steps with results".into());
     }
-    if budget.is_cut() {
+    // A cut manifest names only the nodes it got to and may miss what failures skipped: the
+    // summary says it is cut (and a node-selected retry is refused), its results stay whole.
+    if budget.is_cut() || manifest_budget.is_cut() {
         insight.cut = true;
         insight.note = Some(cut_note(cap));
     }

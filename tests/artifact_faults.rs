@@ -1,7 +1,10 @@
-//! An artifact whose body breaks off mid-stream (the connection closed after part of it, the
-//! announced length never reached) is asked for again like a request that got no answer, under
-//! the same retry policy and inside the same deadline (issue 21 §4, §7). Served by a loopback
-//! relay in front of the real sandbox that cuts the first `run_results.json` bodies in half.
+//! Artifacts that misbehave, served by a loopback relay in front of the real sandbox (issue 21
+//! §4, §7):
+//! - a body that breaks off mid-stream (the connection closed after half of it, the announced
+//!   length never reached) is asked for again like a request that got no answer, under the
+//!   same retry policy and inside the same deadline;
+//! - a manifest that never ends is cut at its own cap and the steps' results are still read
+//!   whole (the manifest has a budget of its own).
 
 mod support;
 
@@ -13,14 +16,22 @@ use std::sync::Arc;
 use serde_json::Value;
 use support::*;
 
-/// A relay to `sandbox_url` that cuts the first `cuts` answers for `run_results.json` in the
-/// middle of their body; the count of those requests is shared.
+/// A relay to the sandbox; the count of `run_results.json` requests is shared.
 struct Relay {
     url: String,
     run_results_requests: Arc<AtomicUsize>,
 }
 
-fn relay(sandbox_url: &str, cuts: usize) -> Relay {
+/// What the relay does to artifacts.
+#[derive(Clone, Copy)]
+struct Faults {
+    /// Cut the first this many `run_results.json` answers in the middle of their body.
+    cuts: usize,
+    /// Answer `manifest.json` with a body that never ends (new nodes, one after another).
+    endless_manifest: bool,
+}
+
+fn relay(sandbox_url: &str, faults: Faults) -> Relay {
     let upstream = sandbox_url
         .trim_start_matches("http://")
         .trim_end_matches('/')
@@ -32,7 +43,7 @@ fn relay(sandbox_url: &str, cuts: usize) -> Relay {
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
             let (upstream, seen) = (upstream.clone(), seen.clone());
-            std::thread::spawn(move || forward(client, &upstream, &seen, cuts));
+            std::thread::spawn(move || forward(client, &upstream, &seen, faults));
         }
     });
     Relay {
@@ -41,7 +52,7 @@ fn relay(sandbox_url: &str, cuts: usize) -> Relay {
     }
 }
 
-fn forward(client: TcpStream, upstream: &str, seen: &AtomicUsize, cuts: usize) {
+fn forward(client: TcpStream, upstream: &str, seen: &AtomicUsize, faults: Faults) {
     let mut reader = BufReader::new(client.try_clone().unwrap());
     let mut client = client;
     // One request per connection: its head (without Connection) and its body, if any.
@@ -63,6 +74,10 @@ fn forward(client: TcpStream, upstream: &str, seen: &AtomicUsize, cuts: usize) {
             head.push(line);
         }
     }
+    if faults.endless_manifest && head[0].contains("/artifacts/manifest.json") {
+        endless_manifest(&mut client);
+        return;
+    }
     let mut body = vec![0; length];
     if reader.read_exact(&mut body).is_err() {
         return;
@@ -75,7 +90,7 @@ fn forward(client: TcpStream, upstream: &str, seen: &AtomicUsize, cuts: usize) {
     let mut answer = Vec::new();
     let _ = up.read_to_end(&mut answer);
     let cut = head[0].contains("/artifacts/run_results.json")
-        && seen.fetch_add(1, Ordering::SeqCst) < cuts;
+        && seen.fetch_add(1, Ordering::SeqCst) < faults.cuts;
     if cut {
         // The head as it came (its length announced) and half the body, then the connection
         // closes: a body broken off mid-stream.
@@ -92,6 +107,30 @@ fn forward(client: TcpStream, upstream: &str, seen: &AtomicUsize, cuts: usize) {
         return;
     }
     let _ = client.write_all(&answer);
+}
+
+/// `{"nodes": {` and then distinct nodes, up to 2 GiB or until datachonk stops reading.
+fn endless_manifest(client: &mut TcpStream) {
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n";
+    if client.write_all(head.as_bytes()).is_err() || client.write_all(b"{\"nodes\": {").is_err() {
+        return;
+    }
+    let mut written = 0usize;
+    let mut i = 0u64;
+    while written < 2 << 30 {
+        let mut batch = String::new();
+        while batch.len() < 64 << 10 {
+            i += 1;
+            batch.push_str(&format!(
+                r#""model.p.m{i:09}": {{"unique_id": "model.p.m{i:09}", "name": "m{i:09}", "resource_type": "model", "depends_on": {{"nodes": ["model.p.m{:09}"]}}}},"#,
+                i - 1
+            ));
+        }
+        if client.write_all(batch.as_bytes()).is_err() {
+            return;
+        }
+        written += batch.len();
+    }
 }
 
 /// The nodes of the sandbox's run `run`, read straight from it (no relay).
@@ -112,7 +151,13 @@ fn nodes_of(sb: &datachonk::sandbox::RunningSandbox, run: i64) -> Value {
 fn a_body_broken_off_mid_stream_is_read_again_and_the_summary_is_whole() {
     let sb = sandbox(&[]);
     let dir = workdir();
-    let relay = relay(&sb.base_url(), 1);
+    let relay = relay(
+        &sb.base_url(),
+        Faults {
+            cuts: 1,
+            endless_manifest: false,
+        },
+    );
     let r = datachonk_with(
         &sb,
         dir.path(),
@@ -150,7 +195,13 @@ fn a_body_broken_off_mid_stream_is_read_again_and_the_summary_is_whole() {
 fn bodies_that_always_break_off_are_retried_only_until_the_deadline() {
     let sb = sandbox(&[]);
     let dir = workdir();
-    let relay = relay(&sb.base_url(), usize::MAX);
+    let relay = relay(
+        &sb.base_url(),
+        Faults {
+            cuts: usize::MAX,
+            endless_manifest: false,
+        },
+    );
     let r = datachonk_with(
         &sb,
         dir.path(),
@@ -183,5 +234,46 @@ fn bodies_that_always_break_off_are_retried_only_until_the_deadline() {
     assert!(
         asked < 8,
         "the deadline ends the retries before the policy's 8 attempts ({asked})"
+    );
+}
+
+#[test]
+fn a_manifest_cut_at_its_cap_leaves_the_steps_results_whole() {
+    let sb = sandbox(&[]);
+    let dir = workdir();
+    let relay = relay(
+        &sb.base_url(),
+        Faults {
+            cuts: 0,
+            endless_manifest: true,
+        },
+    );
+    let r = datachonk_with(
+        &sb,
+        dir.path(),
+        TOKEN,
+        &["dbt-run", "--job-id", "2", "--wait", "--json"],
+        &[("DBT_CLOUD_ACCESS_URL", relay.url.as_str())],
+    );
+    assert_eq!(r.code, 1, "the run's Error:\n{}\n{}", r.stdout, r.stderr);
+    let doc: Value = serde_json::from_str(&r.stdout).expect("one JSON document");
+    let nodes = &doc["nodes"];
+    assert_eq!(nodes["cut"], true, "the summary says it is cut: {nodes}");
+    // The results were read: the failed model is there, no step left unread.
+    let steps = nodes["steps"].as_array().expect("steps");
+    assert!(steps.iter().all(|s| s["unavailable"].is_null()), "{nodes}");
+    let failed: Vec<&str> = steps
+        .iter()
+        .flat_map(|s| s["nodes"].as_array().unwrap())
+        .filter(|n| n["status"] == "error")
+        .map(|n| n["unique_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed.len(), 1, "{nodes}");
+    assert!(failed[0].ends_with(".stg_orders"), "{failed:?}");
+    let run = doc["run"]["id"].as_i64().unwrap();
+    let whole = nodes_of(&sb, run);
+    assert_eq!(
+        nodes["summary"], whole["summary"],
+        "the same counts as the whole summary"
     );
 }
