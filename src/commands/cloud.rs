@@ -426,11 +426,13 @@ fn print_run(ui: &Ui, run: &Run, logs: bool) {
         ui.out(format!("  cause     {}", RunMarker::strip(cause)));
     }
     if run.git_sha.is_some() || run.git_branch.is_some() {
-        ui.out(format!(
-            "  git       {} {}",
-            run.git_branch.as_deref().unwrap_or(""),
-            run.git_sha.as_deref().unwrap_or("")
-        ));
+        // `branch @ sha` as the cause says it, without a gap for the part not known.
+        let parts: Vec<&str> = [run.git_branch.as_deref(), run.git_sha.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|p| !p.is_empty())
+            .collect();
+        ui.out(format!("  git       {}", parts.join(" @ ")));
     }
     if let Some(d) = run.elapsed_seconds() {
         ui.out(format!("  duration  {d:.1}s"));

@@ -22,5 +22,4 @@ pub mod write;
 
 pub use pipeline::{generate, plan};
 pub use read::load::load_metadata;
-pub use render::commit::commit_message;
 pub use request::{GenerateError, Input, Plan, Request};

@@ -56,7 +56,8 @@ pub fn wants_signing(repo: &Repository) -> bool {
 
 /// Render `commit_message.txt` for the planned files. The context is the one the README
 /// documents for this template (`sources`, `files`, `summary`, `input`, `config`, `dialect`)
-/// plus `models` (model names of the committed `.sql` files) and `count`.
+/// plus `models` (model names of the committed `.sql` files), `staging_only` (all of them
+/// under a `staging` folder) and `count`.
 pub fn render_message(
     templates: &Templates,
     config: &GenerateConfig,
@@ -73,6 +74,11 @@ pub fn render_message(
         .filter_map(|f| f.path.rsplit('/').next())
         .map(|name| name.trim_end_matches(".sql").to_string())
         .collect();
+    // "staging models" only when they are (marts from the spec are models too, not staging).
+    let staging_only = generated
+        .iter()
+        .filter(|f| f.path.ends_with(".sql"))
+        .all(|f| f.path.split('/').any(|dir| dir == "staging"));
     let files: Vec<_> = generated
         .iter()
         .map(|f| json!({ "path": f.path, "status": f.change.label() }))
@@ -99,6 +105,7 @@ pub fn render_message(
         },
         "input": "its last `generate` run",
         "models": models,
+        "staging_only": staging_only,
         "count": generated.len(),
         "config": config,
         "dialect": config.dialect,

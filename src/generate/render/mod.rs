@@ -1,7 +1,6 @@
 //! The render stage: planned files' content, through the templates or (for unchanged
 //! built-ins) their native form.
 
-pub mod commit;
 pub mod models;
 pub mod native;
 pub mod shared;
