@@ -355,6 +355,24 @@ mod tests {
     }
 
     #[test]
+    fn after_job_shows_the_upstream_job_then_its_run_until_it_ends() {
+        let live = LiveLine::new();
+        live.upstream_waiting(5, "Nightly\u{1b}[2J");
+        let line = live.lock().line(Instant::now());
+        assert_eq!(
+            line,
+            "waiting for a run of job 5 (Nightly\\u{1b}[2J) · 0s in all"
+        );
+        let run: Run = serde_json::from_value(serde_json::json!({"id": 9, "status": 3})).unwrap();
+        live.upstream_status(5, &run);
+        let line = live.lock().line(Instant::now());
+        assert_eq!(line, "upstream run 9 of job 5: Running · 0s in all");
+        let done: Run = serde_json::from_value(serde_json::json!({"id": 9, "status": 10})).unwrap();
+        live.upstream_status(5, &done);
+        assert!(live.lock().items.is_empty() && live.bar().is_none());
+    }
+
+    #[test]
     fn outside_text_is_escaped_and_ended_runs_leave_the_line() {
         let live = LiveLine::new();
         let run: Run = serde_json::from_value(serde_json::json!({"id": 7, "status": 3})).unwrap();
