@@ -1539,12 +1539,12 @@ const EX_RUNS_WAIT: &str = examples!(
 );
 const EX_ARTIFACTS_LIST: &str = examples!(
     "datachonk cloud artifacts list 42",
-    "datachonk cloud artifacts list 42 --step 2 --json",
+    "datachonk cloud artifacts list 42 --step 4 --json",
 );
 const EX_ARTIFACTS_GET: &str = examples!(
     "datachonk cloud artifacts get 42 run_results.json | jq .results",
     "datachonk cloud artifacts get 42 manifest.json -o target/manifest.json",
-    "datachonk cloud artifacts get 42 sources.json --step 1",
+    "datachonk cloud artifacts get 42 sources.json --step 4",
 );
 const EX_CONFIG_SHOW: &str = examples!(
     "datachonk config show",
