@@ -976,3 +976,47 @@ fn a_run_started_elsewhere_is_asked_about_until_it_ends() {
     assert_eq!(sandbox.runs().len(), 2, "{:?}", sandbox.runs());
     assert_no_token(&serve, &browser);
 }
+
+#[test]
+fn a_run_on_dbt_cloud_is_linked_as_dbt_cloud() {
+    // The sandbox answers as a dbt Cloud on emea.dbt.com would: its runs link there.
+    let fixture = datachonk::sandbox::Fixture::from_yaml_str(support::FIXTURE, "FIXTURE")
+        .expect("fixture parses");
+    let sandbox = datachonk::sandbox::Sandbox::start(
+        datachonk::sandbox::SandboxOptions::default()
+            .with_fixture(fixture)
+            .with_links_url("https://emea.dbt.com"),
+    )
+    .expect("sandbox starts");
+    let serve = Serve::start(&sandbox);
+    let browser = open(&serve);
+    connect(&browser, TOKEN);
+    pick_job(&browser, 1);
+    let run_id = trigger_and_wait(&browser, "linked to dbt Cloud", "Success");
+
+    browser.wait_for(WAIT, "the run's link", |b| {
+        b.text_of("#run-link").filter(|t| !t.is_empty())
+    });
+    assert_eq!(
+        browser.text_of("#run-link").as_deref(),
+        Some("Open in dbt Cloud ↗")
+    );
+    let href = browser.execute(
+        "return document.getElementById('run-link').getAttribute('href')",
+        json!([]),
+    );
+    assert_eq!(
+        href.as_str(),
+        Some(format!("https://emea.dbt.com/deploy/1/projects/1/runs/{run_id}/").as_str())
+    );
+    // It opens in a new tab without handing the page to dbt Cloud.
+    let rel = browser.execute(
+        "return document.getElementById('run-link').getAttribute('rel')",
+        json!([]),
+    );
+    assert!(
+        rel.as_str().is_some_and(|r| r.contains("noopener")),
+        "{rel}"
+    );
+    assert_no_token(&serve, &browser);
+}

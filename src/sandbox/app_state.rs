@@ -29,6 +29,8 @@ pub(crate) struct AppState {
     pub loaded: Arc<Fixture>,
     pub executor: Executor,
     pub base_url: String,
+    /// What runs' `href` starts with: `base_url` unless told otherwise.
+    pub links_url: String,
     pub started: Instant,
     pub runs: Mutex<RunStore>,
     pub log: Mutex<RequestLog>,

@@ -130,6 +130,9 @@ pub struct SandboxOptions {
     /// How many requests `/_sandbox/requests` keeps (the newest; older ones are counted as
     /// dropped). Default [`requests::DEFAULT_LOG_CAPACITY`].
     pub request_log_capacity: usize,
+    /// Where runs' `href` links point (`https://emea.dbt.com`, say), as a dbt Cloud's own links
+    /// would; `None`: the sandbox itself.
+    pub links_url: Option<String>,
 }
 
 impl Default for SandboxOptions {
@@ -140,6 +143,7 @@ impl Default for SandboxOptions {
             faults: Vec::new(),
             executor: Executor::default(),
             first_run_id: 1,
+            links_url: None,
             on_request: None,
             tls: None,
             tls_cert_out: None,
@@ -181,6 +185,13 @@ impl SandboxOptions {
     pub fn with_fault(mut self, spec: &str) -> Result<Self, FaultSpecError> {
         self.faults.push(spec.parse()?);
         Ok(self)
+    }
+
+    /// Runs link to `url` (their `href`) instead of to the sandbox: what a client shows for a
+    /// run of a real dbt Cloud, without leaving loopback.
+    pub fn with_links_url(mut self, url: impl Into<String>) -> Self {
+        self.links_url = Some(url.into());
+        self
     }
 
     pub fn with_first_run_id(mut self, id: i64) -> Self {
@@ -315,6 +326,10 @@ impl Sandbox {
             world: std::sync::RwLock::new(loaded.clone()),
             loaded,
             executor: options.executor,
+            links_url: options
+                .links_url
+                .clone()
+                .unwrap_or_else(|| base_url.clone()),
             base_url: base_url.clone(),
             started: Instant::now(),
             runs: Mutex::new(RunStore::new(options.first_run_id)),

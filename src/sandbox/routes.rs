@@ -637,7 +637,7 @@ fn job_with_related(
             .rev()
             .filter(|r| r.job_id == job.id)
             .find(|r| !completed || r.snapshot(now).status.is_terminal())
-            .map_or(Value::Null, |r| json::run(r, fx, &none, &s.base_url, now))
+            .map_or(Value::Null, |r| json::run(r, fx, &none, &s.links_url, now))
     };
     if include.contains("most_recent_run") {
         v["most_recent_run"] = latest(false);
@@ -666,7 +666,7 @@ fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
 /// The response to a trigger embeds `trigger` and `job`, as dbt Cloud's does.
 fn created_run_response(s: &AppState, run: &Run, now: Instant) -> Response {
     let include: BTreeSet<String> = ["trigger", "job"].iter().map(|x| x.to_string()).collect();
-    ok(json::run(run, &s.fixture(), &include, &s.base_url, now))
+    ok(json::run(run, &s.fixture(), &include, &s.links_url, now))
 }
 
 /// Start a live run's worker (after the store's lock is released), then answer.
@@ -813,7 +813,7 @@ async fn list_runs(
                 },
                 _ => json!(r.id),
             };
-            Some((key, json::run(r, &s.fixture(), &include, &s.base_url, now)))
+            Some((key, json::run(r, &s.fixture(), &include, &s.links_url, now)))
         })
         .collect();
     list_response(items, &q, &order, filters)
@@ -838,7 +838,7 @@ async fn get_run(
         run,
         &s.fixture(),
         &include,
-        &s.base_url,
+        &s.links_url,
         Instant::now(),
     )))
 }
@@ -854,7 +854,7 @@ async fn cancel_run(State(s): Shared, Path(p): Params, headers: HeaderMap) -> Ap
         run,
         &s.fixture(),
         &BTreeSet::new(),
-        &s.base_url,
+        &s.links_url,
         now,
     )))
 }
