@@ -155,7 +155,15 @@ impl ArtifactStore {
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
-                Decision::GiveUp => return Err(broke_off),
+                Decision::GiveUp => {
+                    return Err(match broke_off {
+                        ApiError::Decode { what, detail } if attempt > 1 => ApiError::Decode {
+                            what,
+                            detail: format!("{detail}; asked {attempt} times"),
+                        },
+                        e => e,
+                    })
+                }
             }
         }
     }
