@@ -193,8 +193,6 @@ impl Ui {
 
     /// The one JSON document of `--json` mode.
     pub fn json(&self, value: &serde_json::Value) {
-        self.stdout_used.store(true, Ordering::SeqCst);
-        let mut out = std::io::stdout().lock();
         let value = match (&self.json_fields, value) {
             (Some(fields), serde_json::Value::Object(doc)) => {
                 let mut merged = fields.clone();
@@ -203,18 +201,7 @@ impl Ui {
             }
             _ => std::borrow::Cow::Borrowed(value),
         };
-        let _ = serde_json::to_writer_pretty(&mut out, value.as_ref());
-        let _ = writeln!(out);
-    }
-
-    /// The one JSON document of `--json` mode, written straight from `value`: a large
-    /// document (a run's nodes) is never built as a `serde_json::Value` first.
-    pub fn json_of<T: serde::Serialize>(&self, value: &T) {
-        if self.json_fields.is_some() {
-            // Extra top-level fields are merged into a Value; only small documents carry them.
-            return self.json(&serde_json::to_value(value).unwrap_or_default());
-        }
-        self.write_json(value);
+        self.write_json(value.as_ref());
     }
 
     /// The one JSON document of `--json` mode, an object whose large fields (a run's nodes)
