@@ -4,6 +4,7 @@
 //! exit code is datachonk's, the outputs land in `$GITHUB_OUTPUT`, quotes in the command group
 //! words without anything being evaluated, and a cancel reaches datachonk.
 
+mod github_support;
 mod release_support;
 mod support;
 
@@ -12,8 +13,49 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use datachonk::sandbox::{RunStatus, RunningSandbox};
+use github_support as github;
 use release_support::{release_folder, serve};
 use support::{assert_no_token, exit_within, sandbox, wait_for_runs, Run, TOKEN};
+
+/// The environment action.yml gives its step: each `${{ inputs.NAME }}` is the input `given`
+/// (else its default in action.yml), `${{ github.token }}` the workflow's token.
+fn action_env(given: &[(&str, &str)], github_token: &str) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("action.yml"))
+        .expect("action.yml");
+    let doc: serde_json::Value = serde_saphyr::from_str(&text).expect("action.yml is YAML");
+    fn eval(value: &str, doc: &serde_json::Value, given: &[(&str, &str)], token: &str) -> String {
+        let expr = value
+            .trim()
+            .strip_prefix("${{")
+            .and_then(|v| v.strip_suffix("}}"))
+            .map(str::trim);
+        match expr {
+            None => value.to_string(),
+            Some("github.token") => token.to_string(),
+            Some(e) => {
+                let name = e.strip_prefix("inputs.").unwrap_or_else(|| panic!("{e}"));
+                match given.iter().find(|(k, _)| *k == name) {
+                    Some((_, v)) => v.to_string(),
+                    None => {
+                        let default = doc["inputs"][name]["default"].as_str();
+                        eval(default.unwrap_or_default(), doc, given, token)
+                    }
+                }
+            }
+        }
+    }
+    let env = doc["runs"]["steps"][0]["env"]
+        .as_object()
+        .expect("the step's env");
+    env.iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                eval(v.as_str().unwrap_or_default(), &doc, given, github_token),
+            )
+        })
+        .collect()
+}
 
 struct Runner {
     _root: tempfile::TempDir,
@@ -55,9 +97,14 @@ impl Runner {
             .env("GITHUB_OUTPUT", self.path("output"))
             .env("GITHUB_PATH", self.path("path"))
             .env("RUNNER_TEMP", self.path("runner-temp"))
-            .env("INPUT_COMMAND", command)
-            .env("INPUT_VERSION", "v0.1.0")
-            .env("INPUT_DBT_CLOUD_API_TOKEN", TOKEN)
+            .envs(action_env(
+                &[
+                    ("command", command),
+                    ("version", "v0.1.0"),
+                    ("dbt-cloud-api-token", TOKEN),
+                ],
+                github::GITHUB_TOKEN,
+            ))
             .env("DATACHONK_BASE_URL", &self.base)
             .env("DBT_CLOUD_ACCESS_URL", sb.base_url())
             .env("DBT_CLOUD_ACCOUNT_ID", "1");
@@ -201,4 +248,31 @@ fn cancelling_the_workflow_cancels_the_dbt_cloud_run() {
     assert_eq!(runs.len(), 1);
     assert_eq!(runner.outputs(), "exit-code=143\n");
     assert_no_token(&run, TOKEN);
+}
+
+#[test]
+fn on_a_pull_request_the_action_comments_the_verdict_with_the_workflows_token() {
+    // No token given to the action: its github-token input defaults to the workflow's.
+    let sb = sandbox(&[]);
+    let runner = Runner::new();
+    let gh = github::GitHub::start(0);
+    let events = tempfile::tempdir().unwrap();
+    let mut step = runner.step(&sb, "dbt-run --job-id 2 --wait --pr-comment");
+    for (k, v) in github::actions_env(events.path(), &gh.url()) {
+        if k != "GITHUB_TOKEN" {
+            step.env(k, v);
+        }
+    }
+    let out = Run::checked(step.output().unwrap(), TOKEN);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    for text in [&out.stdout, &out.stderr] {
+        assert!(!text.contains(github::GITHUB_TOKEN), "{text}");
+    }
+    let ours = gh.ours();
+    assert_eq!(ours.len(), 1, "{:?}", gh.seen());
+    assert!(ours[0].1.contains("ERROR"), "{}", ours[0].1);
+    assert!(gh
+        .seen()
+        .iter()
+        .all(|r| r.authorization == format!("Bearer {}", github::GITHUB_TOKEN)));
 }
