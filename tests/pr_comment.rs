@@ -8,8 +8,8 @@ mod github_support;
 mod support;
 
 use github_support::*;
-use support::*;
 use serde_json::json;
+use support::*;
 
 fn run(
     sb: &datachonk::sandbox::RunningSandbox,
