@@ -46,9 +46,15 @@ pub fn api_answer(data: &[u8]) {
 
 /// `run_results.json` with a `manifest.json` (the node summary), and `sources.json`.
 pub fn artifacts(data: &[u8]) {
-    use crate::cloud::insight::{manifest::Manifest, nodes};
+    use crate::cloud::insight::{budget::Budget, freshness, manifest::Manifest, nodes};
     let manifest = Manifest::parse(data).ok();
     let _ = nodes::from_run_results(data, manifest.as_ref());
+    let _ = freshness::from_sources_json(data, manifest.as_ref());
+    // As the node summary reads them: streamed, under a cap small enough to be reached (the
+    // cut), each reading an attempt whose kept bytes are given back when it fails.
+    let budget = Budget::new(16 << 10);
+    let manifest = budget.attempt(|| Manifest::read(data, &budget)).ok();
+    let _ = budget.attempt(|| nodes::read_run_results(data, manifest.as_ref(), &budget));
 }
 
 /// The trigger bodies the sandbox accepts (JSON and form) and serve's request bodies.
