@@ -88,7 +88,7 @@ pub(crate) fn is_outage(e: &ApiError) -> bool {
 const SLOWEST: Duration = Duration::from_secs(10);
 
 /// How long before the expected end the polls come every [`FAST`].
-const LEAD: Duration = Duration::from_secs(1);
+const LEAD: Duration = Duration::from_millis(500);
 /// A poll lands this long after the expected end, so that when the run ends on time this
 /// one poll sees it (and clocks a few milliseconds apart do not make it miss).
 const LAND: Duration = Duration::from_millis(30);
@@ -113,10 +113,13 @@ pub fn next_poll(
                     // Sparse while the end is far: half the way there (never less than the
                     // proportional pace, never more than SLOWEST), and never past the window.
                     let to_window = window_start - in_state;
-                    (to_window / 2)
-                        .max(proportional)
-                        .min(SLOWEST)
-                        .min(to_window)
+                    let delay = (to_window / 2).max(proportional).min(SLOWEST);
+                    // A poll just short of the window would only add one.
+                    if to_window.saturating_sub(delay) < Duration::from_secs(1) {
+                        to_window
+                    } else {
+                        delay
+                    }
                 } else if in_state < landing {
                     // Every FAST, timed so that one poll lands right after the expected end.
                     let to_landing = landing - in_state;
@@ -139,6 +142,47 @@ pub fn next_poll(
             None => proportional,
         },
     }
+}
+
+/// The delay before the next poll of `run`: [`next_poll`], expecting the end from the job's
+/// history, else from the steps seen so far. Before any step has finished there is nothing to
+/// expect; while the step running is not the last one, the run can only end by failing, so
+/// it is looked at in proportion to its age (a quarter of it, at most SLOWEST) rather than
+/// every FAST.
+fn pace(run: &Run, status: RunStatus, in_state: Duration, history: Option<Duration>) -> Duration {
+    if let Some(expected) = history.or_else(|| expected_from_steps(run)) {
+        return next_poll(status, in_state, Some(expected));
+    }
+    if status == RunStatus::Running && more_steps_follow(run) {
+        let age = run
+            .created_at
+            .and_then(|t| server_age(t.0))
+            .unwrap_or(in_state);
+        return (age / 4).clamp(FAST, SLOWEST);
+    }
+    next_poll(status, in_state, None)
+}
+
+/// The run's job has steps after the one running now.
+fn more_steps_follow(run: &Run) -> bool {
+    let (Some(job), Some(running)) = (
+        run.job.as_ref(),
+        run.steps()
+            .iter()
+            .filter(|s| s.run_status() == RunStatus::Running)
+            .filter_map(|s| s.index)
+            .max(),
+    ) else {
+        return false;
+    };
+    let Some(commands) = job.execute_steps.as_ref().map(Vec::len) else {
+        return false;
+    };
+    let total = SETUP_STEPS
+        + commands
+        + usize::from(job.run_generate_sources == Some(true))
+        + usize::from(job.generate_docs == Some(true));
+    usize::try_from(running).is_ok_and(|i| i < total)
 }
 
 /// Steps every run has before the job's own commands: clone, profile, `dbt deps`.
@@ -331,11 +375,7 @@ pub async fn wait_for_run(
         }
         on_event(WaitEvent::Polled(&run));
         let in_state = time_in_state(&run, state_since);
-        // Without history, the steps seen so far tell when the run should end.
-        let expected = options
-            .expected_running
-            .or_else(|| expected_from_steps(&run));
-        let delay = next_poll(status, in_state, expected);
+        let delay = pace(&run, status, in_state, options.expected_running);
         if past_deadline() {
             return Ok(WaitEnd::TimedOut(Some(run)));
         }
@@ -389,22 +429,21 @@ mod tests {
     #[test]
     fn polls_sparsely_before_the_expected_end_lands_right_after_it_but_not_forever() {
         let expected = Some(secs(100.0));
-        // Long before the end: half the way to the window (99 s), at most SLOWEST.
+        // Long before the end: half the way to the window (99.5 s), at most SLOWEST.
         assert_eq!(next_poll(RunStatus::Running, secs(50.0), expected), SLOWEST);
         assert_eq!(
             next_poll(RunStatus::Running, secs(80.0), expected),
-            secs(9.5)
+            secs(9.75)
         );
-        // Never past the window's start.
+        // Never past the window's start, and straight to it rather than just short of it.
         assert_eq!(
             next_poll(RunStatus::Running, secs(95.0), expected),
-            secs(4.0)
+            secs(4.5)
         );
         // In the window: polls timed to land 30 ms after the expected end.
         let landing =
             |at: f64| at + next_poll(RunStatus::Running, secs(at), expected).as_secs_f64();
-        assert!((landing(99.0) - 99.53).abs() < 1e-6, "{}", landing(99.0));
-        assert!((landing(99.53) - 100.03).abs() < 1e-6, "{}", landing(99.53));
+        assert!((landing(99.5) - 100.03).abs() < 1e-6, "{}", landing(99.5));
         assert!((landing(99.8) - 100.03).abs() < 1e-6, "{}", landing(99.8));
         // Then every FAST for a while, and back to proportional far past the end.
         assert_eq!(next_poll(RunStatus::Running, secs(100.1), expected), FAST);
@@ -510,6 +549,23 @@ mod tests {
             ],
         );
         assert_eq!(expected_from_steps(&run), None);
+    }
+
+    #[test]
+    fn a_step_that_is_not_the_last_is_looked_at_in_proportion_to_the_runs_age() {
+        let early = running(20.0, &["dbt build"], &[(0.0, None)]);
+        let mut jobless = early.clone();
+        jobless.job = None;
+        let running = RunStatus::Running;
+        assert_eq!(pace(&early, running, secs(20.0), None), secs(5.0));
+        // Not knowing how many steps follow: the proportional pace.
+        assert_eq!(pace(&jobless, running, secs(20.0), None), secs(2.0));
+        // History first.
+        let history = Some(secs(100.0));
+        assert_eq!(
+            pace(&early, running, secs(20.0), history),
+            next_poll(running, secs(20.0), history)
+        );
     }
 
     #[test]
