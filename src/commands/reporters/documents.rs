@@ -1,5 +1,6 @@
 //! The `--json` documents of deploy verdicts (schema in `dbt-run --help` and the README), and
-//! the one verdict line of several runs.
+//! the one verdict line of several runs. A document's small fields are values; the nodes it
+//! carries are written straight from the run's summary (see [`Large`]), in the same bytes.
 
 use std::collections::BTreeMap;
 
