@@ -399,8 +399,8 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub strict: bool,
 
-    /// Stage declared tables that a model of the project already reads (`source('s', 't')`):
-    /// by default they get no new model.
+    /// Stage tables that a model of the project already reads (a declared table through
+    /// `source('s', 't')`, a seed through `ref('seed')`): by default they get no new model.
     #[arg(long)]
     pub include_staged: bool,
 

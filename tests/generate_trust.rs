@@ -790,3 +790,59 @@ fn new_models_go_where_the_sources_staging_models_live_and_are_listed_in_their_f
     p.dbt_green(3);
     p.settled();
 }
+
+#[test]
+fn a_seed_a_persons_model_refs_is_staged_already() {
+    // jaffle_shop's shape: raw data as seeds, staged by models that `ref` them; the catalog
+    // dbt writes lists the seeds as nodes.
+    let p = Project::new("models", "datachonk.yaml", "generate:\n  dialect: duckdb\n");
+    p.write("seeds/raw_orders.csv", "id,customer_id,amount\n1,1,10.5\n");
+    p.write("seeds/raw_customers.csv", "id,name\n1,Ann\n");
+    p.write(
+        "models/staging/stg_orders.sql",
+        "select id as order_id, customer_id, amount from {{ ref('raw_orders') }}\n",
+    );
+    p.dbt(&["seed"]);
+    p.dbt(&["run"]);
+    p.dbt(&["docs", "generate"]);
+    let before = snapshot(&p.root);
+    let (code, out) = p.generate_in(".", &["--from-catalog", "target/catalog.json"]);
+    assert_eq!(code, 0, "{out}");
+    // raw_customers is staged; raw_orders, which stg_orders refs, is not staged again.
+    assert!(
+        out.contains("1 selected table(s) are already read by models of the project"),
+        "{out}"
+    );
+    let written: Vec<&str> = out
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("new "))
+        .collect();
+    assert_eq!(written.len(), 3, "{out}");
+    assert!(
+        written.iter().any(|l| l.ends_with("stg_main__customers.sql")),
+        "{out}"
+    );
+    assert!(!written.iter().any(|l| l.contains("orders.sql")), "{out}");
+    // The person's model is untouched.
+    let stg = before
+        .iter()
+        .find(|(f, _)| f == "models/staging/stg_orders.sql")
+        .expect("the person's model");
+    assert_eq!(
+        std::fs::read(p.root.join("models/staging/stg_orders.sql")).unwrap(),
+        stg.1
+    );
+    p.dbt_green(2);
+    // Asked for, it is staged anyway.
+    let (code, out) = p.generate_in(
+        ".",
+        &["--from-catalog", "target/catalog.json", "--include-staged"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().starts_with("new ") && l.contains("orders.sql")),
+        "{out}"
+    );
+}

@@ -199,7 +199,7 @@ pub(crate) fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateErro
     // A table a model of the person's already reads is staged: no second model for it,
     // unless asked for, or datachonk generates one already.
     let mut staged_elsewhere = 0;
-    if !req.include_staged && !project.staged.is_empty() {
+    if !req.include_staged && !(project.staged.is_empty() && project.staged_seeds.is_empty()) {
         selected.retain(|&i| {
             let t = &metadata.tables[i];
             let name = t.declared_name.as_deref().unwrap_or(&t.name);
@@ -209,7 +209,8 @@ pub(crate) fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateErro
                 .is_some_and(|names| names.contains(&t.name));
             let staged = project
                 .staged
-                .contains(&(t.source.to_ascii_lowercase(), name.to_ascii_lowercase()));
+                .contains(&(t.source.to_ascii_lowercase(), name.to_ascii_lowercase()))
+                || t.seed && project.staged_seeds.contains(&name.to_ascii_lowercase());
             staged_elsewhere += usize::from(staged && !ours);
             ours || !staged
         });

@@ -35,6 +35,8 @@ pub struct Manifest {
     /// file project-relative, as `original_file_path` says; a package's models' files prefixed
     /// with `<package>:` so they never pass for the project's own).
     pub reads: BTreeSet<(String, String, String)>,
+    /// `(model file, seed name)` for each seed a model reads (lower-cased, files as `reads`).
+    pub seed_reads: BTreeSet<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -133,6 +135,11 @@ pub fn read(path: &Path, project: Option<&str>) -> Result<Manifest, ManifestErro
             None => file,
         };
         for dep in &node.depends_on.nodes {
+            if let Some(seed) = dep.strip_prefix("seed.") {
+                let name = seed.rsplit('.').next().unwrap_or(seed);
+                m.seed_reads
+                    .insert((file.clone(), name.to_ascii_lowercase()));
+            }
             if let Some(s) = raw.sources.get(dep) {
                 m.reads.insert((
                     file.clone(),

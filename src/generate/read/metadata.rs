@@ -27,6 +27,8 @@ pub struct Table {
     /// A catalog node of the project itself (model, snapshot, test…; not a seed): never a
     /// staging input unless selected by name.
     pub project_node: bool,
+    /// A catalog node that is one of the project's seeds: a model that `ref`s it stages it.
+    pub seed: bool,
     /// The table's name in the project's own declaration of its source (`source(_, NAME)`),
     /// when the project declares it.
     pub declared_name: Option<String>,

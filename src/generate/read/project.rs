@@ -67,6 +67,9 @@ pub struct Project {
     /// Tables some model of the person's already reads: `(source, table)` of each
     /// `source('s', 't')` call in their model files, lower-cased.
     pub staged: std::collections::BTreeSet<(String, String)>,
+    /// Seeds some model of the person's already reads: the name of each `ref('seed')` call in
+    /// their model files (or, from a manifest, each seed a model depends on), lower-cased.
+    pub staged_seeds: std::collections::BTreeSet<String>,
     /// Per source (lower-cased), the person's staging models reading it: (folder, model name),
     /// from `stg_*` files and files under a `staging` folder.
     pub staging_models: BTreeMap<String, Vec<(String, String)>>,
@@ -212,6 +215,12 @@ impl Project {
                 .into_iter()
                 .filter(|(file, _, _)| !ours(file))
                 .map(|(_, s, t)| (s, t)),
+        );
+        self.staged_seeds.extend(
+            m.seed_reads
+                .into_iter()
+                .filter(|(file, _)| !ours(file))
+                .map(|(_, seed)| seed),
         );
         self.adapter_type = m.adapter_type;
         self.manifest = Some(path);
@@ -426,6 +435,7 @@ pub fn read_with(root: &Path, ours: &dyn Fn(&str) -> bool) -> Result<Project, Pr
                     }
                 }
                 project.staged.extend(calls);
+                project.staged_seeds.extend(ref_calls(&text));
             }
             project.model_files.entry(stem).or_insert(rel);
             continue;
@@ -560,17 +570,38 @@ pub(crate) fn parse(
     })
 }
 
+/// The node named by every `ref('name')` (or `ref('package', 'name')`) call in a model's text,
+/// lower-cased.
+pub fn ref_calls(text: &str) -> Vec<String> {
+    calls_of("ref(", text)
+        .into_iter()
+        .filter_map(|mut args| args.pop())
+        .collect()
+}
+
 /// `(source, table)` of every `source('s', 't')` call in a model's text, lower-cased.
 pub fn source_calls(text: &str) -> Vec<(String, String)> {
+    calls_of("source(", text)
+        .into_iter()
+        .filter_map(|args| match args.as_slice() {
+            [source, table] => Some((source.clone(), table.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The leading quoted arguments (up to two, lower-cased) of every call of `open` (`ref(`),
+/// a word of its own, in `text`.
+fn calls_of(open: &str, text: &str) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     let mut rest = text;
-    while let Some(at) = rest.find("source(") {
+    while let Some(at) = rest.find(open) {
         // `source(` as a word: not the tail of another name (`my_source(`).
         let word = rest[..at]
             .chars()
             .next_back()
             .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '.'));
-        rest = &rest[at + "source(".len()..];
+        rest = &rest[at + open.len()..];
         if !word {
             continue;
         }
@@ -586,8 +617,8 @@ pub fn source_calls(text: &str) -> Vec<(String, String)> {
             s = t[1 + end + 1..].trim_start();
             s = s.strip_prefix(',').unwrap_or(s);
         }
-        if let [source, table] = args.as_slice() {
-            out.push((source.clone(), table.clone()));
+        if !args.is_empty() {
+            out.push(args);
         }
     }
     out

@@ -42,7 +42,8 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Metadata, CatalogError> {
         table.source = table.schema.clone();
         // Seeds are raw data (staged like a source); models, snapshots and tests are the
         // project's own work, never staging inputs (unless selected by name).
-        table.project_node = !unique_id.starts_with("seed.");
+        table.seed = unique_id.starts_with("seed.");
+        table.project_node = !table.seed;
         push(&mut tables, &mut seen, table);
     }
     Ok(Metadata { tables })

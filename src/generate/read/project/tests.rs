@@ -71,6 +71,15 @@ fn source_calls_are_found_in_either_quotes_and_not_in_other_names() {
 }
 
 #[test]
+fn ref_calls_name_the_node_with_or_without_its_package_and_not_in_other_names() {
+    let sql = "select * from {{ ref('Raw_Orders') }} join {{ref( \"shop\", 'raw_items', v=2)}} join {{ my_ref('x') }} join {{ ref(var('m')) }}";
+    assert_eq!(
+        ref_calls(sql),
+        vec!["raw_orders".to_string(), "raw_items".into()]
+    );
+}
+
+#[test]
 fn duplicate_keys_keep_the_last_and_are_reported_with_their_line() {
     let text = "models:\n  - name: m\n    columns:\n      - name: c\n        data_type: varchar\n        data_type: integer\n";
     let p = project_of(&[("models/m.yml", text)]).unwrap();
