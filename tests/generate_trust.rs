@@ -820,7 +820,9 @@ fn a_seed_a_persons_model_refs_is_staged_already() {
         .collect();
     assert_eq!(written.len(), 3, "{out}");
     assert!(
-        written.iter().any(|l| l.ends_with("stg_main__customers.sql")),
+        written
+            .iter()
+            .any(|l| l.ends_with("stg_main__customers.sql")),
         "{out}"
     );
     assert!(!written.iter().any(|l| l.contains("orders.sql")), "{out}");

@@ -199,7 +199,8 @@ pub(crate) fn plan_with(req: &Request, sink: &Sink) -> Result<Plan, GenerateErro
     // A table a model of the person's already reads is staged: no second model for it,
     // unless asked for, or datachonk generates one already.
     let mut staged_elsewhere = 0;
-    if !req.include_staged && !(project.staged.is_empty() && project.staged_seeds.is_empty()) {
+    let reads_any = !project.staged.is_empty() || !project.staged_seeds.is_empty();
+    if !req.include_staged && reads_any {
         selected.retain(|&i| {
             let t = &metadata.tables[i];
             let name = t.declared_name.as_deref().unwrap_or(&t.name);
