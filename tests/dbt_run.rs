@@ -864,18 +864,7 @@ fn a_pull_request_run_is_a_ci_run_of_its_commit_and_replaces_the_pull_requests_o
 #[test]
 fn a_run_that_built_another_commit_is_an_error_naming_both() {
     // Job 1 reports it built another commit than the one asked for.
-    let yaml = FIXTURE.replacen(
-        "run: {queued_ms: 30, starting_ms: 30, step_ms: 40, step_durations_ms: {4: 1200}}",
-        "run: {queued_ms: 10, starting_ms: 10, step_ms: 10, builds_sha: 0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f}",
-        1,
-    );
-    assert_ne!(yaml, FIXTURE);
-    let fixture = datachonk::sandbox::Fixture::from_yaml_str(&yaml, "a job building another sha")
-        .expect("fixture parses");
-    let sb = datachonk::sandbox::Sandbox::start(
-        datachonk::sandbox::SandboxOptions::default().with_fixture(fixture),
-    )
-    .expect("sandbox starts");
+    let sb = sandbox_building("0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f");
     let dir = workdir();
     let r = datachonk(
         &sb,

@@ -178,18 +178,19 @@ fn github_event(env: &dyn Fn(&str) -> Option<String>) -> Result<PullRequest, Str
     })
 }
 
+/// An environment of these variables only, for tests of what reads the CI's variables.
+#[cfg(test)]
+pub(crate) fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |k: &str| map.get(k).cloned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k: &str| map.get(k).cloned()
-    }
 
     #[test]
     fn a_number_by_hand_takes_the_ci_systems_provider_else_the_remotes() {

@@ -126,6 +126,24 @@ pub enum Event<'a> {
     },
 }
 
+impl Event<'_> {
+    /// An event that ends a wait on one run, with a line of its own: a verdict, a retry or
+    /// the decision not to, a stop, a timeout, a job not triggered. Reporters clear what they
+    /// drew for the wait before it.
+    pub fn ends_a_wait(&self) -> bool {
+        matches!(
+            self,
+            Event::Verdict { .. }
+                | Event::Retry { .. }
+                | Event::NotRetried { .. }
+                | Event::Interrupted { .. }
+                | Event::CancelUnconfirmed { .. }
+                | Event::TimedOut { .. }
+                | Event::NotTriggered { .. }
+        )
+    }
+}
+
 /// Why a cancel was not confirmed.
 #[derive(Debug)]
 pub enum CancelProblem<'a> {

@@ -72,6 +72,20 @@ pub fn sandbox(faults: &[&str]) -> RunningSandbox {
     Sandbox::start(options).expect("sandbox starts")
 }
 
+/// The sandbox of [`FIXTURE`], except that job 1's runs report they built `sha`, whatever
+/// commit they were asked for (a dbt Cloud that checked out something else).
+pub fn sandbox_building(sha: &str) -> RunningSandbox {
+    let yaml = FIXTURE.replacen(
+        "run: {queued_ms: 30, starting_ms: 30, step_ms: 40, step_durations_ms: {4: 1200}}",
+        &format!("run: {{queued_ms: 10, starting_ms: 10, step_ms: 10, builds_sha: {sha}}}"),
+        1,
+    );
+    assert_ne!(yaml, FIXTURE, "job 1's run line moved");
+    let fixture =
+        Fixture::from_yaml_str(&yaml, "a job building another sha").expect("fixture parses");
+    Sandbox::start(SandboxOptions::default().with_fixture(fixture)).expect("sandbox starts")
+}
+
 /// The result of one datachonk invocation.
 pub struct Run {
     pub code: i32,

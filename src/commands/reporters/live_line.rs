@@ -81,14 +81,8 @@ impl LiveLine {
             Event::UpstreamWaiting { job_id, name, .. } => self.upstream_waiting(job_id, name),
             Event::UpstreamStatus { job_id, run } => self.upstream_status(job_id, run),
             Event::GaveUp { run, .. } => self.forget(Key::Run(run.id)),
-            Event::Verdict { .. }
-            | Event::Retry { .. }
-            | Event::NotRetried { .. }
-            | Event::Interrupted { .. }
-            | Event::CancelUnconfirmed { .. }
-            | Event::TimedOut { .. }
-            | Event::NotTriggered { .. }
-            | Event::Left { .. } => self.clear(),
+            Event::Left { .. } => self.clear(),
+            _ if event.ends_a_wait() => self.clear(),
             _ => {}
         }
     }

@@ -151,15 +151,7 @@ async fn put(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k: &str| map.get(k).cloned()
-    }
+    use crate::cloud::pull_request::env_of;
 
     #[test]
     fn no_comment_without_github_actions_a_token_or_a_pull_request() {

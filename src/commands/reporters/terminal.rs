@@ -181,14 +181,8 @@ impl Terminal<'_> {
     fn lines(&self, event: &Event<'_>) {
         let report = self.fold(event);
         match event {
-            Event::Verdict { .. }
-            | Event::Retry { .. }
-            | Event::NotRetried { .. }
-            | Event::Interrupted { .. }
-            | Event::CancelUnconfirmed { .. }
-            | Event::TimedOut { .. }
-            | Event::GaveUp { .. }
-            | Event::NotTriggered { .. } => self.ending(event),
+            Event::GaveUp { .. } => self.ending(event),
+            _ if event.ends_a_wait() => self.ending(event),
             _ => self.progress(event),
         }
         if let Some(run_id) = report {
