@@ -19,7 +19,7 @@ use support::{datachonk_with, workdir, TOKEN};
 
 /// Job 1's dbt step runs 3.5 s (long enough for its time to tick past 2 s) and its name
 /// carries an OSC title sequence, as outside text may. Job 2 is quick; job 3 waits in the
-/// queue for 2.5 s.
+/// queue for 2.5 s; job 4 fails once, then passes.
 const FIXTURE: &str = r#"
 accounts: [{id: 1, name: Test Analytics}]
 projects: [{id: 1, account_id: 1, name: analytics}]
@@ -43,6 +43,12 @@ jobs:
     name: Queued long
     execute_steps: ["dbt parse"]
     run: {queued_ms: 2500, starting_ms: 100, step_ms: 100}
+  - id: 4
+    project_id: 1
+    environment_id: 1
+    name: Flaky
+    execute_steps: ["dbt build"]
+    run: {queued_ms: 100, starting_ms: 100, step_ms: 300, step_durations_ms: {4: 1500}, outcome: error, fail_times: 1}
 tokens:
   - {token: fake-admin-token-5b2e91, permissions: account_admin}
 "#;
@@ -185,4 +191,62 @@ fn several_jobs_share_one_live_line_and_quiet_draws_none() {
         "{quiet:?}"
     );
     assert!(quiet.contains("SUCCESS run"), "{quiet:?}");
+}
+
+#[test]
+fn runs_wait_and_a_retry_draw_the_live_line_too() {
+    let sb = sandbox();
+    // `cloud runs wait` on a run triggered elsewhere.
+    let dir = workdir();
+    let started = datachonk_with(
+        &sb,
+        dir.path(),
+        TOKEN,
+        &["dbt-run", "--job-id", "1", "--json"],
+        &[],
+    );
+    assert_eq!(started.code, 0, "{}", started.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&started.stdout).expect("one JSON document");
+    let run = doc["run"]["id"].as_i64().expect("the run's id").to_string();
+    let (code, seen) = on_a_terminal(&sb, &["cloud", "runs", "wait", &run]);
+    assert_eq!(code, 0, "{seen:?}");
+    let draws: Vec<&str> = seen.split(ERASE).filter(|d| is_live(d)).collect();
+    assert!(
+        draws
+            .iter()
+            .any(|d| d.contains(&format!("run {run}: Running · step 4 "))),
+        "{draws:?}"
+    );
+    assert!(draws.iter().all(|d| !d.contains('\n')), "{draws:?}");
+    cleared_before_the_verdict(&seen, "SUCCESS run");
+
+    // A retry: the first attempt's line is taken away before the retry is said, and the
+    // retried run gets a line of its own.
+    let (code, seen) = on_a_terminal(
+        &sb,
+        &["dbt-run", "--job-id", "4", "--wait", "--retries", "1"],
+    );
+    assert_eq!(code, 0, "{seen:?}");
+    let runs: Vec<i64> = sb
+        .runs()
+        .iter()
+        .filter(|r| r.job_id == 4)
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    for id in &runs {
+        let mine = format!("run {id}: Running");
+        assert!(
+            seen.split(ERASE).any(|d| is_live(d) && d.contains(&mine)),
+            "no live line of run {id} in {seen:?}"
+        );
+    }
+    assert!(seen.contains("ERROR run"), "{seen:?}");
+    let before_retry = seen.split("ERROR run").next().unwrap_or_default();
+    let last = before_retry.rsplit(ERASE).next().unwrap_or_default();
+    assert!(
+        !is_live(last),
+        "the line was not cleared before the first verdict: {last:?}"
+    );
+    cleared_before_the_verdict(&seen, "SUCCESS run");
 }
