@@ -94,7 +94,7 @@ pub fn scan(dir: &Path) -> Result<ScannedProject, ScanError> {
     let mut model_files = Vec::new();
     for rel in &model_paths {
         let rel = rel.trim_end_matches('/');
-        collect_sql(&dir.join(rel), rel, "", &mut model_files);
+        collect_sql(&dir.join(rel), rel, &mut model_files);
     }
     // dbt refuses two models of one name; the first path wins here.
     model_files
@@ -161,23 +161,17 @@ fn collect_tests(dir: &Path, out: &mut Vec<DataTest>) {
             let Some(name) = model.get("name").and_then(|n| n.as_str()) else {
                 continue;
             };
-            for test in tests_of(model) {
-                out.push(DataTest {
-                    name: format!("{test}_{name}"),
-                    model: name.to_string(),
-                });
-            }
+            // dbt's names: `<test>_<model>` on the model, `<test>_<model>_<column>` on a column.
             let columns = model.get("columns").and_then(|c| c.as_array());
-            for column in columns.into_iter().flatten() {
-                let Some(col) = column.get("name").and_then(|n| n.as_str()) else {
-                    continue;
-                };
-                for test in tests_of(column) {
-                    out.push(DataTest {
-                        name: format!("{test}_{name}_{col}"),
-                        model: name.to_string(),
-                    });
-                }
+            let on_columns = columns.into_iter().flatten().filter_map(|column| {
+                let col = column.get("name").and_then(|n| n.as_str())?;
+                Some((column, format!("{name}_{col}")))
+            });
+            for (node, suffix) in std::iter::once((model, name.to_string())).chain(on_columns) {
+                out.extend(tests_of(node).into_iter().map(|test| DataTest {
+                    name: format!("{test}_{suffix}"),
+                    model: name.to_string(),
+                }));
             }
         }
     }
@@ -205,43 +199,26 @@ fn tests_of(node: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-/// `*.sql` files under `dir` (model path `model_path`, `sub` inside it), recursively
-/// (unreadable directories and files are skipped, as dbt skips what it cannot read; symlinked
-/// directories are not followed).
-fn collect_sql(dir: &Path, model_path: &str, sub: &str, out: &mut Vec<ModelFile>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Ok(kind) = entry.file_type() else {
-            continue;
+/// `*.sql` files under `dir` (model path `model_path`), recursively (unreadable directories
+/// and files are skipped, as dbt skips what it cannot read; symlinked directories are not
+/// followed).
+fn collect_sql(dir: &Path, model_path: &str, out: &mut Vec<ModelFile>) {
+    collect_files(dir, "sql", &mut |path| {
+        let inner = path.strip_prefix(dir).unwrap_or(path);
+        let inner = inner.to_string_lossy().replace('\\', "/");
+        let (Some(stem), Ok(raw_code)) = (
+            path.file_stem().and_then(|s| s.to_str()),
+            std::fs::read_to_string(path),
+        ) else {
+            return;
         };
-        let Some(file_name) = path.file_name().and_then(|s| s.to_str()) else {
-            continue;
-        };
-        let inner = if sub.is_empty() {
-            file_name.to_string()
-        } else {
-            format!("{sub}/{file_name}")
-        };
-        if kind.is_dir() {
-            collect_sql(&path, model_path, &inner, out);
-        } else if path.extension().is_some_and(|e| e == "sql") {
-            let (Some(stem), Ok(raw_code)) = (
-                path.file_stem().and_then(|s| s.to_str()),
-                std::fs::read_to_string(&path),
-            ) else {
-                continue;
-            };
-            out.push(ModelFile {
-                name: stem.to_string(),
-                original_file_path: format!("{model_path}/{inner}"),
-                path: inner,
-                raw_code,
-            });
-        }
-    }
+        out.push(ModelFile {
+            name: stem.to_string(),
+            original_file_path: format!("{model_path}/{inner}"),
+            path: inner,
+            raw_code,
+        });
+    });
 }
 
 #[cfg(test)]

@@ -121,30 +121,30 @@ pub async fn publish(ui: &Ui, runs: &[RunReport<'_>], verdict: &str, number: Opt
     };
     let body = body(runs, verdict, &env);
     match put(&target, &marker(runs), &body).await {
-        Ok((true, _)) => ui.status(format!(
+        Ok(true) => ui.status(format!(
             "updated the comment on pull request #{}",
             target.number
         )),
-        Ok((false, _)) => ui.status(format!("commented on pull request #{}", target.number)),
+        Ok(false) => ui.status(format!("commented on pull request #{}", target.number)),
         Err(e) => ui.warn(format!("--pr-comment: {e}")),
     }
 }
 
-/// Update the comment holding `marker`, else add one: whether it was updated, and its id.
+/// Update the comment holding `marker`, else add one: whether it was an update.
 async fn put(
     target: &Target,
     marker: &str,
     body: &str,
-) -> Result<(bool, i64), super::github_rest::RestError> {
+) -> Result<bool, super::github_rest::RestError> {
     let api = IssueComments::new(&target.api_url, &target.token, &target.repo)?;
     match api.find(target.number, marker).await? {
         Some(found) => {
             if found.body != body {
                 api.update(found.id, body).await?;
             }
-            Ok((true, found.id))
+            Ok(true)
         }
-        None => Ok((false, api.create(target.number, body).await?)),
+        None => api.create(target.number, body).await.map(|_| false),
     }
 }
 
